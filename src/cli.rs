@@ -1,0 +1,281 @@
+//! Every command-line flag, in one place. Nothing here does work: `settings` turns these
+//! into plain structs that the commands see.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubectl-regcred",
+    version,
+    about = "Turn local registry credentials into image pull Secrets, in one namespace or all of them",
+    long_about = None,
+    disable_help_subcommand = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub kube: KubeArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or update an image pull Secret from local credentials
+    #[command(after_help = CREATE_EXAMPLES)]
+    Create(CreateArgs),
+}
+
+const CREATE_EXAMPLES: &str = "\
+Examples:
+  # every registry you are logged in to (docker login, podman login, credential helpers)
+  kubectl regcred create regcred
+  # some registries, into several namespaces or all of them
+  kubectl regcred create regcred --server quay.io --server ghcr.io --namespaces team-a,team-b
+  kubectl regcred create regcred -A
+  kubectl regcred create regcred --namespace-selector project=payments
+  # explicit credentials; the password never goes on the command line
+  echo \"$TOKEN\" | kubectl regcred create regcred --server quay.io --username robot --password-stdin
+  # preview, or validate on the server without writing
+  kubectl regcred create regcred --dry-run=client -o yaml
+  kubectl regcred create regcred --dry-run=server";
+
+/// kubectl's connection flags (`genericclioptions.ConfigFlags`); kubectl does not parse them
+/// for plugins, so we do.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Cluster connection")]
+pub struct KubeArgs {
+    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// The kubeconfig context to use
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+
+    /// The kubeconfig cluster to use
+    #[arg(long, global = true, value_name = "NAME")]
+    pub cluster: Option<String>,
+
+    /// The kubeconfig user to use
+    #[arg(long, global = true, value_name = "NAME")]
+    pub user: Option<String>,
+
+    /// The namespace (default: the context's namespace)
+    #[arg(short = 'n', long, global = true, value_name = "NAME")]
+    pub namespace: Option<String>,
+
+    /// Username to impersonate
+    #[arg(long = "as", global = true, value_name = "USER")]
+    pub as_user: Option<String>,
+
+    /// Group to impersonate (repeatable)
+    #[arg(long = "as-group", global = true, value_name = "GROUP")]
+    pub as_group: Vec<String>,
+
+    /// How long to wait for one API request (e.g. 5s, 1m); 0 means no limit
+    #[arg(long, global = true, value_name = "DURATION", default_value = "0", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Name of the Secret (a DNS-1123 subdomain)
+    pub name: String,
+
+    /// Registry to include (repeatable); default: every registry found
+    #[arg(
+        long = "server",
+        visible_alias = "docker-server",
+        value_name = "SERVER",
+        help_heading = "Credentials"
+    )]
+    pub servers: Vec<String>,
+
+    /// Username for explicit credentials (then the password comes from stdin or a prompt)
+    #[arg(
+        long,
+        visible_alias = "docker-username",
+        value_name = "USER",
+        help_heading = "Credentials"
+    )]
+    pub username: Option<String>,
+
+    /// Read the password from stdin
+    #[arg(long, requires = "username", help_heading = "Credentials")]
+    pub password_stdin: bool,
+
+    /// Password in argv, for kubectl compatibility (insecure: other users can see it)
+    #[arg(
+        long,
+        visible_alias = "docker-password",
+        value_name = "PASSWORD",
+        requires = "username",
+        conflicts_with = "password_stdin",
+        help_heading = "Credentials"
+    )]
+    pub password: Option<String>,
+
+    /// Email for explicit credentials (written only if given)
+    #[arg(
+        long,
+        visible_alias = "docker-email",
+        value_name = "EMAIL",
+        help_heading = "Credentials"
+    )]
+    pub email: Option<String>,
+
+    /// Only look in these sources (repeatable)
+    #[arg(
+        long = "from",
+        value_enum,
+        value_name = "SOURCE",
+        help_heading = "Credentials"
+    )]
+    pub from: Vec<SourceArg>,
+
+    /// Docker config file to read instead of $DOCKER_CONFIG/config.json or ~/.docker/config.json
+    #[arg(long, value_name = "PATH", help_heading = "Credentials")]
+    pub docker_config: Option<PathBuf>,
+
+    /// How long a credential helper may take to answer
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, help_heading = "Credentials")]
+    pub helper_timeout: Duration,
+
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+
+    /// Take over a same-named Secret that is not ours (recreating it if its type differs)
+    #[arg(long)]
+    pub force: bool,
+
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+/// Which namespaces a command works in, besides `-n`.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Namespaces")]
+pub struct ScopeArgs {
+    /// These namespaces (comma-separated)
+    #[arg(long, value_delimiter = ',', value_name = "NS,...", conflicts_with_all = ["all_namespaces", "namespace_selector"])]
+    pub namespaces: Vec<String>,
+
+    /// Every namespace
+    #[arg(short = 'A', long, conflicts_with = "namespace_selector")]
+    pub all_namespaces: bool,
+
+    /// Namespaces whose labels match this selector (e.g. project=payments)
+    #[arg(long, value_name = "SELECTOR")]
+    pub namespace_selector: Option<String>,
+}
+
+/// Flags shared by commands that write objects.
+#[derive(Debug, Clone, Args)]
+pub struct WriteArgs {
+    /// Output format
+    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputArg>,
+
+    /// Only print (client) or only validate on the server (server); nothing is written
+    #[arg(
+        long,
+        value_enum,
+        value_name = "STRATEGY",
+        num_args = 0..=1,
+        require_equals = true,
+        default_value = "none",
+        default_missing_value = "client"
+    )]
+    pub dry_run: DryRunArg,
+
+    /// How many namespaces to work on at once
+    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+
+    /// Name of the field manager recorded by the API server
+    #[arg(long, default_value = "kubectl-regcred", value_name = "NAME")]
+    pub field_manager: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SourceArg {
+    Explicit,
+    Docker,
+    Podman,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputArg {
+    Json,
+    Yaml,
+    Name,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DryRunArg {
+    None,
+    Client,
+    Server,
+}
+
+/// kubectl's duration spelling: `0`, `500ms`, `5s`, `2m`, `1h`, `1m30s`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let bad =
+        || format!("invalid duration {text:?}: use a number with a unit, e.g. 500ms, 5s, 2m, 1h");
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .ok_or_else(bad)?;
+        let number: f64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let seconds = match &rest[..unit_len] {
+            "ms" => number / 1000.0,
+            "s" => number,
+            "m" => number * 60.0,
+            "h" => number * 3600.0,
+            _ => return Err(bad()),
+        };
+        total += Duration::from_secs_f64(seconds);
+        rest = &rest[unit_len..];
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_follow_kubectl() {
+        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+        assert_eq!(parse_duration("5s").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("").is_err());
+    }
+}

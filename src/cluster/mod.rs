@@ -1,0 +1,181 @@
+//! Cluster access: kubectl's connection flags turned into a kube client, the namespaces a
+//! command targets, and API errors phrased the way kubectl phrases them.
+
+use std::error::Error as _;
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, ListParams};
+use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
+use kube::{Client, Config};
+
+use crate::settings::{Connection, NamespaceScope};
+
+pub mod secrets;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("{what}: {source}")]
+    Kubeconfig {
+        what: String,
+        source: KubeconfigError,
+    },
+    #[error("creating the Kubernetes client: {0}")]
+    Client(#[source] kube::Error),
+    #[error("{0}")]
+    Api(String),
+    #[error("no namespace matches the selector {0:?}")]
+    NoNamespaceMatches(String),
+}
+
+/// A connected client plus what the kubeconfig says about where we are.
+#[derive(Clone)]
+pub struct Cluster {
+    pub client: Client,
+    pub server: String,
+    pub default_namespace: String,
+}
+
+fn read_kubeconfig(connection: &Connection) -> Result<Kubeconfig, ClusterError> {
+    let result = match &connection.kubeconfig {
+        Some(path) => Kubeconfig::read_from(path),
+        None => Kubeconfig::read(),
+    };
+    result.map_err(|source| ClusterError::Kubeconfig {
+        what: match &connection.kubeconfig {
+            Some(path) => format!("loading kubeconfig {}", path.display()),
+            None => "loading kubeconfig ($KUBECONFIG or ~/.kube/config)".to_string(),
+        },
+        source,
+    })
+}
+
+fn options(connection: &Connection) -> KubeConfigOptions {
+    KubeConfigOptions {
+        context: connection.context.clone(),
+        cluster: connection.cluster.clone(),
+        user: connection.user.clone(),
+    }
+}
+
+/// The context's namespace without connecting, for client-side dry runs. With no usable
+/// kubeconfig this is `default`, as with `kubectl create --dry-run=client`.
+pub fn context_namespace(connection: &Connection) -> String {
+    let Ok(config) = read_kubeconfig(connection) else {
+        return "default".to_string();
+    };
+    let context_name = connection
+        .context
+        .clone()
+        .or(config.current_context.clone());
+    config
+        .contexts
+        .iter()
+        .find(|c| Some(&c.name) == context_name.as_ref())
+        .and_then(|c| c.context.as_ref()?.namespace.clone())
+        .unwrap_or_else(|| "default".to_string())
+}
+
+pub async fn connect(connection: &Connection) -> Result<Cluster, ClusterError> {
+    let kubeconfig = read_kubeconfig(connection)?;
+    let mut config = Config::from_custom_kubeconfig(kubeconfig, &options(connection))
+        .await
+        .map_err(|source| ClusterError::Kubeconfig {
+            what: "using kubeconfig".to_string(),
+            source,
+        })?;
+    if let Some(user) = &connection.impersonate_user {
+        config.auth_info.impersonate = Some(user.clone());
+    }
+    if !connection.impersonate_groups.is_empty() {
+        config.auth_info.impersonate_groups = Some(connection.impersonate_groups.clone());
+    }
+    if let Some(timeout) = connection.request_timeout {
+        config.connect_timeout = Some(timeout);
+        config.read_timeout = Some(timeout);
+        config.write_timeout = Some(timeout);
+        config.reset_reader_on_write = true;
+    }
+    let server = config
+        .cluster_url
+        .to_string()
+        .trim_end_matches('/')
+        .to_string();
+    let default_namespace = config.default_namespace.clone();
+    let client = Client::try_from(config).map_err(ClusterError::Client)?;
+    Ok(Cluster {
+        client,
+        server,
+        default_namespace,
+    })
+}
+
+impl Cluster {
+    /// The namespaces a scope names. `-A` leaves out namespaces being deleted, where
+    /// nothing can be created.
+    pub async fn namespaces(&self, scope: &NamespaceScope) -> Result<Vec<String>, ClusterError> {
+        let selector = match scope {
+            NamespaceScope::Context => return Ok(vec![self.default_namespace.clone()]),
+            NamespaceScope::Named(names) => return Ok(names.clone()),
+            NamespaceScope::All => None,
+            NamespaceScope::Selector(selector) => Some(selector.as_str()),
+        };
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        let mut params = ListParams::default();
+        if let Some(selector) = selector {
+            params = params.labels(selector);
+        }
+        let list = api
+            .list_metadata(&params)
+            .await
+            .map_err(|e| ClusterError::Api(format!("listing namespaces: {}", self.describe(&e))))?;
+        let mut names: Vec<String> = list
+            .items
+            .into_iter()
+            .filter(|ns| ns.metadata.deletion_timestamp.is_none())
+            .filter_map(|ns| ns.metadata.name)
+            .collect();
+        names.sort();
+        if names.is_empty()
+            && let Some(selector) = selector
+        {
+            return Err(ClusterError::NoNamespaceMatches(selector.to_string()));
+        }
+        Ok(names)
+    }
+
+    /// An API error as kubectl would show it: the server's own message, which for Forbidden
+    /// names the user, verb, resource and namespace.
+    pub fn describe(&self, error: &kube::Error) -> String {
+        describe(error, &self.server)
+    }
+}
+
+pub fn describe(error: &kube::Error, server: &str) -> String {
+    match error {
+        kube::Error::Api(status) if status.code == 401 => {
+            format!("You must be logged in to the server {server} (Unauthorized)")
+        }
+        kube::Error::Api(status) if !status.message.is_empty() => status.message.clone(),
+        kube::Error::Api(status) => {
+            format!("the server answered {} {}", status.code, status.reason)
+        }
+        kube::Error::HyperError(_) | kube::Error::Service(_) => {
+            let mut reason = error.to_string();
+            let mut source = error.source();
+            while let Some(cause) = source {
+                reason = cause.to_string();
+                source = cause.source();
+            }
+            format!("cannot reach the Kubernetes API server at {server}: {reason}")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The HTTP status of an API error, if it is one.
+pub fn status_code(error: &kube::Error) -> Option<u16> {
+    match error {
+        kube::Error::Api(status) => Some(status.code),
+        _ => None,
+    }
+}

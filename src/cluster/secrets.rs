@@ -1,0 +1,177 @@
+//! Writing one pull Secret into one namespace: create, or update only when the content
+//! differs, guarded by `resourceVersion` and retried on conflict, so another writer's change
+//! is never silently overwritten.
+
+use std::collections::HashMap;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::Client;
+use kube::api::{Api, DeleteParams, ListParams, PostParams, Preconditions};
+
+use super::status_code;
+use crate::pullsecret::{is_managed, is_pull_secret_type, is_up_to_date, updated};
+
+/// Attempts per namespace when other writers keep changing the Secret under us.
+const MAX_ATTEMPTS: usize = 5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Created,
+    Configured,
+    Unchanged,
+    /// `--force` over a Secret of another type: `type` is immutable, so it was deleted first.
+    Recreated,
+}
+
+impl Action {
+    pub fn verb(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Configured => "configured",
+            Self::Unchanged => "unchanged",
+            Self::Recreated => "recreated",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error(transparent)]
+    Api(#[from] kube::Error),
+    #[error(
+        "secret {name:?} exists and {why}; refusing to overwrite it (names are shared by all \
+         Secrets in a namespace: pick another name, or pass --force to take it over)"
+    )]
+    NotOurs { name: String, why: String },
+    #[error("secret {0:?} kept changing while we wrote it; try again")]
+    TooManyConflicts(String),
+}
+
+/// What we already know about the Secret in a namespace before writing.
+#[derive(Debug, Clone)]
+pub enum Known {
+    Unknown,
+    Absent,
+    Present(Box<Secret>),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct WriteOptions<'a> {
+    pub server_dry_run: bool,
+    pub force: bool,
+    pub field_manager: &'a str,
+}
+
+/// One request for every namespace at once: the named Secret wherever it exists. `None` when
+/// the caller may not list Secrets cluster-wide; then each namespace is read on its own.
+pub async fn prefetch(client: &Client, name: &str) -> Option<HashMap<String, Secret>> {
+    let api: Api<Secret> = Api::all(client.clone());
+    let list = api
+        .list(&ListParams::default().fields(&format!("metadata.name={name}")))
+        .await
+        .ok()?;
+    Some(
+        list.items
+            .into_iter()
+            .filter_map(|s| Some((s.metadata.namespace.clone()?, s)))
+            .collect(),
+    )
+}
+
+/// Creates or updates `desired` in its namespace.
+pub async fn write(
+    api: &Api<Secret>,
+    desired: &Secret,
+    known: Known,
+    options: WriteOptions<'_>,
+) -> Result<(Action, Secret), WriteError> {
+    let name = desired.metadata.name.clone().unwrap_or_default();
+    let post = PostParams {
+        dry_run: options.server_dry_run,
+        field_manager: Some(options.field_manager.to_string()),
+    };
+    let mut current = match known {
+        Known::Unknown => api.get_opt(&name).await?,
+        Known::Absent => None,
+        Known::Present(secret) => Some(*secret),
+    };
+    for _ in 0..MAX_ATTEMPTS {
+        let Some(existing) = current.take() else {
+            let mut fresh = desired.clone();
+            fresh.metadata.resource_version = None;
+            match api.create(&post, &fresh).await {
+                Ok(created) => return Ok((Action::Created, created)),
+                // Someone created it since we looked: compare with theirs.
+                Err(e) if status_code(&e) == Some(409) => {
+                    current = api.get_opt(&name).await?;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        if let Some(why) = not_ours(&existing) {
+            if !options.force {
+                return Err(WriteError::NotOurs { name, why });
+            }
+        }
+        if is_up_to_date(&existing, desired) {
+            return Ok((Action::Unchanged, existing));
+        }
+        if existing.type_ != desired.type_ {
+            return recreate(api, &existing, desired, &post).await;
+        }
+        match api
+            .replace(&name, &post, &updated(&existing, desired))
+            .await
+        {
+            Ok(replaced) => return Ok((Action::Configured, replaced)),
+            // resourceVersion moved on: someone else wrote in between; read theirs and redo.
+            Err(e) if status_code(&e) == Some(409) => current = api.get_opt(&name).await?,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(WriteError::TooManyConflicts(name))
+}
+
+fn not_ours(existing: &Secret) -> Option<String> {
+    if !is_pull_secret_type(existing) {
+        let kind = existing.type_.as_deref().unwrap_or("Opaque");
+        return Some(format!(
+            "has type {kind}, not kubernetes.io/dockerconfigjson"
+        ));
+    }
+    if !is_managed(existing) {
+        return Some("is not managed by kubectl-regcred".to_string());
+    }
+    None
+}
+
+/// `type` is immutable, so `--force` over another type deletes (guarded by uid and
+/// resourceVersion) and creates anew.
+async fn recreate(
+    api: &Api<Secret>,
+    existing: &Secret,
+    desired: &Secret,
+    post: &PostParams,
+) -> Result<(Action, Secret), WriteError> {
+    let name = desired.metadata.name.clone().unwrap_or_default();
+    let delete = DeleteParams {
+        dry_run: post.dry_run,
+        preconditions: Some(Preconditions {
+            uid: existing.metadata.uid.clone(),
+            resource_version: existing.metadata.resource_version.clone(),
+        }),
+        ..DeleteParams::default()
+    };
+    api.delete(&name, &delete).await?;
+    if post.dry_run {
+        // The server kept the old object, so a dry-run create would clash with it.
+        let mut preview = desired.clone();
+        preview.metadata.namespace = existing.metadata.namespace.clone();
+        return Ok((Action::Recreated, preview));
+    }
+    let mut fresh = desired.clone();
+    fresh.metadata.resource_version = None;
+    let created = api.create(post, &fresh).await?;
+    Ok((Action::Recreated, created))
+}

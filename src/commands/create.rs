@@ -1,0 +1,212 @@
+//! `create`: local credentials → one pull Secret, written into every target namespace.
+//! Everything is resolved and validated before the first request.
+
+use std::io::Write;
+
+use anyhow::Context;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+
+use crate::cluster::secrets::{self, Known, WriteOptions};
+use crate::cluster::{self, Cluster};
+use crate::credentials::{self, ExplicitLogin, LocalEnv, PasswordInput, Request};
+use crate::error::ExitStatus;
+use crate::fanout;
+use crate::output::{self, action_line};
+use crate::pullsecret::build_secret;
+use crate::settings::{Connection, CreateSettings, DryRun, NamespaceScope};
+
+/// Above this many namespaces, one cluster-wide read replaces one read per namespace.
+const PREFETCH_THRESHOLD: usize = 5;
+
+pub async fn run(settings: CreateSettings, connection: Connection) -> anyhow::Result<ExitStatus> {
+    let credentials = resolve_credentials(&settings)?;
+
+    // A client-side dry run with known namespaces never contacts the cluster, like kubectl's.
+    let offline = settings.write.dry_run == DryRun::Client
+        && matches!(
+            settings.scope,
+            NamespaceScope::Context | NamespaceScope::Named(_)
+        );
+    let (cluster, namespaces) = if offline {
+        let namespaces = match &settings.scope {
+            NamespaceScope::Named(names) => names.clone(),
+            _ => vec![cluster::context_namespace(&connection)],
+        };
+        (None, namespaces)
+    } else {
+        let cluster = cluster::connect(&connection).await?;
+        let namespaces = cluster.namespaces(&settings.scope).await?;
+        (Some(cluster), namespaces)
+    };
+    if namespaces.is_empty() {
+        anyhow::bail!("there are no namespaces to write to");
+    }
+
+    let several = namespaces.len() > 1;
+    // kubectl writes the namespace into printed objects only when the user named it.
+    let namespace_in_object = settings.scope.is_explicit() || several;
+    let results: Vec<(String, Result<(secrets::Action, Secret), String>)> = match &cluster {
+        None => namespaces
+            .into_iter()
+            .map(|ns| {
+                let secret = build_secret(
+                    &settings.name,
+                    namespace_in_object.then_some(ns.as_str()),
+                    &credentials,
+                );
+                (ns, Ok((secrets::Action::Created, secret)))
+            })
+            .collect(),
+        Some(cluster) => write_all(cluster, &settings, &credentials, namespaces).await,
+    };
+    report(&settings, results, several)
+}
+
+fn resolve_credentials(settings: &CreateSettings) -> anyhow::Result<Vec<credentials::Credential>> {
+    let explicit = match &settings.explicit {
+        None => None,
+        Some(explicit) => {
+            if matches!(explicit.password, PasswordInput::Argv(_)) {
+                eprintln!(
+                    "warning: --password puts the password in the process list, where other users can read it; use --password-stdin"
+                );
+            }
+            let password =
+                credentials::read_password(explicit.password.clone(), &explicit.username)?;
+            Some(ExplicitLogin {
+                servers: settings.servers.clone(),
+                username: explicit.username.clone(),
+                password,
+                email: explicit.email.clone(),
+            })
+        }
+    };
+    let request = Request {
+        servers: settings.servers.clone(),
+        from: settings.from.clone(),
+        explicit,
+        docker_config: settings.docker_config.clone(),
+        helper_timeout: settings.helper_timeout,
+    };
+    let resolution = credentials::resolve(&request, &LocalEnv::from_process())?;
+    for warning in &resolution.warnings {
+        eprintln!("warning: {warning}");
+    }
+    for credential in &resolution.credentials {
+        eprintln!("using {} from {}", credential.registry, credential.origin);
+    }
+    Ok(resolution.credentials)
+}
+
+async fn write_all(
+    cluster: &Cluster,
+    settings: &CreateSettings,
+    credentials: &[credentials::Credential],
+    namespaces: Vec<String>,
+) -> Vec<(String, Result<(secrets::Action, Secret), String>)> {
+    let prefetched = if namespaces.len() >= PREFETCH_THRESHOLD {
+        secrets::prefetch(&cluster.client, &settings.name).await
+    } else {
+        None
+    };
+    let options = WriteOptions {
+        server_dry_run: settings.write.dry_run == DryRun::Server,
+        force: settings.force,
+        field_manager: &settings.write.field_manager,
+    };
+    let prefetched = &prefetched;
+    fanout::run(
+        namespaces,
+        settings.write.concurrency,
+        "namespaces",
+        |ns| async move {
+            let known = match prefetched {
+                None => Known::Unknown,
+                Some(found) => match found.get(&ns) {
+                    Some(secret) => Known::Present(Box::new(secret.clone())),
+                    None => Known::Absent,
+                },
+            };
+            let api: Api<Secret> = Api::namespaced(cluster.client.clone(), &ns);
+            let desired = build_secret(&settings.name, Some(&ns), credentials);
+            secrets::write(&api, &desired, known, options)
+                .await
+                .map_err(|e| match e {
+                    secrets::WriteError::Api(api_error) => cluster.describe(&api_error),
+                    other => other.to_string(),
+                })
+        },
+    )
+    .await
+}
+
+fn report(
+    settings: &CreateSettings,
+    results: Vec<(String, Result<(secrets::Action, Secret), String>)>,
+    several: bool,
+) -> anyhow::Result<ExitStatus> {
+    let mut stdout = std::io::stdout().lock();
+    let mut objects = Vec::new();
+    let mut counts: Vec<(&'static str, usize)> = Vec::new();
+    let mut failed = 0;
+    for (ns, result) in results {
+        match result {
+            Ok((action, secret)) => {
+                bump(&mut counts, action.verb());
+                match settings.write.output {
+                    Some(_) => {
+                        objects.push(serde_json::to_value(&secret).context("encoding the Secret")?)
+                    }
+                    None => {
+                        let reference = format!("secret/{}", settings.name);
+                        let namespace = several.then_some(ns.as_str());
+                        writeln!(
+                            stdout,
+                            "{}",
+                            action_line(
+                                &reference,
+                                action.verb(),
+                                namespace,
+                                settings.write.dry_run
+                            )
+                        )?;
+                    }
+                }
+            }
+            Err(message) => {
+                failed += 1;
+                eprintln!("error: namespace {ns}: {message}");
+            }
+        }
+    }
+    if let Some(format) = settings.write.output
+        && !objects.is_empty()
+    {
+        output::print_objects(&mut stdout, format, objects)?;
+    }
+    stdout.flush()?;
+    if several {
+        let total: usize = counts.iter().map(|(_, n)| n).sum::<usize>() + failed;
+        let mut parts: Vec<String> = counts
+            .iter()
+            .map(|(verb, n)| format!("{n} {verb}"))
+            .collect();
+        if failed > 0 {
+            parts.push(format!("{failed} failed"));
+        }
+        eprintln!("{total} namespaces: {}", parts.join(", "));
+    }
+    Ok(if failed > 0 {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    })
+}
+
+fn bump(counts: &mut Vec<(&'static str, usize)>, verb: &'static str) {
+    match counts.iter_mut().find(|(v, _)| *v == verb) {
+        Some((_, n)) => *n += 1,
+        None => counts.push((verb, 1)),
+    }
+}

@@ -1,0 +1,498 @@
+//! Local registry credentials: explicit flags, the docker config (with its credential
+//! helpers) and podman's auth files, looked up in that order for each registry.
+//!
+//! Every source answers [`Lookup`] for one registry and can enumerate the registries it
+//! knows, so `create` with no `--server` takes everything the user is logged in to.
+
+mod docker;
+mod explicit;
+pub mod helper;
+mod podman;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use docker::DockerSource;
+pub use explicit::{ExplicitLogin, PasswordInput, read_password};
+pub use helper::{Helper, HelperError};
+pub use podman::PodmanSource;
+
+use crate::registry::{InvalidRegistry, Registry};
+
+/// A password or token. Its `Debug` never shows the value, so it cannot leak into logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<hidden>)")
+    }
+}
+
+/// The places `--from` can restrict lookups to, in lookup order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SourceKind {
+    Explicit,
+    Docker,
+    Podman,
+}
+
+/// Where one credential came from. `Display` is for the user's terminal (it names files);
+/// [`Origin::summary`] is for annotations (no paths, never a secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Explicit,
+    DockerAuthConfigEnv,
+    DockerConfig {
+        path: PathBuf,
+    },
+    DockerHelper {
+        program: String,
+        setting: HelperSetting,
+        path: PathBuf,
+    },
+    PodmanAuthFile {
+        path: PathBuf,
+    },
+    PodmanHelper {
+        program: String,
+        path: PathBuf,
+    },
+}
+
+/// Which docker config setting chose a credential helper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HelperSetting {
+    CredHelpers,
+    CredsStore,
+    /// docker's `DetectDefaultStore`, used when the config names no store at all.
+    DefaultStore,
+}
+
+impl fmt::Display for HelperSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::CredHelpers => "credHelpers",
+            Self::CredsStore => "credsStore",
+            Self::DefaultStore => "the platform's default store",
+        })
+    }
+}
+
+impl Origin {
+    pub fn summary(&self) -> String {
+        match self {
+            Self::Explicit => "explicit".into(),
+            Self::DockerAuthConfigEnv => "docker DOCKER_AUTH_CONFIG".into(),
+            Self::DockerConfig { .. } => "docker config.json".into(),
+            Self::DockerHelper {
+                program, setting, ..
+            } => format!("docker {setting} {program}"),
+            Self::PodmanAuthFile { .. } => "podman auth.json".into(),
+            Self::PodmanHelper { program, .. } => format!("podman credHelpers {program}"),
+        }
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Explicit => f.write_str("the command line"),
+            Self::DockerAuthConfigEnv => f.write_str("DOCKER_AUTH_CONFIG"),
+            Self::DockerConfig { path } => write!(f, "{}", path.display()),
+            Self::DockerHelper {
+                program,
+                setting,
+                path,
+            } => write!(f, "{program} ({setting} in {})", path.display()),
+            Self::PodmanAuthFile { path } => write!(f, "{}", path.display()),
+            Self::PodmanHelper { program, path } => {
+                write!(f, "{program} (credHelpers in {})", path.display())
+            }
+        }
+    }
+}
+
+/// A username and password the kubelet can use for one registry.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    pub registry: Registry,
+    pub username: String,
+    pub password: Password,
+    pub email: Option<String>,
+    pub origin: Origin,
+}
+
+/// A stored login the kubelet cannot use (it reads only username, password and auth).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    IdentityToken,
+    RegistryToken,
+}
+
+impl fmt::Display for TokenKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::IdentityToken => "an identity token",
+            Self::RegistryToken => "a registry token",
+        })
+    }
+}
+
+/// One source's answer for one registry.
+#[derive(Debug)]
+pub enum Lookup {
+    Found(Credential),
+    Unusable {
+        origin: Origin,
+        kind: TokenKind,
+    },
+    /// Nothing here; `searched` describes each place looked at, for the error message.
+    NotFound {
+        searched: Vec<String>,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    #[error("reading {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("parsing {what}: {reason}")]
+    Parse { what: String, reason: String },
+    #[error("{what}: the entry for {key:?} has an invalid auth: {reason}")]
+    InvalidAuth {
+        what: String,
+        key: String,
+        reason: &'static str,
+    },
+    #[error(transparent)]
+    InvalidRegistry(#[from] InvalidRegistry),
+    #[error(transparent)]
+    Helper(#[from] HelperError),
+    #[error("no credentials for {registry}; searched:{}", bullet_list(searched))]
+    NotFound {
+        registry: Registry,
+        searched: Vec<String>,
+    },
+    #[error(
+        "no registry credentials found; searched:{}\nlog in with `docker login` or `podman login`, or pass --server, --username and --password-stdin",
+        bullet_list(searched)
+    )]
+    NothingFound { searched: Vec<String> },
+    #[error(
+        "{registry}: {origin} holds only {kind}, which the kubelet cannot use for pulls; \
+         create an access token or a robot account for the registry and pass it with \
+         --server {registry} --username USER --password-stdin"
+    )]
+    UnusableToken {
+        registry: Registry,
+        origin: Origin,
+        kind: TokenKind,
+    },
+    #[error("{0}")]
+    Usage(String),
+}
+
+fn bullet_list(items: &[String]) -> String {
+    items.iter().map(|item| format!("\n  - {item}")).collect()
+}
+
+/// The environment the sources read, captured once so tests can supply their own.
+#[derive(Debug, Clone, Default)]
+pub struct LocalEnv {
+    pub home: Option<PathBuf>,
+    /// `DOCKER_CONFIG`: a directory holding `config.json`.
+    pub docker_config_dir: Option<PathBuf>,
+    pub docker_auth_config: Option<String>,
+    pub registry_auth_file: Option<PathBuf>,
+    pub xdg_runtime_dir: Option<PathBuf>,
+    pub xdg_config_home: Option<PathBuf>,
+    pub uid: Option<u32>,
+    /// `PATH`, searched for `docker-credential-*` when docker would pick a default store.
+    pub path: Option<std::ffi::OsString>,
+}
+
+impl LocalEnv {
+    pub fn from_process() -> Self {
+        let var_path = |name: &str| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        Self {
+            home: dirs::home_dir(),
+            docker_config_dir: var_path("DOCKER_CONFIG"),
+            docker_auth_config: std::env::var("DOCKER_AUTH_CONFIG")
+                .ok()
+                .filter(|v| !v.is_empty()),
+            registry_auth_file: var_path("REGISTRY_AUTH_FILE"),
+            xdg_runtime_dir: var_path("XDG_RUNTIME_DIR"),
+            xdg_config_home: var_path("XDG_CONFIG_HOME"),
+            uid: current_uid(),
+            path: std::env::var_os("PATH"),
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn current_uid() -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").ok().map(|m| m.uid())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn current_uid() -> Option<u32> {
+    None
+}
+
+/// What the user asked for.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Registries to include; empty means every registry the sources know.
+    pub servers: Vec<Registry>,
+    pub from: Vec<SourceKind>,
+    pub explicit: Option<ExplicitLogin>,
+    /// `--docker-config`: read this file instead of `$DOCKER_CONFIG/config.json`.
+    pub docker_config: Option<PathBuf>,
+    pub helper_timeout: Duration,
+}
+
+#[derive(Debug)]
+pub struct Resolution {
+    pub credentials: Vec<Credential>,
+    /// Registries found but left out, with the reason; shown on stderr.
+    pub warnings: Vec<String>,
+}
+
+/// One place credentials live. Implemented by the docker config and podman's auth files.
+pub trait Source {
+    /// Credentials for one registry, or why there are none.
+    fn lookup(&self, registry: &Registry) -> Result<Lookup, CredentialError>;
+    /// Every registry this source knows, with warnings for what it had to skip.
+    fn registries(&self, warnings: &mut Vec<String>) -> Result<Vec<Registry>, CredentialError>;
+    /// The places this source reads, for "nothing found" errors.
+    fn places(&self) -> Vec<String>;
+}
+
+/// Finds credentials for the request, before anything touches a cluster.
+pub fn resolve(request: &Request, env: &LocalEnv) -> Result<Resolution, CredentialError> {
+    let wants = |kind| request.from.is_empty() || request.from.contains(&kind);
+    if let Some(login) = &request.explicit {
+        if !wants(SourceKind::Explicit) {
+            return Err(CredentialError::Usage(
+                "--username was given, but --from leaves out explicit".into(),
+            ));
+        }
+        return Ok(Resolution {
+            credentials: login.credentials(),
+            warnings: Vec::new(),
+        });
+    }
+    if !request.from.is_empty() && request.from == [SourceKind::Explicit] {
+        return Err(CredentialError::Usage(
+            "--from explicit needs --username (and --password-stdin)".into(),
+        ));
+    }
+    let mut sources: Vec<Box<dyn Source>> = Vec::new();
+    if wants(SourceKind::Docker) {
+        sources.push(Box::new(DockerSource::load(
+            env,
+            request.docker_config.as_deref(),
+            request.helper_timeout,
+        )?));
+    }
+    if wants(SourceKind::Podman) {
+        sources.push(Box::new(PodmanSource::load(env, request.helper_timeout)?));
+    }
+    let mut warnings = Vec::new();
+    if !request.servers.is_empty() {
+        let credentials = request
+            .servers
+            .iter()
+            .map(|registry| find_required(&sources, registry))
+            .collect::<Result<_, _>>()?;
+        return Ok(Resolution {
+            credentials,
+            warnings,
+        });
+    }
+    let mut registries = Vec::new();
+    for source in &sources {
+        for registry in source.registries(&mut warnings)? {
+            if !registries.contains(&registry) {
+                registries.push(registry);
+            }
+        }
+    }
+    registries.sort();
+    let mut credentials = Vec::new();
+    for registry in &registries {
+        match find_first(&sources, registry)? {
+            Found::Usable(credential) => credentials.push(credential),
+            Found::OnlyUnusable { origin, kind } => warnings.push(format!(
+                "skipping {registry}: {origin} holds only {kind}, which the kubelet cannot use"
+            )),
+            Found::Nothing { .. } => warnings.push(format!(
+                "skipping {registry}: a login is recorded but no credentials could be read for it"
+            )),
+        }
+    }
+    if credentials.is_empty() {
+        return Err(CredentialError::NothingFound {
+            searched: sources.iter().flat_map(|s| s.places()).collect(),
+        });
+    }
+    Ok(Resolution {
+        credentials,
+        warnings,
+    })
+}
+
+enum Found {
+    Usable(Credential),
+    OnlyUnusable { origin: Origin, kind: TokenKind },
+    Nothing { searched: Vec<String> },
+}
+
+/// Sources in order; the first usable credential wins. An unusable token is reported only
+/// if no later source has a usable credential.
+fn find_first(sources: &[Box<dyn Source>], registry: &Registry) -> Result<Found, CredentialError> {
+    let mut unusable = None;
+    let mut searched = Vec::new();
+    for source in sources {
+        match source.lookup(registry)? {
+            Lookup::Found(credential) => return Ok(Found::Usable(credential)),
+            Lookup::Unusable { origin, kind } => {
+                unusable.get_or_insert((origin, kind));
+            }
+            Lookup::NotFound { searched: places } => searched.extend(places),
+        }
+    }
+    Ok(match unusable {
+        Some((origin, kind)) => Found::OnlyUnusable { origin, kind },
+        None => Found::Nothing { searched },
+    })
+}
+
+fn find_required(
+    sources: &[Box<dyn Source>],
+    registry: &Registry,
+) -> Result<Credential, CredentialError> {
+    match find_first(sources, registry)? {
+        Found::Usable(credential) => Ok(credential),
+        Found::OnlyUnusable { origin, kind } => Err(CredentialError::UnusableToken {
+            registry: registry.clone(),
+            origin,
+            kind,
+        }),
+        Found::Nothing { searched } => Err(CredentialError::NotFound {
+            registry: registry.clone(),
+            searched,
+        }),
+    }
+}
+
+/// Decodes a docker `auth` field: standard base64 with padding, split at the first `:`
+/// (the password may contain `:`), NUL bytes trimmed from the password (semantics §1).
+pub fn decode_auth(auth: &str) -> Result<(String, String), &'static str> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(auth.trim())
+        .map_err(|_| "it is not valid standard base64")?;
+    let text = String::from_utf8(bytes).map_err(|_| "it does not decode to UTF-8 text")?;
+    let (username, password) = text
+        .split_once(':')
+        .ok_or("the decoded value has no ':' between username and password")?;
+    if username.is_empty() {
+        return Err("the decoded username is empty");
+    }
+    Ok((
+        username.to_string(),
+        password.trim_matches('\0').to_string(),
+    ))
+}
+
+/// Reads a JSON file that may be missing. `Ok(None)` means there is no such file.
+fn read_optional(path: &std::path::Path) -> Result<Option<String>, CredentialError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(CredentialError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Map keys of a config file, grouped by the registry they name (several spellings may
+/// name one registry, e.g. `docker.io` and `https://index.docker.io/v1/`).
+fn keys_by_registry<'a>(
+    keys: impl Iterator<Item = &'a String>,
+    what: &str,
+    warnings: &mut Vec<String>,
+) -> BTreeMap<Registry, Vec<String>> {
+    let mut map: BTreeMap<Registry, Vec<String>> = BTreeMap::new();
+    for key in keys {
+        match Registry::parse(key) {
+            Ok(registry) => map.entry(registry).or_default().push(key.clone()),
+            Err(e) => warnings.push(format!("{what}: skipping key: {e}")),
+        }
+    }
+    map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    fn b64(s: &str) -> String {
+        base64::engine::general_purpose::STANDARD.encode(s)
+    }
+
+    #[test]
+    fn auth_splits_at_the_first_colon() {
+        assert_eq!(
+            decode_auth(&b64("robot:pa:ss:word")).unwrap(),
+            ("robot".to_string(), "pa:ss:word".to_string())
+        );
+    }
+
+    #[test]
+    fn auth_trims_nul_bytes_from_the_password() {
+        assert_eq!(decode_auth(&b64("u:pw\0\0")).unwrap().1, "pw");
+    }
+
+    #[test]
+    fn auth_errors_are_specific() {
+        assert!(decode_auth("%%%").unwrap_err().contains("base64"));
+        assert!(decode_auth(&b64("nocolon")).unwrap_err().contains("':'"));
+        assert!(
+            decode_auth(&b64(":pw"))
+                .unwrap_err()
+                .contains("username is empty")
+        );
+        // Padding is required, as with Go's StdEncoding.
+        assert!(decode_auth(b64("u:pw").trim_end_matches('=')).is_err());
+    }
+
+    #[test]
+    fn password_debug_is_redacted() {
+        let p = Password::new("hunter2".into());
+        assert!(!format!("{p:?}").contains("hunter2"));
+    }
+}

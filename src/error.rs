@@ -1,0 +1,51 @@
+//! Exit statuses and the one error type that means "the command line was wrong".
+
+use std::process::ExitCode;
+
+/// A command-line mistake found after clap parsed the flags; exits with 2, like clap's own.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// How a run ended: 0 ok, 1 failure (something did not work), 2 usage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Success,
+    Failure,
+    Usage,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> Self {
+        match status {
+            ExitStatus::Success => ExitCode::SUCCESS,
+            ExitStatus::Failure => ExitCode::from(1),
+            ExitStatus::Usage => ExitCode::from(2),
+        }
+    }
+}
+
+/// The status for an error that ended a run.
+pub fn exit_status_for(error: &anyhow::Error) -> ExitStatus {
+    let usage = error.chain().any(|cause| {
+        cause.is::<UsageError>()
+            || matches!(
+                cause.downcast_ref::<crate::credentials::CredentialError>(),
+                Some(crate::credentials::CredentialError::Usage(_))
+            )
+    });
+    if usage {
+        ExitStatus::Usage
+    } else {
+        ExitStatus::Failure
+    }
+}
+
+/// True when the error is only a closed stdout (`| head`), which is not a failure.
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,87 @@
+//! Bounded-concurrency fan-out: one task per namespace (or object), at most N in flight,
+//! a progress bar on a terminal for long runs, results returned in input order.
+
+use std::future::Future;
+
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Below this many items a progress bar would only flicker.
+const PROGRESS_THRESHOLD: usize = 20;
+
+pub async fn run<T, R, F, Fut>(
+    items: Vec<T>,
+    concurrency: usize,
+    what: &str,
+    task: F,
+) -> Vec<(T, R)>
+where
+    T: Clone,
+    F: Fn(T) -> Fut,
+    Fut: Future<Output = R>,
+{
+    let progress = progress_bar(items.len(), what);
+    let mut results: Vec<(usize, T, R)> = futures::stream::iter(items.into_iter().enumerate())
+        .map(|(index, item)| {
+            let future = task(item.clone());
+            let progress = &progress;
+            async move {
+                let result = future.await;
+                progress.inc(1);
+                (index, item, result)
+            }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    progress.finish_and_clear();
+    results.sort_by_key(|(index, _, _)| *index);
+    results
+        .into_iter()
+        .map(|(_, item, result)| (item, result))
+        .collect()
+}
+
+fn progress_bar(len: usize, what: &str) -> ProgressBar {
+    if len < PROGRESS_THRESHOLD {
+        return ProgressBar::hidden();
+    }
+    // Draws only when stderr is a terminal; hidden in pipes and CI.
+    let bar = ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len}")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(what.to_string());
+    bar
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn keeps_input_order_and_bounds_concurrency() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let in_flight = AtomicUsize::new(0);
+        let peak = AtomicUsize::new(0);
+        let items: Vec<u32> = (0..40).collect();
+        let results = super::run(items, 3, "test", |n| {
+            let in_flight = &in_flight;
+            let peak = &peak;
+            async move {
+                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(std::time::Duration::from_millis((40 - n as u64) % 7)).await;
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                n * 2
+            }
+        })
+        .await;
+        assert_eq!(
+            results.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+            (0..40).collect::<Vec<_>>()
+        );
+        assert!(results.iter().all(|(n, r)| *r == n * 2));
+        assert!(peak.load(Ordering::SeqCst) <= 3);
+    }
+}

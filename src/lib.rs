@@ -1,0 +1,87 @@
+//! kubectl-regcred: local registry credentials → image pull Secrets in one, several or all
+//! namespaces, written the way the kubelet reads them.
+//!
+//! `main.rs` only calls [`main`]; flags live in [`cli`], become plain [`settings`], and each
+//! subcommand in [`commands`] orchestrates the library modules.
+
+pub mod cli;
+pub mod cluster;
+pub mod commands;
+pub mod credentials;
+pub mod error;
+pub mod fanout;
+pub mod names;
+pub mod output;
+pub mod pullsecret;
+pub mod registry;
+pub mod settings;
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches};
+
+use cli::{Cli, Command};
+use error::{ExitStatus, exit_status_for, is_broken_pipe};
+use settings::{Connection, CreateSettings};
+
+/// The name shown in usage: `kubectl regcred` when kubectl ran us as a plugin (it execs the
+/// plugin by its full path, and kubectl 1.37+ also sets `KUBECTL_PATH`), else the binary name.
+pub fn display_name(argv0: Option<&OsString>) -> &'static str {
+    let Some(argv0) = argv0 else {
+        return "kubectl-regcred";
+    };
+    let path = Path::new(argv0);
+    let is_plugin_binary = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("kubectl-"));
+    if is_plugin_binary && (std::env::var_os("KUBECTL_PATH").is_some() || path.is_absolute()) {
+        "kubectl regcred"
+    } else {
+        "kubectl-regcred"
+    }
+}
+
+pub fn main(args: Vec<OsString>) -> ExitCode {
+    let name = display_name(args.first());
+    let command = Cli::command().name(name).bin_name(name);
+    let cli = match command
+        .try_get_matches_from(args)
+        .and_then(|matches| Cli::from_arg_matches(&matches))
+    {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitStatus::Usage
+            } else {
+                ExitStatus::Success
+            }
+            .into();
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts");
+    match runtime.block_on(run(cli)) {
+        Ok(status) => status.into(),
+        Err(e) if is_broken_pipe(&e) => ExitStatus::Success.into(),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            exit_status_for(&e).into()
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
+    let connection = Connection::from_args(&cli.kube);
+    match cli.command {
+        Command::Create(args) => {
+            let settings = CreateSettings::from_args(&args, cli.kube.namespace.as_deref())?;
+            commands::create::run(settings, connection).await
+        }
+    }
+}

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    regcred::main(std::env::args_os().collect())
+}

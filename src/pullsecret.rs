@@ -1,0 +1,260 @@
+//! Image pull Secrets: the `.dockerconfigjson` payload rendered the way
+//! `kubectl create secret docker-registry` renders it, and the Secret object around it,
+//! labelled and annotated as ours (never with a secret value in metadata).
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
+
+use crate::credentials::Credential;
+
+pub const DOCKERCONFIGJSON_TYPE: &str = "kubernetes.io/dockerconfigjson";
+pub const DOCKERCFG_TYPE: &str = "kubernetes.io/dockercfg";
+pub const DOCKERCONFIGJSON_KEY: &str = ".dockerconfigjson";
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+pub const MANAGER: &str = "kubectl-regcred";
+/// Comma-separated registry keys the Secret holds.
+pub const REGISTRIES_ANNOTATION: &str = "kubectl-regcred/registries";
+/// JSON map registry → where its credential came from (no paths, no secrets).
+pub const SOURCES_ANNOTATION: &str = "kubectl-regcred/sources";
+
+/// kubectl's `DockerConfigEntry`: field order username, password, email, auth; email omitted
+/// when empty.
+#[derive(Serialize)]
+struct Entry<'a> {
+    username: &'a str,
+    password: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<&'a str>,
+    auth: String,
+}
+
+#[derive(Serialize)]
+struct DockerConfigJson<'a> {
+    auths: BTreeMap<String, Entry<'a>>,
+}
+
+/// The `.dockerconfigjson` bytes. `auth` is StdEncoding (padded) of `user:pass`, which every
+/// kubelet version decodes (semantics §4).
+pub fn render_dockerconfigjson(credentials: &[Credential]) -> Vec<u8> {
+    let auths = credentials
+        .iter()
+        .map(|c| {
+            let auth = base64::engine::general_purpose::STANDARD.encode(format!(
+                "{}:{}",
+                c.username,
+                c.password.expose()
+            ));
+            let entry = Entry {
+                username: &c.username,
+                password: c.password.expose(),
+                email: c.email.as_deref().filter(|e| !e.is_empty()),
+                auth,
+            };
+            (c.registry.secret_key(), entry)
+        })
+        .collect();
+    serde_json::to_vec(&DockerConfigJson { auths }).expect("plain strings serialize")
+}
+
+/// The Secret we want in one namespace. `namespace` is `None` when kubectl would leave it out
+/// (client-side dry run without an explicit namespace).
+pub fn build_secret(name: &str, namespace: Option<&str>, credentials: &[Credential]) -> Secret {
+    let registries: Vec<String> = credentials
+        .iter()
+        .map(|c| c.registry.secret_key())
+        .collect();
+    let sources: BTreeMap<String, String> = credentials
+        .iter()
+        .map(|c| (c.registry.secret_key(), c.origin.summary()))
+        .collect();
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: namespace.map(str::to_string),
+            labels: Some(BTreeMap::from([(
+                MANAGED_BY_LABEL.to_string(),
+                MANAGER.to_string(),
+            )])),
+            annotations: Some(BTreeMap::from([
+                (REGISTRIES_ANNOTATION.to_string(), registries.join(",")),
+                (
+                    SOURCES_ANNOTATION.to_string(),
+                    serde_json::to_string(&sources).expect("strings serialize"),
+                ),
+            ])),
+            ..ObjectMeta::default()
+        },
+        type_: Some(DOCKERCONFIGJSON_TYPE.to_string()),
+        data: Some(BTreeMap::from([(
+            DOCKERCONFIGJSON_KEY.to_string(),
+            ByteString(render_dockerconfigjson(credentials)),
+        )])),
+        ..Secret::default()
+    }
+}
+
+pub fn is_managed(secret: &Secret) -> bool {
+    label(secret, MANAGED_BY_LABEL) == Some(MANAGER)
+}
+
+pub fn is_pull_secret_type(secret: &Secret) -> bool {
+    matches!(secret.type_.as_deref(), Some(DOCKERCONFIGJSON_TYPE))
+}
+
+fn label<'a>(secret: &'a Secret, key: &str) -> Option<&'a str> {
+    secret
+        .metadata
+        .labels
+        .as_ref()?
+        .get(key)
+        .map(String::as_str)
+}
+
+fn annotation<'a>(secret: &'a Secret, key: &str) -> Option<&'a str> {
+    secret
+        .metadata
+        .annotations
+        .as_ref()?
+        .get(key)
+        .map(String::as_str)
+}
+
+/// True when `existing` already holds what `desired` would write: the same type, our label and
+/// annotations, and the same `.dockerconfigjson` as JSON (key order and spacing do not count).
+pub fn is_up_to_date(existing: &Secret, desired: &Secret) -> bool {
+    let payload = |s: &Secret| -> Option<serde_json::Value> {
+        let bytes = s.data.as_ref()?.get(DOCKERCONFIGJSON_KEY)?;
+        serde_json::from_slice(&bytes.0).ok()
+    };
+    let data_keys = |s: &Secret| s.data.as_ref().map(|d| d.len()).unwrap_or(0);
+    existing.type_ == desired.type_
+        && is_managed(existing)
+        && data_keys(existing) == 1
+        && payload(existing).is_some()
+        && payload(existing) == payload(desired)
+        && [REGISTRIES_ANNOTATION, SOURCES_ANNOTATION]
+            .iter()
+            .all(|key| annotation(existing, key) == annotation(desired, key))
+}
+
+/// `desired` applied onto `existing`: other writers' labels and annotations are kept, ours and
+/// the data are replaced, and `resourceVersion` stays as the optimistic-concurrency guard.
+pub fn updated(existing: &Secret, desired: &Secret) -> Secret {
+    let mut secret = existing.clone();
+    let merge = |target: &mut Option<BTreeMap<String, String>>,
+                 ours: &Option<BTreeMap<String, String>>| {
+        let target = target.get_or_insert_with(BTreeMap::new);
+        target.extend(ours.clone().unwrap_or_default());
+    };
+    merge(&mut secret.metadata.labels, &desired.metadata.labels);
+    merge(
+        &mut secret.metadata.annotations,
+        &desired.metadata.annotations,
+    );
+    secret.metadata.managed_fields = None;
+    secret.data = desired.data.clone();
+    secret.string_data = None;
+    secret
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::{Origin, Password};
+    use crate::registry::Registry;
+
+    fn credential(server: &str, user: &str, pass: &str, email: Option<&str>) -> Credential {
+        Credential {
+            registry: Registry::parse(server).unwrap(),
+            username: user.into(),
+            password: Password::new(pass.into()),
+            email: email.map(str::to_string),
+            origin: Origin::Explicit,
+        }
+    }
+
+    #[test]
+    fn renders_kubectls_shape() {
+        let json = render_dockerconfigjson(&[credential("quay.io", "robot", "s3:cret", None)]);
+        assert_eq!(
+            String::from_utf8(json).unwrap(),
+            r#"{"auths":{"quay.io":{"username":"robot","password":"s3:cret","auth":"cm9ib3Q6czM6Y3JldA=="}}}"#
+        );
+    }
+
+    #[test]
+    fn email_only_when_given_and_hub_uses_kubectls_key() {
+        let json =
+            render_dockerconfigjson(&[credential("docker.io", "u", "p", Some("u@example.com"))]);
+        assert_eq!(
+            String::from_utf8(json).unwrap(),
+            r#"{"auths":{"https://index.docker.io/v1/":{"username":"u","password":"p","email":"u@example.com","auth":"dTpw"}}}"#
+        );
+    }
+
+    #[test]
+    fn several_registries_share_one_secret_and_metadata_has_no_secret() {
+        let creds = [
+            credential("quay.io", "a", "topsecret1", None),
+            credential("ghcr.io", "b", "topsecret2", None),
+        ];
+        let secret = build_secret("regcred", Some("team-a"), &creds);
+        let meta = serde_json::to_string(&secret.metadata).unwrap();
+        assert!(!meta.contains("topsecret"), "{meta}");
+        assert_eq!(
+            secret.metadata.annotations.as_ref().unwrap()[REGISTRIES_ANNOTATION],
+            "quay.io,ghcr.io"
+        );
+        let payload: serde_json::Value =
+            serde_json::from_slice(&secret.data.as_ref().unwrap()[DOCKERCONFIGJSON_KEY].0).unwrap();
+        assert_eq!(payload["auths"].as_object().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn up_to_date_ignores_json_formatting_but_not_content_or_ownership() {
+        let creds = [credential("quay.io", "robot", "pw", None)];
+        let desired = build_secret("regcred", Some("ns"), &creds);
+        let mut existing = desired.clone();
+        let pretty = serde_json::to_vec_pretty(
+            &serde_json::from_slice::<serde_json::Value>(&render_dockerconfigjson(&creds)).unwrap(),
+        )
+        .unwrap();
+        existing.data = Some(BTreeMap::from([(
+            DOCKERCONFIGJSON_KEY.into(),
+            ByteString(pretty),
+        )]));
+        assert!(is_up_to_date(&existing, &desired));
+
+        let changed = build_secret(
+            "regcred",
+            Some("ns"),
+            &[credential("quay.io", "robot", "new", None)],
+        );
+        assert!(!is_up_to_date(&existing, &changed));
+
+        existing.metadata.labels = None;
+        assert!(!is_up_to_date(&existing, &desired));
+    }
+
+    #[test]
+    fn update_keeps_other_writers_metadata() {
+        let desired = build_secret(
+            "regcred",
+            Some("ns"),
+            &[credential("quay.io", "u", "p", None)],
+        );
+        let mut existing = Secret::default();
+        existing.metadata.labels = Some(BTreeMap::from([("team".into(), "a".into())]));
+        existing.metadata.resource_version = Some("42".into());
+        let merged = updated(&existing, &desired);
+        let labels = merged.metadata.labels.unwrap();
+        assert_eq!(labels["team"], "a");
+        assert_eq!(labels[MANAGED_BY_LABEL], MANAGER);
+        assert_eq!(merged.metadata.resource_version.as_deref(), Some("42"));
+    }
+}
