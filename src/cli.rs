@@ -150,7 +150,7 @@ pub struct CreateArgs {
     pub scope: ScopeArgs,
 
     /// Take over a same-named Secret that is not ours (recreating it if its type differs)
-    #[arg(long)]
+    #[arg(long, help_heading = "Writing")]
     pub force: bool,
 
     #[command(flatten)]
@@ -176,6 +176,7 @@ pub struct ScopeArgs {
 
 /// Flags shared by commands that write objects.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Writing")]
 pub struct WriteArgs {
     /// Output format
     #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]

@@ -49,3 +49,44 @@ pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     })
 }
+
+/// `error: ...` text for an error and its causes, joined by ": ". A cause whose text the
+/// message already holds is skipped (many libraries embed their source in their own message).
+pub fn render(error: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if message.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_skips_causes_already_in_the_message() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let error = anyhow::Error::new(io)
+            .context("reading x: no such file")
+            .context("loading");
+        assert_eq!(render(&error), "loading: reading x: no such file");
+    }
+
+    #[test]
+    fn usage_errors_exit_2() {
+        let error = anyhow::Error::new(UsageError("bad".into())).context("create");
+        assert_eq!(exit_status_for(&error), ExitStatus::Usage);
+        assert_eq!(
+            exit_status_for(&anyhow::anyhow!("boom")),
+            ExitStatus::Failure
+        );
+    }
+}

@@ -23,7 +23,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches};
 
 use cli::{Cli, Command};
-use error::{ExitStatus, exit_status_for, is_broken_pipe};
+use error::{ExitStatus, exit_status_for, is_broken_pipe, render};
 use settings::{Connection, CreateSettings};
 
 /// The name shown in usage: `kubectl regcred` when kubectl ran us as a plugin (it execs the
@@ -46,7 +46,7 @@ pub fn display_name(argv0: Option<&OsString>) -> &'static str {
 
 pub fn main(args: Vec<OsString>) -> ExitCode {
     let name = display_name(args.first());
-    let command = Cli::command().name(name).bin_name(name);
+    let command = Cli::command().bin_name(name);
     let cli = match command
         .try_get_matches_from(args)
         .and_then(|matches| Cli::from_arg_matches(&matches))
@@ -70,7 +70,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         Ok(status) => status.into(),
         Err(e) if is_broken_pipe(&e) => ExitStatus::Success.into(),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", render(&e));
             exit_status_for(&e).into()
         }
     }

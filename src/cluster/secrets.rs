@@ -109,10 +109,10 @@ pub async fn write(
                 Err(e) => return Err(e.into()),
             }
         };
-        if let Some(why) = not_ours(&existing) {
-            if !options.force {
-                return Err(WriteError::NotOurs { name, why });
-            }
+        if let Some(why) = not_ours(&existing)
+            && !options.force
+        {
+            return Err(WriteError::NotOurs { name, why });
         }
         if is_up_to_date(&existing, desired) {
             return Ok((Action::Unchanged, existing));

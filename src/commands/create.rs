@@ -16,6 +16,9 @@ use crate::output::{self, action_line};
 use crate::pullsecret::build_secret;
 use crate::settings::{Connection, CreateSettings, DryRun, NamespaceScope};
 
+/// Each namespace's outcome: what was done and the resulting object, or the error text.
+type NamespaceResult = (String, Result<(secrets::Action, Secret), String>);
+
 /// Above this many namespaces, one cluster-wide read replaces one read per namespace.
 const PREFETCH_THRESHOLD: usize = 5;
 
@@ -46,7 +49,7 @@ pub async fn run(settings: CreateSettings, connection: Connection) -> anyhow::Re
     let several = namespaces.len() > 1;
     // kubectl writes the namespace into printed objects only when the user named it.
     let namespace_in_object = settings.scope.is_explicit() || several;
-    let results: Vec<(String, Result<(secrets::Action, Secret), String>)> = match &cluster {
+    let results: Vec<NamespaceResult> = match &cluster {
         None => namespaces
             .into_iter()
             .map(|ns| {
@@ -104,7 +107,7 @@ async fn write_all(
     settings: &CreateSettings,
     credentials: &[credentials::Credential],
     namespaces: Vec<String>,
-) -> Vec<(String, Result<(secrets::Action, Secret), String>)> {
+) -> Vec<NamespaceResult> {
     let prefetched = if namespaces.len() >= PREFETCH_THRESHOLD {
         secrets::prefetch(&cluster.client, &settings.name).await
     } else {
@@ -143,7 +146,7 @@ async fn write_all(
 
 fn report(
     settings: &CreateSettings,
-    results: Vec<(String, Result<(secrets::Action, Secret), String>)>,
+    results: Vec<NamespaceResult>,
     several: bool,
 ) -> anyhow::Result<ExitStatus> {
     let mut stdout = std::io::stdout().lock();

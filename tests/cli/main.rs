@@ -1,1 +1,533 @@
+//! Hermetic CLI tests: the real binary, a temporary HOME, and small credential-helper
+//! scripts on a temporary PATH. No cluster is contacted (client-side dry runs only).
 
+mod harness;
+
+use harness::{TestEnv, b64, decoded_payload};
+use predicates::prelude::*;
+
+#[test]
+fn help_shows_every_create_flag() {
+    let env = TestEnv::new();
+    let output = env.cmd(&["create", "--help"]).output().unwrap();
+    assert!(output.status.success());
+    insta::assert_snapshot!("create_help", String::from_utf8_lossy(&output.stdout));
+}
+
+#[test]
+fn usage_errors_exit_2_and_name_the_problem() {
+    let env = TestEnv::new();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["create", "Bad_Name", "--dry-run=client"],
+            "invalid Secret name \"Bad_Name\"",
+        ),
+        (
+            &[
+                "create",
+                "x",
+                "--namespaces",
+                "ok,Not-OK",
+                "--dry-run=client",
+            ],
+            "invalid namespace \"Not-OK\"",
+        ),
+        (
+            &[
+                "create",
+                "x",
+                "--server",
+                "ftp://quay.io",
+                "--dry-run=client",
+            ],
+            "invalid registry server",
+        ),
+        (&["create", "x", "--dry-run=maybe"], "invalid value 'maybe'"),
+        (&["create", "x", "-o", "table"], "invalid value 'table'"),
+        (
+            &["create", "x", "-n", "a", "--namespaces", "b"],
+            "-n and --namespaces cannot be combined",
+        ),
+        (
+            &["create", "x", "-A", "--namespaces", "b"],
+            "cannot be used with",
+        ),
+        (&["create", "x", "--password-stdin"], "--username"),
+        (
+            &["create", "x", "--request-timeout", "5"],
+            "invalid duration",
+        ),
+    ];
+    for (args, needle) in cases {
+        env.cmd(args)
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(predicate::str::contains(*needle).and(predicate::str::starts_with("error:")));
+    }
+}
+
+#[test]
+fn explicit_credentials_match_kubectl_create_secret_docker_registry() {
+    let env = TestEnv::new();
+    for namespace in [None, Some("team-a")] {
+        let mut ours = vec![
+            "create",
+            "x",
+            "--server",
+            "quay.io",
+            "--username",
+            "robot",
+            "--password-stdin",
+        ];
+        let mut theirs = vec![
+            "create",
+            "secret",
+            "docker-registry",
+            "x",
+            "--docker-server",
+            "quay.io",
+            "--docker-username",
+            "robot",
+            "--docker-password",
+            "p:w rd",
+            "--docker-email",
+            "r@example.com",
+        ];
+        ours.extend(["--email", "r@example.com", "--dry-run=client", "-o", "json"]);
+        theirs.extend(["--dry-run=client", "-o", "json"]);
+        if let Some(ns) = namespace {
+            ours.extend(["-n", ns]);
+            theirs.extend(["-n", ns]);
+        }
+        let ours: serde_json::Value = env.json_stdout(env.cmd(&ours).write_stdin("p:w rd\n"));
+        let kubectl = env.kubectl(&theirs);
+        assert_eq!(ours["type"], kubectl["type"]);
+        assert_eq!(ours["metadata"]["name"], kubectl["metadata"]["name"]);
+        assert_eq!(
+            ours["metadata"].get("namespace"),
+            kubectl["metadata"].get("namespace")
+        );
+        assert_eq!(decoded_payload(&ours), decoded_payload(&kubectl));
+    }
+}
+
+#[test]
+fn hub_is_the_default_server_like_kubectl() {
+    let env = TestEnv::new();
+    let ours = env.json_stdout(
+        env.cmd(&[
+            "create",
+            "x",
+            "--docker-username",
+            "u",
+            "--password-stdin",
+            "--dry-run=client",
+            "-o",
+            "json",
+        ])
+        .write_stdin("pw"),
+    );
+    let kubectl = env.kubectl(&[
+        "create",
+        "secret",
+        "docker-registry",
+        "x",
+        "--docker-username",
+        "u",
+        "--docker-password",
+        "pw",
+        "--dry-run=client",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(decoded_payload(&ours), decoded_payload(&kubectl));
+}
+
+#[test]
+fn password_in_argv_warns() {
+    let env = TestEnv::new();
+    env.cmd(&[
+        "create",
+        "x",
+        "--username",
+        "u",
+        "--docker-password",
+        "pw",
+        "--dry-run=client",
+    ])
+    .assert()
+    .success()
+    .stderr(predicate::str::contains(
+        "warning: --password puts the password in the process list",
+    ));
+}
+
+#[test]
+fn no_password_and_no_terminal_is_a_usage_error() {
+    let env = TestEnv::new();
+    env.cmd(&["create", "x", "--username", "u", "--dry-run=client"])
+        .write_stdin("")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--password-stdin"));
+}
+
+#[test]
+fn docker_config_auths_with_hub_aliases_and_colons() {
+    let env = TestEnv::new();
+    env.docker_config(&format!(
+        r#"{{"auths":{{"https://index.docker.io/v1/":{{"auth":"{}"}},"https://quay.io":{{"auth":"{}","email":"x@y"}}}}}}"#,
+        b64("hub:h:pw"),
+        b64("q:qpw")
+    ));
+    let out = env.json_stdout(&mut env.cmd(&["create", "x", "--dry-run=client", "-o", "json"]));
+    let auths = &decoded_payload(&out)["auths"];
+    assert_eq!(auths["https://index.docker.io/v1/"]["password"], "h:pw");
+    assert_eq!(auths["quay.io"]["username"], "q");
+    // docker v29 dropped email; it is not copied from config files.
+    assert!(auths["quay.io"].get("email").is_none());
+    let out = env.json_stdout(&mut env.cmd(&[
+        "create",
+        "x",
+        "--server",
+        "docker.io",
+        "--dry-run=client",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(decoded_payload(&out)["auths"].as_object().unwrap().len(), 1);
+}
+
+#[test]
+fn stderr_names_the_source_of_each_registry_and_no_secret() {
+    let env = TestEnv::new();
+    env.docker_config(&format!(
+        r#"{{"auths":{{"quay.io":{{"auth":"{}"}}}}}}"#,
+        b64("q:sup3rsecret")
+    ));
+    let output = env
+        .cmd(&["create", "x", "--dry-run=client"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = env.redact(&String::from_utf8_lossy(&output.stderr));
+    insta::assert_snapshot!(
+        "sources_on_stderr",
+        format!("stdout:\n{stdout}stderr:\n{stderr}")
+    );
+    assert!(!stdout.contains("sup3rsecret") && !stderr.contains("sup3rsecret"));
+}
+
+#[test]
+fn creds_store_helper_is_asked_and_listed() {
+    let env = TestEnv::new();
+    env.helper("teststore", HELPER_WITH_TWO_LOGINS);
+    env.docker_config(r#"{"auths":{"quay.io":{}},"credsStore":"teststore"}"#);
+    let out = env.json_stdout(&mut env.cmd(&["create", "x", "--dry-run=client", "-o", "json"]));
+    let auths = decoded_payload(&out)["auths"].clone();
+    assert_eq!(auths["quay.io"]["password"], "quay-secret");
+    assert_eq!(auths["https://index.docker.io/v1/"]["username"], "hubuser");
+    // The helper saw the server URL on stdin, exactly as docker stores it.
+    let log = env.helper_log("teststore");
+    assert!(log.contains("get https://index.docker.io/v1/"), "{log}");
+    assert!(log.contains("get quay.io"), "{log}");
+}
+
+#[test]
+fn cred_helpers_win_over_creds_store_which_wins_over_auths() {
+    let env = TestEnv::new();
+    env.helper("teststore", HELPER_WITH_TWO_LOGINS);
+    env.helper(
+        "perhost",
+        r#"printf '{"ServerURL":"%s","Username":"perhost","Secret":"ph"}' "$url""#,
+    );
+    env.docker_config(&format!(
+        r#"{{"auths":{{"quay.io":{{"auth":"{}"}}}},"credsStore":"teststore","credHelpers":{{"quay.io":"perhost"}}}}"#,
+        b64("file:pw")
+    ));
+    let out = env.json_stdout(&mut env.cmd(&[
+        "create",
+        "x",
+        "--server",
+        "quay.io",
+        "--dry-run=client",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(
+        decoded_payload(&out)["auths"]["quay.io"]["username"],
+        "perhost"
+    );
+    let out = env.json_stdout(&mut env.cmd(&[
+        "create",
+        "x",
+        "--server",
+        "docker.io",
+        "--dry-run=client",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(
+        decoded_payload(&out)["auths"]["https://index.docker.io/v1/"]["username"],
+        "hubuser"
+    );
+}
+
+#[test]
+fn helper_failures_name_the_helper_and_server() {
+    let env = TestEnv::new();
+    env.helper("broken", "echo 'keychain is locked'; exit 1");
+    env.docker_config(r#"{"credsStore":"broken"}"#);
+    env.cmd(&["create", "x", "--server", "quay.io", "--dry-run=client"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "error: credential helper docker-credential-broken failed on `get` for quay.io: keychain is locked",
+        ));
+    env.docker_config(r#"{"credsStore":"absent"}"#);
+    env.cmd(&["create", "x", "--server", "quay.io", "--dry-run=client"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "docker-credential-absent is not on PATH",
+        ));
+}
+
+#[test]
+fn a_hanging_helper_is_cut_off() {
+    let env = TestEnv::new();
+    env.helper("slow", "exec /bin/sleep 30");
+    env.docker_config(r#"{"credsStore":"slow"}"#);
+    let started = std::time::Instant::now();
+    env.cmd(&[
+        "create",
+        "x",
+        "--server",
+        "quay.io",
+        "--helper-timeout",
+        "1s",
+        "--dry-run=client",
+    ])
+    .assert()
+    .code(1)
+    .stderr(predicate::str::contains(
+        "docker-credential-slow did not answer `get` for quay.io within 1s",
+    ));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+#[test]
+fn identity_tokens_are_refused_with_advice() {
+    let env = TestEnv::new();
+    env.helper(
+        "tok",
+        r#"printf '{"ServerURL":"%s","Username":"<token>","Secret":"refresh-tok"}' "$url""#,
+    );
+    env.docker_config(r#"{"credHelpers":{"ghcr.io":"tok"}}"#);
+    let output = env
+        .cmd(&["create", "x", "--server", "ghcr.io", "--dry-run=client"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("holds only an identity token, which the kubelet cannot use"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("robot account"), "{stderr}");
+    assert!(!stderr.contains("refresh-tok"), "{stderr}");
+}
+
+#[test]
+fn nothing_found_lists_every_place_searched() {
+    let env = TestEnv::new();
+    env.docker_config(&format!(
+        r#"{{"auths":{{"quay.io":{{"auth":"{}"}}}}}}"#,
+        b64("q:pw")
+    ));
+    let output = env
+        .cmd(&["create", "x", "--server", "ghcr.io", "--dry-run=client"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    insta::assert_snapshot!(
+        "not_found",
+        env.redact(&String::from_utf8_lossy(&output.stderr))
+    );
+}
+
+#[test]
+fn podman_auth_file_and_from_restriction() {
+    let env = TestEnv::new();
+    let auth_file = env.write(
+        "podman-auth.json",
+        &format!(
+            r#"{{"auths":{{"docker.io":{{"auth":"{}"}}}}}}"#,
+            b64("pod:pw")
+        ),
+    );
+    env.docker_config(&format!(
+        r#"{{"auths":{{"quay.io":{{"auth":"{}"}}}}}}"#,
+        b64("q:pw")
+    ));
+    let out = env.json_stdout(
+        env.cmd(&["create", "x", "--dry-run=client", "-o", "json"])
+            .env("REGISTRY_AUTH_FILE", &auth_file),
+    );
+    let auths = decoded_payload(&out)["auths"].as_object().unwrap().clone();
+    assert_eq!(auths.len(), 2);
+    assert_eq!(auths["https://index.docker.io/v1/"]["username"], "pod");
+    let out = env.json_stdout(
+        env.cmd(&[
+            "create",
+            "x",
+            "--from",
+            "podman",
+            "--dry-run=client",
+            "-o",
+            "json",
+        ])
+        .env("REGISTRY_AUTH_FILE", &auth_file),
+    );
+    assert_eq!(decoded_payload(&out)["auths"].as_object().unwrap().len(), 1);
+}
+
+#[test]
+fn malformed_config_names_the_file() {
+    let env = TestEnv::new();
+    let path = env.docker_config(r#"{"auths":{"quay.io":{"auth":"bm9jb2xvbg=="}}}"#);
+    env.cmd(&["create", "x", "--dry-run=client"])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains(path.display().to_string())
+                .and(predicate::str::contains("no ':'")),
+        );
+}
+
+#[test]
+fn several_namespaces_print_a_list_and_name_output() {
+    let env = TestEnv::new();
+    env.docker_config(&format!(
+        r#"{{"auths":{{"quay.io":{{"auth":"{}"}}}}}}"#,
+        b64("q:pw")
+    ));
+    let out = env.json_stdout(&mut env.cmd(&[
+        "create",
+        "x",
+        "--namespaces",
+        "a,b",
+        "--dry-run=client",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(out["kind"], "List");
+    assert_eq!(out["items"][1]["metadata"]["namespace"], "b");
+    env.cmd(&[
+        "create",
+        "x",
+        "--namespaces",
+        "a,b",
+        "--dry-run=client",
+        "-o",
+        "name",
+    ])
+    .assert()
+    .success()
+    .stdout("secret/x\nsecret/x\n");
+    env.cmd(&["create", "x", "--namespaces", "a,b", "--dry-run=client"])
+        .assert()
+        .success()
+        .stdout("secret/x created in namespace a (dry run)\nsecret/x created in namespace b (dry run)\n");
+}
+
+#[test]
+fn the_context_namespace_is_the_default() {
+    let env = TestEnv::new();
+    env.docker_config(&format!(
+        r#"{{"auths":{{"quay.io":{{"auth":"{}"}}}}}}"#,
+        b64("q:pw")
+    ));
+    let kubeconfig = env.write(
+        "kubeconfig",
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n\
+         users: [{name: u, user: {}}]\ncontexts: [{name: ctx, context: {cluster: c, user: u, namespace: team-z}}]\n\
+         current-context: ctx\n",
+    );
+    // kubectl leaves the context's namespace out of client-side dry-run objects, and so do we.
+    let out = env.json_stdout(
+        env.cmd(&["create", "x", "--dry-run=client", "-o", "json"])
+            .env("KUBECONFIG", &kubeconfig),
+    );
+    assert!(out["metadata"].get("namespace").is_none());
+}
+
+#[test]
+fn version_flag() {
+    let env = TestEnv::new();
+    env.cmd(&["--version"])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("kubectl-regcred "));
+}
+
+/// A credential store holding a Hub login (under docker's Hub key) and a quay.io login.
+const HELPER_WITH_TWO_LOGINS: &str = r#"
+case "$1" in
+  list) printf '{"https://index.docker.io/v1/":"hubuser","quay.io":"q"}' ;;
+  get)
+    case "$url" in
+      https://index.docker.io/v1/) printf '{"ServerURL":"%s","Username":"hubuser","Secret":"hub-secret"}' "$url" ;;
+      quay.io) printf '{"ServerURL":"%s","Username":"q","Secret":"quay-secret"}' "$url" ;;
+      *) printf 'credentials not found in native keychain'; exit 1 ;;
+    esac ;;
+esac
+"#;
+
+#[test]
+fn an_unreachable_server_is_named() {
+    let env = TestEnv::new();
+    let kubeconfig = env.write(
+        "kubeconfig",
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n\
+         users: [{name: u, user: {token: abc}}]\ncontexts: [{name: ctx, context: {cluster: c, user: u}}]\n\
+         current-context: ctx\n",
+    );
+    env.cmd(&[
+        "create",
+        "x",
+        "--username",
+        "u",
+        "--password-stdin",
+        "--kubeconfig",
+    ])
+    .arg(&kubeconfig)
+    .write_stdin("pw")
+    .assert()
+    .code(1)
+    .stderr(predicate::str::contains(
+        "error: namespace default: cannot reach the Kubernetes API server at https://127.0.0.1:1",
+    ));
+}
+
+#[test]
+fn a_missing_kubeconfig_is_named() {
+    let env = TestEnv::new();
+    env.cmd(&[
+        "create",
+        "x",
+        "--username",
+        "u",
+        "--password-stdin",
+        "--kubeconfig",
+        "/nonexistent/kubeconfig",
+    ])
+    .write_stdin("pw")
+    .assert()
+    .code(1)
+    .stderr(predicate::str::contains(
+        "error: loading kubeconfig /nonexistent/kubeconfig",
+    ));
+}

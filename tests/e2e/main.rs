@@ -1,1 +1,439 @@
+//! End-to-end tests against a real kube-apiserver + etcd + kube-controller-manager.
+//! They are `#[ignore]` so a plain `cargo test` does not need a cluster; `tests/e2e/run.sh`
+//! starts the control plane and runs them with `--ignored`.
 
+mod harness;
+
+use harness::{E2e, text};
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn create_is_idempotent_and_updates_when_credentials_change() {
+    let e2e = E2e::new();
+    let ns = e2e.namespace("idem");
+    let out = e2e.create_explicit("regcred", "quay.io", "robot", "pw-one\n", &["-n", &ns]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "secret/regcred created\n");
+    let before = e2e.get_json(&["secret", "regcred", "-n", &ns]);
+
+    let out = e2e.create_explicit("regcred", "quay.io", "robot", "pw-one\n", &["-n", &ns]);
+    assert_eq!(text(&out.stdout), "secret/regcred unchanged\n");
+    let after = e2e.get_json(&["secret", "regcred", "-n", &ns]);
+    assert_eq!(
+        before["metadata"]["resourceVersion"], after["metadata"]["resourceVersion"],
+        "no write when equal"
+    );
+
+    let out = e2e.create_explicit("regcred", "quay.io", "robot", "pw-two\n", &["-n", &ns]);
+    assert_eq!(text(&out.stdout), "secret/regcred configured\n");
+    let payload = e2e.payload(&ns, "regcred");
+    assert_eq!(payload["auths"]["quay.io"]["password"], "pw-two");
+    assert_eq!(payload["auths"]["quay.io"]["auth"], "cm9ib3Q6cHctdHdv");
+
+    let secret = e2e.get_json(&["secret", "regcred", "-n", &ns]);
+    assert_eq!(secret["type"], "kubernetes.io/dockerconfigjson");
+    assert_eq!(
+        secret["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "kubectl-regcred"
+    );
+    assert_eq!(
+        secret["metadata"]["annotations"]["kubectl-regcred/registries"],
+        "quay.io"
+    );
+    let metadata = secret["metadata"].to_string();
+    assert!(
+        !metadata.contains("pw-two") && !metadata.contains("cm9ib3Q6cHctdHdv"),
+        "{metadata}"
+    );
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn the_context_namespace_is_the_default() {
+    let e2e = E2e::new();
+    let ns = e2e.namespace("ctxns");
+    let kubeconfig = e2e.home.path().join("kubeconfig");
+    let original = std::fs::read_to_string(&e2e.kubeconfig).unwrap();
+    std::fs::write(
+        &kubeconfig,
+        original.replace(
+            "context: {cluster: e2e, user: admin}",
+            &format!("context: {{cluster: e2e, user: admin, namespace: {ns}}}"),
+        ),
+    )
+    .unwrap();
+    let out = e2e
+        .regcred(&[
+            "create",
+            "ctxcred",
+            "--server",
+            "ghcr.io",
+            "--username",
+            "u",
+            "--password-stdin",
+        ])
+        .env("KUBECONFIG", &kubeconfig)
+        .write_stdin("pw")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(e2e.secret_exists(&ns, "ctxcred"));
+    assert!(!e2e.secret_exists("default", "ctxcred"));
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn refuses_a_secret_that_is_not_ours_unless_forced() {
+    let e2e = E2e::new();
+    let ns = e2e.namespace("force");
+    e2e.kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "opaque",
+        "-n",
+        &ns,
+        "--from-literal=k=v",
+    ]);
+    e2e.kubectl_ok(&[
+        "create",
+        "secret",
+        "docker-registry",
+        "handmade",
+        "-n",
+        &ns,
+        "--docker-server=quay.io",
+        "--docker-username=x",
+        "--docker-password=y",
+    ]);
+
+    for (name, why) in [
+        (
+            "opaque",
+            "has type Opaque, not kubernetes.io/dockerconfigjson",
+        ),
+        ("handmade", "is not managed by kubectl-regcred"),
+    ] {
+        let out = e2e.create_explicit(name, "quay.io", "robot", "pw", &["-n", &ns]);
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(why) && stderr.contains("--force"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("error: namespace {ns}: secret \"{name}\" exists")),
+            "{stderr}"
+        );
+    }
+    assert_eq!(
+        e2e.get_json(&["secret", "opaque", "-n", &ns])["type"],
+        "Opaque",
+        "nothing changed"
+    );
+
+    let out = e2e.create_explicit("opaque", "quay.io", "robot", "pw", &["-n", &ns, "--force"]);
+    assert_eq!(
+        text(&out.stdout),
+        "secret/opaque recreated\n",
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        e2e.get_json(&["secret", "opaque", "-n", &ns])["type"],
+        "kubernetes.io/dockerconfigjson"
+    );
+
+    let out = e2e.create_explicit(
+        "handmade",
+        "quay.io",
+        "robot",
+        "pw",
+        &["-n", &ns, "--force"],
+    );
+    assert_eq!(
+        text(&out.stdout),
+        "secret/handmade configured\n",
+        "{}",
+        text(&out.stderr)
+    );
+    let secret = e2e.get_json(&["secret", "handmade", "-n", &ns]);
+    assert_eq!(
+        secret["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "kubectl-regcred"
+    );
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn server_dry_run_validates_and_writes_nothing() {
+    let e2e = E2e::new();
+    let ns = e2e.namespace("dry");
+    let out = e2e.create_explicit(
+        "regcred",
+        "quay.io",
+        "robot",
+        "pw",
+        &["-n", &ns, "--dry-run=server", "-o", "yaml"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed: serde_json::Value = serde_yaml::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["metadata"]["namespace"], ns.as_str());
+    assert!(
+        printed["metadata"]["uid"].is_string(),
+        "the server filled in the object"
+    );
+    assert!(!e2e.secret_exists(&ns, "regcred"));
+
+    let out = e2e.create_explicit(
+        "regcred",
+        "quay.io",
+        "robot",
+        "pw",
+        &["-n", &ns, "--dry-run=server"],
+    );
+    assert_eq!(
+        text(&out.stdout),
+        "secret/regcred created (server dry run)\n"
+    );
+    // A namespace that does not exist is the server's to reject.
+    let out = e2e.create_explicit(
+        "regcred",
+        "quay.io",
+        "robot",
+        "pw",
+        &["-n", "no-such-ns-e2e", "--dry-run=server"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("namespaces \"no-such-ns-e2e\" not found"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn selector_and_all_namespaces() {
+    let e2e = E2e::new();
+    let project = format!("payments-{}", std::process::id());
+    let inside: Vec<String> = (0..3).map(|_| e2e.namespace("sel")).collect();
+    let outside = e2e.namespace("sel-out");
+    for ns in &inside {
+        e2e.kubectl_ok(&["label", "namespace", ns, &format!("project={project}")]);
+    }
+    let selector = format!("project={project}");
+    let out = e2e.create_explicit(
+        "projcred",
+        "quay.io",
+        "robot",
+        "pw",
+        &["--namespace-selector", &selector],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for ns in &inside {
+        assert!(e2e.secret_exists(ns, "projcred"), "{ns}");
+        assert!(text(&out.stdout).contains(&format!("secret/projcred created in namespace {ns}")));
+    }
+    assert!(!e2e.secret_exists(&outside, "projcred"));
+    assert!(
+        text(&out.stderr).contains("3 namespaces: 3 created"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = e2e.create_explicit(
+        "projcred",
+        "quay.io",
+        "robot",
+        "pw",
+        &["--namespace-selector", "project=nobody-e2e"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no namespace matches the selector"));
+
+    let out = e2e.create_explicit("allcred", "quay.io", "robot", "pw", &["-A"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for ns in inside.iter().chain([&outside, &"kube-system".to_string()]) {
+        assert!(e2e.secret_exists(ns, "allcred"), "{ns}");
+    }
+    let again = e2e.create_explicit("allcred", "quay.io", "robot", "pw", &["-A"]);
+    assert!(again.status.success());
+    assert!(
+        !text(&again.stdout).contains(" created"),
+        "second -A run only finds unchanged Secrets"
+    );
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn a_forbidden_namespace_does_not_stop_the_others() {
+    let e2e = E2e::new();
+    let allowed = e2e.namespace("rbac-ok");
+    let denied = e2e.namespace("rbac-no");
+    e2e.kubectl_apply(&format!(
+        "apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: secret-writer, namespace: {allowed}}}
+rules:
+- apiGroups: ['']
+  resources: [secrets]
+  verbs: [get, list, create, update]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: dev-secret-writer, namespace: {allowed}}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: secret-writer}}
+subjects:
+- {{apiGroup: rbac.authorization.k8s.io, kind: User, name: dev}}
+"
+    ));
+    let namespaces = format!("{denied},{allowed}");
+    for args in [
+        vec!["--context", "dev", "--namespaces", namespaces.as_str()],
+        vec!["--as", "dev", "--namespaces", namespaces.as_str()],
+    ] {
+        let out = e2e.create_explicit("regcred", "quay.io", "robot", "pw", &args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stdout = text(&out.stdout);
+        assert!(
+            stdout.contains(&format!("secret/regcred created in namespace {allowed}"))
+                || stdout.contains(&format!("secret/regcred unchanged in namespace {allowed}")),
+            "{stdout}"
+        );
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(&format!("error: namespace {denied}: secrets \"regcred\" is forbidden: User \"dev\" cannot get resource \"secrets\""))
+                && stderr.contains(&format!("in the namespace \"{denied}\"")),
+            "{stderr}"
+        );
+        assert!(stderr.contains("2 namespaces: 1 "), "{stderr}");
+        assert!(stderr.contains("1 failed"), "{stderr}");
+    }
+    assert!(e2e.secret_exists(&allowed, "regcred"));
+    assert!(!e2e.secret_exists(&denied, "regcred"));
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn concurrent_writers_all_succeed() {
+    let e2e = E2e::new();
+    let ns = e2e.namespace("race");
+    let children: Vec<_> = (0..6)
+        .map(|i| {
+            let mut cmd = e2e.regcred_std(&[
+                "create",
+                "racecred",
+                "--server",
+                "quay.io",
+                "--username",
+                "robot",
+                "--password-stdin",
+                "-n",
+                &ns,
+            ]);
+            cmd.stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            let mut child = cmd.spawn().unwrap();
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(format!("pw-{}", i % 2).as_bytes())
+                .unwrap();
+            child
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let password = e2e.payload(&ns, "racecred")["auths"]["quay.io"]["password"].clone();
+    assert!(password == "pw-0" || password == "pw-1");
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn docker_credential_secretservice_behind_creds_store() {
+    let e2e = E2e::new();
+    let ns = e2e.namespace("keyring");
+    let docker_dir = e2e.home.path().join(".docker");
+    std::fs::create_dir_all(&docker_dir).unwrap();
+    std::fs::write(
+        docker_dir.join("config.json"),
+        r#"{"auths":{"reg.example.com:5000":{}},"credsStore":"secretservice"}"#,
+    )
+    .unwrap();
+    let binary = assert_cmd::cargo::cargo_bin("kubectl-regcred");
+    // A real Secret Service: gnome-keyring in its own D-Bus session, unlocked with a password.
+    let script = format!(
+        r#"set -e
+export HOME={home}
+echo -n e2e-keyring-pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+printf '{{"ServerURL":"reg.example.com:5000","Username":"keyuser","Secret":"from-the-keyring"}}' | docker-credential-secretservice store
+{binary} create kcred -n {ns} --from docker
+"#,
+        home = e2e.home.path().display(),
+        binary = binary.display(),
+    );
+    let out = std::process::Command::new("dbus-run-session")
+        .args(["--", "sh", "-c", &script])
+        .env("KUBECONFIG", &e2e.kubeconfig)
+        .env_remove("DOCKER_CONFIG")
+        .output()
+        .expect("dbus-run-session (package dbus) is installed");
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "using reg.example.com:5000 from docker-credential-secretservice (credsStore in"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("from-the-keyring"));
+    let payload = e2e.payload(&ns, "kcred");
+    assert_eq!(
+        payload["auths"]["reg.example.com:5000"]["username"],
+        "keyuser"
+    );
+    assert_eq!(
+        payload["auths"]["reg.example.com:5000"]["password"],
+        "from-the-keyring"
+    );
+    let secret = e2e.get_json(&["secret", "kcred", "-n", &ns]);
+    assert_eq!(
+        secret["metadata"]["annotations"]["kubectl-regcred/sources"],
+        r#"{"reg.example.com:5000":"docker credsStore docker-credential-secretservice"}"#
+    );
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn output_formats_from_the_server() {
+    let e2e = E2e::new();
+    let a = e2e.namespace("out");
+    let b = e2e.namespace("out");
+    let namespaces = format!("{a},{b}");
+    let out = e2e.create_explicit(
+        "outcred",
+        "quay.io",
+        "robot",
+        "pw",
+        &["--namespaces", &namespaces, "-o", "json"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list["kind"], "List");
+    assert_eq!(list["items"].as_array().unwrap().len(), 2);
+    assert!(list["items"][0]["metadata"].get("managedFields").is_none());
+    let out = e2e.create_explicit(
+        "outcred",
+        "quay.io",
+        "robot",
+        "pw",
+        &["--namespaces", &namespaces, "-o", "name"],
+    );
+    assert_eq!(text(&out.stdout), "secret/outcred\nsecret/outcred\n");
+}
