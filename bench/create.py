@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Benchmark `kubectl regcred create` against kubectl on the same real cluster, in one run.
+
+    python3 bench/create.py [--rounds 5] [--namespaces 200]
+
+Needs GNU time (/usr/bin/time, Debian package `time`). Starts the control plane with tests/e2e/cluster.sh (or uses $REGCRED_E2E_KUBECONFIG), builds
+the release binary, and prints medians and ratios:
+  1. create-or-update one Secret in N namespaces vs `kubectl create -f` of a List of N Secrets
+  2. the same vs a shell loop of `kubectl create secret docker-registry`
+  3. `--dry-run=client -o json` for one Secret: wall time and peak RSS, vs kubectl's
+It also times our second (no-op) run and counts its writes from the apiserver's audit of
+resourceVersions: a no-op run must leave every resourceVersion unchanged.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BINARY = os.path.join(ROOT, "target", "release", "kubectl-regcred")
+SECRET = "benchcred"
+PASSWORD = "bench-password"
+
+
+def run(cmd, env, stdin=None, check=True):
+    """Runs a command; returns (seconds, peak RSS in KiB, stdout).
+
+    Peak RSS comes from GNU time: a child forked from Python would inherit Python's
+    high-water mark, which Linux keeps across exec."""
+    with tempfile.NamedTemporaryFile("r") as rss:
+        start = time.perf_counter()
+        proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name, *cmd], env=env,
+                              input=(stdin or "").encode(), capture_output=True)
+        elapsed = time.perf_counter() - start
+        if check and proc.returncode != 0:
+            sys.exit(f"failed: {' '.join(cmd)}\n{proc.stderr.decode()}")
+        peak = int(rss.read().strip().splitlines()[-1] or 0)
+    return elapsed, peak, proc.stdout
+
+
+def kubectl(env, *args, stdin=None):
+    return run(["kubectl", *args], env, stdin=stdin)
+
+
+def delete_secrets(env):
+    kubectl(env, "delete", "secret", "-A", "--field-selector", f"metadata.name={SECRET}", "--wait=false")
+
+
+def resource_versions(env):
+    _, _, out = kubectl(env, "get", "secret", "-A", "--field-selector", f"metadata.name={SECRET}", "-o", "json")
+    return {(i["metadata"]["namespace"], i["metadata"]["resourceVersion"]) for i in json.loads(out)["items"]}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--loop-rounds", type=int, default=2, help="rounds of the slow kubectl shell loop")
+    parser.add_argument("--namespaces", type=int, default=200)
+    args = parser.parse_args()
+
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    env = dict(os.environ)
+    cluster_dir = None
+    if not env.get("REGCRED_E2E_KUBECONFIG"):
+        cluster_dir = tempfile.mkdtemp(prefix="regcred-bench.")
+        subprocess.run([os.path.join(ROOT, "tests/e2e/cluster.sh"), "up", cluster_dir], check=True)
+        env["REGCRED_E2E_KUBECONFIG"] = os.path.join(cluster_dir, "kubeconfig")
+    env["KUBECONFIG"] = env["REGCRED_E2E_KUBECONFIG"]
+    try:
+        bench(env, args)
+    finally:
+        if cluster_dir:
+            subprocess.run([os.path.join(ROOT, "tests/e2e/cluster.sh"), "down", cluster_dir])
+
+
+def bench(env, args):
+    namespaces = [f"bench-{i}" for i in range(args.namespaces)]
+    existing = set(kubectl(env, "get", "ns", "-o", "name")[2].decode().split())
+    missing = [ns for ns in namespaces if f"namespace/{ns}" not in existing]
+    if missing:
+        ns_list = {"apiVersion": "v1", "kind": "List",
+                   "items": [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}} for ns in missing]}
+        kubectl(env, "create", "-f", "-", stdin=json.dumps(ns_list))
+
+    # The List kubectl creates: the very Secret we would write, in every namespace.
+    _, _, one = run([BINARY, "create", SECRET, "--server", "quay.io", "--username", "robot",
+                     "--password-stdin", "--dry-run=client", "-o", "json", "-n", "x"], env, stdin=PASSWORD)
+    template = json.loads(one)
+    items = []
+    for ns in namespaces:
+        item = json.loads(json.dumps(template))
+        item["metadata"]["namespace"] = ns
+        items.append(item)
+    secret_list = json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+    ours = [BINARY, "create", SECRET, "--server", "quay.io", "--username", "robot", "--password-stdin",
+            "--namespaces", ",".join(namespaces)]
+
+    kubectl_list, regcred_fresh, regcred_noop = [], [], []
+    for _ in range(args.rounds):
+        delete_secrets(env)
+        kubectl_list.append(kubectl(env, "create", "-f", "-", stdin=secret_list)[0])
+        delete_secrets(env)
+        regcred_fresh.append(run(ours, env, stdin=PASSWORD)[0])
+        before = resource_versions(env)
+        regcred_noop.append(run(ours, env, stdin=PASSWORD)[0])
+        if resource_versions(env) != before or len(before) != len(namespaces):
+            sys.exit("a no-op run changed a Secret: it must make zero writes")
+
+    kubectl_loop = []
+    for _ in range(args.loop_rounds):
+        delete_secrets(env)
+        start = time.perf_counter()
+        for ns in namespaces:
+            kubectl(env, "create", "secret", "docker-registry", SECRET, "-n", ns, "--docker-server=quay.io",
+                    "--docker-username=robot", f"--docker-password={PASSWORD}")
+        kubectl_loop.append(time.perf_counter() - start)
+
+    dry_kubectl = ["kubectl", "create", "secret", "docker-registry", SECRET, "--docker-server=quay.io",
+                   "--docker-username=robot", f"--docker-password={PASSWORD}", "--dry-run=client", "-o", "json"]
+    dry_ours = [BINARY, "create", SECRET, "--server", "quay.io", "--username", "robot", "--password-stdin",
+                "--dry-run=client", "-o", "json"]
+    dry_k = [run(dry_kubectl, env) for _ in range(20)]
+    dry_r = [run(dry_ours, env, stdin=PASSWORD) for _ in range(20)]
+
+    med = statistics.median
+    n = args.namespaces
+    print(f"\n{n} namespaces, medians of {args.rounds} rounds ({args.loop_rounds} for the shell loop)")
+    print(f"  kubectl create -f List of {n} Secrets   {med(kubectl_list):8.3f} s")
+    print(f"  kubectl-regcred create (fresh)          {med(regcred_fresh):8.3f} s   "
+          f"ratio {med(kubectl_list) / med(regcred_fresh):5.2f}x")
+    print(f"  kubectl-regcred create (no-op, 0 writes){med(regcred_noop):8.3f} s")
+    print(f"  shell loop of kubectl create secret     {med(kubectl_loop):8.3f} s   "
+          f"ratio {med(kubectl_loop) / med(regcred_fresh):5.1f}x")
+    print("--dry-run=client -o json, one Secret, medians of 20 runs")
+    tk, tr = med(t for t, _, _ in dry_k), med(t for t, _, _ in dry_r)
+    mk, mr = med(m for _, m, _ in dry_k), med(m for _, m, _ in dry_r)
+    print(f"  kubectl          {tk * 1000:7.1f} ms  {mk / 1024:6.1f} MiB peak")
+    print(f"  kubectl-regcred  {tr * 1000:7.1f} ms  {mr / 1024:6.1f} MiB peak   ratio {tk / tr:5.1f}x")
+
+
+if __name__ == "__main__":
+    main()
