@@ -28,7 +28,30 @@ pub enum Command {
     /// Create or update an image pull Secret from local credentials
     #[command(after_help = CREATE_EXAMPLES)]
     Create(CreateArgs),
+    /// Add a pull Secret to workloads and ServiceAccounts, keeping their other entries
+    #[command(after_help = ATTACH_EXAMPLES)]
+    Attach(AttachArgs),
+    /// Remove a pull Secret from workloads and ServiceAccounts, and nothing else
+    #[command(after_help = DETACH_EXAMPLES)]
+    Detach(DetachArgs),
 }
+
+const ATTACH_EXAMPLES: &str = "\
+Examples:
+  kubectl regcred attach regcred deployment/web serviceaccount/default -n team-a
+  kubectl regcred attach regcred sa/builder deploy/api statefulset/db daemonset/agent cronjob/report
+  kubectl regcred attach regcred --all deployments -l app.kubernetes.io/part-of=shop -A
+  # every pull Secret of the namespace whose registry matches the images, as the kubelet matches
+  kubectl regcred attach --auto deployment/web
+  kubectl regcred attach --auto --all deployments -A
+  # after a ServiceAccount change, roll out the workloads whose pods should pick it up
+  kubectl regcred attach regcred sa/default --restart
+  kubectl regcred attach regcred deploy/web --dry-run=server -o yaml";
+
+const DETACH_EXAMPLES: &str = "\
+Examples:
+  kubectl regcred detach regcred deployment/web sa/default
+  kubectl regcred detach regcred --all deployments -A";
 
 const CREATE_EXAMPLES: &str = "\
 Examples:
@@ -149,12 +172,79 @@ pub struct CreateArgs {
     #[command(flatten)]
     pub scope: ScopeArgs,
 
+    /// After creating, attach the Secret to this workload or ServiceAccount (repeatable)
+    #[arg(long = "attach", value_name = "KIND/NAME", help_heading = "Writing")]
+    pub attach: Vec<String>,
+
     /// Take over a same-named Secret that is not ours (recreating it if its type differs)
     #[arg(long, help_heading = "Writing")]
     pub force: bool,
 
     #[command(flatten)]
     pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// The Secret (optional with --auto), then KIND/NAME targets: deployment/web, sa/default,
+    /// sts/db, ds/agent, rs/x, cj/report, job/migrate
+    #[arg(value_name = "SECRET] [KIND/NAME")]
+    pub args: Vec<String>,
+
+    /// Attach every pull Secret of the namespace that matches the images' registries, by the
+    /// kubelet's rules (with a SECRET, only that one is a candidate)
+    #[arg(long, help_heading = "Attaching")]
+    pub auto: bool,
+
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+
+    /// Reference the Secret even where it does not exist (pulls then fail until it does)
+    #[arg(long, help_heading = "Attaching")]
+    pub allow_missing: bool,
+
+    /// After a ServiceAccount changes, roll out its Deployments, StatefulSets and DaemonSets
+    /// so their pods pick it up (like kubectl rollout restart)
+    #[arg(long, help_heading = "Attaching")]
+    pub restart: bool,
+
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DetachArgs {
+    /// The Secret to remove
+    pub secret: String,
+
+    /// KIND/NAME targets: deployment/web, sa/default, ...
+    #[arg(value_name = "KIND/NAME")]
+    pub targets: Vec<String>,
+
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+/// `--all KIND` and `-l`: targets chosen by kind and labels rather than by name.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Targets")]
+pub struct SelectionArgs {
+    /// Every object of this kind (repeatable), e.g. --all deployments
+    #[arg(long = "all", value_name = "KIND")]
+    pub all: Vec<String>,
+
+    /// Only objects whose labels match (with --all)
+    #[arg(short = 'l', long = "selector", value_name = "SELECTOR")]
+    pub selector: Option<String>,
 }
 
 /// Which namespaces a command works in, besides `-n`.

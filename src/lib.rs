@@ -10,6 +10,8 @@ pub mod commands;
 pub mod credentials;
 pub mod error;
 pub mod fanout;
+pub mod image;
+pub mod kubelet;
 pub mod names;
 pub mod output;
 pub mod pullsecret;
@@ -24,7 +26,7 @@ use clap::{CommandFactory, FromArgMatches};
 
 use cli::{Cli, Command};
 use error::{ExitStatus, exit_status_for, is_broken_pipe, render};
-use settings::{Connection, CreateSettings};
+use settings::{AttachSettings, Connection, CreateSettings, DetachSettings};
 
 /// The name shown in usage: `kubectl regcred` when kubectl ran us as a plugin (it execs the
 /// plugin by its full path, and kubectl 1.37+ also sets `KUBECTL_PATH`), else the binary name.
@@ -82,6 +84,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Create(args) => {
             let settings = CreateSettings::from_args(&args, cli.kube.namespace.as_deref())?;
             commands::create::run(settings, connection).await
+        }
+        Command::Attach(args) => {
+            let settings = AttachSettings::from_args(&args, cli.kube.namespace.as_deref())?;
+            commands::attach::run(settings, connection).await
+        }
+        Command::Detach(args) => {
+            let settings = DetachSettings::from_args(&args, cli.kube.namespace.as_deref())?;
+            commands::detach::run(settings, connection).await
         }
     }
 }

@@ -4,7 +4,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{CreateArgs, DryRunArg, KubeArgs, OutputArg, ScopeArgs, SourceArg, WriteArgs};
+use crate::cli::{
+    AttachArgs, CreateArgs, DetachArgs, DryRunArg, KubeArgs, OutputArg, ScopeArgs, SelectionArgs,
+    SourceArg, WriteArgs,
+};
+use crate::cluster::workloads::{Kind, Target, unknown_kind};
 use crate::credentials::{Password, PasswordInput, SourceKind};
 use crate::error::UsageError;
 use crate::names;
@@ -76,7 +80,128 @@ pub struct CreateSettings {
     pub helper_timeout: Duration,
     pub scope: NamespaceScope,
     pub force: bool,
+    /// `--attach`: targets to attach the Secret to once it is written.
+    pub attach: Vec<Target>,
     pub write: WriteSettings,
+}
+
+/// What `attach` and `detach` change, and where.
+#[derive(Debug, Clone)]
+pub struct AttachSettings {
+    /// The Secret; `None` only with `--auto`.
+    pub secret: Option<String>,
+    pub targets: Vec<Target>,
+    /// `-l`, for `--all KIND` targets.
+    pub labels: Option<String>,
+    pub auto: bool,
+    pub allow_missing: bool,
+    pub restart: bool,
+    pub scope: NamespaceScope,
+    pub write: WriteSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct DetachSettings {
+    pub secret: String,
+    pub targets: Vec<Target>,
+    pub labels: Option<String>,
+    pub scope: NamespaceScope,
+    pub write: WriteSettings,
+}
+
+fn check_secret_name(name: &str) -> Result<(), UsageError> {
+    names::check_subdomain(name)
+        .map_err(|why| UsageError(format!("invalid Secret name {name:?}: {why}")))
+}
+
+/// Named targets plus `--all KIND`, validated.
+fn targets(
+    named: &[String],
+    selection: &SelectionArgs,
+) -> Result<(Vec<Target>, Option<String>), UsageError> {
+    let mut targets = Vec::new();
+    for text in named {
+        let target = Target::parse(text).map_err(UsageError)?;
+        if let Some(name) = &target.name {
+            names::check_subdomain(name)
+                .map_err(|why| UsageError(format!("invalid name in {text:?}: {why}")))?;
+        }
+        targets.push(target);
+    }
+    for kind in &selection.all {
+        let kind = Kind::parse(kind).ok_or_else(|| UsageError(unknown_kind(kind)))?;
+        targets.push(Target { kind, name: None });
+    }
+    if selection.selector.is_some() && selection.all.is_empty() {
+        return Err(UsageError(
+            "-l selects objects for --all KIND; add --all deployments (or another kind)".into(),
+        ));
+    }
+    if targets.is_empty() {
+        return Err(UsageError(
+            "name at least one target: KIND/NAME (e.g. deployment/web) or --all KIND".into(),
+        ));
+    }
+    Ok((targets, selection.selector.clone()))
+}
+
+impl AttachSettings {
+    pub fn from_args(args: &AttachArgs, namespace: Option<&str>) -> Result<Self, UsageError> {
+        // A first argument without '/' is the Secret; the rest are KIND/NAME targets.
+        let (secret, named) = match args.args.split_first() {
+            Some((first, rest)) if !first.contains('/') => (Some(first.clone()), rest),
+            _ => (None, args.args.as_slice()),
+        };
+        match &secret {
+            Some(name) => check_secret_name(name)?,
+            None if !args.auto => {
+                return Err(UsageError(
+                    "name the Secret to attach, or pass --auto to attach by registry".into(),
+                ));
+            }
+            None => {}
+        }
+        let (targets, labels) = targets(named, &args.selection)?;
+        if targets.iter().any(|t| t.kind == Kind::Pod) {
+            return Err(UsageError(
+                "a Pod's imagePullSecrets cannot change after it is created: attach to its workload or ServiceAccount".into(),
+            ));
+        }
+        if args.auto && targets.iter().any(|t| t.kind == Kind::ServiceAccount) {
+            return Err(UsageError(
+                "--auto matches container images, and a ServiceAccount has none: name the Secret for ServiceAccounts".into(),
+            ));
+        }
+        Ok(Self {
+            secret,
+            targets,
+            labels,
+            auto: args.auto,
+            allow_missing: args.allow_missing,
+            restart: args.restart,
+            scope: NamespaceScope::from_args(namespace, &args.scope)?,
+            write: WriteSettings::from_args(&args.write),
+        })
+    }
+}
+
+impl DetachSettings {
+    pub fn from_args(args: &DetachArgs, namespace: Option<&str>) -> Result<Self, UsageError> {
+        check_secret_name(&args.secret)?;
+        let (targets, labels) = targets(&args.targets, &args.selection)?;
+        if targets.iter().any(|t| t.kind == Kind::Pod) {
+            return Err(UsageError(
+                "a Pod's imagePullSecrets cannot change after it is created: detach from its workload".into(),
+            ));
+        }
+        Ok(Self {
+            secret: args.secret.clone(),
+            targets,
+            labels,
+            scope: NamespaceScope::from_args(namespace, &args.scope)?,
+            write: WriteSettings::from_args(&args.write),
+        })
+    }
 }
 
 impl Connection {
@@ -162,8 +287,7 @@ impl WriteSettings {
 
 impl CreateSettings {
     pub fn from_args(args: &CreateArgs, namespace: Option<&str>) -> Result<Self, UsageError> {
-        names::check_subdomain(&args.name)
-            .map_err(|why| UsageError(format!("invalid Secret name {:?}: {why}", args.name)))?;
+        check_secret_name(&args.name)?;
         let mut servers = Vec::new();
         for server in &args.servers {
             let registry = Registry::parse(server).map_err(|e| UsageError(e.to_string()))?;
@@ -218,6 +342,23 @@ impl CreateSettings {
             helper_timeout: args.helper_timeout,
             scope: NamespaceScope::from_args(namespace, &args.scope)?,
             force: args.force,
+            attach: if args.attach.is_empty() {
+                Vec::new()
+            } else {
+                let (targets, _) = targets(
+                    &args.attach,
+                    &SelectionArgs {
+                        all: Vec::new(),
+                        selector: None,
+                    },
+                )?;
+                if targets.iter().any(|t| t.kind == Kind::Pod) {
+                    return Err(UsageError(
+                        "--attach takes workloads and ServiceAccounts, not Pods".into(),
+                    ));
+                }
+                targets
+            },
             write: WriteSettings::from_args(&args.write),
         })
     }

@@ -11,6 +11,10 @@ use kube::{Client, Config};
 use crate::settings::{Connection, NamespaceScope};
 
 pub mod secrets;
+pub mod workloads;
+
+/// From this many namespaces on, one cluster-wide read replaces one read per namespace.
+pub const CLUSTER_WIDE_THRESHOLD: usize = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {

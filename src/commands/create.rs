@@ -9,6 +9,7 @@ use kube::api::Api;
 
 use crate::cluster::secrets::{self, Known, WriteOptions};
 use crate::cluster::{self, Cluster};
+use crate::commands::attach;
 use crate::credentials::{self, ExplicitLogin, LocalEnv, PasswordInput, Request};
 use crate::error::ExitStatus;
 use crate::fanout;
@@ -18,9 +19,6 @@ use crate::settings::{Connection, CreateSettings, DryRun, NamespaceScope};
 
 /// Each namespace's outcome: what was done and the resulting object, or the error text.
 type NamespaceResult = (String, Result<(secrets::Action, Secret), String>);
-
-/// Above this many namespaces, one cluster-wide read replaces one read per namespace.
-const PREFETCH_THRESHOLD: usize = 5;
 
 pub async fn run(settings: CreateSettings, connection: Connection) -> anyhow::Result<ExitStatus> {
     let credentials = resolve_credentials(&settings)?;
@@ -63,7 +61,42 @@ pub async fn run(settings: CreateSettings, connection: Connection) -> anyhow::Re
             .collect(),
         Some(cluster) => write_all(cluster, &settings, &credentials, namespaces).await,
     };
-    report(&settings, results, several)
+    let written: Vec<String> = results
+        .iter()
+        .filter(|(_, result)| result.is_ok())
+        .map(|(ns, _)| ns.clone())
+        .collect();
+    let status = report(&settings, results, several)?;
+    let (Some(cluster), false) = (&cluster, settings.attach.is_empty()) else {
+        return Ok(status);
+    };
+    let plan = attach::Plan {
+        change: attach::Change::Attach {
+            secret: Some(settings.name.clone()),
+            auto: false,
+            // In a dry run the Secret was not stored, so it cannot be found yet.
+            allow_missing: settings.write.dry_run != DryRun::None,
+            restart: false,
+        },
+        targets: &settings.attach,
+        labels: None,
+        namespaces: &written,
+        missing_is_error: matches!(
+            settings.scope,
+            NamespaceScope::Context | NamespaceScope::Named(_)
+        ),
+        write: &settings.write,
+    };
+    let attached = attach::report(
+        attach::apply(cluster, &plan).await,
+        &settings.write,
+        several,
+    )?;
+    Ok(if status == ExitStatus::Success {
+        attached
+    } else {
+        status
+    })
 }
 
 fn resolve_credentials(settings: &CreateSettings) -> anyhow::Result<Vec<credentials::Credential>> {
@@ -108,7 +141,7 @@ async fn write_all(
     credentials: &[credentials::Credential],
     namespaces: Vec<String>,
 ) -> Vec<NamespaceResult> {
-    let prefetched = if namespaces.len() >= PREFETCH_THRESHOLD {
+    let prefetched = if namespaces.len() >= cluster::CLUSTER_WIDE_THRESHOLD {
         secrets::prefetch(&cluster.client, &settings.name).await
     } else {
         None

@@ -531,3 +531,68 @@ fn a_missing_kubeconfig_is_named() {
         "error: loading kubeconfig /nonexistent/kubeconfig",
     ));
 }
+
+#[test]
+fn attach_and_detach_usage_errors_exit_2() {
+    let env = TestEnv::new();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["attach", "deployment/web"],
+            "name the Secret to attach, or pass --auto",
+        ),
+        (&["attach", "regcred"], "name at least one target"),
+        (
+            &["attach", "regcred", "widget/x"],
+            "unknown kind \"widget\"",
+        ),
+        (
+            &["attach", "regcred", "deployment"],
+            "\"deployment\" is not KIND/NAME",
+        ),
+        (
+            &["attach", "regcred", "pod/web-1"],
+            "a Pod's imagePullSecrets cannot change",
+        ),
+        (
+            &["attach", "--auto", "sa/default"],
+            "a ServiceAccount has none",
+        ),
+        (
+            &["attach", "regcred", "deploy/web", "-l", "a=b"],
+            "-l selects objects for --all KIND",
+        ),
+        (
+            &["attach", "regcred", "--all", "gadgets"],
+            "unknown kind \"gadgets\"",
+        ),
+        (&["attach", "Bad_Name", "deploy/web"], "invalid Secret name"),
+        (&["detach", "regcred"], "name at least one target"),
+        (
+            &[
+                "create",
+                "x",
+                "--attach",
+                "pod/p",
+                "--username",
+                "u",
+                "--password-stdin",
+            ],
+            "not Pods",
+        ),
+    ];
+    for (args, needle) in cases {
+        env.cmd(args)
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(predicate::str::contains(*needle).and(predicate::str::starts_with("error:")));
+    }
+}
+
+#[test]
+fn attach_help_lists_targets_and_examples() {
+    let env = TestEnv::new();
+    let output = env.cmd(&["attach", "--help"]).output().unwrap();
+    assert!(output.status.success());
+    insta::assert_snapshot!("attach_help", String::from_utf8_lossy(&output.stdout));
+}

@@ -2,6 +2,7 @@
 //! They are `#[ignore]` so a plain `cargo test` does not need a cluster; `tests/e2e/run.sh`
 //! starts the control plane and runs them with `--ignored`.
 
+mod attach;
 mod harness;
 
 use harness::{E2e, text};

@@ -1,0 +1,613 @@
+//! `attach`: put a pull Secret into pod templates and ServiceAccounts without losing any
+//! existing entry, or with `--auto`, every Secret of the namespace that matches the images.
+//! `detach` and `create --attach` share the pipeline: fetch, change each object, report.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use anyhow::Context;
+use kube::api::{DynamicObject, TypeMeta};
+use kube::discovery::ApiResource;
+use serde_json::Value;
+
+use crate::cluster::workloads::{self, Kind, PatchOptions, TEMPLATE_KINDS, Target};
+use crate::cluster::{self, Cluster};
+use crate::error::ExitStatus;
+use crate::image::ImageRef;
+use crate::kubelet;
+use crate::output::{self, action_line};
+use crate::pullsecret::{DOCKERCFG_TYPE, DOCKERCONFIGJSON_TYPE};
+use crate::settings::{AttachSettings, Connection, DryRun, NamespaceScope, WriteSettings};
+
+/// The change to make on each target.
+#[derive(Debug, Clone)]
+pub enum Change {
+    Attach {
+        secret: Option<String>,
+        auto: bool,
+        allow_missing: bool,
+        restart: bool,
+    },
+    Detach {
+        secret: String,
+    },
+}
+
+/// Which objects, where, and how to write.
+pub struct Plan<'a> {
+    pub change: Change,
+    pub targets: &'a [Target],
+    pub labels: Option<&'a str>,
+    pub namespaces: &'a [String],
+    /// Named targets missing in a namespace are errors when the user named the namespaces,
+    /// and skipped under `-A` or a selector.
+    pub missing_is_error: bool,
+    pub write: &'a WriteSettings,
+}
+
+/// One line of the report.
+pub struct ObjectResult {
+    pub namespace: String,
+    pub reference: String,
+    pub outcome: Result<(String, Value), String>,
+}
+
+/// What happened, plus notes for stderr.
+#[derive(Default)]
+pub struct Outcome {
+    pub results: Vec<ObjectResult>,
+    pub notes: Vec<String>,
+}
+
+pub async fn run(settings: AttachSettings, connection: Connection) -> anyhow::Result<ExitStatus> {
+    let cluster = cluster::connect(&connection).await?;
+    let namespaces = cluster.namespaces(&settings.scope).await?;
+    let plan = Plan {
+        change: Change::Attach {
+            secret: settings.secret.clone(),
+            auto: settings.auto,
+            allow_missing: settings.allow_missing,
+            restart: settings.restart,
+        },
+        targets: &settings.targets,
+        labels: settings.labels.as_deref(),
+        namespaces: &namespaces,
+        missing_is_error: matches!(
+            settings.scope,
+            NamespaceScope::Context | NamespaceScope::Named(_)
+        ),
+        write: &settings.write,
+    };
+    let outcome = apply(&cluster, &plan).await;
+    report(outcome, &settings.write, namespaces.len() > 1)
+}
+
+/// Runs the plan across every namespace and target.
+pub async fn apply(cluster: &Cluster, plan: &Plan<'_>) -> Outcome {
+    let mut outcome = Outcome::default();
+    let candidates = match &plan.change {
+        Change::Attach { .. } => candidate_secrets(cluster, plan, &mut outcome).await,
+        Change::Detach { .. } => BTreeMap::new(),
+    };
+
+    // Every target object, fetched per kind in as few requests as the scope allows.
+    let mut work: Vec<(String, Kind, ApiResource, DynamicObject)> = Vec::new();
+    for target in plan.targets {
+        let resource = workloads::resource(cluster, target.kind).await;
+        let fetched = workloads::fetch(
+            cluster,
+            &resource,
+            plan.namespaces,
+            target.name.as_deref(),
+            plan.labels.filter(|_| target.name.is_none()),
+            plan.write.concurrency,
+        )
+        .await;
+        for (ns, objects) in fetched {
+            let reference = format!(
+                "{}/{}",
+                target.kind.display(),
+                target.name.as_deref().unwrap_or("*")
+            );
+            match objects {
+                Err(message) => outcome.results.push(ObjectResult {
+                    namespace: ns,
+                    reference,
+                    outcome: Err(message),
+                }),
+                Ok(objects) if objects.is_empty() && target.name.is_some() => {
+                    if plan.missing_is_error {
+                        outcome.results.push(ObjectResult {
+                            namespace: ns.clone(),
+                            reference: reference.clone(),
+                            outcome: Err(format!("{reference} not found in namespace {ns}")),
+                        });
+                    }
+                }
+                Ok(objects) => {
+                    for mut object in objects {
+                        object.types = Some(TypeMeta {
+                            api_version: resource.api_version.clone(),
+                            kind: resource.kind.clone(),
+                        });
+                        work.push((ns.clone(), target.kind, resource.clone(), object));
+                    }
+                }
+            }
+        }
+    }
+
+    let candidates = &candidates;
+    let changed = crate::fanout::run(
+        work,
+        plan.write.concurrency,
+        "objects",
+        |(ns, kind, resource, object)| async move {
+            let reference = format!(
+                "{}/{}",
+                kind.display(),
+                object.metadata.name.clone().unwrap_or_default()
+            );
+            let mut notes = Vec::new();
+            let result = match candidates.get(&ns) {
+                Some(Err(message)) => Err(message.clone()),
+                _ => {
+                    let secrets = candidates.get(&ns).and_then(|c| c.as_ref().ok());
+                    change_object(
+                        cluster, plan, &ns, kind, &resource, &object, secrets, &mut notes,
+                    )
+                    .await
+                }
+            };
+            (ns, kind, reference, result, notes)
+        },
+    )
+    .await;
+
+    let mut changed_accounts: Vec<(String, String)> = Vec::new();
+    for (_, (ns, kind, reference, result, notes)) in changed {
+        outcome.notes.extend(notes);
+        if kind == Kind::ServiceAccount
+            && matches!(&result, Ok((verb, _)) if verb == "attached")
+            && let Some(name) = reference.split('/').nth(1)
+        {
+            changed_accounts.push((ns.clone(), name.to_string()));
+        }
+        outcome.results.push(ObjectResult {
+            namespace: ns,
+            reference,
+            outcome: result,
+        });
+    }
+    if let Change::Attach {
+        secret: Some(secret),
+        restart,
+        ..
+    } = &plan.change
+    {
+        for (ns, account) in changed_accounts {
+            service_account_caveats(cluster, plan, &ns, &account, secret, *restart, &mut outcome)
+                .await;
+        }
+    }
+    outcome
+}
+
+/// A pull Secret that can be attached, with the kubelet's keys for `--auto`.
+pub struct Candidate {
+    pub name: String,
+    pub keys: Vec<kubelet::KeyEntry>,
+}
+
+/// Per namespace: the Secrets that may be attached, or why none can.
+async fn candidate_secrets(
+    cluster: &Cluster,
+    plan: &Plan<'_>,
+    outcome: &mut Outcome,
+) -> BTreeMap<String, Result<Vec<Candidate>, String>> {
+    let Change::Attach {
+        secret,
+        auto,
+        allow_missing,
+        ..
+    } = &plan.change
+    else {
+        return BTreeMap::new();
+    };
+    let resource = ApiResource {
+        group: String::new(),
+        version: "v1".into(),
+        api_version: "v1".into(),
+        kind: "Secret".into(),
+        plural: "secrets".into(),
+    };
+    let name = secret.as_deref();
+    let fetched = workloads::fetch(
+        cluster,
+        &resource,
+        plan.namespaces,
+        name,
+        None,
+        plan.write.concurrency,
+    )
+    .await;
+    let mut by_namespace = BTreeMap::new();
+    for (ns, found) in fetched {
+        let result = found.and_then(|objects| {
+            let mut candidates = Vec::new();
+            for object in &objects {
+                let Ok(secret) = serde_json::from_value::<k8s_openapi::api::core::v1::Secret>(
+                    serde_json::to_value(object).unwrap_or_default(),
+                ) else {
+                    continue;
+                };
+                let secret_name = secret.metadata.name.clone().unwrap_or_default();
+                let kind = secret.type_.clone().unwrap_or_else(|| "Opaque".into());
+                if kind != DOCKERCONFIGJSON_TYPE && kind != DOCKERCFG_TYPE {
+                    if name.is_some() {
+                        return Err(format!(
+                            "secret {secret_name:?} has type {kind}; only kubernetes.io/dockerconfigjson and kubernetes.io/dockercfg Secrets can be pull secrets"
+                        ));
+                    }
+                    continue;
+                }
+                match kubelet::parse_secret(&secret) {
+                    Ok(keys) => candidates.push(Candidate { name: secret_name, keys }),
+                    Err(problem) if *auto => outcome.notes.push(format!(
+                        "warning: namespace {ns}: skipping secret {secret_name:?}: {problem}"
+                    )),
+                    // Attaching by name: a malformed Secret is the user's to fix; attach anyway.
+                    Err(_) => candidates.push(Candidate { name: secret_name, keys: Vec::new() }),
+                }
+            }
+            if let (Some(name), true) = (name, candidates.is_empty()) {
+                if *allow_missing {
+                    candidates.push(Candidate { name: name.to_string(), keys: Vec::new() });
+                } else {
+                    return Err(format!(
+                        "secret {name:?} not found in namespace {ns}; a reference to a missing Secret makes pulls fail. \
+                         Create it first (kubectl regcred create {name} -n {ns}) or pass --allow-missing"
+                    ));
+                }
+            }
+            Ok(candidates)
+        });
+        by_namespace.insert(ns, result);
+    }
+    by_namespace
+}
+
+/// Names `--auto` attaches for a pod spec: the owners of every key the kubelet would use for
+/// any of its images, over all candidates together (the kubelet merges a pod's Secrets into
+/// one keyring). Images nothing matches are noted.
+fn auto_names(
+    spec: &Value,
+    candidates: &[Candidate],
+    context: &str,
+    notes: &mut Vec<String>,
+) -> Vec<String> {
+    let keys: Vec<&str> = candidates
+        .iter()
+        .flat_map(|c| c.keys.iter().map(|k| k.key.as_str()))
+        .collect();
+    let mut names = Vec::new();
+    for image in workloads::images(spec) {
+        let parsed = match ImageRef::parse(&image) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                notes.push(format!("warning: {context}: {e}"));
+                continue;
+            }
+        };
+        let matched = kubelet::matching_keys(keys.iter().copied(), &parsed);
+        if matched.is_empty() {
+            notes.push(format!(
+                "warning: {context}: no pull Secret matches image {image} ({}); fine if it is public",
+                parsed.repository()
+            ));
+        }
+        for candidate in candidates {
+            if candidate.keys.iter().any(|k| matched.contains(&k.key))
+                && !names.contains(&candidate.name)
+            {
+                names.push(candidate.name.clone());
+            }
+        }
+    }
+    names
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn change_object(
+    cluster: &Cluster,
+    plan: &Plan<'_>,
+    ns: &str,
+    kind: Kind,
+    resource: &ApiResource,
+    object: &DynamicObject,
+    candidates: Option<&Vec<Candidate>>,
+    notes: &mut Vec<String>,
+) -> Result<(String, Value), String> {
+    let name = object.metadata.name.clone().unwrap_or_default();
+    let context = format!("{}/{name} in namespace {ns}", kind.display());
+    let current = serde_json::to_value(object).map_err(|e| e.to_string())?;
+    let holder = if kind == Kind::ServiceAccount {
+        Some(&current)
+    } else {
+        workloads::pod_spec(kind, &current)
+    };
+    let Some(holder) = holder else {
+        return Err(format!("{context} has no pod template"));
+    };
+    let existing = workloads::pull_secret_names(holder);
+    let (wanted, done_verb, auto_suffix) = match &plan.change {
+        Change::Attach { secret, auto, .. } => {
+            let candidates = candidates.map(Vec::as_slice).unwrap_or_default();
+            let added = if *auto {
+                auto_names(holder, candidates, &context, notes)
+            } else {
+                secret.iter().cloned().collect()
+            };
+            let suffix = if *auto && !added.is_empty() {
+                format!(" {}", added.join(","))
+            } else {
+                String::new()
+            };
+            (workloads::with_names(&existing, &added), "attached", suffix)
+        }
+        Change::Detach { secret } => (
+            workloads::without_name(&existing, secret),
+            "detached",
+            String::new(),
+        ),
+    };
+    if wanted == existing {
+        return Ok((format!("unchanged{auto_suffix}"), current));
+    }
+    if kind == Kind::Job {
+        return Err(format!(
+            "{context}: a Job's pod template cannot change after it is created; change its CronJob or ServiceAccount, or recreate the Job"
+        ));
+    }
+    let verb = format!("{done_verb}{auto_suffix}");
+    if plan.write.dry_run == DryRun::Client {
+        return Ok((verb, workloads::with_pull_secrets(kind, &current, &wanted)));
+    }
+    let options = PatchOptions {
+        server_dry_run: plan.write.dry_run == DryRun::Server,
+        field_manager: &plan.write.field_manager,
+    };
+    let written = if kind == Kind::ServiceAccount {
+        let change = |names: &[String]| match &plan.change {
+            Change::Attach { .. } => {
+                let added: Vec<String> = wanted
+                    .iter()
+                    .filter(|n| !existing.contains(n))
+                    .cloned()
+                    .collect();
+                workloads::with_names(names, &added)
+            }
+            Change::Detach { secret } => workloads::without_name(names, secret),
+        };
+        match workloads::update_service_account(cluster, ns, &name, change, options).await {
+            Ok((false, object)) => return Ok(("unchanged".into(), to_value(object, resource))),
+            Ok((true, object)) => object,
+            Err(e) => return Err(cluster.describe(&e)),
+        }
+    } else {
+        let patch = match &plan.change {
+            Change::Attach { .. } => {
+                let added: Vec<String> = wanted
+                    .iter()
+                    .filter(|n| !existing.contains(n))
+                    .cloned()
+                    .collect();
+                workloads::attach_patch(kind, &existing, &added)
+            }
+            Change::Detach { secret } => workloads::detach_patch(kind, secret),
+        };
+        workloads::patch_template(cluster, resource, ns, &name, &patch, options)
+            .await
+            .map_err(|e| cluster.describe(&e))?
+    };
+    Ok((verb, to_value(written, resource)))
+}
+
+fn to_value(mut object: DynamicObject, resource: &ApiResource) -> Value {
+    object.types = Some(TypeMeta {
+        api_version: resource.api_version.clone(),
+        kind: resource.kind.clone(),
+    });
+    serde_json::to_value(object).unwrap_or_default()
+}
+
+/// ServiceAccount admission copies the account's pull secrets only into Pods created later,
+/// and only into Pods that list none of their own. Name what will not pick the Secret up, and
+/// with `--restart`, roll out the workloads whose new pods would.
+async fn service_account_caveats(
+    cluster: &Cluster,
+    plan: &Plan<'_>,
+    ns: &str,
+    account: &str,
+    secret: &str,
+    restart: bool,
+    outcome: &mut Outcome,
+) {
+    let pods_resource = ApiResource {
+        group: String::new(),
+        version: "v1".into(),
+        api_version: "v1".into(),
+        kind: "Pod".into(),
+        plural: "pods".into(),
+    };
+    let api: kube::Api<DynamicObject> =
+        kube::Api::namespaced_with(cluster.client.clone(), ns, &pods_resource);
+    let params =
+        kube::api::ListParams::default().fields(&format!("spec.serviceAccountName={account}"));
+    if let Ok(pods) = api.list(&params).await {
+        let stale: Vec<String> = pods
+            .items
+            .iter()
+            .filter(|pod| {
+                let spec = &pod.data["spec"];
+                !workloads::pull_secret_names(spec).contains(&secret.to_string())
+            })
+            .filter_map(|pod| pod.metadata.name.clone())
+            .collect();
+        if !stale.is_empty() {
+            let shown: Vec<&str> = stale.iter().take(5).map(String::as_str).collect();
+            let more = if stale.len() > 5 {
+                format!(" and {} more", stale.len() - 5)
+            } else {
+                String::new()
+            };
+            outcome.notes.push(format!(
+                "note: namespace {ns}: {} existing pod(s) run under serviceaccount/{account} and keep their old pull secrets until they are recreated: {}{more}",
+                stale.len(),
+                shown.join(", ")
+            ));
+        }
+    }
+    let namespaces = [ns.to_string()];
+    let mut to_restart = Vec::new();
+    for kind in TEMPLATE_KINDS {
+        let resource = workloads::resource(cluster, kind).await;
+        let fetched = workloads::fetch(cluster, &resource, &namespaces, None, None, 1).await;
+        let Some((_, Ok(objects))) = fetched.into_iter().next() else {
+            continue;
+        };
+        for object in objects {
+            // Owned ReplicaSets and Jobs follow their owner's template.
+            if object
+                .metadata
+                .owner_references
+                .as_ref()
+                .is_some_and(|o| !o.is_empty())
+            {
+                continue;
+            }
+            let value = serde_json::to_value(&object).unwrap_or_default();
+            let Some(spec) = workloads::pod_spec(kind, &value) else {
+                continue;
+            };
+            if workloads::service_account(spec) != account {
+                continue;
+            }
+            let name = object.metadata.name.clone().unwrap_or_default();
+            let own = workloads::pull_secret_names(spec);
+            if !own.is_empty() {
+                if !own.contains(&secret.to_string()) {
+                    outcome.notes.push(format!(
+                        "note: {}/{name} in namespace {ns} lists its own imagePullSecrets, so its pods ignore the ServiceAccount's; \
+                         attach to it directly: kubectl regcred attach {secret} {}/{name} -n {ns}",
+                        kind.display(),
+                        kind.kind_name().to_ascii_lowercase()
+                    ));
+                }
+            } else if kind.restartable() {
+                to_restart.push((kind, resource.clone(), name));
+            }
+        }
+    }
+    if to_restart.is_empty() {
+        return;
+    }
+    if !restart {
+        let names: Vec<String> = to_restart
+            .iter()
+            .map(|(k, _, n)| format!("{}/{n}", k.display()))
+            .collect();
+        outcome.notes.push(format!(
+            "note: namespace {ns}: {} run under serviceaccount/{account}; their running pods get the Secret once rolled out (rerun with --restart)",
+            names.join(", ")
+        ));
+        return;
+    }
+    let options = PatchOptions {
+        server_dry_run: plan.write.dry_run == DryRun::Server,
+        field_manager: &plan.write.field_manager,
+    };
+    for (kind, resource, name) in to_restart {
+        let reference = format!("{}/{name}", kind.display());
+        let result = if plan.write.dry_run == DryRun::Client {
+            Ok(("restarted".to_string(), Value::Null))
+        } else {
+            workloads::rollout_restart(cluster, &resource, ns, &name, options)
+                .await
+                .map(|o| ("restarted".to_string(), to_value(o, &resource)))
+                .map_err(|e| cluster.describe(&e))
+        };
+        outcome.results.push(ObjectResult {
+            namespace: ns.to_string(),
+            reference,
+            outcome: result,
+        });
+    }
+}
+
+/// Prints the lines (or objects), notes and a summary; exit 1 if anything failed.
+pub fn report(
+    outcome: Outcome,
+    write: &WriteSettings,
+    several_namespaces: bool,
+) -> anyhow::Result<ExitStatus> {
+    let mut stdout = std::io::stdout().lock();
+    let mut objects = Vec::new();
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    let mut failed = 0;
+    let total = outcome.results.len();
+    for result in outcome.results {
+        match result.outcome {
+            Ok((verb, object)) => {
+                let word = verb.split(' ').next().unwrap_or("").to_string();
+                match counts.iter_mut().find(|(v, _)| *v == word) {
+                    Some((_, n)) => *n += 1,
+                    None => counts.push((word, 1)),
+                }
+                match write.output {
+                    Some(_) if !object.is_null() => objects.push(object),
+                    Some(_) => {}
+                    None => {
+                        let namespace = several_namespaces.then_some(result.namespace.as_str());
+                        writeln!(
+                            stdout,
+                            "{}",
+                            action_line(&result.reference, &verb, namespace, write.dry_run)
+                        )?;
+                    }
+                }
+            }
+            Err(message) => {
+                failed += 1;
+                eprintln!("error: {}: {message}", result.reference);
+            }
+        }
+    }
+    if let Some(format) = write.output
+        && !objects.is_empty()
+    {
+        output::print_objects(&mut stdout, format, objects).context("printing the objects")?;
+    }
+    stdout.flush()?;
+    for note in &outcome.notes {
+        eprintln!("{note}");
+    }
+    if total > 1 {
+        let mut parts: Vec<String> = counts
+            .iter()
+            .map(|(verb, n)| format!("{n} {verb}"))
+            .collect();
+        if failed > 0 {
+            parts.push(format!("{failed} failed"));
+        }
+        eprintln!("{total} objects: {}", parts.join(", "));
+    }
+    if total == 0 && failed == 0 {
+        eprintln!("no matching objects found");
+    }
+    Ok(if failed > 0 {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    })
+}
