@@ -8,43 +8,19 @@ the release binary, and prints medians and ratios:
   1. create-or-update one Secret in N namespaces vs `kubectl create -f` of a List of N Secrets
   2. the same vs a shell loop of `kubectl create secret docker-registry`
   3. `--dry-run=client -o json` for one Secret: wall time and peak RSS, vs kubectl's
-It also times our second (no-op) run and counts its writes from the apiserver's audit of
-resourceVersions: a no-op run must leave every resourceVersion unchanged.
+It also times our second (no-op) run, which must leave every resourceVersion unchanged.
 """
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BINARY = os.path.join(ROOT, "target", "release", "kubectl-regcred")
+from common import BINARY, cluster, delta, ensure_namespaces, kubectl, request_counts, run
+
 SECRET = "benchcred"
 PASSWORD = "bench-password"
-
-
-def run(cmd, env, stdin=None, check=True):
-    """Runs a command; returns (seconds, peak RSS in KiB, stdout).
-
-    Peak RSS comes from GNU time: a child forked from Python would inherit Python's
-    high-water mark, which Linux keeps across exec."""
-    with tempfile.NamedTemporaryFile("r") as rss:
-        start = time.perf_counter()
-        proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name, *cmd], env=env,
-                              input=(stdin or "").encode(), capture_output=True)
-        elapsed = time.perf_counter() - start
-        if check and proc.returncode != 0:
-            sys.exit(f"failed: {' '.join(cmd)}\n{proc.stderr.decode()}")
-        peak = int(rss.read().strip().splitlines()[-1] or 0)
-    return elapsed, peak, proc.stdout
-
-
-def kubectl(env, *args, stdin=None):
-    return run(["kubectl", *args], env, stdin=stdin)
 
 
 def delete_secrets(env):
@@ -62,30 +38,13 @@ def main():
     parser.add_argument("--loop-rounds", type=int, default=2, help="rounds of the slow kubectl shell loop")
     parser.add_argument("--namespaces", type=int, default=200)
     args = parser.parse_args()
-
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    env = dict(os.environ)
-    cluster_dir = None
-    if not env.get("REGCRED_E2E_KUBECONFIG"):
-        cluster_dir = tempfile.mkdtemp(prefix="regcred-bench.")
-        subprocess.run([os.path.join(ROOT, "tests/e2e/cluster.sh"), "up", cluster_dir], check=True)
-        env["REGCRED_E2E_KUBECONFIG"] = os.path.join(cluster_dir, "kubeconfig")
-    env["KUBECONFIG"] = env["REGCRED_E2E_KUBECONFIG"]
-    try:
+    with cluster() as env:
         bench(env, args)
-    finally:
-        if cluster_dir:
-            subprocess.run([os.path.join(ROOT, "tests/e2e/cluster.sh"), "down", cluster_dir])
 
 
 def bench(env, args):
     namespaces = [f"bench-{i}" for i in range(args.namespaces)]
-    existing = set(kubectl(env, "get", "ns", "-o", "name")[2].decode().split())
-    missing = [ns for ns in namespaces if f"namespace/{ns}" not in existing]
-    if missing:
-        ns_list = {"apiVersion": "v1", "kind": "List",
-                   "items": [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}} for ns in missing]}
-        kubectl(env, "create", "-f", "-", stdin=json.dumps(ns_list))
+    ensure_namespaces(env, namespaces)
 
     # The List kubectl creates: the very Secret we would write, in every namespace.
     _, _, one = run([BINARY, "create", SECRET, "--server", "quay.io", "--username", "robot",
@@ -107,7 +66,9 @@ def bench(env, args):
         delete_secrets(env)
         regcred_fresh.append(run(ours, env, stdin=PASSWORD)[0])
         before = resource_versions(env)
+        counts = request_counts(env, {"secrets"})
         regcred_noop.append(run(ours, env, stdin=PASSWORD)[0])
+        noop_requests = delta(counts, request_counts(env, {"secrets"}))
         if resource_versions(env) != before or len(before) != len(namespaces):
             sys.exit("a no-op run changed a Secret: it must make zero writes")
 
@@ -133,7 +94,7 @@ def bench(env, args):
     print(f"  kubectl create -f List of {n} Secrets   {med(kubectl_list):8.3f} s")
     print(f"  kubectl-regcred create (fresh)          {med(regcred_fresh):8.3f} s   "
           f"ratio {med(kubectl_list) / med(regcred_fresh):5.2f}x")
-    print(f"  kubectl-regcred create (no-op, 0 writes){med(regcred_noop):8.3f} s")
+    print(f"  kubectl-regcred create (no-op, 0 writes){med(regcred_noop):8.3f} s   requests: {noop_requests}")
     print(f"  shell loop of kubectl create secret     {med(kubectl_loop):8.3f} s   "
           f"ratio {med(kubectl_loop) / med(regcred_fresh):5.1f}x")
     print("--dry-run=client -o json, one Secret, medians of 20 runs")

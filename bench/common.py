@@ -1,0 +1,86 @@
+"""Shared pieces of the benchmarks: timing commands, the cluster, request counting."""
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BINARY = os.path.join(ROOT, "target", "release", "kubectl-regcred")
+
+
+def run(cmd, env, stdin=None, check=True):
+    """Runs a command; returns (seconds, peak RSS in KiB, stdout).
+
+    Peak RSS comes from GNU time: a child forked from Python would inherit Python's
+    high-water mark, which Linux keeps across exec."""
+    with tempfile.NamedTemporaryFile("r") as rss:
+        start = time.perf_counter()
+        proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name, *cmd], env=env,
+                              input=(stdin or "").encode(), capture_output=True)
+        elapsed = time.perf_counter() - start
+        if check and proc.returncode != 0:
+            sys.exit(f"failed: {' '.join(cmd)}\n{proc.stderr.decode()}")
+        peak = int(rss.read().strip().splitlines()[-1] or 0)
+    return elapsed, peak, proc.stdout
+
+
+def kubectl(env, *args, stdin=None):
+    return run(["kubectl", *args], env, stdin=stdin)
+
+
+@contextmanager
+def cluster():
+    """Builds the release binary and yields an environment pointing at a real cluster:
+    $REGCRED_E2E_KUBECONFIG if set, else one started (and stopped) here."""
+    if not os.path.exists("/usr/bin/time"):
+        sys.exit("the benchmarks need GNU time: apt-get install time")
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    env = dict(os.environ)
+    cluster_dir = None
+    if not env.get("REGCRED_E2E_KUBECONFIG"):
+        cluster_dir = tempfile.mkdtemp(prefix="regcred-bench.")
+        subprocess.run([os.path.join(ROOT, "tests/e2e/cluster.sh"), "up", cluster_dir], check=True)
+        env["REGCRED_E2E_KUBECONFIG"] = os.path.join(cluster_dir, "kubeconfig")
+    env["KUBECONFIG"] = env["REGCRED_E2E_KUBECONFIG"]
+    try:
+        yield env
+    finally:
+        if cluster_dir:
+            subprocess.run([os.path.join(ROOT, "tests/e2e/cluster.sh"), "down", cluster_dir])
+
+
+def ensure_namespaces(env, names):
+    existing = set(kubectl(env, "get", "ns", "-o", "name")[2].decode().split())
+    missing = [ns for ns in names if f"namespace/{ns}" not in existing]
+    if missing:
+        import json
+        items = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}} for ns in missing]
+        kubectl(env, "create", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+
+
+_METRIC = re.compile(r'^apiserver_request_total\{([^}]*)\} (\S+)$')
+
+
+def request_counts(env, resources):
+    """apiserver_request_total by verb for these resources (main resource, not status)."""
+    _, _, text = kubectl(env, "get", "--raw", "/metrics")
+    counts = {}
+    for line in text.decode().splitlines():
+        match = _METRIC.match(line)
+        if not match:
+            continue
+        labels = dict(kv.split("=", 1) for kv in re.findall(r'\w+="[^"]*"', match.group(1)))
+        labels = {k: v.strip('"') for k, v in labels.items()}
+        if labels.get("resource") in resources and not labels.get("subresource"):
+            verb = labels["verb"]
+            counts[verb] = counts.get(verb, 0) + float(match.group(2))
+    return counts
+
+
+def delta(before, after):
+    return {verb: int(after.get(verb, 0) - before.get(verb, 0)) for verb in after
+            if after.get(verb, 0) != before.get(verb, 0)}
