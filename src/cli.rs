@@ -34,7 +34,27 @@ pub enum Command {
     /// Remove a pull Secret from workloads and ServiceAccounts, and nothing else
     #[command(after_help = DETACH_EXAMPLES)]
     Detach(DetachArgs),
+    /// List pull Secrets with their registries and who uses them
+    #[command(
+        after_help = "Examples:\n  kubectl regcred list\n  kubectl regcred list -A -o wide\n  kubectl regcred list --managed -o json"
+    )]
+    List(ListArgs),
+    /// Show one pull Secret: registries, usernames (passwords masked), origin, users
+    #[command(
+        after_help = "Examples:\n  kubectl regcred show regcred -n team-a\n  kubectl regcred show regcred --reveal"
+    )]
+    Show(ShowArgs),
+    /// Explain whether each image of a workload can be pulled, and how to fix it if not
+    #[command(after_help = CHECK_EXAMPLES)]
+    Check(CheckArgs),
 }
+
+const CHECK_EXAMPLES: &str = "\
+Examples:
+  kubectl regcred check deployment/web       # why can (or can't) this workload pull?
+  kubectl regcred check -A                   # every workload in every namespace; exit 1 on any problem
+  kubectl regcred check pod/web-7d9c-abcde sa/builder
+  kubectl regcred check deployment/web --probe -o json";
 
 const ATTACH_EXAMPLES: &str = "\
 Examples:
@@ -232,6 +252,78 @@ pub struct DetachArgs {
 
     #[command(flatten)]
     pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Output format (default: a table)
+    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
+    pub output: Option<ListOutputArg>,
+
+    /// Only Secrets managed by kubectl-regcred
+    #[arg(long)]
+    pub managed: bool,
+
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The Secret
+    pub name: String,
+
+    /// Print the decoded .dockerconfigjson, passwords included
+    #[arg(long)]
+    pub reveal: bool,
+
+    /// Output format (default: a description); never includes passwords
+    #[arg(
+        short = 'o',
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        conflicts_with = "reveal"
+    )]
+    pub output: Option<StructuredOutputArg>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// KIND/NAME targets (workloads, pod/NAME, sa/NAME); default: every workload and
+    /// standalone Pod in the namespaces
+    #[arg(value_name = "KIND/NAME")]
+    pub targets: Vec<String>,
+
+    /// For images no credential matches, ask the registry whether it allows anonymous pulls
+    /// (the only network call to a registry this tool makes)
+    #[arg(long)]
+    pub probe: bool,
+
+    /// How long a --probe may take per registry
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub probe_timeout: Duration,
+
+    /// Output format (default: text)
+    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
+    pub output: Option<StructuredOutputArg>,
+
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListOutputArg {
+    Wide,
+    Json,
+    Yaml,
+    Name,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StructuredOutputArg {
+    Json,
+    Yaml,
 }
 
 /// `--all KIND` and `-l`: targets chosen by kind and labels rather than by name.

@@ -8,12 +8,14 @@ pub mod cli;
 pub mod cluster;
 pub mod commands;
 pub mod credentials;
+pub mod diagnosis;
 pub mod error;
 pub mod fanout;
 pub mod image;
 pub mod kubelet;
 pub mod names;
 pub mod output;
+pub mod probe;
 pub mod pullsecret;
 pub mod registry;
 pub mod settings;
@@ -26,7 +28,10 @@ use clap::{CommandFactory, FromArgMatches};
 
 use cli::{Cli, Command};
 use error::{ExitStatus, exit_status_for, is_broken_pipe, render};
-use settings::{AttachSettings, Connection, CreateSettings, DetachSettings};
+use settings::{
+    AttachSettings, CheckSettings, Connection, CreateSettings, DetachSettings, ListSettings,
+    ShowSettings,
+};
 
 /// The name shown in usage: `kubectl regcred` when kubectl ran us as a plugin (it execs the
 /// plugin by its full path, and kubectl 1.37+ also sets `KUBECTL_PATH`), else the binary name.
@@ -92,6 +97,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Detach(args) => {
             let settings = DetachSettings::from_args(&args, cli.kube.namespace.as_deref())?;
             commands::detach::run(settings, connection).await
+        }
+        Command::List(args) => {
+            let settings = ListSettings::from_args(&args, cli.kube.namespace.as_deref())?;
+            commands::list::run(settings, connection).await
+        }
+        Command::Show(args) => {
+            let settings = ShowSettings::from_args(&args, cli.kube.namespace.as_deref())?;
+            commands::show::run(settings, connection).await
+        }
+        Command::Check(args) => {
+            let settings = CheckSettings::from_args(&args, cli.kube.namespace.as_deref())?;
+            commands::check::run(settings, connection).await
         }
     }
 }

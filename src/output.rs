@@ -136,3 +136,112 @@ mod tests {
         );
     }
 }
+
+/// A kubectl-style table: uppercase headers, columns padded to the widest cell and separated
+/// by three spaces, no trailing padding.
+pub fn print_table(
+    out: &mut impl Write,
+    headers: &[&str],
+    rows: &[Vec<String>],
+) -> std::io::Result<()> {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let last = cells.len() - 1;
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, cell)| {
+                if i == last {
+                    cell.to_string()
+                } else {
+                    format!("{cell:<width$}", width = widths[i])
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("   ")
+    };
+    writeln!(out, "{}", line(headers.to_vec()))?;
+    for row in rows {
+        writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))?;
+    }
+    Ok(())
+}
+
+/// kubectl's AGE column (`duration.HumanDuration`): 45s, 5m10s, 3h, 2d5h, 400d, 3y20d.
+pub fn human_age(seconds: i64) -> String {
+    let s = seconds.max(0);
+    let (m, h, d) = (s / 60, s / 3600, s / 86400);
+    if s < 120 {
+        format!("{s}s")
+    } else if m < 10 {
+        match s % 60 {
+            0 => format!("{m}m"),
+            rest => format!("{m}m{rest}s"),
+        }
+    } else if m < 180 {
+        format!("{m}m")
+    } else if h < 8 {
+        match m % 60 {
+            0 => format!("{h}h"),
+            rest => format!("{h}h{rest}m"),
+        }
+    } else if h < 48 {
+        format!("{h}h")
+    } else if h < 24 * 8 {
+        match h % 24 {
+            0 => format!("{d}d"),
+            rest => format!("{d}d{rest}h"),
+        }
+    } else if h < 24 * 365 * 2 {
+        format!("{d}d")
+    } else if h < 24 * 365 * 8 {
+        let years = d / 365;
+        match d % 365 {
+            0 => format!("{years}y"),
+            rest => format!("{years}y{rest}d"),
+        }
+    } else {
+        format!("{}y", d / 365)
+    }
+}
+
+#[cfg(test)]
+mod table_tests {
+    use super::*;
+
+    #[test]
+    fn ages_follow_kubectl() {
+        assert_eq!(human_age(45), "45s");
+        assert_eq!(human_age(310), "5m10s");
+        assert_eq!(human_age(600), "10m");
+        assert_eq!(human_age(3 * 3600), "3h");
+        assert_eq!(human_age(3 * 3600 + 120), "3h2m");
+        assert_eq!(human_age(30 * 3600), "30h");
+        assert_eq!(human_age(2 * 86400 + 5 * 3600), "2d5h");
+        assert_eq!(human_age(400 * 86400), "400d");
+        assert_eq!(human_age(3 * 365 * 86400 + 20 * 86400), "3y20d");
+    }
+
+    #[test]
+    fn tables_align() {
+        let mut out = Vec::new();
+        print_table(
+            &mut out,
+            &["NAME", "AGE"],
+            &[
+                vec!["regcred".into(), "5m".into()],
+                vec!["a".into(), "1d".into()],
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "NAME      AGE\nregcred   5m\na         1d\n"
+        );
+    }
+}

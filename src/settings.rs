@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::{
-    AttachArgs, CreateArgs, DetachArgs, DryRunArg, KubeArgs, OutputArg, ScopeArgs, SelectionArgs,
-    SourceArg, WriteArgs,
+    AttachArgs, CheckArgs, CreateArgs, DetachArgs, DryRunArg, KubeArgs, ListArgs, ListOutputArg,
+    OutputArg, ScopeArgs, SelectionArgs, ShowArgs, SourceArg, StructuredOutputArg, WriteArgs,
 };
 use crate::cluster::workloads::{Kind, Target, unknown_kind};
 use crate::credentials::{Password, PasswordInput, SourceKind};
@@ -107,6 +107,93 @@ pub struct DetachSettings {
     pub labels: Option<String>,
     pub scope: NamespaceScope,
     pub write: WriteSettings,
+}
+
+/// How `list` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListFormat {
+    Table,
+    Wide,
+    Structured(OutputFormat),
+}
+
+#[derive(Debug, Clone)]
+pub struct ListSettings {
+    pub scope: NamespaceScope,
+    pub format: ListFormat,
+    pub managed_only: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ShowSettings {
+    pub name: String,
+    pub namespace: Option<String>,
+    pub reveal: bool,
+    pub output: Option<OutputFormat>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CheckSettings {
+    /// Empty: every workload and standalone Pod in scope.
+    pub targets: Vec<Target>,
+    pub scope: NamespaceScope,
+    pub output: Option<OutputFormat>,
+    pub probe: Option<Duration>,
+}
+
+fn structured(output: Option<StructuredOutputArg>) -> Option<OutputFormat> {
+    output.map(|o| match o {
+        StructuredOutputArg::Json => OutputFormat::Json,
+        StructuredOutputArg::Yaml => OutputFormat::Yaml,
+    })
+}
+
+impl ListSettings {
+    pub fn from_args(args: &ListArgs, namespace: Option<&str>) -> Result<Self, UsageError> {
+        Ok(Self {
+            scope: NamespaceScope::from_args(namespace, &args.scope)?,
+            format: match args.output {
+                None => ListFormat::Table,
+                Some(ListOutputArg::Wide) => ListFormat::Wide,
+                Some(ListOutputArg::Json) => ListFormat::Structured(OutputFormat::Json),
+                Some(ListOutputArg::Yaml) => ListFormat::Structured(OutputFormat::Yaml),
+                Some(ListOutputArg::Name) => ListFormat::Structured(OutputFormat::Name),
+            },
+            managed_only: args.managed,
+        })
+    }
+}
+
+impl ShowSettings {
+    pub fn from_args(args: &ShowArgs, namespace: Option<&str>) -> Result<Self, UsageError> {
+        check_secret_name(&args.name)?;
+        if let Some(ns) = namespace {
+            names::check_label(ns)
+                .map_err(|why| UsageError(format!("invalid namespace {ns:?}: {why}")))?;
+        }
+        Ok(Self {
+            name: args.name.clone(),
+            namespace: namespace.map(str::to_string),
+            reveal: args.reveal,
+            output: structured(args.output),
+        })
+    }
+}
+
+impl CheckSettings {
+    pub fn from_args(args: &CheckArgs, namespace: Option<&str>) -> Result<Self, UsageError> {
+        let targets = args
+            .targets
+            .iter()
+            .map(|t| Target::parse(t).map_err(UsageError))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            targets,
+            scope: NamespaceScope::from_args(namespace, &args.scope)?,
+            output: structured(args.output),
+            probe: args.probe.then_some(args.probe_timeout),
+        })
+    }
 }
 
 fn check_secret_name(name: &str) -> Result<(), UsageError> {

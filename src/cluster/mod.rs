@@ -10,6 +10,7 @@ use kube::{Client, Config};
 
 use crate::settings::{Connection, NamespaceScope};
 
+pub mod inventory;
 pub mod secrets;
 pub mod workloads;
 

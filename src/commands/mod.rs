@@ -1,5 +1,8 @@
 //! One module per subcommand; each holds orchestration only and sees plain settings.
 
 pub mod attach;
+pub mod check;
 pub mod create;
 pub mod detach;
+pub mod list;
+pub mod show;

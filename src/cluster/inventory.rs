@@ -1,0 +1,220 @@
+//! Everything about pull Secrets in a set of namespaces, read once per resource type (one
+//! cluster-wide list when there are many namespaces): Secrets, workloads, Pods,
+//! ServiceAccounts and Events. `list`, `show` and `check` work from this.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::DynamicObject;
+use kube::discovery::ApiResource;
+use serde_json::Value;
+
+use super::Cluster;
+use super::workloads::{self, Kind, TEMPLATE_KINDS};
+
+/// A workload, Pod or ServiceAccount, as plain JSON.
+#[derive(Debug, Clone)]
+pub struct Object {
+    pub kind: Kind,
+    pub name: String,
+    pub uid: String,
+    /// `(kind, uid)` of the controller that owns it, if any.
+    pub owner: Option<(String, String)>,
+    pub value: Value,
+}
+
+impl Object {
+    fn from_dynamic(kind: Kind, object: DynamicObject) -> Self {
+        let owner = object
+            .metadata
+            .owner_references
+            .as_ref()
+            .and_then(|refs| {
+                refs.iter()
+                    .find(|r| r.controller == Some(true))
+                    .or(refs.first())
+            })
+            .map(|r| (r.kind.clone(), r.uid.clone()));
+        Self {
+            kind,
+            name: object.metadata.name.clone().unwrap_or_default(),
+            uid: object.metadata.uid.clone().unwrap_or_default(),
+            owner,
+            value: serde_json::to_value(&object).unwrap_or_default(),
+        }
+    }
+
+    /// `deployment.apps/web`.
+    pub fn reference(&self) -> String {
+        format!("{}/{}", self.kind.display(), self.name)
+    }
+
+    /// The pod spec (templates and Pods) or the account itself (ServiceAccounts): whatever
+    /// holds `imagePullSecrets`.
+    pub fn pull_secret_holder(&self) -> Option<&Value> {
+        match self.kind {
+            Kind::ServiceAccount => Some(&self.value),
+            kind => workloads::pod_spec(kind, &self.value),
+        }
+    }
+
+    pub fn pull_secrets(&self) -> Vec<String> {
+        self.pull_secret_holder()
+            .map(workloads::pull_secret_names)
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct NamespaceInventory {
+    pub secrets: Vec<Secret>,
+    /// Template workloads (owned ones too: ReplicaSets of Deployments, Jobs of CronJobs).
+    pub workloads: Vec<Object>,
+    pub pods: Vec<Object>,
+    pub service_accounts: Vec<Object>,
+    /// Pull-failure Events about Pods.
+    pub events: Vec<Value>,
+}
+
+/// Reasons the kubelet gives image pull problems.
+pub const PULL_EVENT_REASONS: [&str; 4] = [
+    "Failed",
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "ErrImageNeverPull",
+];
+
+impl NamespaceInventory {
+    /// Objects that name `secret` directly: top-level workloads and ServiceAccounts.
+    pub fn users_of(&self, secret: &str) -> Vec<String> {
+        self.workloads
+            .iter()
+            .filter(|w| w.owner.is_none())
+            .chain(&self.service_accounts)
+            .filter(|o| o.pull_secrets().iter().any(|n| n == secret))
+            .map(Object::reference)
+            .collect()
+    }
+
+    pub fn service_account(&self, name: &str) -> Option<&Object> {
+        self.service_accounts.iter().find(|sa| sa.name == name)
+    }
+
+    /// Pods a workload runs, following owner references (Deployment → ReplicaSet → Pod,
+    /// CronJob → Job → Pod).
+    pub fn pods_of(&self, workload: &Object) -> Vec<&Object> {
+        let owned_by =
+            |object: &Object, uid: &str| object.owner.as_ref().is_some_and(|(_, u)| u == uid);
+        let mut owners = vec![workload.uid.clone()];
+        owners.extend(
+            self.workloads
+                .iter()
+                .filter(|w| owned_by(w, &workload.uid))
+                .map(|w| w.uid.clone()),
+        );
+        self.pods
+            .iter()
+            .filter(|pod| owners.iter().any(|uid| owned_by(pod, uid)))
+            .collect()
+    }
+}
+
+/// Which resource types to read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Wants {
+    pub workloads: bool,
+    pub pods: bool,
+    pub service_accounts: bool,
+    pub events: bool,
+}
+
+pub struct Inventory {
+    pub namespaces: BTreeMap<String, NamespaceInventory>,
+    /// The first error per namespace (Forbidden, say); that namespace's data is incomplete.
+    pub errors: BTreeMap<String, String>,
+}
+
+fn core(kind: &str, plural: &str) -> ApiResource {
+    ApiResource {
+        group: String::new(),
+        version: "v1".into(),
+        api_version: "v1".into(),
+        kind: kind.into(),
+        plural: plural.into(),
+    }
+}
+
+pub async fn gather(
+    cluster: &Cluster,
+    namespaces: &[String],
+    wants: Wants,
+    concurrency: usize,
+) -> Inventory {
+    let mut inventory = Inventory {
+        namespaces: namespaces
+            .iter()
+            .map(|ns| (ns.clone(), NamespaceInventory::default()))
+            .collect(),
+        errors: BTreeMap::new(),
+    };
+    let mut resources: Vec<(Option<Kind>, ApiResource)> = vec![(None, core("Secret", "secrets"))];
+    if wants.workloads {
+        for kind in TEMPLATE_KINDS {
+            resources.push((Some(kind), workloads::resource(cluster, kind).await));
+        }
+    }
+    if wants.pods {
+        resources.push((Some(Kind::Pod), core("Pod", "pods")));
+    }
+    if wants.service_accounts {
+        resources.push((
+            Some(Kind::ServiceAccount),
+            core("ServiceAccount", "serviceaccounts"),
+        ));
+    }
+    if wants.events {
+        resources.push((None, core("Event", "events")));
+    }
+    for (kind, resource) in resources {
+        for (ns, result) in
+            workloads::fetch(cluster, &resource, namespaces, None, None, concurrency).await
+        {
+            let objects = match result {
+                Ok(objects) => objects,
+                Err(message) => {
+                    inventory.errors.entry(ns).or_insert(message);
+                    continue;
+                }
+            };
+            let entry = inventory.namespaces.entry(ns).or_default();
+            for object in objects {
+                match (kind, resource.kind.as_str()) {
+                    (None, "Secret") => {
+                        if let Ok(secret) =
+                            serde_json::to_value(&object).and_then(serde_json::from_value)
+                        {
+                            entry.secrets.push(secret);
+                        }
+                    }
+                    (None, _) => {
+                        let event = serde_json::to_value(&object).unwrap_or_default();
+                        let reason = event["reason"].as_str().unwrap_or("");
+                        if event["involvedObject"]["kind"] == "Pod"
+                            && PULL_EVENT_REASONS.contains(&reason)
+                        {
+                            entry.events.push(event);
+                        }
+                    }
+                    (Some(Kind::Pod), _) => {
+                        entry.pods.push(Object::from_dynamic(Kind::Pod, object))
+                    }
+                    (Some(Kind::ServiceAccount), _) => entry
+                        .service_accounts
+                        .push(Object::from_dynamic(Kind::ServiceAccount, object)),
+                    (Some(kind), _) => entry.workloads.push(Object::from_dynamic(kind, object)),
+                }
+            }
+        }
+    }
+    inventory
+}

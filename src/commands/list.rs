@@ -1,0 +1,142 @@
+//! `list`: pull Secrets (dockerconfigjson and legacy dockercfg) with their registries,
+//! whether we manage them, and how many workloads and ServiceAccounts use them.
+
+use std::io::Write;
+
+use crate::cluster::inventory::{self, Wants};
+use crate::cluster::{self};
+use crate::error::ExitStatus;
+use crate::output::{self, human_age, print_table};
+use crate::pullsecret::{SecretSummary, is_listed_type};
+use crate::settings::{Connection, ListFormat, ListSettings, NamespaceScope, OutputFormat};
+
+pub async fn run(settings: ListSettings, connection: Connection) -> anyhow::Result<ExitStatus> {
+    let cluster = cluster::connect(&connection).await?;
+    let namespaces = cluster.namespaces(&settings.scope).await?;
+    let wants = Wants {
+        workloads: true,
+        service_accounts: true,
+        ..Wants::default()
+    };
+    let inventory = inventory::gather(&cluster, &namespaces, wants, 8).await;
+    let mut summaries = Vec::new();
+    for (ns, found) in &inventory.namespaces {
+        for secret in found.secrets.iter().filter(|s| is_listed_type(s)) {
+            let summary = SecretSummary::new(
+                secret,
+                found.users_of(secret.metadata.name.as_deref().unwrap_or("")),
+            );
+            if !settings.managed_only || summary.managed {
+                summaries.push((ns.clone(), summary));
+            }
+        }
+    }
+    let mut stdout = std::io::stdout().lock();
+    let all = matches!(settings.scope, NamespaceScope::All) || namespaces.len() > 1;
+    match settings.format {
+        ListFormat::Structured(OutputFormat::Name) => {
+            for (_, summary) in &summaries {
+                writeln!(stdout, "secret/{}", summary.name)?;
+            }
+        }
+        ListFormat::Structured(format) => {
+            let items: Vec<_> = summaries.iter().map(|(_, s)| s).collect();
+            let document = serde_json::json!({ "items": items });
+            print_structured(&mut stdout, format, &document)?;
+        }
+        ListFormat::Table | ListFormat::Wide => {
+            if summaries.is_empty() {
+                match namespaces.as_slice() {
+                    [ns] if !all => eprintln!("No pull secrets found in {ns} namespace."),
+                    _ => eprintln!("No pull secrets found."),
+                }
+            } else {
+                table(
+                    &mut stdout,
+                    &summaries,
+                    all,
+                    settings.format == ListFormat::Wide,
+                )?;
+            }
+        }
+    }
+    stdout.flush()?;
+    for (ns, error) in &inventory.errors {
+        eprintln!("error: namespace {ns}: {error}");
+    }
+    Ok(if inventory.errors.is_empty() {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Failure
+    })
+}
+
+fn table(
+    out: &mut impl Write,
+    summaries: &[(String, SecretSummary)],
+    with_namespace: bool,
+    wide: bool,
+) -> std::io::Result<()> {
+    let mut headers = vec!["NAME", "REGISTRIES", "MANAGED", "USED-BY", "AGE"];
+    if with_namespace {
+        headers.insert(0, "NAMESPACE");
+    }
+    if wide {
+        headers.extend(["USERNAMES", "USERS"]);
+    }
+    let rows: Vec<Vec<String>> = summaries
+        .iter()
+        .map(|(ns, s)| {
+            let registries = match &s.malformed {
+                Some(_) => "<malformed>".to_string(),
+                None if s.registries.is_empty() => "<none>".to_string(),
+                None => s
+                    .registries
+                    .iter()
+                    .map(|r| r.server.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            };
+            let mut row = vec![
+                s.name.clone(),
+                registries,
+                if s.managed { "yes" } else { "no" }.to_string(),
+                s.used_by.len().to_string(),
+                s.age_seconds
+                    .map(human_age)
+                    .unwrap_or_else(|| "<unknown>".into()),
+            ];
+            if with_namespace {
+                row.insert(0, ns.clone());
+            }
+            if wide {
+                let users: Vec<&str> = s
+                    .registries
+                    .iter()
+                    .map(|r| r.username.as_str())
+                    .filter(|u| !u.is_empty())
+                    .collect();
+                row.push(if users.is_empty() {
+                    "<none>".into()
+                } else {
+                    users.join(",")
+                });
+                row.push(if s.used_by.is_empty() {
+                    "<none>".into()
+                } else {
+                    s.used_by.join(",")
+                });
+            }
+            row
+        })
+        .collect();
+    print_table(out, &headers, &rows)
+}
+
+pub fn print_structured(
+    out: &mut impl Write,
+    format: OutputFormat,
+    document: &serde_json::Value,
+) -> std::io::Result<()> {
+    output::print_objects(out, format, vec![document.clone()])
+}

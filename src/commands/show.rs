@@ -1,0 +1,155 @@
+//! `show`: one pull Secret described (registries, usernames, masked passwords, origin and
+//! users), or with `--reveal`, its decoded `.dockerconfigjson`.
+
+use std::io::{IsTerminal, Write};
+
+use anyhow::Context;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+
+use crate::cluster::inventory::{self, Wants};
+use crate::cluster::{self};
+use crate::commands::list::print_structured;
+use crate::error::ExitStatus;
+use crate::output::human_age;
+use crate::pullsecret::{DOCKERCONFIGJSON_KEY, SecretSummary};
+use crate::settings::{Connection, ShowSettings};
+
+const MASK: &str = "********";
+
+pub async fn run(settings: ShowSettings, connection: Connection) -> anyhow::Result<ExitStatus> {
+    let cluster = cluster::connect(&connection).await?;
+    let ns = settings
+        .namespace
+        .clone()
+        .unwrap_or_else(|| cluster.default_namespace.clone());
+    let api: Api<Secret> = Api::namespaced(cluster.client.clone(), &ns);
+    let secret = api
+        .get_opt(&settings.name)
+        .await
+        .map_err(|e| anyhow::anyhow!(cluster.describe(&e)))?
+        .with_context(|| format!("secret {:?} not found in namespace {ns}", settings.name))?;
+    let mut stdout = std::io::stdout().lock();
+    if settings.reveal {
+        return reveal(&mut stdout, &secret);
+    }
+    let wants = Wants {
+        workloads: true,
+        service_accounts: true,
+        ..Wants::default()
+    };
+    let inventory = inventory::gather(&cluster, std::slice::from_ref(&ns), wants, 1).await;
+    let users = inventory
+        .namespaces
+        .get(&ns)
+        .map(|i| i.users_of(&settings.name))
+        .unwrap_or_default();
+    let summary = SecretSummary::new(&secret, users);
+    match settings.output {
+        Some(format) => print_structured(&mut stdout, format, &serde_json::to_value(&summary)?)?,
+        None => describe(&mut stdout, &summary, &secret)?,
+    }
+    stdout.flush()?;
+    for (ns, error) in &inventory.errors {
+        eprintln!("warning: namespace {ns}: users could not be listed: {error}");
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn describe(out: &mut impl Write, s: &SecretSummary, secret: &Secret) -> std::io::Result<()> {
+    writeln!(out, "Name:        {}", s.name)?;
+    writeln!(out, "Namespace:   {}", s.namespace)?;
+    writeln!(out, "Type:        {}", s.type_)?;
+    writeln!(
+        out,
+        "Managed:     {}",
+        if s.managed {
+            "yes (app.kubernetes.io/managed-by=kubectl-regcred)"
+        } else {
+            "no"
+        }
+    )?;
+    if let (Some(created), Some(age)) = (&s.created, s.age_seconds) {
+        writeln!(out, "Created:     {created} ({} ago)", human_age(age))?;
+    }
+    let annotations = secret.metadata.annotations.clone().unwrap_or_default();
+    let ours: Vec<_> = annotations
+        .iter()
+        .filter(|(k, _)| k.starts_with("kubectl-regcred/"))
+        .collect();
+    if !ours.is_empty() {
+        writeln!(out, "Annotations:")?;
+        for (key, value) in ours {
+            writeln!(out, "  {key}: {value}")?;
+        }
+    }
+    match &s.malformed {
+        Some(reason) => writeln!(
+            out,
+            "Registries:  cannot be read as the kubelet reads them: {reason}"
+        )?,
+        None => {
+            writeln!(out, "Registries:")?;
+            let rows: Vec<Vec<String>> = s
+                .registries
+                .iter()
+                .map(|r| {
+                    let source = s
+                        .sources
+                        .get(&r.server)
+                        .cloned()
+                        .unwrap_or_else(|| "-".into());
+                    let password = match (r.has_password, r.username.is_empty()) {
+                        (true, _) => MASK.to_string(),
+                        (false, true) => "<none: no usable credential>".to_string(),
+                        (false, false) => "<empty>".to_string(),
+                    };
+                    vec![r.server.clone(), or_none(&r.username), password, source]
+                })
+                .collect();
+            let mut table = Vec::new();
+            crate::output::print_table(
+                &mut table,
+                &["SERVER", "USERNAME", "PASSWORD", "SOURCE"],
+                &rows,
+            )?;
+            for line in String::from_utf8_lossy(&table).lines() {
+                writeln!(out, "  {line}")?;
+            }
+        }
+    }
+    if s.used_by.is_empty() {
+        writeln!(out, "Used by:     <nothing references it>")?;
+    } else {
+        writeln!(out, "Used by:")?;
+        for user in &s.used_by {
+            writeln!(out, "  {user}")?;
+        }
+    }
+    Ok(())
+}
+
+fn or_none(text: &str) -> String {
+    if text.is_empty() {
+        "<none>".into()
+    } else {
+        text.into()
+    }
+}
+
+/// The decoded payload, like `kubectl get secret -o jsonpath=... | base64 --decode`.
+fn reveal(out: &mut impl Write, secret: &Secret) -> anyhow::Result<ExitStatus> {
+    let data = secret.data.clone().unwrap_or_default();
+    let bytes = data
+        .get(DOCKERCONFIGJSON_KEY)
+        .or_else(|| data.get(".dockercfg"))
+        .context("the Secret has neither .dockerconfigjson nor .dockercfg")?;
+    if std::io::stdout().is_terminal() {
+        eprintln!("warning: printing registry passwords in clear text");
+    }
+    match serde_json::from_slice::<serde_json::Value>(&bytes.0) {
+        Ok(value) => writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?,
+        Err(_) => out.write_all(&bytes.0)?,
+    }
+    Ok(ExitStatus::Success)
+}

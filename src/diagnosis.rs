@@ -1,0 +1,507 @@
+//! Why an image can or cannot be pulled: the kubelet's decision (semantics §4) worked out from
+//! a pod spec, its ServiceAccount, the namespace's pull Secrets and recent Events. Pure logic;
+//! `check` gathers the inputs.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::image::ImageRef;
+use crate::kubelet::{self, KeyEntry, SecretProblem};
+
+/// What the kubelet would find for one Secret name.
+#[derive(Debug, Clone)]
+pub enum SecretState {
+    Missing,
+    /// Not a pull Secret type, or no data key: the kubelet silently ignores it.
+    Ignored(String),
+    /// Unparseable: the kubelet fails every pull of the pod.
+    Malformed(String),
+    Keys(Vec<KeyEntry>),
+}
+
+impl SecretState {
+    pub fn from_parse(result: Result<Vec<KeyEntry>, SecretProblem>) -> Self {
+        match result {
+            Ok(keys) => Self::Keys(keys),
+            Err(SecretProblem::Malformed(reason)) => Self::Malformed(reason),
+            Err(other) => Self::Ignored(other.to_string()),
+        }
+    }
+}
+
+/// The verdict for one image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "verdict", rename_all = "SCREAMING-KEBAB-CASE")]
+pub enum Verdict {
+    Ok {
+        secret: String,
+        key: String,
+    },
+    /// No credential matches; the image may be public. A warning, not a failure.
+    Anonymous,
+    /// No credential matches, and the registry refused anonymous pulls.
+    NoCredential {
+        evidence: String,
+    },
+    SecretMissing {
+        secrets: Vec<String>,
+    },
+    SecretMalformed {
+        secret: String,
+        reason: String,
+    },
+    IdentityTokenOnly {
+        secret: String,
+        key: String,
+    },
+    /// The template lists its own pull secrets, so the ServiceAccount's (which match) are ignored.
+    SaSecretsIgnored {
+        secrets: Vec<String>,
+    },
+    /// The pod was created before its ServiceAccount gained the matching Secret.
+    PodPredatesSa {
+        secrets: Vec<String>,
+        pods: Vec<String>,
+    },
+    /// A Secret in the namespace matches, but nothing references it.
+    NotAttached {
+        secrets: Vec<String>,
+    },
+    InvalidImage {
+        reason: String,
+    },
+}
+
+impl Verdict {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Ok { .. } => "OK",
+            Self::Anonymous => "ANONYMOUS",
+            Self::NoCredential { .. } => "NO-CREDENTIAL",
+            Self::SecretMissing { .. } => "SECRET-MISSING",
+            Self::SecretMalformed { .. } => "SECRET-MALFORMED",
+            Self::IdentityTokenOnly { .. } => "IDENTITY-TOKEN-ONLY",
+            Self::SaSecretsIgnored { .. } => "SA-SECRETS-IGNORED",
+            Self::PodPredatesSa { .. } => "POD-PREDATES-SA",
+            Self::NotAttached { .. } => "NOT-ATTACHED",
+            Self::InvalidImage { .. } => "INVALID-IMAGE",
+        }
+    }
+
+    /// OK and ANONYMOUS do not fail `check`.
+    pub fn is_problem(&self) -> bool {
+        !matches!(self, Self::Ok { .. } | Self::Anonymous)
+    }
+
+    pub fn detail(&self) -> String {
+        match self {
+            Self::Ok { secret, key } => format!("secret {secret} (key {key})"),
+            Self::Anonymous => "no credential matches; fine if the image is public".into(),
+            Self::NoCredential { evidence } => format!("no credential matches, and {evidence}"),
+            Self::SecretMissing { secrets } => format!(
+                "referenced but missing or not a pull secret: {}",
+                secrets.join(", ")
+            ),
+            Self::SecretMalformed { secret, reason } => {
+                format!("secret {secret} is malformed, so every pull of the pod fails: {reason}")
+            }
+            Self::IdentityTokenOnly { secret, key } => {
+                format!(
+                    "secret {secret} holds only an identity token for {key}, which the kubelet cannot use"
+                )
+            }
+            Self::SaSecretsIgnored { secrets } => format!(
+                "the pod lists its own imagePullSecrets, so the ServiceAccount's {} are ignored",
+                secrets.join(", ")
+            ),
+            Self::PodPredatesSa { secrets, pods } => format!(
+                "pod(s) {} were created before the ServiceAccount gained {}",
+                pods.join(", "),
+                secrets.join(", ")
+            ),
+            Self::NotAttached { secrets } => format!(
+                "{} would match but nothing references it",
+                secrets.join(", ")
+            ),
+            Self::InvalidImage { reason } => reason.clone(),
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// Everything the kubelet (and admission) would use for one pod spec.
+pub struct PodInputs<'a> {
+    /// The spec's own `imagePullSecrets`.
+    pub own: &'a [String],
+    /// A Pod (admission already ran) rather than a template (admission runs at creation).
+    pub is_pod: bool,
+    /// The ServiceAccount's `imagePullSecrets`, if the account exists.
+    pub service_account: Option<&'a [String]>,
+    /// Every Secret by name in the namespace that could matter, with its state.
+    pub secrets: &'a BTreeMap<String, SecretState>,
+    /// Images whose pull Events show an authorization failure.
+    pub auth_failures: &'a [String],
+    /// Images a `--probe` found refusing anonymous pulls, with the registry's answer.
+    pub probe_refusals: &'a BTreeMap<String, String>,
+}
+
+impl PodInputs<'_> {
+    /// The pull secrets the kubelet would use: a Pod's own list, or for a template, its own
+    /// list if it has one, else the ServiceAccount's (admission copies them only then).
+    pub fn effective(&self) -> Vec<String> {
+        if self.is_pod || !self.own.is_empty() {
+            self.own.to_vec()
+        } else {
+            self.service_account.unwrap_or_default().to_vec()
+        }
+    }
+}
+
+/// Names among `candidates` whose keys the kubelet would use for `image`.
+fn matching_secrets(
+    candidates: &[String],
+    secrets: &BTreeMap<String, SecretState>,
+    image: &ImageRef,
+) -> Vec<String> {
+    let keyed: Vec<(&String, &KeyEntry)> = candidates
+        .iter()
+        .filter_map(|name| match secrets.get(name) {
+            Some(SecretState::Keys(keys)) => Some(keys.iter().map(move |k| (name, k))),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let matched = kubelet::matching_keys(keyed.iter().map(|(_, k)| k.key.as_str()), image);
+    let mut names = Vec::new();
+    for (name, key) in &keyed {
+        if matched.contains(&key.key) && !names.contains(*name) {
+            names.push((*name).clone());
+        }
+    }
+    names
+}
+
+/// The verdict for one image of a pod spec.
+pub fn diagnose(image: &str, inputs: &PodInputs<'_>) -> Verdict {
+    let parsed = match ImageRef::parse(image) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            return Verdict::InvalidImage {
+                reason: e.to_string(),
+            };
+        }
+    };
+    let effective = inputs.effective();
+    // One unparseable Secret makes MakeDockerKeyring fail: every pull of the pod fails.
+    for name in &effective {
+        if let Some(SecretState::Malformed(reason)) = inputs.secrets.get(name) {
+            return Verdict::SecretMalformed {
+                secret: name.clone(),
+                reason: reason.clone(),
+            };
+        }
+    }
+    let keyed: Vec<(&String, &KeyEntry)> = effective
+        .iter()
+        .filter_map(|name| match inputs.secrets.get(name) {
+            Some(SecretState::Keys(keys)) => Some(keys.iter().map(move |k| (name, k))),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let matched = kubelet::matching_keys(keyed.iter().map(|(_, k)| k.key.as_str()), &parsed);
+    if !matched.is_empty() {
+        // The kubelet tries each matching credential in order; usable means a username or password.
+        let usable = matched.iter().find_map(|key| {
+            keyed
+                .iter()
+                .find(|(_, k)| &k.key == key && (!k.username.is_empty() || k.has_password))
+                .map(|(name, k)| (name.to_string(), k.raw.clone()))
+        });
+        return match usable {
+            Some((secret, key)) => Verdict::Ok { secret, key },
+            None => {
+                let (name, key) = keyed
+                    .iter()
+                    .find(|(_, k)| matched.contains(&k.key))
+                    .expect("matched a key");
+                Verdict::IdentityTokenOnly {
+                    secret: name.to_string(),
+                    key: key.raw.clone(),
+                }
+            }
+        };
+    }
+    let absent: Vec<String> = effective
+        .iter()
+        .filter(|name| {
+            matches!(
+                inputs.secrets.get(*name),
+                None | Some(SecretState::Missing | SecretState::Ignored(_))
+            )
+        })
+        .cloned()
+        .collect();
+    if !absent.is_empty() {
+        return Verdict::SecretMissing { secrets: absent };
+    }
+    if let Some(sa) = inputs.service_account {
+        let from_sa = matching_secrets(sa, inputs.secrets, &parsed);
+        if !from_sa.is_empty() {
+            return if inputs.own.is_empty() && inputs.is_pod {
+                Verdict::PodPredatesSa {
+                    secrets: from_sa,
+                    pods: Vec::new(),
+                }
+            } else {
+                Verdict::SaSecretsIgnored { secrets: from_sa }
+            };
+        }
+    }
+    let all: Vec<String> = inputs.secrets.keys().cloned().collect();
+    let unreferenced = matching_secrets(&all, inputs.secrets, &parsed);
+    if !unreferenced.is_empty() {
+        return Verdict::NotAttached {
+            secrets: unreferenced,
+        };
+    }
+    if inputs.auth_failures.iter().any(|i| i == image) {
+        return Verdict::NoCredential {
+            evidence: "pull Events show an authorization failure".into(),
+        };
+    }
+    if let Some(answer) = inputs.probe_refusals.get(image) {
+        return Verdict::NoCredential {
+            evidence: format!("the registry refused an anonymous pull ({answer})"),
+        };
+    }
+    Verdict::Anonymous
+}
+
+/// Whether a pull-failure Event message is an authorization failure for `image`.
+pub fn is_auth_failure(message: &str, image: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    message.contains(image)
+        && [
+            "unauthorized",
+            "authentication required",
+            "authorization failed",
+            "401",
+            "403",
+            "access denied",
+            "pull access denied",
+            "denied",
+            "forbidden",
+            "no basic auth credentials",
+        ]
+        .iter()
+        .any(|needle| lower.contains(needle))
+}
+
+/// The one-line fix for a verdict; `target` is `kind/name` as kubectl spells it.
+pub fn fix(verdict: &Verdict, image: &str, target: &str, namespace: &str) -> Option<String> {
+    let host = ImageRef::parse(image)
+        .map(|i| i.domain)
+        .unwrap_or_else(|_| "REGISTRY".into());
+    let server = if host == "docker.io" {
+        "docker.io".to_string()
+    } else {
+        host
+    };
+    Some(match verdict {
+        Verdict::Ok { .. } => return None,
+        Verdict::Anonymous => format!(
+            "if the image is private: kubectl regcred create regcred --server {server} -n {namespace} --attach {target}"
+        ),
+        Verdict::NoCredential { .. } => {
+            format!(
+                "kubectl regcred create regcred --server {server} -n {namespace} --attach {target}"
+            )
+        }
+        Verdict::SecretMissing { secrets } => {
+            format!(
+                "kubectl regcred create {} --server {server} -n {namespace}",
+                secrets[0]
+            )
+        }
+        Verdict::SecretMalformed { secret, .. } => format!(
+            "rewrite it well-formed: kubectl regcred create {secret} --server {server} -n {namespace} --force"
+        ),
+        Verdict::IdentityTokenOnly { secret, .. } => format!(
+            "use an access token or robot account: kubectl regcred create {secret} --server {server} --username USER --password-stdin -n {namespace} --force"
+        ),
+        Verdict::SaSecretsIgnored { secrets } | Verdict::NotAttached { secrets } => {
+            format!(
+                "kubectl regcred attach {} {target} -n {namespace}",
+                secrets[0]
+            )
+        }
+        Verdict::PodPredatesSa { .. } if target.starts_with("pod/") => {
+            format!(
+                "recreate the pod (kubectl delete {target} -n {namespace}, if a controller owns it)"
+            )
+        }
+        Verdict::PodPredatesSa { .. } => format!("kubectl rollout restart {target} -n {namespace}"),
+        Verdict::InvalidImage { .. } => "fix the image reference in the pod spec".into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(server: &str, user: &str, pass: bool) -> SecretState {
+        SecretState::Keys(vec![KeyEntry {
+            raw: server.into(),
+            key: kubelet::normalize_key(server),
+            username: user.into(),
+            has_password: pass,
+        }])
+    }
+
+    fn secrets() -> BTreeMap<String, SecretState> {
+        BTreeMap::from([
+            ("quay".to_string(), keys("quay.io", "robot", true)),
+            (
+                "hub".to_string(),
+                keys("https://index.docker.io/v1/", "me", true),
+            ),
+            ("token".to_string(), keys("ghcr.io", "", false)),
+            (
+                "broken".to_string(),
+                SecretState::Malformed("bad base64".into()),
+            ),
+            (
+                "opaque".to_string(),
+                SecretState::Ignored("type is Opaque".into()),
+            ),
+        ])
+    }
+
+    fn verdict(image: &str, own: &[&str], is_pod: bool, sa: Option<&[&str]>) -> Verdict {
+        let own: Vec<String> = own.iter().map(|s| s.to_string()).collect();
+        let sa: Option<Vec<String>> = sa.map(|l| l.iter().map(|s| s.to_string()).collect());
+        let secrets = secrets();
+        let inputs = PodInputs {
+            own: &own,
+            is_pod,
+            service_account: sa.as_deref(),
+            secrets: &secrets,
+            auth_failures: &["quay.io/private/x:1".to_string()],
+            probe_refusals: &BTreeMap::new(),
+        };
+        diagnose(image, &inputs)
+    }
+
+    #[test]
+    fn verdicts() {
+        assert_eq!(verdict("quay.io/a/b", &["quay"], false, None).label(), "OK");
+        assert_eq!(verdict("nginx", &["hub"], true, None).label(), "OK");
+        // A template with no list of its own uses the ServiceAccount's.
+        assert_eq!(
+            verdict("quay.io/a/b", &[], false, Some(&["quay"])).label(),
+            "OK"
+        );
+        assert_eq!(
+            verdict("quay.io/a/b", &["hub"], false, Some(&["quay"])).label(),
+            "SA-SECRETS-IGNORED"
+        );
+        assert_eq!(
+            verdict("quay.io/a/b", &[], true, Some(&["quay"])).label(),
+            "POD-PREDATES-SA"
+        );
+        assert_eq!(
+            verdict("quay.io/a/b", &["quay", "broken"], false, None).label(),
+            "SECRET-MALFORMED"
+        );
+        assert_eq!(
+            verdict("ghcr.io/a/b", &["token"], false, None).label(),
+            "IDENTITY-TOKEN-ONLY"
+        );
+        assert_eq!(
+            verdict("quay.io/a/b", &["gone"], false, None).label(),
+            "SECRET-MISSING"
+        );
+        assert_eq!(
+            verdict("quay.io/a/b", &["opaque"], false, None).label(),
+            "SECRET-MISSING"
+        );
+        assert_eq!(
+            verdict("quay.io/a/b", &[], false, None).label(),
+            "NOT-ATTACHED"
+        );
+        assert_eq!(
+            verdict("registry.example.com/a", &[], false, None).label(),
+            "ANONYMOUS"
+        );
+        assert_eq!(
+            verdict("quay.io/private/x:1", &["hub"], true, None).label(),
+            "NOT-ATTACHED"
+        );
+        assert_eq!(
+            verdict("Bad Image", &[], false, None).label(),
+            "INVALID-IMAGE"
+        );
+    }
+
+    #[test]
+    fn auth_failures_turn_anonymous_into_no_credential() {
+        let secrets = BTreeMap::new();
+        let image = "registry.example.com/team/app:1".to_string();
+        let failures = [image.clone()];
+        let inputs = PodInputs {
+            own: &[],
+            is_pod: true,
+            service_account: None,
+            secrets: &secrets,
+            auth_failures: &failures,
+            probe_refusals: &BTreeMap::new(),
+        };
+        assert_eq!(diagnose(&image, &inputs).label(), "NO-CREDENTIAL");
+        assert!(is_auth_failure(
+            "Failed to pull image \"registry.example.com/team/app:1\": rpc error: unauthorized: authentication required",
+            &image
+        ));
+        assert!(!is_auth_failure("Back-off pulling image \"other\"", &image));
+        assert!(!is_auth_failure(
+            "Failed to pull image \"registry.example.com/team/app:1\": not found",
+            &image
+        ));
+    }
+
+    #[test]
+    fn fixes_name_the_command() {
+        let fix_for = |v: &Verdict| fix(v, "quay.io/a/b:1", "deployment/web", "team-a").unwrap();
+        assert_eq!(
+            fix_for(&Verdict::NotAttached {
+                secrets: vec!["quay".into()]
+            }),
+            "kubectl regcred attach quay deployment/web -n team-a"
+        );
+        assert_eq!(
+            fix_for(&Verdict::NoCredential {
+                evidence: String::new()
+            }),
+            "kubectl regcred create regcred --server quay.io -n team-a --attach deployment/web"
+        );
+        assert!(
+            fix(
+                &Verdict::Ok {
+                    secret: "a".into(),
+                    key: "b".into()
+                },
+                "x",
+                "y",
+                "z"
+            )
+            .is_none()
+        );
+    }
+}
