@@ -19,7 +19,8 @@ log() { printf 'cluster: %s\n' "$*" >&2; }
 deps() {
   local need=()
   for pkg in etcd-server golang-go make rsync golang-github-modern-go-reflect2-dev openssl curl \
-    golang-docker-credential-helpers gnome-keyring dbus libsecret-tools dbus-user-session; do
+    golang-docker-credential-helpers gnome-keyring dbus libsecret-tools dbus-user-session \
+    docker-registry apache2-utils skopeo time; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
   done
   if ((${#need[@]})); then

@@ -150,3 +150,117 @@ impl E2e {
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// A real Docker Distribution registry (`docker-registry`) on a free loopback port, plain
+/// http, optionally behind htpasswd basic auth. Stopped when dropped.
+pub struct Registry {
+    pub host: String,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    pub fn start(credentials: Option<(&str, &str)>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut config = format!(
+            "version: 0.1\nstorage: {{filesystem: {{rootdirectory: {}}}}}\nhttp: {{addr: 127.0.0.1:{port}}}\n",
+            dir.path().join("data").display()
+        );
+        if let Some((user, password)) = credentials {
+            let out = std::process::Command::new("htpasswd")
+                .args(["-Bbn", user, password])
+                .output()
+                .expect("htpasswd (apache2-utils) is installed");
+            std::fs::write(dir.path().join("htpasswd"), out.stdout).unwrap();
+            config.push_str(&format!(
+                "auth: {{htpasswd: {{realm: e2e, path: {}}}}}\n",
+                dir.path().join("htpasswd").display()
+            ));
+        }
+        std::fs::write(dir.path().join("config.yml"), config).unwrap();
+        let child = std::process::Command::new("docker-registry")
+            .args(["serve", dir.path().join("config.yml").to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("docker-registry is installed");
+        let host = format!("127.0.0.1:{port}");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(&host).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Self {
+            host,
+            child,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl E2e {
+    /// Waits until the controller-manager has created a Pod for `app=NAME`; returns its name.
+    pub fn wait_for_pod(&self, ns: &str, app: &str) -> String {
+        for _ in 0..120 {
+            let out = self.kubectl_ok(&[
+                "get",
+                "pods",
+                "-n",
+                ns,
+                "-l",
+                &format!("app={app}"),
+                "-o",
+                "name",
+            ]);
+            if let Some(name) = out.lines().next() {
+                return name.trim_start_matches("pod/").to_string();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+        panic!("no pod for app={app} in {ns}");
+    }
+
+    /// Records a pull-failure Event on a Pod, as the kubelet reports one.
+    pub fn pull_failure_event(&self, ns: &str, pod: &str, image: &str, message: &str) {
+        let uid = self.get_json(&["pod", pod, "-n", ns])["metadata"]["uid"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let now = "2026-01-01T00:00:00Z";
+        let event = serde_json::json!({
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": format!("{pod}.pull-{}", COUNTER.fetch_add(1, Ordering::SeqCst)), "namespace": ns},
+            "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": pod, "namespace": ns, "uid": uid,
+                               "fieldPath": "spec.containers{app}"},
+            "reason": "Failed", "type": "Warning", "count": 1,
+            "message": format!("Failed to pull image \"{image}\": {message}"),
+            "source": {"component": "kubelet", "host": "node-1"},
+            "firstTimestamp": now, "lastTimestamp": now,
+        });
+        self.kubectl_apply(&event.to_string());
+    }
+
+    /// A Deployment `name` (label app=NAME) from a pod spec given as JSON.
+    pub fn deployment(&self, ns: &str, name: &str, pod_spec: serde_json::Value) {
+        let deployment = serde_json::json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}}, "spec": pod_spec}}
+        });
+        self.kubectl_apply(&deployment.to_string());
+    }
+}

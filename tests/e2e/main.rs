@@ -3,6 +3,7 @@
 //! starts the control plane and runs them with `--ignored`.
 
 mod attach;
+mod check;
 mod harness;
 
 use harness::{E2e, text};

@@ -1,0 +1,351 @@
+//! `list`, `show` and `check` on the real control plane: every verdict, exit codes, the
+//! registry probe, and no password in any output unless --reveal.
+
+use serde_json::{Value, json};
+
+use crate::harness::{E2e, Registry, text};
+
+fn pull_secret(e2e: &E2e, ns: &str, name: &str, server: &str, password: &str) {
+    let out = e2e.create_explicit(name, server, "robot", password, &["-n", ns]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+/// A dockerconfigjson Secret written directly, bypassing our writer.
+fn raw_secret(e2e: &E2e, ns: &str, name: &str, payload: &str) {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(payload);
+    e2e.kubectl_apply(
+        &json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+                "metadata": {"name": name, "namespace": ns}, "data": {".dockerconfigjson": encoded}})
+        .to_string(),
+    );
+}
+
+fn container(image: &str) -> Value {
+    json!([{"name": "app", "image": image}])
+}
+
+/// `check TARGET -o json` → (exit code, verdict of the first image or SA secret).
+fn verdict(e2e: &E2e, ns: &str, target: &str, extra: &[&str]) -> (i32, Value) {
+    let mut args = vec!["check", target, "-n", ns, "-o", "json"];
+    args.extend_from_slice(extra);
+    let out = e2e.regcred(&args).output().unwrap();
+    let parsed: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out.stderr)));
+    let item = parsed["items"][0].clone();
+    let first = if item["images"].as_array().is_some_and(|a| !a.is_empty()) {
+        item["images"][0].clone()
+    } else {
+        item["secrets"][0].clone()
+    };
+    (out.status.code().unwrap(), first)
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn every_verdict_with_its_exit_code() {
+    let e2e = E2e::new();
+    let ns = e2e.namespace("verdicts");
+    pull_secret(&e2e, &ns, "quay-cred", "quay.io", "pw");
+    pull_secret(&e2e, &ns, "ghcr-cred", "ghcr.io", "pw");
+    raw_secret(
+        &e2e,
+        &ns,
+        "broken",
+        r#"{"auths":{"quay.io":{"auth":"bm9jb2xvbg=="}}}"#,
+    );
+    raw_secret(
+        &e2e,
+        &ns,
+        "token-only",
+        r#"{"auths":{"ghcr.io":{"identitytoken":"refresh-token-value"}}}"#,
+    );
+    e2e.kubectl_apply(&format!(
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: builder, namespace: {ns}}}\nimagePullSecrets: [{{name: quay-cred}}]\n"
+    ));
+    e2e.kubectl_ok(&["create", "serviceaccount", "late", "-n", &ns]);
+
+    e2e.deployment(&ns, "healthy", json!({"imagePullSecrets": [{"name": "quay-cred"}], "containers": container("quay.io/team/ok:1")}));
+    e2e.deployment(
+        &ns,
+        "public",
+        json!({"containers": container("registry.example.com/team/app:1")}),
+    );
+    e2e.deployment(
+        &ns,
+        "denied",
+        json!({"containers": container("registry.example.com/team/denied:1")}),
+    );
+    e2e.deployment(
+        &ns,
+        "own-list",
+        json!({"serviceAccountName": "builder", "imagePullSecrets": [{"name": "ghcr-cred"}],
+                                           "containers": container("quay.io/team/own:1")}),
+    );
+    e2e.deployment(&ns, "malformed", json!({"imagePullSecrets": [{"name": "broken"}], "containers": container("quay.io/team/m:1")}));
+    e2e.deployment(&ns, "token", json!({"imagePullSecrets": [{"name": "token-only"}], "containers": container("ghcr.io/org/t:1")}));
+    e2e.deployment(&ns, "missing", json!({"imagePullSecrets": [{"name": "ghost"}], "containers": container("quay.io/team/x:1")}));
+    e2e.deployment(
+        &ns,
+        "unreferenced",
+        json!({"containers": container("ghcr.io/org/u:1")}),
+    );
+    e2e.deployment(
+        &ns,
+        "stale",
+        json!({"serviceAccountName": "late", "containers": container("quay.io/team/stale:1")}),
+    );
+
+    // The kubelet's report of a refused pull, on the denied Deployment's pod.
+    let denied_pod = e2e.wait_for_pod(&ns, "denied");
+    e2e.pull_failure_event(
+        &ns,
+        &denied_pod,
+        "registry.example.com/team/denied:1",
+        "rpc error: code = Unknown desc = failed to resolve reference: pull access denied, repository does not exist or may require authorization: authorization failed",
+    );
+    // A pod created before its ServiceAccount gained the Secret.
+    e2e.wait_for_pod(&ns, "stale");
+    let out = e2e
+        .regcred(&["attach", "quay-cred", "sa/late", "-n", &ns])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let cases = [
+        ("deployment/healthy", "OK", 0),
+        ("deployment/public", "ANONYMOUS", 0),
+        ("deployment/denied", "NO-CREDENTIAL", 1),
+        ("deployment/own-list", "SA-SECRETS-IGNORED", 1),
+        ("deployment/malformed", "SECRET-MALFORMED", 1),
+        ("deployment/token", "IDENTITY-TOKEN-ONLY", 1),
+        ("deployment/missing", "SECRET-MISSING", 1),
+        ("deployment/unreferenced", "NOT-ATTACHED", 1),
+        ("deployment/stale", "POD-PREDATES-SA", 1),
+        ("sa/builder", "OK", 0),
+    ];
+    for (target, expected, code) in cases {
+        let (exit, first) = verdict(&e2e, &ns, target, &[]);
+        let label = first["verdict"]
+            .as_str()
+            .or(first["status"].as_str())
+            .unwrap_or("")
+            .to_string();
+        assert_eq!(label, expected, "{target}: {first}");
+        assert_eq!(exit, code, "{target}");
+        if expected != "OK" {
+            assert!(first["fix"].is_string(), "{target} has a fix: {first}");
+        }
+    }
+
+    let out = e2e
+        .regcred(&["check", "deployment/denied", "-n", &ns])
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("NO-CREDENTIAL"), "{stdout}");
+    assert!(stdout.contains(&format!("fix: kubectl regcred create regcred --server registry.example.com -n {ns} --attach deployment/denied")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("event Failed on pod/{denied_pod}")),
+        "{stdout}"
+    );
+
+    let out = e2e
+        .regcred(&["check", "deployment/stale", "-n", &ns])
+        .output()
+        .unwrap();
+    assert!(
+        text(&out.stdout).contains(&format!(
+            "fix: kubectl rollout restart deployment/stale -n {ns}"
+        )),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // The whole namespace: some problems, so exit 1; a healthy-only namespace exits 0.
+    assert_eq!(
+        e2e.regcred(&["check", "-n", &ns])
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(1)
+    );
+    let clean = e2e.namespace("clean");
+    pull_secret(&e2e, &clean, "quay-cred", "quay.io", "pw");
+    e2e.deployment(&clean, "fine", json!({"imagePullSecrets": [{"name": "quay-cred"}], "containers": container("quay.io/team/ok:1")}));
+    let out = e2e
+        .regcred(&["check", "--namespaces", &clean])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn probe_asks_the_registry_only_when_told() {
+    let e2e = E2e::new();
+    let ns = e2e.namespace("probe");
+    let private = Registry::start(Some(("robot", "registry-pw")));
+    let open = Registry::start(None);
+    let private_image = format!("{}/team/app:1", private.host);
+    let open_image = format!("{}/team/app:1", open.host);
+    e2e.deployment(
+        &ns,
+        "private",
+        json!({"containers": container(&private_image)}),
+    );
+    e2e.deployment(&ns, "open", json!({"containers": container(&open_image)}));
+
+    let (exit, first) = verdict(&e2e, &ns, "deployment/private", &[]);
+    assert_eq!(
+        (exit, first["verdict"].as_str()),
+        (0, Some("ANONYMOUS")),
+        "without --probe, no registry call"
+    );
+
+    let (exit, first) = verdict(&e2e, &ns, "deployment/private", &["--probe"]);
+    assert_eq!(first["verdict"], "NO-CREDENTIAL", "{first}");
+    assert_eq!(exit, 1);
+    assert!(
+        first["probe"].as_str().unwrap().contains("refused"),
+        "{first}"
+    );
+
+    // An open registry does not refuse; the verdict stays a warning.
+    let (exit, first) = verdict(&e2e, &ns, "deployment/open", &["--probe"]);
+    assert_eq!(
+        (exit, first["verdict"].as_str()),
+        (0, Some("ANONYMOUS")),
+        "{first}"
+    );
+    assert!(first["probe"].is_string(), "{first}");
+
+    // With credentials attached, the probe is not needed and the image is OK.
+    let out = e2e.create_explicit(
+        "local",
+        &private.host,
+        "robot",
+        "registry-pw",
+        &["-n", &ns, "--attach", "deploy/private"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (exit, first) = verdict(&e2e, &ns, "deployment/private", &["--probe"]);
+    assert_eq!(
+        (exit, first["verdict"].as_str()),
+        (0, Some("OK")),
+        "{first}"
+    );
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn no_password_in_list_show_or_check_unless_revealed() {
+    let e2e = E2e::new();
+    let ns = e2e.namespace("secrecy");
+    let password = "TopSecretPw-4242";
+    pull_secret(&e2e, &ns, "regcred", "quay.io", password);
+    e2e.deployment(&ns, "web", json!({"imagePullSecrets": [{"name": "regcred"}], "containers": container("quay.io/team/web:1")}));
+    let auth = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(format!("robot:{password}"))
+    };
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["list", "-n", &ns],
+        vec!["list", "-n", &ns, "-o", "wide"],
+        vec!["list", "-n", &ns, "-o", "json"],
+        vec!["list", "-A", "-o", "yaml"],
+        vec!["show", "regcred", "-n", &ns],
+        vec!["show", "regcred", "-n", &ns, "-o", "json"],
+        vec!["check", "-n", &ns],
+        vec!["check", "deploy/web", "-n", &ns, "-o", "json"],
+    ];
+    for args in commands {
+        let out = e2e.regcred(&args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(
+            !all.contains(password) && !all.contains(&auth),
+            "{args:?} leaked: {all}"
+        );
+    }
+    let out = e2e
+        .regcred(&["list", "-n", &ns, "-o", "wide"])
+        .output()
+        .unwrap();
+    let table = text(&out.stdout);
+    assert!(
+        table.starts_with("NAME      REGISTRIES   MANAGED   USED-BY   AGE"),
+        "{table}"
+    );
+    assert!(
+        table.contains("regcred   quay.io      yes       1")
+            && table.contains("deployment.apps/web"),
+        "{table}"
+    );
+    let out = e2e
+        .regcred(&["show", "regcred", "-n", &ns])
+        .output()
+        .unwrap();
+    assert!(
+        text(&out.stdout).contains("********"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = e2e
+        .regcred(&["show", "regcred", "-n", &ns, "--reveal"])
+        .output()
+        .unwrap();
+    let revealed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(revealed["auths"]["quay.io"]["password"], password);
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn list_across_namespaces_and_managed_filter() {
+    let e2e = E2e::new();
+    let a = e2e.namespace("lista");
+    let b = e2e.namespace("listb");
+    pull_secret(&e2e, &a, "ours", "quay.io", "pw");
+    e2e.kubectl_ok(&[
+        "create",
+        "secret",
+        "docker-registry",
+        "theirs",
+        "-n",
+        &b,
+        "--docker-server=ghcr.io",
+        "--docker-username=u",
+        "--docker-password=p",
+    ]);
+    let namespaces = format!("{a},{b}");
+    let out = e2e
+        .regcred(&["list", "--namespaces", &namespaces])
+        .output()
+        .unwrap();
+    let table = text(&out.stdout);
+    assert!(table.starts_with("NAMESPACE"), "{table}");
+    assert!(
+        table.contains("ours") && table.contains("theirs"),
+        "{table}"
+    );
+    let out = e2e
+        .regcred(&[
+            "list",
+            "--namespaces",
+            &namespaces,
+            "--managed",
+            "-o",
+            "name",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(text(&out.stdout), "secret/ours\n");
+}
