@@ -347,5 +347,8 @@ fn list_across_namespaces_and_managed_filter() {
         ])
         .output()
         .unwrap();
-    assert_eq!(text(&out.stdout), "secret/ours\n");
+    // Other tests may run `create -A` concurrently, so only our two Secrets are asserted on.
+    let names = text(&out.stdout);
+    assert!(names.lines().any(|l| l == "secret/ours"), "{names}");
+    assert!(!names.contains("secret/theirs"), "{names}");
 }
