@@ -47,7 +47,25 @@ pub enum Command {
     /// Explain whether each image of a workload can be pulled, and how to fix it if not
     #[command(after_help = CHECK_EXAMPLES)]
     Check(CheckArgs),
+    /// Store a registry login in the OS keychain (no docker needed)
+    #[command(after_help = LOGIN_EXAMPLES)]
+    Login(LoginArgs),
+    /// Remove a registry login from the OS keychain
+    Logout(LogoutArgs),
+    /// List the registry logins held in the OS keychain (servers and usernames, no secrets)
+    Logins(LoginsArgs),
+    /// Serve the docker credential-helper protocol on the OS keychain (what
+    /// docker-credential-regcred runs): store, get, erase, list or version
+    CredentialHelper(CredentialHelperArgs),
 }
+
+const LOGIN_EXAMPLES: &str = "\
+Examples:
+  kubectl regcred login quay.io -u robot --password-stdin < token.txt
+  kubectl regcred login ghcr.io -u me          # prompts without echo
+  kubectl regcred create regcred --from keychain -A
+  # share the store with docker, podman, skopeo and buildah (~/.docker/config.json):
+  #   {\"credsStore\": \"regcred\"}  or  {\"credHelpers\": {\"quay.io\": \"regcred\"}}";
 
 const CHECK_EXAMPLES: &str = "\
 Examples:
@@ -255,6 +273,53 @@ pub struct DetachArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The registry, e.g. quay.io, ghcr.io, docker.io or reg.example.com:5000
+    pub server: String,
+
+    /// Username
+    #[arg(short = 'u', long, value_name = "USER")]
+    pub username: String,
+
+    /// Read the password (or token) from stdin
+    #[arg(long)]
+    pub password_stdin: bool,
+
+    /// Password in argv (insecure: other users can see it)
+    #[arg(
+        short = 'p',
+        long,
+        value_name = "PASSWORD",
+        conflicts_with = "password_stdin"
+    )]
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// The registry
+    pub server: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginsArgs {
+    /// Output format (default: a table)
+    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
+    pub output: Option<StructuredOutputArg>,
+}
+
+#[derive(Debug, Args)]
+pub struct CredentialHelperArgs {
+    /// The protocol action; exactly one
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ACTION"
+    )]
+    pub action: Vec<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct ListArgs {
     /// Output format (default: a table)
     #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
@@ -388,6 +453,7 @@ pub struct WriteArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SourceArg {
     Explicit,
+    Keychain,
     Docker,
     Podman,
 }

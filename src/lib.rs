@@ -30,7 +30,7 @@ use cli::{Cli, Command};
 use error::{ExitStatus, exit_status_for, is_broken_pipe, render};
 use settings::{
     AttachSettings, CheckSettings, Connection, CreateSettings, DetachSettings, ListSettings,
-    ShowSettings,
+    LoginSettings, ShowSettings,
 };
 
 /// The name shown in usage: `kubectl regcred` when kubectl ran us as a plugin (it execs the
@@ -52,6 +52,20 @@ pub fn display_name(argv0: Option<&OsString>) -> &'static str {
 }
 
 pub fn main(args: Vec<OsString>) -> ExitCode {
+    // Invoked through the `docker-credential-regcred` link: serve the helper protocol.
+    let invoked_as = args
+        .first()
+        .and_then(|a| Path::new(a).file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
+    if invoked_as.starts_with("docker-credential-") {
+        let actions: Vec<String> = args
+            .iter()
+            .skip(1)
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        return serve_helper(&actions);
+    }
     let name = display_name(args.first());
     let command = Cli::command().bin_name(name);
     let cli = match command
@@ -83,6 +97,14 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     }
 }
 
+fn serve_helper(actions: &[String]) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    let code =
+        commands::credential_helper::serve(actions, &mut std::io::stdin().lock(), &mut stdout);
+    let _ = std::io::Write::flush(&mut stdout);
+    ExitCode::from(code as u8)
+}
+
 async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     let connection = Connection::from_args(&cli.kube);
     match cli.command {
@@ -105,6 +127,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Show(args) => {
             let settings = ShowSettings::from_args(&args, cli.kube.namespace.as_deref())?;
             commands::show::run(settings, connection).await
+        }
+        Command::Login(args) => commands::login::login(LoginSettings::from_args(&args)?),
+        Command::Logout(args) => commands::login::logout(settings::logout_server(&args)?),
+        Command::Logins(args) => commands::login::logins(settings::structured_output(args.output)),
+        Command::CredentialHelper(args) => {
+            let mut stdout = std::io::stdout().lock();
+            let code = commands::credential_helper::serve(
+                &args.action,
+                &mut std::io::stdin().lock(),
+                &mut stdout,
+            );
+            std::io::Write::flush(&mut stdout)?;
+            Ok(if code == 0 {
+                ExitStatus::Success
+            } else {
+                ExitStatus::Failure
+            })
         }
         Command::Check(args) => {
             let settings = CheckSettings::from_args(&args, cli.kube.namespace.as_deref())?;

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use crate::cli::{
     AttachArgs, CheckArgs, CreateArgs, DetachArgs, DryRunArg, KubeArgs, ListArgs, ListOutputArg,
-    OutputArg, ScopeArgs, SelectionArgs, ShowArgs, SourceArg, StructuredOutputArg, WriteArgs,
+    LoginArgs, LogoutArgs, OutputArg, ScopeArgs, SelectionArgs, ShowArgs, SourceArg,
+    StructuredOutputArg, WriteArgs,
 };
 use crate::cluster::workloads::{Kind, Target, unknown_kind};
 use crate::credentials::{Password, PasswordInput, SourceKind};
@@ -139,6 +140,41 @@ pub struct CheckSettings {
     pub scope: NamespaceScope,
     pub output: Option<OutputFormat>,
     pub probe: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoginSettings {
+    pub server: Registry,
+    pub username: String,
+    pub password: PasswordInput,
+}
+
+impl LoginSettings {
+    pub fn from_args(args: &LoginArgs) -> Result<Self, UsageError> {
+        if args.username.is_empty() || args.username.contains(':') {
+            return Err(UsageError(format!(
+                "invalid --username {:?}: it must be non-empty and hold no ':'",
+                args.username
+            )));
+        }
+        Ok(Self {
+            server: Registry::parse(&args.server).map_err(|e| UsageError(e.to_string()))?,
+            username: args.username.clone(),
+            password: match (&args.password, args.password_stdin) {
+                (Some(password), _) => PasswordInput::Argv(Password::new(password.clone())),
+                (None, true) => PasswordInput::Stdin,
+                (None, false) => PasswordInput::Prompt,
+            },
+        })
+    }
+}
+
+pub fn logout_server(args: &LogoutArgs) -> Result<Registry, UsageError> {
+    Registry::parse(&args.server).map_err(|e| UsageError(e.to_string()))
+}
+
+pub fn structured_output(output: Option<StructuredOutputArg>) -> Option<OutputFormat> {
+    structured(output)
 }
 
 fn structured(output: Option<StructuredOutputArg>) -> Option<OutputFormat> {
@@ -414,6 +450,7 @@ impl CreateSettings {
             .iter()
             .map(|s| match s {
                 SourceArg::Explicit => SourceKind::Explicit,
+                SourceArg::Keychain => SourceKind::Keychain,
                 SourceArg::Docker => SourceKind::Docker,
                 SourceArg::Podman => SourceKind::Podman,
             })

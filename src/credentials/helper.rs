@@ -1,5 +1,6 @@
-//! The client side of the docker-credential-helpers protocol (semantics §2):
-//! `docker-credential-<name> get|list`, PascalCase JSON, errors on stdout with exit 1.
+//! The docker-credential-helpers protocol (semantics §2): the client side
+//! (`docker-credential-<name> get|list`) and the wire details the serving side must match
+//! byte for byte (PascalCase JSON, Go's encoder escaping, errors on stdout with exit 1).
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -211,5 +212,81 @@ impl Helper {
             success: status.success(),
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
         })
+    }
+}
+
+/// The usage line a helper prints (to stdout, exit 1) when not given exactly one action.
+pub fn usage(name: &str) -> String {
+    format!("Usage: {name} <store|get|erase|list|version>")
+}
+
+pub const MISSING_SERVER_URL: &str = "no credentials server URL";
+pub const MISSING_USERNAME: &str = "no credentials username";
+
+/// JSON as Go's `json.Encoder` writes it: compact, map keys sorted, `<`, `>`, `&`, U+2028 and
+/// U+2029 escaped as `\uXXXX`, and a trailing newline.
+pub fn go_json(value: &impl serde::Serialize) -> String {
+    let compact = serde_json::to_string(value).expect("plain values serialize");
+    let mut out = String::with_capacity(compact.len() + 8);
+    for c in compact.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out.push('\n');
+    out
+}
+
+/// Reads a helper's stdin the way the Go library does: lines joined without their newlines.
+pub fn joined_lines(input: &str) -> String {
+    input.lines().collect()
+}
+
+/// `store`'s JSON decoding errors, phrased as Go's `encoding/json` phrases the common ones.
+pub fn go_decode_error(input: &str, error: &serde_json::Error) -> String {
+    let trimmed = input.trim_start();
+    if trimmed.is_empty() {
+        return "EOF".to_string();
+    }
+    let first = trimmed.chars().next().unwrap_or(' ');
+    if !matches!(first, '{' | '[' | '"' | '-' | '0'..='9' | 't' | 'f' | 'n') {
+        return format!("invalid character '{first}' looking for beginning of value");
+    }
+    if error.is_eof() {
+        return "unexpected EOF".to_string();
+    }
+    error.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_json_escapes_like_encoding_json() {
+        let creds = serde_json::json!({"ServerURL": "a&b", "Username": "<token>", "Secret": "s"});
+        assert_eq!(
+            go_json(&creds),
+            "{\"ServerURL\":\"a\\u0026b\",\"Username\":\"\\u003ctoken\\u003e\",\"Secret\":\"s\"}\n"
+        );
+    }
+
+    #[test]
+    fn decode_errors_follow_go() {
+        let err = |input: &str| {
+            let e = serde_json::from_str::<serde_json::Value>(input).unwrap_err();
+            go_decode_error(input, &e)
+        };
+        assert_eq!(err(""), "EOF");
+        assert_eq!(err("{\"ServerURL\":"), "unexpected EOF");
+        assert_eq!(
+            err("xyz"),
+            "invalid character 'x' looking for beginning of value"
+        );
     }
 }

@@ -1,5 +1,5 @@
-//! Local registry credentials: explicit flags, the docker config (with its credential
-//! helpers) and podman's auth files, looked up in that order for each registry.
+//! Local registry credentials: explicit flags, the OS keychain, the docker config (with its
+//! credential helpers) and podman's auth files, looked up in that order for each registry.
 //!
 //! Every source answers [`Lookup`] for one registry and can enumerate the registries it
 //! knows, so `create` with no `--server` takes everything the user is logged in to.
@@ -7,6 +7,7 @@
 mod docker;
 mod explicit;
 pub mod helper;
+pub mod keychain;
 mod podman;
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use std::time::Duration;
 pub use docker::DockerSource;
 pub use explicit::{ExplicitLogin, PasswordInput, read_password};
 pub use helper::{Helper, HelperError};
+pub use keychain::{KeychainError, KeychainSource};
 pub use podman::PodmanSource;
 
 use crate::registry::{InvalidRegistry, Registry};
@@ -44,6 +46,7 @@ impl fmt::Debug for Password {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SourceKind {
     Explicit,
+    Keychain,
     Docker,
     Podman,
 }
@@ -53,6 +56,7 @@ pub enum SourceKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
     Explicit,
+    Keychain,
     DockerAuthConfigEnv,
     DockerConfig {
         path: PathBuf,
@@ -94,6 +98,7 @@ impl Origin {
     pub fn summary(&self) -> String {
         match self {
             Self::Explicit => "explicit".into(),
+            Self::Keychain => "keychain".into(),
             Self::DockerAuthConfigEnv => "docker DOCKER_AUTH_CONFIG".into(),
             Self::DockerConfig { .. } => "docker config.json".into(),
             Self::DockerHelper {
@@ -109,6 +114,7 @@ impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Explicit => f.write_str("the command line"),
+            Self::Keychain => write!(f, "the OS keychain ({})", keychain::SERVICE),
             Self::DockerAuthConfigEnv => f.write_str("DOCKER_AUTH_CONFIG"),
             Self::DockerConfig { path } => write!(f, "{}", path.display()),
             Self::DockerHelper {
@@ -183,6 +189,8 @@ pub enum CredentialError {
     InvalidRegistry(#[from] InvalidRegistry),
     #[error(transparent)]
     Helper(#[from] HelperError),
+    #[error(transparent)]
+    Keychain(#[from] KeychainError),
     #[error("no credentials for {registry}; searched:{}", bullet_list(searched))]
     NotFound {
         registry: Registry,
@@ -308,6 +316,11 @@ pub fn resolve(request: &Request, env: &LocalEnv) -> Result<Resolution, Credenti
         ));
     }
     let mut sources: Vec<Box<dyn Source>> = Vec::new();
+    if wants(SourceKind::Keychain) {
+        // Only an explicit `--from keychain` makes an unavailable keychain an error.
+        let required = request.from.contains(&SourceKind::Keychain);
+        sources.push(Box::new(KeychainSource::load(required)?));
+    }
     if wants(SourceKind::Docker) {
         sources.push(Box::new(DockerSource::load(
             env,

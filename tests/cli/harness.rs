@@ -47,6 +47,8 @@ impl TestEnv {
             "XDG_RUNTIME_DIR",
             "XDG_CONFIG_HOME",
             "KUBECTL_PATH",
+            // Never reach a developer's real keychain.
+            "DBUS_SESSION_BUS_ADDRESS",
         ] {
             cmd.env_remove(var);
         }

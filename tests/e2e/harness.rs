@@ -264,3 +264,74 @@ impl E2e {
         self.kubectl_apply(&deployment.to_string());
     }
 }
+
+impl E2e {
+    /// A directory with `docker-credential-regcred` linked to our binary, for PATH.
+    pub fn helper_bin(&self) -> PathBuf {
+        let bin = self.home.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let link = bin.join("docker-credential-regcred");
+        if !link.exists() {
+            std::os::unix::fs::symlink(assert_cmd::cargo::cargo_bin("kubectl-regcred"), &link)
+                .unwrap();
+        }
+        bin
+    }
+
+    /// Runs `script` in a private D-Bus session with gnome-keyring unlocked (a real Secret
+    /// Service), with our binary as `$REGCRED` and the helper link on PATH.
+    pub fn in_keyring_session(&self, script: &str) -> Output {
+        let path = format!(
+            "{}:{}",
+            self.helper_bin().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let full = format!(
+            "set -e\necho -n e2e-keyring-pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null\nset +e\n{script}"
+        );
+        std::process::Command::new("dbus-run-session")
+            .args(["--", "sh", "-c", &full])
+            .env("HOME", self.home.path())
+            .env("PATH", path)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("REGCRED", assert_cmd::cargo::cargo_bin("kubectl-regcred"))
+            .env_remove("DOCKER_CONFIG")
+            .env_remove("REGISTRY_AUTH_FILE")
+            .output()
+            .expect("dbus-run-session (package dbus) is installed")
+    }
+}
+
+/// A one-layer image in skopeo's `dir:` layout (an empty tar layer), to push to a registry.
+pub fn tiny_image(dir: &std::path::Path) -> PathBuf {
+    let image = dir.join("tiny-image");
+    std::fs::create_dir_all(&image).unwrap();
+    let sha256 = |bytes: &[u8]| {
+        let path = dir.join("hash-input");
+        std::fs::write(&path, bytes).unwrap();
+        let out = std::process::Command::new("sha256sum")
+            .arg(&path)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let layer = vec![0u8; 1024];
+    let layer_digest = sha256(&layer);
+    let config = serde_json::json!({"architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{layer_digest}")]}, "config": {}})
+    .to_string();
+    let config_digest = sha256(config.as_bytes());
+    let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": format!("sha256:{config_digest}"), "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": format!("sha256:{layer_digest}"), "size": layer.len()}]});
+    std::fs::write(image.join(&layer_digest), &layer).unwrap();
+    std::fs::write(image.join(&config_digest), &config).unwrap();
+    std::fs::write(image.join("manifest.json"), manifest.to_string()).unwrap();
+    std::fs::write(image.join("version"), "Directory Transport Version: 1.1\n").unwrap();
+    image
+}

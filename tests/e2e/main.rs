@@ -5,6 +5,7 @@
 mod attach;
 mod check;
 mod harness;
+mod keychain;
 
 use harness::{E2e, text};
 

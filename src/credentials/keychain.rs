@@ -1,0 +1,283 @@
+//! The OS keychain through the `keyring` crate: Secret Service on Linux (gnome-keyring or
+//! KWallet, over D-Bus with the pure-Rust zbus client), Keychain on macOS, Credential Manager
+//! on Windows. One entry per registry under the service `kubectl-regcred`, plus an index entry
+//! without secrets so logins can be enumerated on every platform.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::helper::TOKEN_USERNAME;
+use super::{Credential, CredentialError, Lookup, Origin, Password, Source, TokenKind};
+use crate::registry::Registry;
+
+pub const SERVICE: &str = "kubectl-regcred";
+/// The index entry's account name; no registry key can look like it.
+const INDEX_ACCOUNT: &str = "kubectl-regcred index";
+
+/// One stored login: exactly what a credential helper's `store` received.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredLogin {
+    #[serde(rename = "ServerURL")]
+    pub server_url: String,
+    #[serde(rename = "Username")]
+    pub username: String,
+    #[serde(rename = "Secret")]
+    pub secret: String,
+}
+
+/// Index: registry key → (server URL as given, username). Holds no secret.
+type Index = BTreeMap<String, (String, String)>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeychainError {
+    #[error(
+        "no OS keychain is available: {0}. On Linux this needs a Secret Service (gnome-keyring or KWallet) \
+         on the D-Bus session bus; on a headless machine, run inside `dbus-run-session` after \
+         `gnome-keyring-daemon --unlock`"
+    )]
+    Unavailable(String),
+    #[error(
+        "the keychain is locked or access was denied: {0}. Unlock it (gnome-keyring: `gnome-keyring-daemon --unlock`; \
+         macOS: unlock the login keychain) and allow access, then try again"
+    )]
+    Locked(String),
+    #[error("the keychain failed: {0}")]
+    Failure(String),
+}
+
+/// The key an entry is stored under: the canonical registry, so Docker Hub's aliases (and
+/// `https://quay.io` vs `quay.io`) share one entry. Anything else is kept as given.
+pub fn entry_key(server_url: &str) -> String {
+    Registry::parse(server_url).map_or_else(|_| server_url.trim().to_string(), |r| r.to_string())
+}
+
+fn map_error(error: keyring::Error) -> KeychainError {
+    match error {
+        keyring::Error::NoDefaultStore => {
+            let reason = match keyring::Entry::store_status() {
+                Err(e) => e.to_string(),
+                Ok(()) => "no credential store".to_string(),
+            };
+            KeychainError::Unavailable(reason)
+        }
+        keyring::Error::NoStorageAccess(e) => KeychainError::Locked(e.to_string()),
+        keyring::Error::PlatformFailure(e) => {
+            let text = e.to_string();
+            let lower = text.to_ascii_lowercase();
+            if lower.contains("dbus")
+                || lower.contains("d-bus")
+                || lower.contains("org.freedesktop")
+                || lower.contains("address")
+            {
+                KeychainError::Unavailable(text)
+            } else if lower.contains("locked")
+                || lower.contains("dismissed")
+                || lower.contains("denied")
+            {
+                KeychainError::Locked(text)
+            } else {
+                KeychainError::Failure(text)
+            }
+        }
+        other => KeychainError::Failure(other.to_string()),
+    }
+}
+
+fn entry(account: &str) -> Result<keyring::Entry, KeychainError> {
+    keyring::Entry::new(SERVICE, account).map_err(map_error)
+}
+
+fn read(account: &str) -> Result<Option<String>, KeychainError> {
+    match entry(account)?.get_password() {
+        Ok(value) => Ok(Some(value)),
+        Err(keyring::Error::NoEntry) => Ok(None),
+        Err(e) => Err(map_error(e)),
+    }
+}
+
+fn write(account: &str, value: &str) -> Result<(), KeychainError> {
+    entry(account)?.set_password(value).map_err(map_error)
+}
+
+fn delete(account: &str) -> Result<bool, KeychainError> {
+    match entry(account)?.delete_credential() {
+        Ok(()) => Ok(true),
+        Err(keyring::Error::NoEntry) => Ok(false),
+        Err(e) => Err(map_error(e)),
+    }
+}
+
+fn read_index() -> Result<Index, KeychainError> {
+    match read(INDEX_ACCOUNT)? {
+        None => Ok(Index::new()),
+        Some(json) => serde_json::from_str(&json)
+            .map_err(|e| KeychainError::Failure(format!("the kubectl-regcred index entry is unreadable ({e}); run `kubectl regcred logout` for each login to reset it"))),
+    }
+}
+
+fn write_index(index: &Index) -> Result<(), KeychainError> {
+    write(
+        INDEX_ACCOUNT,
+        &serde_json::to_string(index).expect("strings serialize"),
+    )
+}
+
+/// Stores a login. The entry is written before the index; if the index cannot be written,
+/// the entry is removed again, so nothing is half-written.
+pub fn store(login: &StoredLogin) -> Result<(), KeychainError> {
+    let key = entry_key(&login.server_url);
+    let mut index = read_index()?;
+    write(
+        &key,
+        &serde_json::to_string(login).expect("strings serialize"),
+    )?;
+    index.insert(
+        key.clone(),
+        (login.server_url.clone(), login.username.clone()),
+    );
+    if let Err(e) = write_index(&index) {
+        let _ = delete(&key);
+        return Err(e);
+    }
+    Ok(())
+}
+
+pub fn get(server_url: &str) -> Result<Option<StoredLogin>, KeychainError> {
+    match read(&entry_key(server_url))? {
+        None => Ok(None),
+        Some(json) => serde_json::from_str(&json).map(Some).map_err(|e| {
+            KeychainError::Failure(format!("the entry for {server_url} is unreadable: {e}"))
+        }),
+    }
+}
+
+/// Removes a login; `false` if there was none. The index is updated first and restored if
+/// the entry cannot be deleted.
+pub fn erase(server_url: &str) -> Result<bool, KeychainError> {
+    let key = entry_key(server_url);
+    let mut index = read_index()?;
+    let previous = index.remove(&key);
+    if previous.is_some() {
+        write_index(&index)?;
+    }
+    match delete(&key) {
+        Ok(found) => Ok(found || previous.is_some()),
+        Err(e) => {
+            if let Some(previous) = previous {
+                index.insert(key, previous);
+                let _ = write_index(&index);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Every login: server URL (as stored) → username.
+pub fn list() -> Result<BTreeMap<String, String>, KeychainError> {
+    Ok(read_index()?.into_values().collect())
+}
+
+/// The keychain as a credential source, between explicit flags and the docker config.
+pub struct KeychainSource {
+    /// Logins by registry; `None` when the keychain is unavailable and was optional.
+    logins: Option<BTreeMap<Registry, String>>,
+    unavailable: Option<String>,
+}
+
+impl KeychainSource {
+    /// `required`: `--from keychain` was given, so an unavailable keychain is an error.
+    pub fn load(required: bool) -> Result<Self, CredentialError> {
+        match read_index() {
+            Ok(index) => Ok(Self {
+                logins: Some(
+                    index
+                        .into_values()
+                        .filter_map(|(url, _)| Registry::parse(&url).ok().map(|r| (r, url)))
+                        .collect(),
+                ),
+                unavailable: None,
+            }),
+            Err(e) if required => Err(CredentialError::Keychain(e)),
+            Err(e) => Ok(Self {
+                logins: None,
+                unavailable: Some(e.to_string()),
+            }),
+        }
+    }
+}
+
+impl Source for KeychainSource {
+    fn lookup(&self, registry: &Registry) -> Result<Lookup, CredentialError> {
+        let not_found = |why: String| Lookup::NotFound {
+            searched: vec![why],
+        };
+        let Some(logins) = &self.logins else {
+            return Ok(not_found(format!(
+                "the OS keychain (skipped: {})",
+                self.unavailable.as_deref().unwrap_or("")
+            )));
+        };
+        let Some(url) = logins.get(registry) else {
+            return Ok(not_found(format!(
+                "the OS keychain ({SERVICE}): no login for {registry}"
+            )));
+        };
+        let Some(login) = get(url).map_err(CredentialError::Keychain)? else {
+            return Ok(not_found(format!(
+                "the OS keychain ({SERVICE}): no login for {registry}"
+            )));
+        };
+        if login.username == TOKEN_USERNAME {
+            return Ok(Lookup::Unusable {
+                origin: Origin::Keychain,
+                kind: TokenKind::IdentityToken,
+            });
+        }
+        Ok(Lookup::Found(Credential {
+            registry: registry.clone(),
+            username: login.username,
+            password: Password::new(login.secret),
+            email: None,
+            origin: Origin::Keychain,
+        }))
+    }
+
+    fn registries(&self, _warnings: &mut Vec<String>) -> Result<Vec<Registry>, CredentialError> {
+        Ok(self.logins.iter().flat_map(|l| l.keys().cloned()).collect())
+    }
+
+    fn places(&self) -> Vec<String> {
+        match &self.unavailable {
+            None => vec![format!("the OS keychain ({SERVICE})")],
+            Some(why) => vec![format!("the OS keychain (unavailable: {why})")],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_share_one_entry() {
+        assert_eq!(entry_key("https://index.docker.io/v1/"), "docker.io");
+        assert_eq!(entry_key("docker.io"), "docker.io");
+        assert_eq!(entry_key("https://quay.io"), "quay.io");
+        assert_eq!(entry_key("not a url"), "not a url");
+        assert_ne!(entry_key("quay.io"), INDEX_ACCOUNT);
+    }
+
+    #[test]
+    fn stored_logins_use_the_helper_protocols_field_names() {
+        let login = StoredLogin {
+            server_url: "quay.io".into(),
+            username: "u".into(),
+            secret: "s".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&login).unwrap(),
+            r#"{"ServerURL":"quay.io","Username":"u","Secret":"s"}"#
+        );
+    }
+}
