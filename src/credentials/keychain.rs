@@ -46,6 +46,15 @@ pub enum KeychainError {
     Failure(String),
 }
 
+impl KeychainError {
+    /// The cause alone, without the advice, for lists of places searched.
+    pub fn reason(&self) -> &str {
+        match self {
+            Self::Unavailable(reason) | Self::Locked(reason) | Self::Failure(reason) => reason,
+        }
+    }
+}
+
 /// The key an entry is stored under: the canonical registry, so Docker Hub's aliases (and
 /// `https://quay.io` vs `quay.io`) share one entry. Anything else is kept as given.
 pub fn entry_key(server_url: &str) -> String {
@@ -201,7 +210,7 @@ impl KeychainSource {
             Err(e) if required => Err(CredentialError::Keychain(e)),
             Err(e) => Ok(Self {
                 logins: None,
-                unavailable: Some(e.to_string()),
+                unavailable: Some(e.reason().to_string()),
             }),
         }
     }
@@ -214,7 +223,7 @@ impl Source for KeychainSource {
         };
         let Some(logins) = &self.logins else {
             return Ok(not_found(format!(
-                "the OS keychain (skipped: {})",
+                "the OS keychain (unavailable: {})",
                 self.unavailable.as_deref().unwrap_or("")
             )));
         };
