@@ -57,7 +57,22 @@ pub enum Command {
     /// Serve the docker credential-helper protocol on the OS keychain (what
     /// docker-credential-regcred runs): store, get, erase, list or version
     CredentialHelper(CredentialHelperArgs),
+    /// Print the shell completion script (bash, zsh, fish, powershell, elvish)
+    #[command(after_help = COMPLETION_EXAMPLES)]
+    Completion(CompletionArgs),
+    /// Print the version, git commit and target
+    Version,
+    /// kubectl's plugin completion protocol (run by kubectl_complete-regcred)
+    #[command(name = "__complete", hide = true)]
+    Complete(CompleteArgs),
 }
+
+const COMPLETION_EXAMPLES: &str = "\
+Examples:
+  source <(kubectl-regcred completion bash)          # bash, for the kubectl-regcred command
+  kubectl-regcred completion zsh > \"${fpath[1]}/_kubectl-regcred\"
+  # `kubectl regcred <TAB>` completes through kubectl (1.26+) with the kubectl_complete-regcred
+  # shim that install.sh puts next to the binary";
 
 const LOGIN_EXAMPLES: &str = "\
 Examples:
@@ -317,6 +332,20 @@ pub struct CredentialHelperArgs {
         value_name = "ACTION"
     )]
     pub action: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct CompleteArgs {
+    /// The words after `regcred`, the last being the one to complete
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub words: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod cluster;
 pub mod commands;
+pub mod completion;
 pub mod credentials;
 pub mod diagnosis;
 pub mod error;
@@ -65,6 +66,24 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
         return serve_helper(&actions);
+    }
+    // `__complete` takes raw words (flags included), so clap must not parse them.
+    if args.get(1).is_some_and(|a| a == "__complete") {
+        let words: Vec<String> = args
+            .iter()
+            .skip(2)
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+        if let Ok(runtime) = runtime {
+            print!(
+                "{}",
+                runtime.block_on(completion::complete(&words)).render()
+            );
+        }
+        return ExitCode::SUCCESS;
     }
     let name = display_name(args.first());
     let command = Cli::command().bin_name(name);
@@ -144,6 +163,30 @@ async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             } else {
                 ExitStatus::Failure
             })
+        }
+        Command::Completion(args) => {
+            let mut command = Cli::command();
+            clap_complete::generate(
+                args.shell,
+                &mut command,
+                "kubectl-regcred",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitStatus::Success)
+        }
+        Command::Version => {
+            println!(
+                "kubectl-regcred {} (commit {}, {})",
+                env!("CARGO_PKG_VERSION"),
+                env!("REGCRED_GIT_COMMIT"),
+                env!("REGCRED_TARGET")
+            );
+            Ok(ExitStatus::Success)
+        }
+        // Handled in `main` before clap parses; reachable only through odd spellings.
+        Command::Complete(args) => {
+            print!("{}", completion::complete(&args.words).await.render());
+            Ok(ExitStatus::Success)
         }
         Command::Check(args) => {
             let settings = CheckSettings::from_args(&args, cli.kube.namespace.as_deref())?;

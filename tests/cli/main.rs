@@ -2,6 +2,7 @@
 //! scripts on a temporary PATH. No cluster is contacted (client-side dry runs only).
 
 mod harness;
+mod manifest;
 
 use harness::{TestEnv, b64, decoded_payload};
 use predicates::prelude::*;

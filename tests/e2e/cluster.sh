@@ -20,7 +20,7 @@ deps() {
   local need=()
   for pkg in etcd-server golang-go make rsync golang-github-modern-go-reflect2-dev openssl curl \
     golang-docker-credential-helpers gnome-keyring dbus libsecret-tools dbus-user-session \
-    docker-registry apache2-utils skopeo time; do
+    docker-registry apache2-utils skopeo time shellcheck; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
   done
   if ((${#need[@]})); then
@@ -44,8 +44,8 @@ build() {
   log "fetching the kubernetes source package"
   apt-get "${apt_opts[@]}" update -qq >/dev/null
   (cd "$work" && apt-get "${apt_opts[@]}" source --download-only kubernetes >/dev/null)
-  local orig
-  orig=$(ls "$work"/kubernetes_*.orig.tar.* | head -n1)
+  local origs=("$work"/kubernetes_*.orig.tar.*)
+  local orig=${origs[0]}
   mkdir -p "$work/src" && tar -xf "$orig" -C "$work/src" --strip-components=1
   # reflect2 v1.0.1 (vendored) crashes the apiserver under Go >= 1.18: use Debian's 1.0.2.
   rm -rf "$work/src/vendor/github.com/modern-go/reflect2"

@@ -6,6 +6,7 @@ mod attach;
 mod check;
 mod harness;
 mod keychain;
+mod packaging;
 
 use harness::{E2e, text};
 

@@ -1,0 +1,325 @@
+//! The krew manifest, checked by krew's own validation rules (`ValidatePlugin`,
+//! `validatePlatform` and `validate-krew-manifest`; see the style reference §2.4).
+
+use std::path::Path;
+
+use serde_yaml::Value;
+
+const SUPPORTED: [(&str, &str); 11] = [
+    ("windows", "386"),
+    ("windows", "amd64"),
+    ("windows", "arm64"),
+    ("linux", "386"),
+    ("linux", "amd64"),
+    ("linux", "arm"),
+    ("linux", "arm64"),
+    ("linux", "ppc64le"),
+    ("darwin", "386"),
+    ("darwin", "amd64"),
+    ("darwin", "arm64"),
+];
+
+const WINDOWS_RESERVED: [&str; 22] = [
+    "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8",
+    "com9", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
+];
+
+fn is_semver_with_v(version: &str) -> bool {
+    let Some(rest) = version.strip_prefix('v') else {
+        return false;
+    };
+    let core = rest.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// Every rule the manifest breaks, empty when krew would accept it.
+pub fn problems(file_name: &str, manifest: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut fail = |p: String| problems.push(p);
+    let stem = file_name.strip_suffix(".yaml").unwrap_or_else(|| {
+        fail(format!("{file_name}: the extension must be .yaml"));
+        file_name
+    });
+    if manifest["apiVersion"].as_str() != Some("krew.googlecontainertools.github.com/v1alpha2") {
+        fail("apiVersion must be krew.googlecontainertools.github.com/v1alpha2".into());
+    }
+    if manifest["kind"].as_str() != Some("Plugin") {
+        fail("kind must be Plugin".into());
+    }
+    let name = manifest["metadata"]["name"].as_str().unwrap_or("");
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+    {
+        fail(format!("name {name:?} must match ^[\\w-]+$"));
+    }
+    if WINDOWS_RESERVED.contains(&name.to_ascii_lowercase().as_str()) {
+        fail(format!("name {name:?} is a Windows reserved name"));
+    }
+    if name != stem {
+        fail(format!(
+            "metadata.name {name:?} must equal the file name {stem:?}"
+        ));
+    }
+    let spec = &manifest["spec"];
+    let short = spec["shortDescription"].as_str().unwrap_or("");
+    if short.is_empty() || short.contains(['\r', '\n']) {
+        fail("shortDescription must be one non-empty line".into());
+    }
+    if !is_semver_with_v(spec["version"].as_str().unwrap_or("")) {
+        fail(format!(
+            "version {:?} must be v-prefixed semver",
+            spec["version"]
+        ));
+    }
+    if spec["homepage"].as_str().unwrap_or("").is_empty() {
+        fail("homepage is missing".into());
+    }
+    let description = spec["description"].as_str().unwrap_or("");
+    if description
+        .split_whitespace()
+        .any(|w| w.starts_with("--") || (w.starts_with('-') && w.len() == 2))
+    {
+        fail("description must not list flags (implement --help instead)".into());
+    }
+    let caveats = spec["caveats"].as_str().unwrap_or("");
+    for needed in ["kubectl_complete-regcred", "docker-credential-regcred"] {
+        if !caveats.contains(needed) {
+            fail(format!("caveats must explain {needed}"));
+        }
+    }
+    let platforms = spec["platforms"].as_sequence().cloned().unwrap_or_default();
+    if platforms.is_empty() {
+        fail("at least one platform is required".into());
+    }
+    let mut matched: Vec<(&str, &str)> = Vec::new();
+    for (i, platform) in platforms.iter().enumerate() {
+        let selector = &platform["selector"];
+        let labels = selector["matchLabels"].as_mapping();
+        if selector.is_null() || labels.is_none_or(|l| l.is_empty()) {
+            fail(format!(
+                "platform {i}: a non-empty selector.matchLabels is required"
+            ));
+        }
+        if selector
+            .get("matchExpressions")
+            .is_some_and(|e| e.as_sequence().is_none_or(|s| s.is_empty()))
+        {
+            fail(format!("platform {i}: matchExpressions must not be empty"));
+        }
+        let labels = labels.cloned().unwrap_or_default();
+        for key in labels.keys() {
+            if !matches!(key.as_str(), Some("os" | "arch")) {
+                fail(format!(
+                    "platform {i}: selector key {key:?} is not os or arch"
+                ));
+            }
+        }
+        let label = |k: &str| labels.get(k).and_then(Value::as_str);
+        let hits: Vec<(&str, &str)> = SUPPORTED
+            .iter()
+            .filter(|(os, arch)| {
+                label("os").is_none_or(|o| o == *os) && label("arch").is_none_or(|a| a == *arch)
+            })
+            .copied()
+            .collect();
+        if hits.is_empty() {
+            fail(format!(
+                "platform {i}: the selector matches no supported os/arch"
+            ));
+        }
+        for hit in hits {
+            if matched.contains(&hit) {
+                fail(format!(
+                    "platform {i}: {}/{} is matched by two platforms",
+                    hit.0, hit.1
+                ));
+            }
+            matched.push(hit);
+        }
+        if platform["uri"].as_str().unwrap_or("").is_empty() {
+            fail(format!("platform {i}: uri is required"));
+        }
+        let sha = platform["sha256"].as_str().unwrap_or("");
+        if sha.len() != 64
+            || !sha
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+        {
+            fail(format!(
+                "platform {i}: sha256 {sha:?} must match ^[a-f0-9]{{64}}$"
+            ));
+        }
+        if platform["bin"].as_str().unwrap_or("").is_empty() {
+            fail(format!("platform {i}: bin is required"));
+        }
+        match &platform["files"] {
+            Value::Null => {}
+            Value::Sequence(files) if files.is_empty() => {
+                fail(format!("platform {i}: files must not be empty"))
+            }
+            Value::Sequence(files) => {
+                for file in files {
+                    if file["from"].as_str().unwrap_or("").is_empty()
+                        || file["to"].as_str().unwrap_or("").is_empty()
+                    {
+                        fail(format!("platform {i}: every files entry needs from and to"));
+                    }
+                }
+            }
+            _ => fail(format!("platform {i}: files must be a list")),
+        }
+    }
+    problems
+}
+
+fn load(path: &Path) -> Value {
+    serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn the_committed_manifest_passes_krews_rules() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugin-manifest/regcred.yaml");
+    let manifest = load(&path);
+    assert_eq!(problems("regcred.yaml", &manifest), Vec::<String>::new());
+    let platforms: Vec<(String, String)> = manifest["spec"]["platforms"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let l = &p["selector"]["matchLabels"];
+            (
+                l["os"].as_str().unwrap().into(),
+                l["arch"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    for wanted in [
+        ("linux", "amd64"),
+        ("linux", "arm64"),
+        ("darwin", "amd64"),
+        ("darwin", "arm64"),
+        ("windows", "amd64"),
+    ] {
+        assert!(
+            platforms.contains(&(wanted.0.into(), wanted.1.into())),
+            "{wanted:?}"
+        );
+    }
+    let windows = manifest["spec"]["platforms"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|p| p["selector"]["matchLabels"]["os"] == "windows")
+        .unwrap();
+    assert!(windows["bin"].as_str().unwrap().ends_with(".exe"));
+}
+
+#[test]
+fn the_template_is_the_manifest_before_rendering() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let template = std::fs::read_to_string(root.join(".krew.yaml")).unwrap();
+    let rendered = std::fs::read_to_string(root.join("plugin-manifest/regcred.yaml")).unwrap();
+    // Every template line, with the tag filled in, is in the manifest (addURIAndSha aside).
+    let version = load(&root.join("plugin-manifest/regcred.yaml"))["spec"]["version"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for line in template.lines().filter(|l| !l.contains("addURIAndSha")) {
+        let line = line.replace("{{ .TagName }}", &version);
+        assert!(
+            rendered.lines().any(|r| r == line),
+            "template line missing from the manifest: {line}"
+        );
+    }
+    assert!(
+        version == format!("v{}", env!("CARGO_PKG_VERSION")),
+        "manifest {version} vs Cargo.toml"
+    );
+}
+
+#[test]
+fn each_rule_catches_its_violation() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugin-manifest/regcred.yaml");
+    let good = load(&path);
+    let broken = |change: &dyn Fn(&mut Value)| {
+        let mut manifest = good.clone();
+        change(&mut manifest);
+        problems("regcred.yaml", &manifest)
+    };
+    assert!(
+        !problems("other.yaml", &good).is_empty(),
+        "name must match the file"
+    );
+    assert!(!problems("regcred.yml", &good).is_empty(), ".yaml only");
+    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+        (
+            "apiVersion",
+            Box::new(|m| m["apiVersion"] = "krew/v1".into()),
+        ),
+        ("kind", Box::new(|m| m["kind"] = "Tool".into())),
+        (
+            "name",
+            Box::new(|m| m["metadata"]["name"] = "reg cred".into()),
+        ),
+        (
+            "two lines",
+            Box::new(|m| m["spec"]["shortDescription"] = "a\nb".into()),
+        ),
+        (
+            "version",
+            Box::new(|m| m["spec"]["version"] = "0.1.0".into()),
+        ),
+        (
+            "flags",
+            Box::new(|m| m["spec"]["description"] = "use --force".into()),
+        ),
+        (
+            "sha",
+            Box::new(|m| m["spec"]["platforms"][0]["sha256"] = "ABC".into()),
+        ),
+        (
+            "bin",
+            Box::new(|m| m["spec"]["platforms"][0]["bin"] = "".into()),
+        ),
+        (
+            "files",
+            Box::new(|m| m["spec"]["platforms"][0]["files"] = Value::Sequence(vec![])),
+        ),
+        (
+            "from",
+            Box::new(|m| m["spec"]["platforms"][0]["files"][0]["from"] = Value::Null),
+        ),
+        (
+            "selector key",
+            Box::new(|m| m["spec"]["platforms"][0]["selector"]["matchLabels"]["cpu"] = "x".into()),
+        ),
+        (
+            "overlap",
+            Box::new(|m| {
+                let first = m["spec"]["platforms"][0].clone();
+                m["spec"]["platforms"]
+                    .as_sequence_mut()
+                    .unwrap()
+                    .push(first);
+            }),
+        ),
+        (
+            "unsupported",
+            Box::new(|m| {
+                m["spec"]["platforms"][0]["selector"]["matchLabels"]["os"] = "plan9".into()
+            }),
+        ),
+    ];
+    for (rule, change) in cases {
+        assert!(
+            !broken(&*change).is_empty(),
+            "the {rule} rule did not catch its violation"
+        );
+    }
+}

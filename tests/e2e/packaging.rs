@@ -1,0 +1,223 @@
+//! Shipping: the release archive and rendered manifest, install.sh into a temporary prefix,
+//! and the real kubectl finding, running and completing the plugin.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::harness::text;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(cmd: &mut Command) -> (bool, String, String) {
+    let out = cmd.output().unwrap();
+    (out.status.success(), text(&out.stdout), text(&out.stderr))
+}
+
+/// `kubectl ...` with `bin` first on PATH and no kubeconfig needed.
+fn kubectl(bin: &Path, args: &[&str]) -> (bool, String, String) {
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    run(Command::new("kubectl").args(args).env("PATH", path))
+}
+
+#[test]
+#[ignore = "builds release archives: tests/e2e/run.sh"]
+fn release_archive_matches_its_manifest() {
+    let dist = tempfile::tempdir().unwrap();
+    let (ok, _, stderr) = run(Command::new(root().join("scripts/release.sh"))
+        .args(["--out", dist.path().to_str().unwrap()]));
+    assert!(ok, "{stderr}");
+    let manifest: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(dist.path().join("regcred.yaml")).unwrap())
+            .unwrap();
+    let archive = std::fs::read_dir(dist.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".tar.gz"))
+        .expect("the host archive");
+    let file_name = archive.file_name().unwrap().to_string_lossy().to_string();
+    let platform = manifest["spec"]["platforms"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|p| p["uri"].as_str().unwrap().ends_with(&file_name))
+        .expect("a platform entry for the host archive")
+        .clone();
+    let sha = text(
+        &Command::new("sha256sum")
+            .arg(&archive)
+            .output()
+            .unwrap()
+            .stdout,
+    );
+    assert_eq!(
+        platform["sha256"].as_str().unwrap(),
+        sha.split_whitespace().next().unwrap()
+    );
+
+    let unpacked = tempfile::tempdir().unwrap();
+    assert!(
+        Command::new("tar")
+            .args(["-xzf"])
+            .arg(&archive)
+            .arg("-C")
+            .arg(unpacked.path())
+            .status()
+            .unwrap()
+            .success()
+    );
+    let bin = platform["bin"].as_str().unwrap();
+    assert!(
+        unpacked.path().join(bin).is_file(),
+        "extracting yields bin {bin}"
+    );
+    for file in platform["files"].as_sequence().unwrap() {
+        let from = file["from"].as_str().unwrap();
+        assert!(
+            unpacked.path().join(from).exists(),
+            "files entry {from} is in the archive"
+        );
+    }
+    // krew requires a license file after install.
+    assert!(unpacked.path().join("LICENSE").is_file());
+    let (ok, stdout, _) = run(Command::new(unpacked.path().join(bin)).arg("version"));
+    assert!(
+        ok && stdout.starts_with(&format!("kubectl-regcred {}", env!("CARGO_PKG_VERSION"))),
+        "{stdout}"
+    );
+}
+
+#[test]
+#[ignore = "builds and installs the release binary: tests/e2e/run.sh"]
+fn install_sh_installs_and_uninstalls_exactly_its_files() {
+    let base = tempfile::tempdir().unwrap();
+    let prefix = base.path().join("prefix");
+    let bin = prefix.join("bin");
+    // From source, with cargo install.
+    let (ok, stdout, stderr) =
+        run(Command::new(root().join("install.sh")).args(["--prefix", prefix.to_str().unwrap()]));
+    assert!(ok, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("kubectl plugin list | grep regcred"),
+        "prints how to verify: {stdout}"
+    );
+    // Idempotent: a second run succeeds and leaves the same files.
+    let (ok, _, stderr) =
+        run(Command::new(root().join("install.sh")).args(["--prefix", prefix.to_str().unwrap()]));
+    assert!(ok, "{stderr}");
+    let mut names: Vec<String> = std::fs::read_dir(&bin)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "docker-credential-regcred",
+            "kubectl-regcred",
+            "kubectl_complete-regcred"
+        ]
+    );
+
+    let (ok, stdout, stderr) = kubectl(&bin, &["plugin", "list"]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains(&bin.join("kubectl-regcred").display().to_string()),
+        "{stdout}"
+    );
+    let (ok, stdout, _) = kubectl(&bin, &["regcred", "version"]);
+    assert!(
+        ok && stdout.contains("kubectl-regcred 0.1.0 (commit"),
+        "{stdout}"
+    );
+    let (_, stdout, _) = kubectl(&bin, &["regcred", "--help"]);
+    assert!(
+        stdout.contains("Usage: kubectl regcred"),
+        "plugin-mode usage: {stdout}"
+    );
+    let (ok, stdout, stderr) = kubectl(&bin, &["__complete", "regcred", ""]);
+    assert!(ok, "{stderr}");
+    for sub in ["create", "attach", "check", "login"] {
+        assert!(stdout.lines().any(|l| l == sub), "{sub} in {stdout}");
+    }
+    assert!(stdout.contains(":4"), "{stdout}");
+    let (ok, stdout, _) = run(Command::new(bin.join("docker-credential-regcred")).arg("version"));
+    assert!(
+        ok && stdout.starts_with("docker-credential-regcred (kubectl-regcred)"),
+        "{stdout}"
+    );
+    // Run by its bare name (not by kubectl), usage names the binary.
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let (_, stdout, _) = run(Command::new("sh")
+        .args(["-c", "kubectl-regcred --help"])
+        .env("PATH", &path));
+    assert!(stdout.contains("Usage: kubectl-regcred"), "{stdout}");
+
+    let (ok, stdout, stderr) = run(Command::new(root().join("install.sh")).args([
+        "--uninstall",
+        "--prefix",
+        prefix.to_str().unwrap(),
+    ]));
+    assert!(ok, "{stdout}{stderr}");
+    assert!(!prefix.exists(), "--uninstall leaves nothing behind");
+
+    // From a release archive, into a prefix that already exists: only our files come and go.
+    let dist = base.path().join("dist");
+    let (ok, _, stderr) = run(
+        Command::new(root().join("scripts/release.sh")).args(["--out", dist.to_str().unwrap()])
+    );
+    assert!(ok, "{stderr}");
+    let archive = std::fs::read_dir(&dist)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".tar.gz"))
+        .unwrap();
+    std::fs::create_dir_all(prefix.join("bin")).unwrap();
+    std::fs::write(prefix.join("bin/someone-else"), "keep me").unwrap();
+    let (ok, _, stderr) = run(Command::new(root().join("install.sh")).args([
+        "--prefix",
+        prefix.to_str().unwrap(),
+        "--from-archive",
+        archive.to_str().unwrap(),
+    ]));
+    assert!(ok, "{stderr}");
+    let (ok, stdout, _) = kubectl(&bin, &["regcred", "version"]);
+    assert!(ok, "{stdout}");
+    let (ok, _, stderr) = run(Command::new(root().join("install.sh")).args([
+        "--uninstall",
+        "--prefix",
+        prefix.to_str().unwrap(),
+    ]));
+    assert!(ok, "{stderr}");
+    let left: Vec<String> = walk(&prefix);
+    assert_eq!(
+        left,
+        ["bin", "bin/someone-else"],
+        "only what was there before remains"
+    );
+}
+
+fn walk(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        for entry in std::fs::read_dir(&current).unwrap() {
+            let path = entry.unwrap().path();
+            found.push(path.strip_prefix(dir).unwrap().display().to_string());
+            if path.is_dir() {
+                stack.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
