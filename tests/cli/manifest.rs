@@ -257,7 +257,8 @@ fn each_rule_catches_its_violation() {
         "name must match the file"
     );
     assert!(!problems("regcred.yml", &good).is_empty(), ".yaml only");
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    type Mutation = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Mutation)> = vec![
         (
             "apiVersion",
             Box::new(|m| m["apiVersion"] = "krew/v1".into()),
