@@ -137,6 +137,48 @@ mod tests {
     }
 }
 
+/// Counts of outcomes by verb (`created`, `attached`, ...) plus failures, for the summary line
+/// a multi-object command prints on stderr.
+#[derive(Debug, Default)]
+pub struct Tally {
+    counts: Vec<(String, usize)>,
+    failed: usize,
+}
+
+impl Tally {
+    pub fn add(&mut self, verb: &str) {
+        match self.counts.iter_mut().find(|(v, _)| v == verb) {
+            Some((_, n)) => *n += 1,
+            None => self.counts.push((verb.to_string(), 1)),
+        }
+    }
+
+    pub fn fail(&mut self) {
+        self.failed += 1;
+    }
+
+    pub fn failed(&self) -> bool {
+        self.failed > 0
+    }
+
+    pub fn total(&self) -> usize {
+        self.counts.iter().map(|(_, n)| n).sum::<usize>() + self.failed
+    }
+
+    /// `3 namespaces: 2 created, 1 failed`.
+    pub fn summary(&self, noun: &str) -> String {
+        let mut parts: Vec<String> = self
+            .counts
+            .iter()
+            .map(|(verb, n)| format!("{n} {verb}"))
+            .collect();
+        if self.failed > 0 {
+            parts.push(format!("{} failed", self.failed));
+        }
+        format!("{} {noun}: {}", self.total(), parts.join(", "))
+    }
+}
+
 /// A kubectl-style table: uppercase headers, columns padded to the widest cell and separated
 /// by three spaces, no trailing padding.
 pub fn print_table(
@@ -213,6 +255,20 @@ pub fn human_age(seconds: i64) -> String {
 #[cfg(test)]
 mod table_tests {
     use super::*;
+
+    #[test]
+    fn tally_summaries() {
+        let mut tally = Tally::default();
+        tally.add("created");
+        tally.add("created");
+        tally.add("unchanged");
+        tally.fail();
+        assert_eq!(
+            tally.summary("namespaces"),
+            "4 namespaces: 2 created, 1 unchanged, 1 failed"
+        );
+        assert!(tally.failed());
+    }
 
     #[test]
     fn ages_follow_kubectl() {

@@ -15,7 +15,7 @@ use crate::cluster::{self, Cluster};
 use crate::error::ExitStatus;
 use crate::image::ImageRef;
 use crate::kubelet;
-use crate::output::{self, action_line};
+use crate::output::{self, Tally, action_line};
 use crate::pullsecret::{DOCKERCFG_TYPE, DOCKERCONFIGJSON_TYPE};
 use crate::settings::{AttachSettings, Connection, DryRun, NamespaceScope, WriteSettings};
 
@@ -377,16 +377,15 @@ async fn change_object(
         server_dry_run: plan.write.dry_run == DryRun::Server,
         field_manager: &plan.write.field_manager,
     };
+    let added: Vec<String> = wanted
+        .iter()
+        .filter(|n| !existing.contains(n))
+        .cloned()
+        .collect();
     let written = if kind == Kind::ServiceAccount {
+        // Applied to the list as read at write time, which may have gained entries since.
         let change = |names: &[String]| match &plan.change {
-            Change::Attach { .. } => {
-                let added: Vec<String> = wanted
-                    .iter()
-                    .filter(|n| !existing.contains(n))
-                    .cloned()
-                    .collect();
-                workloads::with_names(names, &added)
-            }
+            Change::Attach { .. } => workloads::with_names(names, &added),
             Change::Detach { secret } => workloads::without_name(names, secret),
         };
         match workloads::update_service_account(cluster, ns, &name, change, options).await {
@@ -396,14 +395,7 @@ async fn change_object(
         }
     } else {
         let patch = match &plan.change {
-            Change::Attach { .. } => {
-                let added: Vec<String> = wanted
-                    .iter()
-                    .filter(|n| !existing.contains(n))
-                    .cloned()
-                    .collect();
-                workloads::attach_patch(kind, &existing, &added)
-            }
+            Change::Attach { .. } => workloads::attach_patch(kind, &existing, &added),
             Change::Detach { secret } => workloads::detach_patch(kind, secret),
         };
         workloads::patch_template(cluster, resource, ns, &name, &patch, options)
@@ -553,17 +545,12 @@ pub fn report(
 ) -> anyhow::Result<ExitStatus> {
     let mut stdout = std::io::stdout().lock();
     let mut objects = Vec::new();
-    let mut counts: Vec<(String, usize)> = Vec::new();
-    let mut failed = 0;
-    let total = outcome.results.len();
+    let mut tally = Tally::default();
     for result in outcome.results {
         match result.outcome {
             Ok((verb, object)) => {
-                let word = verb.split(' ').next().unwrap_or("").to_string();
-                match counts.iter_mut().find(|(v, _)| *v == word) {
-                    Some((_, n)) => *n += 1,
-                    None => counts.push((word, 1)),
-                }
+                // `attached quay-cred` counts as `attached`.
+                tally.add(verb.split(' ').next().unwrap_or(""));
                 match write.output {
                     Some(_) if !object.is_null() => objects.push(object),
                     Some(_) => {}
@@ -578,7 +565,7 @@ pub fn report(
                 }
             }
             Err(message) => {
-                failed += 1;
+                tally.fail();
                 eprintln!("error: {}: {message}", result.reference);
             }
         }
@@ -592,20 +579,12 @@ pub fn report(
     for note in &outcome.notes {
         eprintln!("{note}");
     }
-    if total > 1 {
-        let mut parts: Vec<String> = counts
-            .iter()
-            .map(|(verb, n)| format!("{n} {verb}"))
-            .collect();
-        if failed > 0 {
-            parts.push(format!("{failed} failed"));
-        }
-        eprintln!("{total} objects: {}", parts.join(", "));
+    match tally.total() {
+        0 => eprintln!("no matching objects found"),
+        1 => {}
+        _ => eprintln!("{}", tally.summary("objects")),
     }
-    if total == 0 && failed == 0 {
-        eprintln!("no matching objects found");
-    }
-    Ok(if failed > 0 {
+    Ok(if tally.failed() {
         ExitStatus::Failure
     } else {
         ExitStatus::Success

@@ -13,7 +13,7 @@ use crate::commands::attach;
 use crate::credentials::{self, ExplicitLogin, LocalEnv, PasswordInput, Request};
 use crate::error::ExitStatus;
 use crate::fanout;
-use crate::output::{self, action_line};
+use crate::output::{self, Tally, action_line};
 use crate::pullsecret::build_secret;
 use crate::settings::{Connection, CreateSettings, DryRun, NamespaceScope};
 
@@ -184,12 +184,11 @@ fn report(
 ) -> anyhow::Result<ExitStatus> {
     let mut stdout = std::io::stdout().lock();
     let mut objects = Vec::new();
-    let mut counts: Vec<(&'static str, usize)> = Vec::new();
-    let mut failed = 0;
+    let mut tally = Tally::default();
     for (ns, result) in results {
         match result {
             Ok((action, secret)) => {
-                bump(&mut counts, action.verb());
+                tally.add(action.verb());
                 match settings.write.output {
                     Some(_) => {
                         objects.push(serde_json::to_value(&secret).context("encoding the Secret")?)
@@ -211,7 +210,7 @@ fn report(
                 }
             }
             Err(message) => {
-                failed += 1;
+                tally.fail();
                 eprintln!("error: namespace {ns}: {message}");
             }
         }
@@ -223,26 +222,11 @@ fn report(
     }
     stdout.flush()?;
     if several {
-        let total: usize = counts.iter().map(|(_, n)| n).sum::<usize>() + failed;
-        let mut parts: Vec<String> = counts
-            .iter()
-            .map(|(verb, n)| format!("{n} {verb}"))
-            .collect();
-        if failed > 0 {
-            parts.push(format!("{failed} failed"));
-        }
-        eprintln!("{total} namespaces: {}", parts.join(", "));
+        eprintln!("{}", tally.summary("namespaces"));
     }
-    Ok(if failed > 0 {
+    Ok(if tally.failed() {
         ExitStatus::Failure
     } else {
         ExitStatus::Success
     })
-}
-
-fn bump(counts: &mut Vec<(&'static str, usize)>, verb: &'static str) {
-    match counts.iter_mut().find(|(v, _)| *v == verb) {
-        Some((_, n)) => *n += 1,
-        None => counts.push((verb, 1)),
-    }
 }
