@@ -281,14 +281,20 @@ impl E2e {
     /// Runs `script` in a private D-Bus session with gnome-keyring unlocked (a real Secret
     /// Service), with our binary as `$REGCRED` and the helper link on PATH.
     pub fn in_keyring_session(&self, script: &str) -> Output {
+        self.in_dbus_session(
+            "echo -n e2e-keyring-pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null",
+            script,
+        )
+    }
+
+    /// Runs `script` in a private D-Bus session after `setup` (which starts a keyring).
+    pub fn in_dbus_session(&self, setup: &str, script: &str) -> Output {
         let path = format!(
             "{}:{}",
             self.helper_bin().display(),
             std::env::var("PATH").unwrap_or_default()
         );
-        let full = format!(
-            "set -e\necho -n e2e-keyring-pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null\nset +e\n{script}"
-        );
+        let full = format!("set -e\n{setup}\nset +e\n{script}");
         std::process::Command::new("dbus-run-session")
             .args(["--", "sh", "-c", &full])
             .env("HOME", self.home.path())

@@ -116,6 +116,35 @@ fn without_a_secret_service_errors_are_clear_and_other_sources_still_work() {
 
 #[test]
 #[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn a_locked_keyring_is_named_and_nothing_is_half_written() {
+    let e2e = E2e::new();
+    // gnome-keyring running, but never unlocked: there is no usable login collection.
+    let out = e2e.in_dbus_session(
+        "gnome-keyring-daemon --start --components=secrets >/dev/null 2>&1",
+        r#"echo pw | timeout 20 $REGCRED login quay.io -u robot --password-stdin; echo "login=$?"
+echo quay.io | timeout 20 docker-credential-regcred get; echo "get=$?"
+timeout 20 $REGCRED logins; echo "logins=$?""#,
+    );
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert!(stdout.contains("login=1"), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("error: the keychain is locked or access was denied")
+            && stderr.contains("Unlock it"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("credentials not found in native keychain") && stdout.contains("get=1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("logins=0") && stderr.contains("No logins in the OS keychain."),
+        "{stdout}{stderr}"
+    );
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
 fn protocol_matches_docker_credential_secretservice() {
     let e2e = E2e::new();
     // Each case runs against both helpers in the same keyring session; stdout and the exit
