@@ -597,3 +597,63 @@ fn attach_help_lists_targets_and_examples() {
     assert!(output.status.success());
     insta::assert_snapshot!("attach_help", String::from_utf8_lossy(&output.stdout));
 }
+
+#[test]
+fn the_password_prompt_does_not_echo() {
+    // `script` (util-linux) runs the command on a real pseudo-terminal.
+    let env = TestEnv::new();
+    let binary = assert_cmd::cargo::cargo_bin("kubectl-regcred");
+    let command = format!(
+        "{} create x --server quay.io --username robot --dry-run=client -o json",
+        binary.display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("HOME", env.home())
+        .env_remove("KUBECONFIG")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) is installed");
+    // Type only once the prompt is on screen (echo is off by then), as a person would.
+    use std::io::{Read, Write};
+    let mut stdout = child.stdout.take().unwrap();
+    let mut screen_bytes = Vec::new();
+    let mut byte = [0u8; 1];
+    while !String::from_utf8_lossy(&screen_bytes).contains("Password for robot: ") {
+        assert_eq!(
+            stdout.read(&mut byte).unwrap(),
+            1,
+            "no prompt: {}",
+            String::from_utf8_lossy(&screen_bytes)
+        );
+        screen_bytes.push(byte[0]);
+    }
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"typed-s3cret\n")
+        .unwrap();
+    stdout.read_to_end(&mut screen_bytes).unwrap();
+    let status = child.wait().unwrap();
+    let output = std::process::Output {
+        status,
+        stdout: screen_bytes,
+        stderr: Vec::new(),
+    };
+    let screen = String::from_utf8_lossy(&output.stdout).replace('\r', "");
+    assert!(output.status.success(), "{screen}");
+    assert!(screen.contains("Password for robot: "), "{screen}");
+    assert!(
+        !screen.contains("typed-s3cret"),
+        "the password was echoed: {screen}"
+    );
+    let json_start = screen.find('{').unwrap();
+    let secret: serde_json::Value = serde_json::from_str(&screen[json_start..]).unwrap();
+    assert_eq!(
+        decoded_payload(&secret)["auths"]["quay.io"]["password"],
+        "typed-s3cret"
+    );
+}
