@@ -9,11 +9,11 @@ use serde::Serialize;
 use crate::cluster::inventory::{self, NamespaceInventory, Object, Wants};
 use crate::cluster::workloads::{self, Kind};
 use crate::cluster::{self};
-use crate::commands::list::print_structured;
 use crate::diagnosis::{self, PodInputs, SecretState, Verdict};
 use crate::error::ExitStatus;
 use crate::image::ImageRef;
 use crate::kubelet;
+use crate::output;
 use crate::probe::{self, Anonymous};
 use crate::settings::{CheckSettings, Connection, NamespaceScope};
 
@@ -109,7 +109,7 @@ pub async fn run(settings: CheckSettings, connection: Connection) -> anyhow::Res
     match settings.output {
         Some(format) => {
             let document = serde_json::json!({ "items": reports });
-            print_structured(&mut stdout, format, &document)?;
+            output::print_objects(&mut stdout, format, vec![document])?;
         }
         None => {
             for report in &reports {

@@ -42,7 +42,7 @@ pub async fn run(settings: ListSettings, connection: Connection) -> anyhow::Resu
         ListFormat::Structured(format) => {
             let items: Vec<_> = summaries.iter().map(|(_, s)| s).collect();
             let document = serde_json::json!({ "items": items });
-            print_structured(&mut stdout, format, &document)?;
+            output::print_objects(&mut stdout, format, vec![document])?;
         }
         ListFormat::Table | ListFormat::Wide => {
             if summaries.is_empty() {
@@ -131,12 +131,4 @@ fn table(
         })
         .collect();
     print_table(out, &headers, &rows)
-}
-
-pub fn print_structured(
-    out: &mut impl Write,
-    format: OutputFormat,
-    document: &serde_json::Value,
-) -> std::io::Result<()> {
-    output::print_objects(out, format, vec![document.clone()])
 }

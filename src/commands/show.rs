@@ -9,9 +9,8 @@ use kube::api::Api;
 
 use crate::cluster::inventory::{self, Wants};
 use crate::cluster::{self};
-use crate::commands::list::print_structured;
 use crate::error::ExitStatus;
-use crate::output::human_age;
+use crate::output::{self, human_age};
 use crate::pullsecret::{DOCKERCONFIGJSON_KEY, SecretSummary};
 use crate::settings::{Connection, ShowSettings};
 
@@ -46,7 +45,9 @@ pub async fn run(settings: ShowSettings, connection: Connection) -> anyhow::Resu
         .unwrap_or_default();
     let summary = SecretSummary::new(&secret, users);
     match settings.output {
-        Some(format) => print_structured(&mut stdout, format, &serde_json::to_value(&summary)?)?,
+        Some(format) => {
+            output::print_objects(&mut stdout, format, vec![serde_json::to_value(&summary)?])?
+        }
         None => describe(&mut stdout, &summary, &secret)?,
     }
     stdout.flush()?;
