@@ -16,7 +16,7 @@ import json
 import statistics
 import sys
 
-from common import BINARY, cluster, delta, ensure_namespaces, kubectl, request_counts, run
+from common import BINARY, cluster, delta, ensure_namespaces, kubectl, request_counts, run, settle
 
 SECRET = "benchcred"
 WRITES = {"POST", "PUT", "PATCH", "DELETE", "APPLY"}
@@ -49,6 +49,7 @@ def main():
 def bench(env, args):
     namespaces = [f"bench-{i}" for i in range(args.namespaces)]
     setup(env, namespaces)
+    settle(env)
     scope = ["--namespaces", ",".join(namespaces)]
     ours = [BINARY, "attach", SECRET, "deployment/web", *scope]
     detach = [BINARY, "detach", SECRET, "deployment/web", *scope]
@@ -61,6 +62,7 @@ def bench(env, args):
         before = request_counts(env, {"deployments", "secrets"})
         regcred.append(run(ours, env)[0])
         attach_requests = delta(before, request_counts(env, {"deployments", "secrets"}))
+        settle(env)
         before = request_counts(env, {"deployments", "secrets"})
         noop.append(run(ours, env)[0])
         noop_requests = delta(before, request_counts(env, {"deployments", "secrets"}))

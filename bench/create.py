@@ -17,7 +17,7 @@ import statistics
 import sys
 import time
 
-from common import BINARY, cluster, delta, ensure_namespaces, kubectl, request_counts, run
+from common import BINARY, cluster, delta, ensure_namespaces, kubectl, request_counts, run, settle
 
 SECRET = "benchcred"
 PASSWORD = "bench-password"
@@ -45,6 +45,7 @@ def main():
 def bench(env, args):
     namespaces = [f"bench-{i}" for i in range(args.namespaces)]
     ensure_namespaces(env, namespaces)
+    settle(env)
 
     # The List kubectl creates: the very Secret we would write, in every namespace.
     _, _, one = run([BINARY, "create", SECRET, "--server", "quay.io", "--username", "robot",
@@ -65,6 +66,7 @@ def bench(env, args):
         kubectl_list.append(kubectl(env, "create", "-f", "-", stdin=secret_list)[0])
         delete_secrets(env)
         regcred_fresh.append(run(ours, env, stdin=PASSWORD)[0])
+        settle(env)
         before = resource_versions(env)
         counts = request_counts(env, {"secrets"})
         regcred_noop.append(run(ours, env, stdin=PASSWORD)[0])
