@@ -11,12 +11,11 @@ Needs GNU time (Debian package `time`); starts its own cluster unless
 $REGCRED_E2E_KUBECONFIG is set.
 """
 
-import argparse
 import json
 import statistics
 import sys
 
-from common import BINARY, cluster, delta, ensure_namespaces, kubectl, request_counts, run, settle
+from common import BINARY, arguments, cluster, delta, ensure_namespaces, kubectl, request_counts, run, settle
 
 SECRET = "benchcred"
 WRITES = {"POST", "PUT", "PATCH", "DELETE", "APPLY"}
@@ -37,11 +36,7 @@ def setup(env, namespaces):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--loop-rounds", type=int, default=2, help="rounds of the slow kubectl patch loop")
-    parser.add_argument("--namespaces", type=int, default=200)
-    args = parser.parse_args()
+    args = arguments(__doc__, "rounds of the slow kubectl patch loop")
     with cluster() as env:
         bench(env, args)
 

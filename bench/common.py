@@ -100,3 +100,13 @@ def settle(env, resources=("secrets", "serviceaccounts", "deployments", "replica
             return
         last = current
         time.sleep(quiet)
+
+
+def arguments(doc, loop_help):
+    """The benchmarks' shared flags."""
+    import argparse
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--loop-rounds", type=int, default=2, help=loop_help)
+    parser.add_argument("--namespaces", type=int, default=200)
+    return parser.parse_args()

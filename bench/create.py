@@ -11,13 +11,12 @@ the release binary, and prints medians and ratios:
 It also times our second (no-op) run, which must leave every resourceVersion unchanged.
 """
 
-import argparse
 import json
 import statistics
 import sys
 import time
 
-from common import BINARY, cluster, delta, ensure_namespaces, kubectl, request_counts, run, settle
+from common import BINARY, arguments, cluster, delta, ensure_namespaces, kubectl, request_counts, run, settle
 
 SECRET = "benchcred"
 PASSWORD = "bench-password"
@@ -33,11 +32,7 @@ def resource_versions(env):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--loop-rounds", type=int, default=2, help="rounds of the slow kubectl shell loop")
-    parser.add_argument("--namespaces", type=int, default=200)
-    args = parser.parse_args()
+    args = arguments(__doc__, "rounds of the slow kubectl shell loop")
     with cluster() as env:
         bench(env, args)
 

@@ -15,6 +15,17 @@ fn help_shows_every_create_flag() {
     insta::assert_snapshot!("create_help", String::from_utf8_lossy(&output.stdout));
 }
 
+/// Each command line exits 2, prints nothing on stdout, and says `error: ...NEEDLE...`.
+fn assert_usage_errors(env: &TestEnv, cases: &[(&[&str], &str)]) {
+    for (args, needle) in cases {
+        env.cmd(args)
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(predicate::str::contains(*needle).and(predicate::str::starts_with("error:")));
+    }
+}
+
 #[test]
 fn usage_errors_exit_2_and_name_the_problem() {
     let env = TestEnv::new();
@@ -59,13 +70,7 @@ fn usage_errors_exit_2_and_name_the_problem() {
             "invalid duration",
         ),
     ];
-    for (args, needle) in cases {
-        env.cmd(args)
-            .assert()
-            .code(2)
-            .stdout("")
-            .stderr(predicate::str::contains(*needle).and(predicate::str::starts_with("error:")));
-    }
+    assert_usage_errors(&env, cases);
 }
 
 #[test]
@@ -581,13 +586,7 @@ fn attach_and_detach_usage_errors_exit_2() {
             "not Pods",
         ),
     ];
-    for (args, needle) in cases {
-        env.cmd(args)
-            .assert()
-            .code(2)
-            .stdout("")
-            .stderr(predicate::str::contains(*needle).and(predicate::str::starts_with("error:")));
-    }
+    assert_usage_errors(&env, cases);
 }
 
 #[test]

@@ -120,14 +120,7 @@ fn deployment_keeps_its_own_entries_and_does_not_roll_out_twice() {
     let ns = e2e.namespace("deploy");
     pull_secret(&e2e, &ns, "x", "ghcr.io");
     pull_secret(&e2e, &ns, "regcred", "quay.io");
-    e2e.kubectl_ok(&[
-        "create",
-        "deployment",
-        "web",
-        "-n",
-        &ns,
-        "--image=quay.io/team/web:1",
-    ]);
+    e2e.create_deployment(&ns, "web", "quay.io/team/web:1");
     e2e.kubectl_ok(&[
         "patch",
         "deployment",
@@ -238,22 +231,8 @@ fn service_account_attach_reaches_new_pods_and_restart_rolls_out() {
     let e2e = E2e::new();
     let ns = e2e.namespace("admission");
     pull_secret(&e2e, &ns, "regcred", "quay.io");
-    e2e.kubectl_ok(&[
-        "create",
-        "deployment",
-        "api",
-        "-n",
-        &ns,
-        "--image=quay.io/team/api:1",
-    ]);
-    e2e.kubectl_ok(&[
-        "create",
-        "deployment",
-        "own",
-        "-n",
-        &ns,
-        "--image=quay.io/team/own:1",
-    ]);
+    e2e.create_deployment(&ns, "api", "quay.io/team/api:1");
+    e2e.create_deployment(&ns, "own", "quay.io/team/own:1");
     e2e.kubectl_ok(&[
         "patch",
         "deployment",
@@ -309,14 +288,7 @@ fn service_account_attach_reaches_new_pods_and_restart_rolls_out() {
 fn missing_secret_is_refused_unless_allowed() {
     let e2e = E2e::new();
     let ns = e2e.namespace("missing");
-    e2e.kubectl_ok(&[
-        "create",
-        "deployment",
-        "web",
-        "-n",
-        &ns,
-        "--image=quay.io/team/web:1",
-    ]);
+    e2e.create_deployment(&ns, "web", "quay.io/team/web:1");
     let out = e2e
         .regcred(&["attach", "ghost", "deployment/web", "-n", &ns])
         .output()
@@ -392,14 +364,7 @@ fn a_forbidden_user_changes_nothing_and_fails() {
     let e2e = E2e::new();
     let ns = e2e.namespace("attach-rbac");
     pull_secret(&e2e, &ns, "regcred", "quay.io");
-    e2e.kubectl_ok(&[
-        "create",
-        "deployment",
-        "web",
-        "-n",
-        &ns,
-        "--image=quay.io/team/web:1",
-    ]);
+    e2e.create_deployment(&ns, "web", "quay.io/team/web:1");
     let out = e2e
         .regcred(&[
             "attach",
@@ -424,14 +389,7 @@ fn dry_runs_show_the_result_and_write_nothing() {
     let e2e = E2e::new();
     let ns = e2e.namespace("attach-dry");
     pull_secret(&e2e, &ns, "regcred", "quay.io");
-    e2e.kubectl_ok(&[
-        "create",
-        "deployment",
-        "web",
-        "-n",
-        &ns,
-        "--image=quay.io/team/web:1",
-    ]);
+    e2e.create_deployment(&ns, "web", "quay.io/team/web:1");
     for mode in ["--dry-run=server", "--dry-run=client"] {
         let out = e2e
             .regcred(&[
@@ -480,14 +438,7 @@ fn dry_runs_show_the_result_and_write_nothing() {
 fn all_kinds_labels_and_create_attach() {
     let e2e = E2e::new();
     let ns = e2e.namespace("kinds");
-    e2e.kubectl_ok(&[
-        "create",
-        "deployment",
-        "shop-a",
-        "-n",
-        &ns,
-        "--image=quay.io/team/a:1",
-    ]);
+    e2e.create_deployment(&ns, "shop-a", "quay.io/team/a:1");
     // batch/v1beta1: this control plane (1.20) predates batch/v1 CronJobs, which kubectl 1.32
     // would create; kubectl-regcred discovers which version the server has.
     e2e.kubectl_apply(&format!(
@@ -504,14 +455,7 @@ spec:
           containers: [{{name: a, image: 'quay.io/team/a:1'}}]
 "
     ));
-    e2e.kubectl_ok(&[
-        "create",
-        "deployment",
-        "other",
-        "-n",
-        &ns,
-        "--image=quay.io/team/o:1",
-    ]);
+    e2e.create_deployment(&ns, "other", "quay.io/team/o:1");
     e2e.kubectl_ok(&["label", "deployment", "shop-a", "-n", &ns, "part-of=shop"]);
     e2e.kubectl_apply(&format!(
         "apiVersion: apps/v1

@@ -102,6 +102,18 @@ impl E2e {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// `kubectl create deployment NAME --image=IMAGE -n NS`.
+    pub fn create_deployment(&self, ns: &str, name: &str, image: &str) {
+        self.kubectl_ok(&[
+            "create",
+            "deployment",
+            name,
+            "-n",
+            ns,
+            &format!("--image={image}"),
+        ]);
+    }
+
     pub fn kubectl_apply(&self, yaml: &str) {
         let mut child = std::process::Command::new("kubectl")
             .env("KUBECONFIG", &self.kubeconfig)
