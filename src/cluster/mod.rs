@@ -38,6 +38,8 @@ pub struct Cluster {
     pub client: Client,
     pub server: String,
     pub default_namespace: String,
+    /// Whether the server serves `batch/v1` CronJobs, discovered once per command.
+    cronjob_v1: std::sync::Arc<tokio::sync::OnceCell<bool>>,
 }
 
 fn read_kubeconfig(connection: &Connection) -> Result<Kubeconfig, ClusterError> {
@@ -111,10 +113,25 @@ pub async fn connect(connection: &Connection) -> Result<Cluster, ClusterError> {
         client,
         server,
         default_namespace,
+        cronjob_v1: Default::default(),
     })
 }
 
 impl Cluster {
+    /// CronJob is `batch/v1` from Kubernetes 1.21; older servers only have `batch/v1beta1`.
+    pub async fn serves_cronjob_v1(&self) -> bool {
+        *self
+            .cronjob_v1
+            .get_or_init(|| async {
+                self.client
+                    .list_api_group_resources("batch/v1")
+                    .await
+                    .map(|list| list.resources.iter().any(|r| r.name == "cronjobs"))
+                    .unwrap_or(true)
+            })
+            .await
+    }
+
     /// The namespaces a scope names. `-A` leaves out namespaces being deleted, where
     /// nothing can be created.
     pub async fn namespaces(&self, scope: &NamespaceScope) -> Result<Vec<String>, ClusterError> {

@@ -158,19 +158,10 @@ pub fn unknown_kind(kind: &str) -> String {
     )
 }
 
-/// The API resource to use for a kind on this cluster. CronJob is `batch/v1` from
-/// Kubernetes 1.21; older servers only have `batch/v1beta1`.
+/// The API resource to use for a kind on this cluster (see [`Cluster::serves_cronjob_v1`]).
 pub async fn resource(cluster: &Cluster, kind: Kind) -> ApiResource {
-    if kind == Kind::CronJob {
-        let has_v1 = cluster
-            .client
-            .list_api_group_resources("batch/v1")
-            .await
-            .map(|list| list.resources.iter().any(|r| r.name == "cronjobs"))
-            .unwrap_or(true);
-        if !has_v1 {
-            return kind.api_resource("v1beta1");
-        }
+    if kind == Kind::CronJob && !cluster.serves_cronjob_v1().await {
+        return kind.api_resource("v1beta1");
     }
     kind.api_resource("v1")
 }
