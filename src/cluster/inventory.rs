@@ -122,6 +122,7 @@ impl NamespaceInventory {
 /// Which resource types to read.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Wants {
+    pub secrets: bool,
     pub workloads: bool,
     pub pods: bool,
     pub service_accounts: bool,
@@ -157,7 +158,10 @@ pub async fn gather(
             .collect(),
         errors: BTreeMap::new(),
     };
-    let mut resources: Vec<(Option<Kind>, ApiResource)> = vec![(None, core("Secret", "secrets"))];
+    let mut resources: Vec<(Option<Kind>, ApiResource)> = Vec::new();
+    if wants.secrets {
+        resources.push((None, core("Secret", "secrets")));
+    }
     if wants.workloads {
         for kind in TEMPLATE_KINDS {
             resources.push((Some(kind), workloads::resource(cluster, kind).await));

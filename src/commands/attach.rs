@@ -10,7 +10,8 @@ use kube::api::{DynamicObject, TypeMeta};
 use kube::discovery::ApiResource;
 use serde_json::Value;
 
-use crate::cluster::workloads::{self, Kind, PatchOptions, TEMPLATE_KINDS, Target};
+use crate::cluster::inventory::{self, Wants};
+use crate::cluster::workloads::{self, Kind, PatchOptions, Target};
 use crate::cluster::{self, Cluster};
 use crate::error::ExitStatus;
 use crate::image::ImageRef;
@@ -184,11 +185,17 @@ pub async fn apply(cluster: &Cluster, plan: &Plan<'_>) -> Outcome {
         restart,
         ..
     } = &plan.change
+        && !changed_accounts.is_empty()
     {
-        for (ns, account) in changed_accounts {
-            service_account_caveats(cluster, plan, &ns, &account, secret, *restart, &mut outcome)
-                .await;
-        }
+        service_account_caveats(
+            cluster,
+            plan,
+            &changed_accounts,
+            secret,
+            *restart,
+            &mut outcome,
+        )
+        .await;
     }
     outcome
 }
@@ -415,39 +422,37 @@ fn to_value(mut object: DynamicObject, resource: &ApiResource) -> Value {
 
 /// ServiceAccount admission copies the account's pull secrets only into Pods created later,
 /// and only into Pods that list none of their own. Name what will not pick the Secret up, and
-/// with `--restart`, roll out the workloads whose new pods would.
+/// with `--restart`, roll out the workloads whose new pods would. One inventory read serves
+/// every changed account, whatever the number of namespaces.
 async fn service_account_caveats(
     cluster: &Cluster,
     plan: &Plan<'_>,
-    ns: &str,
-    account: &str,
+    changed: &[(String, String)],
     secret: &str,
     restart: bool,
     outcome: &mut Outcome,
 ) {
-    let pods_resource = ApiResource {
-        group: String::new(),
-        version: "v1".into(),
-        api_version: "v1".into(),
-        kind: "Pod".into(),
-        plural: "pods".into(),
+    let mut namespaces: Vec<String> = changed.iter().map(|(ns, _)| ns.clone()).collect();
+    namespaces.dedup();
+    let wants = Wants {
+        workloads: true,
+        pods: true,
+        ..Wants::default()
     };
-    let api: kube::Api<DynamicObject> =
-        kube::Api::namespaced_with(cluster.client.clone(), ns, &pods_resource);
-    let params =
-        kube::api::ListParams::default().fields(&format!("spec.serviceAccountName={account}"));
-    if let Ok(pods) = api.list(&params).await {
-        let stale: Vec<String> = pods
-            .items
+    let inventory = inventory::gather(cluster, &namespaces, wants, plan.write.concurrency).await;
+    let mut to_restart: Vec<(String, Kind, String)> = Vec::new();
+    for (ns, account) in changed {
+        let Some(found) = inventory.namespaces.get(ns) else {
+            continue;
+        };
+        let stale: Vec<&str> = found
+            .pods
             .iter()
-            .filter(|pod| {
-                let spec = &pod.data["spec"];
-                !workloads::pull_secret_names(spec).contains(&secret.to_string())
-            })
-            .filter_map(|pod| pod.metadata.name.clone())
+            .filter(|pod| workloads::service_account(&pod.value["spec"]) == *account)
+            .filter(|pod| !pod.pull_secrets().iter().any(|n| n == secret))
+            .map(|pod| pod.name.as_str())
             .collect();
         if !stale.is_empty() {
-            let shown: Vec<&str> = stale.iter().take(5).map(String::as_str).collect();
             let more = if stale.len() > 5 {
                 format!(" and {} more", stale.len() - 5)
             } else {
@@ -456,85 +461,73 @@ async fn service_account_caveats(
             outcome.notes.push(format!(
                 "note: namespace {ns}: {} existing pod(s) run under serviceaccount/{account} and keep their old pull secrets until they are recreated: {}{more}",
                 stale.len(),
-                shown.join(", ")
+                stale.iter().take(5).copied().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        let mut rollout = Vec::new();
+        // Owned ReplicaSets and Jobs follow their owner's template.
+        for workload in found.workloads.iter().filter(|w| w.owner.is_none()) {
+            let Some(spec) = workloads::pod_spec(workload.kind, &workload.value) else {
+                continue;
+            };
+            if workloads::service_account(spec) != *account {
+                continue;
+            }
+            let own = workloads::pull_secret_names(spec);
+            if own.is_empty() {
+                if workload.kind.restartable() {
+                    rollout.push(workload.reference());
+                    to_restart.push((ns.clone(), workload.kind, workload.name.clone()));
+                }
+            } else if !own.iter().any(|n| n == secret) {
+                outcome.notes.push(format!(
+                    "note: {} in namespace {ns} lists its own imagePullSecrets, so its pods ignore the ServiceAccount's; \
+                     attach to it directly: kubectl regcred attach {secret} {}/{} -n {ns}",
+                    workload.reference(),
+                    workload.kind.kind_name().to_ascii_lowercase(),
+                    workload.name
+                ));
+            }
+        }
+        if !rollout.is_empty() && !restart {
+            outcome.notes.push(format!(
+                "note: namespace {ns}: {} run under serviceaccount/{account}; their running pods get the Secret once rolled out (rerun with --restart)",
+                rollout.join(", ")
             ));
         }
     }
-    let namespaces = [ns.to_string()];
-    let mut to_restart = Vec::new();
-    for kind in TEMPLATE_KINDS {
-        let resource = workloads::resource(cluster, kind).await;
-        let fetched = workloads::fetch(cluster, &resource, &namespaces, None, None, 1).await;
-        let Some((_, Ok(objects))) = fetched.into_iter().next() else {
-            continue;
-        };
-        for object in objects {
-            // Owned ReplicaSets and Jobs follow their owner's template.
-            if object
-                .metadata
-                .owner_references
-                .as_ref()
-                .is_some_and(|o| !o.is_empty())
-            {
-                continue;
-            }
-            let value = serde_json::to_value(&object).unwrap_or_default();
-            let Some(spec) = workloads::pod_spec(kind, &value) else {
-                continue;
-            };
-            if workloads::service_account(spec) != account {
-                continue;
-            }
-            let name = object.metadata.name.clone().unwrap_or_default();
-            let own = workloads::pull_secret_names(spec);
-            if !own.is_empty() {
-                if !own.contains(&secret.to_string()) {
-                    outcome.notes.push(format!(
-                        "note: {}/{name} in namespace {ns} lists its own imagePullSecrets, so its pods ignore the ServiceAccount's; \
-                         attach to it directly: kubectl regcred attach {secret} {}/{name} -n {ns}",
-                        kind.display(),
-                        kind.kind_name().to_ascii_lowercase()
-                    ));
-                }
-            } else if kind.restartable() {
-                to_restart.push((kind, resource.clone(), name));
-            }
-        }
-    }
-    if to_restart.is_empty() {
-        return;
-    }
-    if !restart {
-        let names: Vec<String> = to_restart
-            .iter()
-            .map(|(k, _, n)| format!("{}/{n}", k.display()))
-            .collect();
-        outcome.notes.push(format!(
-            "note: namespace {ns}: {} run under serviceaccount/{account}; their running pods get the Secret once rolled out (rerun with --restart)",
-            names.join(", ")
-        ));
+    if !restart || to_restart.is_empty() {
         return;
     }
     let options = PatchOptions {
         server_dry_run: plan.write.dry_run == DryRun::Server,
         field_manager: &plan.write.field_manager,
     };
-    for (kind, resource, name) in to_restart {
-        let reference = format!("{}/{name}", kind.display());
-        let result = if plan.write.dry_run == DryRun::Client {
-            Ok(("restarted".to_string(), Value::Null))
-        } else {
-            workloads::rollout_restart(cluster, &resource, ns, &name, options)
-                .await
-                .map(|o| ("restarted".to_string(), to_value(o, &resource)))
-                .map_err(|e| cluster.describe(&e))
-        };
-        outcome.results.push(ObjectResult {
-            namespace: ns.to_string(),
-            reference,
-            outcome: result,
-        });
-    }
+    let restarted = crate::fanout::run(
+        to_restart,
+        plan.write.concurrency,
+        "restarts",
+        |(ns, kind, name)| async move {
+            let result = if plan.write.dry_run == DryRun::Client {
+                Ok(("restarted".to_string(), Value::Null))
+            } else {
+                let resource = workloads::resource(cluster, kind).await;
+                workloads::rollout_restart(cluster, &resource, &ns, &name, options)
+                    .await
+                    .map(|o| ("restarted".to_string(), to_value(o, &resource)))
+                    .map_err(|e| cluster.describe(&e))
+            };
+            ObjectResult {
+                namespace: ns,
+                reference: format!("{}/{name}", kind.display()),
+                outcome: result,
+            }
+        },
+    )
+    .await;
+    outcome
+        .results
+        .extend(restarted.into_iter().map(|(_, result)| result));
 }
 
 /// Prints the lines (or objects), notes and a summary; exit 1 if anything failed.

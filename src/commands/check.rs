@@ -78,6 +78,7 @@ pub async fn run(settings: CheckSettings, connection: Connection) -> anyhow::Res
     let cluster = cluster::connect(&connection).await?;
     let namespaces = cluster.namespaces(&settings.scope).await?;
     let wants = Wants {
+        secrets: true,
         workloads: true,
         pods: true,
         service_accounts: true,

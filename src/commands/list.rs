@@ -14,6 +14,7 @@ pub async fn run(settings: ListSettings, connection: Connection) -> anyhow::Resu
     let cluster = cluster::connect(&connection).await?;
     let namespaces = cluster.namespaces(&settings.scope).await?;
     let wants = Wants {
+        secrets: true,
         workloads: true,
         service_accounts: true,
         ..Wants::default()
