@@ -305,6 +305,28 @@ fn no_password_in_list_show_or_check_unless_revealed() {
         .unwrap();
     let revealed: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(revealed["auths"]["quay.io"]["password"], password);
+    assert!(
+        !text(&out.stderr).contains("warning"),
+        "no warning into a pipe"
+    );
+
+    // On a terminal (a pty from `script`), a warning comes first.
+    let binary = assert_cmd::cargo::cargo_bin("kubectl-regcred");
+    let out = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("{} show regcred -n {ns} --reveal", binary.display()),
+            "/dev/null",
+        ])
+        .env("KUBECONFIG", &e2e.kubeconfig)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let screen = text(&out.stdout);
+    let warning = screen
+        .find("warning: printing registry passwords in clear text")
+        .expect(&screen);
+    assert!(warning < screen.find(password).expect(&screen), "{screen}");
 }
 
 #[test]
