@@ -135,16 +135,6 @@ pub struct Inventory {
     pub errors: BTreeMap<String, String>,
 }
 
-fn core(kind: &str, plural: &str) -> ApiResource {
-    ApiResource {
-        group: String::new(),
-        version: "v1".into(),
-        api_version: "v1".into(),
-        kind: kind.into(),
-        plural: plural.into(),
-    }
-}
-
 pub async fn gather(
     cluster: &Cluster,
     namespaces: &[String],
@@ -160,7 +150,7 @@ pub async fn gather(
     };
     let mut resources: Vec<(Option<Kind>, ApiResource)> = Vec::new();
     if wants.secrets {
-        resources.push((None, core("Secret", "secrets")));
+        resources.push((None, workloads::secret_resource()));
     }
     if wants.workloads {
         for kind in TEMPLATE_KINDS {
@@ -168,16 +158,16 @@ pub async fn gather(
         }
     }
     if wants.pods {
-        resources.push((Some(Kind::Pod), core("Pod", "pods")));
+        resources.push((Some(Kind::Pod), workloads::core_resource("Pod", "pods")));
     }
     if wants.service_accounts {
         resources.push((
             Some(Kind::ServiceAccount),
-            core("ServiceAccount", "serviceaccounts"),
+            workloads::core_resource("ServiceAccount", "serviceaccounts"),
         ));
     }
     if wants.events {
-        resources.push((None, core("Event", "events")));
+        resources.push((None, workloads::core_resource("Event", "events")));
     }
     for (kind, resource) in resources {
         for (ns, result) in
@@ -194,9 +184,7 @@ pub async fn gather(
             for object in objects {
                 match (kind, resource.kind.as_str()) {
                     (None, "Secret") => {
-                        if let Ok(secret) =
-                            serde_json::to_value(&object).and_then(serde_json::from_value)
-                        {
+                        if let Some(secret) = workloads::as_secret(&object) {
                             entry.secrets.push(secret);
                         }
                     }

@@ -2,11 +2,8 @@
 //! differs, guarded by `resourceVersion` and retried on conflict, so another writer's change
 //! is never silently overwritten.
 
-use std::collections::HashMap;
-
 use k8s_openapi::api::core::v1::Secret;
-use kube::Client;
-use kube::api::{Api, DeleteParams, ListParams, PostParams, Preconditions};
+use kube::api::{Api, DeleteParams, PostParams, Preconditions};
 
 use super::status_code;
 use crate::pullsecret::{is_managed, is_pull_secret_type, is_up_to_date, updated};
@@ -50,7 +47,6 @@ pub enum WriteError {
 /// What we already know about the Secret in a namespace before writing.
 #[derive(Debug, Clone)]
 pub enum Known {
-    Unknown,
     Absent,
     Present(Box<Secret>),
 }
@@ -60,22 +56,6 @@ pub struct WriteOptions<'a> {
     pub server_dry_run: bool,
     pub force: bool,
     pub field_manager: &'a str,
-}
-
-/// One request for every namespace at once: the named Secret wherever it exists. `None` when
-/// the caller may not list Secrets cluster-wide; then each namespace is read on its own.
-pub async fn prefetch(client: &Client, name: &str) -> Option<HashMap<String, Secret>> {
-    let api: Api<Secret> = Api::all(client.clone());
-    let list = api
-        .list(&ListParams::default().fields(&format!("metadata.name={name}")))
-        .await
-        .ok()?;
-    Some(
-        list.items
-            .into_iter()
-            .filter_map(|s| Some((s.metadata.namespace.clone()?, s)))
-            .collect(),
-    )
 }
 
 /// Creates or updates `desired` in its namespace.
@@ -91,7 +71,6 @@ pub async fn write(
         field_manager: Some(options.field_manager.to_string()),
     };
     let mut current = match known {
-        Known::Unknown => api.get_opt(&name).await?,
         Known::Absent => None,
         Known::Present(secret) => Some(*secret),
     };

@@ -166,6 +166,28 @@ pub async fn resource(cluster: &Cluster, kind: Kind) -> ApiResource {
     kind.api_resource("v1")
 }
 
+/// A core (`v1`) resource, for kinds read through the dynamic API.
+pub fn core_resource(kind: &str, plural: &str) -> ApiResource {
+    ApiResource {
+        group: String::new(),
+        version: "v1".into(),
+        api_version: "v1".into(),
+        kind: kind.into(),
+        plural: plural.into(),
+    }
+}
+
+pub fn secret_resource() -> ApiResource {
+    core_resource("Secret", "secrets")
+}
+
+/// A Secret read through the dynamic API, as the typed struct.
+pub fn as_secret(object: &DynamicObject) -> Option<k8s_openapi::api::core::v1::Secret> {
+    serde_json::to_value(object)
+        .and_then(serde_json::from_value)
+        .ok()
+}
+
 /// Fetches objects of one resource in `namespaces`: the named one, or all matching `labels`.
 /// Many namespaces are read with one cluster-wide list when allowed; otherwise one request
 /// per namespace, so a Forbidden namespace fails alone. Results follow `namespaces`' order.

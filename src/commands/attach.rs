@@ -221,13 +221,7 @@ async fn candidate_secrets(
     else {
         return BTreeMap::new();
     };
-    let resource = ApiResource {
-        group: String::new(),
-        version: "v1".into(),
-        api_version: "v1".into(),
-        kind: "Secret".into(),
-        plural: "secrets".into(),
-    };
+    let resource = workloads::secret_resource();
     let name = secret.as_deref();
     let fetched = workloads::fetch(
         cluster,
@@ -243,9 +237,7 @@ async fn candidate_secrets(
         let result = found.and_then(|objects| {
             let mut candidates = Vec::new();
             for object in &objects {
-                let Ok(secret) = serde_json::from_value::<k8s_openapi::api::core::v1::Secret>(
-                    serde_json::to_value(object).unwrap_or_default(),
-                ) else {
+                let Some(secret) = workloads::as_secret(object) else {
                     continue;
                 };
                 let secret_name = secret.metadata.name.clone().unwrap_or_default();

@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 
 use crate::cluster::secrets::{self, Known, WriteOptions};
-use crate::cluster::{self, Cluster};
+use crate::cluster::{self, Cluster, workloads};
 use crate::commands::attach;
 use crate::credentials::{self, ExplicitLogin, LocalEnv, PasswordInput, Request};
 use crate::error::ExitStatus;
@@ -141,32 +141,41 @@ async fn write_all(
     credentials: &[credentials::Credential],
     namespaces: Vec<String>,
 ) -> Vec<NamespaceResult> {
-    let prefetched = if namespaces.len() >= cluster::CLUSTER_WIDE_THRESHOLD {
-        secrets::prefetch(&cluster.client, &settings.name).await
-    } else {
-        None
-    };
+    // What is there now: one cluster-wide read for many namespaces, else one per namespace.
+    let fetched = workloads::fetch(
+        cluster,
+        &workloads::secret_resource(),
+        &namespaces,
+        Some(&settings.name),
+        None,
+        settings.write.concurrency,
+    )
+    .await;
+    let known: Vec<(String, Result<Known, String>)> = fetched
+        .into_iter()
+        .map(|(ns, found)| {
+            let known = found.map(
+                |objects| match objects.first().and_then(workloads::as_secret) {
+                    Some(secret) => Known::Present(Box::new(secret)),
+                    None => Known::Absent,
+                },
+            );
+            (ns, known)
+        })
+        .collect();
     let options = WriteOptions {
         server_dry_run: settings.write.dry_run == DryRun::Server,
         force: settings.force,
         field_manager: &settings.write.field_manager,
     };
-    let prefetched = &prefetched;
-    fanout::run(
-        namespaces,
+    let written = fanout::run(
+        known,
         settings.write.concurrency,
         "namespaces",
-        |ns| async move {
-            let known = match prefetched {
-                None => Known::Unknown,
-                Some(found) => match found.get(&ns) {
-                    Some(secret) => Known::Present(Box::new(secret.clone())),
-                    None => Known::Absent,
-                },
-            };
+        |(ns, known)| async move {
             let api: Api<Secret> = Api::namespaced(cluster.client.clone(), &ns);
             let desired = build_secret(&settings.name, Some(&ns), credentials);
-            secrets::write(&api, &desired, known, options)
+            secrets::write(&api, &desired, known?, options)
                 .await
                 .map_err(|e| match e {
                     secrets::WriteError::Api(api_error) => cluster.describe(&api_error),
@@ -174,7 +183,11 @@ async fn write_all(
                 })
         },
     )
-    .await
+    .await;
+    written
+        .into_iter()
+        .map(|((ns, _), result)| (ns, result))
+        .collect()
 }
 
 fn report(
