@@ -108,13 +108,47 @@ pub async fn connect(connection: &Connection) -> Result<Cluster, ClusterError> {
         .trim_end_matches('/')
         .to_string();
     let default_namespace = config.default_namespace.clone();
-    let client = Client::try_from(config).map_err(ClusterError::Client)?;
+    let client = client_with_nodelay(config)?;
     Ok(Cluster {
         client,
         server,
         default_namespace,
         cronjob_v1: Default::default(),
     })
+}
+
+/// kube's default client stack (base URI, retries on 429/503/504, auth, impersonation headers,
+/// connect/read/write timeouts) over a connector with TCP_NODELAY. kube's own connector leaves
+/// Nagle on, so the first request on every connection waits ~40 ms for a delayed ACK; Go's
+/// net/http, and so kubectl, sets TCP_NODELAY.
+fn client_with_nodelay(config: Config) -> Result<Client, ClusterError> {
+    use hyper_util::client::legacy::connect::HttpConnector;
+    use kube::client::ConfigExt;
+    use kube::client::retry::RetryPolicy;
+    use tower::ServiceBuilder;
+    use tower::retry::RetryLayer;
+
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    let https = config
+        .rustls_https_connector_with_connector(http)
+        .map_err(ClusterError::Client)?;
+    let mut timeouts = hyper_timeout::TimeoutConnector::new(https);
+    timeouts.set_connect_timeout(config.connect_timeout);
+    timeouts.set_read_timeout(config.read_timeout);
+    timeouts.set_write_timeout(config.write_timeout);
+    timeouts.set_reset_reader_on_write(config.reset_reader_on_write);
+    let hyper = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(timeouts);
+    let service = ServiceBuilder::new()
+        .layer(config.base_uri_layer())
+        .layer(RetryLayer::new(RetryPolicy::server_retry()))
+        .option_layer(config.auth_layer().map_err(ClusterError::Client)?)
+        .layer(config.extra_headers_layer().map_err(ClusterError::Client)?)
+        .map_err(tower::BoxError::from)
+        .service(hyper);
+    Ok(Client::new(service, config.default_namespace))
 }
 
 impl Cluster {
