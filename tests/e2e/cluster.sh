@@ -1,20 +1,33 @@
 #!/usr/bin/env bash
-# A real Kubernetes control plane (etcd + kube-apiserver + kube-controller-manager)
-# built from Debian's packages, for the end-to-end tests.
+# A real Kubernetes control plane (etcd + kube-apiserver + kube-controller-manager) for the
+# end-to-end tests, in two versions: the oldest we support (1.20, built from Debian's source
+# package with Debian's Go 1.19) and the newest (built from k8s.io/kubernetes on the Go module
+# proxy with the machine's Go). Also builds the Go test tools: krew and the kubelet oracle.
 #
-#   tests/e2e/cluster.sh deps        install the Debian packages it needs
-#   tests/e2e/cluster.sh build       build kube-apiserver/controller-manager (cached)
-#   tests/e2e/cluster.sh up DIR      start everything; writes DIR/kubeconfig and DIR/env
-#   tests/e2e/cluster.sh down DIR    stop what `up DIR` started, by PID
+#   tests/e2e/cluster.sh deps               install the Debian packages it needs
+#   tests/e2e/cluster.sh build [VERSION…]   build control planes (default: all supported) and tools (cached)
+#   tests/e2e/cluster.sh up DIR [VERSION]   start one (default: newest); writes DIR/kubeconfig and DIR/env
+#   tests/e2e/cluster.sh down DIR           stop what `up DIR` started, by PID
+#   tests/e2e/cluster.sh tool NAME          print the path of a built tool (krew, kubelet-oracle)
+#   tests/e2e/cluster.sh latest             the newest k8s.io/kubernetes release the proxy serves
 #
-# The build is cached in ${REGCRED_CACHE:-~/.cache/kubectl-regcred}, keyed by version.
+# Builds are cached in ${REGCRED_CACHE:-~/.cache/kubectl-regcred}, keyed by version.
 set -euo pipefail
 
-KUBE_VERSION=1.20.2
+OLDEST=1.20.2
+NEWEST=1.37.2
+# The etcd release Kubernetes NEWEST is built against (kubeadm's DefaultEtcdVersion).
+NEWEST_ETCD=3.7.0
+KREW_VERSION=0.4.3
+# Debian's Go for 1.20: its Makefile and vendored code predate modules-by-default.
+DEBIAN_GO=/usr/lib/go-1.19/bin
+
 CACHE=${REGCRED_CACHE:-$HOME/.cache/kubectl-regcred}
-BIN=$CACHE/kube-$KUBE_VERSION/bin
+HERE=$(cd "$(dirname "$0")" && pwd)
 
 log() { printf 'cluster: %s\n' "$*" >&2; }
+
+bin_dir() { echo "$CACHE/kube-$1/bin"; }
 
 deps() {
   local need=()
@@ -29,34 +42,123 @@ deps() {
     apt-get update -qq >/dev/null
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   fi
+  command -v go >/dev/null || { log "no Go toolchain on PATH for Kubernetes $NEWEST"; exit 1; }
 }
 
-build() {
-  if [[ -x $BIN/kube-apiserver && -x $BIN/kube-controller-manager ]]; then
-    return
-  fi
-  deps
-  local work=$CACHE/build-$KUBE_VERSION
+# Kubernetes 1.20 from Debian's source package, built in GOPATH mode by its own Makefile.
+build_debian_source() {
+  local version=$1 bin
+  bin=$(bin_dir "$version")
+  [[ -x $bin/kube-apiserver && -x $bin/kube-controller-manager ]] && return
+  local work=$CACHE/build-$version
   rm -rf "$work" && mkdir -p "$work/lists/partial"
   # A private deb-src list so the machine's own apt configuration is untouched.
   echo 'deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm main' >"$work/sources.list"
   local apt_opts=(-oDir::Etc::SourceList="$work/sources.list" -oDir::Etc::SourceParts=/dev/null -oDir::State::Lists="$work/lists")
   log "fetching the kubernetes source package"
   apt-get "${apt_opts[@]}" update -qq >/dev/null
-  (cd "$work" && apt-get "${apt_opts[@]}" source --download-only kubernetes >/dev/null)
+  (cd "$work" && apt-get "${apt_opts[@]}" source --download-only kubernetes >/dev/null 2>&1)
   local origs=("$work"/kubernetes_*.orig.tar.*)
-  local orig=${origs[0]}
-  mkdir -p "$work/src" && tar -xf "$orig" -C "$work/src" --strip-components=1
+  mkdir -p "$work/src" && tar -xf "${origs[0]}" -C "$work/src" --strip-components=1
   # reflect2 v1.0.1 (vendored) crashes the apiserver under Go >= 1.18: use Debian's 1.0.2.
   rm -rf "$work/src/vendor/github.com/modern-go/reflect2"
   cp -r /usr/share/gocode/src/github.com/modern-go/reflect2 "$work/src/vendor/github.com/modern-go/reflect2"
   find "$work/src/vendor/github.com/modern-go/reflect2" -name '*_test.go' -delete
-  log "building kube-apiserver and kube-controller-manager (takes several minutes once)"
-  (cd "$work/src" && make WHAT=cmd/kube-apiserver >/dev/null && make WHAT=cmd/kube-controller-manager >/dev/null)
-  mkdir -p "$BIN"
-  cp "$work/src/_output/bin/kube-apiserver" "$work/src/_output/bin/kube-controller-manager" "$BIN/"
+  log "building Kubernetes $version with Debian's $("$DEBIAN_GO/go" version | cut -d' ' -f3) (several minutes, once)"
+  (cd "$work/src" && export PATH="$DEBIAN_GO:$PATH" GOTOOLCHAIN=local GOFLAGS= &&
+    make WHAT=cmd/kube-apiserver >/dev/null && make WHAT=cmd/kube-controller-manager >/dev/null)
+  mkdir -p "$bin"
+  cp "$work/src/_output/bin/kube-apiserver" "$work/src/_output/bin/kube-controller-manager" "$bin/"
   rm -rf "$work"
-  log "cached in $BIN"
+  log "cached in $bin"
+}
+
+# A wrapper module that requires k8s.io/kubernetes vVERSION. `go install` refuses that module
+# because its go.mod replaces every k8s.io staging module with a local directory; the wrapper
+# repeats that replace block, pinning each staging module to its published v0.MINOR.PATCH.
+kube_module() {
+  local version=$1 dir=$2
+  mkdir -p "$dir"
+  local upstream
+  upstream=$(cd "$dir" && GOFLAGS=-mod=mod go mod download -json "k8s.io/kubernetes@v$version" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
+  {
+    printf 'module regcred.test/kube\n\ngo %s\n\nrequire k8s.io/kubernetes v%s\n\nreplace (\n' \
+      "$(sed -n 's/^go //p' "$upstream")" "$version"
+    sed -n '/^replace (/,/^)/p' "$upstream" | awk -v v="v0.${version#1.}" '$2 == "=>" && $3 ~ /^\.\/staging\// { printf "\t%s => %s %s\n", $1, $1, v }'
+    printf ')\n'
+  } >"$dir/go.mod"
+}
+
+# Kubernetes NEWEST and its etcd from the Go module proxy, with the machine's Go.
+build_go_modules() {
+  local version=$1 bin
+  bin=$(bin_dir "$version")
+  [[ -x $bin/kube-apiserver && -x $bin/kube-controller-manager && -x $bin/etcd ]] && return
+  local work=$CACHE/build-$version
+  rm -rf "$work"
+  kube_module "$version" "$work/kube"
+  log "building Kubernetes $version from the Go module proxy with $(go version | cut -d' ' -f3) (several minutes, once)"
+  mkdir -p "$bin"
+  (cd "$work/kube" && GOFLAGS=-mod=mod go build -trimpath -o "$bin/" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager)
+  # etcd's own main package lives in a module with replace directives too; etcdmain.Main is
+  # what that main calls.
+  mkdir -p "$work/etcd"
+  printf 'module regcred.test/etcd\n\ngo 1.24\n\nrequire go.etcd.io/etcd/server/v3 v%s\n' "$NEWEST_ETCD" >"$work/etcd/go.mod"
+  printf 'package main\n\nimport (\n\t"os"\n\n\t"go.etcd.io/etcd/server/v3/etcdmain"\n)\n\nfunc main() { etcdmain.Main(os.Args) }\n' >"$work/etcd/main.go"
+  log "building etcd $NEWEST_ETCD"
+  (cd "$work/etcd" && GOFLAGS=-mod=mod go build -trimpath -o "$bin/etcd" .)
+  rm -rf "$work"
+  log "cached in $bin"
+}
+
+# krew, the plugin manager, for the real `kubectl krew install` test.
+build_krew() {
+  local out=$CACHE/krew-$KREW_VERSION/bin/kubectl-krew
+  [[ -x $out ]] && return
+  log "building krew $KREW_VERSION"
+  mkdir -p "$(dirname "$out")"
+  GOFLAGS=-mod=mod GOBIN="$(dirname "$out")" go install "sigs.k8s.io/krew/cmd/krew@v$KREW_VERSION"
+  mv "$(dirname "$out")/krew" "$out"
+}
+
+# The kubelet oracle (tests/kubelet-oracle) against Kubernetes NEWEST. Go's build cache makes
+# a rebuild after a source change cheap, so it is rebuilt each time.
+build_oracle() {
+  local work=$CACHE/oracle-$NEWEST
+  [[ -f $work/go.mod ]] || kube_module "$NEWEST" "$work"
+  sed -i 's|^module .*|module regcred.test/kubelet-oracle|' "$work/go.mod"
+  cp "$HERE/../kubelet-oracle/main.go" "$work/main.go"
+  (cd "$work" && GOFLAGS=-mod=mod go build -trimpath -o "$work/bin/kubelet-oracle" .)
+}
+
+build() {
+  deps
+  local versions=("$@")
+  ((${#versions[@]})) || versions=("$OLDEST" "$NEWEST")
+  local v
+  for v in "${versions[@]}"; do
+    case $v in
+      "$OLDEST") build_debian_source "$v" ;;
+      "$NEWEST") build_go_modules "$v" ;;
+      *) log "unsupported version $v (supported: $OLDEST, $NEWEST)"; exit 2 ;;
+    esac
+  done
+  build_krew
+  build_oracle
+}
+
+tool() {
+  case $1 in
+    krew) echo "$CACHE/krew-$KREW_VERSION/bin/kubectl-krew" ;;
+    kubelet-oracle) echo "$CACHE/oracle-$NEWEST/bin/kubelet-oracle" ;;
+    *) log "unknown tool $1"; exit 2 ;;
+  esac
+}
+
+latest() {
+  (cd "$(mktemp -d)" && go list -m -versions k8s.io/kubernetes) | tr ' ' '\n' | grep -E '^v1\.[0-9]+\.[0-9]+$' | sort -V | tail -1
 }
 
 free_port() {
@@ -64,8 +166,15 @@ free_port() {
 }
 
 up() {
-  local dir=$1
-  build
+  local dir=$1 version=${2:-$NEWEST}
+  case $version in
+    "$OLDEST") build_debian_source "$version" ;;
+    "$NEWEST") build_go_modules "$version" ;;
+    *) log "unsupported version $version (supported: $OLDEST, $NEWEST)"; exit 2 ;;
+  esac
+  local bin etcd=/usr/bin/etcd
+  bin=$(bin_dir "$version")
+  [[ -x $bin/etcd ]] && etcd=$bin/etcd
   mkdir -p "$dir/etcd" "$dir/certs"
   dir=$(cd "$dir" && pwd)
   local etcd_port peer_port api_port admin_token dev_token
@@ -76,11 +185,11 @@ up() {
 $admin_token,admin,admin-uid,"system:masters"
 $dev_token,dev,dev-uid
 CSV
-  etcd --data-dir "$dir/etcd" --listen-client-urls "http://127.0.0.1:$etcd_port" \
+  "$etcd" --data-dir "$dir/etcd" --listen-client-urls "http://127.0.0.1:$etcd_port" \
     --advertise-client-urls "http://127.0.0.1:$etcd_port" --listen-peer-urls "http://127.0.0.1:$peer_port" \
     >"$dir/etcd.log" 2>&1 &
   echo $! >"$dir/etcd.pid"
-  "$BIN/kube-apiserver" --etcd-servers="http://127.0.0.1:$etcd_port" --secure-port="$api_port" \
+  "$bin/kube-apiserver" --etcd-servers="http://127.0.0.1:$etcd_port" --secure-port="$api_port" \
     --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --cert-dir="$dir/certs" \
     --service-cluster-ip-range=10.0.0.0/24 --token-auth-file="$dir/tokens.csv" --authorization-mode=RBAC \
     --service-account-key-file="$dir/sa.key" --service-account-signing-key-file="$dir/sa.key" \
@@ -107,22 +216,25 @@ contexts:
 current-context: admin
 KC
   local i
-  for i in $(seq 1 120); do
+  for i in $(seq 1 240); do
     if curl -ks -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $admin_token" "$server/readyz" | grep -q 200; then
       break
     fi
-    ((i == 120)) && { log "apiserver not ready; see $dir/apiserver.log"; tail -20 "$dir/apiserver.log" >&2; exit 1; }
+    ((i == 240)) && { log "apiserver not ready; see $dir/apiserver.log"; tail -20 "$dir/apiserver.log" >&2; exit 1; }
     sleep 0.5
   done
-  "$BIN/kube-controller-manager" --kubeconfig="$dir/kubeconfig" --service-account-private-key-file="$dir/sa.key" \
-    --root-ca-file="$dir/certs/apiserver.crt" --leader-elect=false --port=0 --secure-port=0 \
-    >"$dir/controller-manager.log" 2>&1 &
+  local cm_flags=(--kubeconfig="$dir/kubeconfig" --service-account-private-key-file="$dir/sa.key"
+    --root-ca-file="$dir/certs/apiserver.crt" --leader-elect=false --secure-port=0)
+  # The insecure port (and its --port flag) was removed in 1.24.
+  [[ $version == "$OLDEST" ]] && cm_flags+=(--port=0)
+  "$bin/kube-controller-manager" "${cm_flags[@]}" >"$dir/controller-manager.log" 2>&1 &
   echo $! >"$dir/controller-manager.pid"
   cat >"$dir/env" <<ENV
 export REGCRED_E2E_KUBECONFIG=$dir/kubeconfig
 export REGCRED_E2E_SERVER=$server
+export REGCRED_E2E_KUBE_VERSION=$version
 ENV
-  log "up: $server (kubeconfig $dir/kubeconfig)"
+  log "up: Kubernetes $version at $server (kubeconfig $dir/kubeconfig)"
 }
 
 down() {
@@ -137,8 +249,10 @@ down() {
 
 case ${1:-} in
   deps) deps ;;
-  build) build ;;
-  up) up "${2:?usage: cluster.sh up DIR}" ;;
+  build) shift; build "$@" ;;
+  up) up "${2:?usage: cluster.sh up DIR [VERSION]}" "${3:-}" ;;
   down) down "${2:?usage: cluster.sh down DIR}" ;;
-  *) echo "usage: $0 deps|build|up DIR|down DIR" >&2; exit 2 ;;
+  tool) tool "${2:?usage: cluster.sh tool krew|kubelet-oracle}" ;;
+  latest) latest ;;
+  *) echo "usage: $0 deps|build [VERSION…]|up DIR [VERSION]|down DIR|tool NAME|latest" >&2; exit 2 ;;
 esac

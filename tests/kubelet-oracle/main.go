@@ -1,0 +1,87 @@
+// Command kubelet-oracle answers, for pull Secrets and an image, what the kubelet would do:
+// it runs the kubelet's own code (k8s.io/kubernetes) on each case, in the order the image
+// manager does (pkg/kubelet/images/image_manager.go, makeLookupPullCredentialsFunc):
+//
+//  1. parsers.ParseImageName, as the image puller parses the image;
+//  2. secrets.MakeDockerKeyring over the Pod's pull Secrets;
+//  3. Lookup of the repository to pull.
+//
+// Input: one JSON object a line, {"image": "...", "secrets": [<v1.Secret>, ...]}.
+// Output: one JSON object a line, with exactly one of image_error, keyring_error or creds.
+// The test suite (src/rules differential test) drives it; docs/semantics.md says why.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/kubernetes/pkg/credentialprovider"
+	"k8s.io/kubernetes/pkg/credentialprovider/secrets"
+	"k8s.io/kubernetes/pkg/util/parsers"
+)
+
+type request struct {
+	Image   string      `json:"image"`
+	Secrets []v1.Secret `json:"secrets"`
+}
+
+type credential struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+	Email    string `json:"email"`
+}
+
+type answer struct {
+	Repository   string        `json:"repository,omitempty"`
+	ImageError   *string       `json:"image_error,omitempty"`
+	KeyringError *string       `json:"keyring_error,omitempty"`
+	Creds        *[]credential `json:"creds,omitempty"`
+}
+
+func decide(req request) answer {
+	repo, _, _, err := parsers.ParseImageName(req.Image)
+	if err != nil {
+		msg := err.Error()
+		return answer{ImageError: &msg}
+	}
+	keyring, err := secrets.MakeDockerKeyring(req.Secrets, credentialprovider.UnionDockerKeyring{})
+	if err != nil {
+		msg := err.Error()
+		return answer{Repository: repo, KeyringError: &msg}
+	}
+	found, _ := keyring.Lookup(repo)
+	creds := make([]credential, 0, len(found))
+	for _, c := range found {
+		creds = append(creds, credential{c.Username, c.Password, c.Email})
+	}
+	return answer{Repository: repo, Creds: &creds}
+}
+
+func main() {
+	in := bufio.NewScanner(os.Stdin)
+	in.Buffer(make([]byte, 1<<20), 64<<20)
+	out := bufio.NewWriter(os.Stdout)
+	enc := json.NewEncoder(out)
+	for in.Scan() {
+		var req request
+		if err := json.Unmarshal(in.Bytes(), &req); err != nil {
+			fmt.Fprintf(os.Stderr, "kubelet-oracle: bad request: %v\n", err)
+			os.Exit(2)
+		}
+		if err := enc.Encode(decide(req)); err != nil {
+			fmt.Fprintf(os.Stderr, "kubelet-oracle: %v\n", err)
+			os.Exit(1)
+		}
+		// One answer per request, at once: the caller may be waiting on it.
+		if err := out.Flush(); err != nil {
+			os.Exit(1)
+		}
+	}
+	if err := in.Err(); err != nil {
+		fmt.Fprintf(os.Stderr, "kubelet-oracle: %v\n", err)
+		os.Exit(1)
+	}
+}
