@@ -8,7 +8,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::image::ImageRef;
-use crate::kubelet::{self, KeyEntry, SecretProblem};
+use crate::kubelet::{KeyEntry, Keyring, SecretProblem};
 
 /// What the kubelet would find for one Secret name.
 #[derive(Debug, Clone)]
@@ -164,25 +164,25 @@ impl PodInputs<'_> {
     }
 }
 
-/// Names among `candidates` whose keys the kubelet would use for `image`.
+/// The kubelet's keyring over the named Secrets; those that did not parse add nothing.
+fn keyring<'a>(names: &'a [String], secrets: &'a BTreeMap<String, SecretState>) -> Keyring<'a> {
+    Keyring::new(names.iter().filter_map(|name| match secrets.get(name) {
+        Some(SecretState::Keys(keys)) => Some((name.as_str(), keys.as_slice())),
+        _ => None,
+    }))
+}
+
+/// Names among `candidates` whose credentials the kubelet would try for `image`.
 fn matching_secrets(
     candidates: &[String],
     secrets: &BTreeMap<String, SecretState>,
     image: &ImageRef,
 ) -> Vec<String> {
-    let keyed: Vec<(&String, &KeyEntry)> = candidates
-        .iter()
-        .filter_map(|name| match secrets.get(name) {
-            Some(SecretState::Keys(keys)) => Some(keys.iter().map(move |k| (name, k))),
-            _ => None,
-        })
-        .flatten()
-        .collect();
-    let matched = kubelet::matching_keys(keyed.iter().map(|(_, k)| k.key.as_str()), image);
-    let mut names = Vec::new();
-    for (name, key) in &keyed {
-        if matched.contains(&key.key) && !names.contains(*name) {
-            names.push((*name).clone());
+    let found = keyring(candidates, secrets).lookup(image);
+    let mut names: Vec<String> = Vec::new();
+    for name in candidates {
+        if found.iter().any(|c| c.secret == name) && !names.contains(name) {
+            names.push(name.clone());
         }
     }
     names
@@ -208,35 +208,21 @@ pub fn diagnose(image: &str, inputs: &PodInputs<'_>) -> Verdict {
             };
         }
     }
-    let keyed: Vec<(&String, &KeyEntry)> = effective
-        .iter()
-        .filter_map(|name| match inputs.secrets.get(name) {
-            Some(SecretState::Keys(keys)) => Some(keys.iter().map(move |k| (name, k))),
-            _ => None,
-        })
-        .flatten()
-        .collect();
-    let matched = kubelet::matching_keys(keyed.iter().map(|(_, k)| k.key.as_str()), &parsed);
-    if !matched.is_empty() {
-        // The kubelet tries each matching credential in order; usable means a username or password.
-        let usable = matched.iter().find_map(|key| {
-            keyed
-                .iter()
-                .find(|(_, k)| &k.key == key && (!k.username.is_empty() || k.has_password))
-                .map(|(name, k)| (name.to_string(), k.raw.clone()))
-        });
+    let found = keyring(&effective, inputs.secrets).lookup(&parsed);
+    if let Some(first) = found.first() {
+        // The kubelet tries each credential in order; usable means a username or password.
+        let usable = found
+            .iter()
+            .find(|c| !c.entry.username.is_empty() || c.entry.has_password);
         return match usable {
-            Some((secret, key)) => Verdict::Ok { secret, key },
-            None => {
-                let (name, key) = keyed
-                    .iter()
-                    .find(|(_, k)| matched.contains(&k.key))
-                    .expect("matched a key");
-                Verdict::IdentityTokenOnly {
-                    secret: name.to_string(),
-                    key: key.raw.clone(),
-                }
-            }
+            Some(c) => Verdict::Ok {
+                secret: c.secret.to_string(),
+                key: c.entry.raw.clone(),
+            },
+            None => Verdict::IdentityTokenOnly {
+                secret: first.secret.to_string(),
+                key: first.entry.raw.clone(),
+            },
         };
     }
     let absent: Vec<String> = effective
@@ -360,7 +346,7 @@ mod tests {
     fn keys(server: &str, user: &str, pass: bool) -> SecretState {
         SecretState::Keys(vec![KeyEntry {
             raw: server.into(),
-            key: kubelet::normalize_key(server),
+            key: crate::kubelet::normalize_key(server).unwrap(),
             username: user.into(),
             has_password: pass,
         }])

@@ -23,63 +23,69 @@ pub struct InvalidImage {
 const MAX_PATH_LEN: usize = 255;
 
 impl ImageRef {
-    /// `ParseNormalizedNamed`: `nginx` → `docker.io/library/nginx`.
+    /// `ParseNormalizedNamed` of distribution/reference v0.6.0, as the kubelet calls it
+    /// (`parsers.ParseImageName`): `nginx` → `docker.io/library/nginx`.
     pub fn parse(image: &str) -> Result<Self, InvalidImage> {
         let invalid = |reason: &str| InvalidImage {
             image: image.to_string(),
             reason: reason.to_string(),
         };
-        if image.is_empty() {
-            return Err(invalid("it is empty"));
-        }
         if image.len() == 64
             && image
-                .chars()
-                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+                .bytes()
+                .all(|b| matches!(b, b'a'..=b'f' | b'0'..=b'9'))
         {
             return Err(invalid(
                 "a bare 64-hex identifier is an image ID, not a reference",
             ));
         }
-        let (rest, digest) = match image.split_once('@') {
-            Some((rest, digest)) => {
-                check_digest(digest).map_err(&invalid)?;
-                (rest, Some(digest.to_string()))
-            }
-            None => (image, None),
-        };
-        // A tag is a ':' after the last '/'; an earlier ':' is a registry port.
-        let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
-        let (name, tag) = match rest[last_slash..].rfind(':') {
-            Some(i) => {
-                let tag = &rest[last_slash + i + 1..];
-                check_tag(tag).map_err(&invalid)?;
-                (&rest[..last_slash + i], Some(tag.to_string()))
-            }
-            None => (rest, None),
-        };
-        let (domain, path) = split_docker_domain(name);
-        check_domain(&domain).map_err(&invalid)?;
-        if path.chars().any(|c| c.is_ascii_uppercase()) {
+        let (domain, remainder) = split_docker_domain(image);
+        // The lowercase check covers the remainder up to its first ':', digest included.
+        let remote = remainder.split(':').next().unwrap_or_default();
+        if remote.to_lowercase() != remote {
             return Err(invalid(&format!(
-                "repository name ({path}) must be lowercase"
+                "repository name ({remote}) must be lowercase"
             )));
         }
-        check_path(&path).map_err(&invalid)?;
+        let full = format!("{domain}/{remainder}");
+        let Some((name, tag, digest)) = match_reference(&full) else {
+            return Err(invalid(
+                if match_reference(&full.to_lowercase()).is_some() {
+                    "the repository name must be lowercase"
+                } else {
+                    "it does not follow the reference grammar"
+                },
+            ));
+        };
+        // The domain is optional in the grammar: a first component that is no valid
+        // domain (`a_b.c/app`) is read as part of a path on no registry at all.
+        let (domain, path) = match name.split_once('/') {
+            Some((first, rest)) if is_domain_and_port(first) && is_remote_name(rest) => {
+                (first, rest)
+            }
+            _ => ("", name),
+        };
         if path.len() > MAX_PATH_LEN {
             return Err(invalid("the repository name is longer than 255 characters"));
         }
+        if let Some(digest) = digest {
+            check_digest(digest).map_err(&invalid)?;
+        }
         Ok(Self {
-            domain,
-            path,
-            tag,
-            digest,
+            domain: domain.to_string(),
+            path: path.to_string(),
+            tag: tag.map(str::to_string),
+            digest: digest.map(str::to_string),
         })
     }
 
     /// What the kubelet looks up in its keyring: `domain/path`, no tag or digest.
     pub fn repository(&self) -> String {
-        format!("{}/{}", self.domain, self.path)
+        if self.domain.is_empty() {
+            self.path.clone()
+        } else {
+            format!("{}/{}", self.domain, self.path)
+        }
     }
 }
 
@@ -96,129 +102,174 @@ impl fmt::Display for ImageRef {
     }
 }
 
-/// `splitDockerDomain`: the first component is a registry when it is `localhost`, or holds
-/// `.` or `:`, or has uppercase letters; a name with no `/` is always on Docker Hub.
-fn split_docker_domain(name: &str) -> (String, String) {
-    let (domain, path) = match name.split_once('/') {
-        Some((first, rest))
-            if first == "localhost"
-                || first.contains('.')
-                || first.contains(':')
-                || first.chars().any(|c| c.is_ascii_uppercase()) =>
-        {
-            (first.to_string(), rest.to_string())
-        }
-        _ => ("docker.io".to_string(), name.to_string()),
+/// `splitDockerDomain` (v0.6.0): with no `/`, the whole text is a Docker Hub name; else
+/// the first component is a registry when it is `localhost`, or holds `.` or `:`, or has
+/// uppercase letters. `index.docker.io` becomes `docker.io`, and a single-component name on
+/// Docker Hub gets `library/`. The remainder still carries any tag and digest.
+fn split_docker_domain(name: &str) -> (&str, String) {
+    let Some((first, rest)) = name.split_once('/') else {
+        return ("docker.io", format!("library/{name}"));
     };
-    let domain = if domain == "index.docker.io" {
-        "docker.io".to_string()
+    let (domain, remainder) =
+        if first == "localhost" || first.contains(['.', ':']) || first.to_lowercase() != first {
+            (
+                if first == "index.docker.io" {
+                    "docker.io"
+                } else {
+                    first
+                },
+                rest,
+            )
+        } else {
+            ("docker.io", name)
+        };
+    if domain == "docker.io" && !remainder.contains('/') {
+        (domain, format!("library/{remainder}"))
     } else {
-        domain
-    };
-    let path = if domain == "docker.io" && !path.contains('/') {
-        format!("library/{path}")
-    } else {
-        path
-    };
-    (domain, path)
-}
-
-fn check_domain(domain: &str) -> Result<(), &'static str> {
-    let host = if let Some(rest) = domain.strip_prefix('[') {
-        // [IPv6]:port
-        let end = rest
-            .find(']')
-            .ok_or("the IPv6 registry host has no closing ']'")?;
-        let after = &rest[end + 1..];
-        if !after.is_empty() && !after.strip_prefix(':').is_some_and(is_port) {
-            return Err("the registry port must be digits");
-        }
-        return Ok(());
-    } else {
-        match domain.rsplit_once(':') {
-            Some((host, port)) if is_port(port) => host,
-            Some(_) => return Err("the registry port must be digits"),
-            None => domain,
-        }
-    };
-    let component_ok = |c: &str| {
-        !c.is_empty()
-            && c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
-            && !c.starts_with('-')
-            && !c.ends_with('-')
-    };
-    if host.split('.').all(component_ok) {
-        Ok(())
-    } else {
-        Err("the registry host is not a valid domain name")
+        (domain, remainder.to_string())
     }
 }
 
-fn is_port(port: &str) -> bool {
-    !port.is_empty() && port.chars().all(|c| c.is_ascii_digit())
+/// `ReferenceRegexp`: `name [":" tag] ["@" digest]`, anchored. Returns the three parts.
+/// A ':' after the last '/' starts the tag, since names hold ':' only in a domain's port.
+fn match_reference(full: &str) -> Option<(&str, Option<&str>, Option<&str>)> {
+    let (name_and_tag, digest) = match full.split_once('@') {
+        Some((before, digest)) => (before, Some(digest)),
+        None => (full, None),
+    };
+    if digest.is_some_and(|d| !is_digest_pattern(d)) {
+        return None;
+    }
+    let last_slash = name_and_tag.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match name_and_tag[last_slash..].find(':') {
+        Some(i) => (
+            &name_and_tag[..last_slash + i],
+            Some(&name_and_tag[last_slash + i + 1..]),
+        ),
+        None => (name_and_tag, None),
+    };
+    if tag.is_some_and(|t| !is_tag(t)) {
+        return None;
+    }
+    let name_ok = is_remote_name(name)
+        || name
+            .split_once('/')
+            .is_some_and(|(first, rest)| is_domain_and_port(first) && is_remote_name(rest));
+    name_ok.then_some((name, tag, digest))
 }
 
-/// Path components are `[a-z0-9]+` joined by `.`, `_`, `__` or runs of `-`.
-fn check_path(path: &str) -> Result<(), &'static str> {
-    const BAD: &str =
-        "the repository path may hold only lowercase letters, digits and single separators";
-    for component in path.split('/') {
+/// `domainAndPort`: a domain name of `[a-zA-Z0-9-]` labels (no edge hyphens) or a bracketed
+/// `[hex and colons]`, then an optional `:digits` port of any length.
+fn is_domain_and_port(text: &str) -> bool {
+    let host_end = if text.starts_with('[') {
+        match text.find(']') {
+            Some(end)
+                if end > 1
+                    && text[1..end]
+                        .bytes()
+                        .all(|b| b.is_ascii_hexdigit() || b == b':') =>
+            {
+                end + 1
+            }
+            _ => return false,
+        }
+    } else {
+        let end = text.find(':').unwrap_or(text.len());
+        let label_ok = |label: &str| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        };
+        if !text[..end].split('.').all(label_ok) {
+            return false;
+        }
+        end
+    };
+    match &text[host_end..] {
+        "" => true,
+        port => port
+            .strip_prefix(':')
+            .is_some_and(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())),
+    }
+}
+
+/// `remoteName`: path components of `[a-z0-9]+` joined by `.`, `_`, `__` or runs of `-`.
+fn is_remote_name(path: &str) -> bool {
+    path.split('/').all(|component| {
         let bytes = component.as_bytes();
-        if bytes.is_empty()
-            || !bytes[0].is_ascii_alphanumeric()
-            || !bytes[bytes.len() - 1].is_ascii_alphanumeric()
-        {
-            return Err(BAD);
+        if bytes.is_empty() || !is_alnum(bytes[0]) || !is_alnum(bytes[bytes.len() - 1]) {
+            return false;
         }
         let mut i = 0;
         while i < bytes.len() {
-            let c = bytes[i];
-            if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            if is_alnum(bytes[i]) {
                 i += 1;
                 continue;
             }
             let run_end = bytes[i..]
                 .iter()
-                .position(|b| b.is_ascii_alphanumeric())
+                .position(|&b| is_alnum(b))
                 .map_or(bytes.len(), |p| i + p);
             let separator = &component[i..run_end];
-            let ok = matches!(separator, "." | "_" | "__") || separator.chars().all(|c| c == '-');
-            if !ok {
-                return Err(BAD);
+            if !(matches!(separator, "." | "_" | "__") || separator.bytes().all(|b| b == b'-')) {
+                return false;
             }
             i = run_end;
         }
+        true
+    })
+}
+
+fn is_alnum(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit()
+}
+
+/// `tag`: `[\w][\w.-]{0,127}`, ASCII word characters.
+fn is_tag(tag: &str) -> bool {
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    !tag.is_empty()
+        && tag.len() <= 128
+        && word(tag.as_bytes()[0])
+        && tag.bytes().all(|b| word(b) || b == b'.' || b == b'-')
+}
+
+/// `digestPat`: `algorithm ":" hex{32,}`, the algorithm `[A-Za-z][A-Za-z0-9]*` parts joined
+/// by `-`, `_`, `+` or `.`.
+fn is_digest_pattern(digest: &str) -> bool {
+    let Some((algorithm, hex)) = digest.split_once(':') else {
+        return false;
+    };
+    let part_ok = |part: &str| {
+        part.as_bytes()
+            .first()
+            .is_some_and(|b| b.is_ascii_alphabetic())
+            && part.bytes().all(|b| b.is_ascii_alphanumeric())
+    };
+    algorithm.split(['-', '_', '+', '.']).all(part_ok)
+        && hex.len() >= 32
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// go-digest's `Parse`: only the algorithms the kubelet links (sha256, sha384, sha512),
+/// each with exactly its length of lowercase hex.
+fn check_digest(digest: &str) -> Result<(), &'static str> {
+    let (algorithm, hex) = digest.split_once(':').unwrap_or((digest, ""));
+    let size = match algorithm {
+        "sha256" => 32,
+        "sha384" => 48,
+        "sha512" => 64,
+        _ => return Err("the digest algorithm is not supported"),
+    };
+    if hex.len() != size * 2 {
+        return Err("the digest has the wrong length");
+    }
+    if !hex.bytes().all(|b| matches!(b, b'a'..=b'f' | b'0'..=b'9')) {
+        return Err("the digest is not lowercase hex");
     }
     Ok(())
-}
-
-fn check_tag(tag: &str) -> Result<(), &'static str> {
-    let ok = !tag.is_empty()
-        && tag.len() <= 128
-        && tag.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
-        && tag
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if ok {
-        Ok(())
-    } else {
-        Err("the tag is not valid")
-    }
-}
-
-fn check_digest(digest: &str) -> Result<(), &'static str> {
-    let (algorithm, hex) = digest
-        .split_once(':')
-        .ok_or("the digest has no algorithm")?;
-    let algorithm_ok = algorithm.starts_with(|c: char| c.is_ascii_alphabetic())
-        && algorithm
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '+' | '.'));
-    if algorithm_ok && hex.len() >= 32 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        Ok(())
-    } else {
-        Err("the digest is not valid")
-    }
 }
 
 #[cfg(test)]

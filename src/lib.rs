@@ -14,6 +14,8 @@ pub mod error;
 pub mod fanout;
 pub mod image;
 pub mod kubelet;
+#[cfg(test)]
+mod kubelet_oracle;
 pub mod names;
 pub mod output;
 pub mod probe;

@@ -15,7 +15,7 @@ use crate::cluster::workloads::{self, Kind, PatchOptions, Target};
 use crate::cluster::{self, Cluster};
 use crate::error::ExitStatus;
 use crate::image::ImageRef;
-use crate::kubelet;
+use crate::kubelet::{self, Keyring};
 use crate::output::{self, Tally, action_line};
 use crate::pullsecret::{DOCKERCFG_TYPE, DOCKERCONFIGJSON_TYPE};
 use crate::settings::{AttachSettings, Connection, DryRun, NamespaceScope, WriteSettings};
@@ -279,16 +279,17 @@ async fn candidate_secrets(
 /// Names `--auto` attaches for a pod spec: the owners of every key the kubelet would use for
 /// any of its images, over all candidates together (the kubelet merges a pod's Secrets into
 /// one keyring). Images nothing matches are noted.
-fn auto_names(
+pub(crate) fn auto_names(
     spec: &Value,
     candidates: &[Candidate],
     context: &str,
     notes: &mut Vec<String>,
 ) -> Vec<String> {
-    let keys: Vec<&str> = candidates
-        .iter()
-        .flat_map(|c| c.keys.iter().map(|k| k.key.as_str()))
-        .collect();
+    let keyring = Keyring::new(
+        candidates
+            .iter()
+            .map(|c| (c.name.as_str(), c.keys.as_slice())),
+    );
     let mut names = Vec::new();
     for image in workloads::images(spec) {
         let parsed = match ImageRef::parse(&image) {
@@ -298,16 +299,15 @@ fn auto_names(
                 continue;
             }
         };
-        let matched = kubelet::matching_keys(keys.iter().copied(), &parsed);
-        if matched.is_empty() {
+        let found = keyring.lookup(&parsed);
+        if found.is_empty() {
             notes.push(format!(
                 "warning: {context}: no pull Secret matches image {image} ({}); fine if it is public",
                 parsed.repository()
             ));
         }
         for candidate in candidates {
-            if candidate.keys.iter().any(|k| matched.contains(&k.key))
-                && !names.contains(&candidate.name)
+            if found.iter().any(|c| c.secret == candidate.name) && !names.contains(&candidate.name)
             {
                 names.push(candidate.name.clone());
             }
