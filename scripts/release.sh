@@ -59,7 +59,7 @@ sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 previous_sha() {
   local url=$1
   [[ -f plugin-manifest/regcred.yaml ]] || return 0
-  grep -A1 -F "uri: $url" plugin-manifest/regcred.yaml | sed -n 's/^ *sha256: *//p' | head -n1
+  grep -A1 -F "uri: $url" plugin-manifest/regcred.yaml | sed -n 's/^ *sha256: *"\{0,1\}\([0-9a-f]*\)"\{0,1\}$/\1/p' | head -n1
 }
 
 rendered="$out/regcred.yaml"
@@ -79,7 +79,8 @@ while IFS= read -r line; do
       fi
       echo "warning: ${url##*/} was not built here; its sha256 is not from a real archive" >&2
     fi
-    printf '%suri: %s\n%ssha256: %s\n' "$indent" "$url" "$indent" "$sha" >>"$rendered"
+    # Quoted: krew reads YAML 1.1, where an all-digit sha256 would be a number.
+    printf '%suri: %s\n%ssha256: "%s"\n' "$indent" "$url" "$indent" "$sha" >>"$rendered"
   else
     printf '%s\n' "$line" >>"$rendered"
   fi

@@ -439,10 +439,10 @@ fn all_kinds_labels_and_create_attach() {
     let e2e = E2e::new();
     let ns = e2e.namespace("kinds");
     e2e.create_deployment(&ns, "shop-a", "quay.io/team/a:1");
-    // batch/v1beta1: this control plane (1.20) predates batch/v1 CronJobs, which kubectl 1.32
-    // would create; kubectl-regcred discovers which version the server has.
+    // On 1.20 only batch/v1beta1 CronJobs exist, on 1.25+ only batch/v1: kubectl-regcred
+    // discovers which version the server has. On 1.20 this is the old-API fallback test.
     e2e.kubectl_apply(&format!(
-        "apiVersion: batch/v1beta1
+        "apiVersion: {}
 kind: CronJob
 metadata: {{name: shop-a, namespace: {ns}}}
 spec:
@@ -453,7 +453,8 @@ spec:
         spec:
           restartPolicy: Never
           containers: [{{name: a, image: 'quay.io/team/a:1'}}]
-"
+",
+        e2e.cronjob_api_version()
     ));
     e2e.create_deployment(&ns, "other", "quay.io/team/o:1");
     e2e.kubectl_ok(&["label", "deployment", "shop-a", "-n", &ns, "part-of=shop"]);

@@ -94,13 +94,22 @@ kube_module() {
 build_go_modules() {
   local version=$1 bin
   bin=$(bin_dir "$version")
-  [[ -x $bin/kube-apiserver && -x $bin/kube-controller-manager && -x $bin/etcd ]] && return
+  if [[ -x $bin/kube-controller-manager && -x $bin/etcd ]] &&
+    [[ $("$bin/kube-apiserver" --version 2>/dev/null) == "Kubernetes v$version" ]]; then
+    return
+  fi
   local work=$CACHE/build-$version
   rm -rf "$work"
   kube_module "$version" "$work/kube"
   log "building Kubernetes $version from the Go module proxy with $(go version | cut -d' ' -f3) (several minutes, once)"
   mkdir -p "$bin"
-  (cd "$work/kube" && GOFLAGS=-mod=mod go build -trimpath -o "$bin/" \
+  # The version stamp hack/lib/version.sh would set: clients and discovery read it.
+  local minor pkg ldflags=""
+  minor=${version#1.}; minor=${minor%%.*}
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags+=" -X $pkg.gitVersion=v$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+  done
+  (cd "$work/kube" && GOFLAGS=-mod=mod go build -trimpath -ldflags "$ldflags" -o "$bin/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager)
   # etcd's own main package lives in a module with replace directives too; etcdmain.Main is
   # what that main calls.

@@ -29,6 +29,26 @@ impl E2e {
         }
     }
 
+    /// The Kubernetes version the runner started (`tests/e2e/cluster.sh up DIR VERSION`).
+    pub fn kube_minor(&self) -> u32 {
+        let version = std::env::var("REGCRED_E2E_KUBE_VERSION")
+            .expect("REGCRED_E2E_KUBE_VERSION is not set: run through tests/e2e/run.sh");
+        version
+            .split('.')
+            .nth(1)
+            .and_then(|minor| minor.parse().ok())
+            .unwrap_or_else(|| panic!("bad REGCRED_E2E_KUBE_VERSION {version:?}"))
+    }
+
+    /// CronJobs are batch/v1 since 1.21; batch/v1beta1 was removed in 1.25.
+    pub fn cronjob_api_version(&self) -> &'static str {
+        if self.kube_minor() >= 21 {
+            "batch/v1"
+        } else {
+            "batch/v1beta1"
+        }
+    }
+
     /// A fresh namespace, unique to this test run.
     pub fn namespace(&self, prefix: &str) -> String {
         let name = format!(
@@ -294,7 +314,15 @@ impl E2e {
     /// Service), with our binary as `$REGCRED` and the helper link on PATH.
     pub fn in_keyring_session(&self, script: &str) -> Output {
         self.in_dbus_session(
-            "echo -n e2e-keyring-pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null",
+            // The daemon answers --unlock before the login collection exists; under load the
+            // first store can come too early, so wait until the collection answers.
+            "echo -n e2e-keyring-pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+             for _ in $(seq 100); do
+               dbus-send --session --print-reply --dest=org.freedesktop.secrets \
+                 /org/freedesktop/secrets/collection/login org.freedesktop.DBus.Properties.Get \
+                 string:org.freedesktop.Secret.Collection string:Locked >/dev/null 2>&1 && break
+               sleep 0.1
+             done",
             script,
         )
     }

@@ -221,3 +221,87 @@ fn walk(dir: &Path) -> Vec<String> {
     found.sort();
     found
 }
+
+/// The real krew (built by tests/e2e/cluster.sh, `REGCRED_KREW`) installs the host archive
+/// from the rendered manifest into a temporary KREW_ROOT, the plugin runs from krew's bin
+/// directory, and `krew uninstall` removes it. krew reads no index to install from a local
+/// manifest, but `uninstall` wants an initialized one: an empty local index stands in for
+/// `krew update`, which would need the network.
+#[test]
+#[ignore = "needs krew built by tests/e2e/cluster.sh: tests/e2e/run.sh"]
+fn krew_installs_runs_and_uninstalls_the_plugin() {
+    let krew = std::env::var_os("REGCRED_KREW")
+        .expect("REGCRED_KREW is not set: run through tests/e2e/run.sh, which builds krew");
+    let work = tempfile::tempdir().unwrap();
+    let (dist, krew_root, home, tools) = (
+        work.path().join("dist"),
+        work.path().join("krew"),
+        work.path().join("home"),
+        work.path().join("tools"),
+    );
+    for dir in [&home, &tools] {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    std::os::unix::fs::symlink(&krew, tools.join("kubectl-krew")).unwrap();
+    let (ok, _, stderr) = run(
+        Command::new(root().join("scripts/release.sh")).args(["--out", dist.to_str().unwrap()])
+    );
+    assert!(ok, "{stderr}");
+    let archive = std::fs::read_dir(&dist)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".tar.gz"))
+        .expect("the host archive");
+    // kubectl and git from the system; krew's bin first, as `krew install` tells users.
+    let path = format!(
+        "{}:{}:/usr/local/bin:/usr/bin:/bin",
+        krew_root.join("bin").display(),
+        tools.display()
+    );
+    let kubectl = |args: &[&str]| {
+        run(Command::new("kubectl")
+            .args(args)
+            .env_clear()
+            .env("PATH", &path)
+            .env("HOME", &home)
+            .env("KREW_ROOT", &krew_root)
+            .stdin(std::process::Stdio::null()))
+    };
+    let manifest = format!("--manifest={}", dist.join("regcred.yaml").display());
+    let archive_flag = format!("--archive={}", archive.display());
+    let (ok, stdout, stderr) = kubectl(&["krew", "install", &manifest, &archive_flag]);
+    assert!(ok, "krew install failed: {stdout}{stderr}");
+    let said = format!("{stdout}{stderr}");
+    assert!(said.contains("Installed plugin: regcred"), "{said}");
+    assert!(
+        said.contains("Caveats:") && said.contains("kubectl_complete-regcred"),
+        "the manifest's caveats are printed: {said}"
+    );
+    let installed = krew_root.join("bin/kubectl-regcred");
+    assert!(installed.exists(), "krew links the plugin into its bin");
+
+    let (ok, stdout, stderr) = kubectl(&["regcred", "version"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.starts_with("kubectl-regcred "), "{stdout}");
+    let (_, plugins, _) = kubectl(&["plugin", "list", "--name-only"]);
+    assert!(plugins.lines().any(|l| l == "kubectl-regcred"), "{plugins}");
+
+    let index = krew_root.join("index/default");
+    std::fs::create_dir_all(index.join("plugins")).unwrap();
+    assert!(
+        Command::new("git")
+            .args(["init", "-q"])
+            .arg(&index)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (ok, stdout, stderr) = kubectl(&["krew", "uninstall", "regcred"]);
+    assert!(ok, "krew uninstall failed: {stdout}{stderr}");
+    assert!(!installed.exists() && std::fs::symlink_metadata(&installed).is_err());
+    assert!(
+        walk(&krew_root.join("store")).is_empty(),
+        "the store is empty again"
+    );
+    assert!(walk(&krew_root.join("receipts")).is_empty());
+}

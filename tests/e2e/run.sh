@@ -1,11 +1,47 @@
 #!/usr/bin/env bash
-# Runs the end-to-end suite: starts a real control plane (tests/e2e/cluster.sh), runs the
-# #[ignore]d tests with --ignored against it, and stops it by PID whatever happens.
+# Runs everything that needs parts built by tests/e2e/cluster.sh:
+#   1. the differential test of our kubelet rules against the kubelet's own code;
+#   2. the whole e2e suite against the newest Kubernetes we support;
+#   3. the old-API fallback tests against the oldest (1.20).
+# Each control plane is started for its suite and stopped by PID whatever happens.
+# Extra arguments go to the e2e test binary (for example a test name filter).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-dir=$(mktemp -d "${TMPDIR:-/tmp}/regcred-e2e.XXXXXX")
-trap 'tests/e2e/cluster.sh down "$dir"' EXIT
-tests/e2e/cluster.sh up "$dir"
-# shellcheck source=/dev/null
-source "$dir/env"
-cargo test --test e2e -- --ignored --test-threads 4 "$@"
+
+OLDEST=1.20.2
+NEWEST=1.37.2
+# Tests that exercise fallbacks for APIs 1.20 has and newer versions removed.
+OLD_API_TESTS=(all_kinds_labels_and_create_attach)
+# How many random cases the kubelet oracle judges (tests/kubelet-oracle).
+ORACLE_CASES=${REGCRED_ORACLE_CASES:-20000}
+
+tests/e2e/cluster.sh build "$OLDEST" "$NEWEST"
+
+REGCRED_KUBELET_ORACLE=$(tests/e2e/cluster.sh tool kubelet-oracle) REGCRED_ORACLE_CASES=$ORACLE_CASES \
+  cargo test --lib kubelet_oracle -- --ignored --nocapture
+REGCRED_KREW=$(tests/e2e/cluster.sh tool krew)
+export REGCRED_KREW
+
+dirs=()
+cleanup() {
+  local d
+  for d in "${dirs[@]}"; do tests/e2e/cluster.sh down "$d"; done
+}
+trap cleanup EXIT
+
+suite() {
+  local version=$1 dir
+  shift
+  dir=$(mktemp -d "${TMPDIR:-/tmp}/regcred-e2e.XXXXXX")
+  dirs+=("$dir")
+  tests/e2e/cluster.sh up "$dir" "$version"
+  (
+    # shellcheck source=/dev/null
+    source "$dir/env"
+    cargo test --test e2e -- --ignored --test-threads 4 "$@"
+  )
+  tests/e2e/cluster.sh down "$dir"
+}
+
+suite "$NEWEST" "$@"
+suite "$OLDEST" "${OLD_API_TESTS[@]}" "$@"
