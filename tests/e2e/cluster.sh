@@ -8,7 +8,7 @@
 #   tests/e2e/cluster.sh build [VERSION…]   build control planes (default: all supported) and tools (cached)
 #   tests/e2e/cluster.sh up DIR [VERSION]   start one (default: newest); writes DIR/kubeconfig and DIR/env
 #   tests/e2e/cluster.sh down DIR           stop what `up DIR` started, by PID
-#   tests/e2e/cluster.sh tool NAME          print the path of a built tool (krew, kubelet-oracle)
+#   tests/e2e/cluster.sh tool NAME          print the path of a built tool (krew, kubelet-oracle[-oldest])
 #   tests/e2e/cluster.sh latest             the newest k8s.io/kubernetes release the proxy serves
 #
 # Builds are cached in ${REGCRED_CACHE:-~/.cache/kubectl-regcred}, keyed by version.
@@ -49,7 +49,8 @@ deps() {
 build_debian_source() {
   local version=$1 bin
   bin=$(bin_dir "$version")
-  [[ -x $bin/kube-apiserver && -x $bin/kube-controller-manager ]] && return
+  local oracle=$CACHE/oracle-$version/bin
+  [[ -x $bin/kube-apiserver && -x $bin/kube-controller-manager && -x $oracle/kubelet-oracle ]] && return
   local work=$CACHE/build-$version
   rm -rf "$work" && mkdir -p "$work/lists/partial"
   # A private deb-src list so the machine's own apt configuration is untouched.
@@ -67,8 +68,14 @@ build_debian_source() {
   log "building Kubernetes $version with Debian's $("$DEBIAN_GO/go" version | cut -d' ' -f3) (several minutes, once)"
   (cd "$work/src" && export PATH="$DEBIAN_GO:$PATH" GOTOOLCHAIN=local GOFLAGS= &&
     make WHAT=cmd/kube-apiserver >/dev/null && make WHAT=cmd/kube-controller-manager >/dev/null)
-  mkdir -p "$bin"
+  # The same kubelet oracle against 1.20's code, to find where the versions differ.
+  mkdir -p "$work/src/cmd/kubelet-oracle"
+  cp "$HERE/../kubelet-oracle/main.go" "$work/src/cmd/kubelet-oracle/"
+  (cd "$work/src" && export PATH="$DEBIAN_GO:$PATH" GOTOOLCHAIN=local GOFLAGS= &&
+    make WHAT=cmd/kubelet-oracle >/dev/null)
+  mkdir -p "$bin" "$oracle"
   cp "$work/src/_output/bin/kube-apiserver" "$work/src/_output/bin/kube-controller-manager" "$bin/"
+  cp "$work/src/_output/bin/kubelet-oracle" "$oracle/"
   rm -rf "$work"
   log "cached in $bin"
 }
@@ -162,6 +169,7 @@ tool() {
   case $1 in
     krew) echo "$CACHE/krew-$KREW_VERSION/bin/kubectl-krew" ;;
     kubelet-oracle) echo "$CACHE/oracle-$NEWEST/bin/kubelet-oracle" ;;
+    kubelet-oracle-oldest) echo "$CACHE/oracle-$OLDEST/bin/kubelet-oracle" ;;
     *) log "unknown tool $1"; exit 2 ;;
   esac
 }
@@ -261,7 +269,7 @@ case ${1:-} in
   build) shift; build "$@" ;;
   up) up "${2:?usage: cluster.sh up DIR [VERSION]}" "${3:-}" ;;
   down) down "${2:?usage: cluster.sh down DIR}" ;;
-  tool) tool "${2:?usage: cluster.sh tool krew|kubelet-oracle}" ;;
+  tool) tool "${2:?usage: cluster.sh tool krew|kubelet-oracle|kubelet-oracle-oldest}" ;;
   latest) latest ;;
   *) echo "usage: $0 deps|build [VERSION…]|up DIR [VERSION]|down DIR|tool NAME|latest" >&2; exit 2 ;;
 esac
