@@ -10,8 +10,8 @@ cd "$(dirname "$0")/../.."
 
 OLDEST=1.20.2
 NEWEST=1.37.2
-# Tests that exercise fallbacks for APIs 1.20 has and newer versions removed.
-OLD_API_TESTS=(all_kinds_labels_and_create_attach)
+# Tests of what 1.20 has and newer versions removed: batch/v1beta1 CronJobs, token Secrets.
+OLD_API_TESTS=(all_kinds_labels_and_create_attach service_account_token_secrets_survive_attach_and_detach)
 # How many random cases the kubelet oracle judges (tests/kubelet-oracle).
 ORACLE_CASES=${REGCRED_ORACLE_CASES:-20000}
 
