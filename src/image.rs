@@ -314,6 +314,25 @@ mod tests {
         assert_eq!(repo("reg:5000/app:latest"), "reg:5000/app");
     }
 
+    /// distribution/reference v0.6.0 as the kubelet runs it (checked by the kubelet oracle).
+    #[test]
+    fn follows_the_kubelets_reference_parser() {
+        // A first component that is no valid domain is read as a path on no registry.
+        assert_eq!(repo("a_b.c/app"), "a_b.c/app");
+        // Ports are any digits; bracketed hosts are hex and colons.
+        assert_eq!(repo("reg:99999999/app"), "reg:99999999/app");
+        assert!(ImageRef::parse("[zz::1]/app").is_err());
+        // Only the digests the kubelet links, at their exact length, in lowercase hex.
+        let hex = "0123456789abcdef".repeat(4);
+        assert!(ImageRef::parse(&format!("quay.io/app@sha256:{hex}")).is_ok());
+        assert!(ImageRef::parse(&format!("quay.io/app@sha512:{}", &hex[..32])).is_err());
+        assert!(ImageRef::parse(&format!("quay.io/app@md5:{}", &hex[..32])).is_err());
+        assert!(ImageRef::parse(&format!("quay.io/app@sha256:{}", hex.to_uppercase())).is_err());
+        // Uppercase before the first ':' of the remainder is refused, tags may have it.
+        assert!(ImageRef::parse("quay.io/app:V1").is_ok());
+        assert!(ImageRef::parse("quay.io/App:v1").is_err());
+    }
+
     #[test]
     fn invalid_references_are_rejected() {
         for bad in [
