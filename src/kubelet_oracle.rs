@@ -874,8 +874,17 @@ fn kubelet_oracle_agrees_with_our_rules() {
             "fewer than 2% of the cases end in {outcome:?}: {outcomes:?}"
         );
     }
+    // REGCRED_ORACLE_LIST=N prints the first N disagreements, one a line, to survey them
+    // (for example against the oracle built from Kubernetes 1.20).
+    let list: usize = std::env::var("REGCRED_ORACLE_LIST")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     for (index, case) in generated.iter().enumerate() {
-        if disagreement(case, &answers[2 * index], &answers[2 * index + 1]).is_some() {
+        if let Some(why) = disagreement(case, &answers[2 * index], &answers[2 * index + 1]) {
+            if disagreements < list {
+                eprintln!("disagreement #{index}: image {:?}: {why}", case.image);
+            }
             disagreements += 1;
             first.get_or_insert(index);
         }

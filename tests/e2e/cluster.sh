@@ -45,6 +45,13 @@ deps() {
   command -v go >/dev/null || { log "no Go toolchain on PATH for Kubernetes $NEWEST"; exit 1; }
 }
 
+# `make` in a Kubernetes 1.20 tree with Debian's Go, never the machine's newer one.
+debian_make() {
+  local tree=$1
+  shift
+  (cd "$tree" && PATH="$DEBIAN_GO:$PATH" GOTOOLCHAIN=local GOFLAGS='' make "$@" >/dev/null)
+}
+
 # Kubernetes 1.20 from Debian's source package, built in GOPATH mode by its own Makefile.
 build_debian_source() {
   local version=$1 bin
@@ -66,13 +73,12 @@ build_debian_source() {
   cp -r /usr/share/gocode/src/github.com/modern-go/reflect2 "$work/src/vendor/github.com/modern-go/reflect2"
   find "$work/src/vendor/github.com/modern-go/reflect2" -name '*_test.go' -delete
   log "building Kubernetes $version with Debian's $("$DEBIAN_GO/go" version | cut -d' ' -f3) (several minutes, once)"
-  (cd "$work/src" && export PATH="$DEBIAN_GO:$PATH" GOTOOLCHAIN=local GOFLAGS= &&
-    make WHAT=cmd/kube-apiserver >/dev/null && make WHAT=cmd/kube-controller-manager >/dev/null)
+  debian_make "$work/src" WHAT=cmd/kube-apiserver
+  debian_make "$work/src" WHAT=cmd/kube-controller-manager
   # The same kubelet oracle against 1.20's code, to find where the versions differ.
   mkdir -p "$work/src/cmd/kubelet-oracle"
   cp "$HERE/../kubelet-oracle/main.go" "$work/src/cmd/kubelet-oracle/"
-  (cd "$work/src" && export PATH="$DEBIAN_GO:$PATH" GOTOOLCHAIN=local GOFLAGS= &&
-    make WHAT=cmd/kubelet-oracle >/dev/null)
+  debian_make "$work/src" WHAT=cmd/kubelet-oracle
   mkdir -p "$bin" "$oracle"
   cp "$work/src/_output/bin/kube-apiserver" "$work/src/_output/bin/kube-controller-manager" "$bin/"
   cp "$work/src/_output/bin/kubelet-oracle" "$oracle/"
