@@ -8,10 +8,9 @@ fn pull_secret(e2e: &E2e, ns: &str, name: &str, server: &str) {
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
 
-fn sa_pull_secrets(e2e: &E2e, ns: &str, sa: &str) -> Vec<String> {
-    let sa = e2e.get_json(&["serviceaccount", sa, "-n", ns]);
-    sa["imagePullSecrets"]
-        .as_array()
+/// The names in a list of object references (`[{name: …}]`); none when it is absent.
+fn reference_names(list: &serde_json::Value) -> Vec<String> {
+    list.as_array()
         .map(|l| {
             l.iter()
                 .map(|r| r["name"].as_str().unwrap().to_string())
@@ -20,16 +19,14 @@ fn sa_pull_secrets(e2e: &E2e, ns: &str, sa: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+fn sa_pull_secrets(e2e: &E2e, ns: &str, sa: &str) -> Vec<String> {
+    let sa = e2e.get_json(&["serviceaccount", sa, "-n", ns]);
+    reference_names(&sa["imagePullSecrets"])
+}
+
 fn template_pull_secrets(e2e: &E2e, ns: &str, deployment: &str) -> (Vec<String>, i64) {
     let d = e2e.get_json(&["deployment", deployment, "-n", ns]);
-    let names = d["spec"]["template"]["spec"]["imagePullSecrets"]
-        .as_array()
-        .map(|l| {
-            l.iter()
-                .map(|r| r["name"].as_str().unwrap().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
+    let names = reference_names(&d["spec"]["template"]["spec"]["imagePullSecrets"]);
     (names, d["metadata"]["generation"].as_i64().unwrap())
 }
 
@@ -88,14 +85,7 @@ fn service_account_attach_and_detach_keep_other_entries() {
 fn sa_token_secrets(e2e: &E2e, ns: &str, sa: &str, want: usize) -> Vec<String> {
     for _ in 0..120 {
         let sa = e2e.get_json(&["serviceaccount", sa, "-n", ns]);
-        let names: Vec<String> = sa["secrets"]
-            .as_array()
-            .map(|l| {
-                l.iter()
-                    .map(|r| r["name"].as_str().unwrap().to_string())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let names = reference_names(&sa["secrets"]);
         if names.len() >= want {
             return names;
         }

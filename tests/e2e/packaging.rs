@@ -10,6 +10,19 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Runs `scripts/release.sh --out DIR` and returns the host archive it built there.
+fn release_host_archive(dist: &Path) -> std::path::PathBuf {
+    let (ok, _, stderr) = run(Command::new(root().join("scripts/release.sh"))
+        .arg("--out")
+        .arg(dist));
+    assert!(ok, "{stderr}");
+    std::fs::read_dir(dist)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".tar.gz"))
+        .expect("the host archive")
+}
+
 fn run(cmd: &mut Command) -> (bool, String, String) {
     let out = cmd.output().unwrap();
     (out.status.success(), text(&out.stdout), text(&out.stderr))
@@ -29,17 +42,10 @@ fn kubectl(bin: &Path, args: &[&str]) -> (bool, String, String) {
 #[ignore = "builds release archives: tests/e2e/run.sh"]
 fn release_archive_matches_its_manifest() {
     let dist = tempfile::tempdir().unwrap();
-    let (ok, _, stderr) = run(Command::new(root().join("scripts/release.sh"))
-        .args(["--out", dist.path().to_str().unwrap()]));
-    assert!(ok, "{stderr}");
+    let archive = release_host_archive(dist.path());
     let manifest: serde_yaml::Value =
         serde_yaml::from_str(&std::fs::read_to_string(dist.path().join("regcred.yaml")).unwrap())
             .unwrap();
-    let archive = std::fs::read_dir(dist.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.to_string_lossy().ends_with(".tar.gz"))
-        .expect("the host archive");
     let file_name = archive.file_name().unwrap().to_string_lossy().to_string();
     let platform = manifest["spec"]["platforms"]
         .as_sequence()
@@ -172,15 +178,7 @@ fn install_sh_installs_and_uninstalls_exactly_its_files() {
 
     // From a release archive, into a prefix that already exists: only our files come and go.
     let dist = base.path().join("dist");
-    let (ok, _, stderr) = run(
-        Command::new(root().join("scripts/release.sh")).args(["--out", dist.to_str().unwrap()])
-    );
-    assert!(ok, "{stderr}");
-    let archive = std::fs::read_dir(&dist)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.to_string_lossy().ends_with(".tar.gz"))
-        .unwrap();
+    let archive = release_host_archive(&dist);
     std::fs::create_dir_all(prefix.join("bin")).unwrap();
     std::fs::write(prefix.join("bin/someone-else"), "keep me").unwrap();
     let (ok, _, stderr) = run(Command::new(root().join("install.sh")).args([
@@ -243,15 +241,7 @@ fn krew_installs_runs_and_uninstalls_the_plugin() {
         std::fs::create_dir_all(dir).unwrap();
     }
     std::os::unix::fs::symlink(&krew, tools.join("kubectl-krew")).unwrap();
-    let (ok, _, stderr) = run(
-        Command::new(root().join("scripts/release.sh")).args(["--out", dist.to_str().unwrap()])
-    );
-    assert!(ok, "{stderr}");
-    let archive = std::fs::read_dir(&dist)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.to_string_lossy().ends_with(".tar.gz"))
-        .expect("the host archive");
+    let archive = release_host_archive(&dist);
     // kubectl and git from the system; krew's bin first, as `krew install` tells users.
     let path = format!(
         "{}:{}:/usr/local/bin:/usr/bin:/bin",
