@@ -59,7 +59,7 @@ pub fn read_password(input: PasswordInput, username: &str) -> Result<Password, C
                     "no password given and stdin is not a terminal: pipe it in with --password-stdin".into(),
                 ));
             }
-            rpassword::prompt_password(format!("Password for {username}: "))
+            prompt_hidden(&format!("Password for {username}: "))
                 .map_err(|e| CredentialError::Usage(format!("reading the password: {e}")))?
         }
     };
@@ -67,4 +67,44 @@ pub fn read_password(input: PasswordInput, username: &str) -> Result<Password, C
         return Err(CredentialError::Usage("the password is empty".into()));
     }
     Ok(Password::new(password))
+}
+
+/// Asks on the terminal with echo already off: rpassword prints the prompt first and only
+/// then turns echo off, so keys typed as the prompt appears could still show.
+#[cfg(unix)]
+fn prompt_hidden(prompt: &str) -> std::io::Result<String> {
+    use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
+    use std::io::{BufRead, Write};
+
+    /// Puts the terminal back however the read ends.
+    struct Restore<'a>(&'a std::fs::File, rustix::termios::Termios);
+    impl Drop for Restore<'_> {
+        fn drop(&mut self) {
+            let _ = tcsetattr(self.0, OptionalActions::Now, &self.1);
+        }
+    }
+
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")?;
+    let original = tcgetattr(&tty)?;
+    let mut hidden = original.clone();
+    hidden.local_modes.remove(LocalModes::ECHO);
+    // Still show the newline of Enter, as rpassword does.
+    hidden.local_modes.insert(LocalModes::ECHONL);
+    // TCSANOW, not TCSAFLUSH: keys already typed stay in the input.
+    tcsetattr(&tty, OptionalActions::Now, &hidden)?;
+    let _restore = Restore(&tty, original);
+    (&tty).write_all(prompt.as_bytes())?;
+    (&tty).flush()?;
+    let mut line = String::new();
+    std::io::BufReader::new(&tty).read_line(&mut line)?;
+    let line = line.strip_suffix('\n').unwrap_or(&line);
+    Ok(line.strip_suffix('\r').unwrap_or(line).to_string())
+}
+
+#[cfg(not(unix))]
+fn prompt_hidden(prompt: &str) -> std::io::Result<String> {
+    rpassword::prompt_password(prompt)
 }
