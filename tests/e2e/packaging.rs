@@ -28,14 +28,18 @@ fn run(cmd: &mut Command) -> (bool, String, String) {
     (out.status.success(), text(&out.stdout), text(&out.stderr))
 }
 
-/// `kubectl ...` with `bin` first on PATH and no kubeconfig needed.
+/// `kubectl ...` with only `bin` and the system directories on PATH, in an empty environment:
+/// a kubectl-regcred the user installed (say in ~/.local/bin) must not overshadow ours.
 fn kubectl(bin: &Path, args: &[&str]) -> (bool, String, String) {
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    run(Command::new("kubectl").args(args).env("PATH", path))
+    let home = tempfile::tempdir().unwrap();
+    run(Command::new("kubectl")
+        .args(args)
+        .env_clear()
+        .env(
+            "PATH",
+            format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display()),
+        )
+        .env("HOME", home.path()))
 }
 
 #[test]

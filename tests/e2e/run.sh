@@ -23,9 +23,16 @@ REGCRED_KREW=$(tests/e2e/cluster.sh tool krew)
 export REGCRED_KREW
 
 dirs=()
+# A newcomer who ran ./install.sh first has kubectl-regcred on PATH already; a decoy there
+# proves no test runs whatever the caller's PATH happens to hold.
+decoy=$(mktemp -d "${TMPDIR:-/tmp}/regcred-decoy.XXXXXX")
+printf '#!/bin/sh\necho "decoy kubectl-regcred on PATH: a test ran the caller'"'"'s copy" >&2\nexit 3\n' >"$decoy/kubectl-regcred"
+chmod +x "$decoy/kubectl-regcred"
+export PATH="$decoy:$PATH"
 cleanup() {
   local d
   for d in "${dirs[@]}"; do tests/e2e/cluster.sh down "$d"; done
+  rm -rf "$decoy"
 }
 trap cleanup EXIT
 
