@@ -19,6 +19,10 @@ pub struct Cli {
     #[command(flatten)]
     pub kube: KubeArgs,
 
+    /// Print only results, warnings and errors: no notes, summaries or progress bar
+    #[arg(short = 'q', long, global = true, help_heading = "Output")]
+    pub quiet: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -163,64 +167,8 @@ pub struct CreateArgs {
     /// Name of the Secret (a DNS-1123 subdomain)
     pub name: String,
 
-    /// Registry to include (repeatable); default: every registry found
-    #[arg(
-        long = "server",
-        visible_alias = "docker-server",
-        value_name = "SERVER",
-        help_heading = "Credentials"
-    )]
-    pub servers: Vec<String>,
-
-    /// Username for explicit credentials (then the password comes from stdin or a prompt)
-    #[arg(
-        long,
-        visible_alias = "docker-username",
-        value_name = "USER",
-        help_heading = "Credentials"
-    )]
-    pub username: Option<String>,
-
-    /// Read the password from stdin
-    #[arg(long, requires = "username", help_heading = "Credentials")]
-    pub password_stdin: bool,
-
-    /// Password in argv, for kubectl compatibility (insecure: other users can see it)
-    #[arg(
-        long,
-        visible_alias = "docker-password",
-        value_name = "PASSWORD",
-        requires = "username",
-        conflicts_with = "password_stdin",
-        help_heading = "Credentials"
-    )]
-    pub password: Option<String>,
-
-    /// Email for explicit credentials (written only if given)
-    #[arg(
-        long,
-        visible_alias = "docker-email",
-        value_name = "EMAIL",
-        help_heading = "Credentials"
-    )]
-    pub email: Option<String>,
-
-    /// Only look in these sources (repeatable)
-    #[arg(
-        long = "from",
-        value_enum,
-        value_name = "SOURCE",
-        help_heading = "Credentials"
-    )]
-    pub from: Vec<SourceArg>,
-
-    /// Docker config file to read instead of $DOCKER_CONFIG/config.json or ~/.docker/config.json
-    #[arg(long, value_name = "PATH", help_heading = "Credentials")]
-    pub docker_config: Option<PathBuf>,
-
-    /// How long a credential helper may take to answer
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, help_heading = "Credentials")]
-    pub helper_timeout: Duration,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
 
     #[command(flatten)]
     pub scope: ScopeArgs,
@@ -235,6 +183,53 @@ pub struct CreateArgs {
 
     #[command(flatten)]
     pub write: WriteArgs,
+}
+
+/// Where `create` takes credentials from.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Credentials")]
+pub struct CredentialArgs {
+    /// Registry to include (repeatable); default: every registry found
+    #[arg(
+        long = "server",
+        visible_alias = "docker-server",
+        value_name = "SERVER"
+    )]
+    pub servers: Vec<String>,
+
+    /// Username for explicit credentials (then the password comes from stdin or a prompt)
+    #[arg(long, visible_alias = "docker-username", value_name = "USER")]
+    pub username: Option<String>,
+
+    /// Read the password from stdin
+    #[arg(long, requires = "username")]
+    pub password_stdin: bool,
+
+    /// Password in argv, for kubectl compatibility (insecure: other users can see it)
+    #[arg(
+        long,
+        visible_alias = "docker-password",
+        value_name = "PASSWORD",
+        requires = "username",
+        conflicts_with = "password_stdin"
+    )]
+    pub password: Option<String>,
+
+    /// Email for explicit credentials (written only if given)
+    #[arg(long, visible_alias = "docker-email", value_name = "EMAIL")]
+    pub email: Option<String>,
+
+    /// Only look in these sources (repeatable)
+    #[arg(long = "from", value_enum, value_name = "SOURCE")]
+    pub from: Vec<SourceArg>,
+
+    /// Docker config file to read instead of $DOCKER_CONFIG/config.json or ~/.docker/config.json
+    #[arg(long, value_name = "PATH")]
+    pub docker_config: Option<PathBuf>,
+
+    /// How long a credential helper may take to answer
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub helper_timeout: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -501,14 +496,18 @@ pub enum DryRunArg {
     Server,
 }
 
+/// A duration kubectl would not accept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid duration {0:?}: use a number with a unit, e.g. 500ms, 5s, 2m, 1h")]
+pub struct InvalidDuration(String);
+
 /// kubectl's duration spelling: `0`, `500ms`, `5s`, `2m`, `1h`, `1m30s`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, InvalidDuration> {
     let text = text.trim();
     if text == "0" {
         return Ok(Duration::ZERO);
     }
-    let bad =
-        || format!("invalid duration {text:?}: use a number with a unit, e.g. 500ms, 5s, 2m, 1h");
+    let bad = || InvalidDuration(text.to_string());
     let mut total = Duration::ZERO;
     let mut rest = text;
     if rest.is_empty() {

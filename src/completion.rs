@@ -12,8 +12,10 @@ use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, DynamicObject, ListParams};
 
 use crate::cli::Cli;
-use crate::cluster::{self, workloads};
-use crate::pullsecret::is_listed_type;
+use crate::cluster::{self, fetch};
+use crate::printer::Printer;
+use crate::rules::kinds::{ALL_KINDS, Kind};
+use crate::rules::pullsecret::is_listed_type;
 use crate::settings::Connection;
 
 /// Cobra's `ShellCompDirectiveNoSpace`.
@@ -247,22 +249,14 @@ async fn complete_flag_value(
 
 /// `deployment/`, `sa/`, ... (or plural names for `--all`).
 fn kind_prefixes(plural: bool) -> Vec<String> {
-    let kinds = [
-        "deployment",
-        "statefulset",
-        "daemonset",
-        "replicaset",
-        "job",
-        "cronjob",
-        "serviceaccount",
-    ];
-    kinds
-        .iter()
-        .map(|k| {
+    ALL_KINDS
+        .into_iter()
+        .filter(|kind| *kind != Kind::Pod)
+        .map(|kind| {
             if plural {
-                format!("{k}s")
+                kind.plural()
             } else {
-                format!("{k}/")
+                format!("{}/", kind.singular())
             }
         })
         .collect()
@@ -276,11 +270,11 @@ async fn complete_target(context: &Context, current: &str, with_pods: bool) -> C
         }
         return Completion::of(kinds, current, NO_FILE_COMP | NO_SPACE);
     };
-    let Some(kind) = workloads::Kind::parse(kind_text) else {
+    let Some(kind) = Kind::parse(kind_text) else {
         return Completion::of(Vec::new(), current, NO_FILE_COMP);
     };
     let names = with_cluster(context, |cluster, ns| async move {
-        let resource = workloads::resource(&cluster, kind).await;
+        let resource = fetch::resource(&cluster, kind).await;
         let api: Api<DynamicObject> = Api::namespaced_with(cluster.client.clone(), &ns, &resource);
         let list = api.list_metadata(&ListParams::default()).await.ok()?;
         Some(
@@ -334,7 +328,10 @@ where
     Fut: std::future::Future<Output = Option<Vec<String>>>,
 {
     let attempt = async {
-        let cluster = cluster::connect(&context.connection).await.ok()?;
+        // Completion must print nothing but candidates: no progress bar.
+        let cluster = cluster::connect(&context.connection, &Printer::capture(true))
+            .await
+            .ok()?;
         let ns = context
             .namespace
             .clone()
@@ -351,11 +348,7 @@ where
 }
 
 fn kubeconfig_names(context: &Context, flag: &str) -> Vec<String> {
-    let config = match &context.connection.kubeconfig {
-        Some(path) => kube::config::Kubeconfig::read_from(path),
-        None => kube::config::Kubeconfig::read(),
-    };
-    let Ok(config) = config else {
+    let Ok(config) = cluster::read_kubeconfig(&context.connection) else {
         return Vec::new();
     };
     match flag {

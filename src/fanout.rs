@@ -1,18 +1,16 @@
 //! Bounded-concurrency fan-out: one task per namespace (or object), at most N in flight,
-//! a progress bar on a terminal for long runs, results returned in input order.
+//! advancing a progress bar (the printer decides whether it shows), results returned in
+//! input order.
 
 use std::future::Future;
 
 use futures::StreamExt;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-
-/// Below this many items a progress bar would only flicker.
-const PROGRESS_THRESHOLD: usize = 20;
+use indicatif::ProgressBar;
 
 pub async fn run<T, R, F, Fut>(
     items: Vec<T>,
     concurrency: usize,
-    what: &str,
+    progress: ProgressBar,
     task: F,
 ) -> Vec<(T, R)>
 where
@@ -20,7 +18,6 @@ where
     F: Fn(T) -> Fut,
     Fut: Future<Output = R>,
 {
-    let progress = progress_bar(items.len(), what);
     let mut results: Vec<(usize, T, R)> = futures::stream::iter(items.into_iter().enumerate())
         .map(|(index, item)| {
             let future = task(item.clone());
@@ -42,21 +39,6 @@ where
         .collect()
 }
 
-fn progress_bar(len: usize, what: &str) -> ProgressBar {
-    if len < PROGRESS_THRESHOLD {
-        return ProgressBar::hidden();
-    }
-    // Draws only when stderr is a terminal; hidden in pipes and CI.
-    let bar = ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len}")
-            .expect("static template")
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(what.to_string());
-    bar
-}
-
 #[cfg(test)]
 mod tests {
     #[tokio::test]
@@ -65,7 +47,7 @@ mod tests {
         let in_flight = AtomicUsize::new(0);
         let peak = AtomicUsize::new(0);
         let items: Vec<u32> = (0..40).collect();
-        let results = super::run(items, 3, "test", |n| {
+        let results = super::run(items, 3, indicatif::ProgressBar::hidden(), |n| {
             let in_flight = &in_flight;
             let peak = &peak;
             async move {

@@ -13,6 +13,9 @@
 //! `REGCRED_KUBELET_ORACLE=$(tests/e2e/cluster.sh tool kubelet-oracle) cargo test --lib kubelet_oracle -- --ignored`
 //! with `REGCRED_ORACLE_CASES` (default 20000) and `REGCRED_ORACLE_SEED` (default fixed).
 
+// A test harness: its report goes to the test output, not through the printer.
+#![allow(clippy::print_stderr)]
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -22,10 +25,10 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use serde_json::{Value, json};
 
-use crate::diagnosis::{PodInputs, SecretState, Verdict, diagnose};
-use crate::image::ImageRef;
-use crate::kubelet::{self, KeyEntry, Keyring};
-use crate::pullsecret::{DOCKERCFG_TYPE, DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE};
+use crate::rules::diagnosis::{PodInputs, SecretState, Verdict, diagnose};
+use crate::rules::image::ImageRef;
+use crate::rules::kubelet::{self, KeyEntry, Keyring};
+use crate::rules::pullsecret::{DOCKERCFG_TYPE, DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE};
 
 /// splitmix64: small, seedable and the same on every platform.
 struct Rng(u64);
@@ -710,7 +713,7 @@ fn disagreement(case: &Case, full: &Value, pool: &Value) -> Option<String> {
     let candidates = auto_pool(case);
     let spec = json!({"containers": [{"name": "c", "image": case.image}]});
     let mut notes = Vec::new();
-    let mut chosen = crate::commands::attach::auto_names(&spec, &candidates, "test", &mut notes);
+    let mut chosen = crate::references::auto_names(&spec, &candidates, "test", &mut notes);
     chosen.sort();
     // Entries without a tag (null) are credentials too; they name no Secret here, so only
     // require that every tagged Secret is chosen and nothing outside the kubelet's answer.
@@ -729,13 +732,13 @@ fn disagreement(case: &Case, full: &Value, pool: &Value) -> Option<String> {
 }
 
 /// The Secrets `attach --auto` may choose from: pull types that parse.
-fn auto_pool(case: &Case) -> Vec<crate::commands::attach::Candidate> {
+fn auto_pool(case: &Case) -> Vec<crate::references::Candidate> {
     case.secrets
         .iter()
         .filter_map(|s| {
             kubelet::parse_secret(&s.secret())
                 .ok()
-                .map(|keys| crate::commands::attach::Candidate {
+                .map(|keys| crate::references::Candidate {
                     name: s.name.clone(),
                     keys,
                 })

@@ -4,26 +4,26 @@
 //! `main.rs` only calls [`main`]; flags live in [`cli`], become plain [`settings`], and each
 //! subcommand in [`commands`] orchestrates the library modules.
 
-pub mod cli;
-pub mod cluster;
-pub mod commands;
-pub mod completion;
-pub mod credentials;
-pub mod diagnosis;
-pub mod error;
-pub mod fanout;
-pub mod image;
-pub mod kubelet;
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+mod cli;
+mod cluster;
+mod commands;
+mod completion;
+mod credentials;
+mod error;
+mod fanout;
 #[cfg(test)]
 mod kubelet_oracle;
-pub mod names;
-pub mod output;
-pub mod probe;
-pub mod pullsecret;
-pub mod registry;
-pub mod settings;
+mod output;
+mod printer;
+mod probe;
+mod references;
+mod rules;
+mod settings;
 
 use std::ffi::OsString;
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -31,6 +31,7 @@ use clap::{CommandFactory, FromArgMatches};
 
 use cli::{Cli, Command};
 use error::{ExitStatus, exit_status_for, is_broken_pipe, render};
+use printer::Printer;
 use settings::{
     AttachSettings, CheckSettings, Connection, CreateSettings, DetachSettings, ListSettings,
     LoginSettings, ShowSettings,
@@ -38,7 +39,7 @@ use settings::{
 
 /// The name shown in usage: `kubectl regcred` when kubectl ran us as a plugin (it execs the
 /// plugin by its full path, and kubectl 1.37+ also sets `KUBECTL_PATH`), else the binary name.
-pub fn display_name(argv0: Option<&OsString>) -> &'static str {
+fn display_name(argv0: Option<&OsString>) -> &'static str {
     let Some(argv0) = argv0 else {
         return "kubectl-regcred";
     };
@@ -62,28 +63,17 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         .and_then(|n| n.to_str())
         .unwrap_or("");
     if invoked_as.starts_with("docker-credential-") {
-        let actions: Vec<String> = args
-            .iter()
-            .skip(1)
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
-        return serve_helper(&actions);
+        return serve_helper(&lossy_strings(&args[1..]), &Printer::for_terminal(true)).into();
     }
     // `__complete` takes raw words (flags included), so clap must not parse them.
     if args.get(1).is_some_and(|a| a == "__complete") {
-        let words: Vec<String> = args
-            .iter()
-            .skip(2)
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
+        let words = lossy_strings(&args[2..]);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build();
         if let Ok(runtime) = runtime {
-            print!(
-                "{}",
-                runtime.block_on(completion::complete(&words)).render()
-            );
+            let printer = Printer::for_terminal(true);
+            let _ = print_completions(&runtime.block_on(completion::complete(&words)), &printer);
         }
         return ExitCode::SUCCESS;
     }
@@ -104,95 +94,102 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
             .into();
         }
     };
+    let printer = Printer::for_terminal(cli.quiet);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime starts");
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, &printer)) {
         Ok(status) => status.into(),
         Err(e) if is_broken_pipe(&e) => ExitStatus::Success.into(),
         Err(e) => {
-            eprintln!("error: {}", render(&e));
+            printer.error(render(&e));
             exit_status_for(&e).into()
         }
     }
 }
 
-fn serve_helper(actions: &[String]) -> ExitCode {
-    let mut stdout = std::io::stdout().lock();
-    let code =
-        commands::credential_helper::serve(actions, &mut std::io::stdin().lock(), &mut stdout);
-    let _ = std::io::Write::flush(&mut stdout);
-    ExitCode::from(code as u8)
+fn lossy_strings(args: &[OsString]) -> Vec<String> {
+    args.iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect()
 }
 
-async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
+/// One helper-protocol action on stdin and stdout.
+fn serve_helper(actions: &[String], printer: &Printer) -> ExitStatus {
+    let mut out = printer.out();
+    let status =
+        commands::credential_helper::serve(actions, &mut std::io::stdin().lock(), &mut out);
+    let _ = out.flush();
+    status
+}
+
+fn print_completions(
+    completions: &completion::Completion,
+    printer: &Printer,
+) -> std::io::Result<()> {
+    let mut out = printer.out();
+    out.write_all(completions.render().as_bytes())?;
+    out.flush()
+}
+
+async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let connection = Connection::from_args(&cli.kube);
+    let namespace = cli.kube.namespace.as_deref();
     match cli.command {
         Command::Create(args) => {
-            let settings = CreateSettings::from_args(&args, cli.kube.namespace.as_deref())?;
-            commands::create::run(settings, connection).await
+            let settings = CreateSettings::from_args(&args, namespace)?;
+            commands::create::run(settings, connection, printer).await
         }
         Command::Attach(args) => {
-            let settings = AttachSettings::from_args(&args, cli.kube.namespace.as_deref())?;
-            commands::attach::run(settings, connection).await
+            let settings = AttachSettings::from_args(&args, namespace)?;
+            commands::attach::run(settings, connection, printer).await
         }
         Command::Detach(args) => {
-            let settings = DetachSettings::from_args(&args, cli.kube.namespace.as_deref())?;
-            commands::detach::run(settings, connection).await
+            let settings = DetachSettings::from_args(&args, namespace)?;
+            commands::detach::run(settings, connection, printer).await
         }
         Command::List(args) => {
-            let settings = ListSettings::from_args(&args, cli.kube.namespace.as_deref())?;
-            commands::list::run(settings, connection).await
+            let settings = ListSettings::from_args(&args, namespace)?;
+            commands::list::run(settings, connection, printer).await
         }
         Command::Show(args) => {
-            let settings = ShowSettings::from_args(&args, cli.kube.namespace.as_deref())?;
-            commands::show::run(settings, connection).await
+            let settings = ShowSettings::from_args(&args, namespace)?;
+            commands::show::run(settings, connection, printer).await
         }
-        Command::Login(args) => commands::login::login(LoginSettings::from_args(&args)?),
-        Command::Logout(args) => commands::login::logout(settings::logout_server(&args)?),
-        Command::Logins(args) => commands::login::logins(settings::structured_output(args.output)),
-        Command::CredentialHelper(args) => {
-            let mut stdout = std::io::stdout().lock();
-            let code = commands::credential_helper::serve(
-                &args.action,
-                &mut std::io::stdin().lock(),
-                &mut stdout,
-            );
-            std::io::Write::flush(&mut stdout)?;
-            Ok(if code == 0 {
-                ExitStatus::Success
-            } else {
-                ExitStatus::Failure
-            })
+        Command::Check(args) => {
+            let settings = CheckSettings::from_args(&args, namespace)?;
+            commands::check::run(settings, connection, printer).await
         }
+        Command::Login(args) => commands::login::login(LoginSettings::from_args(&args)?, printer),
+        Command::Logout(args) => commands::login::logout(settings::logout_server(&args)?, printer),
+        Command::Logins(args) => {
+            commands::login::logins(settings::structured_output(args.output), printer)
+        }
+        Command::CredentialHelper(args) => Ok(serve_helper(&args.action, printer)),
         Command::Completion(args) => {
             let mut command = Cli::command();
-            clap_complete::generate(
-                args.shell,
-                &mut command,
-                "kubectl-regcred",
-                &mut std::io::stdout(),
-            );
+            let mut out = printer.out();
+            clap_complete::generate(args.shell, &mut command, "kubectl-regcred", &mut out);
+            out.flush()?;
             Ok(ExitStatus::Success)
         }
         Command::Version => {
-            println!(
+            let mut out = printer.out();
+            writeln!(
+                out,
                 "kubectl-regcred {} (commit {}, {})",
                 env!("CARGO_PKG_VERSION"),
                 env!("REGCRED_GIT_COMMIT"),
                 env!("REGCRED_TARGET")
-            );
+            )?;
+            out.flush()?;
             Ok(ExitStatus::Success)
         }
         // Handled in `main` before clap parses; reachable only through odd spellings.
         Command::Complete(args) => {
-            print!("{}", completion::complete(&args.words).await.render());
+            print_completions(&completion::complete(&args.words).await, printer)?;
             Ok(ExitStatus::Success)
-        }
-        Command::Check(args) => {
-            let settings = CheckSettings::from_args(&args, cli.kube.namespace.as_deref())?;
-            commands::check::run(settings, connection).await
         }
     }
 }

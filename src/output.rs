@@ -1,11 +1,13 @@
 //! Printing results the way kubectl prints them: `secret/NAME created`, or the objects
 //! themselves with `-o json|yaml|name` (a `List` when there are several).
 
+use std::fmt::Display;
 use std::io::Write;
 
 use serde_json::Value;
 
-use crate::settings::{DryRun, OutputFormat};
+use crate::printer::Printer;
+use crate::settings::{DryRun, OutputFormat, WriteSettings};
 
 /// kubectl's `kind.group/name` spelling (`secret/x`, `deployment.apps/web`).
 pub fn object_ref(object: &Value) -> String {
@@ -42,6 +44,64 @@ pub fn action_line(
         DryRun::Server => line.push_str(" (server dry run)"),
     }
     line
+}
+
+/// One write's result, ready to print: `verb` goes on the line (`attached quay-cred`), `tally`
+/// into the summary (`attached`), and `object` is printed instead with `-o`.
+pub struct Written {
+    pub tally: String,
+    pub verb: String,
+    pub object: Option<Value>,
+}
+
+/// One object's result, or the error that names what failed (`subject`: the object or the
+/// namespace).
+pub struct ResultRow<E> {
+    pub namespace: String,
+    pub reference: String,
+    pub subject: String,
+    pub outcome: Result<Written, E>,
+}
+
+/// Prints results as kubectl does: a line per object (with its namespace when several are
+/// involved), or with `-o` the objects; errors on stderr. Returns the tally for a summary.
+pub fn print_results<E: Display>(
+    rows: Vec<ResultRow<E>>,
+    write: &WriteSettings,
+    several_namespaces: bool,
+    printer: &Printer,
+) -> anyhow::Result<Tally> {
+    let mut out = printer.out();
+    let mut objects = Vec::new();
+    let mut tally = Tally::default();
+    for row in rows {
+        match row.outcome {
+            Ok(written) => {
+                tally.add(&written.tally);
+                match (write.output, written.object) {
+                    (Some(_), Some(object)) => objects.push(object),
+                    (Some(_), None) => {}
+                    (None, _) => {
+                        let namespace = several_namespaces.then_some(row.namespace.as_str());
+                        let line =
+                            action_line(&row.reference, &written.verb, namespace, write.dry_run);
+                        writeln!(out, "{line}")?;
+                    }
+                }
+            }
+            Err(error) => {
+                tally.fail();
+                printer.error(format!("{}: {error}", row.subject));
+            }
+        }
+    }
+    if let Some(format) = write.output
+        && !objects.is_empty()
+    {
+        print_objects(&mut out, format, objects)?;
+    }
+    out.flush()?;
+    Ok(tally)
 }
 
 /// Prints objects in the requested format. `managedFields` are left out, as kubectl does.
@@ -161,12 +221,21 @@ impl Tally {
         self.failed > 0
     }
 
+    /// Exit 1 when anything failed.
+    pub fn exit_status(&self) -> crate::error::ExitStatus {
+        if self.failed() {
+            crate::error::ExitStatus::Failure
+        } else {
+            crate::error::ExitStatus::Success
+        }
+    }
+
     pub fn total(&self) -> usize {
         self.counts.iter().map(|(_, n)| n).sum::<usize>() + self.failed
     }
 
-    /// `3 namespaces: 2 created, 1 failed`.
-    pub fn summary(&self, noun: &str) -> String {
+    /// `2 created, 1 failed`.
+    pub fn breakdown(&self) -> String {
         let mut parts: Vec<String> = self
             .counts
             .iter()
@@ -175,7 +244,12 @@ impl Tally {
         if self.failed > 0 {
             parts.push(format!("{} failed", self.failed));
         }
-        format!("{} {noun}: {}", self.total(), parts.join(", "))
+        parts.join(", ")
+    }
+
+    /// `3 namespaces: 2 created, 1 failed`.
+    pub fn summary(&self, noun: &str) -> String {
+        format!("{} {noun}: {}", self.total(), self.breakdown())
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::image::ImageRef;
+use crate::rules::image::ImageRef;
 
 /// What an anonymous pull would get.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,13 +50,35 @@ pub fn probe(image: &ImageRef, timeout: Duration) -> Anonymous {
         let base = format!("{scheme}://{host}");
         match probe_at(&agent, &base, image) {
             Ok(answer) => return answer,
-            Err(e) => last_error = e,
+            Err(e) => last_error = e.to_string(),
         }
     }
     Anonymous::Unknown(last_error)
 }
 
-fn probe_at(agent: &ureq::Agent, base: &str, image: &ImageRef) -> Result<Anonymous, String> {
+/// A probe request that got no answer.
+#[derive(Debug, thiserror::Error)]
+enum ProbeError {
+    #[error("{url}: {source}")]
+    Request {
+        url: String,
+        #[source]
+        source: ureq::Error,
+    },
+    #[error("the Bearer challenge has no realm")]
+    NoRealm,
+}
+
+impl ProbeError {
+    fn request(url: &str) -> impl FnOnce(ureq::Error) -> Self + '_ {
+        move |source| Self::Request {
+            url: url.to_string(),
+            source,
+        }
+    }
+}
+
+fn probe_at(agent: &ureq::Agent, base: &str, image: &ImageRef) -> Result<Anonymous, ProbeError> {
     let reference = image
         .digest
         .clone()
@@ -67,7 +89,7 @@ fn probe_at(agent: &ureq::Agent, base: &str, image: &ImageRef) -> Result<Anonymo
         .head(&manifest)
         .header("Accept", MANIFEST_TYPES)
         .call()
-        .map_err(|e| format!("{base}: {e}"))?;
+        .map_err(ProbeError::request(base))?;
     let token = match first.status().as_u16() {
         200 => return Ok(Anonymous::Allowed),
         401 => {
@@ -102,7 +124,7 @@ fn probe_at(agent: &ureq::Agent, base: &str, image: &ImageRef) -> Result<Anonymo
         .header("Accept", MANIFEST_TYPES)
         .header("Authorization", &format!("Bearer {token}"))
         .call()
-        .map_err(|e| format!("{base}: {e}"))?;
+        .map_err(ProbeError::request(base))?;
     Ok(match second.status().as_u16() {
         200 => Anonymous::Allowed,
         401 | 403 => Anonymous::Refused(format!(
@@ -120,21 +142,21 @@ fn anonymous_token(
     agent: &ureq::Agent,
     params: &[(String, String)],
     image: &ImageRef,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, ProbeError> {
     let get = |key: &str| {
         params
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     };
-    let realm = get("realm").ok_or("the Bearer challenge has no realm")?;
+    let realm = get("realm").ok_or(ProbeError::NoRealm)?;
     let mut request = agent
         .get(realm)
         .query("scope", format!("repository:{}:pull", image.path));
     if let Some(service) = get("service") {
         request = request.query("service", service);
     }
-    let mut response = request.call().map_err(|e| format!("{realm}: {e}"))?;
+    let mut response = request.call().map_err(ProbeError::request(realm))?;
     if response.status().as_u16() != 200 {
         return Ok(None);
     }

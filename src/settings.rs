@@ -9,11 +9,11 @@ use crate::cli::{
     LoginArgs, LogoutArgs, OutputArg, ScopeArgs, SelectionArgs, ShowArgs, SourceArg,
     StructuredOutputArg, WriteArgs,
 };
-use crate::cluster::workloads::{Kind, Target, unknown_kind};
 use crate::credentials::{Password, PasswordInput, SourceKind};
 use crate::error::UsageError;
-use crate::names;
-use crate::registry::Registry;
+use crate::rules::kinds::{Kind, Target, TargetError};
+use crate::rules::names;
+use crate::rules::registry::Registry;
 
 /// Which cluster, as whom; kubectl's connection flags.
 #[derive(Debug, Clone, Default)]
@@ -151,26 +151,39 @@ pub struct LoginSettings {
 
 impl LoginSettings {
     pub fn from_args(args: &LoginArgs) -> Result<Self, UsageError> {
-        if args.username.is_empty() || args.username.contains(':') {
-            return Err(UsageError(format!(
-                "invalid --username {:?}: it must be non-empty and hold no ':'",
-                args.username
-            )));
-        }
+        let password = password_input(&args.username, args.password.as_ref(), args.password_stdin)?;
         Ok(Self {
-            server: Registry::parse(&args.server).map_err(|e| UsageError(e.to_string()))?,
+            server: registry(&args.server)?,
             username: args.username.clone(),
-            password: match (&args.password, args.password_stdin) {
-                (Some(password), _) => PasswordInput::Argv(Password::new(password.clone())),
-                (None, true) => PasswordInput::Stdin,
-                (None, false) => PasswordInput::Prompt,
-            },
+            password,
         })
     }
 }
 
+/// A `--username` checked, and where its password comes from (`create` and `login`).
+fn password_input(
+    username: &str,
+    password: Option<&String>,
+    password_stdin: bool,
+) -> Result<PasswordInput, UsageError> {
+    if username.is_empty() || username.contains(':') {
+        return Err(UsageError(format!(
+            "invalid --username {username:?}: it must be non-empty and hold no ':'"
+        )));
+    }
+    Ok(match (password, password_stdin) {
+        (Some(password), _) => PasswordInput::Argv(Password::new(password.clone())),
+        (None, true) => PasswordInput::Stdin,
+        (None, false) => PasswordInput::Prompt,
+    })
+}
+
+fn registry(server: &str) -> Result<Registry, UsageError> {
+    Registry::parse(server).map_err(|e| UsageError(e.to_string()))
+}
+
 pub fn logout_server(args: &LogoutArgs) -> Result<Registry, UsageError> {
-    Registry::parse(&args.server).map_err(|e| UsageError(e.to_string()))
+    registry(&args.server)
 }
 
 pub fn structured_output(output: Option<StructuredOutputArg>) -> Option<OutputFormat> {
@@ -221,7 +234,7 @@ impl CheckSettings {
         let targets = args
             .targets
             .iter()
-            .map(|t| Target::parse(t).map_err(UsageError))
+            .map(|t| Target::parse(t).map_err(target_error))
             .collect::<Result<_, _>>()?;
         Ok(Self {
             targets,
@@ -230,6 +243,10 @@ impl CheckSettings {
             probe: args.probe.then_some(args.probe_timeout),
         })
     }
+}
+
+fn target_error(error: TargetError) -> UsageError {
+    UsageError(error.to_string())
 }
 
 fn check_secret_name(name: &str) -> Result<(), UsageError> {
@@ -244,7 +261,7 @@ fn targets(
 ) -> Result<(Vec<Target>, Option<String>), UsageError> {
     let mut targets = Vec::new();
     for text in named {
-        let target = Target::parse(text).map_err(UsageError)?;
+        let target = Target::parse(text).map_err(target_error)?;
         if let Some(name) = &target.name {
             names::check_subdomain(name)
                 .map_err(|why| UsageError(format!("invalid name in {text:?}: {why}")))?;
@@ -252,7 +269,8 @@ fn targets(
         targets.push(target);
     }
     for kind in &selection.all {
-        let kind = Kind::parse(kind).ok_or_else(|| UsageError(unknown_kind(kind)))?;
+        let kind = Kind::parse(kind)
+            .ok_or_else(|| target_error(TargetError::UnknownKind(kind.clone())))?;
         targets.push(Target { kind, name: None });
     }
     if selection.selector.is_some() && selection.all.is_empty() {
@@ -387,6 +405,13 @@ impl NamespaceScope {
     pub fn is_explicit(&self) -> bool {
         !matches!(self, Self::Context)
     }
+
+    /// Whether the namespaces are named (by the context, `-n` or `--namespaces`) rather than
+    /// chosen by `-A` or a selector. A named target missing from a named namespace is an
+    /// error; one missing from a selected namespace is just not there.
+    pub fn names_namespaces(&self) -> bool {
+        matches!(self, Self::Context | Self::Named(_))
+    }
 }
 
 impl WriteSettings {
@@ -411,41 +436,37 @@ impl WriteSettings {
 impl CreateSettings {
     pub fn from_args(args: &CreateArgs, namespace: Option<&str>) -> Result<Self, UsageError> {
         check_secret_name(&args.name)?;
+        let credentials = &args.credentials;
         let mut servers = Vec::new();
-        for server in &args.servers {
-            let registry = Registry::parse(server).map_err(|e| UsageError(e.to_string()))?;
+        for server in &credentials.servers {
+            let registry = registry(server)?;
             if !servers.contains(&registry) {
                 servers.push(registry);
             }
         }
-        let explicit = match &args.username {
+        let explicit = match &credentials.username {
             None => None,
-            Some(username) if username.is_empty() || username.contains(':') => {
-                return Err(UsageError(format!(
-                    "invalid --username {username:?}: it must be non-empty and hold no ':'"
-                )));
-            }
             Some(username) => {
+                let password = password_input(
+                    username,
+                    credentials.password.as_ref(),
+                    credentials.password_stdin,
+                )?;
                 if servers.is_empty() {
                     // kubectl's --docker-server default.
                     servers.push(Registry::docker_hub());
                 }
-                let password = match (&args.password, args.password_stdin) {
-                    (Some(password), _) => PasswordInput::Argv(Password::new(password.clone())),
-                    (None, true) => PasswordInput::Stdin,
-                    (None, false) => PasswordInput::Prompt,
-                };
                 Some(ExplicitSettings {
                     username: username.clone(),
-                    email: args.email.clone().filter(|e| !e.is_empty()),
+                    email: credentials.email.clone().filter(|e| !e.is_empty()),
                     password,
                 })
             }
         };
-        if explicit.is_none() && args.email.is_some() {
+        if explicit.is_none() && credentials.email.is_some() {
             return Err(UsageError("--email goes with --username".into()));
         }
-        let mut from: Vec<SourceKind> = args
+        let mut from: Vec<SourceKind> = credentials
             .from
             .iter()
             .map(|s| match s {
@@ -462,8 +483,8 @@ impl CreateSettings {
             servers,
             explicit,
             from,
-            docker_config: args.docker_config.clone(),
-            helper_timeout: args.helper_timeout,
+            docker_config: credentials.docker_config.clone(),
+            helper_timeout: credentials.helper_timeout,
             scope: NamespaceScope::from_args(namespace, &args.scope)?,
             force: args.force,
             attach: if args.attach.is_empty() {

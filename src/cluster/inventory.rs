@@ -9,8 +9,9 @@ use kube::api::DynamicObject;
 use kube::discovery::ApiResource;
 use serde_json::Value;
 
-use super::Cluster;
-use super::workloads::{self, Kind, TEMPLATE_KINDS};
+use super::fetch::{self, Query};
+use super::{ApiError, Cluster};
+use crate::rules::kinds::{self, Kind, TEMPLATE_KINDS};
 
 /// A workload, Pod or ServiceAccount, as plain JSON.
 #[derive(Debug, Clone)]
@@ -46,21 +47,18 @@ impl Object {
 
     /// `deployment.apps/web`.
     pub fn reference(&self) -> String {
-        format!("{}/{}", self.kind.display(), self.name)
+        self.kind.reference(&self.name)
     }
 
     /// The pod spec (templates and Pods) or the account itself (ServiceAccounts): whatever
     /// holds `imagePullSecrets`.
     pub fn pull_secret_holder(&self) -> Option<&Value> {
-        match self.kind {
-            Kind::ServiceAccount => Some(&self.value),
-            kind => workloads::pod_spec(kind, &self.value),
-        }
+        kinds::pull_secret_holder(self.kind, &self.value)
     }
 
     pub fn pull_secrets(&self) -> Vec<String> {
         self.pull_secret_holder()
-            .map(workloads::pull_secret_names)
+            .map(kinds::pull_secret_names)
             .unwrap_or_default()
     }
 }
@@ -132,7 +130,7 @@ pub struct Wants {
 pub struct Inventory {
     pub namespaces: BTreeMap<String, NamespaceInventory>,
     /// The first error per namespace (Forbidden, say); that namespace's data is incomplete.
-    pub errors: BTreeMap<String, String>,
+    pub errors: BTreeMap<String, ApiError>,
 }
 
 pub async fn gather(
@@ -150,33 +148,36 @@ pub async fn gather(
     };
     let mut resources: Vec<(Option<Kind>, ApiResource)> = Vec::new();
     if wants.secrets {
-        resources.push((None, workloads::secret_resource()));
+        resources.push((None, fetch::secret_resource()));
     }
     if wants.workloads {
         for kind in TEMPLATE_KINDS {
-            resources.push((Some(kind), workloads::resource(cluster, kind).await));
+            resources.push((Some(kind), fetch::resource(cluster, kind).await));
         }
     }
     if wants.pods {
-        resources.push((Some(Kind::Pod), workloads::core_resource("Pod", "pods")));
+        resources.push((Some(Kind::Pod), fetch::core_resource("Pod", "pods")));
     }
     if wants.service_accounts {
         resources.push((
             Some(Kind::ServiceAccount),
-            workloads::core_resource("ServiceAccount", "serviceaccounts"),
+            fetch::core_resource("ServiceAccount", "serviceaccounts"),
         ));
     }
     if wants.events {
-        resources.push((None, workloads::core_resource("Event", "events")));
+        resources.push((None, fetch::core_resource("Event", "events")));
     }
     for (kind, resource) in resources {
-        for (ns, result) in
-            workloads::fetch(cluster, &resource, namespaces, None, None, concurrency).await
-        {
+        let query = Query {
+            name: None,
+            labels: None,
+            concurrency,
+        };
+        for (ns, result) in fetch::fetch(cluster, &resource, namespaces, query).await {
             let objects = match result {
                 Ok(objects) => objects,
-                Err(message) => {
-                    inventory.errors.entry(ns).or_insert(message);
+                Err(error) => {
+                    inventory.errors.entry(ns).or_insert(error);
                     continue;
                 }
             };
@@ -184,7 +185,7 @@ pub async fn gather(
             for object in objects {
                 match (kind, resource.kind.as_str()) {
                     (None, "Secret") => {
-                        if let Some(secret) = workloads::as_secret(&object) {
+                        if let Some(secret) = fetch::as_secret(&object) {
                             entry.secrets.push(secret);
                         }
                     }

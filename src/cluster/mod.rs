@@ -8,14 +8,26 @@ use kube::api::{Api, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 use kube::{Client, Config};
 
+use crate::fanout;
+use crate::printer::Printer;
 use crate::settings::{Connection, NamespaceScope};
 
+pub mod fetch;
 pub mod inventory;
+pub mod retry;
 pub mod secrets;
-pub mod workloads;
+pub mod writes;
 
 /// From this many namespaces on, one cluster-wide read replaces one read per namespace.
 pub const CLUSTER_WIDE_THRESHOLD: usize = 5;
+
+/// A failed API request, in the words kubectl would use (see [`describe`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    pub status: Option<u16>,
+    pub message: String,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -26,8 +38,11 @@ pub enum ClusterError {
     },
     #[error("creating the Kubernetes client: {0}")]
     Client(#[source] kube::Error),
-    #[error("{0}")]
-    Api(String),
+    #[error("{context}: {source}")]
+    Api {
+        context: &'static str,
+        source: ApiError,
+    },
     #[error("no namespace matches the selector {0:?}")]
     NoNamespaceMatches(String),
 }
@@ -40,9 +55,12 @@ pub struct Cluster {
     pub default_namespace: String,
     /// Whether the server serves `batch/v1` CronJobs, discovered once per command.
     cronjob_v1: std::sync::Arc<tokio::sync::OnceCell<bool>>,
+    /// Where progress of long fan-outs is drawn.
+    printer: Printer,
 }
 
-fn read_kubeconfig(connection: &Connection) -> Result<Kubeconfig, ClusterError> {
+/// The kubeconfig `--kubeconfig` names, or kubectl's default one.
+pub fn read_kubeconfig(connection: &Connection) -> Result<Kubeconfig, ClusterError> {
     let result = match &connection.kubeconfig {
         Some(path) => Kubeconfig::read_from(path),
         None => Kubeconfig::read(),
@@ -82,7 +100,7 @@ pub fn context_namespace(connection: &Connection) -> String {
         .unwrap_or_else(|| "default".to_string())
 }
 
-pub async fn connect(connection: &Connection) -> Result<Cluster, ClusterError> {
+pub async fn connect(connection: &Connection, printer: &Printer) -> Result<Cluster, ClusterError> {
     let kubeconfig = read_kubeconfig(connection)?;
     let mut config = Config::from_custom_kubeconfig(kubeconfig, &options(connection))
         .await
@@ -114,6 +132,7 @@ pub async fn connect(connection: &Connection) -> Result<Cluster, ClusterError> {
         server,
         default_namespace,
         cronjob_v1: Default::default(),
+        printer: printer.clone(),
     })
 }
 
@@ -183,7 +202,10 @@ impl Cluster {
         let list = api
             .list_metadata(&params)
             .await
-            .map_err(|e| ClusterError::Api(format!("listing namespaces: {}", self.describe(&e))))?;
+            .map_err(|e| ClusterError::Api {
+                context: "listing namespaces",
+                source: self.api_error(&e),
+            })?;
         let mut names: Vec<String> = list
             .items
             .into_iter()
@@ -203,6 +225,31 @@ impl Cluster {
     /// names the user, verb, resource and namespace.
     pub fn describe(&self, error: &kube::Error) -> String {
         describe(error, &self.server)
+    }
+
+    /// [`Cluster::describe`] as a typed error that keeps the HTTP status.
+    pub fn api_error(&self, error: &kube::Error) -> ApiError {
+        ApiError {
+            status: status_code(error),
+            message: self.describe(error),
+        }
+    }
+
+    /// [`fanout::run`] with this command's progress bar.
+    pub async fn fan_out<T, R, F, Fut>(
+        &self,
+        items: Vec<T>,
+        concurrency: usize,
+        what: &str,
+        task: F,
+    ) -> Vec<(T, R)>
+    where
+        T: Clone,
+        F: Fn(T) -> Fut,
+        Fut: std::future::Future<Output = R>,
+    {
+        let progress = self.printer.progress(items.len(), what);
+        fanout::run(items, concurrency, progress, task).await
     }
 }
 

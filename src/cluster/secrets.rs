@@ -5,11 +5,8 @@
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, PostParams, Preconditions};
 
-use super::status_code;
-use crate::pullsecret::{is_managed, is_pull_secret_type, is_up_to_date, updated};
-
-/// Attempts per namespace when other writers keep changing the Secret under us.
-const MAX_ATTEMPTS: usize = 5;
+use super::retry::{Backoff, Conflict, retry_on_conflict};
+use crate::rules::pullsecret::{is_managed, is_pull_secret_type, is_up_to_date, updated};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -58,7 +55,8 @@ pub struct WriteOptions<'a> {
     pub field_manager: &'a str,
 }
 
-/// Creates or updates `desired` in its namespace.
+/// Creates or updates `desired` in its namespace. The first attempt trusts what the caller
+/// read (`known`); after a conflict it reads again.
 pub async fn write(
     api: &Api<Secret>,
     desired: &Secret,
@@ -70,46 +68,60 @@ pub async fn write(
         dry_run: options.server_dry_run,
         field_manager: Some(options.field_manager.to_string()),
     };
-    let mut current = match known {
-        Known::Absent => None,
-        Known::Present(secret) => Some(*secret),
-    };
-    for _ in 0..MAX_ATTEMPTS {
-        let Some(existing) = current.take() else {
-            let mut fresh = desired.clone();
-            fresh.metadata.resource_version = None;
-            match api.create(&post, &fresh).await {
-                Ok(created) => return Ok((Action::Created, created)),
-                // Someone created it since we looked: compare with theirs.
-                Err(e) if status_code(&e) == Some(409) => {
-                    current = api.get_opt(&name).await?;
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            }
+    let (name_ref, post_ref, known) = (name.as_str(), &post, &known);
+    let result = retry_on_conflict(Backoff::DEFAULT, |attempt| async move {
+        let current = match (attempt, known) {
+            (0, Known::Absent) => None,
+            (0, Known::Present(secret)) => Some((**secret).clone()),
+            _ => api.get_opt(name_ref).await?,
         };
-        if let Some(why) = not_ours(&existing)
-            && !options.force
-        {
-            return Err(WriteError::NotOurs { name, why });
-        }
-        if is_up_to_date(&existing, desired) {
-            return Ok((Action::Unchanged, existing));
-        }
-        if existing.type_ != desired.type_ {
-            return recreate(api, &existing, desired, &post).await;
-        }
-        match api
-            .replace(&name, &post, &updated(&existing, desired))
-            .await
-        {
-            Ok(replaced) => return Ok((Action::Configured, replaced)),
-            // resourceVersion moved on: someone else wrote in between; read theirs and redo.
-            Err(e) if status_code(&e) == Some(409) => current = api.get_opt(&name).await?,
-            Err(e) => return Err(e.into()),
-        }
+        write_once(api, desired, current, options.force, post_ref).await
+    })
+    .await;
+    match result {
+        Err(e) if e.is_conflict() => Err(WriteError::TooManyConflicts(name)),
+        other => other,
     }
-    Err(WriteError::TooManyConflicts(name))
+}
+
+/// One attempt: create when absent, else check ownership and replace (guarded by the
+/// `resourceVersion` read) only when the content differs.
+async fn write_once(
+    api: &Api<Secret>,
+    desired: &Secret,
+    current: Option<Secret>,
+    force: bool,
+    post: &PostParams,
+) -> Result<(Action, Secret), WriteError> {
+    let name = desired.metadata.name.clone().unwrap_or_default();
+    let Some(existing) = current else {
+        let mut fresh = desired.clone();
+        fresh.metadata.resource_version = None;
+        // A conflict here means someone created it since we looked: the retry compares
+        // with theirs.
+        return Ok((Action::Created, api.create(post, &fresh).await?));
+    };
+    if let Some(why) = not_ours(&existing)
+        && !force
+    {
+        return Err(WriteError::NotOurs { name, why });
+    }
+    if is_up_to_date(&existing, desired) {
+        return Ok((Action::Unchanged, existing));
+    }
+    if existing.type_ != desired.type_ {
+        return recreate(api, &existing, desired, post).await;
+    }
+    let replaced = api
+        .replace(&name, post, &updated(&existing, desired))
+        .await?;
+    Ok((Action::Configured, replaced))
+}
+
+impl Conflict for WriteError {
+    fn is_conflict(&self) -> bool {
+        matches!(self, Self::Api(e) if e.is_conflict())
+    }
 }
 
 fn not_ours(existing: &Secret) -> Option<String> {

@@ -7,26 +7,31 @@ use std::io::Write;
 use serde::Serialize;
 
 use crate::cluster::inventory::{self, NamespaceInventory, Object, Wants};
-use crate::cluster::workloads::{self, Kind};
 use crate::cluster::{self};
-use crate::diagnosis::{self, PodInputs, SecretState, Verdict};
 use crate::error::ExitStatus;
-use crate::image::ImageRef;
-use crate::kubelet;
-use crate::output;
+use crate::output::{self, Tally};
+use crate::printer::Printer;
 use crate::probe::{self, Anonymous};
-use crate::settings::{CheckSettings, Connection, NamespaceScope};
+use crate::rules::admission::PullSecretSource;
+use crate::rules::diagnosis::{self, PodInputs, SecretState, SecretStatus, Verdict};
+use crate::rules::image::ImageRef;
+use crate::rules::kinds::{self, Kind};
+use crate::rules::kubelet;
+use crate::settings::{CheckSettings, Connection};
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ObjectReport {
     namespace: String,
     object: String,
+    /// `deployment/web`: the object as a fix command names it.
+    #[serde(skip)]
+    command_target: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     service_account: Option<String>,
     /// The pull secrets the kubelet would use, and where that list comes from.
     pull_secrets: Vec<String>,
-    pull_secrets_from: &'static str,
+    pull_secrets_from: PullSecretSource,
     images: Vec<ImageReport>,
     /// For ServiceAccount targets: the health of each Secret it lists.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -51,7 +56,7 @@ struct ImageReport {
 #[serde(rename_all = "camelCase")]
 struct SecretReport {
     secret: String,
-    status: &'static str,
+    status: SecretStatus,
     detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     fix: Option<String>,
@@ -70,12 +75,16 @@ struct EventLine {
 impl ObjectReport {
     fn problems(&self) -> bool {
         self.images.iter().any(|i| i.verdict.is_problem())
-            || self.secrets.iter().any(|s| s.status != "OK")
+            || self.secrets.iter().any(|s| s.status != SecretStatus::Ok)
     }
 }
 
-pub async fn run(settings: CheckSettings, connection: Connection) -> anyhow::Result<ExitStatus> {
-    let cluster = cluster::connect(&connection).await?;
+pub async fn run(
+    settings: CheckSettings,
+    connection: Connection,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    let cluster = cluster::connect(&connection, printer).await?;
     let namespaces = cluster.namespaces(&settings.scope).await?;
     let wants = Wants {
         secrets: true,
@@ -85,47 +94,58 @@ pub async fn run(settings: CheckSettings, connection: Connection) -> anyhow::Res
         events: true,
     };
     let inventory = inventory::gather(&cluster, &namespaces, wants, 8).await;
-    let missing_is_error = matches!(
-        settings.scope,
-        NamespaceScope::Context | NamespaceScope::Named(_)
-    );
     let mut reports = Vec::new();
     let mut failed = false;
     for (ns, found) in &inventory.namespaces {
         if let Some(error) = inventory.errors.get(ns) {
-            eprintln!("error: namespace {ns}: {error}");
+            printer.error(format!("namespace {ns}: {error}"));
             failed = true;
             continue;
         }
         let states = secret_states(found);
-        for object in targets(found, &settings, ns, missing_is_error, &mut failed) {
-            reports.push(report(ns, found, object, &states, &BTreeMap::new()));
+        let (objects, missing) = targets(found, &settings);
+        if settings.scope.names_namespaces() {
+            for reference in missing {
+                printer.error(format!("{reference} not found in namespace {ns}"));
+                failed = true;
+            }
+        }
+        for object in objects {
+            reports.push(report(ns, found, object, &states));
         }
     }
     if let Some(timeout) = settings.probe {
         reprobe(&mut reports, timeout).await;
     }
-
-    let mut stdout = std::io::stdout().lock();
-    match settings.output {
-        Some(format) => {
-            let document = serde_json::json!({ "items": reports });
-            output::print_objects(&mut stdout, format, vec![document])?;
-        }
-        None => {
-            for report in &reports {
-                print_text(&mut stdout, report)?;
-            }
-        }
-    }
-    stdout.flush()?;
-    summary(&reports);
+    print_reports(&reports, settings.output, printer)?;
+    summary(&reports, printer);
     let problems = reports.iter().any(ObjectReport::problems);
     Ok(if problems || failed {
         ExitStatus::Failure
     } else {
         ExitStatus::Success
     })
+}
+
+fn print_reports(
+    reports: &[ObjectReport],
+    format: Option<crate::settings::OutputFormat>,
+    printer: &Printer,
+) -> anyhow::Result<()> {
+    let mut out = printer.out();
+    match format {
+        Some(format) => {
+            let document = serde_json::json!({ "items": reports });
+            output::print_objects(&mut out, format, vec![document])?;
+        }
+        None => {
+            for report in reports {
+                print_text(&mut out, report)?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
 }
 
 /// Every Secret of the namespace as the kubelet would see it.
@@ -140,23 +160,23 @@ fn secret_states(found: &NamespaceInventory) -> BTreeMap<String, SecretState> {
         .collect()
 }
 
-/// The named targets, or every top-level workload and standalone Pod.
+/// The named targets, or every top-level workload and standalone Pod; and the references
+/// of named targets that are not there.
 fn targets<'a>(
     found: &'a NamespaceInventory,
     settings: &CheckSettings,
-    ns: &str,
-    missing_is_error: bool,
-    failed: &mut bool,
-) -> Vec<&'a Object> {
+) -> (Vec<&'a Object>, Vec<String>) {
     if settings.targets.is_empty() {
-        return found
+        let all = found
             .workloads
             .iter()
             .chain(&found.pods)
             .filter(|o| o.owner.is_none())
             .collect();
+        return (all, Vec::new());
     }
     let mut chosen = Vec::new();
+    let mut missing = Vec::new();
     for target in &settings.targets {
         let pool: Vec<&Object> = match target.kind {
             Kind::Pod => found.pods.iter().collect(),
@@ -168,18 +188,31 @@ fn targets<'a>(
             .find(|o| Some(&o.name) == target.name.as_ref())
         {
             Some(object) => chosen.push(object),
-            None if missing_is_error => {
-                *failed = true;
-                eprintln!(
-                    "error: {}/{} not found in namespace {ns}",
-                    target.kind.display(),
-                    target.name.as_deref().unwrap_or("")
-                );
-            }
-            None => {}
+            None => missing.push(target.reference()),
         }
     }
-    chosen
+    (chosen, missing)
+}
+
+/// Pull-failure Events about `pods`.
+fn pull_events(found: &NamespaceInventory, pods: &[&Object]) -> Vec<EventLine> {
+    let pod_names: Vec<&str> = pods.iter().map(|p| p.name.as_str()).collect();
+    let text = |value: &serde_json::Value| value.as_str().unwrap_or("").to_string();
+    found
+        .events
+        .iter()
+        .filter(|e| pod_names.contains(&e["involvedObject"]["name"].as_str().unwrap_or("")))
+        .map(|e| EventLine {
+            reason: text(&e["reason"]),
+            pod: text(&e["involvedObject"]["name"]),
+            message: text(&e["message"]),
+            last_seen: e["lastTimestamp"]
+                .as_str()
+                .or(e["eventTime"].as_str())
+                .or(e["metadata"]["creationTimestamp"].as_str())
+                .map(str::to_string),
+        })
+        .collect()
 }
 
 fn report(
@@ -187,40 +220,22 @@ fn report(
     found: &NamespaceInventory,
     object: &Object,
     states: &BTreeMap<String, SecretState>,
-    probes: &BTreeMap<String, String>,
 ) -> ObjectReport {
     if object.kind == Kind::ServiceAccount {
         return service_account_report(ns, object, states);
     }
     let spec = object.pull_secret_holder().cloned().unwrap_or_default();
-    let own = workloads::pull_secret_names(&spec);
-    let account = workloads::service_account(&spec);
+    let own = kinds::pull_secret_names(&spec);
+    let account = kinds::service_account(&spec);
     let account_secrets = found.service_account(&account).map(Object::pull_secrets);
-    let pods: Vec<&Object> = if object.kind == Kind::Pod {
+    let is_pod = object.kind == Kind::Pod;
+    let pods: Vec<&Object> = if is_pod {
         vec![object]
     } else {
         found.pods_of(object)
     };
-    let pod_names: Vec<&str> = pods.iter().map(|p| p.name.as_str()).collect();
-    let events: Vec<EventLine> = found
-        .events
-        .iter()
-        .filter(|e| pod_names.contains(&e["involvedObject"]["name"].as_str().unwrap_or("")))
-        .map(|e| EventLine {
-            reason: e["reason"].as_str().unwrap_or("").to_string(),
-            pod: e["involvedObject"]["name"]
-                .as_str()
-                .unwrap_or("")
-                .to_string(),
-            message: e["message"].as_str().unwrap_or("").to_string(),
-            last_seen: e["lastTimestamp"]
-                .as_str()
-                .or(e["eventTime"].as_str())
-                .or(e["metadata"]["creationTimestamp"].as_str())
-                .map(str::to_string),
-        })
-        .collect();
-    let images = workloads::images(&spec);
+    let events = pull_events(found, &pods);
+    let images = kinds::images(&spec);
     let auth_failures: Vec<String> = images
         .iter()
         .filter(|image| {
@@ -230,57 +245,59 @@ fn report(
         })
         .cloned()
         .collect();
-    let is_pod = object.kind == Kind::Pod;
     let inputs = PodInputs {
         own: &own,
         is_pod,
         service_account: account_secrets.as_deref(),
         secrets: states,
         auth_failures: &auth_failures,
-        probe_refusals: probes,
+        probe_refusals: &BTreeMap::new(),
     };
-    let target = format!(
-        "{}/{}",
-        object.kind.kind_name().to_ascii_lowercase(),
-        object.name
-    );
+    let command_target = object.kind.command_reference(&object.name);
     let image_reports = images
         .iter()
-        .map(|image| {
-            let mut verdict = diagnosis::diagnose(image, &inputs);
-            if let Verdict::PodPredatesSa { pods, .. } = &mut verdict {
-                pods.push(object.name.clone());
-            }
-            // A template that is fine can still run pods made before its ServiceAccount changed.
-            if !is_pod && !verdict.is_problem() {
-                let stale = stale_pods(image, &pods, &inputs);
-                if let Some(stale) = stale {
-                    verdict = stale;
-                }
-            }
-            let fix = diagnosis::fix(&verdict, image, &target, ns);
-            ImageReport {
-                image: image.clone(),
-                detail: verdict.detail(),
-                verdict,
-                fix,
-                probe: None,
-            }
-        })
+        .map(|image| image_report(image, object, &pods, &inputs, &command_target, ns))
         .collect();
+    let (pull_secrets, pull_secrets_from) = inputs.effective();
     ObjectReport {
         namespace: ns.to_string(),
         object: object.reference(),
+        command_target,
         service_account: Some(account),
-        pull_secrets: inputs.effective(),
-        pull_secrets_from: if is_pod || !own.is_empty() {
-            "pod spec"
-        } else {
-            "serviceaccount"
-        },
+        pull_secrets,
+        pull_secrets_from,
         images: image_reports,
         secrets: Vec::new(),
         events,
+    }
+}
+
+fn image_report(
+    image: &str,
+    object: &Object,
+    pods: &[&Object],
+    inputs: &PodInputs<'_>,
+    command_target: &str,
+    ns: &str,
+) -> ImageReport {
+    let mut verdict = diagnosis::diagnose(image, inputs);
+    if let Verdict::PodPredatesSa { pods, .. } = &mut verdict {
+        pods.push(object.name.clone());
+    }
+    // A template that is fine can still run pods made before its ServiceAccount changed.
+    if !inputs.is_pod
+        && !verdict.is_problem()
+        && let Some(stale) = stale_pods(image, pods, inputs)
+    {
+        verdict = stale;
+    }
+    let fix = diagnosis::fix(&verdict, image, command_target, ns);
+    ImageReport {
+        image: image.to_string(),
+        detail: verdict.detail(),
+        verdict,
+        fix,
+        probe: None,
     }
 }
 
@@ -316,49 +333,22 @@ fn service_account_report(
     let secrets = names
         .iter()
         .map(|name| {
-            let (status, detail, fix) = match states.get(name) {
-                None | Some(SecretState::Missing) => (
-                    "SECRET-MISSING",
-                    "it does not exist".to_string(),
-                    Some(format!("kubectl regcred create {name} -n {ns}")),
-                ),
-                Some(SecretState::Ignored(why)) => (
-                    "SECRET-MISSING",
-                    format!("the kubelet ignores it: {why}"),
-                    Some(format!("kubectl regcred detach {name} sa/{} -n {ns}", account.name)),
-                ),
-                Some(SecretState::Malformed(why)) => (
-                    "SECRET-MALFORMED",
-                    format!("every pull of pods using it fails: {why}"),
-                    Some(format!("kubectl regcred create {name} --server SERVER -n {ns} --force")),
-                ),
-                Some(SecretState::Keys(keys)) if keys.iter().all(|k| k.username.is_empty() && !k.has_password) => (
-                    "IDENTITY-TOKEN-ONLY",
-                    "it holds no username or password the kubelet can use".to_string(),
-                    Some(format!(
-                        "kubectl regcred create {name} --server SERVER --username USER --password-stdin -n {ns} --force"
-                    )),
-                ),
-                Some(SecretState::Keys(keys)) => (
-                    "OK",
-                    format!("registries {}", keys.iter().map(|k| k.raw.as_str()).collect::<Vec<_>>().join(", ")),
-                    None,
-                ),
-            };
+            let health = diagnosis::secret_health(name, states.get(name), &account.name, ns);
             SecretReport {
                 secret: name.clone(),
-                status,
-                detail,
-                fix,
+                status: health.status,
+                detail: health.detail,
+                fix: health.fix,
             }
         })
         .collect();
     ObjectReport {
         namespace: ns.to_string(),
         object: account.reference(),
+        command_target: account.kind.command_reference(&account.name),
         service_account: None,
         pull_secrets: names,
-        pull_secrets_from: "serviceaccount",
+        pull_secrets_from: PullSecretSource::ServiceAccount,
         images: Vec::new(),
         secrets,
         events: Vec::new(),
@@ -394,8 +384,6 @@ async fn reprobe(reports: &mut [ObjectReport], timeout: std::time::Duration) {
         })
         .collect();
     for report in reports.iter_mut() {
-        let target = report.object.clone();
-        let short_target = target.replace(".apps/", "/").replace(".batch/", "/");
         for image in report
             .images
             .iter_mut()
@@ -414,7 +402,7 @@ async fn reprobe(reports: &mut [ObjectReport], timeout: std::time::Duration) {
                 image.fix = diagnosis::fix(
                     &image.verdict,
                     &image.image,
-                    &short_target,
+                    &report.command_target,
                     &report.namespace,
                 );
             }
@@ -481,42 +469,42 @@ fn print_text(out: &mut impl Write, report: &ObjectReport) -> std::io::Result<()
     Ok(())
 }
 
-fn summary(reports: &[ObjectReport]) {
+fn summary(reports: &[ObjectReport], printer: &Printer) {
     if reports.is_empty() {
-        eprintln!("no workloads found");
+        printer.status("no workloads found");
         return;
     }
-    let tally = |labels: Vec<&str>| {
-        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-        for label in &labels {
-            *counts.entry(label).or_default() += 1;
+    // Labels in alphabetical order, as the summary has always listed them.
+    let tally = |mut labels: Vec<&str>| {
+        labels.sort_unstable();
+        let mut tally = Tally::default();
+        for label in labels {
+            tally.add(label);
         }
-        let parts: Vec<String> = counts
-            .iter()
-            .map(|(label, n)| format!("{n} {label}"))
-            .collect();
-        (labels.len(), parts.join(", "))
+        tally
     };
-    let (images, image_counts) = tally(
+    let images = tally(
         reports
             .iter()
             .flat_map(|r| r.images.iter().map(|i| i.verdict.label()))
             .collect(),
     );
-    let (secrets, secret_counts) = tally(
+    let secrets = tally(
         reports
             .iter()
-            .flat_map(|r| r.secrets.iter().map(|s| s.status))
+            .flat_map(|r| r.secrets.iter().map(|s| s.status.label()))
             .collect(),
     );
-    let mut line = format!("{} objects: {images} images", reports.len());
-    if images > 0 {
-        line.push_str(&format!(" ({image_counts})"));
+    let mut line = format!("{} objects: {} images", reports.len(), images.total());
+    if images.total() > 0 {
+        line.push_str(&format!(" ({})", images.breakdown()));
     }
-    if secrets > 0 {
+    if secrets.total() > 0 {
         line.push_str(&format!(
-            ", {secrets} ServiceAccount secrets ({secret_counts})"
+            ", {} ServiceAccount secrets ({})",
+            secrets.total(),
+            secrets.breakdown()
         ));
     }
-    eprintln!("{line}");
+    printer.status(line);
 }

@@ -1,34 +1,42 @@
 //! `create`: local credentials → one pull Secret, written into every target namespace.
 //! Everything is resolved and validated before the first request.
 
-use std::io::Write;
-
 use anyhow::Context;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 
-use crate::cluster::secrets::{self, Known, WriteOptions};
-use crate::cluster::{self, Cluster, workloads};
-use crate::commands::attach;
-use crate::credentials::{self, ExplicitLogin, LocalEnv, PasswordInput, Request};
+use crate::cluster::fetch::{self, Query};
+use crate::cluster::secrets::{self, Known, WriteError, WriteOptions};
+use crate::cluster::{self, ApiError, Cluster};
+use crate::credentials::{self, ExplicitLogin, LocalEnv, Request};
 use crate::error::ExitStatus;
-use crate::fanout;
-use crate::output::{self, Tally, action_line};
-use crate::pullsecret::build_secret;
+use crate::output::{self, ResultRow, Written};
+use crate::printer::Printer;
+use crate::references::{self, Change, Plan};
+use crate::rules::pullsecret::build_secret;
 use crate::settings::{Connection, CreateSettings, DryRun, NamespaceScope};
 
-/// Each namespace's outcome: what was done and the resulting object, or the error text.
-type NamespaceResult = (String, Result<(secrets::Action, Secret), String>);
+/// Why the Secret could not be written in one namespace.
+#[derive(Debug, thiserror::Error)]
+enum NamespaceError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Write(WriteError),
+}
 
-pub async fn run(settings: CreateSettings, connection: Connection) -> anyhow::Result<ExitStatus> {
-    let credentials = resolve_credentials(&settings)?;
+/// Each namespace's outcome: what was done and the resulting object.
+type NamespaceResult = (String, Result<(secrets::Action, Secret), NamespaceError>);
+
+pub async fn run(
+    settings: CreateSettings,
+    connection: Connection,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    let credentials = resolve_credentials(&settings, printer)?;
 
     // A client-side dry run with known namespaces never contacts the cluster, like kubectl's.
-    let offline = settings.write.dry_run == DryRun::Client
-        && matches!(
-            settings.scope,
-            NamespaceScope::Context | NamespaceScope::Named(_)
-        );
+    let offline = settings.write.dry_run == DryRun::Client && settings.scope.names_namespaces();
     let (cluster, namespaces) = if offline {
         let namespaces = match &settings.scope {
             NamespaceScope::Named(names) => names.clone(),
@@ -36,7 +44,7 @@ pub async fn run(settings: CreateSettings, connection: Connection) -> anyhow::Re
         };
         (None, namespaces)
     } else {
-        let cluster = cluster::connect(&connection).await?;
+        let cluster = cluster::connect(&connection, printer).await?;
         let namespaces = cluster.namespaces(&settings.scope).await?;
         (Some(cluster), namespaces)
     };
@@ -66,12 +74,12 @@ pub async fn run(settings: CreateSettings, connection: Connection) -> anyhow::Re
         .filter(|(_, result)| result.is_ok())
         .map(|(ns, _)| ns.clone())
         .collect();
-    let status = report(&settings, results, several)?;
+    let status = report(&settings, results, several, printer)?;
     let (Some(cluster), false) = (&cluster, settings.attach.is_empty()) else {
         return Ok(status);
     };
-    let plan = attach::Plan {
-        change: attach::Change::Attach {
+    let plan = Plan {
+        change: Change::Attach {
             secret: Some(settings.name.clone()),
             auto: false,
             // In a dry run the Secret was not stored, so it cannot be found yet.
@@ -81,16 +89,14 @@ pub async fn run(settings: CreateSettings, connection: Connection) -> anyhow::Re
         targets: &settings.attach,
         labels: None,
         namespaces: &written,
-        missing_is_error: matches!(
-            settings.scope,
-            NamespaceScope::Context | NamespaceScope::Named(_)
-        ),
+        missing_is_error: settings.scope.names_namespaces(),
         write: &settings.write,
     };
-    let attached = attach::report(
-        attach::apply(cluster, &plan).await,
+    let attached = references::report(
+        references::apply(cluster, &plan).await,
         &settings.write,
         several,
+        printer,
     )?;
     Ok(if status == ExitStatus::Success {
         attached
@@ -99,14 +105,15 @@ pub async fn run(settings: CreateSettings, connection: Connection) -> anyhow::Re
     })
 }
 
-fn resolve_credentials(settings: &CreateSettings) -> anyhow::Result<Vec<credentials::Credential>> {
+fn resolve_credentials(
+    settings: &CreateSettings,
+    printer: &Printer,
+) -> anyhow::Result<Vec<credentials::Credential>> {
     let explicit = match &settings.explicit {
         None => None,
         Some(explicit) => {
-            if matches!(explicit.password, PasswordInput::Argv(_)) {
-                eprintln!(
-                    "warning: --password puts the password in the process list, where other users can read it; use --password-stdin"
-                );
+            if let Some(warning) = explicit.password.warning() {
+                printer.warning(warning);
             }
             let password =
                 credentials::read_password(explicit.password.clone(), &explicit.username)?;
@@ -127,10 +134,13 @@ fn resolve_credentials(settings: &CreateSettings) -> anyhow::Result<Vec<credenti
     };
     let resolution = credentials::resolve(&request, &LocalEnv::from_process())?;
     for warning in &resolution.warnings {
-        eprintln!("warning: {warning}");
+        printer.warning(warning);
     }
     for credential in &resolution.credentials {
-        eprintln!("using {} from {}", credential.registry, credential.origin);
+        printer.status(format!(
+            "using {} from {}",
+            credential.registry, credential.origin
+        ));
     }
     Ok(resolution.credentials)
 }
@@ -142,24 +152,19 @@ async fn write_all(
     namespaces: Vec<String>,
 ) -> Vec<NamespaceResult> {
     // What is there now: one cluster-wide read for many namespaces, else one per namespace.
-    let fetched = workloads::fetch(
-        cluster,
-        &workloads::secret_resource(),
-        &namespaces,
-        Some(&settings.name),
-        None,
-        settings.write.concurrency,
-    )
-    .await;
-    let known: Vec<(String, Result<Known, String>)> = fetched
+    let query = Query {
+        name: Some(&settings.name),
+        labels: None,
+        concurrency: settings.write.concurrency,
+    };
+    let fetched = fetch::fetch(cluster, &fetch::secret_resource(), &namespaces, query).await;
+    let known: Vec<(String, Result<Known, ApiError>)> = fetched
         .into_iter()
         .map(|(ns, found)| {
-            let known = found.map(
-                |objects| match objects.first().and_then(workloads::as_secret) {
-                    Some(secret) => Known::Present(Box::new(secret)),
-                    None => Known::Absent,
-                },
-            );
+            let known = found.map(|objects| match objects.first().and_then(fetch::as_secret) {
+                Some(secret) => Known::Present(Box::new(secret)),
+                None => Known::Absent,
+            });
             (ns, known)
         })
         .collect();
@@ -168,22 +173,25 @@ async fn write_all(
         force: settings.force,
         field_manager: &settings.write.field_manager,
     };
-    let written = fanout::run(
-        known,
-        settings.write.concurrency,
-        "namespaces",
-        |(ns, known)| async move {
-            let api: Api<Secret> = Api::namespaced(cluster.client.clone(), &ns);
-            let desired = build_secret(&settings.name, Some(&ns), credentials);
-            secrets::write(&api, &desired, known?, options)
-                .await
-                .map_err(|e| match e {
-                    secrets::WriteError::Api(api_error) => cluster.describe(&api_error),
-                    other => other.to_string(),
-                })
-        },
-    )
-    .await;
+    let written = cluster
+        .fan_out(
+            known,
+            settings.write.concurrency,
+            "namespaces",
+            |(ns, known)| async move {
+                let api: Api<Secret> = Api::namespaced(cluster.client.clone(), &ns);
+                let desired = build_secret(&settings.name, Some(&ns), credentials);
+                secrets::write(&api, &desired, known?, options)
+                    .await
+                    .map_err(|e| match e {
+                        WriteError::Api(api_error) => {
+                            NamespaceError::Api(cluster.api_error(&api_error))
+                        }
+                        other => NamespaceError::Write(other),
+                    })
+            },
+        )
+        .await;
     written
         .into_iter()
         .map(|((ns, _), result)| (ns, result))
@@ -194,52 +202,28 @@ fn report(
     settings: &CreateSettings,
     results: Vec<NamespaceResult>,
     several: bool,
+    printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let mut stdout = std::io::stdout().lock();
-    let mut objects = Vec::new();
-    let mut tally = Tally::default();
-    for (ns, result) in results {
-        match result {
-            Ok((action, secret)) => {
-                tally.add(action.verb());
-                match settings.write.output {
-                    Some(_) => {
-                        objects.push(serde_json::to_value(&secret).context("encoding the Secret")?)
-                    }
-                    None => {
-                        let reference = format!("secret/{}", settings.name);
-                        let namespace = several.then_some(ns.as_str());
-                        writeln!(
-                            stdout,
-                            "{}",
-                            action_line(
-                                &reference,
-                                action.verb(),
-                                namespace,
-                                settings.write.dry_run
-                            )
-                        )?;
-                    }
-                }
-            }
-            Err(message) => {
-                tally.fail();
-                eprintln!("error: namespace {ns}: {message}");
-            }
-        }
+    let mut rows = Vec::new();
+    for (namespace, result) in results {
+        let outcome = match result {
+            Ok((action, secret)) => Ok(Written {
+                tally: action.verb().to_string(),
+                verb: action.verb().to_string(),
+                object: Some(serde_json::to_value(&secret).context("encoding the Secret")?),
+            }),
+            Err(error) => Err(error),
+        };
+        rows.push(ResultRow {
+            subject: format!("namespace {namespace}"),
+            reference: format!("secret/{}", settings.name),
+            namespace,
+            outcome,
+        });
     }
-    if let Some(format) = settings.write.output
-        && !objects.is_empty()
-    {
-        output::print_objects(&mut stdout, format, objects)?;
-    }
-    stdout.flush()?;
+    let tally = output::print_results(rows, &settings.write, several, printer)?;
     if several {
-        eprintln!("{}", tally.summary("namespaces"));
+        printer.status(tally.summary("namespaces"));
     }
-    Ok(if tally.failed() {
-        ExitStatus::Failure
-    } else {
-        ExitStatus::Success
-    })
+    Ok(tally.exit_status())
 }

@@ -9,30 +9,56 @@ use crate::credentials::helper::{
     joined_lines, usage,
 };
 use crate::credentials::keychain::{self, StoredLogin};
+use crate::error::ExitStatus;
 
 /// The name the protocol's usage and version lines use.
 pub const HELPER_NAME: &str = "docker-credential-regcred";
 
-/// Runs one action. Returns the exit code: 0, or 1 with the error message on stdout.
-pub fn serve(args: &[String], input: &mut impl Read, out: &mut impl Write) -> i32 {
+/// A failed action, as the message the protocol prints on stdout.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct ProtocolError(String);
+
+impl From<String> for ProtocolError {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
+impl From<&str> for ProtocolError {
+    fn from(message: &str) -> Self {
+        Self(message.to_string())
+    }
+}
+
+impl ProtocolError {
+    fn from_error(error: impl std::fmt::Display) -> Self {
+        Self(error.to_string())
+    }
+}
+
+/// Runs one action: success, or failure with the error message on stdout.
+pub fn serve(args: &[String], input: &mut impl Read, out: &mut impl Write) -> ExitStatus {
     let result = match args {
         [action] => handle(action, input, out),
-        _ => Err(usage(HELPER_NAME)),
+        _ => Err(usage(HELPER_NAME).into()),
     };
     match result {
-        Ok(()) => 0,
+        Ok(()) => ExitStatus::Success,
         Err(message) => {
             let _ = writeln!(out, "{message}");
-            1
+            ExitStatus::Failure
         }
     }
 }
 
-fn handle(action: &str, input: &mut impl Read, out: &mut impl Write) -> Result<(), String> {
+fn handle(action: &str, input: &mut impl Read, out: &mut impl Write) -> Result<(), ProtocolError> {
     let read_input = |input: &mut dyn Read| {
         let mut text = String::new();
-        input.read_to_string(&mut text).map_err(|e| e.to_string())?;
-        Ok::<_, String>(joined_lines(&text))
+        input
+            .read_to_string(&mut text)
+            .map_err(ProtocolError::from_error)?;
+        Ok::<_, ProtocolError>(joined_lines(&text))
     };
     match action {
         "store" => {
@@ -45,7 +71,7 @@ fn handle(action: &str, input: &mut impl Read, out: &mut impl Write) -> Result<(
                 return Err(MISSING_USERNAME.into());
             }
             // `<token>` usernames (identity tokens) are stored as they come.
-            keychain::store(&login).map_err(|e| e.to_string())
+            keychain::store(&login).map_err(ProtocolError::from_error)
         }
         "get" => {
             let server_url = read_input(input)?.trim().to_string();
@@ -53,7 +79,7 @@ fn handle(action: &str, input: &mut impl Read, out: &mut impl Write) -> Result<(
                 return Err(MISSING_SERVER_URL.into());
             }
             let login = keychain::get(&server_url)
-                .map_err(|e| e.to_string())?
+                .map_err(ProtocolError::from_error)?
                 .ok_or(NOT_FOUND_MESSAGE)?;
             // The reply echoes the URL that was asked for, as the Go library does.
             let reply = StoredLogin {
@@ -62,7 +88,7 @@ fn handle(action: &str, input: &mut impl Read, out: &mut impl Write) -> Result<(
                 secret: login.secret,
             };
             out.write_all(go_json(&reply).as_bytes())
-                .map_err(|e| e.to_string())
+                .map_err(ProtocolError::from_error)
         }
         "erase" => {
             let server_url = read_input(input)?.trim().to_string();
@@ -71,27 +97,27 @@ fn handle(action: &str, input: &mut impl Read, out: &mut impl Write) -> Result<(
             }
             keychain::erase(&server_url)
                 .map(|_| ())
-                .map_err(|e| e.to_string())
+                .map_err(ProtocolError::from_error)
         }
         "list" => {
-            let logins = keychain::list().map_err(|e| e.to_string())?;
+            let logins = keychain::list().map_err(ProtocolError::from_error)?;
             out.write_all(go_json(&logins).as_bytes())
-                .map_err(|e| e.to_string())
+                .map_err(ProtocolError::from_error)
         }
         "version" => writeln!(
             out,
             "{HELPER_NAME} (kubectl-regcred) v{}",
             env!("CARGO_PKG_VERSION")
         )
-        .map_err(|e| e.to_string()),
-        other => Err(format!("Unknown credential action `{other}`")),
+        .map_err(ProtocolError::from_error),
+        other => Err(format!("Unknown credential action `{other}`").into()),
     }
 }
 
 /// Decodes `store`'s input as Go's `json.Decoder` decodes into the `Credentials` struct:
 /// field names match case-insensitively, unknown fields are ignored, `null` leaves every
 /// field empty, and errors are phrased as `encoding/json` phrases them.
-fn decode_credentials(text: &str) -> Result<StoredLogin, String> {
+fn decode_credentials(text: &str) -> Result<StoredLogin, ProtocolError> {
     let trimmed = text.trim_start();
     if let Some(literal) = ["null", "true", "false"]
         .iter()
@@ -101,7 +127,8 @@ fn decode_credentials(text: &str) -> Result<StoredLogin, String> {
             if expected != actual {
                 return Err(format!(
                     "invalid character '{actual}' in literal {literal} (expecting '{expected}')"
-                ));
+                )
+                .into());
             }
         }
         if trimmed.len() < literal.len() {
@@ -111,7 +138,7 @@ fn decode_credentials(text: &str) -> Result<StoredLogin, String> {
     let mut stream = serde_json::Deserializer::from_str(text).into_iter::<serde_json::Value>();
     let value = match stream.next() {
         None => return Err("EOF".into()),
-        Some(Err(e)) => return Err(go_decode_error(text, &e)),
+        Some(Err(e)) => return Err(go_decode_error(text, &e).into()),
         Some(Ok(value)) => value,
     };
     let kind = |v: &serde_json::Value| match v {
@@ -134,7 +161,8 @@ fn decode_credentials(text: &str) -> Result<StoredLogin, String> {
             return Err(format!(
                 "json: cannot unmarshal {} into Go value of type credentials.Credentials",
                 kind(&other)
-            ));
+            )
+            .into());
         }
     };
     for (key, value) in fields {
@@ -151,7 +179,7 @@ fn decode_credentials(text: &str) -> Result<StoredLogin, String> {
                 return Err(format!(
                     "json: cannot unmarshal {} into Go struct field Credentials.{field} of type string",
                     kind(&other)
-                ));
+                ).into());
             }
         }
     }
@@ -165,7 +193,10 @@ mod tests {
     fn run(args: &[&str], input: &str) -> (i32, String) {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let mut out = Vec::new();
-        let code = serve(&args, &mut input.as_bytes(), &mut out);
+        let code = match serve(&args, &mut input.as_bytes(), &mut out) {
+            ExitStatus::Success => 0,
+            _ => 1,
+        };
         (code, String::from_utf8(out).unwrap())
     }
 

@@ -2,12 +2,17 @@
 //! ServiceAccounts (read-modify-write), leaving every other entry alone.
 
 use crate::cluster;
-use crate::commands::attach::{self, Change, Plan};
 use crate::error::ExitStatus;
-use crate::settings::{Connection, DetachSettings, NamespaceScope};
+use crate::printer::Printer;
+use crate::references::{self, Change, Plan};
+use crate::settings::{Connection, DetachSettings};
 
-pub async fn run(settings: DetachSettings, connection: Connection) -> anyhow::Result<ExitStatus> {
-    let cluster = cluster::connect(&connection).await?;
+pub async fn run(
+    settings: DetachSettings,
+    connection: Connection,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    let cluster = cluster::connect(&connection, printer).await?;
     let namespaces = cluster.namespaces(&settings.scope).await?;
     let plan = Plan {
         change: Change::Detach {
@@ -16,12 +21,9 @@ pub async fn run(settings: DetachSettings, connection: Connection) -> anyhow::Re
         targets: &settings.targets,
         labels: settings.labels.as_deref(),
         namespaces: &namespaces,
-        missing_is_error: matches!(
-            settings.scope,
-            NamespaceScope::Context | NamespaceScope::Named(_)
-        ),
+        missing_is_error: settings.scope.names_namespaces(),
         write: &settings.write,
     };
-    let outcome = attach::apply(&cluster, &plan).await;
-    attach::report(outcome, &settings.write, namespaces.len() > 1)
+    let outcome = references::apply(&cluster, &plan).await;
+    references::report(outcome, &settings.write, namespaces.len() > 1, printer)
 }

@@ -7,11 +7,16 @@ use crate::cluster::inventory::{self, Wants};
 use crate::cluster::{self};
 use crate::error::ExitStatus;
 use crate::output::{self, human_age, print_table};
-use crate::pullsecret::{SecretSummary, is_listed_type};
+use crate::printer::Printer;
+use crate::rules::pullsecret::{SecretSummary, is_listed_type};
 use crate::settings::{Connection, ListFormat, ListSettings, NamespaceScope, OutputFormat};
 
-pub async fn run(settings: ListSettings, connection: Connection) -> anyhow::Result<ExitStatus> {
-    let cluster = cluster::connect(&connection).await?;
+pub async fn run(
+    settings: ListSettings,
+    connection: Connection,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    let cluster = cluster::connect(&connection, printer).await?;
     let namespaces = cluster.namespaces(&settings.scope).await?;
     let wants = Wants {
         secrets: true,
@@ -20,19 +25,21 @@ pub async fn run(settings: ListSettings, connection: Connection) -> anyhow::Resu
         ..Wants::default()
     };
     let inventory = inventory::gather(&cluster, &namespaces, wants, 8).await;
+    let now = k8s_openapi::jiff::Timestamp::now();
     let mut summaries = Vec::new();
     for (ns, found) in &inventory.namespaces {
         for secret in found.secrets.iter().filter(|s| is_listed_type(s)) {
             let summary = SecretSummary::new(
                 secret,
                 found.users_of(secret.metadata.name.as_deref().unwrap_or("")),
+                now,
             );
             if !settings.managed_only || summary.managed {
                 summaries.push((ns.clone(), summary));
             }
         }
     }
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = printer.out();
     let all = matches!(settings.scope, NamespaceScope::All) || namespaces.len() > 1;
     match settings.format {
         ListFormat::Structured(OutputFormat::Name) => {
@@ -48,8 +55,10 @@ pub async fn run(settings: ListSettings, connection: Connection) -> anyhow::Resu
         ListFormat::Table | ListFormat::Wide => {
             if summaries.is_empty() {
                 match namespaces.as_slice() {
-                    [ns] if !all => eprintln!("No pull secrets found in {ns} namespace."),
-                    _ => eprintln!("No pull secrets found."),
+                    [ns] if !all => {
+                        printer.status(format!("No pull secrets found in {ns} namespace."))
+                    }
+                    _ => printer.status("No pull secrets found."),
                 }
             } else {
                 table(
@@ -62,8 +71,9 @@ pub async fn run(settings: ListSettings, connection: Connection) -> anyhow::Resu
         }
     }
     stdout.flush()?;
+    drop(stdout);
     for (ns, error) in &inventory.errors {
-        eprintln!("error: namespace {ns}: {error}");
+        printer.error(format!("namespace {ns}: {error}"));
     }
     Ok(if inventory.errors.is_empty() {
         ExitStatus::Success

@@ -3,17 +3,16 @@
 use std::io::Write;
 
 use crate::credentials::keychain::{self, StoredLogin};
-use crate::credentials::{CredentialError, PasswordInput, read_password};
+use crate::credentials::{CredentialError, read_password};
 use crate::error::ExitStatus;
 use crate::output::{print_objects, print_table};
-use crate::registry::Registry;
+use crate::printer::Printer;
+use crate::rules::registry::Registry;
 use crate::settings::{LoginSettings, OutputFormat};
 
-pub fn login(settings: LoginSettings) -> anyhow::Result<ExitStatus> {
-    if matches!(settings.password, PasswordInput::Argv(_)) {
-        eprintln!(
-            "warning: --password puts the password in the process list, where other users can read it; use --password-stdin"
-        );
+pub fn login(settings: LoginSettings, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    if let Some(warning) = settings.password.warning() {
+        printer.warning(warning);
     }
     let password = read_password(settings.password, &settings.username)?;
     let login = StoredLogin {
@@ -23,24 +22,29 @@ pub fn login(settings: LoginSettings) -> anyhow::Result<ExitStatus> {
         secret: password.expose().to_string(),
     };
     keychain::store(&login).map_err(CredentialError::Keychain)?;
-    println!(
+    writeln!(
+        printer.out(),
         "Login for {} (user {}) stored in the OS keychain",
-        settings.server, settings.username
-    );
+        settings.server,
+        settings.username
+    )?;
     Ok(ExitStatus::Success)
 }
 
-pub fn logout(server: Registry) -> anyhow::Result<ExitStatus> {
+pub fn logout(server: Registry, printer: &Printer) -> anyhow::Result<ExitStatus> {
     if !keychain::erase(&server.docker_config_key()).map_err(CredentialError::Keychain)? {
         anyhow::bail!("no login for {server} in the OS keychain");
     }
-    println!("Removed login for {server} from the OS keychain");
+    writeln!(
+        printer.out(),
+        "Removed login for {server} from the OS keychain"
+    )?;
     Ok(ExitStatus::Success)
 }
 
-pub fn logins(output: Option<OutputFormat>) -> anyhow::Result<ExitStatus> {
+pub fn logins(output: Option<OutputFormat>, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let logins = keychain::list().map_err(CredentialError::Keychain)?;
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = printer.out();
     match output {
         Some(format) => {
             let items: Vec<_> = logins
@@ -53,7 +57,7 @@ pub fn logins(output: Option<OutputFormat>) -> anyhow::Result<ExitStatus> {
                 vec![serde_json::json!({ "items": items })],
             )?;
         }
-        None if logins.is_empty() => eprintln!("No logins in the OS keychain."),
+        None if logins.is_empty() => printer.status("No logins in the OS keychain."),
         None => {
             let rows: Vec<Vec<String>> = logins
                 .iter()

@@ -1,7 +1,7 @@
 //! `show`: one pull Secret described (registries, usernames, masked passwords, origin and
 //! users), or with `--reveal`, its decoded `.dockerconfigjson`.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use anyhow::Context;
 use k8s_openapi::api::core::v1::Secret;
@@ -11,13 +11,18 @@ use crate::cluster::inventory::{self, Wants};
 use crate::cluster::{self};
 use crate::error::ExitStatus;
 use crate::output::{self, human_age};
-use crate::pullsecret::{DOCKERCONFIGJSON_KEY, SecretSummary};
+use crate::printer::Printer;
+use crate::rules::pullsecret::{DOCKERCONFIGJSON_KEY, SecretSummary};
 use crate::settings::{Connection, ShowSettings};
 
 const MASK: &str = "********";
 
-pub async fn run(settings: ShowSettings, connection: Connection) -> anyhow::Result<ExitStatus> {
-    let cluster = cluster::connect(&connection).await?;
+pub async fn run(
+    settings: ShowSettings,
+    connection: Connection,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    let cluster = cluster::connect(&connection, printer).await?;
     let ns = settings
         .namespace
         .clone()
@@ -26,11 +31,11 @@ pub async fn run(settings: ShowSettings, connection: Connection) -> anyhow::Resu
     let secret = api
         .get_opt(&settings.name)
         .await
-        .map_err(|e| anyhow::anyhow!(cluster.describe(&e)))?
+        .map_err(|e| cluster.api_error(&e))?
         .with_context(|| format!("secret {:?} not found in namespace {ns}", settings.name))?;
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = printer.out();
     if settings.reveal {
-        return reveal(&mut stdout, &secret);
+        return reveal(&mut stdout, &secret, printer);
     }
     let wants = Wants {
         workloads: true,
@@ -43,7 +48,7 @@ pub async fn run(settings: ShowSettings, connection: Connection) -> anyhow::Resu
         .get(&ns)
         .map(|i| i.users_of(&settings.name))
         .unwrap_or_default();
-    let summary = SecretSummary::new(&secret, users);
+    let summary = SecretSummary::new(&secret, users, k8s_openapi::jiff::Timestamp::now());
     match settings.output {
         Some(format) => {
             output::print_objects(&mut stdout, format, vec![serde_json::to_value(&summary)?])?
@@ -51,8 +56,11 @@ pub async fn run(settings: ShowSettings, connection: Connection) -> anyhow::Resu
         None => describe(&mut stdout, &summary, &secret)?,
     }
     stdout.flush()?;
+    drop(stdout);
     for (ns, error) in &inventory.errors {
-        eprintln!("warning: namespace {ns}: users could not be listed: {error}");
+        printer.warning(format!(
+            "namespace {ns}: users could not be listed: {error}"
+        ));
     }
     Ok(ExitStatus::Success)
 }
@@ -109,7 +117,7 @@ fn describe(out: &mut impl Write, s: &SecretSummary, secret: &Secret) -> std::io
                 })
                 .collect();
             let mut table = Vec::new();
-            crate::output::print_table(
+            output::print_table(
                 &mut table,
                 &["SERVER", "USERNAME", "PASSWORD", "SOURCE"],
                 &rows,
@@ -139,14 +147,14 @@ fn or_none(text: &str) -> String {
 }
 
 /// The decoded payload, like `kubectl get secret -o jsonpath=... | base64 --decode`.
-fn reveal(out: &mut impl Write, secret: &Secret) -> anyhow::Result<ExitStatus> {
+fn reveal(out: &mut impl Write, secret: &Secret, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let data = secret.data.clone().unwrap_or_default();
     let bytes = data
         .get(DOCKERCONFIGJSON_KEY)
         .or_else(|| data.get(".dockercfg"))
         .context("the Secret has neither .dockerconfigjson nor .dockercfg")?;
-    if std::io::stdout().is_terminal() {
-        eprintln!("warning: printing registry passwords in clear text");
+    if printer.stdout_is_terminal() {
+        printer.warning("printing registry passwords in clear text");
     }
     match serde_json::from_slice::<serde_json::Value>(&bytes.0) {
         Ok(value) => writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?,

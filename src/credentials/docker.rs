@@ -13,7 +13,7 @@ use super::{
     Credential, CredentialError, HelperSetting, LocalEnv, Lookup, Origin, Password, Source,
     TokenKind, decode_auth, keys_by_registry, read_optional,
 };
-use crate::registry::Registry;
+use crate::rules::registry::Registry;
 
 #[derive(Debug, Default, Deserialize)]
 struct ConfigFile {

@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Read};
 
 use super::{Credential, CredentialError, Origin, Password};
-use crate::registry::Registry;
+use crate::rules::registry::Registry;
 
 /// How the password reaches us.
 #[derive(Debug, Clone)]
@@ -15,6 +15,15 @@ pub enum PasswordInput {
     Argv(Password),
     /// No-echo prompt on the terminal.
     Prompt,
+}
+
+impl PasswordInput {
+    /// What to tell the user about how the password arrived, if anything.
+    pub fn warning(&self) -> Option<&'static str> {
+        matches!(self, Self::Argv(_)).then_some(
+            "--password puts the password in the process list, where other users can read it; use --password-stdin",
+        )
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -90,10 +90,6 @@ impl Helper {
         }
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     pub fn program(&self) -> String {
         format!("docker-credential-{}", self.name)
     }

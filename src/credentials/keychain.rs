@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use super::helper::TOKEN_USERNAME;
 use super::{Credential, CredentialError, Lookup, Origin, Password, Source, TokenKind};
-use crate::registry::Registry;
+use crate::rules::registry::Registry;
 
-pub const SERVICE: &str = "kubectl-regcred";
+pub use crate::rules::credential::KEYCHAIN_SERVICE as SERVICE;
 /// The index entry's account name; no registry key can look like it.
 const INDEX_ACCOUNT: &str = "kubectl-regcred index";
 

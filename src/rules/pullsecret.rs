@@ -10,11 +10,9 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
-use crate::credentials::Credential;
-
-pub const DOCKERCONFIGJSON_TYPE: &str = "kubernetes.io/dockerconfigjson";
-pub const DOCKERCFG_TYPE: &str = "kubernetes.io/dockercfg";
-pub const DOCKERCONFIGJSON_KEY: &str = ".dockerconfigjson";
+use super::credential::Credential;
+pub use super::kubelet::{DOCKERCFG_TYPE, DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE};
+use k8s_openapi::jiff::Timestamp;
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 pub const MANAGER: &str = "kubectl-regcred";
 /// Comma-separated registry keys the Secret holds.
@@ -165,8 +163,8 @@ pub fn updated(existing: &Secret, desired: &Secret) -> Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::credentials::{Origin, Password};
-    use crate::registry::Registry;
+    use crate::rules::credential::{Origin, Password};
+    use crate::rules::registry::Registry;
 
     fn credential(server: &str, user: &str, pass: &str, email: Option<&str>) -> Credential {
         Credential {
@@ -300,8 +298,9 @@ pub fn is_listed_type(secret: &Secret) -> bool {
 }
 
 impl SecretSummary {
-    pub fn new(secret: &Secret, used_by: Vec<String>) -> Self {
-        let (registries, malformed) = match crate::kubelet::parse_secret(secret) {
+    /// The summary of `secret` as of `now` (its age).
+    pub fn new(secret: &Secret, used_by: Vec<String>, now: Timestamp) -> Self {
+        let (registries, malformed) = match super::kubelet::parse_secret(secret) {
             Ok(keys) => (
                 keys.into_iter()
                     .map(|k| RegistryEntry {
@@ -327,8 +326,7 @@ impl SecretSummary {
                 .unwrap_or_default(),
             used_by,
             created: created.map(|t| t.to_string()),
-            age_seconds: created
-                .map(|t| k8s_openapi::jiff::Timestamp::now().as_second() - t.as_second()),
+            age_seconds: created.map(|t| now.as_second() - t.as_second()),
         }
     }
 }

@@ -7,13 +7,13 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::image::ImageRef;
-use crate::kubelet::{KeyEntry, Keyring, SecretProblem};
+use super::admission::{self, PullSecretSource};
+use super::image::ImageRef;
+use super::kubelet::{KeyEntry, Keyring, SecretProblem};
 
-/// What the kubelet would find for one Secret name.
+/// What the kubelet would find for one Secret that exists (a missing one has no state).
 #[derive(Debug, Clone)]
 pub enum SecretState {
-    Missing,
     /// Not a pull Secret type, or no data key: the kubelet silently ignores it.
     Ignored(String),
     /// Unparseable: the kubelet fails every pull of the pod.
@@ -153,14 +153,9 @@ pub struct PodInputs<'a> {
 }
 
 impl PodInputs<'_> {
-    /// The pull secrets the kubelet would use: a Pod's own list, or for a template, its own
-    /// list if it has one, else the ServiceAccount's (admission copies them only then).
-    pub fn effective(&self) -> Vec<String> {
-        if self.is_pod || !self.own.is_empty() {
-            self.own.to_vec()
-        } else {
-            self.service_account.unwrap_or_default().to_vec()
-        }
+    /// The pull secrets the kubelet would use, and where they come from.
+    pub fn effective(&self) -> (Vec<String>, PullSecretSource) {
+        admission::effective_pull_secrets(self.own, self.is_pod, self.service_account)
     }
 }
 
@@ -198,7 +193,7 @@ pub fn diagnose(image: &str, inputs: &PodInputs<'_>) -> Verdict {
             };
         }
     };
-    let effective = inputs.effective();
+    let (effective, _) = inputs.effective();
     // One unparseable Secret makes MakeDockerKeyring fail: every pull of the pod fails.
     for name in &effective {
         if let Some(SecretState::Malformed(reason)) = inputs.secrets.get(name) {
@@ -230,7 +225,7 @@ pub fn diagnose(image: &str, inputs: &PodInputs<'_>) -> Verdict {
         .filter(|name| {
             matches!(
                 inputs.secrets.get(*name),
-                None | Some(SecretState::Missing | SecretState::Ignored(_))
+                None | Some(SecretState::Ignored(_))
             )
         })
         .cloned()
@@ -241,7 +236,8 @@ pub fn diagnose(image: &str, inputs: &PodInputs<'_>) -> Verdict {
     if let Some(sa) = inputs.service_account {
         let from_sa = matching_secrets(sa, inputs.secrets, &parsed);
         if !from_sa.is_empty() {
-            return if inputs.own.is_empty() && inputs.is_pod {
+            // An admitted Pod that took the account's (then shorter) list.
+            return if inputs.is_pod && admission::takes_account_secrets(inputs.own) {
                 Verdict::PodPredatesSa {
                     secrets: from_sa,
                     pods: Vec::new(),
@@ -339,6 +335,100 @@ pub fn fix(verdict: &Verdict, image: &str, target: &str, namespace: &str) -> Opt
     })
 }
 
+/// How a Secret a ServiceAccount lists looks to the kubelet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING-KEBAB-CASE")]
+pub enum SecretStatus {
+    Ok,
+    SecretMissing,
+    SecretMalformed,
+    IdentityTokenOnly,
+}
+
+impl SecretStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Ok => "OK",
+            Self::SecretMissing => "SECRET-MISSING",
+            Self::SecretMalformed => "SECRET-MALFORMED",
+            Self::IdentityTokenOnly => "IDENTITY-TOKEN-ONLY",
+        }
+    }
+}
+
+impl fmt::Display for SecretStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// The verdict on one Secret a ServiceAccount lists, with a fix when it is not OK.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretHealth {
+    pub status: SecretStatus,
+    pub detail: String,
+    pub fix: Option<String>,
+}
+
+/// What the kubelet makes of the Secret `name` (in `state`) that `account` lists.
+pub fn secret_health(
+    name: &str,
+    state: Option<&SecretState>,
+    account: &str,
+    namespace: &str,
+) -> SecretHealth {
+    let health = |status, detail: String, fix: Option<String>| SecretHealth {
+        status,
+        detail,
+        fix,
+    };
+    match state {
+        None => health(
+            SecretStatus::SecretMissing,
+            "it does not exist".to_string(),
+            Some(format!("kubectl regcred create {name} -n {namespace}")),
+        ),
+        Some(SecretState::Ignored(why)) => health(
+            SecretStatus::SecretMissing,
+            format!("the kubelet ignores it: {why}"),
+            Some(format!(
+                "kubectl regcred detach {name} sa/{account} -n {namespace}"
+            )),
+        ),
+        Some(SecretState::Malformed(why)) => health(
+            SecretStatus::SecretMalformed,
+            format!("every pull of pods using it fails: {why}"),
+            Some(format!(
+                "kubectl regcred create {name} --server SERVER -n {namespace} --force"
+            )),
+        ),
+        Some(SecretState::Keys(keys))
+            if keys
+                .iter()
+                .all(|k| k.username.is_empty() && !k.has_password) =>
+        {
+            health(
+                SecretStatus::IdentityTokenOnly,
+                "it holds no username or password the kubelet can use".to_string(),
+                Some(format!(
+                    "kubectl regcred create {name} --server SERVER --username USER --password-stdin -n {namespace} --force"
+                )),
+            )
+        }
+        Some(SecretState::Keys(keys)) => health(
+            SecretStatus::Ok,
+            format!(
+                "registries {}",
+                keys.iter()
+                    .map(|k| k.raw.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None,
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,7 +436,7 @@ mod tests {
     fn keys(server: &str, user: &str, pass: bool) -> SecretState {
         SecretState::Keys(vec![KeyEntry {
             raw: server.into(),
-            key: crate::kubelet::normalize_key(server).unwrap(),
+            key: crate::rules::kubelet::normalize_key(server).unwrap(),
             username: user.into(),
             has_password: pass,
         }])

@@ -98,10 +98,6 @@ impl Registry {
         &self.host
     }
 
-    pub fn path(&self) -> Option<&str> {
-        self.path.as_deref()
-    }
-
     /// The key to write into a pull Secret's `auths`. Docker Hub gets kubectl's default key,
     /// never `registry-1.docker.io`, which the kubelet does not match (semantics §4).
     pub fn secret_key(&self) -> String {
@@ -185,7 +181,7 @@ mod tests {
     fn ports_and_paths_are_kept_in_keys() {
         let reg = Registry::parse("reg.example.com:5000/team").unwrap();
         assert_eq!(reg.host(), "reg.example.com:5000");
-        assert_eq!(reg.path(), Some("team"));
+        assert_eq!(reg.secret_key(), "reg.example.com:5000/team");
         assert_eq!(reg.secret_key(), "reg.example.com:5000/team");
         assert_eq!(reg.docker_config_key(), "reg.example.com:5000");
         assert_eq!(

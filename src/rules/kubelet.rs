@@ -13,8 +13,12 @@ use base64::Engine;
 use k8s_openapi::api::core::v1::Secret;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
-use crate::image::ImageRef;
-use crate::pullsecret::{DOCKERCFG_TYPE, DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE};
+use super::image::ImageRef;
+
+/// The Secret types the kubelet reads pull credentials from, and the data key of each.
+pub const DOCKERCONFIGJSON_TYPE: &str = "kubernetes.io/dockerconfigjson";
+pub const DOCKERCONFIGJSON_KEY: &str = ".dockerconfigjson";
+pub const DOCKERCFG_TYPE: &str = "kubernetes.io/dockercfg";
 
 /// One usable key of a pull Secret, as the kubelet keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,7 +102,7 @@ struct Entry {
 
 type Entries = BTreeMap<String, Entry>;
 
-fn decode_docker_config(bytes: &[u8], shape: Shape) -> Result<Entries, String> {
+fn decode_docker_config(bytes: &[u8], shape: Shape) -> Result<Entries, JsonProblem> {
     // Go decodes invalid UTF-8 in strings as U+FFFD, one per byte; outside strings it is a
     // syntax error either way.
     let text = go_lossy_utf8(bytes);
@@ -110,25 +114,46 @@ fn decode_docker_config(bytes: &[u8], shape: Shape) -> Result<Entries, String> {
     };
     result
         .and_then(|()| de.end())
-        .map_err(|e| describe_json_error(&e))?;
+        .map_err(|e| JsonProblem::of(&e))?;
     Ok(entries.unwrap_or_default())
 }
 
-/// A serde_json error as position and kind only: its message can quote the input.
-fn describe_json_error(e: &serde_json::Error) -> String {
-    use serde_json::error::Category;
-    let kind = match e.classify() {
-        Category::Io => "could not be read",
-        Category::Syntax | Category::Eof => "is not valid JSON",
-        Category::Data => match e.to_string() {
-            m if m.starts_with("the auth of") => return m,
-            _ => "has a value of the wrong type",
-        },
-    };
-    if e.line() == 0 {
-        kind.to_string()
-    } else {
-        format!("{kind} (line {}, column {})", e.line(), e.column())
+/// Why a pull Secret's JSON does not decode, as position and kind only: serde_json's own
+/// message can quote the input, which may hold a password.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum JsonProblem {
+    #[error("{kind}")]
+    Unplaced { kind: &'static str },
+    #[error("{kind} (line {line}, column {column})")]
+    Placed {
+        kind: &'static str,
+        line: usize,
+        column: usize,
+    },
+    /// Our own message about an `auth` value, already redacted.
+    #[error("{0}")]
+    BadAuth(String),
+}
+
+impl JsonProblem {
+    fn of(e: &serde_json::Error) -> Self {
+        use serde_json::error::Category;
+        let kind = match e.classify() {
+            Category::Io => "could not be read",
+            Category::Syntax | Category::Eof => "is not valid JSON",
+            Category::Data => match e.to_string() {
+                m if m.starts_with("the auth of") => return Self::BadAuth(m),
+                _ => "has a value of the wrong type",
+            },
+        };
+        match e.line() {
+            0 => Self::Unplaced { kind },
+            line => Self::Placed {
+                kind,
+                line,
+                column: e.column(),
+            },
+        }
     }
 }
 

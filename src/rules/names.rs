@@ -1,35 +1,53 @@
-//! Kubernetes object-name rules, checked before any request is made.
+//! Kubernetes object-name rules (apimachinery's `IsDNS1123Subdomain` and `IsDNS1123Label`),
+//! checked before any request is made.
+
+/// Why a name is not a valid object name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("must be 1 to {0} characters long")]
+    Length(usize),
+    #[error(
+        "must consist of lowercase letters, digits, '-' and '.', and start and end with a letter or digit"
+    )]
+    SubdomainCharacters,
+    #[error(
+        "must consist of lowercase letters, digits and '-', and start and end with a letter or digit"
+    )]
+    LabelCharacters,
+}
 
 /// DNS-1123 subdomain: what Secret names must be (at most 253 characters of lowercase
 /// alphanumerics, '-' and '.', starting and ending alphanumeric).
-pub fn check_subdomain(name: &str) -> Result<(), String> {
+pub fn check_subdomain(name: &str) -> Result<(), NameError> {
     if name.is_empty() || name.len() > 253 {
-        return Err("must be 1 to 253 characters long".into());
+        return Err(NameError::Length(253));
     }
-    for label in name.split('.') {
-        check_label_chars(label)
-            .map_err(|_| "must consist of lowercase letters, digits, '-' and '.', and start and end with a letter or digit".to_string())?;
+    if name.split('.').all(is_label) {
+        Ok(())
+    } else {
+        Err(NameError::SubdomainCharacters)
     }
-    Ok(())
 }
 
 /// DNS-1123 label: what namespace names must be (at most 63 characters of lowercase
 /// alphanumerics and '-', starting and ending alphanumeric).
-pub fn check_label(name: &str) -> Result<(), String> {
+pub fn check_label(name: &str) -> Result<(), NameError> {
     if name.is_empty() || name.len() > 63 {
-        return Err("must be 1 to 63 characters long".into());
+        return Err(NameError::Length(63));
     }
-    check_label_chars(name)
-        .map_err(|_| "must consist of lowercase letters, digits and '-', and start and end with a letter or digit".into())
+    if is_label(name) {
+        Ok(())
+    } else {
+        Err(NameError::LabelCharacters)
+    }
 }
 
-fn check_label_chars(label: &str) -> Result<(), ()> {
+fn is_label(label: &str) -> bool {
     let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
-    let ok = !label.is_empty()
+    !label.is_empty()
         && label.chars().all(|c| alnum(c) || c == '-')
         && label.starts_with(alnum)
-        && label.ends_with(alnum);
-    if ok { Ok(()) } else { Err(()) }
+        && label.ends_with(alnum)
 }
 
 #[cfg(test)]

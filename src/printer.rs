@@ -1,0 +1,200 @@
+//! The one place that writes to the terminal. Commands hand results to stdout through
+//! [`Printer::out`] and tell the user things on stderr through [`Printer::error`],
+//! [`Printer::warning`], [`Printer::note`] and [`Printer::status`]. The printer decides about
+//! colour (only on a terminal, never with `NO_COLOR`), the progress bar (only on a terminal)
+//! and `--quiet` (no notes, status lines or progress; results, warnings and errors stay).
+//! A captured printer lets tests read what a command printed without running the binary.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::fmt::Display;
+use std::io::{self, IsTerminal, Write};
+use std::sync::{Arc, Mutex};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Below this many items a progress bar would only flicker.
+const PROGRESS_THRESHOLD: usize = 20;
+
+#[derive(Debug, Clone)]
+pub struct Printer {
+    quiet: bool,
+    color: bool,
+    progress: bool,
+    streams: Streams,
+}
+
+#[derive(Debug, Clone)]
+enum Streams {
+    Terminal,
+    Captured(Arc<Mutex<Captured>>),
+}
+
+/// What a captured printer received.
+#[derive(Debug, Default, Clone)]
+pub struct Captured {
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// A message on stderr, kept until the command prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    Warning(String),
+    Note(String),
+}
+
+impl Printer {
+    /// The printer for a run: colour and progress when stderr is a terminal.
+    pub fn for_terminal(quiet: bool) -> Self {
+        let stderr_is_terminal = io::stderr().is_terminal();
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Self {
+            quiet,
+            color: stderr_is_terminal && !no_color,
+            progress: stderr_is_terminal && !quiet,
+            streams: Streams::Terminal,
+        }
+    }
+
+    /// A printer that writes into memory, for tests; read it back with [`Printer::captured`].
+    pub fn capture(quiet: bool) -> Self {
+        Self {
+            quiet,
+            color: false,
+            progress: false,
+            streams: Streams::Captured(Arc::default()),
+        }
+    }
+
+    /// What a captured printer holds so far (empty for a terminal printer).
+    #[cfg(test)]
+    pub fn captured(&self) -> Captured {
+        match &self.streams {
+            Streams::Terminal => Captured::default(),
+            Streams::Captured(buffer) => buffer.lock().expect("capture lock").clone(),
+        }
+    }
+
+    /// Standard output, for results. Lock it once per command and flush it before stderr
+    /// messages that must come after the results.
+    pub fn out(&self) -> Box<dyn Write + '_> {
+        match &self.streams {
+            Streams::Terminal => Box::new(io::stdout().lock()),
+            Streams::Captured(buffer) => Box::new(CaptureWriter { buffer }),
+        }
+    }
+
+    pub fn stdout_is_terminal(&self) -> bool {
+        matches!(self.streams, Streams::Terminal) && io::stdout().is_terminal()
+    }
+
+    /// `error: ...`: something failed. Always shown.
+    pub fn error(&self, message: impl Display) {
+        self.labelled("error", "1;31", message);
+    }
+
+    /// `warning: ...`: done, but the user should know something. Always shown.
+    pub fn warning(&self, message: impl Display) {
+        self.labelled("warning", "1;33", message);
+    }
+
+    /// `note: ...`: advice; hidden by `--quiet`.
+    pub fn note(&self, message: impl Display) {
+        if !self.quiet {
+            self.labelled("note", "1;36", message);
+        }
+    }
+
+    pub fn notice(&self, notice: &Notice) {
+        match notice {
+            Notice::Warning(text) => self.warning(text),
+            Notice::Note(text) => self.note(text),
+        }
+    }
+
+    /// A plain line on stderr (what was used, a summary); hidden by `--quiet`.
+    pub fn status(&self, message: impl Display) {
+        if !self.quiet {
+            self.stderr_line(&message.to_string());
+        }
+    }
+
+    /// A progress bar for `len` items, drawn only on a terminal and for long runs.
+    pub fn progress(&self, len: usize, what: &str) -> ProgressBar {
+        if !self.progress || len < PROGRESS_THRESHOLD {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len}")
+                .expect("static template")
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(what.to_string());
+        bar
+    }
+
+    fn labelled(&self, label: &str, style: &str, message: impl Display) {
+        let line = if self.color {
+            format!("\x1b[{style}m{label}\x1b[0m: {message}")
+        } else {
+            format!("{label}: {message}")
+        };
+        self.stderr_line(&line);
+    }
+
+    fn stderr_line(&self, line: &str) {
+        match &self.streams {
+            Streams::Terminal => eprintln!("{line}"),
+            Streams::Captured(buffer) => {
+                let mut buffer = buffer.lock().expect("capture lock");
+                buffer.stderr.push_str(line);
+                buffer.stderr.push('\n');
+            }
+        }
+    }
+}
+
+/// Captured standard output.
+struct CaptureWriter<'a> {
+    buffer: &'a Mutex<Captured>,
+}
+
+impl Write for CaptureWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let mut buffer = self.buffer.lock().expect("capture lock");
+        buffer.stdout.push_str(&String::from_utf8_lossy(bytes));
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quiet_hides_notes_and_status_but_not_warnings_errors_or_results() {
+        let printer = Printer::capture(true);
+        printer.note("a note");
+        printer.status("3 namespaces: 3 created");
+        printer.warning("careful");
+        printer.error("broken");
+        writeln!(printer.out(), "secret/x created").unwrap();
+        let captured = printer.captured();
+        assert_eq!(captured.stdout, "secret/x created\n");
+        assert_eq!(captured.stderr, "warning: careful\nerror: broken\n");
+    }
+
+    #[test]
+    fn labels_without_colour_off_a_terminal() {
+        let printer = Printer::capture(false);
+        printer.notice(&Notice::Note("rerun with --restart".into()));
+        assert_eq!(printer.captured().stderr, "note: rerun with --restart\n");
+        assert!(printer.progress(100, "namespaces").is_hidden());
+    }
+}

@@ -1,0 +1,692 @@
+//! The reference pipeline that `attach`, `detach` and `create --attach` share: fetch the
+//! target objects, change each one's `imagePullSecrets` the way its kind requires, follow a
+//! ServiceAccount change to the pods it does not reach, and report each result.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use anyhow::Context;
+use kube::api::{DynamicObject, TypeMeta};
+use kube::discovery::ApiResource;
+use serde_json::Value;
+
+use crate::cluster::fetch::{self, Query};
+use crate::cluster::inventory::{self, Wants};
+use crate::cluster::writes::{self, AccountWrite, PatchOptions};
+use crate::cluster::{ApiError, Cluster};
+use crate::error::ExitStatus;
+use crate::output::{self, ResultRow, Written};
+use crate::printer::{Notice, Printer};
+use crate::rules::admission::{self, Pickup};
+use crate::rules::image::ImageRef;
+use crate::rules::kinds::{self, Kind, Target};
+use crate::rules::kubelet::{self, DOCKERCFG_TYPE, DOCKERCONFIGJSON_TYPE, Keyring};
+use crate::settings::{DryRun, WriteSettings};
+
+/// The change to make on each target.
+#[derive(Debug, Clone)]
+pub enum Change {
+    Attach {
+        secret: Option<String>,
+        auto: bool,
+        allow_missing: bool,
+        restart: bool,
+    },
+    Detach {
+        secret: String,
+    },
+}
+
+/// Which objects, where, and how to write.
+pub struct Plan<'a> {
+    pub change: Change,
+    pub targets: &'a [Target],
+    pub labels: Option<&'a str>,
+    pub namespaces: &'a [String],
+    /// Named targets missing in a namespace are errors when the user named the namespaces,
+    /// and skipped under `-A` or a selector.
+    pub missing_is_error: bool,
+    pub write: &'a WriteSettings,
+}
+
+impl Plan<'_> {
+    fn patch_options(&self) -> PatchOptions<'_> {
+        PatchOptions {
+            server_dry_run: self.write.dry_run == DryRun::Server,
+            field_manager: &self.write.field_manager,
+        }
+    }
+}
+
+/// What was done to one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Done {
+    Attached,
+    Detached,
+    Unchanged,
+    Restarted,
+}
+
+impl fmt::Display for Done {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Attached => "attached",
+            Self::Detached => "detached",
+            Self::Unchanged => "unchanged",
+            Self::Restarted => "restarted",
+        })
+    }
+}
+
+/// A successful change: what was done, the names `--auto` chose, and the object as written
+/// (as it would be, for a dry run), if there is one to print.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub done: Done,
+    pub auto_names: Vec<String>,
+    pub object: Option<Value>,
+}
+
+impl fmt::Display for Applied {
+    /// `attached`, or with `--auto`, `attached quay-cred,ghcr-cred`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.done)?;
+        if !self.auto_names.is_empty() {
+            write!(f, " {}", self.auto_names.join(","))?;
+        }
+        Ok(())
+    }
+}
+
+/// Why one object (or one namespace) could not be changed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ObjectError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error("{reference} not found in namespace {namespace}")]
+    NotFound {
+        reference: String,
+        namespace: String,
+    },
+    #[error(
+        "secret {name:?} has type {type_}; only kubernetes.io/dockerconfigjson and kubernetes.io/dockercfg Secrets can be pull secrets"
+    )]
+    NotAPullSecret { name: String, type_: String },
+    #[error(
+        "secret {name:?} not found in namespace {namespace}; a reference to a missing Secret makes pulls fail. \
+         Create it first (kubectl regcred create {name} -n {namespace}) or pass --allow-missing"
+    )]
+    SecretMissing { name: String, namespace: String },
+    #[error("{0} has no pod template")]
+    NoPodTemplate(String),
+    #[error(
+        "{0}: a Job's pod template cannot change after it is created; change its CronJob or ServiceAccount, or recreate the Job"
+    )]
+    JobTemplateImmutable(String),
+}
+
+/// One line of the report.
+pub struct ObjectResult {
+    pub namespace: String,
+    pub reference: String,
+    pub outcome: Result<Applied, ObjectError>,
+}
+
+/// What happened, plus notices for stderr.
+#[derive(Default)]
+pub struct Outcome {
+    pub results: Vec<ObjectResult>,
+    pub notices: Vec<Notice>,
+}
+
+/// A pull Secret that can be attached, with the kubelet's keys for `--auto`.
+pub struct Candidate {
+    pub name: String,
+    pub keys: Vec<kubelet::KeyEntry>,
+}
+
+/// Per namespace: the Secrets that may be attached, or why none can.
+type Candidates = BTreeMap<String, Result<Vec<Candidate>, ObjectError>>;
+
+/// An object to change, with the resource it was read through.
+struct WorkItem {
+    namespace: String,
+    kind: Kind,
+    resource: ApiResource,
+    object: DynamicObject,
+}
+
+/// Runs the plan across every namespace and target.
+pub async fn apply(cluster: &Cluster, plan: &Plan<'_>) -> Outcome {
+    let mut outcome = Outcome::default();
+    let candidates = match &plan.change {
+        Change::Attach { .. } => candidate_secrets(cluster, plan, &mut outcome).await,
+        Change::Detach { .. } => BTreeMap::new(),
+    };
+    let work = fetch_targets(cluster, plan, &mut outcome).await;
+    let changed_accounts = change_all(cluster, plan, &candidates, work, &mut outcome).await;
+    if let Change::Attach {
+        secret: Some(secret),
+        restart,
+        ..
+    } = &plan.change
+        && !changed_accounts.is_empty()
+    {
+        follow_account_changes(
+            cluster,
+            plan,
+            &changed_accounts,
+            secret,
+            *restart,
+            &mut outcome,
+        )
+        .await;
+    }
+    outcome
+}
+
+/// Every target object, fetched per kind in as few requests as the scope allows. A failed
+/// read, or a named target missing from a named namespace, becomes a result of its own.
+async fn fetch_targets(cluster: &Cluster, plan: &Plan<'_>, outcome: &mut Outcome) -> Vec<WorkItem> {
+    let mut work = Vec::new();
+    for target in plan.targets {
+        let resource = fetch::resource(cluster, target.kind).await;
+        let query = Query {
+            name: target.name.as_deref(),
+            labels: plan.labels.filter(|_| target.name.is_none()),
+            concurrency: plan.write.concurrency,
+        };
+        for (namespace, objects) in fetch::fetch(cluster, &resource, plan.namespaces, query).await {
+            let reference = target.reference();
+            match objects {
+                Err(error) => outcome.results.push(ObjectResult {
+                    namespace,
+                    reference,
+                    outcome: Err(error.into()),
+                }),
+                Ok(objects) if objects.is_empty() && target.name.is_some() => {
+                    if plan.missing_is_error {
+                        outcome.results.push(ObjectResult {
+                            namespace: namespace.clone(),
+                            reference: reference.clone(),
+                            outcome: Err(ObjectError::NotFound {
+                                reference,
+                                namespace,
+                            }),
+                        });
+                    }
+                }
+                Ok(objects) => work.extend(objects.into_iter().map(|mut object| {
+                    object.types = Some(type_meta(&resource));
+                    WorkItem {
+                        namespace: namespace.clone(),
+                        kind: target.kind,
+                        resource: resource.clone(),
+                        object,
+                    }
+                })),
+            }
+        }
+    }
+    work
+}
+
+/// Changes every fetched object, at most `concurrency` at once. Returns the ServiceAccounts
+/// that gained the Secret, as `(namespace, name)`.
+async fn change_all(
+    cluster: &Cluster,
+    plan: &Plan<'_>,
+    candidates: &Candidates,
+    work: Vec<WorkItem>,
+    outcome: &mut Outcome,
+) -> Vec<(String, String)> {
+    let items: Vec<usize> = (0..work.len()).collect();
+    let work = &work;
+    let changed = cluster
+        .fan_out(
+            items,
+            plan.write.concurrency,
+            "objects",
+            |index| async move {
+                let item = &work[index];
+                let mut notices = Vec::new();
+                let result = match candidates.get(&item.namespace) {
+                    Some(Err(error)) => Err(error.clone()),
+                    found => {
+                        let pool = found.and_then(|c| c.as_ref().ok());
+                        let pool = pool.map(Vec::as_slice).unwrap_or_default();
+                        change_object(cluster, plan, item, pool, &mut notices).await
+                    }
+                };
+                (result, notices)
+            },
+        )
+        .await;
+    let mut changed_accounts = Vec::new();
+    for (index, (result, notices)) in changed {
+        let item = &work[index];
+        let name = item.object.metadata.name.clone().unwrap_or_default();
+        outcome.notices.extend(notices);
+        if item.kind == Kind::ServiceAccount
+            && matches!(&result, Ok(applied) if applied.done == Done::Attached)
+        {
+            changed_accounts.push((item.namespace.clone(), name.clone()));
+        }
+        outcome.results.push(ObjectResult {
+            namespace: item.namespace.clone(),
+            reference: item.kind.reference(&name),
+            outcome: result,
+        });
+    }
+    changed_accounts
+}
+
+/// Per namespace, the Secrets that may be attached: the named one (which must exist and be a
+/// pull Secret, unless `--allow-missing`), or for `--auto`, every pull Secret that parses.
+async fn candidate_secrets(
+    cluster: &Cluster,
+    plan: &Plan<'_>,
+    outcome: &mut Outcome,
+) -> Candidates {
+    let Change::Attach {
+        secret,
+        auto,
+        allow_missing,
+        ..
+    } = &plan.change
+    else {
+        return BTreeMap::new();
+    };
+    let query = Query {
+        name: secret.as_deref(),
+        labels: None,
+        concurrency: plan.write.concurrency,
+    };
+    let fetched = fetch::fetch(cluster, &fetch::secret_resource(), plan.namespaces, query).await;
+    let mut by_namespace = BTreeMap::new();
+    for (namespace, found) in fetched {
+        let result = found.map_err(ObjectError::from).and_then(|objects| {
+            let mut candidates = Vec::new();
+            for secret in objects.iter().filter_map(fetch::as_secret) {
+                let name = secret.metadata.name.clone().unwrap_or_default();
+                let type_ = secret.type_.clone().unwrap_or_else(|| "Opaque".into());
+                if type_ != DOCKERCONFIGJSON_TYPE && type_ != DOCKERCFG_TYPE {
+                    if query.name.is_some() {
+                        return Err(ObjectError::NotAPullSecret { name, type_ });
+                    }
+                    continue;
+                }
+                match kubelet::parse_secret(&secret) {
+                    Ok(keys) => candidates.push(Candidate { name, keys }),
+                    Err(problem) if *auto => outcome.notices.push(Notice::Warning(format!(
+                        "namespace {namespace}: skipping secret {name:?}: {problem}"
+                    ))),
+                    // Attaching by name: a malformed Secret is the user's to fix; attach anyway.
+                    Err(_) => candidates.push(Candidate {
+                        name,
+                        keys: Vec::new(),
+                    }),
+                }
+            }
+            match (query.name, candidates.is_empty()) {
+                (Some(name), true) if *allow_missing => candidates.push(Candidate {
+                    name: name.to_string(),
+                    keys: Vec::new(),
+                }),
+                (Some(name), true) => {
+                    return Err(ObjectError::SecretMissing {
+                        name: name.to_string(),
+                        namespace: namespace.clone(),
+                    });
+                }
+                _ => {}
+            }
+            Ok(candidates)
+        });
+        by_namespace.insert(namespace, result);
+    }
+    by_namespace
+}
+
+/// Names `--auto` attaches for a pod spec: the owners of every key the kubelet would use for
+/// any of its images, over all candidates together (the kubelet merges a pod's Secrets into
+/// one keyring). Images nothing matches are noted.
+pub(crate) fn auto_names(
+    spec: &Value,
+    candidates: &[Candidate],
+    context: &str,
+    notices: &mut Vec<Notice>,
+) -> Vec<String> {
+    let keyring = Keyring::new(
+        candidates
+            .iter()
+            .map(|c| (c.name.as_str(), c.keys.as_slice())),
+    );
+    let mut names = Vec::new();
+    for image in kinds::images(spec) {
+        let parsed = match ImageRef::parse(&image) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                notices.push(Notice::Warning(format!("{context}: {e}")));
+                continue;
+            }
+        };
+        let found = keyring.lookup(&parsed);
+        if found.is_empty() {
+            notices.push(Notice::Warning(format!(
+                "{context}: no pull Secret matches image {image} ({}); fine if it is public",
+                parsed.repository()
+            )));
+        }
+        for candidate in candidates {
+            if found.iter().any(|c| c.secret == candidate.name) && !names.contains(&candidate.name)
+            {
+                names.push(candidate.name.clone());
+            }
+        }
+    }
+    names
+}
+
+/// The list an object should end with, and what that change is called.
+struct Wanted {
+    existing: Vec<String>,
+    wanted: Vec<String>,
+    done: Done,
+    auto_names: Vec<String>,
+}
+
+/// Works out the change for one object from its current state (no request).
+fn wanted_names(
+    plan: &Plan<'_>,
+    holder: &Value,
+    candidates: &[Candidate],
+    context: &str,
+    notices: &mut Vec<Notice>,
+) -> Wanted {
+    let existing = kinds::pull_secret_names(holder);
+    match &plan.change {
+        Change::Attach { secret, auto, .. } => {
+            let added = if *auto {
+                auto_names(holder, candidates, context, notices)
+            } else {
+                secret.iter().cloned().collect()
+            };
+            Wanted {
+                wanted: kinds::with_names(&existing, &added),
+                existing,
+                done: Done::Attached,
+                auto_names: if *auto { added } else { Vec::new() },
+            }
+        }
+        Change::Detach { secret } => Wanted {
+            wanted: kinds::without_name(&existing, secret),
+            existing,
+            done: Done::Detached,
+            auto_names: Vec::new(),
+        },
+    }
+}
+
+async fn change_object(
+    cluster: &Cluster,
+    plan: &Plan<'_>,
+    item: &WorkItem,
+    candidates: &[Candidate],
+    notices: &mut Vec<Notice>,
+) -> Result<Applied, ObjectError> {
+    let kind = item.kind;
+    let name = item.object.metadata.name.clone().unwrap_or_default();
+    let context = format!("{} in namespace {}", kind.reference(&name), item.namespace);
+    let current = serde_json::to_value(&item.object).unwrap_or_default();
+    let holder = kinds::pull_secret_holder(kind, &current)
+        .ok_or_else(|| ObjectError::NoPodTemplate(context.clone()))?;
+    let change = wanted_names(plan, holder, candidates, &context, notices);
+    let applied = |done, object| Applied {
+        done,
+        auto_names: change.auto_names.clone(),
+        object: Some(object),
+    };
+    if change.wanted == change.existing {
+        return Ok(applied(Done::Unchanged, current));
+    }
+    if kind == Kind::Job {
+        return Err(ObjectError::JobTemplateImmutable(context));
+    }
+    if plan.write.dry_run == DryRun::Client {
+        let preview = kinds::with_pull_secrets(kind, &current, &change.wanted);
+        return Ok(applied(change.done, preview));
+    }
+    let added = kinds::added_names(&change.existing, &change.wanted);
+    let describe = |e: kube::Error| ObjectError::Api(cluster.api_error(&e));
+    if kind == Kind::ServiceAccount {
+        // Applied to the list as read at write time, which may have gained entries since.
+        let edit = |names: &[String]| match &plan.change {
+            Change::Attach { .. } => kinds::with_names(names, &added),
+            Change::Detach { secret } => kinds::without_name(names, secret),
+        };
+        let options = plan.patch_options();
+        return match writes::update_service_account(cluster, &item.namespace, &name, edit, options)
+            .await
+            .map_err(describe)?
+        {
+            AccountWrite::Unchanged(object) => Ok(Applied {
+                done: Done::Unchanged,
+                auto_names: Vec::new(),
+                object: Some(to_value(object, &item.resource)),
+            }),
+            AccountWrite::Written(object) => {
+                Ok(applied(change.done, to_value(object, &item.resource)))
+            }
+        };
+    }
+    let patch = match &plan.change {
+        Change::Attach { .. } => kinds::attach_patch(kind, &change.existing, &added),
+        Change::Detach { secret } => kinds::detach_patch(kind, secret),
+    };
+    let written = writes::patch_template(
+        cluster,
+        &item.resource,
+        &item.namespace,
+        &name,
+        &patch,
+        plan.patch_options(),
+    )
+    .await
+    .map_err(describe)?;
+    Ok(applied(change.done, to_value(written, &item.resource)))
+}
+
+fn type_meta(resource: &ApiResource) -> TypeMeta {
+    TypeMeta {
+        api_version: resource.api_version.clone(),
+        kind: resource.kind.clone(),
+    }
+}
+
+fn to_value(mut object: DynamicObject, resource: &ApiResource) -> Value {
+    object.types = Some(type_meta(resource));
+    serde_json::to_value(object).unwrap_or_default()
+}
+
+/// A workload to roll out so its pods pick up an account's new Secret.
+#[derive(Clone)]
+struct Rollout {
+    namespace: String,
+    kind: Kind,
+    name: String,
+}
+
+/// ServiceAccount admission copies the account's pull secrets only into Pods created later,
+/// and only into Pods that list none of their own (rules::admission). Name what will not pick
+/// the Secret up, and with `--restart`, roll out the workloads whose new pods would. One
+/// inventory read serves every changed account, whatever the number of namespaces.
+async fn follow_account_changes(
+    cluster: &Cluster,
+    plan: &Plan<'_>,
+    changed: &[(String, String)],
+    secret: &str,
+    restart: bool,
+    outcome: &mut Outcome,
+) {
+    let mut namespaces: Vec<String> = changed.iter().map(|(ns, _)| ns.clone()).collect();
+    namespaces.dedup();
+    let wants = Wants {
+        workloads: true,
+        pods: true,
+        ..Wants::default()
+    };
+    let inventory = inventory::gather(cluster, &namespaces, wants, plan.write.concurrency).await;
+    let mut to_restart = Vec::new();
+    for (ns, account) in changed {
+        if let Some(found) = inventory.namespaces.get(ns) {
+            let rollouts =
+                account_caveats(found, ns, account, secret, restart, &mut outcome.notices);
+            to_restart.extend(rollouts);
+        }
+    }
+    if restart && !to_restart.is_empty() {
+        let restarted = restart_all(cluster, plan, to_restart).await;
+        outcome.results.extend(restarted);
+    }
+}
+
+/// Notices for one account that gained `secret`, and the workloads a rollout would fix.
+fn account_caveats(
+    found: &inventory::NamespaceInventory,
+    ns: &str,
+    account: &str,
+    secret: &str,
+    restart: bool,
+    notices: &mut Vec<Notice>,
+) -> Vec<Rollout> {
+    let runs_under = |spec: &Value| kinds::service_account(spec) == account;
+    let stale: Vec<&str> = found
+        .pods
+        .iter()
+        .filter(|pod| runs_under(&pod.value["spec"]))
+        .filter(|pod| !pod.pull_secrets().iter().any(|n| n == secret))
+        .map(|pod| pod.name.as_str())
+        .collect();
+    if !stale.is_empty() {
+        let more = if stale.len() > 5 {
+            format!(" and {} more", stale.len() - 5)
+        } else {
+            String::new()
+        };
+        notices.push(Notice::Note(format!(
+            "namespace {ns}: {} existing pod(s) run under serviceaccount/{account} and keep their old pull secrets until they are recreated: {}{more}",
+            stale.len(),
+            stale.iter().take(5).copied().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    let mut rollouts = Vec::new();
+    // Owned ReplicaSets and Jobs follow their owner's template.
+    for workload in found.workloads.iter().filter(|w| w.owner.is_none()) {
+        let Some(spec) = kinds::pod_spec(workload.kind, &workload.value) else {
+            continue;
+        };
+        if !runs_under(spec) {
+            continue;
+        }
+        match admission::template_pickup(&kinds::pull_secret_names(spec), secret) {
+            Pickup::OnNewPods if workload.kind.restartable() => rollouts.push(Rollout {
+                namespace: ns.to_string(),
+                kind: workload.kind,
+                name: workload.name.clone(),
+            }),
+            Pickup::OnNewPods | Pickup::AlreadyListed => {}
+            Pickup::Never => notices.push(Notice::Note(format!(
+                "{} in namespace {ns} lists its own imagePullSecrets, so its pods ignore the ServiceAccount's; \
+                 attach to it directly: kubectl regcred attach {secret} {} -n {ns}",
+                workload.reference(),
+                workload.kind.command_reference(&workload.name)
+            ))),
+        }
+    }
+    if !rollouts.is_empty() && !restart {
+        let names: Vec<String> = rollouts.iter().map(|r| r.kind.reference(&r.name)).collect();
+        notices.push(Notice::Note(format!(
+            "namespace {ns}: {} run under serviceaccount/{account}; their running pods get the Secret once rolled out (rerun with --restart)",
+            names.join(", ")
+        )));
+    }
+    rollouts
+}
+
+/// `kubectl rollout restart` for each workload, at most `concurrency` at once.
+async fn restart_all(
+    cluster: &Cluster,
+    plan: &Plan<'_>,
+    rollouts: Vec<Rollout>,
+) -> Vec<ObjectResult> {
+    let options = plan.patch_options();
+    let restarted = cluster
+        .fan_out(
+            rollouts,
+            plan.write.concurrency,
+            "restarts",
+            |rollout| async move {
+                let object = if plan.write.dry_run == DryRun::Client {
+                    Ok(None)
+                } else {
+                    let resource = fetch::resource(cluster, rollout.kind).await;
+                    writes::rollout_restart(
+                        cluster,
+                        &resource,
+                        &rollout.namespace,
+                        &rollout.name,
+                        options,
+                    )
+                    .await
+                    .map(|o| Some(to_value(o, &resource)))
+                    .map_err(|e| ObjectError::Api(cluster.api_error(&e)))
+                };
+                ObjectResult {
+                    namespace: rollout.namespace.clone(),
+                    reference: rollout.kind.reference(&rollout.name),
+                    outcome: object.map(|object| Applied {
+                        done: Done::Restarted,
+                        auto_names: Vec::new(),
+                        object,
+                    }),
+                }
+            },
+        )
+        .await;
+    restarted.into_iter().map(|(_, result)| result).collect()
+}
+
+/// Prints the lines (or objects), notices and a summary; exit 1 if anything failed.
+pub fn report(
+    outcome: Outcome,
+    write: &WriteSettings,
+    several_namespaces: bool,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    let rows = outcome
+        .results
+        .into_iter()
+        .map(|result| ResultRow {
+            subject: result.reference.clone(),
+            namespace: result.namespace,
+            reference: result.reference,
+            outcome: result.outcome.map(|applied| Written {
+                tally: applied.done.to_string(),
+                verb: applied.to_string(),
+                object: applied.object,
+            }),
+        })
+        .collect();
+    let tally = output::print_results(rows, write, several_namespaces, printer)
+        .context("printing the objects")?;
+    for notice in &outcome.notices {
+        printer.notice(notice);
+    }
+    match tally.total() {
+        0 => printer.status("no matching objects found"),
+        1 => {}
+        _ => printer.status(tally.summary("objects")),
+    }
+    Ok(tally.exit_status())
+}

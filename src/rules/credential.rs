@@ -1,0 +1,144 @@
+//! A credential as the rest of the tool sees it, whatever source it came from: the registry,
+//! username, password (never printed) and where it was found. Pure data; reading the sources
+//! is `credentials`' job.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::rules::registry::Registry;
+
+/// The keychain service our logins are stored under.
+pub const KEYCHAIN_SERVICE: &str = "kubectl-regcred";
+
+/// A password or token. Its `Debug` never shows the value, so it cannot leak into logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<hidden>)")
+    }
+}
+
+/// The places `--from` can restrict lookups to, in lookup order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SourceKind {
+    Explicit,
+    Keychain,
+    Docker,
+    Podman,
+}
+
+/// Where one credential came from. `Display` is for the user's terminal (it names files);
+/// [`Origin::summary`] is for annotations (no paths, never a secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Explicit,
+    Keychain,
+    DockerAuthConfigEnv,
+    DockerConfig {
+        path: PathBuf,
+    },
+    DockerHelper {
+        program: String,
+        setting: HelperSetting,
+        path: PathBuf,
+    },
+    PodmanAuthFile {
+        path: PathBuf,
+    },
+    PodmanHelper {
+        program: String,
+        path: PathBuf,
+    },
+}
+
+/// Which docker config setting chose a credential helper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HelperSetting {
+    CredHelpers,
+    CredsStore,
+    /// docker's `DetectDefaultStore`, used when the config names no store at all.
+    DefaultStore,
+}
+
+impl fmt::Display for HelperSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::CredHelpers => "credHelpers",
+            Self::CredsStore => "credsStore",
+            Self::DefaultStore => "the platform's default store",
+        })
+    }
+}
+
+impl Origin {
+    pub fn summary(&self) -> String {
+        match self {
+            Self::Explicit => "explicit".into(),
+            Self::Keychain => "keychain".into(),
+            Self::DockerAuthConfigEnv => "docker DOCKER_AUTH_CONFIG".into(),
+            Self::DockerConfig { .. } => "docker config.json".into(),
+            Self::DockerHelper {
+                program, setting, ..
+            } => format!("docker {setting} {program}"),
+            Self::PodmanAuthFile { .. } => "podman auth.json".into(),
+            Self::PodmanHelper { program, .. } => format!("podman credHelpers {program}"),
+        }
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Explicit => f.write_str("the command line"),
+            Self::Keychain => write!(f, "the OS keychain ({})", KEYCHAIN_SERVICE),
+            Self::DockerAuthConfigEnv => f.write_str("DOCKER_AUTH_CONFIG"),
+            Self::DockerConfig { path } => write!(f, "{}", path.display()),
+            Self::DockerHelper {
+                program,
+                setting,
+                path,
+            } => write!(f, "{program} ({setting} in {})", path.display()),
+            Self::PodmanAuthFile { path } => write!(f, "{}", path.display()),
+            Self::PodmanHelper { program, path } => {
+                write!(f, "{program} (credHelpers in {})", path.display())
+            }
+        }
+    }
+}
+
+/// A username and password the kubelet can use for one registry.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    pub registry: Registry,
+    pub username: String,
+    pub password: Password,
+    pub email: Option<String>,
+    pub origin: Origin,
+}
+
+/// A stored login the kubelet cannot use (it reads only username, password and auth).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    IdentityToken,
+    RegistryToken,
+}
+
+impl fmt::Display for TokenKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::IdentityToken => "an identity token",
+            Self::RegistryToken => "a registry token",
+        })
+    }
+}

@@ -1,0 +1,17 @@
+//! The rules this tool follows, as pure functions and data: no I/O, no clap, no clock.
+//! Image references, registry names, the kubelet's keyring, Kubernetes names, the pull Secret
+//! payload and our policy for it, kinds and their patches, ServiceAccount admission, and the
+//! diagnosis built on all of them. docs/semantics.md says where each rule comes from.
+//!
+//! Nothing here may import `cluster`, `commands`, `cli`, `settings`, `printer`, `output`,
+//! `credentials` or `probe`; `tests/architecture.rs` fails when something does.
+
+pub mod admission;
+pub mod credential;
+pub mod diagnosis;
+pub mod image;
+pub mod kinds;
+pub mod kubelet;
+pub mod names;
+pub mod pullsecret;
+pub mod registry;

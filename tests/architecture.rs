@@ -1,0 +1,174 @@
+//! The layering docs/architecture.md draws, checked on the source text: `src/rules/` stays
+//! pure (no I/O module, no clap, no clock), and no two top-level modules import each other
+//! in a cycle.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Top-level modules `rules` must never import.
+const IO_MODULES: [&str; 12] = [
+    "cli",
+    "cluster",
+    "commands",
+    "completion",
+    "credentials",
+    "error",
+    "fanout",
+    "output",
+    "printer",
+    "probe",
+    "settings",
+    "kubelet_oracle",
+];
+
+/// Paths that mean I/O, a terminal, the clock or the command line.
+const IMPURE_PATHS: [&str; 11] = [
+    "std::fs",
+    "TcpStream",
+    "UdpSocket",
+    "std::process",
+    "std::env",
+    "std::io::stdin",
+    "tokio::",
+    "clap::",
+    "kube::",
+    "::now()",
+    "SystemTime",
+];
+
+fn source_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("src is readable") {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            files.extend(source_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files
+}
+
+fn src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+/// The top-level module a file belongs to: `src/cluster/fetch.rs` → `cluster`.
+fn module_of(file: &Path) -> String {
+    let relative = file.strip_prefix(src()).expect("under src");
+    let first = relative.components().next().expect("a component");
+    first
+        .as_os_str()
+        .to_string_lossy()
+        .trim_end_matches(".rs")
+        .to_string()
+}
+
+/// Top-level modules a file names as `crate::MODULE`.
+fn imported_modules(text: &str) -> BTreeSet<String> {
+    text.match_indices("crate::")
+        .map(|(at, _)| {
+            text[at + "crate::".len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect::<String>()
+        })
+        .filter(|name| !name.is_empty())
+        .collect()
+}
+
+#[test]
+fn rules_import_no_io_module_and_do_no_io() {
+    let mut violations = Vec::new();
+    for file in source_files(&src().join("rules")) {
+        let text = std::fs::read_to_string(&file).expect("readable source");
+        for module in imported_modules(&text) {
+            if IO_MODULES.contains(&module.as_str()) {
+                violations.push(format!("{} imports crate::{module}", file.display()));
+            }
+        }
+        // Test modules come last in each file and may time themselves.
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for (number, line) in code.lines().enumerate() {
+            if line.trim_start().starts_with("//") {
+                continue;
+            }
+            for path in IMPURE_PATHS {
+                if line.contains(path) {
+                    violations.push(format!("{}:{}: {path}", file.display(), number + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "src/rules must stay pure (docs/architecture.md):\n{}",
+        violations.join("\n")
+    );
+}
+
+#[test]
+fn top_level_modules_form_no_cycle() {
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in source_files(&src()) {
+        let module = module_of(&file);
+        // The crate root wires everything together; the oracle is a test.
+        if module == "lib" || module == "main" || module == "kubelet_oracle" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).expect("readable source");
+        let imports: Vec<String> = imported_modules(&text)
+            .into_iter()
+            .filter(|m| *m != module && m != "kubelet_oracle")
+            .collect();
+        graph.entry(module).or_default().extend(imports);
+    }
+    // Depth-first search for a back edge.
+    fn visit(
+        node: &str,
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(start) = path.iter().position(|n| n == node) {
+            let mut cycle = path[start..].to_vec();
+            cycle.push(node.to_string());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_string());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(next, graph, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_string());
+        None
+    }
+    let mut done = BTreeSet::new();
+    for node in graph.keys() {
+        if let Some(cycle) = visit(node, &graph, &mut Vec::new(), &mut done) {
+            panic!("module cycle: {}", cycle.join(" -> "));
+        }
+    }
+    assert!(graph.contains_key("rules") && graph.contains_key("cluster"));
+}
+
+#[test]
+fn the_checks_catch_what_they_look_for() {
+    let imports =
+        imported_modules("use crate::cluster::fetch;\nlet x = crate::rules::kinds::Kind::Pod;");
+    assert_eq!(
+        imports.into_iter().collect::<Vec<_>>(),
+        ["cluster", "rules"]
+    );
+    assert_eq!(
+        module_of(&src().join("cluster").join("fetch.rs")),
+        "cluster"
+    );
+    assert_eq!(module_of(&src().join("printer.rs")), "printer");
+}
