@@ -15,20 +15,20 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     disable_help_subcommand = true,
     max_term_width = 100
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
-    pub kube: KubeArgs,
+    pub(crate) kube: KubeArgs,
 
     /// Print only results, warnings and errors: no notes, summaries or progress bar
     #[arg(short = 'q', long, global = true, help_heading = "Output")]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Create or update an image pull Secret from local credentials
     #[command(after_help = CREATE_EXAMPLES)]
     Create(CreateArgs),
@@ -128,82 +128,82 @@ Examples:
 /// for plugins, so we do.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Cluster connection")]
-pub struct KubeArgs {
+pub(crate) struct KubeArgs {
     /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)
     #[arg(long, global = true, value_name = "PATH")]
-    pub kubeconfig: Option<PathBuf>,
+    pub(crate) kubeconfig: Option<PathBuf>,
 
     /// The kubeconfig context to use
     #[arg(long, global = true, value_name = "NAME")]
-    pub context: Option<String>,
+    pub(crate) context: Option<String>,
 
     /// The kubeconfig cluster to use
     #[arg(long, global = true, value_name = "NAME")]
-    pub cluster: Option<String>,
+    pub(crate) cluster: Option<String>,
 
     /// The kubeconfig user to use
     #[arg(long, global = true, value_name = "NAME")]
-    pub user: Option<String>,
+    pub(crate) user: Option<String>,
 
     /// The namespace (default: the context's namespace)
     #[arg(short = 'n', long, global = true, value_name = "NAME")]
-    pub namespace: Option<String>,
+    pub(crate) namespace: Option<String>,
 
     /// Username to impersonate
     #[arg(long = "as", global = true, value_name = "USER")]
-    pub as_user: Option<String>,
+    pub(crate) as_user: Option<String>,
 
     /// Group to impersonate (repeatable)
     #[arg(long = "as-group", global = true, value_name = "GROUP")]
-    pub as_group: Vec<String>,
+    pub(crate) as_group: Vec<String>,
 
     /// How long to wait for one API request (e.g. 5s, 1m); 0 means no limit
     #[arg(long, global = true, value_name = "DURATION", default_value = "0", value_parser = parse_duration)]
-    pub request_timeout: Duration,
+    pub(crate) request_timeout: Duration,
 }
 
 #[derive(Debug, Args)]
-pub struct CreateArgs {
+pub(crate) struct CreateArgs {
     /// Name of the Secret (a DNS-1123 subdomain)
-    pub name: String,
+    pub(crate) name: String,
 
     #[command(flatten)]
-    pub credentials: CredentialArgs,
+    pub(crate) credentials: CredentialArgs,
 
     #[command(flatten)]
-    pub scope: ScopeArgs,
+    pub(crate) scope: ScopeArgs,
 
     /// After creating, attach the Secret to this workload or ServiceAccount (repeatable)
     #[arg(long = "attach", value_name = "KIND/NAME", help_heading = "Writing")]
-    pub attach: Vec<String>,
+    pub(crate) attach: Vec<String>,
 
     /// Take over a same-named Secret that is not ours (recreating it if its type differs)
     #[arg(long, help_heading = "Writing")]
-    pub force: bool,
+    pub(crate) force: bool,
 
     #[command(flatten)]
-    pub write: WriteArgs,
+    pub(crate) write: WriteArgs,
 }
 
 /// Where `create` takes credentials from.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Credentials")]
-pub struct CredentialArgs {
+pub(crate) struct CredentialArgs {
     /// Registry to include (repeatable); default: every registry found
     #[arg(
         long = "server",
         visible_alias = "docker-server",
         value_name = "SERVER"
     )]
-    pub servers: Vec<String>,
+    pub(crate) servers: Vec<String>,
 
     /// Username for explicit credentials (then the password comes from stdin or a prompt)
     #[arg(long, visible_alias = "docker-username", value_name = "USER")]
-    pub username: Option<String>,
+    pub(crate) username: Option<String>,
 
     /// Read the password from stdin
     #[arg(long, requires = "username")]
-    pub password_stdin: bool,
+    pub(crate) password_stdin: bool,
 
     /// Password in argv, for kubectl compatibility (insecure: other users can see it)
     #[arg(
@@ -213,87 +213,87 @@ pub struct CredentialArgs {
         requires = "username",
         conflicts_with = "password_stdin"
     )]
-    pub password: Option<String>,
+    pub(crate) password: Option<String>,
 
     /// Email for explicit credentials (written only if given)
     #[arg(long, visible_alias = "docker-email", value_name = "EMAIL")]
-    pub email: Option<String>,
+    pub(crate) email: Option<String>,
 
     /// Only look in these sources (repeatable)
     #[arg(long = "from", value_enum, value_name = "SOURCE")]
-    pub from: Vec<SourceArg>,
+    pub(crate) from: Vec<SourceArg>,
 
     /// Docker config file to read instead of $DOCKER_CONFIG/config.json or ~/.docker/config.json
     #[arg(long, value_name = "PATH")]
-    pub docker_config: Option<PathBuf>,
+    pub(crate) docker_config: Option<PathBuf>,
 
     /// How long a credential helper may take to answer
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
-    pub helper_timeout: Duration,
+    pub(crate) helper_timeout: Duration,
 }
 
 #[derive(Debug, Args)]
-pub struct AttachArgs {
+pub(crate) struct AttachArgs {
     /// The Secret (optional with --auto), then KIND/NAME targets: deployment/web, sa/default,
     /// sts/db, ds/agent, rs/x, cj/report, job/migrate
     #[arg(value_name = "SECRET] [KIND/NAME")]
-    pub args: Vec<String>,
+    pub(crate) args: Vec<String>,
 
     /// Attach every pull Secret of the namespace that matches the images' registries, by the
     /// kubelet's rules (with a SECRET, only that one is a candidate)
     #[arg(long, help_heading = "Attaching")]
-    pub auto: bool,
+    pub(crate) auto: bool,
 
     #[command(flatten)]
-    pub selection: SelectionArgs,
+    pub(crate) selection: SelectionArgs,
 
     /// Reference the Secret even where it does not exist (pulls then fail until it does)
     #[arg(long, help_heading = "Attaching")]
-    pub allow_missing: bool,
+    pub(crate) allow_missing: bool,
 
     /// After a ServiceAccount changes, roll out its Deployments, StatefulSets and DaemonSets
     /// so their pods pick it up (like kubectl rollout restart)
     #[arg(long, help_heading = "Attaching")]
-    pub restart: bool,
+    pub(crate) restart: bool,
 
     #[command(flatten)]
-    pub scope: ScopeArgs,
+    pub(crate) scope: ScopeArgs,
 
     #[command(flatten)]
-    pub write: WriteArgs,
+    pub(crate) write: WriteArgs,
 }
 
 #[derive(Debug, Args)]
-pub struct DetachArgs {
+pub(crate) struct DetachArgs {
     /// The Secret to remove
-    pub secret: String,
+    pub(crate) secret: String,
 
     /// KIND/NAME targets: deployment/web, sa/default, ...
     #[arg(value_name = "KIND/NAME")]
-    pub targets: Vec<String>,
+    pub(crate) targets: Vec<String>,
 
     #[command(flatten)]
-    pub selection: SelectionArgs,
+    pub(crate) selection: SelectionArgs,
 
     #[command(flatten)]
-    pub scope: ScopeArgs,
+    pub(crate) scope: ScopeArgs,
 
     #[command(flatten)]
-    pub write: WriteArgs,
+    pub(crate) write: WriteArgs,
 }
 
 #[derive(Debug, Args)]
-pub struct LoginArgs {
+pub(crate) struct LoginArgs {
     /// The registry, e.g. quay.io, ghcr.io, docker.io or reg.example.com:5000
-    pub server: String,
+    pub(crate) server: String,
 
     /// Username
     #[arg(short = 'u', long, value_name = "USER")]
-    pub username: String,
+    pub(crate) username: String,
 
     /// Read the password (or token) from stdin
     #[arg(long)]
-    pub password_stdin: bool,
+    pub(crate) password_stdin: bool,
 
     /// Password in argv (insecure: other users can see it)
     #[arg(
@@ -302,69 +302,69 @@ pub struct LoginArgs {
         value_name = "PASSWORD",
         conflicts_with = "password_stdin"
     )]
-    pub password: Option<String>,
+    pub(crate) password: Option<String>,
 }
 
 #[derive(Debug, Args)]
-pub struct LogoutArgs {
+pub(crate) struct LogoutArgs {
     /// The registry
-    pub server: String,
+    pub(crate) server: String,
 }
 
 #[derive(Debug, Args)]
-pub struct LoginsArgs {
+pub(crate) struct LoginsArgs {
     /// Output format (default: a table)
     #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
-    pub output: Option<StructuredOutputArg>,
+    pub(crate) output: Option<StructuredOutputArg>,
 }
 
 #[derive(Debug, Args)]
-pub struct CredentialHelperArgs {
+pub(crate) struct CredentialHelperArgs {
     /// The protocol action; exactly one
     #[arg(
         trailing_var_arg = true,
         allow_hyphen_values = true,
         value_name = "ACTION"
     )]
-    pub action: Vec<String>,
+    pub(crate) action: Vec<String>,
 }
 
 #[derive(Debug, Args)]
-pub struct CompletionArgs {
+pub(crate) struct CompletionArgs {
     /// The shell
     #[arg(value_enum)]
-    pub shell: clap_complete::Shell,
+    pub(crate) shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
-pub struct CompleteArgs {
+pub(crate) struct CompleteArgs {
     /// The words after `regcred`, the last being the one to complete
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub words: Vec<String>,
+    pub(crate) words: Vec<String>,
 }
 
 #[derive(Debug, Args)]
-pub struct ListArgs {
+pub(crate) struct ListArgs {
     /// Output format (default: a table)
     #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
-    pub output: Option<ListOutputArg>,
+    pub(crate) output: Option<ListOutputArg>,
 
     /// Only Secrets managed by kubectl-regcred
     #[arg(long)]
-    pub managed: bool,
+    pub(crate) managed: bool,
 
     #[command(flatten)]
-    pub scope: ScopeArgs,
+    pub(crate) scope: ScopeArgs,
 }
 
 #[derive(Debug, Args)]
-pub struct ShowArgs {
+pub(crate) struct ShowArgs {
     /// The Secret
-    pub name: String,
+    pub(crate) name: String,
 
     /// Print the decoded .dockerconfigjson, passwords included
     #[arg(long)]
-    pub reveal: bool,
+    pub(crate) reveal: bool,
 
     /// Output format (default: a description); never includes passwords
     #[arg(
@@ -374,35 +374,35 @@ pub struct ShowArgs {
         value_name = "FORMAT",
         conflicts_with = "reveal"
     )]
-    pub output: Option<StructuredOutputArg>,
+    pub(crate) output: Option<StructuredOutputArg>,
 }
 
 #[derive(Debug, Args)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     /// KIND/NAME targets (workloads, pod/NAME, sa/NAME); default: every workload and
     /// standalone Pod in the namespaces
     #[arg(value_name = "KIND/NAME")]
-    pub targets: Vec<String>,
+    pub(crate) targets: Vec<String>,
 
     /// For images no credential matches, ask the registry whether it allows anonymous pulls
     /// (the only network call to a registry this tool makes)
     #[arg(long)]
-    pub probe: bool,
+    pub(crate) probe: bool,
 
     /// How long a --probe may take per registry
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
-    pub probe_timeout: Duration,
+    pub(crate) probe_timeout: Duration,
 
     /// Output format (default: text)
     #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
-    pub output: Option<StructuredOutputArg>,
+    pub(crate) output: Option<StructuredOutputArg>,
 
     #[command(flatten)]
-    pub scope: ScopeArgs,
+    pub(crate) scope: ScopeArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ListOutputArg {
+pub(crate) enum ListOutputArg {
     Wide,
     Json,
     Yaml,
@@ -410,7 +410,7 @@ pub enum ListOutputArg {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum StructuredOutputArg {
+pub(crate) enum StructuredOutputArg {
     Json,
     Yaml,
 }
@@ -418,40 +418,40 @@ pub enum StructuredOutputArg {
 /// `--all KIND` and `-l`: targets chosen by kind and labels rather than by name.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Targets")]
-pub struct SelectionArgs {
+pub(crate) struct SelectionArgs {
     /// Every object of this kind (repeatable), e.g. --all deployments
     #[arg(long = "all", value_name = "KIND")]
-    pub all: Vec<String>,
+    pub(crate) all: Vec<String>,
 
     /// Only objects whose labels match (with --all)
     #[arg(short = 'l', long = "selector", value_name = "SELECTOR")]
-    pub selector: Option<String>,
+    pub(crate) selector: Option<String>,
 }
 
 /// Which namespaces a command works in, besides `-n`.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Namespaces")]
-pub struct ScopeArgs {
+pub(crate) struct ScopeArgs {
     /// These namespaces (comma-separated)
     #[arg(long, value_delimiter = ',', value_name = "NS,...", conflicts_with_all = ["all_namespaces", "namespace_selector"])]
-    pub namespaces: Vec<String>,
+    pub(crate) namespaces: Vec<String>,
 
     /// Every namespace
     #[arg(short = 'A', long, conflicts_with = "namespace_selector")]
-    pub all_namespaces: bool,
+    pub(crate) all_namespaces: bool,
 
     /// Namespaces whose labels match this selector (e.g. project=payments)
     #[arg(long, value_name = "SELECTOR")]
-    pub namespace_selector: Option<String>,
+    pub(crate) namespace_selector: Option<String>,
 }
 
 /// Flags shared by commands that write objects.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Writing")]
-pub struct WriteArgs {
+pub(crate) struct WriteArgs {
     /// Output format
     #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
-    pub output: Option<OutputArg>,
+    pub(crate) output: Option<OutputArg>,
 
     /// Only print (client) or only validate on the server (server); nothing is written
     #[arg(
@@ -463,19 +463,19 @@ pub struct WriteArgs {
         default_value = "none",
         default_missing_value = "client"
     )]
-    pub dry_run: DryRunArg,
+    pub(crate) dry_run: DryRunArg,
 
     /// How many namespaces to work on at once
     #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub concurrency: u16,
+    pub(crate) concurrency: u16,
 
     /// Name of the field manager recorded by the API server
     #[arg(long, default_value = "kubectl-regcred", value_name = "NAME")]
-    pub field_manager: String,
+    pub(crate) field_manager: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SourceArg {
+pub(crate) enum SourceArg {
     Explicit,
     Keychain,
     Docker,
@@ -483,14 +483,14 @@ pub enum SourceArg {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputArg {
+pub(crate) enum OutputArg {
     Json,
     Yaml,
     Name,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DryRunArg {
+pub(crate) enum DryRunArg {
     None,
     Client,
     Server,
@@ -499,10 +499,10 @@ pub enum DryRunArg {
 /// A duration kubectl would not accept.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid duration {0:?}: use a number with a unit, e.g. 500ms, 5s, 2m, 1h")]
-pub struct InvalidDuration(String);
+pub(crate) struct InvalidDuration(String);
 
 /// kubectl's duration spelling: `0`, `500ms`, `5s`, `2m`, `1h`, `1m30s`.
-pub fn parse_duration(text: &str) -> Result<Duration, InvalidDuration> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, InvalidDuration> {
     let text = text.trim();
     if text == "0" {
         return Ok(Duration::ZERO);

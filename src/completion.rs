@@ -26,9 +26,9 @@ const NO_FILE_COMP: u32 = 4;
 const CLUSTER_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Candidates and the directive for the last word of `words`.
-pub struct Completion {
-    pub candidates: Vec<String>,
-    pub directive: u32,
+pub(crate) struct Completion {
+    pub(crate) candidates: Vec<String>,
+    pub(crate) directive: u32,
 }
 
 impl Completion {
@@ -42,7 +42,7 @@ impl Completion {
         }
     }
 
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut out: String = self.candidates.iter().map(|c| format!("{c}\n")).collect();
         out.push_str(&format!(":{}\n", self.directive));
         out
@@ -132,7 +132,7 @@ fn flag_takes_value(command: &clap::Command, sub: Option<&str>, name: &str) -> b
 }
 
 /// Completes the last of `words` (the words after `regcred`, the last possibly empty).
-pub async fn complete(words: &[String]) -> Completion {
+pub(crate) async fn complete(words: &[String]) -> Completion {
     let (current, before) = match words.split_last() {
         Some((current, before)) => (current.as_str(), before),
         None => ("", &[][..]),

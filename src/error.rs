@@ -5,11 +5,11 @@ use std::process::ExitCode;
 /// A command-line mistake found after clap parsed the flags; exits with 2, like clap's own.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct UsageError(pub String);
+pub(crate) struct UsageError(pub String);
 
 /// How a run ended: 0 ok, 1 failure (something did not work), 2 usage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitStatus {
+pub(crate) enum ExitStatus {
     Success,
     Failure,
     Usage,
@@ -26,7 +26,7 @@ impl From<ExitStatus> for ExitCode {
 }
 
 /// The status for an error that ended a run.
-pub fn exit_status_for(error: &anyhow::Error) -> ExitStatus {
+pub(crate) fn exit_status_for(error: &anyhow::Error) -> ExitStatus {
     let usage = error.chain().any(|cause| {
         cause.is::<UsageError>()
             || matches!(
@@ -42,7 +42,7 @@ pub fn exit_status_for(error: &anyhow::Error) -> ExitStatus {
 }
 
 /// True when the error is only a closed stdout (`| head`), which is not a failure.
-pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+pub(crate) fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         cause
             .downcast_ref::<std::io::Error>()
@@ -52,7 +52,7 @@ pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
 
 /// `error: ...` text for an error and its causes, joined by ": ". A cause whose text the
 /// message already holds is skipped (many libraries embed their source in their own message).
-pub fn render(error: &anyhow::Error) -> String {
+pub(crate) fn render(error: &anyhow::Error) -> String {
     let mut message = String::new();
     for cause in error.chain() {
         let text = cause.to_string();

@@ -7,7 +7,7 @@ use std::future::Future;
 use futures::StreamExt;
 use indicatif::ProgressBar;
 
-pub async fn run<T, R, F, Fut>(
+pub(crate) async fn run<T, R, F, Fut>(
     items: Vec<T>,
     concurrency: usize,
     progress: ProgressBar,

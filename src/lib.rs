@@ -5,6 +5,7 @@
 //! subcommand in [`commands`] orchestrates the library modules.
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
+#![warn(unreachable_pub)]
 
 mod cli;
 mod cluster;

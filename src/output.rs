@@ -10,7 +10,7 @@ use crate::printer::Printer;
 use crate::settings::{DryRun, OutputFormat, WriteSettings};
 
 /// kubectl's `kind.group/name` spelling (`secret/x`, `deployment.apps/web`).
-pub fn object_ref(object: &Value) -> String {
+pub(crate) fn object_ref(object: &Value) -> String {
     let kind = object["kind"]
         .as_str()
         .unwrap_or("object")
@@ -27,7 +27,7 @@ pub fn object_ref(object: &Value) -> String {
 
 /// One result line: `secret/regcred created`, with the namespace when several are involved
 /// and kubectl's dry-run suffix.
-pub fn action_line(
+pub(crate) fn action_line(
     object_ref: &str,
     action: &str,
     namespace: Option<&str>,
@@ -48,24 +48,24 @@ pub fn action_line(
 
 /// One write's result, ready to print: `verb` goes on the line (`attached quay-cred`), `tally`
 /// into the summary (`attached`), and `object` is printed instead with `-o`.
-pub struct Written {
-    pub tally: String,
-    pub verb: String,
-    pub object: Option<Value>,
+pub(crate) struct Written {
+    pub(crate) tally: String,
+    pub(crate) verb: String,
+    pub(crate) object: Option<Value>,
 }
 
 /// One object's result, or the error that names what failed (`subject`: the object or the
 /// namespace).
-pub struct ResultRow<E> {
-    pub namespace: String,
-    pub reference: String,
-    pub subject: String,
-    pub outcome: Result<Written, E>,
+pub(crate) struct ResultRow<E> {
+    pub(crate) namespace: String,
+    pub(crate) reference: String,
+    pub(crate) subject: String,
+    pub(crate) outcome: Result<Written, E>,
 }
 
 /// Prints results as kubectl does: a line per object (with its namespace when several are
 /// involved), or with `-o` the objects; errors on stderr. Returns the tally for a summary.
-pub fn print_results<E: Display>(
+pub(crate) fn print_results<E: Display>(
     rows: Vec<ResultRow<E>>,
     write: &WriteSettings,
     several_namespaces: bool,
@@ -105,7 +105,7 @@ pub fn print_results<E: Display>(
 }
 
 /// Prints objects in the requested format. `managedFields` are left out, as kubectl does.
-pub fn print_objects(
+pub(crate) fn print_objects(
     out: &mut impl Write,
     format: OutputFormat,
     mut objects: Vec<Value>,
@@ -200,29 +200,29 @@ mod tests {
 /// Counts of outcomes by verb (`created`, `attached`, ...) plus failures, for the summary line
 /// a multi-object command prints on stderr.
 #[derive(Debug, Default)]
-pub struct Tally {
+pub(crate) struct Tally {
     counts: Vec<(String, usize)>,
     failed: usize,
 }
 
 impl Tally {
-    pub fn add(&mut self, verb: &str) {
+    pub(crate) fn add(&mut self, verb: &str) {
         match self.counts.iter_mut().find(|(v, _)| v == verb) {
             Some((_, n)) => *n += 1,
             None => self.counts.push((verb.to_string(), 1)),
         }
     }
 
-    pub fn fail(&mut self) {
+    pub(crate) fn fail(&mut self) {
         self.failed += 1;
     }
 
-    pub fn failed(&self) -> bool {
+    pub(crate) fn failed(&self) -> bool {
         self.failed > 0
     }
 
     /// Exit 1 when anything failed.
-    pub fn exit_status(&self) -> crate::error::ExitStatus {
+    pub(crate) fn exit_status(&self) -> crate::error::ExitStatus {
         if self.failed() {
             crate::error::ExitStatus::Failure
         } else {
@@ -230,12 +230,12 @@ impl Tally {
         }
     }
 
-    pub fn total(&self) -> usize {
+    pub(crate) fn total(&self) -> usize {
         self.counts.iter().map(|(_, n)| n).sum::<usize>() + self.failed
     }
 
     /// `2 created, 1 failed`.
-    pub fn breakdown(&self) -> String {
+    pub(crate) fn breakdown(&self) -> String {
         let mut parts: Vec<String> = self
             .counts
             .iter()
@@ -248,14 +248,14 @@ impl Tally {
     }
 
     /// `3 namespaces: 2 created, 1 failed`.
-    pub fn summary(&self, noun: &str) -> String {
+    pub(crate) fn summary(&self, noun: &str) -> String {
         format!("{} {noun}: {}", self.total(), self.breakdown())
     }
 }
 
 /// A kubectl-style table: uppercase headers, columns padded to the widest cell and separated
 /// by three spaces, no trailing padding.
-pub fn print_table(
+pub(crate) fn print_table(
     out: &mut impl Write,
     headers: &[&str],
     rows: &[Vec<String>],
@@ -289,7 +289,7 @@ pub fn print_table(
 }
 
 /// kubectl's AGE column (`duration.HumanDuration`): 45s, 5m10s, 3h, 2d5h, 400d, 3y20d.
-pub fn human_age(seconds: i64) -> String {
+pub(crate) fn human_age(seconds: i64) -> String {
     let s = seconds.max(0);
     let (m, h, d) = (s / 60, s / 3600, s / 86400);
     if s < 120 {

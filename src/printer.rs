@@ -17,7 +17,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 const PROGRESS_THRESHOLD: usize = 20;
 
 #[derive(Debug, Clone)]
-pub struct Printer {
+pub(crate) struct Printer {
     quiet: bool,
     color: bool,
     progress: bool,
@@ -32,21 +32,21 @@ enum Streams {
 
 /// What a captured printer received.
 #[derive(Debug, Default, Clone)]
-pub struct Captured {
-    pub stdout: String,
-    pub stderr: String,
+pub(crate) struct Captured {
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 /// A message on stderr, kept until the command prints it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Notice {
+pub(crate) enum Notice {
     Warning(String),
     Note(String),
 }
 
 impl Printer {
     /// The printer for a run: colour and progress when stderr is a terminal.
-    pub fn for_terminal(quiet: bool) -> Self {
+    pub(crate) fn for_terminal(quiet: bool) -> Self {
         let stderr_is_terminal = io::stderr().is_terminal();
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Self {
@@ -58,7 +58,7 @@ impl Printer {
     }
 
     /// A printer that writes into memory, for tests; read it back with [`Printer::captured`].
-    pub fn capture(quiet: bool) -> Self {
+    pub(crate) fn capture(quiet: bool) -> Self {
         Self {
             quiet,
             color: false,
@@ -69,7 +69,7 @@ impl Printer {
 
     /// What a captured printer holds so far (empty for a terminal printer).
     #[cfg(test)]
-    pub fn captured(&self) -> Captured {
+    pub(crate) fn captured(&self) -> Captured {
         match &self.streams {
             Streams::Terminal => Captured::default(),
             Streams::Captured(buffer) => buffer.lock().expect("capture lock").clone(),
@@ -78,35 +78,35 @@ impl Printer {
 
     /// Standard output, for results. Lock it once per command and flush it before stderr
     /// messages that must come after the results.
-    pub fn out(&self) -> Box<dyn Write + '_> {
+    pub(crate) fn out(&self) -> Box<dyn Write + '_> {
         match &self.streams {
             Streams::Terminal => Box::new(io::stdout().lock()),
             Streams::Captured(buffer) => Box::new(CaptureWriter { buffer }),
         }
     }
 
-    pub fn stdout_is_terminal(&self) -> bool {
+    pub(crate) fn stdout_is_terminal(&self) -> bool {
         matches!(self.streams, Streams::Terminal) && io::stdout().is_terminal()
     }
 
     /// `error: ...`: something failed. Always shown.
-    pub fn error(&self, message: impl Display) {
+    pub(crate) fn error(&self, message: impl Display) {
         self.labelled("error", "1;31", message);
     }
 
     /// `warning: ...`: done, but the user should know something. Always shown.
-    pub fn warning(&self, message: impl Display) {
+    pub(crate) fn warning(&self, message: impl Display) {
         self.labelled("warning", "1;33", message);
     }
 
     /// `note: ...`: advice; hidden by `--quiet`.
-    pub fn note(&self, message: impl Display) {
+    pub(crate) fn note(&self, message: impl Display) {
         if !self.quiet {
             self.labelled("note", "1;36", message);
         }
     }
 
-    pub fn notice(&self, notice: &Notice) {
+    pub(crate) fn notice(&self, notice: &Notice) {
         match notice {
             Notice::Warning(text) => self.warning(text),
             Notice::Note(text) => self.note(text),
@@ -114,14 +114,14 @@ impl Printer {
     }
 
     /// A plain line on stderr (what was used, a summary); hidden by `--quiet`.
-    pub fn status(&self, message: impl Display) {
+    pub(crate) fn status(&self, message: impl Display) {
         if !self.quiet {
             self.stderr_line(&message.to_string());
         }
     }
 
     /// A progress bar for `len` items, drawn only on a terminal and for long runs.
-    pub fn progress(&self, len: usize, what: &str) -> ProgressBar {
+    pub(crate) fn progress(&self, len: usize, what: &str) -> ProgressBar {
         if !self.progress || len < PROGRESS_THRESHOLD {
             return ProgressBar::hidden();
         }

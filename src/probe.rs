@@ -8,7 +8,7 @@ use crate::rules::image::ImageRef;
 
 /// What an anonymous pull would get.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Anonymous {
+pub(crate) enum Anonymous {
     Allowed,
     /// Refused, with the registry's answer.
     Refused(String),
@@ -34,7 +34,7 @@ fn is_local(host: &str) -> bool {
     matches!(name, "localhost" | "127.0.0.1" | "[::1]") || name.starts_with("127.")
 }
 
-pub fn probe(image: &ImageRef, timeout: Duration) -> Anonymous {
+pub(crate) fn probe(image: &ImageRef, timeout: Duration) -> Anonymous {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
         .http_status_as_error(false)
@@ -174,7 +174,7 @@ fn anonymous_token(
 
 /// One `WWW-Authenticate` challenge (RFC 2617 style): the lower-cased scheme and its
 /// parameters, names lower-cased, values unquoted with `\` escapes.
-pub fn parse_challenge(header: &str) -> Option<(String, Vec<(String, String)>)> {
+pub(crate) fn parse_challenge(header: &str) -> Option<(String, Vec<(String, String)>)> {
     let header = header.trim();
     let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
     if scheme.is_empty() {

@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::cluster::fetch::{self, Query};
 use crate::cluster::inventory::{self, Wants};
 use crate::cluster::writes::{self, AccountWrite, PatchOptions};
-use crate::cluster::{ApiError, Cluster};
+use crate::cluster::{self, ApiError, Cluster};
 use crate::error::ExitStatus;
 use crate::output::{self, ResultRow, Written};
 use crate::printer::{Notice, Printer};
@@ -21,11 +21,11 @@ use crate::rules::admission::{self, Pickup};
 use crate::rules::image::ImageRef;
 use crate::rules::kinds::{self, Kind, Target};
 use crate::rules::kubelet::{self, DOCKERCFG_TYPE, DOCKERCONFIGJSON_TYPE, Keyring};
-use crate::settings::{DryRun, WriteSettings};
+use crate::settings::{Connection, DryRun, NamespaceScope, WriteSettings};
 
 /// The change to make on each target.
 #[derive(Debug, Clone)]
-pub enum Change {
+pub(crate) enum Change {
     Attach {
         secret: Option<String>,
         auto: bool,
@@ -38,15 +38,15 @@ pub enum Change {
 }
 
 /// Which objects, where, and how to write.
-pub struct Plan<'a> {
-    pub change: Change,
-    pub targets: &'a [Target],
-    pub labels: Option<&'a str>,
-    pub namespaces: &'a [String],
+pub(crate) struct Plan<'a> {
+    pub(crate) change: Change,
+    pub(crate) targets: &'a [Target],
+    pub(crate) labels: Option<&'a str>,
+    pub(crate) namespaces: &'a [String],
     /// Named targets missing in a namespace are errors when the user named the namespaces,
     /// and skipped under `-A` or a selector.
-    pub missing_is_error: bool,
-    pub write: &'a WriteSettings,
+    pub(crate) missing_is_error: bool,
+    pub(crate) write: &'a WriteSettings,
 }
 
 impl Plan<'_> {
@@ -60,7 +60,7 @@ impl Plan<'_> {
 
 /// What was done to one object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Done {
+pub(crate) enum Done {
     Attached,
     Detached,
     Unchanged,
@@ -81,10 +81,10 @@ impl fmt::Display for Done {
 /// A successful change: what was done, the names `--auto` chose, and the object as written
 /// (as it would be, for a dry run), if there is one to print.
 #[derive(Debug, Clone)]
-pub struct Applied {
-    pub done: Done,
-    pub auto_names: Vec<String>,
-    pub object: Option<Value>,
+pub(crate) struct Applied {
+    pub(crate) done: Done,
+    pub(crate) auto_names: Vec<String>,
+    pub(crate) object: Option<Value>,
 }
 
 impl fmt::Display for Applied {
@@ -100,7 +100,7 @@ impl fmt::Display for Applied {
 
 /// Why one object (or one namespace) could not be changed.
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum ObjectError {
+pub(crate) enum ObjectError {
     #[error(transparent)]
     Api(#[from] ApiError),
     #[error("{reference} not found in namespace {namespace}")]
@@ -126,23 +126,23 @@ pub enum ObjectError {
 }
 
 /// One line of the report.
-pub struct ObjectResult {
-    pub namespace: String,
-    pub reference: String,
-    pub outcome: Result<Applied, ObjectError>,
+pub(crate) struct ObjectResult {
+    pub(crate) namespace: String,
+    pub(crate) reference: String,
+    pub(crate) outcome: Result<Applied, ObjectError>,
 }
 
 /// What happened, plus notices for stderr.
 #[derive(Default)]
-pub struct Outcome {
-    pub results: Vec<ObjectResult>,
-    pub notices: Vec<Notice>,
+pub(crate) struct Outcome {
+    pub(crate) results: Vec<ObjectResult>,
+    pub(crate) notices: Vec<Notice>,
 }
 
 /// A pull Secret that can be attached, with the kubelet's keys for `--auto`.
-pub struct Candidate {
-    pub name: String,
-    pub keys: Vec<kubelet::KeyEntry>,
+pub(crate) struct Candidate {
+    pub(crate) name: String,
+    pub(crate) keys: Vec<kubelet::KeyEntry>,
 }
 
 /// Per namespace: the Secrets that may be attached, or why none can.
@@ -156,8 +156,36 @@ struct WorkItem {
     object: DynamicObject,
 }
 
+/// What `attach` and `detach` ask for, before the namespaces are known.
+pub(crate) struct Request<'a> {
+    pub(crate) change: Change,
+    pub(crate) targets: &'a [Target],
+    pub(crate) labels: Option<&'a str>,
+    pub(crate) scope: &'a NamespaceScope,
+    pub(crate) write: &'a WriteSettings,
+}
+
+/// Connects, applies the request in every namespace of its scope, and reports.
+pub(crate) async fn run(
+    request: Request<'_>,
+    connection: &Connection,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    let (cluster, namespaces) = cluster::connect_in(connection, request.scope, printer).await?;
+    let plan = Plan {
+        change: request.change,
+        targets: request.targets,
+        labels: request.labels,
+        namespaces: &namespaces,
+        missing_is_error: request.scope.names_namespaces(),
+        write: request.write,
+    };
+    let outcome = apply(&cluster, &plan).await;
+    report(outcome, request.write, namespaces.len() > 1, printer)
+}
+
 /// Runs the plan across every namespace and target.
-pub async fn apply(cluster: &Cluster, plan: &Plan<'_>) -> Outcome {
+pub(crate) async fn apply(cluster: &Cluster, plan: &Plan<'_>) -> Outcome {
     let mut outcome = Outcome::default();
     let candidates = match &plan.change {
         Change::Attach { .. } => candidate_secrets(cluster, plan, &mut outcome).await,
@@ -531,11 +559,7 @@ async fn follow_account_changes(
 ) {
     let mut namespaces: Vec<String> = changed.iter().map(|(ns, _)| ns.clone()).collect();
     namespaces.dedup();
-    let wants = Wants {
-        workloads: true,
-        pods: true,
-        ..Wants::default()
-    };
+    let wants = Wants::WORKLOADS_AND_PODS;
     let inventory = inventory::gather(cluster, &namespaces, wants, plan.write.concurrency).await;
     let mut to_restart = Vec::new();
     for (ns, account) in changed {
@@ -658,7 +682,7 @@ async fn restart_all(
 }
 
 /// Prints the lines (or objects), notices and a summary; exit 1 if anything failed.
-pub fn report(
+pub(crate) fn report(
     outcome: Outcome,
     write: &WriteSettings,
     several_namespaces: bool,

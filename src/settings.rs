@@ -17,20 +17,20 @@ use crate::rules::registry::Registry;
 
 /// Which cluster, as whom; kubectl's connection flags.
 #[derive(Debug, Clone, Default)]
-pub struct Connection {
-    pub kubeconfig: Option<PathBuf>,
-    pub context: Option<String>,
-    pub cluster: Option<String>,
-    pub user: Option<String>,
-    pub impersonate_user: Option<String>,
-    pub impersonate_groups: Vec<String>,
+pub(crate) struct Connection {
+    pub(crate) kubeconfig: Option<PathBuf>,
+    pub(crate) context: Option<String>,
+    pub(crate) cluster: Option<String>,
+    pub(crate) user: Option<String>,
+    pub(crate) impersonate_user: Option<String>,
+    pub(crate) impersonate_groups: Vec<String>,
     /// `None` means no limit (`--request-timeout=0`).
-    pub request_timeout: Option<Duration>,
+    pub(crate) request_timeout: Option<Duration>,
 }
 
 /// The namespaces a command works in.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NamespaceScope {
+pub(crate) enum NamespaceScope {
     /// The context's namespace (kubectl's default), `default` if it names none.
     Context,
     /// `-n NS` or `--namespaces a,b`.
@@ -42,115 +42,115 @@ pub enum NamespaceScope {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DryRun {
+pub(crate) enum DryRun {
     None,
     Client,
     Server,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputFormat {
+pub(crate) enum OutputFormat {
     Json,
     Yaml,
     Name,
 }
 
 #[derive(Debug, Clone)]
-pub struct WriteSettings {
-    pub dry_run: DryRun,
-    pub output: Option<OutputFormat>,
-    pub concurrency: usize,
-    pub field_manager: String,
+pub(crate) struct WriteSettings {
+    pub(crate) dry_run: DryRun,
+    pub(crate) output: Option<OutputFormat>,
+    pub(crate) concurrency: usize,
+    pub(crate) field_manager: String,
 }
 
 #[derive(Debug, Clone)]
-pub struct ExplicitSettings {
-    pub username: String,
-    pub email: Option<String>,
-    pub password: PasswordInput,
+pub(crate) struct ExplicitSettings {
+    pub(crate) username: String,
+    pub(crate) email: Option<String>,
+    pub(crate) password: PasswordInput,
 }
 
 #[derive(Debug, Clone)]
-pub struct CreateSettings {
-    pub name: String,
+pub(crate) struct CreateSettings {
+    pub(crate) name: String,
     /// Requested registries; empty means all found.
-    pub servers: Vec<Registry>,
-    pub explicit: Option<ExplicitSettings>,
-    pub from: Vec<SourceKind>,
-    pub docker_config: Option<PathBuf>,
-    pub helper_timeout: Duration,
-    pub scope: NamespaceScope,
-    pub force: bool,
+    pub(crate) servers: Vec<Registry>,
+    pub(crate) explicit: Option<ExplicitSettings>,
+    pub(crate) from: Vec<SourceKind>,
+    pub(crate) docker_config: Option<PathBuf>,
+    pub(crate) helper_timeout: Duration,
+    pub(crate) scope: NamespaceScope,
+    pub(crate) force: bool,
     /// `--attach`: targets to attach the Secret to once it is written.
-    pub attach: Vec<Target>,
-    pub write: WriteSettings,
+    pub(crate) attach: Vec<Target>,
+    pub(crate) write: WriteSettings,
 }
 
 /// What `attach` and `detach` change, and where.
 #[derive(Debug, Clone)]
-pub struct AttachSettings {
+pub(crate) struct AttachSettings {
     /// The Secret; `None` only with `--auto`.
-    pub secret: Option<String>,
-    pub targets: Vec<Target>,
+    pub(crate) secret: Option<String>,
+    pub(crate) targets: Vec<Target>,
     /// `-l`, for `--all KIND` targets.
-    pub labels: Option<String>,
-    pub auto: bool,
-    pub allow_missing: bool,
-    pub restart: bool,
-    pub scope: NamespaceScope,
-    pub write: WriteSettings,
+    pub(crate) labels: Option<String>,
+    pub(crate) auto: bool,
+    pub(crate) allow_missing: bool,
+    pub(crate) restart: bool,
+    pub(crate) scope: NamespaceScope,
+    pub(crate) write: WriteSettings,
 }
 
 #[derive(Debug, Clone)]
-pub struct DetachSettings {
-    pub secret: String,
-    pub targets: Vec<Target>,
-    pub labels: Option<String>,
-    pub scope: NamespaceScope,
-    pub write: WriteSettings,
+pub(crate) struct DetachSettings {
+    pub(crate) secret: String,
+    pub(crate) targets: Vec<Target>,
+    pub(crate) labels: Option<String>,
+    pub(crate) scope: NamespaceScope,
+    pub(crate) write: WriteSettings,
 }
 
 /// How `list` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListFormat {
+pub(crate) enum ListFormat {
     Table,
     Wide,
     Structured(OutputFormat),
 }
 
 #[derive(Debug, Clone)]
-pub struct ListSettings {
-    pub scope: NamespaceScope,
-    pub format: ListFormat,
-    pub managed_only: bool,
+pub(crate) struct ListSettings {
+    pub(crate) scope: NamespaceScope,
+    pub(crate) format: ListFormat,
+    pub(crate) managed_only: bool,
 }
 
 #[derive(Debug, Clone)]
-pub struct ShowSettings {
-    pub name: String,
-    pub namespace: Option<String>,
-    pub reveal: bool,
-    pub output: Option<OutputFormat>,
+pub(crate) struct ShowSettings {
+    pub(crate) name: String,
+    pub(crate) namespace: Option<String>,
+    pub(crate) reveal: bool,
+    pub(crate) output: Option<OutputFormat>,
 }
 
 #[derive(Debug, Clone)]
-pub struct CheckSettings {
+pub(crate) struct CheckSettings {
     /// Empty: every workload and standalone Pod in scope.
-    pub targets: Vec<Target>,
-    pub scope: NamespaceScope,
-    pub output: Option<OutputFormat>,
-    pub probe: Option<Duration>,
+    pub(crate) targets: Vec<Target>,
+    pub(crate) scope: NamespaceScope,
+    pub(crate) output: Option<OutputFormat>,
+    pub(crate) probe: Option<Duration>,
 }
 
 #[derive(Debug, Clone)]
-pub struct LoginSettings {
-    pub server: Registry,
-    pub username: String,
-    pub password: PasswordInput,
+pub(crate) struct LoginSettings {
+    pub(crate) server: Registry,
+    pub(crate) username: String,
+    pub(crate) password: PasswordInput,
 }
 
 impl LoginSettings {
-    pub fn from_args(args: &LoginArgs) -> Result<Self, UsageError> {
+    pub(crate) fn from_args(args: &LoginArgs) -> Result<Self, UsageError> {
         let password = password_input(&args.username, args.password.as_ref(), args.password_stdin)?;
         Ok(Self {
             server: registry(&args.server)?,
@@ -182,11 +182,11 @@ fn registry(server: &str) -> Result<Registry, UsageError> {
     Registry::parse(server).map_err(|e| UsageError(e.to_string()))
 }
 
-pub fn logout_server(args: &LogoutArgs) -> Result<Registry, UsageError> {
+pub(crate) fn logout_server(args: &LogoutArgs) -> Result<Registry, UsageError> {
     registry(&args.server)
 }
 
-pub fn structured_output(output: Option<StructuredOutputArg>) -> Option<OutputFormat> {
+pub(crate) fn structured_output(output: Option<StructuredOutputArg>) -> Option<OutputFormat> {
     structured(output)
 }
 
@@ -198,7 +198,7 @@ fn structured(output: Option<StructuredOutputArg>) -> Option<OutputFormat> {
 }
 
 impl ListSettings {
-    pub fn from_args(args: &ListArgs, namespace: Option<&str>) -> Result<Self, UsageError> {
+    pub(crate) fn from_args(args: &ListArgs, namespace: Option<&str>) -> Result<Self, UsageError> {
         Ok(Self {
             scope: NamespaceScope::from_args(namespace, &args.scope)?,
             format: match args.output {
@@ -214,7 +214,7 @@ impl ListSettings {
 }
 
 impl ShowSettings {
-    pub fn from_args(args: &ShowArgs, namespace: Option<&str>) -> Result<Self, UsageError> {
+    pub(crate) fn from_args(args: &ShowArgs, namespace: Option<&str>) -> Result<Self, UsageError> {
         check_secret_name(&args.name)?;
         if let Some(ns) = namespace {
             names::check_label(ns)
@@ -230,7 +230,7 @@ impl ShowSettings {
 }
 
 impl CheckSettings {
-    pub fn from_args(args: &CheckArgs, namespace: Option<&str>) -> Result<Self, UsageError> {
+    pub(crate) fn from_args(args: &CheckArgs, namespace: Option<&str>) -> Result<Self, UsageError> {
         let targets = args
             .targets
             .iter()
@@ -287,7 +287,10 @@ fn targets(
 }
 
 impl AttachSettings {
-    pub fn from_args(args: &AttachArgs, namespace: Option<&str>) -> Result<Self, UsageError> {
+    pub(crate) fn from_args(
+        args: &AttachArgs,
+        namespace: Option<&str>,
+    ) -> Result<Self, UsageError> {
         // A first argument without '/' is the Secret; the rest are KIND/NAME targets.
         let (secret, named) = match args.args.split_first() {
             Some((first, rest)) if !first.contains('/') => (Some(first.clone()), rest),
@@ -327,7 +330,10 @@ impl AttachSettings {
 }
 
 impl DetachSettings {
-    pub fn from_args(args: &DetachArgs, namespace: Option<&str>) -> Result<Self, UsageError> {
+    pub(crate) fn from_args(
+        args: &DetachArgs,
+        namespace: Option<&str>,
+    ) -> Result<Self, UsageError> {
         check_secret_name(&args.secret)?;
         let (targets, labels) = targets(&args.targets, &args.selection)?;
         if targets.iter().any(|t| t.kind == Kind::Pod) {
@@ -346,7 +352,7 @@ impl DetachSettings {
 }
 
 impl Connection {
-    pub fn from_args(args: &KubeArgs) -> Self {
+    pub(crate) fn from_args(args: &KubeArgs) -> Self {
         Self {
             kubeconfig: args.kubeconfig.clone(),
             context: args.context.clone(),
@@ -360,7 +366,10 @@ impl Connection {
 }
 
 impl NamespaceScope {
-    pub fn from_args(namespace: Option<&str>, scope: &ScopeArgs) -> Result<Self, UsageError> {
+    pub(crate) fn from_args(
+        namespace: Option<&str>,
+        scope: &ScopeArgs,
+    ) -> Result<Self, UsageError> {
         if scope.all_namespaces {
             // kubectl: -A ignores -n.
             return Ok(Self::All);
@@ -402,20 +411,20 @@ impl NamespaceScope {
     }
 
     /// Whether the user named the namespaces (kubectl then writes them into printed objects).
-    pub fn is_explicit(&self) -> bool {
+    pub(crate) fn is_explicit(&self) -> bool {
         !matches!(self, Self::Context)
     }
 
     /// Whether the namespaces are named (by the context, `-n` or `--namespaces`) rather than
     /// chosen by `-A` or a selector. A named target missing from a named namespace is an
     /// error; one missing from a selected namespace is just not there.
-    pub fn names_namespaces(&self) -> bool {
+    pub(crate) fn names_namespaces(&self) -> bool {
         matches!(self, Self::Context | Self::Named(_))
     }
 }
 
 impl WriteSettings {
-    pub fn from_args(args: &WriteArgs) -> Self {
+    pub(crate) fn from_args(args: &WriteArgs) -> Self {
         Self {
             dry_run: match args.dry_run {
                 DryRunArg::None => DryRun::None,
@@ -434,7 +443,10 @@ impl WriteSettings {
 }
 
 impl CreateSettings {
-    pub fn from_args(args: &CreateArgs, namespace: Option<&str>) -> Result<Self, UsageError> {
+    pub(crate) fn from_args(
+        args: &CreateArgs,
+        namespace: Option<&str>,
+    ) -> Result<Self, UsageError> {
         check_secret_name(&args.name)?;
         let credentials = &args.credentials;
         let mut servers = Vec::new();

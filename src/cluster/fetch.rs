@@ -10,7 +10,7 @@ use super::{ApiError, CLUSTER_WIDE_THRESHOLD, Cluster};
 use crate::rules::kinds::Kind;
 
 /// A kind's API resource at `version`.
-pub fn kind_resource(kind: Kind, version: &str) -> ApiResource {
+pub(crate) fn kind_resource(kind: Kind, version: &str) -> ApiResource {
     let group = kind.group();
     ApiResource {
         group: group.to_string(),
@@ -26,7 +26,7 @@ pub fn kind_resource(kind: Kind, version: &str) -> ApiResource {
 }
 
 /// The API resource to use for a kind on this cluster (see [`Cluster::serves_cronjob_v1`]).
-pub async fn resource(cluster: &Cluster, kind: Kind) -> ApiResource {
+pub(crate) async fn resource(cluster: &Cluster, kind: Kind) -> ApiResource {
     if kind == Kind::CronJob && !cluster.serves_cronjob_v1().await {
         return kind_resource(kind, "v1beta1");
     }
@@ -34,7 +34,7 @@ pub async fn resource(cluster: &Cluster, kind: Kind) -> ApiResource {
 }
 
 /// A core (`v1`) resource, for kinds read through the dynamic API.
-pub fn core_resource(kind: &str, plural: &str) -> ApiResource {
+pub(crate) fn core_resource(kind: &str, plural: &str) -> ApiResource {
     ApiResource {
         group: String::new(),
         version: "v1".into(),
@@ -44,12 +44,12 @@ pub fn core_resource(kind: &str, plural: &str) -> ApiResource {
     }
 }
 
-pub fn secret_resource() -> ApiResource {
+pub(crate) fn secret_resource() -> ApiResource {
     core_resource("Secret", "secrets")
 }
 
 /// A Secret read through the dynamic API, as the typed struct.
-pub fn as_secret(object: &DynamicObject) -> Option<k8s_openapi::api::core::v1::Secret> {
+pub(crate) fn as_secret(object: &DynamicObject) -> Option<k8s_openapi::api::core::v1::Secret> {
     serde_json::to_value(object)
         .and_then(serde_json::from_value)
         .ok()
@@ -57,19 +57,19 @@ pub fn as_secret(object: &DynamicObject) -> Option<k8s_openapi::api::core::v1::S
 
 /// Which objects to read, and how many requests may be in flight.
 #[derive(Debug, Clone, Copy)]
-pub struct Query<'a> {
-    pub name: Option<&'a str>,
-    pub labels: Option<&'a str>,
-    pub concurrency: usize,
+pub(crate) struct Query<'a> {
+    pub(crate) name: Option<&'a str>,
+    pub(crate) labels: Option<&'a str>,
+    pub(crate) concurrency: usize,
 }
 
 /// Objects found in one namespace, or why they could not be read there.
-pub type Fetched = Vec<(String, Result<Vec<DynamicObject>, ApiError>)>;
+pub(crate) type Fetched = Vec<(String, Result<Vec<DynamicObject>, ApiError>)>;
 
 /// Fetches objects of one resource in `namespaces`: the named one, or all matching the labels.
 /// Many namespaces are read with one cluster-wide list when allowed; otherwise one request
 /// per namespace, so a Forbidden namespace fails alone. Results follow `namespaces`' order.
-pub async fn fetch(
+pub(crate) async fn fetch(
     cluster: &Cluster,
     resource: &ApiResource,
     namespaces: &[String],

@@ -15,13 +15,13 @@ use crate::rules::kinds::{self, Kind, TEMPLATE_KINDS};
 
 /// A workload, Pod or ServiceAccount, as plain JSON.
 #[derive(Debug, Clone)]
-pub struct Object {
-    pub kind: Kind,
-    pub name: String,
-    pub uid: String,
+pub(crate) struct Object {
+    pub(crate) kind: Kind,
+    pub(crate) name: String,
+    pub(crate) uid: String,
     /// `(kind, uid)` of the controller that owns it, if any.
-    pub owner: Option<(String, String)>,
-    pub value: Value,
+    pub(crate) owner: Option<(String, String)>,
+    pub(crate) value: Value,
 }
 
 impl Object {
@@ -46,17 +46,17 @@ impl Object {
     }
 
     /// `deployment.apps/web`.
-    pub fn reference(&self) -> String {
+    pub(crate) fn reference(&self) -> String {
         self.kind.reference(&self.name)
     }
 
     /// The pod spec (templates and Pods) or the account itself (ServiceAccounts): whatever
     /// holds `imagePullSecrets`.
-    pub fn pull_secret_holder(&self) -> Option<&Value> {
+    pub(crate) fn pull_secret_holder(&self) -> Option<&Value> {
         kinds::pull_secret_holder(self.kind, &self.value)
     }
 
-    pub fn pull_secrets(&self) -> Vec<String> {
+    pub(crate) fn pull_secrets(&self) -> Vec<String> {
         self.pull_secret_holder()
             .map(kinds::pull_secret_names)
             .unwrap_or_default()
@@ -64,18 +64,18 @@ impl Object {
 }
 
 #[derive(Debug, Default)]
-pub struct NamespaceInventory {
-    pub secrets: Vec<Secret>,
+pub(crate) struct NamespaceInventory {
+    pub(crate) secrets: Vec<Secret>,
     /// Template workloads (owned ones too: ReplicaSets of Deployments, Jobs of CronJobs).
-    pub workloads: Vec<Object>,
-    pub pods: Vec<Object>,
-    pub service_accounts: Vec<Object>,
+    pub(crate) workloads: Vec<Object>,
+    pub(crate) pods: Vec<Object>,
+    pub(crate) service_accounts: Vec<Object>,
     /// Pull-failure Events about Pods.
-    pub events: Vec<Value>,
+    pub(crate) events: Vec<Value>,
 }
 
 /// Reasons the kubelet gives image pull problems.
-pub const PULL_EVENT_REASONS: [&str; 4] = [
+pub(crate) const PULL_EVENT_REASONS: [&str; 4] = [
     "Failed",
     "ErrImagePull",
     "ImagePullBackOff",
@@ -84,7 +84,7 @@ pub const PULL_EVENT_REASONS: [&str; 4] = [
 
 impl NamespaceInventory {
     /// Objects that name `secret` directly: top-level workloads and ServiceAccounts.
-    pub fn users_of(&self, secret: &str) -> Vec<String> {
+    pub(crate) fn users_of(&self, secret: &str) -> Vec<String> {
         self.workloads
             .iter()
             .filter(|w| w.owner.is_none())
@@ -94,13 +94,13 @@ impl NamespaceInventory {
             .collect()
     }
 
-    pub fn service_account(&self, name: &str) -> Option<&Object> {
+    pub(crate) fn service_account(&self, name: &str) -> Option<&Object> {
         self.service_accounts.iter().find(|sa| sa.name == name)
     }
 
     /// Pods a workload runs, following owner references (Deployment → ReplicaSet → Pod,
     /// CronJob → Job → Pod).
-    pub fn pods_of(&self, workload: &Object) -> Vec<&Object> {
+    pub(crate) fn pods_of(&self, workload: &Object) -> Vec<&Object> {
         let owned_by =
             |object: &Object, uid: &str| object.owner.as_ref().is_some_and(|(_, u)| u == uid);
         let mut owners = vec![workload.uid.clone()];
@@ -119,21 +119,53 @@ impl NamespaceInventory {
 
 /// Which resource types to read.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Wants {
-    pub secrets: bool,
-    pub workloads: bool,
-    pub pods: bool,
-    pub service_accounts: bool,
-    pub events: bool,
+pub(crate) struct Wants {
+    pub(crate) secrets: bool,
+    pub(crate) workloads: bool,
+    pub(crate) pods: bool,
+    pub(crate) service_accounts: bool,
+    pub(crate) events: bool,
 }
 
-pub struct Inventory {
-    pub namespaces: BTreeMap<String, NamespaceInventory>,
+impl Wants {
+    /// Everything `check` weighs.
+    pub(crate) const ALL: Self = Self {
+        secrets: true,
+        workloads: true,
+        pods: true,
+        service_accounts: true,
+        events: true,
+    };
+    /// What names a Secret: workloads and ServiceAccounts.
+    pub(crate) const USERS: Self = Self {
+        secrets: false,
+        workloads: true,
+        pods: false,
+        service_accounts: true,
+        events: false,
+    };
+    /// Pull Secrets and what names them.
+    pub(crate) const SECRETS_AND_USERS: Self = Self {
+        secrets: true,
+        ..Self::USERS
+    };
+    /// Workloads and their pods, to follow a ServiceAccount change.
+    pub(crate) const WORKLOADS_AND_PODS: Self = Self {
+        secrets: false,
+        workloads: true,
+        pods: true,
+        service_accounts: false,
+        events: false,
+    };
+}
+
+pub(crate) struct Inventory {
+    pub(crate) namespaces: BTreeMap<String, NamespaceInventory>,
     /// The first error per namespace (Forbidden, say); that namespace's data is incomplete.
-    pub errors: BTreeMap<String, ApiError>,
+    pub(crate) errors: BTreeMap<String, ApiError>,
 }
 
-pub async fn gather(
+pub(crate) async fn gather(
     cluster: &Cluster,
     namespaces: &[String],
     wants: Wants,
@@ -151,7 +183,7 @@ pub async fn gather(
         resources.push((None, fetch::secret_resource()));
     }
     if wants.workloads {
-        for kind in TEMPLATE_KINDS {
+        for &kind in TEMPLATE_KINDS {
             resources.push((Some(kind), fetch::resource(cluster, kind).await));
         }
     }

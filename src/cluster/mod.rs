@@ -12,25 +12,25 @@ use crate::fanout;
 use crate::printer::Printer;
 use crate::settings::{Connection, NamespaceScope};
 
-pub mod fetch;
-pub mod inventory;
-pub mod retry;
-pub mod secrets;
-pub mod writes;
+pub(crate) mod fetch;
+pub(crate) mod inventory;
+pub(crate) mod retry;
+pub(crate) mod secrets;
+pub(crate) mod writes;
 
 /// From this many namespaces on, one cluster-wide read replaces one read per namespace.
-pub const CLUSTER_WIDE_THRESHOLD: usize = 5;
+pub(crate) const CLUSTER_WIDE_THRESHOLD: usize = 5;
 
 /// A failed API request, in the words kubectl would use (see [`describe`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
-pub struct ApiError {
-    pub status: Option<u16>,
-    pub message: String,
+pub(crate) struct ApiError {
+    pub(crate) status: Option<u16>,
+    pub(crate) message: String,
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ClusterError {
+pub(crate) enum ClusterError {
     #[error("{what}: {source}")]
     Kubeconfig {
         what: String,
@@ -49,10 +49,10 @@ pub enum ClusterError {
 
 /// A connected client plus what the kubeconfig says about where we are.
 #[derive(Clone)]
-pub struct Cluster {
-    pub client: Client,
-    pub server: String,
-    pub default_namespace: String,
+pub(crate) struct Cluster {
+    pub(crate) client: Client,
+    pub(crate) server: String,
+    pub(crate) default_namespace: String,
     /// Whether the server serves `batch/v1` CronJobs, discovered once per command.
     cronjob_v1: std::sync::Arc<tokio::sync::OnceCell<bool>>,
     /// Where progress of long fan-outs is drawn.
@@ -60,7 +60,7 @@ pub struct Cluster {
 }
 
 /// The kubeconfig `--kubeconfig` names, or kubectl's default one.
-pub fn read_kubeconfig(connection: &Connection) -> Result<Kubeconfig, ClusterError> {
+pub(crate) fn read_kubeconfig(connection: &Connection) -> Result<Kubeconfig, ClusterError> {
     let result = match &connection.kubeconfig {
         Some(path) => Kubeconfig::read_from(path),
         None => Kubeconfig::read(),
@@ -84,7 +84,7 @@ fn options(connection: &Connection) -> KubeConfigOptions {
 
 /// The context's namespace without connecting, for client-side dry runs. With no usable
 /// kubeconfig this is `default`, as with `kubectl create --dry-run=client`.
-pub fn context_namespace(connection: &Connection) -> String {
+pub(crate) fn context_namespace(connection: &Connection) -> String {
     let Ok(config) = read_kubeconfig(connection) else {
         return "default".to_string();
     };
@@ -100,7 +100,10 @@ pub fn context_namespace(connection: &Connection) -> String {
         .unwrap_or_else(|| "default".to_string())
 }
 
-pub async fn connect(connection: &Connection, printer: &Printer) -> Result<Cluster, ClusterError> {
+pub(crate) async fn connect(
+    connection: &Connection,
+    printer: &Printer,
+) -> Result<Cluster, ClusterError> {
     let kubeconfig = read_kubeconfig(connection)?;
     let mut config = Config::from_custom_kubeconfig(kubeconfig, &options(connection))
         .await
@@ -134,6 +137,18 @@ pub async fn connect(connection: &Connection, printer: &Printer) -> Result<Clust
         cronjob_v1: Default::default(),
         printer: printer.clone(),
     })
+}
+
+/// Connects, then lists the namespaces `scope` names: what every multi-namespace command
+/// starts with.
+pub(crate) async fn connect_in(
+    connection: &Connection,
+    scope: &NamespaceScope,
+    printer: &Printer,
+) -> Result<(Cluster, Vec<String>), ClusterError> {
+    let cluster = connect(connection, printer).await?;
+    let namespaces = cluster.namespaces(scope).await?;
+    Ok((cluster, namespaces))
 }
 
 /// kube's default client stack (base URI, retries on 429/503/504, auth, impersonation headers,
@@ -172,7 +187,7 @@ fn client_with_nodelay(config: Config) -> Result<Client, ClusterError> {
 
 impl Cluster {
     /// CronJob is `batch/v1` from Kubernetes 1.21; older servers only have `batch/v1beta1`.
-    pub async fn serves_cronjob_v1(&self) -> bool {
+    pub(crate) async fn serves_cronjob_v1(&self) -> bool {
         *self
             .cronjob_v1
             .get_or_init(|| async {
@@ -187,7 +202,10 @@ impl Cluster {
 
     /// The namespaces a scope names. `-A` leaves out namespaces being deleted, where
     /// nothing can be created.
-    pub async fn namespaces(&self, scope: &NamespaceScope) -> Result<Vec<String>, ClusterError> {
+    pub(crate) async fn namespaces(
+        &self,
+        scope: &NamespaceScope,
+    ) -> Result<Vec<String>, ClusterError> {
         let selector = match scope {
             NamespaceScope::Context => return Ok(vec![self.default_namespace.clone()]),
             NamespaceScope::Named(names) => return Ok(names.clone()),
@@ -223,12 +241,12 @@ impl Cluster {
 
     /// An API error as kubectl would show it: the server's own message, which for Forbidden
     /// names the user, verb, resource and namespace.
-    pub fn describe(&self, error: &kube::Error) -> String {
+    pub(crate) fn describe(&self, error: &kube::Error) -> String {
         describe(error, &self.server)
     }
 
     /// [`Cluster::describe`] as a typed error that keeps the HTTP status.
-    pub fn api_error(&self, error: &kube::Error) -> ApiError {
+    pub(crate) fn api_error(&self, error: &kube::Error) -> ApiError {
         ApiError {
             status: status_code(error),
             message: self.describe(error),
@@ -236,7 +254,7 @@ impl Cluster {
     }
 
     /// [`fanout::run`] with this command's progress bar.
-    pub async fn fan_out<T, R, F, Fut>(
+    pub(crate) async fn fan_out<T, R, F, Fut>(
         &self,
         items: Vec<T>,
         concurrency: usize,
@@ -253,7 +271,7 @@ impl Cluster {
     }
 }
 
-pub fn describe(error: &kube::Error, server: &str) -> String {
+pub(crate) fn describe(error: &kube::Error, server: &str) -> String {
     match error {
         kube::Error::Api(status) if status.code == 401 => {
             format!("You must be logged in to the server {server} (Unauthorized)")
@@ -276,7 +294,7 @@ pub fn describe(error: &kube::Error, server: &str) -> String {
 }
 
 /// The HTTP status of an API error, if it is one.
-pub fn status_code(error: &kube::Error) -> Option<u16> {
+pub(crate) fn status_code(error: &kube::Error) -> Option<u16> {
     match error {
         kube::Error::Api(status) => Some(status.code),
         _ => None,

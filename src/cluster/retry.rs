@@ -8,17 +8,17 @@ use std::time::Duration;
 /// How often to retry and how long to pause: `base × factor^n`, capped, with up to `jitter`
 /// of it added at random so writers that collided once do not collide again in lockstep.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Backoff {
-    pub attempts: u32,
-    pub base: Duration,
-    pub factor: f64,
-    pub cap: Duration,
-    pub jitter: f64,
+pub(crate) struct Backoff {
+    pub(crate) attempts: u32,
+    pub(crate) base: Duration,
+    pub(crate) factor: f64,
+    pub(crate) cap: Duration,
+    pub(crate) jitter: f64,
 }
 
 impl Backoff {
     /// client-go's `retry.DefaultRetry`: 5 attempts, 10 ms apart, 10% jitter.
-    pub const DEFAULT: Self = Self {
+    pub(crate) const DEFAULT: Self = Self {
         attempts: 5,
         base: Duration::from_millis(10),
         factor: 1.0,
@@ -27,7 +27,7 @@ impl Backoff {
     };
 
     /// For objects many writers change at once: more attempts, growing pauses, wide jitter.
-    pub const CONTENDED: Self = Self {
+    pub(crate) const CONTENDED: Self = Self {
         attempts: 25,
         base: Duration::from_millis(5),
         factor: 1.3,
@@ -45,7 +45,7 @@ impl Backoff {
 }
 
 /// Errors that may mean "someone else wrote first".
-pub trait Conflict {
+pub(crate) trait Conflict {
     fn is_conflict(&self) -> bool;
 }
 
@@ -57,7 +57,10 @@ impl Conflict for kube::Error {
 
 /// Runs `attempt(n)` until it succeeds, fails with anything but a conflict, or `backoff`'s
 /// attempts are used up; then the last error is returned.
-pub async fn retry_on_conflict<T, E, F, Fut>(backoff: Backoff, mut attempt: F) -> Result<T, E>
+pub(crate) async fn retry_on_conflict<T, E, F, Fut>(
+    backoff: Backoff,
+    mut attempt: F,
+) -> Result<T, E>
 where
     E: Conflict,
     F: FnMut(u32) -> Fut,

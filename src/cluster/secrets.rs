@@ -9,7 +9,7 @@ use super::retry::{Backoff, Conflict, retry_on_conflict};
 use crate::rules::pullsecret::{is_managed, is_pull_secret_type, is_up_to_date, updated};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     Created,
     Configured,
     Unchanged,
@@ -18,7 +18,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub fn verb(self) -> &'static str {
+    pub(crate) fn verb(self) -> &'static str {
         match self {
             Self::Created => "created",
             Self::Configured => "configured",
@@ -29,7 +29,7 @@ impl Action {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum WriteError {
+pub(crate) enum WriteError {
     #[error(transparent)]
     Api(#[from] kube::Error),
     #[error(
@@ -43,21 +43,21 @@ pub enum WriteError {
 
 /// What we already know about the Secret in a namespace before writing.
 #[derive(Debug, Clone)]
-pub enum Known {
+pub(crate) enum Known {
     Absent,
     Present(Box<Secret>),
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct WriteOptions<'a> {
-    pub server_dry_run: bool,
-    pub force: bool,
-    pub field_manager: &'a str,
+pub(crate) struct WriteOptions<'a> {
+    pub(crate) server_dry_run: bool,
+    pub(crate) force: bool,
+    pub(crate) field_manager: &'a str,
 }
 
 /// Creates or updates `desired` in its namespace. The first attempt trusts what the caller
 /// read (`known`); after a conflict it reads again.
-pub async fn write(
+pub(crate) async fn write(
     api: &Api<Secret>,
     desired: &Secret,
     known: Known,

@@ -12,13 +12,13 @@ use super::retry::{Backoff, retry_on_conflict};
 use crate::rules::kinds::{self, Kind};
 
 #[derive(Debug, Clone, Copy)]
-pub struct PatchOptions<'a> {
-    pub server_dry_run: bool,
-    pub field_manager: &'a str,
+pub(crate) struct PatchOptions<'a> {
+    pub(crate) server_dry_run: bool,
+    pub(crate) field_manager: &'a str,
 }
 
 /// Applies a strategic merge patch to a pod-template workload.
-pub async fn patch_template(
+pub(crate) async fn patch_template(
     cluster: &Cluster,
     resource: &ApiResource,
     namespace: &str,
@@ -37,7 +37,7 @@ pub async fn patch_template(
 
 /// Whether a ServiceAccount write changed anything.
 #[derive(Debug)]
-pub enum AccountWrite {
+pub(crate) enum AccountWrite {
     Unchanged(DynamicObject),
     Written(DynamicObject),
 }
@@ -46,7 +46,7 @@ pub enum AccountWrite {
 /// whole: read it, compute the new list, and write it back with the `resourceVersion` we read
 /// as a precondition. On a conflict, read again and retry, so no entry another writer added
 /// in between is lost.
-pub async fn update_service_account(
+pub(crate) async fn update_service_account(
     cluster: &Cluster,
     namespace: &str,
     name: &str,
@@ -81,7 +81,7 @@ pub async fn update_service_account(
 }
 
 /// `kubectl rollout restart`: a new `restartedAt` annotation on the pod template.
-pub async fn rollout_restart(
+pub(crate) async fn rollout_restart(
     cluster: &Cluster,
     resource: &ApiResource,
     namespace: &str,

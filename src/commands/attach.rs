@@ -2,32 +2,28 @@
 //! existing entry, or with `--auto`, every Secret of the namespace that matches the images.
 //! The pipeline itself lives in `references`.
 
-use crate::cluster;
 use crate::error::ExitStatus;
 use crate::printer::Printer;
-use crate::references::{self, Change, Plan};
+use crate::references::{self, Change, Request};
 use crate::settings::{AttachSettings, Connection};
 
-pub async fn run(
+pub(crate) async fn run(
     settings: AttachSettings,
     connection: Connection,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let cluster = cluster::connect(&connection, printer).await?;
-    let namespaces = cluster.namespaces(&settings.scope).await?;
-    let plan = Plan {
-        change: Change::Attach {
-            secret: settings.secret.clone(),
-            auto: settings.auto,
-            allow_missing: settings.allow_missing,
-            restart: settings.restart,
-        },
+    let change = Change::Attach {
+        secret: settings.secret.clone(),
+        auto: settings.auto,
+        allow_missing: settings.allow_missing,
+        restart: settings.restart,
+    };
+    let request = Request {
+        change,
         targets: &settings.targets,
         labels: settings.labels.as_deref(),
-        namespaces: &namespaces,
-        missing_is_error: settings.scope.names_namespaces(),
+        scope: &settings.scope,
         write: &settings.write,
     };
-    let outcome = references::apply(&cluster, &plan).await;
-    references::report(outcome, &settings.write, namespaces.len() > 1, printer)
+    references::run(request, &connection, printer).await
 }

@@ -79,21 +79,13 @@ impl ObjectReport {
     }
 }
 
-pub async fn run(
+pub(crate) async fn run(
     settings: CheckSettings,
     connection: Connection,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let cluster = cluster::connect(&connection, printer).await?;
-    let namespaces = cluster.namespaces(&settings.scope).await?;
-    let wants = Wants {
-        secrets: true,
-        workloads: true,
-        pods: true,
-        service_accounts: true,
-        events: true,
-    };
-    let inventory = inventory::gather(&cluster, &namespaces, wants, 8).await;
+    let (cluster, namespaces) = cluster::connect_in(&connection, &settings.scope, printer).await?;
+    let inventory = inventory::gather(&cluster, &namespaces, Wants::ALL, 8).await;
     let mut reports = Vec::new();
     let mut failed = false;
     for (ns, found) in &inventory.namespaces {

@@ -28,7 +28,7 @@ enum NamespaceError {
 /// Each namespace's outcome: what was done and the resulting object.
 type NamespaceResult = (String, Result<(secrets::Action, Secret), NamespaceError>);
 
-pub async fn run(
+pub(crate) async fn run(
     settings: CreateSettings,
     connection: Connection,
     printer: &Printer,

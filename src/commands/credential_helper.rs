@@ -12,7 +12,7 @@ use crate::credentials::keychain::{self, StoredLogin};
 use crate::error::ExitStatus;
 
 /// The name the protocol's usage and version lines use.
-pub const HELPER_NAME: &str = "docker-credential-regcred";
+pub(crate) const HELPER_NAME: &str = "docker-credential-regcred";
 
 /// A failed action, as the message the protocol prints on stdout.
 #[derive(Debug, thiserror::Error)]
@@ -38,7 +38,7 @@ impl ProtocolError {
 }
 
 /// Runs one action: success, or failure with the error message on stdout.
-pub fn serve(args: &[String], input: &mut impl Read, out: &mut impl Write) -> ExitStatus {
+pub(crate) fn serve(args: &[String], input: &mut impl Read, out: &mut impl Write) -> ExitStatus {
     let result = match args {
         [action] => handle(action, input, out),
         _ => Err(usage(HELPER_NAME).into()),

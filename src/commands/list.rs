@@ -11,20 +11,13 @@ use crate::printer::Printer;
 use crate::rules::pullsecret::{SecretSummary, is_listed_type};
 use crate::settings::{Connection, ListFormat, ListSettings, NamespaceScope, OutputFormat};
 
-pub async fn run(
+pub(crate) async fn run(
     settings: ListSettings,
     connection: Connection,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let cluster = cluster::connect(&connection, printer).await?;
-    let namespaces = cluster.namespaces(&settings.scope).await?;
-    let wants = Wants {
-        secrets: true,
-        workloads: true,
-        service_accounts: true,
-        ..Wants::default()
-    };
-    let inventory = inventory::gather(&cluster, &namespaces, wants, 8).await;
+    let (cluster, namespaces) = cluster::connect_in(&connection, &settings.scope, printer).await?;
+    let inventory = inventory::gather(&cluster, &namespaces, Wants::SECRETS_AND_USERS, 8).await;
     let now = k8s_openapi::jiff::Timestamp::now();
     let mut summaries = Vec::new();
     for (ns, found) in &inventory.namespaces {

@@ -10,7 +10,7 @@ use crate::printer::Printer;
 use crate::rules::registry::Registry;
 use crate::settings::{LoginSettings, OutputFormat};
 
-pub fn login(settings: LoginSettings, printer: &Printer) -> anyhow::Result<ExitStatus> {
+pub(crate) fn login(settings: LoginSettings, printer: &Printer) -> anyhow::Result<ExitStatus> {
     if let Some(warning) = settings.password.warning() {
         printer.warning(warning);
     }
@@ -31,7 +31,7 @@ pub fn login(settings: LoginSettings, printer: &Printer) -> anyhow::Result<ExitS
     Ok(ExitStatus::Success)
 }
 
-pub fn logout(server: Registry, printer: &Printer) -> anyhow::Result<ExitStatus> {
+pub(crate) fn logout(server: Registry, printer: &Printer) -> anyhow::Result<ExitStatus> {
     if !keychain::erase(&server.docker_config_key()).map_err(CredentialError::Keychain)? {
         anyhow::bail!("no login for {server} in the OS keychain");
     }
@@ -42,7 +42,10 @@ pub fn logout(server: Registry, printer: &Printer) -> anyhow::Result<ExitStatus>
     Ok(ExitStatus::Success)
 }
 
-pub fn logins(output: Option<OutputFormat>, printer: &Printer) -> anyhow::Result<ExitStatus> {
+pub(crate) fn logins(
+    output: Option<OutputFormat>,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
     let logins = keychain::list().map_err(CredentialError::Keychain)?;
     let mut stdout = printer.out();
     match output {

@@ -1,10 +1,10 @@
 //! One module per subcommand; each holds orchestration only and sees plain settings.
 
-pub mod attach;
-pub mod check;
-pub mod create;
-pub mod credential_helper;
-pub mod detach;
-pub mod list;
-pub mod login;
-pub mod show;
+pub(crate) mod attach;
+pub(crate) mod check;
+pub(crate) mod create;
+pub(crate) mod credential_helper;
+pub(crate) mod detach;
+pub(crate) mod list;
+pub(crate) mod login;
+pub(crate) mod show;

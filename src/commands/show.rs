@@ -17,7 +17,7 @@ use crate::settings::{Connection, ShowSettings};
 
 const MASK: &str = "********";
 
-pub async fn run(
+pub(crate) async fn run(
     settings: ShowSettings,
     connection: Connection,
     printer: &Printer,
@@ -37,12 +37,8 @@ pub async fn run(
     if settings.reveal {
         return reveal(&mut stdout, &secret, printer);
     }
-    let wants = Wants {
-        workloads: true,
-        service_accounts: true,
-        ..Wants::default()
-    };
-    let inventory = inventory::gather(&cluster, std::slice::from_ref(&ns), wants, 1).await;
+    let namespaces = std::slice::from_ref(&ns);
+    let inventory = inventory::gather(&cluster, namespaces, Wants::USERS, 1).await;
     let users = inventory
         .namespaces
         .get(&ns)

@@ -10,33 +10,28 @@ use serde::Deserialize;
 
 use super::helper::{Helper, HelperCredential};
 use super::{
-    Credential, CredentialError, HelperSetting, LocalEnv, Lookup, Origin, Password, Source,
-    TokenKind, decode_auth, keys_by_registry, read_optional,
+    CredentialError, HelperSetting, LocalEnv, Lookup, Origin, Password, Source, TokenKind,
+    decode_auth, keys_by_registry, read_optional,
 };
 use crate::rules::registry::Registry;
 
+/// The parts of `config.json` that hold credentials; a missing field is empty.
 #[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
 struct ConfigFile {
-    #[serde(default)]
     auths: BTreeMap<String, AuthEntry>,
-    #[serde(rename = "credsStore", default)]
     creds_store: String,
-    #[serde(rename = "credHelpers", default)]
     cred_helpers: BTreeMap<String, String>,
 }
 
 /// One `auths` entry. `email` was dropped by docker v29 and is ignored like any unknown field.
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 struct AuthEntry {
-    #[serde(default)]
     auth: String,
-    #[serde(default)]
     username: String,
-    #[serde(default)]
     password: String,
-    #[serde(default)]
     identitytoken: String,
-    #[serde(default)]
     registrytoken: String,
 }
 
@@ -53,7 +48,7 @@ struct EnvEntry {
     auth: String,
 }
 
-pub struct DockerSource {
+pub(crate) struct DockerSource {
     path: PathBuf,
     /// `None` when the file does not exist (not an error, as with docker).
     file: Option<ConfigFile>,
@@ -68,7 +63,7 @@ pub struct DockerSource {
 }
 
 impl DockerSource {
-    pub fn load(
+    pub(crate) fn load(
         env: &LocalEnv,
         override_path: Option<&Path>,
         helper_timeout: Duration,
@@ -177,13 +172,7 @@ impl DockerSource {
             };
             match answer {
                 Some(HelperCredential::Basic { username, password }) => {
-                    return Ok(Lookup::Found(Credential {
-                        registry: registry.clone(),
-                        username,
-                        password,
-                        email: None,
-                        origin,
-                    }));
+                    return Ok(Lookup::found(registry, username, password, origin));
                 }
                 Some(HelperCredential::IdentityToken) => {
                     return Ok(Lookup::Unusable {
@@ -249,13 +238,7 @@ impl DockerSource {
                 )],
             };
         }
-        Lookup::Found(Credential {
-            registry: registry.clone(),
-            username,
-            password: Password::new(password),
-            email: None,
-            origin,
-        })
+        Lookup::found(registry, username, Password::new(password), origin)
     }
 }
 
@@ -263,13 +246,12 @@ impl Source for DockerSource {
     fn lookup(&self, registry: &Registry) -> Result<Lookup, CredentialError> {
         // DOCKER_AUTH_CONFIG is layered over the file and consulted first.
         if let Some((username, password)) = self.env_auths.get(registry) {
-            return Ok(Lookup::Found(Credential {
-                registry: registry.clone(),
-                username: username.clone(),
-                password: Password::new(password.clone()),
-                email: None,
-                origin: Origin::DockerAuthConfigEnv,
-            }));
+            return Ok(Lookup::found(
+                registry,
+                username.clone(),
+                Password::new(password.clone()),
+                Origin::DockerAuthConfigEnv,
+            ));
         }
         let mut searched = Vec::new();
         if self.env_set {

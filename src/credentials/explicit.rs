@@ -8,7 +8,7 @@ use crate::rules::registry::Registry;
 
 /// How the password reaches us.
 #[derive(Debug, Clone)]
-pub enum PasswordInput {
+pub(crate) enum PasswordInput {
     /// `--password-stdin`.
     Stdin,
     /// `--password`/`--docker-password`, visible to other users in the process list.
@@ -19,7 +19,7 @@ pub enum PasswordInput {
 
 impl PasswordInput {
     /// What to tell the user about how the password arrived, if anything.
-    pub fn warning(&self) -> Option<&'static str> {
+    pub(crate) fn warning(&self) -> Option<&'static str> {
         matches!(self, Self::Argv(_)).then_some(
             "--password puts the password in the process list, where other users can read it; use --password-stdin",
         )
@@ -27,16 +27,16 @@ impl PasswordInput {
 }
 
 #[derive(Debug, Clone)]
-pub struct ExplicitLogin {
+pub(crate) struct ExplicitLogin {
     /// Registries the login is for (Docker Hub when none is named, as with kubectl).
-    pub servers: Vec<Registry>,
-    pub username: String,
-    pub password: Password,
-    pub email: Option<String>,
+    pub(crate) servers: Vec<Registry>,
+    pub(crate) username: String,
+    pub(crate) password: Password,
+    pub(crate) email: Option<String>,
 }
 
 impl ExplicitLogin {
-    pub fn credentials(&self) -> Vec<Credential> {
+    pub(crate) fn credentials(&self) -> Vec<Credential> {
         self.servers
             .iter()
             .map(|registry| Credential {
@@ -51,7 +51,10 @@ impl ExplicitLogin {
 }
 
 /// Reads the password. Like `docker login --password-stdin`, one trailing newline is dropped.
-pub fn read_password(input: PasswordInput, username: &str) -> Result<Password, CredentialError> {
+pub(crate) fn read_password(
+    input: PasswordInput,
+    username: &str,
+) -> Result<Password, CredentialError> {
     let password = match input {
         PasswordInput::Argv(password) => password.expose().to_string(),
         PasswordInput::Stdin => {

@@ -13,20 +13,20 @@ use wait_timeout::ChildExt;
 use super::Password;
 
 /// The exact reply every helper gives when it holds nothing for the server.
-pub const NOT_FOUND_MESSAGE: &str = "credentials not found in native keychain";
+pub(crate) const NOT_FOUND_MESSAGE: &str = "credentials not found in native keychain";
 
 /// The username a helper stores with an identity (OAuth refresh) token.
-pub const TOKEN_USERNAME: &str = "<token>";
+pub(crate) const TOKEN_USERNAME: &str = "<token>";
 
 #[derive(Debug, Clone)]
-pub struct Helper {
+pub(crate) struct Helper {
     name: String,
     timeout: Duration,
 }
 
 /// What a helper holds for one server.
 #[derive(Debug)]
-pub enum HelperCredential {
+pub(crate) enum HelperCredential {
     Basic {
         username: String,
         password: Password,
@@ -36,7 +36,7 @@ pub enum HelperCredential {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum HelperError {
+pub(crate) enum HelperError {
     #[error("credential helper {program} is not on PATH")]
     Missing { program: String },
     #[error("credential helper {program} could not be run: {source}")]
@@ -83,19 +83,19 @@ struct Reply {
 }
 
 impl Helper {
-    pub fn new(name: &str, timeout: Duration) -> Self {
+    pub(crate) fn new(name: &str, timeout: Duration) -> Self {
         Self {
             name: name.to_string(),
             timeout,
         }
     }
 
-    pub fn program(&self) -> String {
+    pub(crate) fn program(&self) -> String {
         format!("docker-credential-{}", self.name)
     }
 
     /// `get`: the server URL on stdin; `Ok(None)` is the protocol's "not found".
-    pub fn get(&self, server_url: &str) -> Result<Option<HelperCredential>, HelperError> {
+    pub(crate) fn get(&self, server_url: &str) -> Result<Option<HelperCredential>, HelperError> {
         let for_server = format!(" for {server_url}");
         let reply = self.run("get", server_url, &for_server)?;
         if !reply.success {
@@ -125,7 +125,7 @@ impl Helper {
     }
 
     /// `list`: every server URL the helper holds, with its username.
-    pub fn list(&self) -> Result<BTreeMap<String, String>, HelperError> {
+    pub(crate) fn list(&self) -> Result<BTreeMap<String, String>, HelperError> {
         // docker's client sends "unused" on stdin for list.
         let reply = self.run("list", "unused", "")?;
         if !reply.success {
@@ -212,16 +212,16 @@ impl Helper {
 }
 
 /// The usage line a helper prints (to stdout, exit 1) when not given exactly one action.
-pub fn usage(name: &str) -> String {
+pub(crate) fn usage(name: &str) -> String {
     format!("Usage: {name} <store|get|erase|list|version>")
 }
 
-pub const MISSING_SERVER_URL: &str = "no credentials server URL";
-pub const MISSING_USERNAME: &str = "no credentials username";
+pub(crate) const MISSING_SERVER_URL: &str = "no credentials server URL";
+pub(crate) const MISSING_USERNAME: &str = "no credentials username";
 
 /// JSON as Go's `json.Encoder` writes it: compact, map keys sorted, `<`, `>`, `&`, U+2028 and
 /// U+2029 escaped as `\uXXXX`, and a trailing newline.
-pub fn go_json(value: &impl serde::Serialize) -> String {
+pub(crate) fn go_json(value: &impl serde::Serialize) -> String {
     let compact = serde_json::to_string(value).expect("plain values serialize");
     let mut out = String::with_capacity(compact.len() + 8);
     for c in compact.chars() {
@@ -239,12 +239,12 @@ pub fn go_json(value: &impl serde::Serialize) -> String {
 }
 
 /// Reads a helper's stdin the way the Go library does: lines joined without their newlines.
-pub fn joined_lines(input: &str) -> String {
+pub(crate) fn joined_lines(input: &str) -> String {
     input.lines().collect()
 }
 
 /// `store`'s JSON decoding errors, phrased as Go's `encoding/json` phrases the common ones.
-pub fn go_decode_error(input: &str, error: &serde_json::Error) -> String {
+pub(crate) fn go_decode_error(input: &str, error: &serde_json::Error) -> String {
     let trimmed = input.trim_start();
     if trimmed.is_empty() {
         return "EOF".to_string();

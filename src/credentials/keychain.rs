@@ -8,29 +8,29 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::helper::TOKEN_USERNAME;
-use super::{Credential, CredentialError, Lookup, Origin, Password, Source, TokenKind};
+use super::{CredentialError, Lookup, Origin, Password, Source, TokenKind};
 use crate::rules::registry::Registry;
 
-pub use crate::rules::credential::KEYCHAIN_SERVICE as SERVICE;
+pub(crate) use crate::rules::credential::KEYCHAIN_SERVICE as SERVICE;
 /// The index entry's account name; no registry key can look like it.
 const INDEX_ACCOUNT: &str = "kubectl-regcred index";
 
 /// One stored login: exactly what a credential helper's `store` received.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StoredLogin {
+pub(crate) struct StoredLogin {
     #[serde(rename = "ServerURL")]
-    pub server_url: String,
+    pub(crate) server_url: String,
     #[serde(rename = "Username")]
-    pub username: String,
+    pub(crate) username: String,
     #[serde(rename = "Secret")]
-    pub secret: String,
+    pub(crate) secret: String,
 }
 
 /// Index: registry key → (server URL as given, username). Holds no secret.
 type Index = BTreeMap<String, (String, String)>;
 
 #[derive(Debug, thiserror::Error)]
-pub enum KeychainError {
+pub(crate) enum KeychainError {
     #[error(
         "no OS keychain is available: {0}. On Linux this needs a Secret Service (gnome-keyring or KWallet) \
          on the D-Bus session bus; on a headless machine, run inside `dbus-run-session` after \
@@ -48,7 +48,7 @@ pub enum KeychainError {
 
 impl KeychainError {
     /// The cause alone, without the advice, for lists of places searched.
-    pub fn reason(&self) -> &str {
+    pub(crate) fn reason(&self) -> &str {
         match self {
             Self::Unavailable(reason) | Self::Locked(reason) | Self::Failure(reason) => reason,
         }
@@ -57,7 +57,7 @@ impl KeychainError {
 
 /// The key an entry is stored under: the canonical registry, so Docker Hub's aliases (and
 /// `https://quay.io` vs `quay.io`) share one entry. Anything else is kept as given.
-pub fn entry_key(server_url: &str) -> String {
+pub(crate) fn entry_key(server_url: &str) -> String {
     Registry::parse(server_url).map_or_else(|_| server_url.trim().to_string(), |r| r.to_string())
 }
 
@@ -134,7 +134,7 @@ fn write_index(index: &Index) -> Result<(), KeychainError> {
 
 /// Stores a login. The entry is written before the index; if the index cannot be written,
 /// the entry is removed again, so nothing is half-written.
-pub fn store(login: &StoredLogin) -> Result<(), KeychainError> {
+pub(crate) fn store(login: &StoredLogin) -> Result<(), KeychainError> {
     let key = entry_key(&login.server_url);
     let mut index = read_index()?;
     write(
@@ -152,7 +152,7 @@ pub fn store(login: &StoredLogin) -> Result<(), KeychainError> {
     Ok(())
 }
 
-pub fn get(server_url: &str) -> Result<Option<StoredLogin>, KeychainError> {
+pub(crate) fn get(server_url: &str) -> Result<Option<StoredLogin>, KeychainError> {
     match read(&entry_key(server_url))? {
         None => Ok(None),
         Some(json) => serde_json::from_str(&json).map(Some).map_err(|e| {
@@ -163,7 +163,7 @@ pub fn get(server_url: &str) -> Result<Option<StoredLogin>, KeychainError> {
 
 /// Removes a login; `false` if there was none. The index is updated first and restored if
 /// the entry cannot be deleted.
-pub fn erase(server_url: &str) -> Result<bool, KeychainError> {
+pub(crate) fn erase(server_url: &str) -> Result<bool, KeychainError> {
     let key = entry_key(server_url);
     let mut index = read_index()?;
     let previous = index.remove(&key);
@@ -183,12 +183,12 @@ pub fn erase(server_url: &str) -> Result<bool, KeychainError> {
 }
 
 /// Every login: server URL (as stored) → username.
-pub fn list() -> Result<BTreeMap<String, String>, KeychainError> {
+pub(crate) fn list() -> Result<BTreeMap<String, String>, KeychainError> {
     Ok(read_index()?.into_values().collect())
 }
 
 /// The keychain as a credential source, between explicit flags and the docker config.
-pub struct KeychainSource {
+pub(crate) struct KeychainSource {
     /// Logins by registry; `None` when the keychain is unavailable and was optional.
     logins: Option<BTreeMap<Registry, String>>,
     unavailable: Option<String>,
@@ -196,7 +196,7 @@ pub struct KeychainSource {
 
 impl KeychainSource {
     /// `required`: `--from keychain` was given, so an unavailable keychain is an error.
-    pub fn load(required: bool) -> Result<Self, CredentialError> {
+    pub(crate) fn load(required: bool) -> Result<Self, CredentialError> {
         match read_index() {
             Ok(index) => Ok(Self {
                 logins: Some(
@@ -243,13 +243,12 @@ impl Source for KeychainSource {
                 kind: TokenKind::IdentityToken,
             });
         }
-        Ok(Lookup::Found(Credential {
-            registry: registry.clone(),
-            username: login.username,
-            password: Password::new(login.secret),
-            email: None,
-            origin: Origin::Keychain,
-        }))
+        Ok(Lookup::found(
+            registry,
+            login.username,
+            Password::new(login.secret),
+            Origin::Keychain,
+        ))
     }
 
     fn registries(&self, _warnings: &mut Vec<String>) -> Result<Vec<Registry>, CredentialError> {

@@ -6,28 +6,28 @@
 
 mod docker;
 mod explicit;
-pub mod helper;
-pub mod keychain;
+pub(crate) mod helper;
+pub(crate) mod keychain;
 mod podman;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use crate::rules::credential::{
+pub(crate) use crate::rules::credential::{
     Credential, HelperSetting, Origin, Password, SourceKind, TokenKind,
 };
-pub use docker::DockerSource;
-pub use explicit::{ExplicitLogin, PasswordInput, read_password};
-pub use helper::HelperError;
-pub use keychain::{KeychainError, KeychainSource};
-pub use podman::PodmanSource;
+pub(crate) use docker::DockerSource;
+pub(crate) use explicit::{ExplicitLogin, PasswordInput, read_password};
+pub(crate) use helper::HelperError;
+pub(crate) use keychain::{KeychainError, KeychainSource};
+pub(crate) use podman::PodmanSource;
 
 use crate::rules::registry::{InvalidRegistry, Registry};
 
 /// One source's answer for one registry.
 #[derive(Debug)]
-pub enum Lookup {
+pub(crate) enum Lookup {
     Found(Credential),
     Unusable {
         origin: Origin,
@@ -39,8 +39,26 @@ pub enum Lookup {
     },
 }
 
+impl Lookup {
+    /// A usable username and password (never with an email: only `--email` sets one).
+    pub(crate) fn found(
+        registry: &Registry,
+        username: String,
+        password: Password,
+        origin: Origin,
+    ) -> Self {
+        Self::Found(Credential {
+            registry: registry.clone(),
+            username,
+            password,
+            email: None,
+            origin,
+        })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
-pub enum CredentialError {
+pub(crate) enum CredentialError {
     #[error("reading {path}: {source}")]
     Read {
         path: PathBuf,
@@ -90,21 +108,21 @@ fn bullet_list(items: &[String]) -> String {
 
 /// The environment the sources read, captured once so tests can supply their own.
 #[derive(Debug, Clone, Default)]
-pub struct LocalEnv {
-    pub home: Option<PathBuf>,
+pub(crate) struct LocalEnv {
+    pub(crate) home: Option<PathBuf>,
     /// `DOCKER_CONFIG`: a directory holding `config.json`.
-    pub docker_config_dir: Option<PathBuf>,
-    pub docker_auth_config: Option<String>,
-    pub registry_auth_file: Option<PathBuf>,
-    pub xdg_runtime_dir: Option<PathBuf>,
-    pub xdg_config_home: Option<PathBuf>,
-    pub uid: Option<u32>,
+    pub(crate) docker_config_dir: Option<PathBuf>,
+    pub(crate) docker_auth_config: Option<String>,
+    pub(crate) registry_auth_file: Option<PathBuf>,
+    pub(crate) xdg_runtime_dir: Option<PathBuf>,
+    pub(crate) xdg_config_home: Option<PathBuf>,
+    pub(crate) uid: Option<u32>,
     /// `PATH`, searched for `docker-credential-*` when docker would pick a default store.
-    pub path: Option<std::ffi::OsString>,
+    pub(crate) path: Option<std::ffi::OsString>,
 }
 
 impl LocalEnv {
-    pub fn from_process() -> Self {
+    pub(crate) fn from_process() -> Self {
         let var_path = |name: &str| {
             std::env::var_os(name)
                 .filter(|v| !v.is_empty())
@@ -138,25 +156,25 @@ fn current_uid() -> Option<u32> {
 
 /// What the user asked for.
 #[derive(Debug, Clone)]
-pub struct Request {
+pub(crate) struct Request {
     /// Registries to include; empty means every registry the sources know.
-    pub servers: Vec<Registry>,
-    pub from: Vec<SourceKind>,
-    pub explicit: Option<ExplicitLogin>,
+    pub(crate) servers: Vec<Registry>,
+    pub(crate) from: Vec<SourceKind>,
+    pub(crate) explicit: Option<ExplicitLogin>,
     /// `--docker-config`: read this file instead of `$DOCKER_CONFIG/config.json`.
-    pub docker_config: Option<PathBuf>,
-    pub helper_timeout: Duration,
+    pub(crate) docker_config: Option<PathBuf>,
+    pub(crate) helper_timeout: Duration,
 }
 
 #[derive(Debug)]
-pub struct Resolution {
-    pub credentials: Vec<Credential>,
+pub(crate) struct Resolution {
+    pub(crate) credentials: Vec<Credential>,
     /// Registries found but left out, with the reason; shown on stderr.
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 /// One place credentials live. Implemented by the docker config and podman's auth files.
-pub trait Source {
+pub(crate) trait Source {
     /// Credentials for one registry, or why there are none.
     fn lookup(&self, registry: &Registry) -> Result<Lookup, CredentialError>;
     /// Every registry this source knows, with warnings for what it had to skip.
@@ -166,7 +184,7 @@ pub trait Source {
 }
 
 /// Finds credentials for the request, before anything touches a cluster.
-pub fn resolve(request: &Request, env: &LocalEnv) -> Result<Resolution, CredentialError> {
+pub(crate) fn resolve(request: &Request, env: &LocalEnv) -> Result<Resolution, CredentialError> {
     let wants = |kind| request.from.is_empty() || request.from.contains(&kind);
     if let Some(login) = &request.explicit {
         if !wants(SourceKind::Explicit) {
@@ -290,7 +308,7 @@ fn find_required(
 
 /// Decodes a docker `auth` field: standard base64 with padding, split at the first `:`
 /// (the password may contain `:`), NUL bytes trimmed from the password (semantics §1).
-pub fn decode_auth(auth: &str) -> Result<(String, String), &'static str> {
+pub(crate) fn decode_auth(auth: &str) -> Result<(String, String), &'static str> {
     use base64::Engine;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(auth.trim())

@@ -11,25 +11,24 @@ use serde::Deserialize;
 
 use super::helper::{Helper, HelperCredential};
 use super::{
-    Credential, CredentialError, LocalEnv, Lookup, Origin, Password, Source, TokenKind,
-    decode_auth, keys_by_registry, read_optional,
+    CredentialError, LocalEnv, Lookup, Origin, Password, Source, TokenKind, decode_auth,
+    keys_by_registry, read_optional,
 };
 use crate::rules::registry::Registry;
 
+/// An auth file as containers/image reads it; a missing field is empty.
 #[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
 struct AuthFile {
-    #[serde(default)]
     auths: BTreeMap<String, AuthEntry>,
-    #[serde(rename = "credHelpers", default)]
     cred_helpers: BTreeMap<String, String>,
 }
 
 /// containers/image reads only `auth` and `identitytoken`; `username`/`password` are ignored.
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 struct AuthEntry {
-    #[serde(default)]
     auth: String,
-    #[serde(default)]
     identitytoken: String,
 }
 
@@ -45,7 +44,7 @@ struct LoadedFile {
     cred_helpers: BTreeMap<String, String>,
 }
 
-pub struct PodmanSource {
+pub(crate) struct PodmanSource {
     files: Vec<LoadedFile>,
     /// Every path considered, with why it was skipped if it was.
     considered: Vec<String>,
@@ -54,7 +53,7 @@ pub struct PodmanSource {
 }
 
 impl PodmanSource {
-    pub fn load(env: &LocalEnv, helper_timeout: Duration) -> Result<Self, CredentialError> {
+    pub(crate) fn load(env: &LocalEnv, helper_timeout: Duration) -> Result<Self, CredentialError> {
         let mut files = Vec::new();
         let mut considered = Vec::new();
         let mut warnings = Vec::new();
@@ -206,13 +205,7 @@ impl Source for PodmanSource {
                 };
                 match helper.get(registry.host())? {
                     Some(HelperCredential::Basic { username, password }) => {
-                        return Ok(Lookup::Found(Credential {
-                            registry: registry.clone(),
-                            username,
-                            password,
-                            email: None,
-                            origin,
-                        }));
+                        return Ok(Lookup::found(registry, username, password, origin));
                     }
                     Some(HelperCredential::IdentityToken) => {
                         unusable.get_or_insert((origin, TokenKind::IdentityToken));
@@ -226,13 +219,12 @@ impl Source for PodmanSource {
             };
             match file.entries.get(registry) {
                 Some(Entry::Basic(username, password)) => {
-                    return Ok(Lookup::Found(Credential {
-                        registry: registry.clone(),
-                        username: username.clone(),
-                        password: Password::new(password.clone()),
-                        email: None,
+                    return Ok(Lookup::found(
+                        registry,
+                        username.clone(),
+                        Password::new(password.clone()),
                         origin,
-                    }));
+                    ));
                 }
                 Some(Entry::IdentityToken) => {
                     unusable.get_or_insert((origin, TokenKind::IdentityToken));

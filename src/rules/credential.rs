@@ -8,17 +8,17 @@ use std::path::PathBuf;
 use crate::rules::registry::Registry;
 
 /// The keychain service our logins are stored under.
-pub const KEYCHAIN_SERVICE: &str = "kubectl-regcred";
+pub(crate) const KEYCHAIN_SERVICE: &str = "kubectl-regcred";
 
 /// A password or token. Its `Debug` never shows the value, so it cannot leak into logs.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Password(String);
+pub(crate) struct Password(String);
 
 impl Password {
-    pub fn new(value: String) -> Self {
+    pub(crate) fn new(value: String) -> Self {
         Self(value)
     }
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
@@ -31,7 +31,7 @@ impl fmt::Debug for Password {
 
 /// The places `--from` can restrict lookups to, in lookup order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum SourceKind {
+pub(crate) enum SourceKind {
     Explicit,
     Keychain,
     Docker,
@@ -41,7 +41,7 @@ pub enum SourceKind {
 /// Where one credential came from. `Display` is for the user's terminal (it names files);
 /// [`Origin::summary`] is for annotations (no paths, never a secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Origin {
+pub(crate) enum Origin {
     Explicit,
     Keychain,
     DockerAuthConfigEnv,
@@ -64,7 +64,7 @@ pub enum Origin {
 
 /// Which docker config setting chose a credential helper.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HelperSetting {
+pub(crate) enum HelperSetting {
     CredHelpers,
     CredsStore,
     /// docker's `DetectDefaultStore`, used when the config names no store at all.
@@ -82,7 +82,7 @@ impl fmt::Display for HelperSetting {
 }
 
 impl Origin {
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         match self {
             Self::Explicit => "explicit".into(),
             Self::Keychain => "keychain".into(),
@@ -119,17 +119,17 @@ impl fmt::Display for Origin {
 
 /// A username and password the kubelet can use for one registry.
 #[derive(Debug, Clone)]
-pub struct Credential {
-    pub registry: Registry,
-    pub username: String,
-    pub password: Password,
-    pub email: Option<String>,
-    pub origin: Origin,
+pub(crate) struct Credential {
+    pub(crate) registry: Registry,
+    pub(crate) username: String,
+    pub(crate) password: Password,
+    pub(crate) email: Option<String>,
+    pub(crate) origin: Origin,
 }
 
 /// A stored login the kubelet cannot use (it reads only username, password and auth).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenKind {
+pub(crate) enum TokenKind {
     IdentityToken,
     RegistryToken,
 }

@@ -13,7 +13,7 @@ use super::kubelet::{KeyEntry, Keyring, SecretProblem};
 
 /// What the kubelet would find for one Secret that exists (a missing one has no state).
 #[derive(Debug, Clone)]
-pub enum SecretState {
+pub(crate) enum SecretState {
     /// Not a pull Secret type, or no data key: the kubelet silently ignores it.
     Ignored(String),
     /// Unparseable: the kubelet fails every pull of the pod.
@@ -22,7 +22,7 @@ pub enum SecretState {
 }
 
 impl SecretState {
-    pub fn from_parse(result: Result<Vec<KeyEntry>, SecretProblem>) -> Self {
+    pub(crate) fn from_parse(result: Result<Vec<KeyEntry>, SecretProblem>) -> Self {
         match result {
             Ok(keys) => Self::Keys(keys),
             Err(SecretProblem::Malformed(reason)) => Self::Malformed(reason),
@@ -34,7 +34,7 @@ impl SecretState {
 /// The verdict for one image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "verdict", rename_all = "SCREAMING-KEBAB-CASE")]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Ok {
         secret: String,
         key: String,
@@ -75,7 +75,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub fn label(&self) -> &'static str {
+    pub(crate) fn label(&self) -> &'static str {
         match self {
             Self::Ok { .. } => "OK",
             Self::Anonymous => "ANONYMOUS",
@@ -91,11 +91,11 @@ impl Verdict {
     }
 
     /// OK and ANONYMOUS do not fail `check`.
-    pub fn is_problem(&self) -> bool {
+    pub(crate) fn is_problem(&self) -> bool {
         !matches!(self, Self::Ok { .. } | Self::Anonymous)
     }
 
-    pub fn detail(&self) -> String {
+    pub(crate) fn detail(&self) -> String {
         match self {
             Self::Ok { secret, key } => format!("secret {secret} (key {key})"),
             Self::Anonymous => "no credential matches; fine if the image is public".into(),
@@ -137,24 +137,24 @@ impl fmt::Display for Verdict {
 }
 
 /// Everything the kubelet (and admission) would use for one pod spec.
-pub struct PodInputs<'a> {
+pub(crate) struct PodInputs<'a> {
     /// The spec's own `imagePullSecrets`.
-    pub own: &'a [String],
+    pub(crate) own: &'a [String],
     /// A Pod (admission already ran) rather than a template (admission runs at creation).
-    pub is_pod: bool,
+    pub(crate) is_pod: bool,
     /// The ServiceAccount's `imagePullSecrets`, if the account exists.
-    pub service_account: Option<&'a [String]>,
+    pub(crate) service_account: Option<&'a [String]>,
     /// Every Secret by name in the namespace that could matter, with its state.
-    pub secrets: &'a BTreeMap<String, SecretState>,
+    pub(crate) secrets: &'a BTreeMap<String, SecretState>,
     /// Images whose pull Events show an authorization failure.
-    pub auth_failures: &'a [String],
+    pub(crate) auth_failures: &'a [String],
     /// Images a `--probe` found refusing anonymous pulls, with the registry's answer.
-    pub probe_refusals: &'a BTreeMap<String, String>,
+    pub(crate) probe_refusals: &'a BTreeMap<String, String>,
 }
 
 impl PodInputs<'_> {
     /// The pull secrets the kubelet would use, and where they come from.
-    pub fn effective(&self) -> (Vec<String>, PullSecretSource) {
+    pub(crate) fn effective(&self) -> (Vec<String>, PullSecretSource) {
         admission::effective_pull_secrets(self.own, self.is_pod, self.service_account)
     }
 }
@@ -184,7 +184,7 @@ fn matching_secrets(
 }
 
 /// The verdict for one image of a pod spec.
-pub fn diagnose(image: &str, inputs: &PodInputs<'_>) -> Verdict {
+pub(crate) fn diagnose(image: &str, inputs: &PodInputs<'_>) -> Verdict {
     let parsed = match ImageRef::parse(image) {
         Ok(parsed) => parsed,
         Err(e) => {
@@ -268,7 +268,7 @@ pub fn diagnose(image: &str, inputs: &PodInputs<'_>) -> Verdict {
 }
 
 /// Whether a pull-failure Event message is an authorization failure for `image`.
-pub fn is_auth_failure(message: &str, image: &str) -> bool {
+pub(crate) fn is_auth_failure(message: &str, image: &str) -> bool {
     let lower = message.to_ascii_lowercase();
     message.contains(image)
         && [
@@ -288,7 +288,7 @@ pub fn is_auth_failure(message: &str, image: &str) -> bool {
 }
 
 /// The one-line fix for a verdict; `target` is `kind/name` as kubectl spells it.
-pub fn fix(verdict: &Verdict, image: &str, target: &str, namespace: &str) -> Option<String> {
+pub(crate) fn fix(verdict: &Verdict, image: &str, target: &str, namespace: &str) -> Option<String> {
     let host = ImageRef::parse(image)
         .map(|i| i.domain)
         .unwrap_or_else(|_| "REGISTRY".into());
@@ -338,7 +338,7 @@ pub fn fix(verdict: &Verdict, image: &str, target: &str, namespace: &str) -> Opt
 /// How a Secret a ServiceAccount lists looks to the kubelet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING-KEBAB-CASE")]
-pub enum SecretStatus {
+pub(crate) enum SecretStatus {
     Ok,
     SecretMissing,
     SecretMalformed,
@@ -346,7 +346,7 @@ pub enum SecretStatus {
 }
 
 impl SecretStatus {
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Self::Ok => "OK",
             Self::SecretMissing => "SECRET-MISSING",
@@ -364,14 +364,14 @@ impl fmt::Display for SecretStatus {
 
 /// The verdict on one Secret a ServiceAccount lists, with a fix when it is not OK.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SecretHealth {
-    pub status: SecretStatus,
-    pub detail: String,
-    pub fix: Option<String>,
+pub(crate) struct SecretHealth {
+    pub(crate) status: SecretStatus,
+    pub(crate) detail: String,
+    pub(crate) fix: Option<String>,
 }
 
 /// What the kubelet makes of the Secret `name` (in `state`) that `account` lists.
-pub fn secret_health(
+pub(crate) fn secret_health(
     name: &str,
     state: Option<&SecretState>,
     account: &str,

@@ -6,18 +6,18 @@ use std::fmt;
 /// A parsed image reference. `domain` is canonical (`index.docker.io` becomes `docker.io`) and
 /// `path` carries Docker Hub's `library/` prefix for single-component names.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageRef {
-    pub domain: String,
-    pub path: String,
-    pub tag: Option<String>,
-    pub digest: Option<String>,
+pub(crate) struct ImageRef {
+    pub(crate) domain: String,
+    pub(crate) path: String,
+    pub(crate) tag: Option<String>,
+    pub(crate) digest: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid image reference {image:?}: {reason}")]
-pub struct InvalidImage {
-    pub image: String,
-    pub reason: String,
+pub(crate) struct InvalidImage {
+    pub(crate) image: String,
+    pub(crate) reason: String,
 }
 
 const MAX_PATH_LEN: usize = 255;
@@ -25,7 +25,7 @@ const MAX_PATH_LEN: usize = 255;
 impl ImageRef {
     /// `ParseNormalizedNamed` of distribution/reference v0.6.0, as the kubelet calls it
     /// (`parsers.ParseImageName`): `nginx` → `docker.io/library/nginx`.
-    pub fn parse(image: &str) -> Result<Self, InvalidImage> {
+    pub(crate) fn parse(image: &str) -> Result<Self, InvalidImage> {
         let invalid = |reason: &str| InvalidImage {
             image: image.to_string(),
             reason: reason.to_string(),
@@ -80,7 +80,7 @@ impl ImageRef {
     }
 
     /// What the kubelet looks up in its keyring: `domain/path`, no tag or digest.
-    pub fn repository(&self) -> String {
+    pub(crate) fn repository(&self) -> String {
         if self.domain.is_empty() {
             self.path.clone()
         } else {

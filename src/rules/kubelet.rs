@@ -16,23 +16,23 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visi
 use super::image::ImageRef;
 
 /// The Secret types the kubelet reads pull credentials from, and the data key of each.
-pub const DOCKERCONFIGJSON_TYPE: &str = "kubernetes.io/dockerconfigjson";
-pub const DOCKERCONFIGJSON_KEY: &str = ".dockerconfigjson";
-pub const DOCKERCFG_TYPE: &str = "kubernetes.io/dockercfg";
+pub(crate) const DOCKERCONFIGJSON_TYPE: &str = "kubernetes.io/dockerconfigjson";
+pub(crate) const DOCKERCONFIGJSON_KEY: &str = ".dockerconfigjson";
+pub(crate) const DOCKERCFG_TYPE: &str = "kubernetes.io/dockercfg";
 
 /// One usable key of a pull Secret, as the kubelet keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyEntry {
+pub(crate) struct KeyEntry {
     /// The key as written in the Secret.
-    pub raw: String,
+    pub(crate) raw: String,
     /// The kubelet's normalized key: `host[/path]`, scheme and `/v1/`-`/v2/` prefix dropped.
-    pub key: String,
-    pub username: String,
-    pub has_password: bool,
+    pub(crate) key: String,
+    pub(crate) username: String,
+    pub(crate) has_password: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SecretProblem {
+pub(crate) enum SecretProblem {
     #[error("type is {0}, not kubernetes.io/dockerconfigjson or kubernetes.io/dockercfg")]
     WrongType(String),
     #[error("it has no {0} key")]
@@ -44,7 +44,7 @@ pub enum SecretProblem {
 
 /// Parses a pull Secret the way the kubelet does (`secretsToTrackedDockerConfigs`). Any
 /// `Malformed` breaks all pulls for the pod; the other problems make the kubelet skip it.
-pub fn parse_secret(secret: &Secret) -> Result<Vec<KeyEntry>, SecretProblem> {
+pub(crate) fn parse_secret(secret: &Secret) -> Result<Vec<KeyEntry>, SecretProblem> {
     let kind = secret.type_.as_deref().unwrap_or("Opaque");
     let data = |key: &'static str| {
         secret
@@ -393,7 +393,7 @@ fn go_lossy_utf8(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
 /// `http://`, parse it as Go's `url.Parse` would (None where that fails: the kubelet skips
 /// the key), drop a leading `/v1/` or `/v2/`, and keep `host + path` unless the path is
 /// empty or `/`.
-pub fn normalize_key(raw: &str) -> Option<String> {
+pub(crate) fn normalize_key(raw: &str) -> Option<String> {
     let url = if raw.starts_with("https://") || raw.starts_with("http://") {
         raw.to_string()
     } else {
@@ -415,7 +415,7 @@ pub fn normalize_key(raw: &str) -> Option<String> {
 /// `URLsMatchStr(glob, target)`: both parsed as `https://` + the value; equal ports, the
 /// same number of host labels, each label matched by `filepath.Match` (so `*` stays within
 /// one label), and the target path starting with the key path as a raw string prefix.
-pub fn key_matches(glob: &str, target: &str) -> bool {
+pub(crate) fn key_matches(glob: &str, target: &str) -> bool {
     let (Some((glob_host, glob_path)), Some((target_host, target_path))) = (
         go_url::parse(&format!("https://{glob}")),
         go_url::parse(&format!("https://{target}")),
@@ -444,7 +444,7 @@ fn split_url(host: &str) -> (Vec<&str>, &str) {
 /// `\` escapes. A malformed pattern matches nothing. This is Go's chunk algorithm: each
 /// star tries each start for the chunk after it once, so the work is at most
 /// O(len(pattern) × len(name)) however many stars there are, with no backtracking blow-up.
-pub fn glob_match(pattern: &str, name: &str) -> bool {
+pub(crate) fn glob_match(pattern: &str, name: &str) -> bool {
     go_glob::matches(pattern.as_bytes(), name.as_bytes()).unwrap_or(false)
 }
 
@@ -464,21 +464,21 @@ fn is_default_registry_match(repository: &str) -> bool {
 /// The kubelet's keyring over a Pod's pull Secrets (`BasicDockerKeyring`): every key of
 /// every Secret in one index, de-duplicated and reverse-sorted, each key with its
 /// credentials in Secret order.
-pub struct Keyring<'a> {
+pub(crate) struct Keyring<'a> {
     index: Vec<&'a str>,
     creds: BTreeMap<&'a str, Vec<Credential<'a>>>,
 }
 
 /// One credential the kubelet would try: the Secret it came from and its entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Credential<'a> {
-    pub secret: &'a str,
-    pub entry: &'a KeyEntry,
+pub(crate) struct Credential<'a> {
+    pub(crate) secret: &'a str,
+    pub(crate) entry: &'a KeyEntry,
 }
 
 impl<'a> Keyring<'a> {
     /// Secrets in the Pod's order, each with its parsed keys.
-    pub fn new(secrets: impl IntoIterator<Item = (&'a str, &'a [KeyEntry])>) -> Self {
+    pub(crate) fn new(secrets: impl IntoIterator<Item = (&'a str, &'a [KeyEntry])>) -> Self {
         let mut creds: BTreeMap<&str, Vec<Credential>> = BTreeMap::new();
         for (secret, entries) in secrets {
             for entry in entries {
@@ -494,7 +494,7 @@ impl<'a> Keyring<'a> {
 
     /// `Lookup`: the credentials of every key that matches the image, most specific key
     /// first; only if none matched and the image is on Docker Hub, those of `index.docker.io`.
-    pub fn lookup(&self, image: &ImageRef) -> Vec<Credential<'a>> {
+    pub(crate) fn lookup(&self, image: &ImageRef) -> Vec<Credential<'a>> {
         let target = image.repository();
         let matched: Vec<Credential> = self
             .index
@@ -517,7 +517,7 @@ impl<'a> Keyring<'a> {
 mod go_url {
     /// `url.Parse(s)` for an `http(s)://` URL: the (unescaped) host and path, or None where
     /// Go returns an error.
-    pub fn parse(s: &str) -> Option<(String, String)> {
+    pub(crate) fn parse(s: &str) -> Option<(String, String)> {
         let (s, fragment) = s.split_once('#').unwrap_or((s, ""));
         if s.bytes().any(|b| b < b' ' || b == 0x7f) {
             return None;
@@ -658,7 +658,7 @@ mod go_url {
     }
 
     /// `net.SplitHostPort`.
-    pub fn split_host_port(hostport: &str) -> Option<(&str, &str)> {
+    pub(crate) fn split_host_port(hostport: &str) -> Option<(&str, &str)> {
         let last_colon = hostport.rfind(':')?;
         let (host, after_host) = if hostport.starts_with('[') {
             let end = hostport.find(']')?;
@@ -683,7 +683,7 @@ mod go_url {
 
 /// Go's `path/filepath.Match` on Unix (Separator `/`), ported step for step.
 mod go_glob {
-    pub struct BadPattern;
+    pub(crate) struct BadPattern;
 
     /// One UTF-8 rune as Go's `utf8.DecodeRuneInString` decodes it: invalid → (U+FFFD, 1).
     fn decode_rune(s: &[u8]) -> (char, usize) {
@@ -704,7 +704,7 @@ mod go_glob {
         }
     }
 
-    pub fn matches(mut pattern: &[u8], mut name: &[u8]) -> Result<bool, BadPattern> {
+    pub(crate) fn matches(mut pattern: &[u8], mut name: &[u8]) -> Result<bool, BadPattern> {
         'pattern: while !pattern.is_empty() {
             let (star, chunk, rest) = scan_chunk(pattern);
             pattern = rest;

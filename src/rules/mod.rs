@@ -6,12 +6,12 @@
 //! Nothing here may import `cluster`, `commands`, `cli`, `settings`, `printer`, `output`,
 //! `credentials` or `probe`; `tests/architecture.rs` fails when something does.
 
-pub mod admission;
-pub mod credential;
-pub mod diagnosis;
-pub mod image;
-pub mod kinds;
-pub mod kubelet;
-pub mod names;
-pub mod pullsecret;
-pub mod registry;
+pub(crate) mod admission;
+pub(crate) mod credential;
+pub(crate) mod diagnosis;
+pub(crate) mod image;
+pub(crate) mod kinds;
+pub(crate) mod kubelet;
+pub(crate) mod names;
+pub(crate) mod pullsecret;
+pub(crate) mod registry;

@@ -11,14 +11,14 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
 use super::credential::Credential;
-pub use super::kubelet::{DOCKERCFG_TYPE, DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE};
+pub(crate) use super::kubelet::{DOCKERCFG_TYPE, DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE};
 use k8s_openapi::jiff::Timestamp;
-pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
-pub const MANAGER: &str = "kubectl-regcred";
+pub(crate) const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+pub(crate) const MANAGER: &str = "kubectl-regcred";
 /// Comma-separated registry keys the Secret holds.
-pub const REGISTRIES_ANNOTATION: &str = "kubectl-regcred/registries";
+pub(crate) const REGISTRIES_ANNOTATION: &str = "kubectl-regcred/registries";
 /// JSON map registry → where its credential came from (no paths, no secrets).
-pub const SOURCES_ANNOTATION: &str = "kubectl-regcred/sources";
+pub(crate) const SOURCES_ANNOTATION: &str = "kubectl-regcred/sources";
 
 /// kubectl's `DockerConfigEntry`: field order username, password, email, auth; email omitted
 /// when empty.
@@ -38,7 +38,7 @@ struct DockerConfigJson<'a> {
 
 /// The `.dockerconfigjson` bytes. `auth` is StdEncoding (padded) of `user:pass`, which every
 /// kubelet version decodes (semantics §4).
-pub fn render_dockerconfigjson(credentials: &[Credential]) -> Vec<u8> {
+pub(crate) fn render_dockerconfigjson(credentials: &[Credential]) -> Vec<u8> {
     let auths = credentials
         .iter()
         .map(|c| {
@@ -61,7 +61,11 @@ pub fn render_dockerconfigjson(credentials: &[Credential]) -> Vec<u8> {
 
 /// The Secret we want in one namespace. `namespace` is `None` when kubectl would leave it out
 /// (client-side dry run without an explicit namespace).
-pub fn build_secret(name: &str, namespace: Option<&str>, credentials: &[Credential]) -> Secret {
+pub(crate) fn build_secret(
+    name: &str,
+    namespace: Option<&str>,
+    credentials: &[Credential],
+) -> Secret {
     let registries: Vec<String> = credentials
         .iter()
         .map(|c| c.registry.secret_key())
@@ -96,11 +100,11 @@ pub fn build_secret(name: &str, namespace: Option<&str>, credentials: &[Credenti
     }
 }
 
-pub fn is_managed(secret: &Secret) -> bool {
+pub(crate) fn is_managed(secret: &Secret) -> bool {
     label(secret, MANAGED_BY_LABEL) == Some(MANAGER)
 }
 
-pub fn is_pull_secret_type(secret: &Secret) -> bool {
+pub(crate) fn is_pull_secret_type(secret: &Secret) -> bool {
     matches!(secret.type_.as_deref(), Some(DOCKERCONFIGJSON_TYPE))
 }
 
@@ -124,7 +128,7 @@ fn annotation<'a>(secret: &'a Secret, key: &str) -> Option<&'a str> {
 
 /// True when `existing` already holds what `desired` would write: the same type, our label and
 /// annotations, and the same `.dockerconfigjson` as JSON (key order and spacing do not count).
-pub fn is_up_to_date(existing: &Secret, desired: &Secret) -> bool {
+pub(crate) fn is_up_to_date(existing: &Secret, desired: &Secret) -> bool {
     let payload = |s: &Secret| -> Option<serde_json::Value> {
         let bytes = s.data.as_ref()?.get(DOCKERCONFIGJSON_KEY)?;
         serde_json::from_slice(&bytes.0).ok()
@@ -142,7 +146,7 @@ pub fn is_up_to_date(existing: &Secret, desired: &Secret) -> bool {
 
 /// `desired` applied onto `existing`: other writers' labels and annotations are kept, ours and
 /// the data are replaced, and `resourceVersion` stays as the optimistic-concurrency guard.
-pub fn updated(existing: &Secret, desired: &Secret) -> Secret {
+pub(crate) fn updated(existing: &Secret, desired: &Secret) -> Secret {
     let mut secret = existing.clone();
     let merge = |target: &mut Option<BTreeMap<String, String>>,
                  ours: &Option<BTreeMap<String, String>>| {
@@ -261,36 +265,36 @@ mod tests {
 /// so no printer can leak one.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SecretSummary {
-    pub namespace: String,
-    pub name: String,
+pub(crate) struct SecretSummary {
+    pub(crate) namespace: String,
+    pub(crate) name: String,
     #[serde(rename = "type")]
-    pub type_: String,
-    pub registries: Vec<RegistryEntry>,
+    pub(crate) type_: String,
+    pub(crate) registries: Vec<RegistryEntry>,
     /// Why the kubelet cannot parse it, if it cannot.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub malformed: Option<String>,
-    pub managed: bool,
+    pub(crate) malformed: Option<String>,
+    pub(crate) managed: bool,
     /// Registry key → where its credential came from (our annotation).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub sources: BTreeMap<String, String>,
-    pub used_by: Vec<String>,
+    pub(crate) sources: BTreeMap<String, String>,
+    pub(crate) used_by: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub created: Option<String>,
+    pub(crate) created: Option<String>,
     #[serde(skip)]
-    pub age_seconds: Option<i64>,
+    pub(crate) age_seconds: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RegistryEntry {
-    pub server: String,
-    pub username: String,
+pub(crate) struct RegistryEntry {
+    pub(crate) server: String,
+    pub(crate) username: String,
     /// Whether a password is set (never the password).
-    pub has_password: bool,
+    pub(crate) has_password: bool,
 }
 
-pub fn is_listed_type(secret: &Secret) -> bool {
+pub(crate) fn is_listed_type(secret: &Secret) -> bool {
     matches!(
         secret.type_.as_deref(),
         Some(DOCKERCONFIGJSON_TYPE | DOCKERCFG_TYPE)
@@ -299,7 +303,7 @@ pub fn is_listed_type(secret: &Secret) -> bool {
 
 impl SecretSummary {
     /// The summary of `secret` as of `now` (its age).
-    pub fn new(secret: &Secret, used_by: Vec<String>, now: Timestamp) -> Self {
+    pub(crate) fn new(secret: &Secret, used_by: Vec<String>, now: Timestamp) -> Self {
         let (registries, malformed) = match super::kubelet::parse_secret(secret) {
             Ok(keys) => (
                 keys.into_iter()
