@@ -136,7 +136,7 @@ pub(crate) fn print_objects(
             writeln!(out)
         }
         OutputFormat::Yaml => {
-            let text = serde_yaml::to_string(&document).map_err(std::io::Error::other)?;
+            let text = serde_saphyr::to_string(&document).map_err(std::io::Error::other)?;
             out.write_all(text.as_bytes())
         }
         OutputFormat::Name => unreachable!("handled above"),
@@ -172,6 +172,67 @@ mod tests {
             action_line("secret/x", "unchanged", Some("team-a"), DryRun::Server),
             "secret/x unchanged in namespace team-a (server dry run)"
         );
+    }
+
+    /// kubectl reads YAML 1.1 (go-yaml v2): strings that look like its booleans, numbers or
+    /// null must come out quoted, or `kubectl create -f` would see another type.
+    #[test]
+    fn yaml_quotes_what_yaml_1_1_would_read_as_another_type() {
+        let tricky = [
+            "yes",
+            "no",
+            "on",
+            "off",
+            "y",
+            "n",
+            "Y",
+            "true",
+            "False",
+            "null",
+            "~",
+            "",
+            "0777",
+            "0x1F",
+            "1e3",
+            "1_000",
+            "3.5",
+            ".inf",
+            "2024-01-01",
+            "- x",
+            ": x",
+            "#x",
+            " lead",
+            "a: b",
+            "@x",
+            "`x",
+            "%x",
+            "!x",
+            "&x",
+            "*x",
+        ];
+        let annotations: serde_json::Map<String, Value> = tricky
+            .iter()
+            .enumerate()
+            .map(|(i, text)| (format!("k{i}"), json!(text)))
+            .collect();
+        let object = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "x", "annotations": annotations}});
+        let mut out = Vec::new();
+        print_objects(&mut out, OutputFormat::Yaml, vec![object.clone()]).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        for (i, value) in tricky.iter().enumerate() {
+            let line = text
+                .lines()
+                .find(|l| l.trim_start().starts_with(&format!("k{i}:")))
+                .unwrap_or_else(|| panic!("k{i} in\n{text}"));
+            let rendered = line.trim_start()[format!("k{i}:").len()..].trim_start();
+            assert!(
+                rendered.starts_with('"') || rendered.starts_with('\''),
+                "{value:?} is not quoted: {line}"
+            );
+        }
+        let parsed: Value = serde_saphyr::from_str(&text).unwrap();
+        assert_eq!(parsed, object);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use serde_yaml::Value;
+use serde_json::Value;
 
 const SUPPORTED: [(&str, &str); 11] = [
     ("windows", "386"),
@@ -93,14 +93,14 @@ pub fn problems(file_name: &str, manifest: &Value) -> Vec<String> {
             fail(format!("caveats must explain {needed}"));
         }
     }
-    let platforms = spec["platforms"].as_sequence().cloned().unwrap_or_default();
+    let platforms = spec["platforms"].as_array().cloned().unwrap_or_default();
     if platforms.is_empty() {
         fail("at least one platform is required".into());
     }
     let mut matched: Vec<(&str, &str)> = Vec::new();
     for (i, platform) in platforms.iter().enumerate() {
         let selector = &platform["selector"];
-        let labels = selector["matchLabels"].as_mapping();
+        let labels = selector["matchLabels"].as_object();
         if selector.is_null() || labels.is_none_or(|l| l.is_empty()) {
             fail(format!(
                 "platform {i}: a non-empty selector.matchLabels is required"
@@ -108,13 +108,13 @@ pub fn problems(file_name: &str, manifest: &Value) -> Vec<String> {
         }
         if selector
             .get("matchExpressions")
-            .is_some_and(|e| e.as_sequence().is_none_or(|s| s.is_empty()))
+            .is_some_and(|e| e.as_array().is_none_or(|s| s.is_empty()))
         {
             fail(format!("platform {i}: matchExpressions must not be empty"));
         }
         let labels = labels.cloned().unwrap_or_default();
         for key in labels.keys() {
-            if !matches!(key.as_str(), Some("os" | "arch")) {
+            if !matches!(key.as_str(), "os" | "arch") {
                 fail(format!(
                     "platform {i}: selector key {key:?} is not os or arch"
                 ));
@@ -160,10 +160,10 @@ pub fn problems(file_name: &str, manifest: &Value) -> Vec<String> {
         }
         match &platform["files"] {
             Value::Null => {}
-            Value::Sequence(files) if files.is_empty() => {
+            Value::Array(files) if files.is_empty() => {
                 fail(format!("platform {i}: files must not be empty"))
             }
-            Value::Sequence(files) => {
+            Value::Array(files) => {
                 for file in files {
                     if file["from"].as_str().unwrap_or("").is_empty()
                         || file["to"].as_str().unwrap_or("").is_empty()
@@ -179,7 +179,7 @@ pub fn problems(file_name: &str, manifest: &Value) -> Vec<String> {
 }
 
 fn load(path: &Path) -> Value {
-    serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 #[test]
@@ -188,7 +188,7 @@ fn the_committed_manifest_passes_krews_rules() {
     let manifest = load(&path);
     assert_eq!(problems("regcred.yaml", &manifest), Vec::<String>::new());
     let platforms: Vec<(String, String)> = manifest["spec"]["platforms"]
-        .as_sequence()
+        .as_array()
         .unwrap()
         .iter()
         .map(|p| {
@@ -212,7 +212,7 @@ fn the_committed_manifest_passes_krews_rules() {
         );
     }
     let windows = manifest["spec"]["platforms"]
-        .as_sequence()
+        .as_array()
         .unwrap()
         .iter()
         .find(|p| p["selector"]["matchLabels"]["os"] == "windows")
@@ -290,7 +290,7 @@ fn each_rule_catches_its_violation() {
         ),
         (
             "files",
-            Box::new(|m| m["spec"]["platforms"][0]["files"] = Value::Sequence(vec![])),
+            Box::new(|m| m["spec"]["platforms"][0]["files"] = Value::Array(vec![])),
         ),
         (
             "from",
@@ -305,7 +305,7 @@ fn each_rule_catches_its_violation() {
             Box::new(|m| {
                 let first = m["spec"]["platforms"][0].clone();
                 m["spec"]["platforms"]
-                    .as_sequence_mut()
+                    .as_array_mut()
                     .unwrap()
                     .push(first);
             }),

@@ -460,7 +460,7 @@ fn dry_runs_show_the_result_and_write_nothing() {
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", text(&out.stderr));
-        let printed: serde_json::Value = serde_yaml::from_slice(&out.stdout).unwrap();
+        let printed: serde_json::Value = serde_saphyr::from_slice(&out.stdout).unwrap();
         assert_eq!(printed["kind"], "Deployment");
         assert_eq!(
             printed["spec"]["template"]["spec"]["imagePullSecrets"][0]["name"], "regcred",

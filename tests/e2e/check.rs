@@ -312,13 +312,14 @@ fn no_password_in_list_show_or_check_unless_revealed() {
 
     // On a terminal (a pty from `script`), a warning comes first.
     let binary = assert_cmd::cargo::cargo_bin("kubectl-regcred");
-    let out = std::process::Command::new("script")
+    let mut script = std::process::Command::new("script");
+    e2e.scrub(&mut script);
+    let out = script
         .args([
             "-qec",
             &format!("{} show regcred -n {ns} --reveal", binary.display()),
             "/dev/null",
         ])
-        .env("KUBECONFIG", &e2e.kubeconfig)
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();

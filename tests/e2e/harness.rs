@@ -68,18 +68,30 @@ impl E2e {
 
     pub fn regcred_std(&self, args: &[&str]) -> std::process::Command {
         let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("kubectl-regcred"));
+        self.scrub(&mut cmd);
+        cmd.args(args);
+        cmd
+    }
+
+    /// The environment every process a test starts gets, as the CLI harness gives it: the
+    /// test cluster, a private HOME and runtime directory, and none of the caller's registry,
+    /// keychain (D-Bus) or kubectl-plugin variables, so a developer's own logins cannot leak in.
+    pub fn scrub(&self, cmd: &mut std::process::Command) {
         for var in [
             "DOCKER_CONFIG",
             "DOCKER_AUTH_CONFIG",
             "REGISTRY_AUTH_FILE",
             "XDG_CONFIG_HOME",
+            "KUBECTL_PATH",
+            "DBUS_SESSION_BUS_ADDRESS",
         ] {
             cmd.env_remove(var);
         }
+        let runtime = self.home.path().join("run");
+        std::fs::create_dir_all(&runtime).unwrap();
         cmd.env("KUBECONFIG", &self.kubeconfig)
             .env("HOME", self.home.path())
-            .args(args);
-        cmd
+            .env("XDG_RUNTIME_DIR", runtime);
     }
 
     /// `create NAME --server S --username U --password-stdin` with extra args.
@@ -105,11 +117,9 @@ impl E2e {
     }
 
     pub fn kubectl(&self, args: &[&str]) -> Output {
-        std::process::Command::new("kubectl")
-            .env("KUBECONFIG", &self.kubeconfig)
-            .args(args)
-            .output()
-            .expect("kubectl runs")
+        let mut cmd = std::process::Command::new("kubectl");
+        self.scrub(&mut cmd);
+        cmd.args(args).output().expect("kubectl runs")
     }
 
     pub fn kubectl_ok(&self, args: &[&str]) -> String {
@@ -134,24 +144,29 @@ impl E2e {
         ]);
     }
 
-    pub fn kubectl_apply(&self, yaml: &str) {
-        let mut child = std::process::Command::new("kubectl")
-            .env("KUBECONFIG", &self.kubeconfig)
-            .args(["apply", "-f", "-"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+    /// kubectl with `input` on stdin.
+    pub fn kubectl_stdin(&self, args: &[&str], input: &[u8]) -> Output {
         use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(yaml.as_bytes())
-            .unwrap();
+        use std::process::Stdio;
+        let mut cmd = std::process::Command::new("kubectl");
+        self.scrub(&mut cmd);
+        let mut child = cmd
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubectl runs");
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    pub fn kubectl_apply(&self, yaml: &str) {
+        let out = self.kubectl_stdin(&["apply", "-f", "-"], yaml.as_bytes());
         assert!(
-            child.wait().unwrap().success(),
-            "kubectl apply failed for:\n{yaml}"
+            out.status.success(),
+            "kubectl apply failed for:\n{yaml}\n{}",
+            String::from_utf8_lossy(&out.stderr)
         );
     }
 
@@ -335,14 +350,13 @@ impl E2e {
             std::env::var("PATH").unwrap_or_default()
         );
         let full = format!("set -e\n{setup}\nset +e\n{script}");
-        std::process::Command::new("dbus-run-session")
-            .args(["--", "sh", "-c", &full])
-            .env("HOME", self.home.path())
+        let mut cmd = std::process::Command::new("dbus-run-session");
+        // dbus-run-session sets the session address; the keyring's control socket goes into
+        // the private runtime directory, never the caller's.
+        self.scrub(&mut cmd);
+        cmd.args(["--", "sh", "-c", &full])
             .env("PATH", path)
-            .env("KUBECONFIG", &self.kubeconfig)
             .env("REGCRED", assert_cmd::cargo::cargo_bin("kubectl-regcred"))
-            .env_remove("DOCKER_CONFIG")
-            .env_remove("REGISTRY_AUTH_FILE")
             .output()
             .expect("dbus-run-session (package dbus) is installed")
     }

@@ -68,12 +68,8 @@ exit 0"#
 fn without_a_secret_service_errors_are_clear_and_other_sources_still_work() {
     let e2e = E2e::new();
     let run = |args: &[&str]| {
-        e2e.regcred(args)
-            .env_remove("DBUS_SESSION_BUS_ADDRESS")
-            .env("XDG_RUNTIME_DIR", e2e.home.path())
-            .write_stdin("pw")
-            .output()
-            .unwrap()
+        // The scrubbed environment has no D-Bus session, so no Secret Service.
+        e2e.regcred(args).write_stdin("pw").output().unwrap()
     };
     for args in [
         vec!["login", "quay.io", "-u", "robot", "--password-stdin"],
@@ -101,12 +97,10 @@ fn without_a_secret_service_errors_are_clear_and_other_sources_still_work() {
         "--dry-run=client",
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let out = std::process::Command::new(e2e.helper_bin().join("docker-credential-regcred"))
-        .arg("list")
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .env("XDG_RUNTIME_DIR", e2e.home.path())
-        .output()
-        .unwrap();
+    // No D-Bus session at all: the scrubbed environment has none.
+    let mut helper = std::process::Command::new(e2e.helper_bin().join("docker-credential-regcred"));
+    e2e.scrub(&mut helper);
+    let out = helper.arg("list").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stdout).contains("no OS keychain is available"),

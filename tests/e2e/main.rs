@@ -181,8 +181,20 @@ fn server_dry_run_validates_and_writes_nothing() {
         &["-n", &ns, "--dry-run=server", "-o", "yaml"],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let printed: serde_json::Value = serde_yaml::from_slice(&out.stdout).unwrap();
+    let printed: serde_json::Value = serde_saphyr::from_slice(&out.stdout).unwrap();
     assert_eq!(printed["metadata"]["namespace"], ns.as_str());
+    // kubectl itself reads our YAML back as the same object.
+    let reread = e2e.kubectl_stdin(
+        &["create", "--dry-run=client", "-f", "-", "-o", "json"],
+        &out.stdout,
+    );
+    assert!(reread.status.success(), "{}", text(&reread.stderr));
+    let reread: serde_json::Value = serde_json::from_slice(&reread.stdout).unwrap();
+    assert_eq!(reread["data"], printed["data"]);
+    assert_eq!(
+        reread["metadata"]["annotations"],
+        printed["metadata"]["annotations"]
+    );
     assert!(
         printed["metadata"]["uid"].is_string(),
         "the server filled in the object"
@@ -387,10 +399,10 @@ printf '{{"ServerURL":"reg.example.com:5000","Username":"keyuser","Secret":"from
         home = e2e.home.path().display(),
         binary = binary.display(),
     );
-    let out = std::process::Command::new("dbus-run-session")
+    let mut session = std::process::Command::new("dbus-run-session");
+    e2e.scrub(&mut session);
+    let out = session
         .args(["--", "sh", "-c", &script])
-        .env("KUBECONFIG", &e2e.kubeconfig)
-        .env_remove("DOCKER_CONFIG")
         .output()
         .expect("dbus-run-session (package dbus) is installed");
     let stderr = text(&out.stderr);

@@ -47,12 +47,12 @@ fn kubectl(bin: &Path, args: &[&str]) -> (bool, String, String) {
 fn release_archive_matches_its_manifest() {
     let dist = tempfile::tempdir().unwrap();
     let archive = release_host_archive(dist.path());
-    let manifest: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(dist.path().join("regcred.yaml")).unwrap())
+    let manifest: serde_json::Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(dist.path().join("regcred.yaml")).unwrap())
             .unwrap();
     let file_name = archive.file_name().unwrap().to_string_lossy().to_string();
     let platform = manifest["spec"]["platforms"]
-        .as_sequence()
+        .as_array()
         .unwrap()
         .iter()
         .find(|p| p["uri"].as_str().unwrap().ends_with(&file_name))
@@ -86,7 +86,7 @@ fn release_archive_matches_its_manifest() {
         unpacked.path().join(bin).is_file(),
         "extracting yields bin {bin}"
     );
-    for file in platform["files"].as_sequence().unwrap() {
+    for file in platform["files"].as_array().unwrap() {
         let from = file["from"].as_str().unwrap();
         assert!(
             unpacked.path().join(from).exists(),
