@@ -123,6 +123,32 @@ impl TestEnv {
     pub fn redact(&self, text: &str) -> String {
         text.replace(&self.dir.path().display().to_string(), "[TMP]")
     }
+
+    /// Runs `cmd` and renders all it did, exit code, stdout and stderr, as one text with the
+    /// temp directory redacted: what [`regcred_snapshot!`] compares (uv's pattern).
+    pub fn run_report(&self, cmd: &mut Command) -> String {
+        let output = cmd.output().unwrap();
+        let code = output
+            .status
+            .code()
+            .map_or_else(|| "signal".to_string(), |c| c.to_string());
+        format!(
+            "exit_code: {code}\n----- stdout -----\n{}----- stderr -----\n{}",
+            self.redact(&String::from_utf8_lossy(&output.stdout)),
+            self.redact(&String::from_utf8_lossy(&output.stderr))
+        )
+    }
+}
+
+/// Snapshots a command's exit code, stdout and stderr together, so a test sees every line
+/// kubectl users would see, not just a substring: `regcred_snapshot!(env, env.cmd(..), "name")`.
+#[macro_export]
+macro_rules! regcred_snapshot {
+    ($env:expr, $cmd:expr, $name:literal) => {{
+        let report = $env.run_report(&mut $cmd);
+        insta::assert_snapshot!($name, report);
+        report
+    }};
 }
 
 #[cfg(unix)]

@@ -18,11 +18,10 @@ fn help_shows_every_create_flag() {
 /// Each command line exits 2, prints nothing on stdout, and says `error: ...NEEDLE...`.
 fn assert_usage_errors(env: &TestEnv, cases: &[(&[&str], &str)]) {
     for (args, needle) in cases {
-        env.cmd(args)
-            .assert()
-            .code(2)
-            .stdout("")
-            .stderr(predicate::str::contains(*needle).and(predicate::str::starts_with("error:")));
+        let report = env.run_report(&mut env.cmd(args));
+        let expected = "exit_code: 2\n----- stdout -----\n----- stderr -----\nerror:";
+        assert!(report.starts_with(expected), "{args:?}:\n{report}");
+        assert!(report.contains(needle), "{args:?}:\n{report}");
     }
 }
 
@@ -153,30 +152,30 @@ fn hub_is_the_default_server_like_kubectl() {
 #[test]
 fn password_in_argv_warns() {
     let env = TestEnv::new();
-    env.cmd(&[
-        "create",
-        "x",
-        "--username",
-        "u",
-        "--docker-password",
-        "pw",
-        "--dry-run=client",
-    ])
-    .assert()
-    .success()
-    .stderr(predicate::str::contains(
-        "warning: --password puts the password in the process list",
-    ));
+    regcred_snapshot!(
+        env,
+        env.cmd(&[
+            "create",
+            "x",
+            "--username",
+            "u",
+            "--docker-password",
+            "pw",
+            "--dry-run=client",
+        ]),
+        "password_in_argv"
+    );
 }
 
 #[test]
 fn no_password_and_no_terminal_is_a_usage_error() {
     let env = TestEnv::new();
-    env.cmd(&["create", "x", "--username", "u", "--dry-run=client"])
-        .write_stdin("")
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("--password-stdin"));
+    regcred_snapshot!(
+        env,
+        env.cmd(&["create", "x", "--username", "u", "--dry-run=client"])
+            .write_stdin(""),
+        "no_password_no_terminal"
+    );
 }
 
 #[test]
@@ -212,18 +211,12 @@ fn stderr_names_the_source_of_each_registry_and_no_secret() {
         r#"{{"auths":{{"quay.io":{{"auth":"{}"}}}}}}"#,
         b64("q:sup3rsecret")
     ));
-    let output = env
-        .cmd(&["create", "x", "--dry-run=client"])
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = env.redact(&String::from_utf8_lossy(&output.stderr));
-    insta::assert_snapshot!(
-        "sources_on_stderr",
-        format!("stdout:\n{stdout}stderr:\n{stderr}")
+    let report = regcred_snapshot!(
+        env,
+        env.cmd(&["create", "x", "--dry-run=client"]),
+        "sources_on_stderr"
     );
-    assert!(!stdout.contains("sup3rsecret") && !stderr.contains("sup3rsecret"));
+    assert!(!report.contains("sup3rsecret"));
 }
 
 #[test]
@@ -353,14 +346,10 @@ fn nothing_found_lists_every_place_searched() {
         r#"{{"auths":{{"quay.io":{{"auth":"{}"}}}}}}"#,
         b64("q:pw")
     ));
-    let output = env
-        .cmd(&["create", "x", "--server", "ghcr.io", "--dry-run=client"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    insta::assert_snapshot!(
-        "not_found",
-        env.redact(&String::from_utf8_lossy(&output.stderr))
+    regcred_snapshot!(
+        env,
+        env.cmd(&["create", "x", "--server", "ghcr.io", "--dry-run=client"]),
+        "not_found"
     );
 }
 
@@ -443,10 +432,24 @@ fn several_namespaces_print_a_list_and_name_output() {
     .assert()
     .success()
     .stdout("secret/x\nsecret/x\n");
-    env.cmd(&["create", "x", "--namespaces", "a,b", "--dry-run=client"])
-        .assert()
-        .success()
-        .stdout("secret/x created in namespace a (dry run)\nsecret/x created in namespace b (dry run)\n");
+    regcred_snapshot!(
+        env,
+        env.cmd(&["create", "x", "--namespaces", "a,b", "--dry-run=client"]),
+        "several_namespaces_lines"
+    );
+    // --quiet keeps the result lines and drops the summary and the sources.
+    regcred_snapshot!(
+        env,
+        env.cmd(&[
+            "create",
+            "x",
+            "--namespaces",
+            "a,b",
+            "--dry-run=client",
+            "-q"
+        ]),
+        "several_namespaces_quiet"
+    );
 }
 
 #[test]
@@ -501,41 +504,39 @@ fn an_unreachable_server_is_named() {
          users: [{name: u, user: {token: abc}}]\ncontexts: [{name: ctx, context: {cluster: c, user: u}}]\n\
          current-context: ctx\n",
     );
-    env.cmd(&[
-        "create",
-        "x",
-        "--username",
-        "u",
-        "--password-stdin",
-        "--kubeconfig",
-    ])
-    .arg(&kubeconfig)
-    .write_stdin("pw")
-    .assert()
-    .code(1)
-    .stderr(predicate::str::contains(
-        "error: namespace default: cannot reach the Kubernetes API server at https://127.0.0.1:1",
-    ));
+    regcred_snapshot!(
+        env,
+        env.cmd(&[
+            "create",
+            "x",
+            "--username",
+            "u",
+            "--password-stdin",
+            "--kubeconfig",
+        ])
+        .arg(&kubeconfig)
+        .write_stdin("pw"),
+        "unreachable_server"
+    );
 }
 
 #[test]
 fn a_missing_kubeconfig_is_named() {
     let env = TestEnv::new();
-    env.cmd(&[
-        "create",
-        "x",
-        "--username",
-        "u",
-        "--password-stdin",
-        "--kubeconfig",
-        "/nonexistent/kubeconfig",
-    ])
-    .write_stdin("pw")
-    .assert()
-    .code(1)
-    .stderr(predicate::str::contains(
-        "error: loading kubeconfig /nonexistent/kubeconfig",
-    ));
+    regcred_snapshot!(
+        env,
+        env.cmd(&[
+            "create",
+            "x",
+            "--username",
+            "u",
+            "--password-stdin",
+            "--kubeconfig",
+            "/nonexistent/kubeconfig",
+        ])
+        .write_stdin("pw"),
+        "missing_kubeconfig"
+    );
 }
 
 #[test]

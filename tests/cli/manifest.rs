@@ -304,10 +304,7 @@ fn each_rule_catches_its_violation() {
             "overlap",
             Box::new(|m| {
                 let first = m["spec"]["platforms"][0].clone();
-                m["spec"]["platforms"]
-                    .as_array_mut()
-                    .unwrap()
-                    .push(first);
+                m["spec"]["platforms"].as_array_mut().unwrap().push(first);
             }),
         ),
         (

@@ -50,10 +50,7 @@ fn service_account_attach_and_detach_keep_other_entries() {
         pull_secret(&e2e, &ns, name, "quay.io");
     }
     service_account(&e2e, &ns, "builder", &["a", "b"]);
-    let out = e2e
-        .regcred(&["attach", "c", "sa/builder", "-n", &ns])
-        .output()
-        .unwrap();
+    let out = e2e.run(&["attach", "c", "sa/builder", "-n", &ns]);
     assert_eq!(
         text(&out.stdout),
         "serviceaccount/builder attached\n",
@@ -62,10 +59,7 @@ fn service_account_attach_and_detach_keep_other_entries() {
     );
     assert_eq!(sa_pull_secrets(&e2e, &ns, "builder"), ["a", "b", "c"]);
 
-    let out = e2e
-        .regcred(&["detach", "b", "serviceaccount/builder", "-n", &ns])
-        .output()
-        .unwrap();
+    let out = e2e.run(&["detach", "b", "serviceaccount/builder", "-n", &ns]);
     assert_eq!(
         text(&out.stdout),
         "serviceaccount/builder detached\n",
@@ -74,10 +68,7 @@ fn service_account_attach_and_detach_keep_other_entries() {
     );
     assert_eq!(sa_pull_secrets(&e2e, &ns, "builder"), ["a", "c"]);
 
-    let out = e2e
-        .regcred(&["detach", "b", "sa/builder", "-n", &ns])
-        .output()
-        .unwrap();
+    let out = e2e.run(&["detach", "b", "sa/builder", "-n", &ns]);
     assert_eq!(text(&out.stdout), "serviceaccount/builder unchanged\n");
 }
 
@@ -124,10 +115,7 @@ fn service_account_token_secrets_survive_attach_and_detach() {
         sa_token_secrets(&e2e, &ns, "legacy", 1)
     };
     for (verb, done) in [("attach", "attached"), ("detach", "detached")] {
-        let out = e2e
-            .regcred(&[verb, "regcred", "sa/legacy", "-n", &ns])
-            .output()
-            .unwrap();
+        let out = e2e.run(&[verb, "regcred", "sa/legacy", "-n", &ns]);
         assert_eq!(
             text(&out.stdout),
             format!("serviceaccount/legacy {done}\n"),
@@ -186,10 +174,7 @@ fn deployment_keeps_its_own_entries_and_does_not_roll_out_twice() {
         r#"{"spec":{"template":{"spec":{"imagePullSecrets":[{"name":"x"}]}}}}"#,
     ]);
 
-    let out = e2e
-        .regcred(&["attach", "regcred", "deploy/web", "-n", &ns])
-        .output()
-        .unwrap();
+    let out = e2e.run(&["attach", "regcred", "deploy/web", "-n", &ns]);
     assert_eq!(
         text(&out.stdout),
         "deployment.apps/web attached\n",
@@ -199,10 +184,7 @@ fn deployment_keeps_its_own_entries_and_does_not_roll_out_twice() {
     let (names, generation) = template_pull_secrets(&e2e, &ns, "web");
     assert_eq!(names, ["x", "regcred"]);
 
-    let out = e2e
-        .regcred(&["attach", "regcred", "deployment/web", "-n", &ns])
-        .output()
-        .unwrap();
+    let out = e2e.run(&["attach", "regcred", "deployment/web", "-n", &ns]);
     assert_eq!(text(&out.stdout), "deployment.apps/web unchanged\n");
     assert_eq!(
         template_pull_secrets(&e2e, &ns, "web").1,
@@ -210,10 +192,7 @@ fn deployment_keeps_its_own_entries_and_does_not_roll_out_twice() {
         "no write, no rollout"
     );
 
-    let out = e2e
-        .regcred(&["detach", "regcred", "deployment/web", "-n", &ns])
-        .output()
-        .unwrap();
+    let out = e2e.run(&["detach", "regcred", "deployment/web", "-n", &ns]);
     assert_eq!(
         text(&out.stdout),
         "deployment.apps/web detached\n",
@@ -243,11 +222,7 @@ spec:
       containers: [{{name: app, image: 'ghcr.io/org/app:2'}}]
 "
     ));
-    let out = e2e
-        .regcred(&["attach", "--auto", "deployment/two-registries", "-n", &ns])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = e2e.regcred_ok(&["attach", "--auto", "deployment/two-registries", "-n", &ns]);
     assert_eq!(
         text(&out.stdout),
         "deployment.apps/two-registries attached quay-cred\n"
@@ -263,17 +238,14 @@ spec:
     );
 
     // With a named candidate that matches nothing, nothing changes.
-    let out = e2e
-        .regcred(&[
-            "attach",
-            "other-cred",
-            "--auto",
-            "deploy/two-registries",
-            "-n",
-            &ns,
-        ])
-        .output()
-        .unwrap();
+    let out = e2e.run(&[
+        "attach",
+        "other-cred",
+        "--auto",
+        "deploy/two-registries",
+        "-n",
+        &ns,
+    ]);
     assert_eq!(
         text(&out.stdout),
         "deployment.apps/two-registries unchanged\n"
@@ -298,11 +270,7 @@ fn service_account_attach_reaches_new_pods_and_restart_rolls_out() {
         r#"{"spec":{"template":{"spec":{"imagePullSecrets":[{"name":"mine"}]}}}}"#,
     ]);
 
-    let out = e2e
-        .regcred(&["attach", "regcred", "sa/default", "-n", &ns, "--restart"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = e2e.regcred_ok(&["attach", "regcred", "sa/default", "-n", &ns, "--restart"]);
     let stdout = text(&out.stdout);
     assert!(
         stdout.contains("serviceaccount/default attached"),
@@ -344,10 +312,7 @@ fn missing_secret_is_refused_unless_allowed() {
     let e2e = E2e::new();
     let ns = e2e.namespace("missing");
     e2e.create_deployment(&ns, "web", "quay.io/team/web:1");
-    let out = e2e
-        .regcred(&["attach", "ghost", "deployment/web", "-n", &ns])
-        .output()
-        .unwrap();
+    let out = e2e.run(&["attach", "ghost", "deployment/web", "-n", &ns]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(
@@ -365,10 +330,7 @@ fn missing_secret_is_refused_unless_allowed() {
         &ns,
         "--from-literal=a=b",
     ]);
-    let out = e2e
-        .regcred(&["attach", "opaque", "deployment/web", "-n", &ns])
-        .output()
-        .unwrap();
+    let out = e2e.run(&["attach", "opaque", "deployment/web", "-n", &ns]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("has type Opaque"),
@@ -376,17 +338,14 @@ fn missing_secret_is_refused_unless_allowed() {
         text(&out.stderr)
     );
 
-    let out = e2e
-        .regcred(&[
-            "attach",
-            "ghost",
-            "deployment/web",
-            "-n",
-            &ns,
-            "--allow-missing",
-        ])
-        .output()
-        .unwrap();
+    let out = e2e.run(&[
+        "attach",
+        "ghost",
+        "deployment/web",
+        "-n",
+        &ns,
+        "--allow-missing",
+    ]);
     assert_eq!(
         text(&out.stdout),
         "deployment.apps/web attached\n",
@@ -394,17 +353,14 @@ fn missing_secret_is_refused_unless_allowed() {
         text(&out.stderr)
     );
 
-    let out = e2e
-        .regcred(&[
-            "attach",
-            "ghost",
-            "deployment/nope",
-            "-n",
-            &ns,
-            "--allow-missing",
-        ])
-        .output()
-        .unwrap();
+    let out = e2e.run(&[
+        "attach",
+        "ghost",
+        "deployment/nope",
+        "-n",
+        &ns,
+        "--allow-missing",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("deployment.apps/nope not found"),
@@ -420,18 +376,15 @@ fn a_forbidden_user_changes_nothing_and_fails() {
     let ns = e2e.namespace("attach-rbac");
     pull_secret(&e2e, &ns, "regcred", "quay.io");
     e2e.create_deployment(&ns, "web", "quay.io/team/web:1");
-    let out = e2e
-        .regcred(&[
-            "attach",
-            "regcred",
-            "deployment/web",
-            "-n",
-            &ns,
-            "--context",
-            "dev",
-        ])
-        .output()
-        .unwrap();
+    let out = e2e.run(&[
+        "attach",
+        "regcred",
+        "deployment/web",
+        "-n",
+        &ns,
+        "--context",
+        "dev",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("forbidden: User \"dev\""), "{stderr}");
@@ -446,20 +399,16 @@ fn dry_runs_show_the_result_and_write_nothing() {
     pull_secret(&e2e, &ns, "regcred", "quay.io");
     e2e.create_deployment(&ns, "web", "quay.io/team/web:1");
     for mode in ["--dry-run=server", "--dry-run=client"] {
-        let out = e2e
-            .regcred(&[
-                "attach",
-                "regcred",
-                "deploy/web",
-                "-n",
-                &ns,
-                mode,
-                "-o",
-                "yaml",
-            ])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", text(&out.stderr));
+        let out = e2e.regcred_ok(&[
+            "attach",
+            "regcred",
+            "deploy/web",
+            "-n",
+            &ns,
+            mode,
+            "-o",
+            "yaml",
+        ]);
         let printed: serde_json::Value = serde_saphyr::from_slice(&out.stdout).unwrap();
         assert_eq!(printed["kind"], "Deployment");
         assert_eq!(
@@ -471,17 +420,14 @@ fn dry_runs_show_the_result_and_write_nothing() {
             "{mode} wrote"
         );
     }
-    let out = e2e
-        .regcred(&[
-            "attach",
-            "regcred",
-            "deploy/web",
-            "-n",
-            &ns,
-            "--dry-run=server",
-        ])
-        .output()
-        .unwrap();
+    let out = e2e.run(&[
+        "attach",
+        "regcred",
+        "deploy/web",
+        "-n",
+        &ns,
+        "--dry-run=server",
+    ]);
     assert_eq!(
         text(&out.stdout),
         "deployment.apps/web attached (server dry run)\n"
@@ -566,19 +512,16 @@ spec:
         "regcred"
     );
 
-    let out = e2e
-        .regcred(&[
-            "attach",
-            "regcred",
-            "--all",
-            "deployments",
-            "-l",
-            "part-of=shop",
-            "-n",
-            &ns,
-        ])
-        .output()
-        .unwrap();
+    let out = e2e.run(&[
+        "attach",
+        "regcred",
+        "--all",
+        "deployments",
+        "-l",
+        "part-of=shop",
+        "-n",
+        &ns,
+    ]);
     assert_eq!(
         text(&out.stdout),
         "deployment.apps/shop-a attached\n",

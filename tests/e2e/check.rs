@@ -29,7 +29,7 @@ fn container(image: &str) -> Value {
 fn verdict(e2e: &E2e, ns: &str, target: &str, extra: &[&str]) -> (i32, Value) {
     let mut args = vec!["check", target, "-n", ns, "-o", "json"];
     args.extend_from_slice(extra);
-    let out = e2e.regcred(&args).output().unwrap();
+    let out = e2e.run(&args);
     let parsed: Value =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out.stderr)));
     let item = parsed["items"][0].clone();
@@ -106,11 +106,7 @@ fn every_verdict_with_its_exit_code() {
     );
     // A pod created before its ServiceAccount gained the Secret.
     e2e.wait_for_pod(&ns, "stale");
-    let out = e2e
-        .regcred(&["attach", "quay-cred", "sa/late", "-n", &ns])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    e2e.regcred_ok(&["attach", "quay-cred", "sa/late", "-n", &ns]);
 
     let cases = [
         ("deployment/healthy", "OK", 0),
@@ -138,10 +134,7 @@ fn every_verdict_with_its_exit_code() {
         }
     }
 
-    let out = e2e
-        .regcred(&["check", "deployment/denied", "-n", &ns])
-        .output()
-        .unwrap();
+    let out = e2e.run(&["check", "deployment/denied", "-n", &ns]);
     let stdout = text(&out.stdout);
     assert!(stdout.contains("NO-CREDENTIAL"), "{stdout}");
     assert!(stdout.contains(&format!("fix: kubectl regcred create regcred --server registry.example.com -n {ns} --attach deployment/denied")), "{stdout}");
@@ -150,10 +143,7 @@ fn every_verdict_with_its_exit_code() {
         "{stdout}"
     );
 
-    let out = e2e
-        .regcred(&["check", "deployment/stale", "-n", &ns])
-        .output()
-        .unwrap();
+    let out = e2e.run(&["check", "deployment/stale", "-n", &ns]);
     assert!(
         text(&out.stdout).contains(&format!(
             "fix: kubectl rollout restart deployment/stale -n {ns}"
@@ -163,21 +153,11 @@ fn every_verdict_with_its_exit_code() {
     );
 
     // The whole namespace: some problems, so exit 1; a healthy-only namespace exits 0.
-    assert_eq!(
-        e2e.regcred(&["check", "-n", &ns])
-            .output()
-            .unwrap()
-            .status
-            .code(),
-        Some(1)
-    );
+    assert_eq!(e2e.run(&["check", "-n", &ns]).status.code(), Some(1));
     let clean = e2e.namespace("clean");
     pull_secret(&e2e, &clean, "quay-cred", "quay.io", "pw");
     e2e.deployment(&clean, "fine", json!({"imagePullSecrets": [{"name": "quay-cred"}], "containers": container("quay.io/team/ok:1")}));
-    let out = e2e
-        .regcred(&["check", "--namespaces", &clean])
-        .output()
-        .unwrap();
+    let out = e2e.run(&["check", "--namespaces", &clean]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -267,7 +247,7 @@ fn no_password_in_list_show_or_check_unless_revealed() {
         vec!["check", "deploy/web", "-n", &ns, "-o", "json"],
     ];
     for args in commands {
-        let out = e2e.regcred(&args).output().unwrap();
+        let out = e2e.run(&args);
         assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
         let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
         assert!(
@@ -275,10 +255,7 @@ fn no_password_in_list_show_or_check_unless_revealed() {
             "{args:?} leaked: {all}"
         );
     }
-    let out = e2e
-        .regcred(&["list", "-n", &ns, "-o", "wide"])
-        .output()
-        .unwrap();
+    let out = e2e.run(&["list", "-n", &ns, "-o", "wide"]);
     let table = text(&out.stdout);
     assert!(
         table.starts_with("NAME      REGISTRIES   MANAGED   USED-BY   AGE"),
@@ -289,20 +266,14 @@ fn no_password_in_list_show_or_check_unless_revealed() {
             && table.contains("deployment.apps/web"),
         "{table}"
     );
-    let out = e2e
-        .regcred(&["show", "regcred", "-n", &ns])
-        .output()
-        .unwrap();
+    let out = e2e.run(&["show", "regcred", "-n", &ns]);
     assert!(
         text(&out.stdout).contains("********"),
         "{}",
         text(&out.stdout)
     );
 
-    let out = e2e
-        .regcred(&["show", "regcred", "-n", &ns, "--reveal"])
-        .output()
-        .unwrap();
+    let out = e2e.run(&["show", "regcred", "-n", &ns, "--reveal"]);
     let revealed: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(revealed["auths"]["quay.io"]["password"], password);
     assert!(
@@ -310,24 +281,38 @@ fn no_password_in_list_show_or_check_unless_revealed() {
         "no warning into a pipe"
     );
 
-    // On a terminal (a pty from `script`), a warning comes first.
+    // On a terminal (a pty from `script`), a warning comes first, in colour unless NO_COLOR.
     let binary = assert_cmd::cargo::cargo_bin("kubectl-regcred");
-    let mut script = std::process::Command::new("script");
-    e2e.scrub(&mut script);
-    let out = script
-        .args([
-            "-qec",
-            &format!("{} show regcred -n {ns} --reveal", binary.display()),
-            "/dev/null",
-        ])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    let screen = text(&out.stdout);
-    let warning = screen
-        .find("warning: printing registry passwords in clear text")
-        .expect(&screen);
-    assert!(warning < screen.find(password).expect(&screen), "{screen}");
+    let on_terminal = |no_color: bool| {
+        let mut script = std::process::Command::new("script");
+        e2e.scrub(&mut script);
+        script.env_remove("NO_COLOR");
+        if no_color {
+            script.env("NO_COLOR", "1");
+        }
+        let out = script
+            .args([
+                "-qec",
+                &format!("{} show regcred -n {ns} --reveal", binary.display()),
+                "/dev/null",
+            ])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        text(&out.stdout)
+    };
+    for (no_color, label) in [(true, "warning:"), (false, "\x1b[1;33mwarning\x1b[0m:")] {
+        let screen = on_terminal(no_color);
+        let warning = screen
+            .find(&format!(
+                "{label} printing registry passwords in clear text"
+            ))
+            .expect(&screen);
+        assert!(
+            warning < screen.find(password).expect(&screen),
+            "{screen:?}"
+        );
+    }
 }
 
 #[test]
@@ -349,27 +334,21 @@ fn list_across_namespaces_and_managed_filter() {
         "--docker-password=p",
     ]);
     let namespaces = format!("{a},{b}");
-    let out = e2e
-        .regcred(&["list", "--namespaces", &namespaces])
-        .output()
-        .unwrap();
+    let out = e2e.run(&["list", "--namespaces", &namespaces]);
     let table = text(&out.stdout);
     assert!(table.starts_with("NAMESPACE"), "{table}");
     assert!(
         table.contains("ours") && table.contains("theirs"),
         "{table}"
     );
-    let out = e2e
-        .regcred(&[
-            "list",
-            "--namespaces",
-            &namespaces,
-            "--managed",
-            "-o",
-            "name",
-        ])
-        .output()
-        .unwrap();
+    let out = e2e.run(&[
+        "list",
+        "--namespaces",
+        &namespaces,
+        "--managed",
+        "-o",
+        "name",
+    ]);
     // Other tests may run `create -A` concurrently, so only our two Secrets are asserted on.
     let names = text(&out.stdout);
     assert!(names.lines().any(|l| l == "secret/ours"), "{names}");

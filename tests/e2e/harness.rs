@@ -73,6 +73,23 @@ impl E2e {
         cmd
     }
 
+    /// Runs our binary to the end and returns what it printed and how it exited.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.regcred(args).output().unwrap()
+    }
+
+    /// Runs our binary, fails the test (showing stderr) unless it succeeded, and returns its
+    /// output.
+    pub fn regcred_ok(&self, args: &[&str]) -> Output {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "kubectl-regcred {args:?} failed: {}",
+            text(&out.stderr)
+        );
+        out
+    }
+
     /// The environment every process a test starts gets, as the CLI harness gives it: the
     /// test cluster, a private HOME and runtime directory, and none of the caller's registry,
     /// keychain (D-Bus) or kubectl-plugin variables, so a developer's own logins cannot leak in.
