@@ -1,5 +1,5 @@
 //! `check --probe`: ask a registry, without credentials, whether it serves an image to anyone
-//! (the registry v2 auth flow, semantics §8). This is the only network call to a registry the
+//! (the registry v2 auth flow, docs/semantics.md §8). This is the only network call to a registry the
 //! tool makes, and only when asked.
 
 use std::time::Duration;

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::cluster::fetch::{self, Query};
 use crate::cluster::inventory::{self, Wants};
-use crate::cluster::writes::{self, AccountWrite, PatchOptions};
+use crate::cluster::writes::{self, PatchOptions, Write};
 use crate::cluster::{self, ApiError, Cluster};
 use crate::error::ExitStatus;
 use crate::output::{self, ResultRow, Written};
@@ -485,44 +485,55 @@ async fn change_object(
         let preview = kinds::with_pull_secrets(kind, &current, &change.wanted);
         return Ok(applied(change.done, preview));
     }
+    let written = write_change(cluster, plan, item, &name, &change).await?;
+    Ok(match written {
+        Write::Written(object) => applied(change.done, to_value(object, &item.resource)),
+        // Another writer made the change first.
+        Write::Unchanged(object) => Applied {
+            done: Done::Unchanged,
+            auto_names: Vec::new(),
+            object: Some(to_value(object, &item.resource)),
+        },
+    })
+}
+
+/// Sends the change: a guarded read-modify-write for a ServiceAccount, whose list any patch
+/// would replace whole; a strategic merge patch for a pod template (docs/semantics.md §6).
+async fn write_change(
+    cluster: &Cluster,
+    plan: &Plan<'_>,
+    item: &WorkItem,
+    name: &str,
+    change: &Wanted,
+) -> Result<Write, ObjectError> {
     let added = kinds::added_names(&change.existing, &change.wanted);
     let describe = |e: kube::Error| ObjectError::Api(cluster.api_error(&e));
-    if kind == Kind::ServiceAccount {
+    let options = plan.patch_options();
+    if item.kind == Kind::ServiceAccount {
         // Applied to the list as read at write time, which may have gained entries since.
         let edit = |names: &[String]| match &plan.change {
             Change::Attach { .. } => kinds::with_names(names, &added),
             Change::Detach { secret } => kinds::without_name(names, secret),
         };
-        let options = plan.patch_options();
-        return match writes::update_service_account(cluster, &item.namespace, &name, edit, options)
+        return writes::update_service_account(cluster, &item.namespace, name, edit, options)
             .await
-            .map_err(describe)?
-        {
-            AccountWrite::Unchanged(object) => Ok(Applied {
-                done: Done::Unchanged,
-                auto_names: Vec::new(),
-                object: Some(to_value(object, &item.resource)),
-            }),
-            AccountWrite::Written(object) => {
-                Ok(applied(change.done, to_value(object, &item.resource)))
-            }
-        };
+            .map_err(describe);
     }
     let patch = match &plan.change {
-        Change::Attach { .. } => kinds::attach_patch(kind, &change.existing, &added),
-        Change::Detach { secret } => kinds::detach_patch(kind, secret),
+        Change::Attach { .. } => kinds::attach_patch(item.kind, &change.existing, &added),
+        Change::Detach { secret } => kinds::detach_patch(item.kind, secret),
     };
-    let written = writes::patch_template(
+    writes::patch_template(
         cluster,
         &item.resource,
         &item.namespace,
-        &name,
+        name,
         &patch,
-        plan.patch_options(),
+        options,
     )
     .await
-    .map_err(describe)?;
-    Ok(applied(change.done, to_value(written, &item.resource)))
+    .map(Write::Written)
+    .map_err(describe)
 }
 
 fn type_meta(resource: &ApiResource) -> TypeMeta {

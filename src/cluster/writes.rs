@@ -35,9 +35,10 @@ pub(crate) async fn patch_template(
     api.patch(name, &params, &Patch::Strategic(patch)).await
 }
 
-/// Whether a ServiceAccount write changed anything.
+/// Whether a write changed anything (a ServiceAccount may already hold what we wanted when
+/// we read it again), with the object as it now is.
 #[derive(Debug)]
-pub(crate) enum AccountWrite {
+pub(crate) enum Write {
     Unchanged(DynamicObject),
     Written(DynamicObject),
 }
@@ -52,7 +53,7 @@ pub(crate) async fn update_service_account(
     name: &str,
     change: impl Fn(&[String]) -> Vec<String>,
     options: PatchOptions<'_>,
-) -> Result<AccountWrite, kube::Error> {
+) -> Result<Write, kube::Error> {
     let resource = kind_resource(Kind::ServiceAccount, "v1");
     let api: Api<DynamicObject> =
         Api::namespaced_with(cluster.client.clone(), namespace, &resource);
@@ -68,14 +69,14 @@ pub(crate) async fn update_service_account(
         let existing = kinds::pull_secret_names(&current.data);
         let wanted = change(&existing);
         if wanted == existing {
-            return Ok(AccountWrite::Unchanged(current));
+            return Ok(Write::Unchanged(current));
         }
         let mut updated = current;
         kinds::set_pull_secret_names(&mut updated.data, &wanted);
         updated.metadata.managed_fields = None;
         api.replace(name, params, &updated)
             .await
-            .map(AccountWrite::Written)
+            .map(Write::Written)
     })
     .await
 }

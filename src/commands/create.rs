@@ -34,39 +34,10 @@ pub(crate) async fn run(
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     let credentials = resolve_credentials(&settings, printer)?;
-
-    // A client-side dry run with known namespaces never contacts the cluster, like kubectl's.
-    let offline = settings.write.dry_run == DryRun::Client && settings.scope.names_namespaces();
-    let (cluster, namespaces) = if offline {
-        let namespaces = match &settings.scope {
-            NamespaceScope::Named(names) => names.clone(),
-            _ => vec![cluster::context_namespace(&connection)],
-        };
-        (None, namespaces)
-    } else {
-        let cluster = cluster::connect(&connection, printer).await?;
-        let namespaces = cluster.namespaces(&settings.scope).await?;
-        (Some(cluster), namespaces)
-    };
-    if namespaces.is_empty() {
-        anyhow::bail!("there are no namespaces to write to");
-    }
-
+    let (cluster, namespaces) = target_namespaces(&settings, &connection, printer).await?;
     let several = namespaces.len() > 1;
-    // kubectl writes the namespace into printed objects only when the user named it.
-    let namespace_in_object = settings.scope.is_explicit() || several;
     let results: Vec<NamespaceResult> = match &cluster {
-        None => namespaces
-            .into_iter()
-            .map(|ns| {
-                let secret = build_secret(
-                    &settings.name,
-                    namespace_in_object.then_some(ns.as_str()),
-                    &credentials,
-                );
-                (ns, Ok((secrets::Action::Created, secret)))
-            })
-            .collect(),
+        None => preview_all(&settings, &credentials, namespaces),
         Some(cluster) => write_all(cluster, &settings, &credentials, namespaces).await,
     };
     let written: Vec<String> = results
@@ -78,6 +49,65 @@ pub(crate) async fn run(
     let (Some(cluster), false) = (&cluster, settings.attach.is_empty()) else {
         return Ok(status);
     };
+    let attached = attach_all(cluster, &settings, &written, several, printer).await?;
+    Ok(if status == ExitStatus::Success {
+        attached
+    } else {
+        status
+    })
+}
+
+/// The namespaces to write to, and the cluster unless this is a client-side dry run with
+/// known namespaces: that never contacts the cluster, like kubectl's.
+async fn target_namespaces(
+    settings: &CreateSettings,
+    connection: &Connection,
+    printer: &Printer,
+) -> anyhow::Result<(Option<Cluster>, Vec<String>)> {
+    let offline = settings.write.dry_run == DryRun::Client && settings.scope.names_namespaces();
+    let (cluster, namespaces) = if offline {
+        let namespaces = match &settings.scope {
+            NamespaceScope::Named(names) => names.clone(),
+            _ => vec![cluster::context_namespace(connection)],
+        };
+        (None, namespaces)
+    } else {
+        let (cluster, namespaces) =
+            cluster::connect_in(connection, &settings.scope, printer).await?;
+        (Some(cluster), namespaces)
+    };
+    if namespaces.is_empty() {
+        anyhow::bail!("there are no namespaces to write to");
+    }
+    Ok((cluster, namespaces))
+}
+
+/// A client-side dry run: the Secrets as they would be created.
+fn preview_all(
+    settings: &CreateSettings,
+    credentials: &[credentials::Credential],
+    namespaces: Vec<String>,
+) -> Vec<NamespaceResult> {
+    // kubectl writes the namespace into printed objects only when the user named it.
+    let namespace_in_object = settings.scope.is_explicit() || namespaces.len() > 1;
+    namespaces
+        .into_iter()
+        .map(|ns| {
+            let namespace = namespace_in_object.then_some(ns.as_str());
+            let secret = build_secret(&settings.name, namespace, credentials);
+            (ns, Ok((secrets::Action::Created, secret)))
+        })
+        .collect()
+}
+
+/// `--attach`: the new Secret into the named workloads, in the namespaces written.
+async fn attach_all(
+    cluster: &Cluster,
+    settings: &CreateSettings,
+    written: &[String],
+    several_namespaces: bool,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
     let plan = Plan {
         change: Change::Attach {
             secret: Some(settings.name.clone()),
@@ -88,21 +118,12 @@ pub(crate) async fn run(
         },
         targets: &settings.attach,
         labels: None,
-        namespaces: &written,
+        namespaces: written,
         missing_is_error: settings.scope.names_namespaces(),
         write: &settings.write,
     };
-    let attached = references::report(
-        references::apply(cluster, &plan).await,
-        &settings.write,
-        several,
-        printer,
-    )?;
-    Ok(if status == ExitStatus::Success {
-        attached
-    } else {
-        status
-    })
+    let outcome = references::apply(cluster, &plan).await;
+    references::report(outcome, &settings.write, several_namespaces, printer)
 }
 
 fn resolve_credentials(

@@ -1,5 +1,5 @@
 //! Credential-helper mode: the docker-credential-helpers protocol served from the OS
-//! keychain, byte for byte as the Go library serves it (semantics §2). Runs when the binary
+//! keychain, byte for byte as the Go library serves it (docs/semantics.md §2). Runs when the binary
 //! is invoked as `docker-credential-regcred` or as `kubectl regcred credential-helper`.
 
 use std::io::{Read, Write};

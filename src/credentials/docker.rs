@@ -1,4 +1,4 @@
-//! The docker CLI's `config.json` (semantics §1): `DOCKER_AUTH_CONFIG` first, then
+//! The docker CLI's `config.json` (docs/semantics.md §1): `DOCKER_AUTH_CONFIG` first, then
 //! `credHelpers[host]`, then `credsStore`, then plain `auths` entries.
 
 use std::cell::OnceCell;

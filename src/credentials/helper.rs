@@ -1,4 +1,4 @@
-//! The docker-credential-helpers protocol (semantics §2): the client side
+//! The docker-credential-helpers protocol (docs/semantics.md §2): the client side
 //! (`docker-credential-<name> get|list`) and the wire details the serving side must match
 //! byte for byte (PascalCase JSON, Go's encoder escaping, errors on stdout with exit 1).
 

@@ -307,7 +307,7 @@ fn find_required(
 }
 
 /// Decodes a docker `auth` field: standard base64 with padding, split at the first `:`
-/// (the password may contain `:`), NUL bytes trimmed from the password (semantics §1).
+/// (the password may contain `:`), NUL bytes trimmed from the password (docs/semantics.md §1).
 pub(crate) fn decode_auth(auth: &str) -> Result<(String, String), &'static str> {
     use base64::Engine;
     let bytes = base64::engine::general_purpose::STANDARD

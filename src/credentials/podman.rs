@@ -1,4 +1,4 @@
-//! containers/podman auth files (semantics §3), in podman's search order:
+//! containers/podman auth files (docs/semantics.md §3), in podman's search order:
 //! `REGISTRY_AUTH_FILE` alone if set; else `${XDG_RUNTIME_DIR}/containers/auth.json`, then
 //! `${XDG_CONFIG_HOME:-~/.config}/containers/auth.json`. Docker's own files, which podman
 //! also falls back to, are the docker source's job and are not read twice.

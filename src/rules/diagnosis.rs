@@ -1,4 +1,4 @@
-//! Why an image can or cannot be pulled: the kubelet's decision (semantics §4) worked out from
+//! Why an image can or cannot be pulled: the kubelet's decision (docs/semantics.md §4) worked out from
 //! a pod spec, its ServiceAccount, the namespace's pull Secrets and recent Events. Pure logic;
 //! `check` gathers the inputs.
 
@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::admission::{self, PullSecretSource};
 use super::image::ImageRef;
-use super::kubelet::{KeyEntry, Keyring, SecretProblem};
+use super::kubelet::{Credential, KeyEntry, Keyring, SecretProblem};
 
 /// What the kubelet would find for one Secret that exists (a missing one has no state).
 #[derive(Debug, Clone)]
@@ -204,22 +204,40 @@ pub(crate) fn diagnose(image: &str, inputs: &PodInputs<'_>) -> Verdict {
         }
     }
     let found = keyring(&effective, inputs.secrets).lookup(&parsed);
-    if let Some(first) = found.first() {
-        // The kubelet tries each credential in order; usable means a username or password.
-        let usable = found
-            .iter()
-            .find(|c| !c.entry.username.is_empty() || c.entry.has_password);
-        return match usable {
-            Some(c) => Verdict::Ok {
-                secret: c.secret.to_string(),
-                key: c.entry.raw.clone(),
-            },
-            None => Verdict::IdentityTokenOnly {
-                secret: first.secret.to_string(),
-                key: first.entry.raw.clone(),
-            },
-        };
+    match credential_verdict(&found) {
+        Some(verdict) => verdict,
+        None => why_no_credential(image, &parsed, &effective, inputs),
     }
+}
+
+/// OK when the kubelet has a usable credential for the image. The kubelet tries each in
+/// order; usable means a username or a password.
+fn credential_verdict(found: &[Credential<'_>]) -> Option<Verdict> {
+    let first = found.first()?;
+    let usable = found
+        .iter()
+        .find(|c| !c.entry.username.is_empty() || c.entry.has_password);
+    Some(match usable {
+        Some(c) => Verdict::Ok {
+            secret: c.secret.to_string(),
+            key: c.entry.raw.clone(),
+        },
+        None => Verdict::IdentityTokenOnly {
+            secret: first.secret.to_string(),
+            key: first.entry.raw.clone(),
+        },
+    })
+}
+
+/// With no credential for the image, the likeliest reason, in order: a referenced Secret is
+/// missing, the ServiceAccount's matching Secret does not reach the pod, a matching Secret
+/// is not referenced, or there is evidence the registry wants one. Else it may be public.
+fn why_no_credential(
+    image: &str,
+    parsed: &ImageRef,
+    effective: &[String],
+    inputs: &PodInputs<'_>,
+) -> Verdict {
     let absent: Vec<String> = effective
         .iter()
         .filter(|name| {
@@ -233,22 +251,11 @@ pub(crate) fn diagnose(image: &str, inputs: &PodInputs<'_>) -> Verdict {
     if !absent.is_empty() {
         return Verdict::SecretMissing { secrets: absent };
     }
-    if let Some(sa) = inputs.service_account {
-        let from_sa = matching_secrets(sa, inputs.secrets, &parsed);
-        if !from_sa.is_empty() {
-            // An admitted Pod that took the account's (then shorter) list.
-            return if inputs.is_pod && admission::takes_account_secrets(inputs.own) {
-                Verdict::PodPredatesSa {
-                    secrets: from_sa,
-                    pods: Vec::new(),
-                }
-            } else {
-                Verdict::SaSecretsIgnored { secrets: from_sa }
-            };
-        }
+    if let Some(verdict) = account_verdict(parsed, inputs) {
+        return verdict;
     }
     let all: Vec<String> = inputs.secrets.keys().cloned().collect();
-    let unreferenced = matching_secrets(&all, inputs.secrets, &parsed);
+    let unreferenced = matching_secrets(&all, inputs.secrets, parsed);
     if !unreferenced.is_empty() {
         return Verdict::NotAttached {
             secrets: unreferenced,
@@ -265,6 +272,27 @@ pub(crate) fn diagnose(image: &str, inputs: &PodInputs<'_>) -> Verdict {
         };
     }
     Verdict::Anonymous
+}
+
+/// When the ServiceAccount holds a matching Secret the pod does not get (rules::admission).
+fn account_verdict(parsed: &ImageRef, inputs: &PodInputs<'_>) -> Option<Verdict> {
+    let from_account = matching_secrets(inputs.service_account?, inputs.secrets, parsed);
+    if from_account.is_empty() {
+        return None;
+    }
+    // An admitted Pod that took the account's (then shorter) list.
+    Some(
+        if inputs.is_pod && admission::takes_account_secrets(inputs.own) {
+            Verdict::PodPredatesSa {
+                secrets: from_account,
+                pods: Vec::new(),
+            }
+        } else {
+            Verdict::SaSecretsIgnored {
+                secrets: from_account,
+            }
+        },
+    )
 }
 
 /// Whether a pull-failure Event message is an authorization failure for `image`.

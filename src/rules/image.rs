@@ -1,4 +1,4 @@
-//! Image references, parsed by the distribution/reference grammar (semantics §5) into the
+//! Image references, parsed by the distribution/reference grammar (docs/semantics.md §5) into the
 //! fully qualified repository the kubelet matches pull-secret keys against.
 
 use std::fmt;

@@ -37,7 +37,7 @@ struct DockerConfigJson<'a> {
 }
 
 /// The `.dockerconfigjson` bytes. `auth` is StdEncoding (padded) of `user:pass`, which every
-/// kubelet version decodes (semantics §4).
+/// kubelet version decodes (docs/semantics.md §4).
 pub(crate) fn render_dockerconfigjson(credentials: &[Credential]) -> Vec<u8> {
     let auths = credentials
         .iter()

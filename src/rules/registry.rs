@@ -4,10 +4,10 @@
 use std::fmt;
 
 /// The key `kubectl create secret docker-registry` writes for Docker Hub. The kubelet reaches it
-/// through its Docker Hub fallback (semantics §4), and `docker login` stores Hub logins under it.
+/// through its Docker Hub fallback (docs/semantics.md §4), and `docker login` stores Hub logins under it.
 pub(crate) const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
 
-/// Hosts that all mean Docker Hub (semantics §1, §3).
+/// Hosts that all mean Docker Hub (docs/semantics.md §1, §3).
 const DOCKER_HUB_HOSTS: [&str; 3] = ["docker.io", "index.docker.io", "registry-1.docker.io"];
 
 /// A registry, optionally narrowed to a repository path prefix (podman allows `quay.io/team`
@@ -62,7 +62,7 @@ impl Registry {
                 "the host may hold only letters, digits, '.', '-' and ':port'",
             ));
         }
-        // The kubelet strips a leading /v1/ or /v2/ API prefix from keys (semantics §4).
+        // The kubelet strips a leading /v1/ or /v2/ API prefix from keys (docs/semantics.md §4).
         let path = strip_api_version(path);
         let path_ok = path
             .chars()
@@ -99,7 +99,7 @@ impl Registry {
     }
 
     /// The key to write into a pull Secret's `auths`. Docker Hub gets kubectl's default key,
-    /// never `registry-1.docker.io`, which the kubelet does not match (semantics §4).
+    /// never `registry-1.docker.io`, which the kubelet does not match (docs/semantics.md §4).
     pub(crate) fn secret_key(&self) -> String {
         match (&self.path, self.is_docker_hub()) {
             (None, true) => DOCKER_HUB_KEY.to_string(),
@@ -107,7 +107,7 @@ impl Registry {
         }
     }
 
-    /// The key docker's `getAuthConfigKey` uses for stores and helpers (semantics §1).
+    /// The key docker's `getAuthConfigKey` uses for stores and helpers (docs/semantics.md §1).
     pub(crate) fn docker_config_key(&self) -> String {
         if self.is_docker_hub() {
             DOCKER_HUB_KEY.to_string()

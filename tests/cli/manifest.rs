@@ -1,5 +1,5 @@
 //! The krew manifest, checked by krew's own validation rules (`ValidatePlugin`,
-//! `validatePlatform` and `validate-krew-manifest`; see the style reference §2.4).
+//! `validatePlatform` and `validate-krew-manifest` in kubernetes-sigs/krew).
 
 use std::path::Path;
 
