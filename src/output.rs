@@ -143,121 +143,6 @@ pub(crate) fn print_objects(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn refs_follow_kubectl() {
-        assert_eq!(
-            object_ref(&json!({"apiVersion":"v1","kind":"Secret","metadata":{"name":"x"}})),
-            "secret/x"
-        );
-        assert_eq!(
-            object_ref(
-                &json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"}})
-            ),
-            "deployment.apps/web"
-        );
-    }
-
-    #[test]
-    fn action_lines() {
-        assert_eq!(
-            action_line("secret/x", "created", None, DryRun::None),
-            "secret/x created"
-        );
-        assert_eq!(
-            action_line("secret/x", "unchanged", Some("team-a"), DryRun::Server),
-            "secret/x unchanged in namespace team-a (server dry run)"
-        );
-    }
-
-    /// kubectl reads YAML 1.1 (go-yaml v2): strings that look like its booleans, numbers or
-    /// null must come out quoted, or `kubectl create -f` would see another type.
-    #[test]
-    fn yaml_quotes_what_yaml_1_1_would_read_as_another_type() {
-        let tricky = [
-            "yes",
-            "no",
-            "on",
-            "off",
-            "y",
-            "n",
-            "Y",
-            "true",
-            "False",
-            "null",
-            "~",
-            "",
-            "0777",
-            "0x1F",
-            "1e3",
-            "1_000",
-            "3.5",
-            ".inf",
-            "2024-01-01",
-            "- x",
-            ": x",
-            "#x",
-            " lead",
-            "a: b",
-            "@x",
-            "`x",
-            "%x",
-            "!x",
-            "&x",
-            "*x",
-        ];
-        let annotations: serde_json::Map<String, Value> = tricky
-            .iter()
-            .enumerate()
-            .map(|(i, text)| (format!("k{i}"), json!(text)))
-            .collect();
-        let object = json!({"apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": "x", "annotations": annotations}});
-        let mut out = Vec::new();
-        print_objects(&mut out, OutputFormat::Yaml, vec![object.clone()]).unwrap();
-        let text = String::from_utf8(out).unwrap();
-        for (i, value) in tricky.iter().enumerate() {
-            let line = text
-                .lines()
-                .find(|l| l.trim_start().starts_with(&format!("k{i}:")))
-                .unwrap_or_else(|| panic!("k{i} in\n{text}"));
-            let rendered = line.trim_start()[format!("k{i}:").len()..].trim_start();
-            assert!(
-                rendered.starts_with('"') || rendered.starts_with('\''),
-                "{value:?} is not quoted: {line}"
-            );
-        }
-        let parsed: Value = serde_saphyr::from_str(&text).unwrap();
-        assert_eq!(parsed, object);
-    }
-
-    #[test]
-    fn several_objects_print_as_a_list_without_managed_fields() {
-        let objects = vec![
-            json!({"apiVersion":"v1","kind":"Secret","metadata":{"name":"a","managedFields":[{}]}}),
-            json!({"apiVersion":"v1","kind":"Secret","metadata":{"name":"b"}}),
-        ];
-        let mut out = Vec::new();
-        print_objects(&mut out, OutputFormat::Json, objects).unwrap();
-        let parsed: Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(parsed["kind"], "List");
-        assert!(
-            parsed["items"][0]["metadata"]
-                .get("managedFields")
-                .is_none()
-        );
-        assert!(
-            String::from_utf8(out)
-                .unwrap()
-                .contains("\n    \"apiVersion\"")
-        );
-    }
-}
-
 /// Counts of outcomes by verb (`created`, `attached`, ...) plus failures, for the summary line
 /// a multi-object command prints on stderr.
 #[derive(Debug, Default)]
@@ -384,6 +269,121 @@ pub(crate) fn human_age(seconds: i64) -> String {
         }
     } else {
         format!("{}y", d / 365)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn refs_follow_kubectl() {
+        assert_eq!(
+            object_ref(&json!({"apiVersion":"v1","kind":"Secret","metadata":{"name":"x"}})),
+            "secret/x"
+        );
+        assert_eq!(
+            object_ref(
+                &json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"}})
+            ),
+            "deployment.apps/web"
+        );
+    }
+
+    #[test]
+    fn action_lines() {
+        assert_eq!(
+            action_line("secret/x", "created", None, DryRun::None),
+            "secret/x created"
+        );
+        assert_eq!(
+            action_line("secret/x", "unchanged", Some("team-a"), DryRun::Server),
+            "secret/x unchanged in namespace team-a (server dry run)"
+        );
+    }
+
+    /// kubectl reads YAML 1.1 (go-yaml v2): strings that look like its booleans, numbers or
+    /// null must come out quoted, or `kubectl create -f` would see another type.
+    #[test]
+    fn yaml_quotes_what_yaml_1_1_would_read_as_another_type() {
+        let tricky = [
+            "yes",
+            "no",
+            "on",
+            "off",
+            "y",
+            "n",
+            "Y",
+            "true",
+            "False",
+            "null",
+            "~",
+            "",
+            "0777",
+            "0x1F",
+            "1e3",
+            "1_000",
+            "3.5",
+            ".inf",
+            "2024-01-01",
+            "- x",
+            ": x",
+            "#x",
+            " lead",
+            "a: b",
+            "@x",
+            "`x",
+            "%x",
+            "!x",
+            "&x",
+            "*x",
+        ];
+        let annotations: serde_json::Map<String, Value> = tricky
+            .iter()
+            .enumerate()
+            .map(|(i, text)| (format!("k{i}"), json!(text)))
+            .collect();
+        let object = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "x", "annotations": annotations}});
+        let mut out = Vec::new();
+        print_objects(&mut out, OutputFormat::Yaml, vec![object.clone()]).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        for (i, value) in tricky.iter().enumerate() {
+            let line = text
+                .lines()
+                .find(|l| l.trim_start().starts_with(&format!("k{i}:")))
+                .unwrap_or_else(|| panic!("k{i} in\n{text}"));
+            let rendered = line.trim_start()[format!("k{i}:").len()..].trim_start();
+            assert!(
+                rendered.starts_with('"') || rendered.starts_with('\''),
+                "{value:?} is not quoted: {line}"
+            );
+        }
+        let parsed: Value = serde_saphyr::from_str(&text).unwrap();
+        assert_eq!(parsed, object);
+    }
+
+    #[test]
+    fn several_objects_print_as_a_list_without_managed_fields() {
+        let objects = vec![
+            json!({"apiVersion":"v1","kind":"Secret","metadata":{"name":"a","managedFields":[{}]}}),
+            json!({"apiVersion":"v1","kind":"Secret","metadata":{"name":"b"}}),
+        ];
+        let mut out = Vec::new();
+        print_objects(&mut out, OutputFormat::Json, objects).unwrap();
+        let parsed: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(parsed["kind"], "List");
+        assert!(
+            parsed["items"][0]["metadata"]
+                .get("managedFields")
+                .is_none()
+        );
+        assert!(
+            String::from_utf8(out)
+                .unwrap()
+                .contains("\n    \"apiVersion\"")
+        );
     }
 }
 

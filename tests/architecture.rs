@@ -158,8 +158,59 @@ fn top_level_modules_form_no_cycle() {
     assert!(graph.contains_key("rules") && graph.contains_key("cluster"));
 }
 
+/// Lines at the top level after a file's first test module that are not more test modules.
+fn code_after_tests(text: &str) -> Vec<String> {
+    // A test module with a body (`mod tests {`), not a declaration (`mod oracle;`).
+    let Some(start) = text
+        .match_indices("#[cfg(test)]\nmod ")
+        .map(|(at, _)| at)
+        .find(|at| {
+            text[*at..]
+                .lines()
+                .nth(1)
+                .is_some_and(|line| line.ends_with(" {"))
+        })
+    else {
+        return Vec::new();
+    };
+    text[start..]
+        .lines()
+        .filter(|line| !line.is_empty() && !line.starts_with([' ', '\t']))
+        .filter(|line| {
+            *line != "#[cfg(test)]"
+                && *line != "}"
+                && !(line.starts_with("mod ") && line.ends_with(" {"))
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn test_modules_come_last() {
+    let mut violations = Vec::new();
+    for file in source_files(&src()) {
+        let text = std::fs::read_to_string(&file).expect("readable source");
+        for line in code_after_tests(&text) {
+            violations.push(format!("{}: {line}", file.display()));
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "code after a test module:\n{}",
+        violations.join("\n")
+    );
+}
+
 #[test]
 fn the_checks_catch_what_they_look_for() {
+    assert_eq!(
+        code_after_tests("fn a() {}\n#[cfg(test)]\nmod tests {\n    fn t() {}\n}\n"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        code_after_tests("#[cfg(test)]\nmod tests {\n}\n\npub fn late() {}\n"),
+        ["pub fn late() {}"]
+    );
     let imports =
         imported_modules("use crate::cluster::fetch;\nlet x = crate::rules::kinds::Kind::Pod;");
     assert_eq!(

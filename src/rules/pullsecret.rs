@@ -164,6 +164,80 @@ pub(crate) fn updated(existing: &Secret, desired: &Secret) -> Secret {
     secret
 }
 
+/// What `list` and `show` say about a pull Secret. It has no field for a password or `auth`,
+/// so no printer can leak one.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SecretSummary {
+    pub(crate) namespace: String,
+    pub(crate) name: String,
+    #[serde(rename = "type")]
+    pub(crate) type_: String,
+    pub(crate) registries: Vec<RegistryEntry>,
+    /// Why the kubelet cannot parse it, if it cannot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) malformed: Option<String>,
+    pub(crate) managed: bool,
+    /// Registry key → where its credential came from (our annotation).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) sources: BTreeMap<String, String>,
+    pub(crate) used_by: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) created: Option<String>,
+    #[serde(skip)]
+    pub(crate) age_seconds: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RegistryEntry {
+    pub(crate) server: String,
+    pub(crate) username: String,
+    /// Whether a password is set (never the password).
+    pub(crate) has_password: bool,
+}
+
+pub(crate) fn is_listed_type(secret: &Secret) -> bool {
+    matches!(
+        secret.type_.as_deref(),
+        Some(DOCKERCONFIGJSON_TYPE | DOCKERCFG_TYPE)
+    )
+}
+
+impl SecretSummary {
+    /// The summary of `secret` as of `now` (its age).
+    pub(crate) fn new(secret: &Secret, used_by: Vec<String>, now: Timestamp) -> Self {
+        let (registries, malformed) = match super::kubelet::parse_secret(secret) {
+            Ok(keys) => (
+                keys.into_iter()
+                    .map(|k| RegistryEntry {
+                        server: k.raw,
+                        username: k.username,
+                        has_password: k.has_password,
+                    })
+                    .collect(),
+                None,
+            ),
+            Err(problem) => (Vec::new(), Some(problem.to_string())),
+        };
+        let created = secret.metadata.creation_timestamp.as_ref().map(|t| t.0);
+        Self {
+            namespace: secret.metadata.namespace.clone().unwrap_or_default(),
+            name: secret.metadata.name.clone().unwrap_or_default(),
+            type_: secret.type_.clone().unwrap_or_else(|| "Opaque".into()),
+            registries,
+            malformed,
+            managed: is_managed(secret),
+            sources: annotation(secret, SOURCES_ANNOTATION)
+                .and_then(|json| serde_json::from_str(json).ok())
+                .unwrap_or_default(),
+            used_by,
+            created: created.map(|t| t.to_string()),
+            age_seconds: created.map(|t| now.as_second() - t.as_second()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,79 +332,5 @@ mod tests {
         assert_eq!(labels["team"], "a");
         assert_eq!(labels[MANAGED_BY_LABEL], MANAGER);
         assert_eq!(merged.metadata.resource_version.as_deref(), Some("42"));
-    }
-}
-
-/// What `list` and `show` say about a pull Secret. It has no field for a password or `auth`,
-/// so no printer can leak one.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct SecretSummary {
-    pub(crate) namespace: String,
-    pub(crate) name: String,
-    #[serde(rename = "type")]
-    pub(crate) type_: String,
-    pub(crate) registries: Vec<RegistryEntry>,
-    /// Why the kubelet cannot parse it, if it cannot.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) malformed: Option<String>,
-    pub(crate) managed: bool,
-    /// Registry key → where its credential came from (our annotation).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub(crate) sources: BTreeMap<String, String>,
-    pub(crate) used_by: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) created: Option<String>,
-    #[serde(skip)]
-    pub(crate) age_seconds: Option<i64>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct RegistryEntry {
-    pub(crate) server: String,
-    pub(crate) username: String,
-    /// Whether a password is set (never the password).
-    pub(crate) has_password: bool,
-}
-
-pub(crate) fn is_listed_type(secret: &Secret) -> bool {
-    matches!(
-        secret.type_.as_deref(),
-        Some(DOCKERCONFIGJSON_TYPE | DOCKERCFG_TYPE)
-    )
-}
-
-impl SecretSummary {
-    /// The summary of `secret` as of `now` (its age).
-    pub(crate) fn new(secret: &Secret, used_by: Vec<String>, now: Timestamp) -> Self {
-        let (registries, malformed) = match super::kubelet::parse_secret(secret) {
-            Ok(keys) => (
-                keys.into_iter()
-                    .map(|k| RegistryEntry {
-                        server: k.raw,
-                        username: k.username,
-                        has_password: k.has_password,
-                    })
-                    .collect(),
-                None,
-            ),
-            Err(problem) => (Vec::new(), Some(problem.to_string())),
-        };
-        let created = secret.metadata.creation_timestamp.as_ref().map(|t| t.0);
-        Self {
-            namespace: secret.metadata.namespace.clone().unwrap_or_default(),
-            name: secret.metadata.name.clone().unwrap_or_default(),
-            type_: secret.type_.clone().unwrap_or_else(|| "Opaque".into()),
-            registries,
-            malformed,
-            managed: is_managed(secret),
-            sources: annotation(secret, SOURCES_ANNOTATION)
-                .and_then(|json| serde_json::from_str(json).ok())
-                .unwrap_or_default(),
-            used_by,
-            created: created.map(|t| t.to_string()),
-            age_seconds: created.map(|t| now.as_second() - t.as_second()),
-        }
     }
 }
