@@ -165,6 +165,8 @@ pub(crate) struct Inventory {
     pub(crate) errors: BTreeMap<String, ApiError>,
 }
 
+/// Reads what `wants` asks for in `namespaces`, one request per resource type (or one per
+/// namespace when a cluster-wide read is not allowed).
 pub(crate) async fn gather(
     cluster: &Cluster,
     namespaces: &[String],
@@ -178,7 +180,32 @@ pub(crate) async fn gather(
             .collect(),
         errors: BTreeMap::new(),
     };
-    let mut resources: Vec<(Option<Kind>, ApiResource)> = Vec::new();
+    let query = Query {
+        name: None,
+        labels: None,
+        concurrency,
+    };
+    for (kind, resource) in resources(cluster, wants).await {
+        for (ns, result) in fetch::fetch(cluster, &resource, namespaces, query).await {
+            match result {
+                Ok(objects) => {
+                    let entry = inventory.namespaces.entry(ns).or_default();
+                    for object in objects {
+                        entry.file(kind, &resource, object);
+                    }
+                }
+                Err(error) => {
+                    inventory.errors.entry(ns).or_insert(error);
+                }
+            }
+        }
+    }
+    inventory
+}
+
+/// The resources to read: `(kind, resource)`, with no kind for Secrets and Events.
+async fn resources(cluster: &Cluster, wants: Wants) -> Vec<(Option<Kind>, ApiResource)> {
+    let mut resources = Vec::new();
     if wants.secrets {
         resources.push((None, fetch::secret_resource()));
     }
@@ -199,47 +226,28 @@ pub(crate) async fn gather(
     if wants.events {
         resources.push((None, fetch::core_resource("Event", "events")));
     }
-    for (kind, resource) in resources {
-        let query = Query {
-            name: None,
-            labels: None,
-            concurrency,
-        };
-        for (ns, result) in fetch::fetch(cluster, &resource, namespaces, query).await {
-            let objects = match result {
-                Ok(objects) => objects,
-                Err(error) => {
-                    inventory.errors.entry(ns).or_insert(error);
-                    continue;
-                }
-            };
-            let entry = inventory.namespaces.entry(ns).or_default();
-            for object in objects {
-                match (kind, resource.kind.as_str()) {
-                    (None, "Secret") => {
-                        if let Some(secret) = fetch::as_secret(&object) {
-                            entry.secrets.push(secret);
-                        }
-                    }
-                    (None, _) => {
-                        let event = serde_json::to_value(&object).unwrap_or_default();
-                        let reason = event["reason"].as_str().unwrap_or("");
-                        if event["involvedObject"]["kind"] == "Pod"
-                            && PULL_EVENT_REASONS.contains(&reason)
-                        {
-                            entry.events.push(event);
-                        }
-                    }
-                    (Some(Kind::Pod), _) => {
-                        entry.pods.push(Object::from_dynamic(Kind::Pod, object))
-                    }
-                    (Some(Kind::ServiceAccount), _) => entry
-                        .service_accounts
-                        .push(Object::from_dynamic(Kind::ServiceAccount, object)),
-                    (Some(kind), _) => entry.workloads.push(Object::from_dynamic(kind, object)),
+    resources
+}
+
+impl NamespaceInventory {
+    /// Puts one object read through `resource` where it belongs; Events only when they are
+    /// about a Pod's image pull.
+    fn file(&mut self, kind: Option<Kind>, resource: &ApiResource, object: DynamicObject) {
+        match (kind, resource.kind.as_str()) {
+            (None, "Secret") => self.secrets.extend(fetch::as_secret(&object)),
+            (None, _) => {
+                let event = serde_json::to_value(&object).unwrap_or_default();
+                let reason = event["reason"].as_str().unwrap_or("");
+                if event["involvedObject"]["kind"] == "Pod" && PULL_EVENT_REASONS.contains(&reason)
+                {
+                    self.events.push(event);
                 }
             }
+            (Some(Kind::Pod), _) => self.pods.push(Object::from_dynamic(Kind::Pod, object)),
+            (Some(Kind::ServiceAccount), _) => self
+                .service_accounts
+                .push(Object::from_dynamic(Kind::ServiceAccount, object)),
+            (Some(kind), _) => self.workloads.push(Object::from_dynamic(kind, object)),
         }
     }
-    inventory
 }
