@@ -136,7 +136,14 @@ pub(crate) fn print_objects(
             writeln!(out)
         }
         OutputFormat::Yaml => {
-            let text = serde_saphyr::to_string(&document).map_err(std::io::Error::other)?;
+            // One line per string, as kubectl prints (no folded `>-` blocks for long base64).
+            let mut options = serde_saphyr::SerializerOptions::default();
+            options.prefer_block_scalars = false;
+            let mut text = serde_saphyr::to_string_with_options(&document, options)
+                .map_err(std::io::Error::other)?;
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
             out.write_all(text.as_bytes())
         }
         OutputFormat::Name => unreachable!("handled above"),
@@ -362,6 +369,19 @@ mod tests {
         }
         let parsed: Value = serde_saphyr::from_str(&text).unwrap();
         assert_eq!(parsed, object);
+        assert!(text.ends_with("\n"));
+    }
+
+    #[test]
+    fn yaml_keeps_long_strings_on_one_line_like_kubectl() {
+        let long = "eyJ".repeat(60);
+        let object = json!({"apiVersion": "v1", "kind": "Secret", "data": {".dockerconfigjson": long}});
+        let mut out = Vec::new();
+        print_objects(&mut out, OutputFormat::Yaml, vec![object]).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("apiVersion: v1\nkind: Secret\ndata:\n  .dockerconfigjson: {long}\n")
+        );
     }
 
     #[test]
