@@ -375,7 +375,8 @@ mod tests {
     #[test]
     fn yaml_keeps_long_strings_on_one_line_like_kubectl() {
         let long = "eyJ".repeat(60);
-        let object = json!({"apiVersion": "v1", "kind": "Secret", "data": {".dockerconfigjson": long}});
+        let object =
+            json!({"apiVersion": "v1", "kind": "Secret", "data": {".dockerconfigjson": long}});
         let mut out = Vec::new();
         print_objects(&mut out, OutputFormat::Yaml, vec![object]).unwrap();
         assert_eq!(

@@ -183,11 +183,17 @@ pub(crate) trait Source {
     fn places(&self) -> Vec<String>;
 }
 
+impl Request {
+    /// Whether `--from` allows a source (no `--from` allows all).
+    fn wants(&self, kind: SourceKind) -> bool {
+        self.from.is_empty() || self.from.contains(&kind)
+    }
+}
+
 /// Finds credentials for the request, before anything touches a cluster.
 pub(crate) fn resolve(request: &Request, env: &LocalEnv) -> Result<Resolution, CredentialError> {
-    let wants = |kind| request.from.is_empty() || request.from.contains(&kind);
     if let Some(login) = &request.explicit {
-        if !wants(SourceKind::Explicit) {
+        if !request.wants(SourceKind::Explicit) {
             return Err(CredentialError::Usage(
                 "--username was given, but --from leaves out explicit".into(),
             ));
@@ -202,36 +208,51 @@ pub(crate) fn resolve(request: &Request, env: &LocalEnv) -> Result<Resolution, C
             "--from explicit needs --username (and --password-stdin)".into(),
         ));
     }
+    let sources = load_sources(request, env)?;
+    if request.servers.is_empty() {
+        return everything_logged_in(&sources);
+    }
+    let credentials = request
+        .servers
+        .iter()
+        .map(|registry| find_required(&sources, registry))
+        .collect::<Result<_, _>>()?;
+    Ok(Resolution {
+        credentials,
+        warnings: Vec::new(),
+    })
+}
+
+/// The sources `--from` allows, in lookup order.
+fn load_sources(
+    request: &Request,
+    env: &LocalEnv,
+) -> Result<Vec<Box<dyn Source>>, CredentialError> {
     let mut sources: Vec<Box<dyn Source>> = Vec::new();
-    if wants(SourceKind::Keychain) {
+    if request.wants(SourceKind::Keychain) {
         // Only an explicit `--from keychain` makes an unavailable keychain an error.
         let required = request.from.contains(&SourceKind::Keychain);
         sources.push(Box::new(KeychainSource::load(required)?));
     }
-    if wants(SourceKind::Docker) {
+    if request.wants(SourceKind::Docker) {
         sources.push(Box::new(DockerSource::load(
             env,
             request.docker_config.as_deref(),
             request.helper_timeout,
         )?));
     }
-    if wants(SourceKind::Podman) {
+    if request.wants(SourceKind::Podman) {
         sources.push(Box::new(PodmanSource::load(env, request.helper_timeout)?));
     }
+    Ok(sources)
+}
+
+/// With no `--server`: every registry any source has a login for, each from the first
+/// source with a usable credential. Logins the kubelet cannot use are skipped with a warning.
+fn everything_logged_in(sources: &[Box<dyn Source>]) -> Result<Resolution, CredentialError> {
     let mut warnings = Vec::new();
-    if !request.servers.is_empty() {
-        let credentials = request
-            .servers
-            .iter()
-            .map(|registry| find_required(&sources, registry))
-            .collect::<Result<_, _>>()?;
-        return Ok(Resolution {
-            credentials,
-            warnings,
-        });
-    }
     let mut registries = Vec::new();
-    for source in &sources {
+    for source in sources {
         for registry in source.registries(&mut warnings)? {
             if !registries.contains(&registry) {
                 registries.push(registry);
@@ -241,7 +262,7 @@ pub(crate) fn resolve(request: &Request, env: &LocalEnv) -> Result<Resolution, C
     registries.sort();
     let mut credentials = Vec::new();
     for registry in &registries {
-        match find_first(&sources, registry)? {
+        match find_first(sources, registry)? {
             Found::Usable(credential) => credentials.push(credential),
             Found::OnlyUnusable { origin, kind } => warnings.push(format!(
                 "skipping {registry}: {origin} holds only {kind}, which the kubelet cannot use"
