@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::{
-    AttachArgs, CheckArgs, CreateArgs, DetachArgs, DryRunArg, KubeArgs, ListArgs, ListOutputArg,
-    LoginArgs, LogoutArgs, OutputArg, ScopeArgs, SelectionArgs, ShowArgs, SourceArg,
+    AttachArgs, CheckArgs, CreateArgs, CredentialArgs, DetachArgs, DryRunArg, KubeArgs, ListArgs,
+    ListOutputArg, LoginArgs, LogoutArgs, OutputArg, ScopeArgs, SelectionArgs, ShowArgs, SourceArg,
     StructuredOutputArg, WriteArgs,
 };
 use crate::credentials::{Password, PasswordInput, SourceKind};
@@ -456,38 +456,12 @@ impl CreateSettings {
                 servers.push(registry);
             }
         }
-        let explicit = match &credentials.username {
-            None => None,
-            Some(username) => {
-                let password = password_input(
-                    username,
-                    credentials.password.as_ref(),
-                    credentials.password_stdin,
-                )?;
-                if servers.is_empty() {
-                    // kubectl's --docker-server default.
-                    servers.push(Registry::docker_hub());
-                }
-                Some(ExplicitSettings {
-                    username: username.clone(),
-                    email: credentials.email.clone().filter(|e| !e.is_empty()),
-                    password,
-                })
-            }
-        };
-        if explicit.is_none() && credentials.email.is_some() {
-            return Err(UsageError("--email goes with --username".into()));
+        let explicit = ExplicitSettings::from_args(credentials)?;
+        if explicit.is_some() && servers.is_empty() {
+            // kubectl's --docker-server default.
+            servers.push(Registry::docker_hub());
         }
-        let mut from: Vec<SourceKind> = credentials
-            .from
-            .iter()
-            .map(|s| match s {
-                SourceArg::Explicit => SourceKind::Explicit,
-                SourceArg::Keychain => SourceKind::Keychain,
-                SourceArg::Docker => SourceKind::Docker,
-                SourceArg::Podman => SourceKind::Podman,
-            })
-            .collect();
+        let mut from: Vec<SourceKind> = credentials.from.iter().map(|s| s.kind()).collect();
         from.sort();
         from.dedup();
         Ok(Self {
@@ -499,24 +473,59 @@ impl CreateSettings {
             helper_timeout: credentials.helper_timeout,
             scope: NamespaceScope::from_args(namespace, &args.scope)?,
             force: args.force,
-            attach: if args.attach.is_empty() {
-                Vec::new()
-            } else {
-                let (targets, _) = targets(
-                    &args.attach,
-                    &SelectionArgs {
-                        all: Vec::new(),
-                        selector: None,
-                    },
-                )?;
-                if targets.iter().any(|t| t.kind == Kind::Pod) {
-                    return Err(UsageError(
-                        "--attach takes workloads and ServiceAccounts, not Pods".into(),
-                    ));
-                }
-                targets
-            },
+            attach: attach_targets(&args.attach)?,
             write: WriteSettings::from_args(&args.write),
         })
     }
+}
+
+impl ExplicitSettings {
+    /// `--username` with its password source and `--email`, or `None` without a username.
+    fn from_args(credentials: &CredentialArgs) -> Result<Option<Self>, UsageError> {
+        let Some(username) = &credentials.username else {
+            if credentials.email.is_some() {
+                return Err(UsageError("--email goes with --username".into()));
+            }
+            return Ok(None);
+        };
+        let password = password_input(
+            username,
+            credentials.password.as_ref(),
+            credentials.password_stdin,
+        )?;
+        Ok(Some(Self {
+            username: username.clone(),
+            email: credentials.email.clone().filter(|e| !e.is_empty()),
+            password,
+        }))
+    }
+}
+
+impl SourceArg {
+    fn kind(self) -> SourceKind {
+        match self {
+            Self::Explicit => SourceKind::Explicit,
+            Self::Keychain => SourceKind::Keychain,
+            Self::Docker => SourceKind::Docker,
+            Self::Podman => SourceKind::Podman,
+        }
+    }
+}
+
+/// `create --attach KIND/NAME...`: workloads and ServiceAccounts, never Pods.
+fn attach_targets(named: &[String]) -> Result<Vec<Target>, UsageError> {
+    if named.is_empty() {
+        return Ok(Vec::new());
+    }
+    let no_selection = SelectionArgs {
+        all: Vec::new(),
+        selector: None,
+    };
+    let (targets, _) = targets(named, &no_selection)?;
+    if targets.iter().any(|t| t.kind == Kind::Pod) {
+        return Err(UsageError(
+            "--attach takes workloads and ServiceAccounts, not Pods".into(),
+        ));
+    }
+    Ok(targets)
 }
