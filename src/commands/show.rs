@@ -95,32 +95,7 @@ fn describe(out: &mut impl Write, s: &SecretSummary, secret: &Secret) -> std::io
         )?,
         None => {
             writeln!(out, "Registries:")?;
-            let rows: Vec<Vec<String>> = s
-                .registries
-                .iter()
-                .map(|r| {
-                    let source = s
-                        .sources
-                        .get(&r.server)
-                        .cloned()
-                        .unwrap_or_else(|| "-".into());
-                    let password = match (r.has_password, r.username.is_empty()) {
-                        (true, _) => MASK.to_string(),
-                        (false, true) => "<none: no usable credential>".to_string(),
-                        (false, false) => "<empty>".to_string(),
-                    };
-                    vec![r.server.clone(), or_none(&r.username), password, source]
-                })
-                .collect();
-            let mut table = Vec::new();
-            output::print_table(
-                &mut table,
-                &["SERVER", "USERNAME", "PASSWORD", "SOURCE"],
-                &rows,
-            )?;
-            for line in String::from_utf8_lossy(&table).lines() {
-                writeln!(out, "  {line}")?;
-            }
+            registries_table(out, s)?;
         }
     }
     if s.used_by.is_empty() {
@@ -130,6 +105,37 @@ fn describe(out: &mut impl Write, s: &SecretSummary, secret: &Secret) -> std::io
         for user in &s.used_by {
             writeln!(out, "  {user}")?;
         }
+    }
+    Ok(())
+}
+
+/// One row per registry, passwords masked, indented under `Registries:`.
+fn registries_table(out: &mut impl Write, s: &SecretSummary) -> std::io::Result<()> {
+    let rows: Vec<Vec<String>> = s
+        .registries
+        .iter()
+        .map(|r| {
+            let source = s
+                .sources
+                .get(&r.server)
+                .cloned()
+                .unwrap_or_else(|| "-".into());
+            let password = match (r.has_password, r.username.is_empty()) {
+                (true, _) => MASK.to_string(),
+                (false, true) => "<none: no usable credential>".to_string(),
+                (false, false) => "<empty>".to_string(),
+            };
+            vec![r.server.clone(), or_none(&r.username), password, source]
+        })
+        .collect();
+    let mut table = Vec::new();
+    output::print_table(
+        &mut table,
+        &["SERVER", "USERNAME", "PASSWORD", "SOURCE"],
+        &rows,
+    )?;
+    for line in String::from_utf8_lossy(&table).lines() {
+        writeln!(out, "  {line}")?;
     }
     Ok(())
 }
