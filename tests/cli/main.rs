@@ -495,6 +495,13 @@ case "$1" in
 esac
 "#;
 
+/// `create x` with explicit credentials against the cluster a kubeconfig names.
+fn create_with_kubeconfig(env: &TestEnv, kubeconfig: &std::path::Path) -> assert_cmd::Command {
+    let mut cmd = env.cmd(&["create", "x", "--username", "u", "--password-stdin"]);
+    cmd.arg("--kubeconfig").arg(kubeconfig).write_stdin("pw");
+    cmd
+}
+
 #[test]
 fn an_unreachable_server_is_named() {
     let env = TestEnv::new();
@@ -506,16 +513,7 @@ fn an_unreachable_server_is_named() {
     );
     regcred_snapshot!(
         env,
-        env.cmd(&[
-            "create",
-            "x",
-            "--username",
-            "u",
-            "--password-stdin",
-            "--kubeconfig",
-        ])
-        .arg(&kubeconfig)
-        .write_stdin("pw"),
+        create_with_kubeconfig(&env, &kubeconfig),
         "unreachable_server"
     );
 }
@@ -525,16 +523,7 @@ fn a_missing_kubeconfig_is_named() {
     let env = TestEnv::new();
     regcred_snapshot!(
         env,
-        env.cmd(&[
-            "create",
-            "x",
-            "--username",
-            "u",
-            "--password-stdin",
-            "--kubeconfig",
-            "/nonexistent/kubeconfig",
-        ])
-        .write_stdin("pw"),
+        create_with_kubeconfig(&env, std::path::Path::new("/nonexistent/kubeconfig")),
         "missing_kubeconfig"
     );
 }
