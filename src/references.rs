@@ -725,3 +725,80 @@ pub(crate) fn report(
     }
     Ok(tally.exit_status())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_settings(output: Option<crate::settings::OutputFormat>) -> WriteSettings {
+        WriteSettings {
+            dry_run: DryRun::None,
+            output,
+            concurrency: 1,
+            field_manager: "test".into(),
+        }
+    }
+
+    fn outcome() -> Outcome {
+        Outcome {
+            results: vec![
+                ObjectResult {
+                    namespace: "team-a".into(),
+                    reference: "deployment.apps/web".into(),
+                    outcome: Ok(Applied {
+                        done: Done::Attached,
+                        auto_names: vec!["quay".into(), "ghcr".into()],
+                        object: Some(serde_json::json!({"kind": "Deployment"})),
+                    }),
+                },
+                ObjectResult {
+                    namespace: "team-b".into(),
+                    reference: "deployment.apps/web".into(),
+                    outcome: Err(ObjectError::NotFound {
+                        reference: "deployment.apps/web".into(),
+                        namespace: "team-b".into(),
+                    }),
+                },
+            ],
+            notices: vec![Notice::Note("rerun with --restart".into())],
+        }
+    }
+
+    /// The report, printed without the binary: lines on stdout, errors, notes and the
+    /// summary on stderr, exit 1 because one object failed.
+    #[test]
+    fn report_prints_lines_errors_notes_and_a_summary() {
+        let printer = Printer::capture(false);
+        let status = report(outcome(), &write_settings(None), true, &printer).unwrap();
+        assert_eq!(status, ExitStatus::Failure);
+        let captured = printer.captured();
+        assert_eq!(
+            captured.stdout,
+            "deployment.apps/web attached quay,ghcr in namespace team-a\n"
+        );
+        assert_eq!(
+            captured.stderr,
+            "error: deployment.apps/web: deployment.apps/web not found in namespace team-b\n\
+             note: rerun with --restart\n\
+             2 objects: 1 attached, 1 failed\n"
+        );
+    }
+
+    #[test]
+    fn quiet_report_keeps_results_and_errors() {
+        let printer = Printer::capture(true);
+        let json = Some(crate::settings::OutputFormat::Json);
+        report(outcome(), &write_settings(json), true, &printer).unwrap();
+        let captured = printer.captured();
+        assert_eq!(
+            serde_json::from_str::<Value>(&captured.stdout).unwrap(),
+            serde_json::json!({"kind": "Deployment"})
+        );
+        assert!(
+            captured.stderr.starts_with("error: "),
+            "{}",
+            captured.stderr
+        );
+        assert_eq!(captured.stderr.lines().count(), 1, "{}", captured.stderr);
+    }
+}
