@@ -498,8 +498,15 @@ pub(crate) enum DryRunArg {
 
 /// A duration kubectl would not accept.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid duration {0:?}: use a number with a unit, e.g. 500ms, 5s, 2m, 1h")]
-pub(crate) struct InvalidDuration(String);
+pub(crate) enum InvalidDuration {
+    #[error("invalid duration {0:?}: use a number with a unit, e.g. 500ms, 5s, 2m, 1h")]
+    Spelling(String),
+    #[error("invalid duration {0:?}: longer than Go's (and so kubectl's) limit of about 292 years")]
+    OutOfRange(String),
+}
+
+/// Go's `time.Duration` is an int64 of nanoseconds; `time.ParseDuration` refuses more.
+const LONGEST_DURATION: Duration = Duration::from_nanos(i64::MAX as u64);
 
 /// kubectl's duration spelling: `0`, `500ms`, `5s`, `2m`, `1h`, `1m30s`.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, InvalidDuration> {
@@ -507,7 +514,8 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, InvalidDuration> {
     if text == "0" {
         return Ok(Duration::ZERO);
     }
-    let bad = || InvalidDuration(text.to_string());
+    let bad = || InvalidDuration::Spelling(text.to_string());
+    let out_of_range = || InvalidDuration::OutOfRange(text.to_string());
     let mut total = Duration::ZERO;
     let mut rest = text;
     if rest.is_empty() {
@@ -529,7 +537,11 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, InvalidDuration> {
             "h" => number * 3600.0,
             _ => return Err(bad()),
         };
-        total += Duration::from_secs_f64(seconds);
+        total = Duration::try_from_secs_f64(seconds)
+            .ok()
+            .and_then(|part| total.checked_add(part))
+            .filter(|sum| *sum <= LONGEST_DURATION)
+            .ok_or_else(out_of_range)?;
         rest = &rest[unit_len..];
     }
     Ok(total)
@@ -554,5 +566,22 @@ mod tests {
         assert!(parse_duration("5").is_err());
         assert!(parse_duration("5x").is_err());
         assert!(parse_duration("").is_err());
+        // Too long for Go's time.Duration: a usage error, not a panic.
+        for huge in ["99999999999999999999999h", "300000000h", "1e400s"] {
+            assert!(
+                matches!(
+                    parse_duration(huge),
+                    Err(InvalidDuration::OutOfRange(_) | InvalidDuration::Spelling(_))
+                ),
+                "{huge}"
+            );
+        }
+        assert_eq!(
+            parse_duration("99999999999999999999999h"),
+            Err(InvalidDuration::OutOfRange(
+                "99999999999999999999999h".into()
+            ))
+        );
+        assert!(parse_duration("2000000h").is_ok());
     }
 }

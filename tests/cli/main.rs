@@ -68,6 +68,24 @@ fn usage_errors_exit_2_and_name_the_problem() {
             &["create", "x", "--request-timeout", "5"],
             "invalid duration",
         ),
+        // Durations past Go's limit are usage errors, never a panic (exit 101).
+        (
+            &[
+                "create",
+                "x",
+                "--helper-timeout",
+                "99999999999999999999999h",
+            ],
+            "about 292 years",
+        ),
+        (
+            &["create", "x", "--request-timeout", "300000000h"],
+            "about 292 years",
+        ),
+        (
+            &["check", "--probe-timeout", "99999999999999999999999h"],
+            "about 292 years",
+        ),
     ];
     assert_usage_errors(&env, cases);
 }
