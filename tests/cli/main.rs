@@ -68,6 +68,30 @@ fn usage_errors_exit_2_and_name_the_problem() {
             &["create", "x", "--request-timeout", "5"],
             "invalid duration",
         ),
+        (
+            &[
+                "create",
+                "x",
+                "--server",
+                "quay.io:99999999",
+                "--dry-run=client",
+            ],
+            "the port must be 1 to 65535",
+        ),
+        (
+            &[
+                "create",
+                "x",
+                "--server",
+                "quay.io/../..",
+                "--dry-run=client",
+            ],
+            "the repository path must be",
+        ),
+        (
+            &["create", "x", "--server", "a:b:c", "--dry-run=client"],
+            "invalid registry server \"a:b:c\"",
+        ),
         // Durations past Go's limit are usage errors, never a panic (exit 101).
         (
             &[
