@@ -71,7 +71,11 @@ pub(crate) fn print_results<E: Display>(
     several_namespaces: bool,
     printer: &Printer,
 ) -> anyhow::Result<Tally> {
-    let mut out = printer.out();
+    // Objects print exactly; kubectl-style lines go through the escaping writer.
+    let mut out = match write.output {
+        Some(_) => printer.out(),
+        None => printer.human_out(),
+    };
     let mut objects = Vec::new();
     let mut tally = Tally::default();
     for row in rows {

@@ -13,6 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::rules::text::escape_controls;
+
 /// Below this many items a progress bar would only flicker.
 const PROGRESS_THRESHOLD: usize = 20;
 
@@ -85,6 +87,13 @@ impl Printer {
         }
     }
 
+    /// Standard output for human formats (lines, tables, descriptions): control characters
+    /// in what is written, other than line ends, are shown escaped (`\u{1b}`), never obeyed.
+    /// JSON and YAML go through [`Printer::out`] and stay exact.
+    pub(crate) fn human_out(&self) -> Box<dyn Write + '_> {
+        Box::new(EscapingWriter { inner: self.out() })
+    }
+
     pub(crate) fn stdout_is_terminal(&self) -> bool {
         matches!(self.streams, Streams::Terminal) && io::stdout().is_terminal()
     }
@@ -136,15 +145,22 @@ impl Printer {
     }
 
     fn labelled(&self, label: &str, style: &str, message: impl Display) {
+        let message = escape_controls(&message.to_string()).into_owned();
         let line = if self.color {
+            // Our own colour codes, added after the message was escaped.
             format!("\x1b[{style}m{label}\x1b[0m: {message}")
         } else {
             format!("{label}: {message}")
         };
-        self.stderr_line(&line);
+        self.raw_stderr_line(&line);
     }
 
     fn stderr_line(&self, line: &str) {
+        // Messages quote cluster text (image names, event messages): never raw escapes.
+        self.raw_stderr_line(&escape_controls(line));
+    }
+
+    fn raw_stderr_line(&self, line: &str) {
         match &self.streams {
             Streams::Terminal => eprintln!("{line}"),
             Streams::Captured(buffer) => {
@@ -153,6 +169,43 @@ impl Printer {
                 buffer.stderr.push('\n');
             }
         }
+    }
+}
+
+/// Escapes C0, DEL and C1 control characters, but not `\n`, on their way through.
+struct EscapingWriter<W: Write> {
+    inner: W,
+}
+
+impl<W: Write> Write for EscapingWriter<W> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let mut start = 0;
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            // C1 controls are U+0080..U+009F: 0xC2 0x80..=0x9F in UTF-8.
+            let c1 = b == 0xC2 && bytes.get(i + 1).is_some_and(|n| (0x80..=0x9F).contains(n));
+            let control = (b < 0x20 && b != b'\n') || b == 0x7F || c1;
+            if control {
+                self.inner.write_all(&bytes[start..i])?;
+                let code = if c1 {
+                    u32::from(bytes[i + 1])
+                } else {
+                    u32::from(b)
+                };
+                write!(self.inner, "\\u{{{code:x}}}")?;
+                i += if c1 { 2 } else { 1 };
+                start = i;
+            } else {
+                i += 1;
+            }
+        }
+        self.inner.write_all(&bytes[start..])?;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }
 
@@ -188,6 +241,32 @@ mod tests {
         let captured = printer.captured();
         assert_eq!(captured.stdout, "secret/x created\n");
         assert_eq!(captured.stderr, "warning: careful\nerror: broken\n");
+    }
+
+    #[test]
+    fn messages_show_control_characters_instead_of_obeying_them() {
+        let printer = Printer::capture(false);
+        printer.warning("image evil\u{1b}]0;pwned\u{7}\u{1b}[2J:1 matches nothing");
+        printer.status("event\u{1b}[31m");
+        assert_eq!(
+            printer.captured().stderr,
+            "warning: image evil\\u{1b}]0;pwned\\u{7}\\u{1b}[2J:1 matches nothing\nevent\\u{1b}[31m\n"
+        );
+    }
+
+    #[test]
+    fn human_stdout_escapes_controls_and_keeps_line_ends() {
+        let printer = Printer::capture(false);
+        write!(
+            printer.human_out(),
+            "pod/web: pull \u{1b}[2J\u{9b}31m\u{7f} failed\nnext ünïcode\n"
+        )
+        .unwrap();
+        writeln!(printer.out(), "{{\"raw\": \"\u{1b}\"}}").unwrap();
+        assert_eq!(
+            printer.captured().stdout,
+            "pod/web: pull \\u{1b}[2J\\u{9b}31m\\u{7f} failed\nnext ünïcode\n{\"raw\": \"\u{1b}\"}\n"
+        );
     }
 
     #[test]

@@ -124,7 +124,10 @@ fn print_reports(
     format: Option<crate::settings::OutputFormat>,
     printer: &Printer,
 ) -> anyhow::Result<()> {
-    let mut out = printer.out();
+    let mut out = match format {
+        Some(_) => printer.out(),
+        None => printer.human_out(),
+    };
     match format {
         Some(format) => {
             let document = serde_json::json!({ "items": reports });

@@ -32,7 +32,10 @@ pub(crate) async fn run(
             }
         }
     }
-    let mut stdout = printer.out();
+    let mut stdout = match settings.format {
+        ListFormat::Structured(OutputFormat::Json | OutputFormat::Yaml) => printer.out(),
+        _ => printer.human_out(),
+    };
     let all = matches!(settings.scope, NamespaceScope::All) || namespaces.len() > 1;
     match settings.format {
         ListFormat::Structured(OutputFormat::Name) => {

@@ -47,7 +47,10 @@ pub(crate) fn logins(
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     let logins = keychain::list().map_err(CredentialError::Keychain)?;
-    let mut stdout = printer.out();
+    let mut stdout = match output {
+        Some(_) => printer.out(),
+        None => printer.human_out(),
+    };
     match output {
         Some(format) => {
             let items: Vec<_> = logins

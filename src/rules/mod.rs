@@ -15,3 +15,4 @@ pub(crate) mod kubelet;
 pub(crate) mod names;
 pub(crate) mod pullsecret;
 pub(crate) mod registry;
+pub(crate) mod text;
