@@ -54,6 +54,9 @@ mod tests {
             escape_controls("img\u{1b}]0;pwned\u{7}\u{1b}[2J"),
             r"img\u{1b}]0;pwned\u{7}\u{1b}[2J"
         );
-        assert_eq!(escape_controls("a\nb\u{9b}c\r\t"), "a\nb\\u{9b}c\\u{d}\\u{9}");
+        assert_eq!(
+            escape_controls("a\nb\u{9b}c\r\t"),
+            "a\nb\\u{9b}c\\u{d}\\u{9}"
+        );
     }
 }

