@@ -56,10 +56,18 @@ impl KeychainError {
 }
 
 /// The key an entry is stored under: the canonical registry, so Docker Hub's aliases (and
-/// `https://quay.io` vs `quay.io`) share one entry. Anything else is kept as given.
+/// `https://quay.io` vs `quay.io`) share one entry. Anything else (the helper protocol
+/// accepts any text) is kept behind a `raw:` prefix, which no canonical registry and not
+/// the index's own name can have: a server URL can never overwrite or erase the index.
 pub(crate) fn entry_key(server_url: &str) -> String {
-    Registry::parse(server_url).map_or_else(|_| server_url.trim().to_string(), |r| r.to_string())
+    Registry::parse(server_url).map_or_else(
+        |_| format!("{RAW_KEY_PREFIX}{}", server_url.trim()),
+        |r| r.to_string(),
+    )
 }
+
+/// Marks keys that are not registries; `raw` is no valid host:port.
+const RAW_KEY_PREFIX: &str = "raw:";
 
 fn map_error(error: keyring::Error) -> KeychainError {
     match error {
@@ -272,8 +280,20 @@ mod tests {
         assert_eq!(entry_key("https://index.docker.io/v1/"), "docker.io");
         assert_eq!(entry_key("docker.io"), "docker.io");
         assert_eq!(entry_key("https://quay.io"), "quay.io");
-        assert_eq!(entry_key("not a url"), "not a url");
+        assert_eq!(entry_key("not a url"), "raw:not a url");
         assert_ne!(entry_key("quay.io"), INDEX_ACCOUNT);
+        // The index's own name, and anything else that is no registry, maps elsewhere.
+        for raw in [
+            INDEX_ACCOUNT,
+            " kubectl-regcred index ",
+            "raw:x",
+            "not a registry",
+        ] {
+            let key = entry_key(raw);
+            assert_ne!(key, INDEX_ACCOUNT, "{raw:?}");
+            assert!(key.starts_with(RAW_KEY_PREFIX), "{raw:?} → {key}");
+            assert!(Registry::parse(&key).is_err(), "{key}");
+        }
     }
 
     #[test]

@@ -278,3 +278,33 @@ exit 0"#,
         "after logout: {stdout}"
     );
 }
+
+/// The index of logins lives under a reserved name: a client storing and erasing a login
+/// for a "server" spelled like that name must not wipe every other login.
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn a_server_named_like_the_index_cannot_wipe_it() {
+    let e2e = E2e::new();
+    let out = e2e.in_keyring_session(
+        r#"echo "robot-token" | $REGCRED login quay.io -u robot --password-stdin >/dev/null || exit 10
+printf '{"ServerURL":"kubectl-regcred index","Username":"x","Secret":"y"}' | docker-credential-regcred store || exit 11
+printf 'kubectl-regcred index' | docker-credential-regcred erase || exit 12
+$REGCRED logins -o json || exit 13
+exit 0"#,
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{stdout}\n{}",
+        out.status.code(),
+        text(&out.stderr)
+    );
+    let logins: serde_json::Value = serde_json::from_str(&stdout).expect(&stdout);
+    let servers: Vec<&str> = logins["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|login| login["server"].as_str())
+        .collect();
+    assert_eq!(servers, ["quay.io"], "{stdout}");
+}
