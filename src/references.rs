@@ -117,6 +117,12 @@ pub(crate) enum ObjectError {
          Create it first (kubectl regcred create {name} -n {namespace}) or pass --allow-missing"
     )]
     SecretMissing { name: String, namespace: String },
+    /// The kubelet fails every pull of a pod that references it (docs/semantics.md §4).
+    #[error(
+        "secret {name:?} is malformed (SECRET-MALFORMED): {reason}; the kubelet would fail every pull of pods that reference it. \
+         Rewrite it (kubectl regcred create {name} --server SERVER --force) or pass --allow-missing"
+    )]
+    SecretMalformed { name: String, reason: String },
     #[error("{0} has no pod template")]
     NoPodTemplate(String),
     #[error(
@@ -349,11 +355,23 @@ async fn candidate_secrets(
                     Err(problem) if *auto => outcome.notices.push(Notice::Warning(format!(
                         "namespace {namespace}: skipping secret {name:?}: {problem}"
                     ))),
-                    // Attaching by name: a malformed Secret is the user's to fix; attach anyway.
-                    Err(_) => candidates.push(Candidate {
-                        name,
-                        keys: Vec::new(),
-                    }),
+                    // By name: referencing it would break every pull of the pod, so only
+                    // with --allow-missing, and then with a warning.
+                    Err(problem) if *allow_missing => {
+                        outcome.notices.push(Notice::Warning(format!(
+                            "namespace {namespace}: secret {name:?} is malformed (SECRET-MALFORMED), attaching it anyway: {problem}"
+                        )));
+                        candidates.push(Candidate {
+                            name,
+                            keys: Vec::new(),
+                        });
+                    }
+                    Err(problem) => {
+                        return Err(ObjectError::SecretMalformed {
+                            name,
+                            reason: problem.to_string(),
+                        });
+                    }
                 }
             }
             match (query.name, candidates.is_empty()) {

@@ -1,5 +1,7 @@
 //! `attach` / `detach` on the real control plane.
 
+use base64::Engine;
+
 use crate::harness::{E2e, text};
 
 /// A managed pull Secret named `name` for `server` in `ns`.
@@ -529,4 +531,49 @@ spec:
         text(&out.stderr)
     );
     assert!(template_pull_secrets(&e2e, &ns, "other").0.is_empty());
+}
+
+/// A malformed pull Secret breaks every pull of the pods that reference it, so attaching one
+/// by name is refused as SECRET-MALFORMED (without quoting its content), unless
+/// --allow-missing, which attaches it with a warning.
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn malformed_secret_is_refused_unless_allowed() {
+    let e2e = E2e::new();
+    let ns = e2e.namespace("malformed");
+    e2e.create_deployment(&ns, "web", "ghcr.io/team/web:1");
+    let payload = base64::engine::general_purpose::STANDARD
+        .encode(r#"{"auths":{"ghcr.io":"TOKEN-CANARY-1234"}}"#);
+    e2e.kubectl_apply(&format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: broken, namespace: {ns}}}\ntype: kubernetes.io/dockerconfigjson\ndata: {{.dockerconfigjson: {payload}}}\n"
+    ));
+    let out = e2e.run(&["attach", "broken", "deployment/web", "-n", &ns]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("SECRET-MALFORMED") && stderr.contains("--allow-missing"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("TOKEN-CANARY"), "{stderr}");
+    assert!(template_pull_secrets(&e2e, &ns, "web").0.is_empty());
+
+    let out = e2e.run(&[
+        "attach",
+        "broken",
+        "deployment/web",
+        "-n",
+        &ns,
+        "--allow-missing",
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        text(&out.stdout),
+        "deployment.apps/web attached\n",
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("warning:") && stderr.contains("SECRET-MALFORMED"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("TOKEN-CANARY"), "{stderr}");
 }
