@@ -13,6 +13,7 @@ use super::{
     CredentialError, HelperSetting, LocalEnv, Lookup, Origin, Password, Source, TokenKind,
     decode_auth, keys_by_registry, read_optional,
 };
+use crate::rules::json::JsonFault;
 use crate::rules::registry::Registry;
 
 /// The parts of `config.json` that hold credentials; a missing field is empty.
@@ -340,7 +341,7 @@ impl Source for DockerSource {
 fn parse_config(text: &str, what: &str) -> Result<ConfigFile, CredentialError> {
     let file: ConfigFile = serde_json::from_str(text).map_err(|e| CredentialError::Parse {
         what: what.to_string(),
-        reason: e.to_string(),
+        reason: JsonFault::of(&e),
     })?;
     // docker fails the whole load on one bad `auth` ("invalid auth configuration file").
     for (key, entry) in &file.auths {
@@ -359,7 +360,7 @@ fn parse_env_config(json: &str) -> Result<BTreeMap<Registry, (String, String)>, 
     let what = "DOCKER_AUTH_CONFIG";
     let config: EnvConfig = serde_json::from_str(json).map_err(|e| CredentialError::Parse {
         what: what.to_string(),
-        reason: e.to_string(),
+        reason: JsonFault::of(&e),
     })?;
     let mut auths = BTreeMap::new();
     for (key, entry) in config.auths {

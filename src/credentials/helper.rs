@@ -11,6 +11,7 @@ use serde::Deserialize;
 use wait_timeout::ChildExt;
 
 use super::Password;
+use crate::rules::json::JsonFault;
 
 /// The exact reply every helper gives when it holds nothing for the server.
 pub(crate) const NOT_FOUND_MESSAGE: &str = "credentials not found in native keychain";
@@ -65,7 +66,7 @@ pub(crate) enum HelperError {
         program: String,
         action: &'static str,
         for_server: String,
-        reason: String,
+        reason: JsonFault,
     },
 }
 
@@ -109,8 +110,8 @@ impl Helper {
                 program: self.program(),
                 action: "get",
                 for_server: for_server.clone(),
-                // serde's message names the position, never the secret itself.
-                reason: e.to_string(),
+                // The position, never the reply itself, which may be the secret.
+                reason: JsonFault::of(&e),
             })?;
         if parsed.username == TOKEN_USERNAME {
             return Ok(Some(HelperCredential::IdentityToken));
@@ -139,21 +140,27 @@ impl Helper {
             program: self.program(),
             action: "list",
             for_server: String::new(),
-            reason: e.to_string(),
+            reason: JsonFault::of(&e),
         })
     }
 
+    /// A failed action. The protocol puts the error message on stdout, but a broken helper
+    /// can put a secret there too, so it is not quoted; only whether there was one.
     fn failed(&self, action: &'static str, for_server: String, stdout: &str) -> HelperError {
-        let message = stdout.trim();
+        let program = self.program();
+        let message = if stdout.trim().is_empty() {
+            "it exited non-zero with no message".to_string()
+        } else {
+            format!(
+                "it exited non-zero; its message is not shown, as it may hold a secret \
+                 (run `{program} {action}` by hand to read it)"
+            )
+        };
         HelperError::Failed {
-            program: self.program(),
+            program,
             action,
             for_server,
-            message: if message.is_empty() {
-                "it exited non-zero with no message".to_string()
-            } else {
-                message.chars().take(300).collect()
-            },
+            message,
         }
     }
 

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::helper::TOKEN_USERNAME;
 use super::{CredentialError, Lookup, Origin, Password, Source, TokenKind};
+use crate::rules::json::JsonFault;
 use crate::rules::registry::Registry;
 
 pub(crate) use crate::rules::credential::KEYCHAIN_SERVICE as SERVICE;
@@ -129,7 +130,7 @@ fn read_index() -> Result<Index, KeychainError> {
     match read(INDEX_ACCOUNT)? {
         None => Ok(Index::new()),
         Some(json) => serde_json::from_str(&json)
-            .map_err(|e| KeychainError::Failure(format!("the kubectl-regcred index entry is unreadable ({e}); run `kubectl regcred logout` for each login to reset it"))),
+            .map_err(|e| KeychainError::Failure(format!("the kubectl-regcred index entry is unreadable ({}); run `kubectl regcred logout` for each login to reset it", JsonFault::of(&e)))),
     }
 }
 
@@ -164,7 +165,10 @@ pub(crate) fn get(server_url: &str) -> Result<Option<StoredLogin>, KeychainError
     match read(&entry_key(server_url))? {
         None => Ok(None),
         Some(json) => serde_json::from_str(&json).map(Some).map_err(|e| {
-            KeychainError::Failure(format!("the entry for {server_url} is unreadable: {e}"))
+            KeychainError::Failure(format!(
+                "the entry for {server_url} is unreadable: {}",
+                JsonFault::of(&e)
+            ))
         }),
     }
 }

@@ -23,6 +23,7 @@ pub(crate) use helper::HelperError;
 pub(crate) use keychain::{KeychainError, KeychainSource};
 pub(crate) use podman::PodmanSource;
 
+use crate::rules::json::JsonFault;
 use crate::rules::registry::{InvalidRegistry, Registry};
 
 /// One source's answer for one registry.
@@ -65,7 +66,7 @@ pub(crate) enum CredentialError {
         source: std::io::Error,
     },
     #[error("parsing {what}: {reason}")]
-    Parse { what: String, reason: String },
+    Parse { what: String, reason: JsonFault },
     #[error("{what}: the entry for {key:?} has an invalid auth: {reason}")]
     InvalidAuth {
         what: String,

@@ -14,6 +14,7 @@ use super::{
     CredentialError, LocalEnv, Lookup, Origin, Password, Source, TokenKind, decode_auth,
     keys_by_registry, read_optional,
 };
+use crate::rules::json::JsonFault;
 use crate::rules::registry::Registry;
 
 /// An auth file as containers/image reads it; a missing field is empty.
@@ -131,7 +132,7 @@ fn load_file(
     let what = path.display().to_string();
     let file: AuthFile = serde_json::from_str(text).map_err(|e| CredentialError::Parse {
         what: what.clone(),
-        reason: e.to_string(),
+        reason: JsonFault::of(&e),
     })?;
     let mut entries = BTreeMap::new();
     for (key, entry) in &file.auths {

@@ -14,6 +14,7 @@ use k8s_openapi::api::core::v1::Secret;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use super::image::ImageRef;
+use super::json::JsonFault;
 
 /// The Secret types the kubelet reads pull credentials from, and the data key of each.
 pub(crate) const DOCKERCONFIGJSON_TYPE: &str = "kubernetes.io/dockerconfigjson";
@@ -118,18 +119,11 @@ fn decode_docker_config(bytes: &[u8], shape: Shape) -> Result<Entries, JsonProbl
     Ok(entries.unwrap_or_default())
 }
 
-/// Why a pull Secret's JSON does not decode, as position and kind only: serde_json's own
-/// message can quote the input, which may hold a password.
+/// Why a pull Secret's JSON does not decode (never its text, which holds passwords).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 enum JsonProblem {
-    #[error("{kind}")]
-    Unplaced { kind: &'static str },
-    #[error("{kind} (line {line}, column {column})")]
-    Placed {
-        kind: &'static str,
-        line: usize,
-        column: usize,
-    },
+    #[error("{0}")]
+    Fault(JsonFault),
     /// Our own message about an `auth` value, already redacted.
     #[error("{0}")]
     BadAuth(String),
@@ -137,22 +131,9 @@ enum JsonProblem {
 
 impl JsonProblem {
     fn of(e: &serde_json::Error) -> Self {
-        use serde_json::error::Category;
-        let kind = match e.classify() {
-            Category::Io => "could not be read",
-            Category::Syntax | Category::Eof => "is not valid JSON",
-            Category::Data => match e.to_string() {
-                m if m.starts_with("the auth of") => return Self::BadAuth(m),
-                _ => "has a value of the wrong type",
-            },
-        };
-        match e.line() {
-            0 => Self::Unplaced { kind },
-            line => Self::Placed {
-                kind,
-                line,
-                column: e.column(),
-            },
+        match e.to_string() {
+            message if message.starts_with("the auth of") => Self::BadAuth(message),
+            _ => Self::Fault(JsonFault::of(e)),
         }
     }
 }

@@ -10,6 +10,7 @@ pub(crate) mod admission;
 pub(crate) mod credential;
 pub(crate) mod diagnosis;
 pub(crate) mod image;
+pub(crate) mod json;
 pub(crate) mod kinds;
 pub(crate) mod kubelet;
 pub(crate) mod names;

@@ -24,10 +24,24 @@ pub(crate) struct Registry {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("invalid registry server {input:?}: {reason}")]
+#[error("invalid registry server {:?}: {reason}", redact_userinfo(input))]
 pub(crate) struct InvalidRegistry {
     pub(crate) input: String,
     pub(crate) reason: &'static str,
+}
+
+/// `https://user:pass@host/x` → `https://***@host/x`: a key may carry credentials, and
+/// messages never show them.
+fn redact_userinfo(input: &str) -> String {
+    let (scheme, rest) = match input.find("://") {
+        Some(at) => input.split_at(at + 3),
+        None => ("", input),
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}***{}", &rest[at..]),
+        None => input.to_string(),
+    }
 }
 
 impl Registry {
@@ -143,6 +157,19 @@ impl fmt::Display for Registry {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn userinfo_never_reaches_a_message() {
+        for key in [
+            "https://robot:S3CRET@quay.io/v1/",
+            "robot:S3CRET@quay.io",
+            "http://S3CRET@reg:5000",
+        ] {
+            let message = Registry::parse(key).unwrap_err().to_string();
+            assert!(!message.contains("S3CRET"), "{message}");
+            assert!(message.contains("***@"), "{message}");
+        }
+    }
+
     #[test]
     fn servers_follow_the_distribution_grammar() {
         for bad in [

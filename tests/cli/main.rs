@@ -319,14 +319,15 @@ fn cred_helpers_win_over_creds_store_which_wins_over_auths() {
 #[test]
 fn helper_failures_name_the_helper_and_server() {
     let env = TestEnv::new();
-    env.helper("broken", "echo 'keychain is locked'; exit 1");
+    // A failing helper's stdout may be anything, a secret included: never quoted.
+    env.helper("broken", "echo 'S3CRET-CANARY'; exit 1");
     env.docker_config(r#"{"credsStore":"broken"}"#);
     env.cmd(&["create", "x", "--server", "quay.io", "--dry-run=client"])
         .assert()
         .code(1)
         .stderr(predicate::str::contains(
-            "error: credential helper docker-credential-broken failed on `get` for quay.io: keychain is locked",
-        ));
+            "error: credential helper docker-credential-broken failed on `get` for quay.io: it exited non-zero",
+        ).and(predicate::str::contains("CANARY").not()));
     env.docker_config(r#"{"credsStore":"absent"}"#);
     env.cmd(&["create", "x", "--server", "quay.io", "--dry-run=client"])
         .assert()
@@ -687,4 +688,44 @@ fn the_password_prompt_does_not_echo() {
         decoded_payload(&secret)["auths"]["quay.io"]["password"],
         "typed-s3cret"
     );
+}
+
+/// A value in the wrong place of any credential source is reported by file, position and
+/// kind of fault, never quoted: serde's own messages would echo it, and it may be a secret.
+#[test]
+fn parse_errors_never_quote_a_secret() {
+    const CANARY: &str = "S3CRET-CANARY";
+    let bad = format!(r#"{{"auths":{{"quay.io":"{CANARY}"}}}}"#);
+    let check = |env: &TestEnv, cmd: &mut assert_cmd::Command, source: &str| {
+        let report = env.run_report(cmd);
+        assert!(!report.contains(CANARY), "{source}:\n{report}");
+        assert!(report.starts_with("exit_code: 1"), "{source}:\n{report}");
+        assert!(report.contains("line 1, column"), "{source}:\n{report}");
+    };
+    let create = ["create", "x", "--server", "quay.io", "--dry-run=client"];
+
+    let env = TestEnv::new();
+    env.docker_config(&bad);
+    check(&env, &mut env.cmd(&create), "config.json");
+
+    let env = TestEnv::new();
+    check(
+        &env,
+        env.cmd(&create).env("DOCKER_AUTH_CONFIG", &bad),
+        "DOCKER_AUTH_CONFIG",
+    );
+
+    let env = TestEnv::new();
+    let auth_file = env.write("auth.json", &bad);
+    check(
+        &env,
+        env.cmd(&create).env("REGISTRY_AUTH_FILE", &auth_file),
+        "podman auth file",
+    );
+
+    // A helper whose `get` reply is a bare JSON string.
+    let env = TestEnv::new();
+    env.helper("bare", &format!(r#"printf '"{CANARY}"'"#));
+    env.docker_config(r#"{"credsStore":"bare"}"#);
+    check(&env, &mut env.cmd(&create), "helper reply");
 }
