@@ -58,7 +58,7 @@ mod tests {
             format!(r#""{canary}""#),
             format!(r#"{{"auth": "{canary}""#),
             format!(r#"{{"auth": {canary}}}"#),
-            format!(r#"{canary}"#),
+            canary.to_string(),
         ];
         for document in &documents {
             let as_map =
