@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use wait_timeout::ChildExt;
@@ -51,6 +52,14 @@ pub(crate) enum HelperError {
         action: &'static str,
         for_server: String,
         secs: u64,
+    },
+    #[error(
+        "credential helper {program} wrote more than 1 MiB in reply to `{action}`{for_server}; it was stopped"
+    )]
+    TooLarge {
+        program: String,
+        action: &'static str,
+        for_server: String,
     },
     #[error("credential helper {program} failed on `{action}`{for_server}: {message}")]
     Failed {
@@ -164,6 +173,10 @@ impl Helper {
         }
     }
 
+    /// Runs one action with `input` on stdin. The whole exchange, exit and reply, must fit
+    /// in the timeout: the helper runs in its own process group, and the group is killed
+    /// when the deadline passes, so background children holding stdout open cannot stall us.
+    /// The reply is capped at [`MAX_REPLY`] bytes.
     fn run(
         &self,
         action: &'static str,
@@ -171,51 +184,88 @@ impl Helper {
         for_server: &str,
     ) -> Result<Reply, HelperError> {
         let program = self.program();
-        let mut child = Command::new(&program)
+        let deadline = Instant::now() + self.timeout;
+        let mut command = Command::new(&program);
+        command
             .arg(action)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             // Like docker's client, the helper's own diagnostics go to our stderr.
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|source| match source.kind() {
-                std::io::ErrorKind::NotFound => HelperError::Missing {
-                    program: program.clone(),
-                },
-                _ => HelperError::Spawn {
-                    program: program.clone(),
-                    source,
-                },
-            })?;
+            .stderr(Stdio::inherit());
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let mut child = command.spawn().map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => HelperError::Missing {
+                program: program.clone(),
+            },
+            _ => HelperError::Spawn {
+                program: program.clone(),
+                source,
+            },
+        })?;
         if let Some(mut stdin) = child.stdin.take() {
             // A helper that exits without reading stdin is judged by its exit code below.
             let _ = stdin.write_all(input.as_bytes());
         }
-        let mut stdout = child.stdout.take().expect("stdout is piped");
-        let reader = std::thread::spawn(move || {
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (sender, reply) = mpsc::channel();
+        std::thread::spawn(move || {
             let mut buf = Vec::new();
-            let _ = stdout.read_to_end(&mut buf);
-            buf
+            // One byte past the cap tells "too large" from "exactly the cap".
+            let _ = stdout.take(MAX_REPLY as u64 + 1).read_to_end(&mut buf);
+            let _ = sender.send(buf);
         });
+        let timeout = || HelperError::Timeout {
+            program: program.clone(),
+            action,
+            for_server: for_server.to_string(),
+            secs: self.timeout.as_secs().max(1),
+        };
         let status = match child.wait_timeout(self.timeout) {
             Ok(Some(status)) => status,
             Ok(None) | Err(_) => {
-                let _ = child.kill();
+                kill_group(&mut child);
                 let _ = child.wait();
-                return Err(HelperError::Timeout {
-                    program,
-                    action,
-                    for_server: for_server.to_string(),
-                    secs: self.timeout.as_secs().max(1),
-                });
+                return Err(timeout());
             }
         };
-        let stdout = reader.join().unwrap_or_default();
+        // The helper has exited; a child it left behind may still hold stdout open.
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let stdout = match reply.recv_timeout(remaining) {
+            Ok(stdout) => stdout,
+            Err(_) => {
+                kill_group(&mut child);
+                reply
+                    .recv_timeout(Duration::from_secs(1))
+                    .map_err(|_| timeout())?
+            }
+        };
+        if stdout.len() > MAX_REPLY {
+            kill_group(&mut child);
+            return Err(HelperError::TooLarge {
+                program,
+                action,
+                for_server: for_server.to_string(),
+            });
+        }
         Ok(Reply {
             success: status.success(),
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
         })
     }
+}
+
+/// The most a helper may write in reply: logins are a few hundred bytes, `list` a few KiB.
+const MAX_REPLY: usize = 1 << 20;
+
+/// Kills the helper and everything in its process group.
+fn kill_group(child: &mut std::process::Child) {
+    #[cfg(unix)]
+    {
+        let group = rustix::process::Pid::from_child(child);
+        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+    }
+    let _ = child.kill();
 }
 
 /// The usage line a helper prints (to stdout, exit 1) when not given exactly one action.

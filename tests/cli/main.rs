@@ -360,6 +360,50 @@ fn a_hanging_helper_is_cut_off() {
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
 
+/// A helper that answers but leaves a background child holding stdout open is cut off at
+/// the deadline (its process group killed), and its answer is used.
+#[test]
+fn a_helpers_background_child_cannot_stall_us() {
+    let env = TestEnv::new();
+    env.helper(
+        "lingering",
+        r#"/bin/sleep 30 &
+printf '{"ServerURL":"quay.io","Username":"robot","Secret":"pw"}'"#,
+    );
+    env.docker_config(r#"{"credsStore":"lingering"}"#);
+    let started = std::time::Instant::now();
+    env.cmd(&[
+        "create",
+        "x",
+        "--server",
+        "quay.io",
+        "--helper-timeout",
+        "2s",
+        "--dry-run=client",
+    ])
+    .assert()
+    .success()
+    .stdout("secret/x created (dry run)\n");
+    let elapsed = started.elapsed();
+    assert!(elapsed < std::time::Duration::from_secs(10), "{elapsed:?}");
+}
+
+/// A helper that writes without end is stopped at 1 MiB, and memory stays bounded.
+#[test]
+fn a_helpers_endless_reply_is_capped() {
+    let env = TestEnv::new();
+    env.helper("endless", "exec /bin/cat /dev/zero");
+    env.docker_config(r#"{"credsStore":"endless"}"#);
+    let started = std::time::Instant::now();
+    env.cmd(&["create", "x", "--server", "quay.io", "--dry-run=client"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "docker-credential-endless wrote more than 1 MiB in reply to `get` for quay.io",
+        ));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
 #[test]
 fn identity_tokens_are_refused_with_advice() {
     let env = TestEnv::new();
