@@ -4,6 +4,8 @@
 //! without secrets so logins can be enumerated on every platform.
 
 use std::collections::BTreeMap;
+use std::sync::mpsc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +47,11 @@ pub(crate) enum KeychainError {
     Locked(String),
     #[error("the keychain failed: {0}")]
     Failure(String),
+    /// The keychain (on Linux, the D-Bus session) accepted the call and never answered.
+    #[error(
+        "the OS keychain did not answer within {0}s (set REGCRED_KEYCHAIN_TIMEOUT, in seconds, to wait longer)"
+    )]
+    NoAnswer(u64),
 }
 
 impl KeychainError {
@@ -52,6 +59,7 @@ impl KeychainError {
     pub(crate) fn reason(&self) -> &str {
         match self {
             Self::Unavailable(reason) | Self::Locked(reason) | Self::Failure(reason) => reason,
+            Self::NoAnswer(_) => "it did not answer in time",
         }
     }
 }
@@ -102,28 +110,57 @@ fn map_error(error: keyring::Error) -> KeychainError {
     }
 }
 
-fn entry(account: &str) -> Result<keyring::Entry, KeychainError> {
-    keyring::Entry::new(SERVICE, account).map_err(map_error)
+/// How long one keychain call may take. Long enough for an unlock prompt; bounded, because
+/// a D-Bus peer that never answers would otherwise hang `create`, and every `docker pull`
+/// that uses our helper.
+fn deadline() -> Duration {
+    std::env::var("REGCRED_KEYCHAIN_TIMEOUT")
+        .ok()
+        .and_then(|secs| secs.trim().parse::<u64>().ok())
+        .map_or(Duration::from_secs(30), Duration::from_secs)
+}
+
+/// Runs one call on the entry for `account` on a thread of its own, and gives up at the
+/// deadline (the blocked thread is left behind; the process ends soon after).
+fn with_entry<T: Send + 'static>(
+    account: &str,
+    call: impl FnOnce(keyring::Entry) -> Result<T, keyring::Error> + Send + 'static,
+) -> Result<T, KeychainError> {
+    let account = account.to_string();
+    let (sender, answer) = mpsc::channel();
+    std::thread::spawn(move || {
+        let result = keyring::Entry::new(SERVICE, &account).and_then(call);
+        let _ = sender.send(result);
+    });
+    let deadline = deadline();
+    match answer.recv_timeout(deadline) {
+        Ok(result) => result.map_err(map_error),
+        Err(_) => Err(KeychainError::NoAnswer(deadline.as_secs())),
+    }
+}
+
+/// `NoEntry` as "absent", which most calls expect.
+fn absent_is_none<T>(result: Result<T, keyring::Error>) -> Result<Option<T>, keyring::Error> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(keyring::Error::NoEntry) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 fn read(account: &str) -> Result<Option<String>, KeychainError> {
-    match entry(account)?.get_password() {
-        Ok(value) => Ok(Some(value)),
-        Err(keyring::Error::NoEntry) => Ok(None),
-        Err(e) => Err(map_error(e)),
-    }
+    with_entry(account, |entry| absent_is_none(entry.get_password()))
 }
 
 fn write(account: &str, value: &str) -> Result<(), KeychainError> {
-    entry(account)?.set_password(value).map_err(map_error)
+    let value = zeroize::Zeroizing::new(value.to_string());
+    with_entry(account, move |entry| entry.set_password(&value))
 }
 
 fn delete(account: &str) -> Result<bool, KeychainError> {
-    match entry(account)?.delete_credential() {
-        Ok(()) => Ok(true),
-        Err(keyring::Error::NoEntry) => Ok(false),
-        Err(e) => Err(map_error(e)),
-    }
+    with_entry(account, |entry| {
+        absent_is_none(entry.delete_credential()).map(|found| found.is_some())
+    })
 }
 
 fn read_index() -> Result<Index, KeychainError> {
@@ -204,6 +241,8 @@ pub(crate) struct KeychainSource {
     /// Logins by registry; `None` when the keychain is unavailable and was optional.
     logins: Option<BTreeMap<Registry, String>>,
     unavailable: Option<String>,
+    /// Set when the keychain hung: worth a warning, unlike a machine with no keychain.
+    hung: Option<String>,
 }
 
 impl KeychainSource {
@@ -218,11 +257,14 @@ impl KeychainSource {
                         .collect(),
                 ),
                 unavailable: None,
+                hung: None,
             }),
             Err(e) if required => Err(CredentialError::Keychain(e)),
             Err(e) => Ok(Self {
                 logins: None,
                 unavailable: Some(e.reason().to_string()),
+                hung: matches!(e, KeychainError::NoAnswer(_))
+                    .then(|| format!("skipping the OS keychain: {e}")),
             }),
         }
     }
@@ -265,6 +307,10 @@ impl Source for KeychainSource {
 
     fn registries(&self, _warnings: &mut Vec<String>) -> Result<Vec<Registry>, CredentialError> {
         Ok(self.logins.iter().flat_map(|l| l.keys().cloned()).collect())
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        self.hung.iter().cloned().collect()
     }
 
     fn places(&self) -> Vec<String> {

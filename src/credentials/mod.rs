@@ -182,6 +182,10 @@ pub(crate) trait Source {
     fn registries(&self, warnings: &mut Vec<String>) -> Result<Vec<Registry>, CredentialError>;
     /// The places this source reads, for "nothing found" errors.
     fn places(&self) -> Vec<String>;
+    /// What the user should hear about this source even when others answer.
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 impl Request {
@@ -210,18 +214,23 @@ pub(crate) fn resolve(request: &Request, env: &LocalEnv) -> Result<Resolution, C
         ));
     }
     let sources = load_sources(request, env)?;
-    if request.servers.is_empty() {
-        return everything_logged_in(&sources);
-    }
-    let credentials = request
-        .servers
-        .iter()
-        .map(|registry| find_required(&sources, registry))
-        .collect::<Result<_, _>>()?;
-    Ok(Resolution {
-        credentials,
-        warnings: Vec::new(),
-    })
+    let mut resolution = if request.servers.is_empty() {
+        everything_logged_in(&sources)?
+    } else {
+        let credentials = request
+            .servers
+            .iter()
+            .map(|registry| find_required(&sources, registry))
+            .collect::<Result<_, _>>()?;
+        Resolution {
+            credentials,
+            warnings: Vec::new(),
+        }
+    };
+    let mut warnings: Vec<String> = sources.iter().flat_map(|s| s.warnings()).collect();
+    warnings.append(&mut resolution.warnings);
+    resolution.warnings = warnings;
+    Ok(resolution)
 }
 
 /// The sources `--from` allows, in lookup order.

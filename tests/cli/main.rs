@@ -773,3 +773,53 @@ fn parse_errors_never_quote_a_secret() {
     env.docker_config(r#"{"credsStore":"bare"}"#);
     check(&env, &mut env.cmd(&create), "helper reply");
 }
+
+/// A D-Bus peer that accepts the connection and never answers, so the OS keychain hangs.
+/// Connections are held open until the test ends.
+fn silent_session_bus(env: &TestEnv) -> std::os::unix::net::UnixListener {
+    let socket = env.write("run/bus.placeholder", "").with_file_name("bus");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let accepting = listener.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in accepting.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    listener
+}
+
+/// Every keychain call has a deadline: `create` goes on with the other sources and warns,
+/// and the helper protocol answers with an error instead of hanging `docker pull`.
+#[test]
+fn a_keychain_that_never_answers_is_skipped_in_time() {
+    let env = TestEnv::new();
+    let _bus = silent_session_bus(&env);
+    env.docker_config(&format!(
+        r#"{{"auths":{{"quay.io":{{"auth":"{}"}}}}}}"#,
+        b64("q:pw")
+    ));
+    let started = std::time::Instant::now();
+    let report = env.run_report(
+        env.cmd(&["create", "x", "--server", "quay.io", "--dry-run=client"])
+            .env("REGCRED_KEYCHAIN_TIMEOUT", "2"),
+    );
+    assert!(report.starts_with("exit_code: 0"), "{report}");
+    assert!(
+        report.contains(
+            "warning: skipping the OS keychain: the OS keychain did not answer within 2s"
+        ),
+        "{report}"
+    );
+    assert!(report.contains("secret/x created (dry run)"), "{report}");
+
+    let report = env.run_report(
+        env.cmd(&["credential-helper", "get"])
+            .env("REGCRED_KEYCHAIN_TIMEOUT", "2")
+            .write_stdin("quay.io"),
+    );
+    assert!(report.starts_with("exit_code: 1"), "{report}");
+    assert!(report.contains("did not answer within 2s"), "{report}");
+    let elapsed = started.elapsed();
+    assert!(elapsed < std::time::Duration::from_secs(15), "{elapsed:?}");
+}
