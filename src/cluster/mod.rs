@@ -18,6 +18,9 @@ pub(crate) mod retry;
 pub(crate) mod secrets;
 pub(crate) mod writes;
 
+/// How long connecting (TCP and TLS) to the API server may take without --request-timeout.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// From this many namespaces on, one cluster-wide read replaces one read per namespace.
 pub(crate) const CLUSTER_WIDE_THRESHOLD: usize = 5;
 
@@ -117,11 +120,17 @@ pub(crate) async fn connect(
     if !connection.impersonate_groups.is_empty() {
         config.auth_info.impersonate_groups = Some(connection.impersonate_groups.clone());
     }
-    if let Some(timeout) = connection.request_timeout {
-        config.connect_timeout = Some(timeout);
-        config.read_timeout = Some(timeout);
-        config.write_timeout = Some(timeout);
-        config.reset_reader_on_write = true;
+    match connection.request_timeout {
+        Some(timeout) => {
+            config.connect_timeout = Some(timeout);
+            config.read_timeout = Some(timeout);
+            config.write_timeout = Some(timeout);
+            config.reset_reader_on_write = true;
+        }
+        // kubectl's transport gives the TCP connect and the TLS handshake 10 s each; the
+        // connector here does both, so one 10 s bound. Reads keep kube's long default, which
+        // watches need.
+        None => config.connect_timeout = Some(CONNECT_TIMEOUT),
     }
     let server = config
         .cluster_url

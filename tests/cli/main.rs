@@ -823,3 +823,40 @@ fn a_keychain_that_never_answers_is_skipped_in_time() {
     let elapsed = started.elapsed();
     assert!(elapsed < std::time::Duration::from_secs(15), "{elapsed:?}");
 }
+
+/// An API server that accepts TCP and never answers the TLS handshake is given up on after
+/// kubectl's 10 s handshake bound, even without --request-timeout.
+#[test]
+fn a_silent_api_server_is_given_up_on() {
+    let env = TestEnv::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let kubeconfig = env.write(
+        "kubeconfig",
+        &format!(
+            "apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{port}', insecure-skip-tls-verify: true}}}}]\n\
+             users: [{{name: u, user: {{token: abc}}}}]\ncontexts: [{{name: ctx, context: {{cluster: c, user: u}}}}]\n\
+             current-context: ctx\n"
+        ),
+    );
+    let started = std::time::Instant::now();
+    let report = env.run_report(&mut create_with_kubeconfig(&env, &kubeconfig));
+    let elapsed = started.elapsed();
+    assert!(report.starts_with("exit_code: 1"), "{report}");
+    assert!(
+        report.contains(&format!(
+            "cannot reach the Kubernetes API server at https://127.0.0.1:{port}"
+        )),
+        "{report}"
+    );
+    assert!(
+        elapsed < std::time::Duration::from_secs(20),
+        "{elapsed:?}\n{report}"
+    );
+}
