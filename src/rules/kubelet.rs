@@ -958,6 +958,14 @@ mod tests {
         let start = std::time::Instant::now();
         assert!(!glob_match(&pattern, &name));
         assert!(start.elapsed() < std::time::Duration::from_secs(2));
+
+        // The audit's key, against a long host label, through the whole keyring path.
+        let key = "*a*a*a*a*a*a*a*a*a*a*a*a*b.io";
+        let host = format!("{}.io", "a".repeat(20_000));
+        let start = std::time::Instant::now();
+        assert!(!key_matches(key, &format!("{host}/team/app")));
+        let elapsed = start.elapsed();
+        assert!(elapsed < std::time::Duration::from_secs(1), "{elapsed:?}");
     }
 
     fn secret(kind: &str, key: &str, payload: &str) -> Secret {
