@@ -28,16 +28,30 @@ fn api_host(image: &ImageRef) -> &str {
     }
 }
 
-/// Like docker, plain http is only for local registries.
+/// Like docker, plain http is only for local registries: exactly `localhost`, or a loopback
+/// address that parses as an IP (so `127.evil.com` is not local).
 fn is_local(host: &str) -> bool {
-    let name = host.rsplit_once(':').map_or(host, |(h, _)| h);
-    matches!(name, "localhost" | "127.0.0.1" | "[::1]") || name.starts_with("127.")
+    let name = match host.strip_prefix('[') {
+        Some(bracketed) => bracketed.split_once(']').map_or(bracketed, |(ip, _)| ip),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    name == "localhost"
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A token realm we may ask: https, or http only when the registry itself is local.
+fn realm_allowed(realm: &str, registry_host: &str) -> bool {
+    realm.starts_with("https://") || (realm.starts_with("http://") && is_local(registry_host))
 }
 
 pub(crate) fn probe(image: &ImageRef, timeout: Duration) -> Anonymous {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
         .http_status_as_error(false)
+        // A redirect could lead anywhere, plain http included: it is an answer, not a path.
+        .max_redirects(0)
         .build()
         .into();
     let host = api_host(image);
@@ -67,6 +81,8 @@ enum ProbeError {
     },
     #[error("the Bearer challenge has no realm")]
     NoRealm,
+    #[error("the token realm {0:?} is not https; not asked")]
+    RealmRefused(String),
 }
 
 impl ProbeError {
@@ -112,6 +128,11 @@ fn probe_at(agent: &ureq::Agent, base: &str, image: &ImageRef) -> Result<Anonymo
         }
         403 => return Ok(Anonymous::Refused("403 Forbidden".into())),
         404 => return Ok(Anonymous::Unknown("the manifest was not found".into())),
+        redirect @ 300..=399 => {
+            return Ok(Anonymous::Unknown(format!(
+                "the registry answered {redirect}, a redirect, which a probe does not follow"
+            )));
+        }
         other => return Ok(Anonymous::Unknown(format!("the registry answered {other}"))),
     };
     let Some(token) = token else {
@@ -150,6 +171,9 @@ fn anonymous_token(
             .map(|(_, v)| v.as_str())
     };
     let realm = get("realm").ok_or(ProbeError::NoRealm)?;
+    if !realm_allowed(realm, api_host(image)) {
+        return Err(ProbeError::RealmRefused(realm.to_string()));
+    }
     let mut request = agent
         .get(realm)
         .query("scope", format!("repository:{}:pull", image.path));
@@ -251,6 +275,25 @@ mod tests {
         );
         assert!(is_local("127.0.0.1:5000"));
         assert!(is_local("localhost"));
+        assert!(is_local("[::1]:5000"));
+        assert!(is_local("127.0.0.2"));
         assert!(!is_local("quay.io"));
+        assert!(!is_local("127.evil.com"));
+        assert!(!is_local("localhost.evil.com:5000"));
+    }
+
+    #[test]
+    fn realms_must_be_https_unless_the_registry_is_local() {
+        assert!(realm_allowed("https://auth.example.com/token", "quay.io"));
+        assert!(!realm_allowed("http://auth.example.com/token", "quay.io"));
+        assert!(!realm_allowed(
+            "http://169.254.169.254/latest",
+            "127.evil.com"
+        ));
+        assert!(!realm_allowed("file:///etc/passwd", "quay.io"));
+        assert!(realm_allowed(
+            "http://127.0.0.1:5001/token",
+            "127.0.0.1:5000"
+        ));
     }
 }
