@@ -39,6 +39,13 @@ pub(crate) enum ClusterError {
         what: String,
         source: KubeconfigError,
     },
+    /// A kubeconfig that is not valid YAML (or not a kubeconfig), by position only: the YAML
+    /// library's message shows the surrounding lines, and they hold tokens and keys.
+    #[error("{what}: it is not a valid kubeconfig{}", position.map(|(l, c)| format!(" (line {l}, column {c})")).unwrap_or_default())]
+    KubeconfigSyntax {
+        what: String,
+        position: Option<(u64, u64)>,
+    },
     #[error("creating the Kubernetes client: {0}")]
     Client(#[source] kube::Error),
     #[error("{context}: {source}")]
@@ -68,12 +75,16 @@ pub(crate) fn read_kubeconfig(connection: &Connection) -> Result<Kubeconfig, Clu
         Some(path) => Kubeconfig::read_from(path),
         None => Kubeconfig::read(),
     };
-    result.map_err(|source| ClusterError::Kubeconfig {
-        what: match &connection.kubeconfig {
-            Some(path) => format!("loading kubeconfig {}", path.display()),
-            None => "loading kubeconfig ($KUBECONFIG or ~/.kube/config)".to_string(),
+    let what = match &connection.kubeconfig {
+        Some(path) => format!("loading kubeconfig {}", path.display()),
+        None => "loading kubeconfig ($KUBECONFIG or ~/.kube/config)".to_string(),
+    };
+    result.map_err(|source| match source {
+        KubeconfigError::Parse(error) => ClusterError::KubeconfigSyntax {
+            what,
+            position: error.location().map(|at| (at.line(), at.column())),
         },
-        source,
+        source => ClusterError::Kubeconfig { what, source },
     })
 }
 

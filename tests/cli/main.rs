@@ -860,3 +860,21 @@ fn a_silent_api_server_is_given_up_on() {
         "{elapsed:?}\n{report}"
     );
 }
+
+/// A kubeconfig with a YAML error is reported by position; the lines around it, which hold
+/// tokens, are not shown.
+#[test]
+fn a_broken_kubeconfig_is_reported_without_its_lines() {
+    let env = TestEnv::new();
+    let kubeconfig = env.write(
+        "kubeconfig",
+        "apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n    token: S3CRET-CANARY\n  bad: [unclosed\ncurrent-context: x\n",
+    );
+    let report = env.run_report(&mut create_with_kubeconfig(&env, &kubeconfig));
+    assert!(report.starts_with("exit_code: 1"), "{report}");
+    assert!(!report.contains("CANARY"), "{report}");
+    assert!(
+        report.contains("[TMP]/kubeconfig: it is not a valid kubeconfig (line 8, column 16)"),
+        "{report}"
+    );
+}
