@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::rules::credential::Password;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "kubectl-regcred",
@@ -210,10 +212,11 @@ pub(crate) struct CredentialArgs {
         long,
         visible_alias = "docker-password",
         value_name = "PASSWORD",
+        value_parser = parse_password,
         requires = "username",
         conflicts_with = "password_stdin"
     )]
-    pub(crate) password: Option<String>,
+    pub(crate) password: Option<Password>,
 
     /// Email for explicit credentials (written only if given)
     #[arg(long, visible_alias = "docker-email", value_name = "EMAIL")]
@@ -300,9 +303,10 @@ pub(crate) struct LoginArgs {
         short = 'p',
         long,
         value_name = "PASSWORD",
+        value_parser = parse_password,
         conflicts_with = "password_stdin"
     )]
-    pub(crate) password: Option<String>,
+    pub(crate) password: Option<Password>,
 }
 
 #[derive(Debug, Args)]
@@ -496,6 +500,11 @@ pub(crate) enum DryRunArg {
     Server,
 }
 
+/// `--password`: held as a [`Password`] from the start (redacted `Debug`, zeroed on drop).
+fn parse_password(text: &str) -> Result<Password, std::convert::Infallible> {
+    Ok(Password::new(text.to_string()))
+}
+
 /// A duration kubectl would not accept.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum InvalidDuration {
@@ -555,6 +564,37 @@ mod tests {
     #[test]
     fn clap_definitions_are_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// A password given in argv is held as a `Password` from parsing on: no `Debug` of the
+    /// parsed command line shows it.
+    #[test]
+    fn argv_passwords_never_show_in_debug() {
+        use clap::Parser;
+        for args in [
+            [
+                "kubectl-regcred",
+                "create",
+                "x",
+                "--username",
+                "u",
+                "--password",
+                "S3CRET-CANARY",
+            ],
+            [
+                "kubectl-regcred",
+                "login",
+                "quay.io",
+                "-u",
+                "u",
+                "--password",
+                "S3CRET-CANARY",
+            ],
+        ] {
+            let cli = Cli::try_parse_from(args).unwrap();
+            let debug = format!("{cli:?}");
+            assert!(!debug.contains("CANARY"), "{debug}");
+        }
     }
 
     #[test]

@@ -163,7 +163,7 @@ impl LoginSettings {
 /// A `--username` checked, and where its password comes from (`create` and `login`).
 fn password_input(
     username: &str,
-    password: Option<&String>,
+    password: Option<&Password>,
     password_stdin: bool,
 ) -> Result<PasswordInput, UsageError> {
     if username.is_empty() || username.contains(':') {
@@ -172,7 +172,7 @@ fn password_input(
         )));
     }
     Ok(match (password, password_stdin) {
-        (Some(password), _) => PasswordInput::Argv(Password::new(password.clone())),
+        (Some(password), _) => PasswordInput::Argv(password.clone()),
         (None, true) => PasswordInput::Stdin,
         (None, false) => PasswordInput::Prompt,
     })

@@ -4,6 +4,7 @@
 
 use std::io::{Read, Write};
 
+use crate::credentials::Password;
 use crate::credentials::helper::{
     MISSING_SERVER_URL, MISSING_USERNAME, NOT_FOUND_MESSAGE, go_decode_error, go_json,
     joined_lines, usage,
@@ -152,8 +153,9 @@ fn decode_credentials(text: &str) -> Result<StoredLogin, ProtocolError> {
     let mut login = StoredLogin {
         server_url: String::new(),
         username: String::new(),
-        secret: String::new(),
+        secret: Password::default(),
     };
+    let mut secret = String::new();
     let fields = match value {
         serde_json::Value::Null => return Ok(login),
         serde_json::Value::Object(fields) => fields,
@@ -169,7 +171,7 @@ fn decode_credentials(text: &str) -> Result<StoredLogin, ProtocolError> {
         let (slot, field) = match key.to_ascii_lowercase().as_str() {
             "serverurl" => (&mut login.server_url, "ServerURL"),
             "username" => (&mut login.username, "Username"),
-            "secret" => (&mut login.secret, "Secret"),
+            "secret" => (&mut secret, "Secret"),
             _ => continue,
         };
         match value {
@@ -183,6 +185,7 @@ fn decode_credentials(text: &str) -> Result<StoredLogin, ProtocolError> {
             }
         }
     }
+    login.secret = Password::new(secret);
     Ok(login)
 }
 

@@ -19,7 +19,7 @@ pub(crate) fn login(settings: LoginSettings, printer: &Printer) -> anyhow::Resul
         // docker's own key for the registry, so `credsStore: regcred` finds it.
         server_url: settings.server.docker_config_key(),
         username: settings.username.clone(),
-        secret: password.expose().to_string(),
+        secret: password,
     };
     keychain::store(&login).map_err(CredentialError::Keychain)?;
     writeln!(

@@ -29,11 +29,11 @@ struct ConfigFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct AuthEntry {
-    auth: String,
+    auth: Password,
     username: String,
-    password: String,
-    identitytoken: String,
-    registrytoken: String,
+    password: Password,
+    identitytoken: Password,
+    registrytoken: Password,
 }
 
 /// `DOCKER_AUTH_CONFIG` allows only `auth` in each entry (docker uses DisallowUnknownFields).
@@ -46,7 +46,7 @@ struct EnvConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EnvEntry {
-    auth: String,
+    auth: Password,
 }
 
 pub(crate) struct DockerSource {
@@ -54,7 +54,7 @@ pub(crate) struct DockerSource {
     /// `None` when the file does not exist (not an error, as with docker).
     file: Option<ConfigFile>,
     /// Decoded `DOCKER_AUTH_CONFIG` entries by registry.
-    env_auths: BTreeMap<Registry, (String, String)>,
+    env_auths: BTreeMap<Registry, (String, Password)>,
     env_set: bool,
     helper_timeout: Duration,
     /// docker's `DetectDefaultStore`, only when the file names no auths, store or helpers.
@@ -228,7 +228,8 @@ impl DockerSource {
         let (username, password) = if entry.auth.is_empty() {
             (entry.username.clone(), entry.password.clone())
         } else {
-            decode_auth(&entry.auth).expect("validated on load")
+            let (username, password) = decode_auth(entry.auth.expose()).expect("validated on load");
+            (username, Password::new(password))
         };
         if username.is_empty() {
             return Lookup::NotFound {
@@ -239,7 +240,7 @@ impl DockerSource {
                 )],
             };
         }
-        Lookup::found(registry, username, Password::new(password), origin)
+        Lookup::found(registry, username, password, origin)
     }
 }
 
@@ -250,7 +251,7 @@ impl Source for DockerSource {
             return Ok(Lookup::found(
                 registry,
                 username.clone(),
-                Password::new(password.clone()),
+                password.clone(),
                 Origin::DockerAuthConfigEnv,
             ));
         }
@@ -346,7 +347,7 @@ fn parse_config(text: &str, what: &str) -> Result<ConfigFile, CredentialError> {
     // docker fails the whole load on one bad `auth` ("invalid auth configuration file").
     for (key, entry) in &file.auths {
         if !entry.auth.is_empty() {
-            decode_auth(&entry.auth).map_err(|reason| CredentialError::InvalidAuth {
+            decode_auth(entry.auth.expose()).map_err(|reason| CredentialError::InvalidAuth {
                 what: what.to_string(),
                 key: key.clone(),
                 reason,
@@ -356,7 +357,7 @@ fn parse_config(text: &str, what: &str) -> Result<ConfigFile, CredentialError> {
     Ok(file)
 }
 
-fn parse_env_config(json: &str) -> Result<BTreeMap<Registry, (String, String)>, CredentialError> {
+fn parse_env_config(json: &str) -> Result<BTreeMap<Registry, (String, Password)>, CredentialError> {
     let what = "DOCKER_AUTH_CONFIG";
     let config: EnvConfig = serde_json::from_str(json).map_err(|e| CredentialError::Parse {
         what: what.to_string(),
@@ -364,12 +365,13 @@ fn parse_env_config(json: &str) -> Result<BTreeMap<Registry, (String, String)>, 
     })?;
     let mut auths = BTreeMap::new();
     for (key, entry) in config.auths {
-        let decoded = decode_auth(&entry.auth).map_err(|reason| CredentialError::InvalidAuth {
-            what: what.to_string(),
-            key: key.clone(),
-            reason,
-        })?;
-        auths.insert(Registry::parse(&key)?, decoded);
+        let (username, password) =
+            decode_auth(entry.auth.expose()).map_err(|reason| CredentialError::InvalidAuth {
+                what: what.to_string(),
+                key: key.clone(),
+                reason,
+            })?;
+        auths.insert(Registry::parse(&key)?, (username, Password::new(password)));
     }
     Ok(auths)
 }

@@ -26,7 +26,7 @@ pub(crate) struct StoredLogin {
     #[serde(rename = "Username")]
     pub(crate) username: String,
     #[serde(rename = "Secret")]
-    pub(crate) secret: String,
+    pub(crate) secret: Password,
 }
 
 /// Index: registry key → (server URL as given, username). Holds no secret.
@@ -300,7 +300,7 @@ impl Source for KeychainSource {
         Ok(Lookup::found(
             registry,
             login.username,
-            Password::new(login.secret),
+            login.secret.clone(),
             Origin::Keychain,
         ))
     }
@@ -324,6 +324,22 @@ impl Source for KeychainSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_logins_never_show_their_secret_in_debug() {
+        let login = StoredLogin {
+            server_url: "quay.io".into(),
+            username: "robot".into(),
+            secret: Password::new("S3CRET-CANARY".into()),
+        };
+        assert!(!format!("{login:?}").contains("CANARY"));
+        // The helper protocol and the keychain still see the plain string.
+        assert!(
+            serde_json::to_string(&login)
+                .unwrap()
+                .contains("\"Secret\":\"S3CRET-CANARY\"")
+        );
+    }
 
     #[test]
     fn aliases_share_one_entry() {
@@ -351,7 +367,7 @@ mod tests {
         let login = StoredLogin {
             server_url: "quay.io".into(),
             username: "u".into(),
-            secret: "s".into(),
+            secret: Password::new("s".into()),
         };
         assert_eq!(
             serde_json::to_string(&login).unwrap(),

@@ -29,12 +29,12 @@ struct AuthFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct AuthEntry {
-    auth: String,
-    identitytoken: String,
+    auth: Password,
+    identitytoken: Password,
 }
 
 enum Entry {
-    Basic(String, String),
+    Basic(String, Password),
     IdentityToken,
 }
 
@@ -148,8 +148,8 @@ fn load_file(
         } else if entry.auth.is_empty() {
             continue; // `{}` marks a login held by a credential helper.
         } else {
-            match decode_auth(&entry.auth) {
-                Ok((username, password)) => Entry::Basic(username, password),
+            match decode_auth(entry.auth.expose()) {
+                Ok((username, password)) => Entry::Basic(username, Password::new(password)),
                 // containers/image: bad base64 is a hard error; a missing ':' only a warning.
                 Err(reason) if reason.contains("base64") || reason.contains("UTF-8") => {
                     return Err(CredentialError::InvalidAuth {
@@ -223,7 +223,7 @@ impl Source for PodmanSource {
                     return Ok(Lookup::found(
                         registry,
                         username.clone(),
-                        Password::new(password.clone()),
+                        password.clone(),
                         origin,
                     ));
                 }

@@ -10,8 +10,10 @@ use crate::rules::registry::Registry;
 /// The keychain service our logins are stored under.
 pub(crate) const KEYCHAIN_SERVICE: &str = "kubectl-regcred";
 
-/// A password or token. Its `Debug` never shows the value, so it cannot leak into logs.
-#[derive(Clone, PartialEq, Eq)]
+/// A password or token. Its `Debug` never shows the value, so it cannot leak into logs, and
+/// its memory is zeroed when it is dropped. It (de)serializes as the plain string.
+#[derive(Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub(crate) struct Password(String);
 
 impl Password {
@@ -20,6 +22,21 @@ impl Password {
     }
     pub(crate) fn expose(&self) -> &str {
         &self.0
+    }
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Drop for Password {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+impl From<String> for Password {
+    fn from(value: String) -> Self {
+        Self(value)
     }
 }
 
