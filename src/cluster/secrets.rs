@@ -39,6 +39,14 @@ pub(crate) enum WriteError {
     NotOurs { name: String, why: String },
     #[error("secret {0:?} kept changing while we wrote it; try again")]
     TooManyConflicts(String),
+    /// `--force` over another type deleted the old Secret, and creating ours failed.
+    /// `restore` is the error of putting the old one back, if that failed too.
+    #[error("secret {name:?}: replacing it failed: {create}")]
+    ReplaceFailed {
+        name: String,
+        create: kube::Error,
+        restore: Option<kube::Error>,
+    },
 }
 
 /// What we already know about the Secret in a namespace before writing.
@@ -163,6 +171,21 @@ async fn recreate(
     }
     let mut fresh = desired.clone();
     fresh.metadata.resource_version = None;
-    let created = api.create(post, &fresh).await?;
-    Ok((Action::Recreated, created))
+    match api.create(post, &fresh).await {
+        Ok(created) => Ok((Action::Recreated, created)),
+        Err(create) => {
+            // The old Secret is gone: put back the object we read, as a new object.
+            let mut old = existing.clone();
+            old.metadata.uid = None;
+            old.metadata.resource_version = None;
+            old.metadata.managed_fields = None;
+            old.metadata.creation_timestamp = None;
+            let restore = api.create(post, &old).await.err();
+            Err(WriteError::ReplaceFailed {
+                name,
+                create,
+                restore,
+            })
+        }
+    }
 }

@@ -6,6 +6,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 
 use crate::cluster::fetch::{self, Query};
+use crate::cluster::inventory::{self, Wants};
 use crate::cluster::secrets::{self, Known, WriteError, WriteOptions};
 use crate::cluster::{self, ApiError, Cluster};
 use crate::credentials::{self, ExplicitLogin, LocalEnv, Request};
@@ -23,6 +24,20 @@ enum NamespaceError {
     Api(#[from] ApiError),
     #[error(transparent)]
     Write(WriteError),
+    #[error(
+        "secret {name:?} had another type, so --force deleted it to create ours, and creating ours failed: {create}. {}{}",
+        match restore {
+            None => "The old Secret was restored as it was.".to_string(),
+            Some(e) => format!("Restoring the old Secret failed too ({e}): it is gone."),
+        },
+        if users.is_empty() { String::new() } else { format!(" It is referenced by {}.", users.join(", ")) }
+    )]
+    ReplaceFailed {
+        name: String,
+        create: ApiError,
+        restore: Option<ApiError>,
+        users: Vec<String>,
+    },
 }
 
 /// Each namespace's outcome: what was done and the resulting object.
@@ -208,15 +223,41 @@ async fn write_all(
                         WriteError::Api(api_error) => {
                             NamespaceError::Api(cluster.api_error(&api_error))
                         }
+                        WriteError::ReplaceFailed {
+                            name,
+                            create,
+                            restore,
+                        } => NamespaceError::ReplaceFailed {
+                            name,
+                            create: cluster.api_error(&create),
+                            restore: restore.map(|e| cluster.api_error(&e)),
+                            users: Vec::new(),
+                        },
                         other => NamespaceError::Write(other),
                     })
             },
         )
         .await;
-    written
+    let mut results: Vec<NamespaceResult> = written
         .into_iter()
         .map(|((ns, _), result)| (ns, result))
-        .collect()
+        .collect();
+    name_users_of_failed_replacements(cluster, &mut results).await;
+    results
+}
+
+/// A failed `--force` replacement names what references the Secret, which the failure may
+/// have left without one.
+async fn name_users_of_failed_replacements(cluster: &Cluster, results: &mut [NamespaceResult]) {
+    for (ns, result) in results.iter_mut() {
+        if let Err(NamespaceError::ReplaceFailed { name, users, .. }) = result {
+            let inventory =
+                inventory::gather(cluster, std::slice::from_ref(ns), Wants::USERS, 1).await;
+            if let Some(found) = inventory.namespaces.get(ns.as_str()) {
+                *users = found.users_of(name);
+            }
+        }
+    }
 }
 
 fn report(

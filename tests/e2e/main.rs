@@ -458,3 +458,96 @@ fn output_formats_from_the_server() {
     );
     assert_eq!(text(&out.stdout), "secret/outcred\nsecret/outcred\n");
 }
+
+/// `--force` over a Secret of another type deletes it and creates ours. When an admission
+/// policy refuses ours, the old Secret is put back as it was, and the error says what failed,
+/// that the restore worked, and which workloads reference the Secret.
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn a_failed_forced_replacement_restores_the_old_secret() {
+    let e2e = E2e::new();
+    let ns = e2e.namespace("restore");
+    e2e.kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "regcred",
+        "-n",
+        &ns,
+        "--from-literal=a=b",
+    ]);
+    e2e.create_deployment(&ns, "web", "quay.io/team/web:1");
+    e2e.kubectl_ok(&[
+        "patch",
+        "deployment",
+        "web",
+        "-n",
+        &ns,
+        "-p",
+        r#"{"spec":{"template":{"spec":{"imagePullSecrets":[{"name":"regcred"}]}}}}"#,
+    ]);
+    // A real admission policy that refuses pull Secrets, in this namespace only.
+    let policy = format!("regcred-e2e-{ns}");
+    e2e.kubectl_apply(&format!(
+        r#"apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {{name: {policy}}}
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+    - {{apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["secrets"]}}
+  validations:
+  - {{expression: "object.type != 'kubernetes.io/dockerconfigjson'", message: "e2e policy: no pull secrets here"}}
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {{name: {policy}}}
+spec:
+  policyName: {policy}
+  validationActions: [Deny]
+  matchResources:
+    namespaceSelector:
+      matchLabels: {{kubernetes.io/metadata.name: {ns}}}
+"#
+    ));
+    // The policy takes effect within a few seconds.
+    let denied = (0..60).any(|_| {
+        let probe = e2e.kubectl(&[
+            "create",
+            "secret",
+            "docker-registry",
+            "probe",
+            "-n",
+            &ns,
+            "--docker-server=quay.io",
+            "--docker-username=u",
+            "--docker-password=p",
+        ]);
+        if probe.status.success() {
+            e2e.kubectl_ok(&["delete", "secret", "probe", "-n", &ns]);
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            false
+        } else {
+            true
+        }
+    });
+    assert!(denied, "the admission policy never took effect");
+
+    let out = e2e.create_explicit("regcred", "quay.io", "robot", "pw", &["-n", &ns, "--force"]);
+    let stderr = text(&out.stderr);
+    e2e.kubectl_ok(&["delete", "validatingadmissionpolicybinding", &policy]);
+    e2e.kubectl_ok(&["delete", "validatingadmissionpolicy", &policy]);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for expected in [
+        "--force deleted it to create ours, and creating ours failed",
+        "e2e policy: no pull secrets here",
+        "The old Secret was restored as it was.",
+        "It is referenced by deployment.apps/web.",
+    ] {
+        assert!(stderr.contains(expected), "{expected:?} missing:\n{stderr}");
+    }
+    let secret = e2e.get_json(&["secret", "regcred", "-n", &ns]);
+    assert_eq!(secret["type"], "Opaque");
+    assert_eq!(secret["data"]["a"], "Yg==");
+}
