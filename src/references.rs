@@ -229,6 +229,7 @@ async fn fetch_targets(cluster: &Cluster, plan: &Plan<'_>, outcome: &mut Outcome
             name: target.name.as_deref(),
             labels: plan.labels.filter(|_| target.name.is_none()),
             concurrency: plan.write.concurrency,
+            ..Query::default()
         };
         for (namespace, objects) in fetch::fetch(cluster, &resource, plan.namespaces, query).await {
             let reference = target.reference();
@@ -331,12 +332,20 @@ async fn candidate_secrets(
     else {
         return BTreeMap::new();
     };
-    let query = Query {
-        name: secret.as_deref(),
-        labels: None,
-        concurrency: plan.write.concurrency,
+    let named = secret.as_deref();
+    let concurrency = plan.write.concurrency;
+    // By name, any type (a wrong one is reported); for --auto, only the pull Secret types.
+    let fetched = match secret.as_deref() {
+        Some(name) => {
+            let query = Query {
+                name: Some(name),
+                concurrency,
+                ..Query::default()
+            };
+            fetch::fetch(cluster, &fetch::secret_resource(), plan.namespaces, query).await
+        }
+        None => fetch::fetch_pull_secrets(cluster, plan.namespaces, concurrency).await,
     };
-    let fetched = fetch::fetch(cluster, &fetch::secret_resource(), plan.namespaces, query).await;
     let mut by_namespace = BTreeMap::new();
     for (namespace, found) in fetched {
         let result = found.map_err(ObjectError::from).and_then(|objects| {
@@ -345,7 +354,7 @@ async fn candidate_secrets(
                 let name = secret.metadata.name.clone().unwrap_or_default();
                 let type_ = secret.type_.clone().unwrap_or_else(|| "Opaque".into());
                 if type_ != DOCKERCONFIGJSON_TYPE && type_ != DOCKERCFG_TYPE {
-                    if query.name.is_some() {
+                    if named.is_some() {
                         return Err(ObjectError::NotAPullSecret { name, type_ });
                     }
                     continue;
@@ -374,7 +383,7 @@ async fn candidate_secrets(
                     }
                 }
             }
-            match (query.name, candidates.is_empty()) {
+            match (named, candidates.is_empty()) {
                 (Some(name), true) if *allow_missing => candidates.push(Candidate {
                     name: name.to_string(),
                     keys: Vec::new(),

@@ -56,11 +56,68 @@ pub(crate) fn as_secret(object: &DynamicObject) -> Option<k8s_openapi::api::core
 }
 
 /// Which objects to read, and how many requests may be in flight.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Query<'a> {
     pub(crate) name: Option<&'a str>,
     pub(crate) labels: Option<&'a str>,
+    /// A field selector, such as `type=kubernetes.io/dockerconfigjson`.
+    pub(crate) fields: Option<&'a str>,
     pub(crate) concurrency: usize,
+}
+
+/// Field selectors for the two Secret types the kubelet reads. The API server filters on
+/// them, so other Secrets (TLS keys, tokens, Helm releases) never leave the cluster.
+pub(crate) const PULL_SECRET_SELECTORS: [&str; 2] = [
+    "type=kubernetes.io/dockerconfigjson",
+    "type=kubernetes.io/dockercfg",
+];
+
+/// The pull Secrets of `namespaces`, both types, in one result per namespace.
+pub(crate) async fn fetch_pull_secrets(
+    cluster: &Cluster,
+    namespaces: &[String],
+    concurrency: usize,
+) -> Fetched {
+    let mut merged: Vec<(String, Result<Vec<DynamicObject>, ApiError>)> = namespaces
+        .iter()
+        .map(|ns| (ns.clone(), Ok(Vec::new())))
+        .collect();
+    for fields in PULL_SECRET_SELECTORS {
+        let query = Query {
+            fields: Some(fields),
+            concurrency,
+            ..Query::default()
+        };
+        let fetched = fetch(cluster, &secret_resource(), namespaces, query).await;
+        for ((_, into), (_, found)) in merged.iter_mut().zip(fetched) {
+            match (into.as_mut(), found) {
+                (Ok(objects), Ok(more)) => objects.extend(more),
+                (Ok(_), Err(error)) => *into = Err(error),
+                (Err(_), _) => {}
+            }
+        }
+    }
+    merged
+}
+
+/// Objects per page when listing, as kubectl's `--chunk-size` default.
+const PAGE_SIZE: u32 = 500;
+
+/// A list in pages of [`PAGE_SIZE`], following `continue` tokens to the end.
+async fn list_paged(
+    api: &Api<DynamicObject>,
+    params: &ListParams,
+) -> Result<Vec<DynamicObject>, kube::Error> {
+    let mut params = params.clone().limit(PAGE_SIZE);
+    let mut objects = Vec::new();
+    loop {
+        let page = api.list(&params).await?;
+        objects.extend(page.items);
+        match page.metadata.continue_.filter(|token| !token.is_empty()) {
+            Some(token) => params = params.continue_token(&token),
+            None => return Ok(objects),
+        }
+    }
 }
 
 /// Objects found in one namespace, or why they could not be read there.
@@ -76,8 +133,14 @@ pub(crate) async fn fetch(
     query: Query<'_>,
 ) -> Fetched {
     let mut params = ListParams::default();
-    if let Some(name) = query.name {
-        params = params.fields(&format!("metadata.name={name}"));
+    let name_field = query.name.map(|name| format!("metadata.name={name}"));
+    let fields: Vec<&str> = name_field
+        .iter()
+        .map(String::as_str)
+        .chain(query.fields)
+        .collect();
+    if !fields.is_empty() {
+        params = params.fields(&fields.join(","));
     }
     if let Some(labels) = query.labels {
         params = params.labels(labels);
@@ -108,7 +171,7 @@ pub(crate) async fn fetch(
                     Api::namespaced_with(cluster.client.clone(), &ns, resource);
                 let result = match query.name {
                     Some(name) => api.get_opt(name).await.map(|o| o.into_iter().collect()),
-                    None => api.list(params).await.map(|l| l.items),
+                    None => list_paged(&api, params).await,
                 };
                 result.map_err(|e| cluster.api_error(&e))
             },

@@ -180,35 +180,43 @@ pub(crate) async fn gather(
             .collect(),
         errors: BTreeMap::new(),
     };
+    if wants.secrets {
+        let fetched = fetch::fetch_pull_secrets(cluster, namespaces, concurrency).await;
+        inventory.file_all(None, &fetch::secret_resource(), fetched);
+    }
     let query = Query {
-        name: None,
-        labels: None,
         concurrency,
+        ..Query::default()
     };
     for (kind, resource) in resources(cluster, wants).await {
-        for (ns, result) in fetch::fetch(cluster, &resource, namespaces, query).await {
-            match result {
-                Ok(objects) => {
-                    let entry = inventory.namespaces.entry(ns).or_default();
-                    for object in objects {
-                        entry.file(kind, &resource, object);
-                    }
-                }
-                Err(error) => {
-                    inventory.errors.entry(ns).or_insert(error);
-                }
-            }
-        }
+        let fetched = fetch::fetch(cluster, &resource, namespaces, query).await;
+        inventory.file_all(kind, &resource, fetched);
     }
     inventory
 }
 
-/// The resources to read: `(kind, resource)`, with no kind for Secrets and Events.
+impl Inventory {
+    /// Files every object fetched, or the first error of each namespace.
+    fn file_all(&mut self, kind: Option<Kind>, resource: &ApiResource, fetched: fetch::Fetched) {
+        for (ns, result) in fetched {
+            match result {
+                Ok(objects) => {
+                    let entry = self.namespaces.entry(ns).or_default();
+                    for object in objects {
+                        entry.file(kind, resource, object);
+                    }
+                }
+                Err(error) => {
+                    self.errors.entry(ns).or_insert(error);
+                }
+            }
+        }
+    }
+}
+
+/// The resources to read besides Secrets: `(kind, resource)`, with no kind for Events.
 async fn resources(cluster: &Cluster, wants: Wants) -> Vec<(Option<Kind>, ApiResource)> {
     let mut resources = Vec::new();
-    if wants.secrets {
-        resources.push((None, fetch::secret_resource()));
-    }
     if wants.workloads {
         for &kind in TEMPLATE_KINDS {
             resources.push((Some(kind), fetch::resource(cluster, kind).await));

@@ -190,8 +190,8 @@ async fn write_all(
     // What is there now: one cluster-wide read for many namespaces, else one per namespace.
     let query = Query {
         name: Some(&settings.name),
-        labels: None,
         concurrency: settings.write.concurrency,
+        ..Query::default()
     };
     let fetched = fetch::fetch(cluster, &fetch::secret_resource(), &namespaces, query).await;
     let known: Vec<(String, Result<Known, ApiError>)> = fetched

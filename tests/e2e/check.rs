@@ -408,3 +408,62 @@ fn hostile_images_and_events_are_shown_not_obeyed() {
         "JSON keeps the exact text: {images:?}"
     );
 }
+
+/// `list`, `check` and `attach --auto` ask the API server only for the two pull Secret
+/// types: other people's TLS keys and tokens never leave the cluster. The API server's audit
+/// log shows every Secret list our binary made.
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn only_pull_secret_types_are_read() {
+    let e2e = E2e::new();
+    let ns = e2e.namespace("onlypull");
+    pull_secret(&e2e, &ns, "quay-cred", "quay.io", "pw");
+    e2e.kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "tls-like",
+        "-n",
+        &ns,
+        "--from-literal=key=PRIVATE-CANARY",
+    ]);
+    e2e.create_deployment(&ns, "web", "quay.io/team/web:1");
+    for args in [
+        vec!["list", "-n", &ns],
+        vec!["list", "-A"],
+        vec!["attach", "--auto", "deployment/web", "-n", &ns],
+        vec!["check", "-n", &ns],
+    ] {
+        let out = e2e.regcred_ok(&args);
+        assert!(!text(&out.stdout).contains("tls-like"), "{args:?}");
+    }
+    let audit = std::fs::read_to_string(
+        std::env::var("REGCRED_E2E_AUDIT_LOG").expect("the e2e runner exports the audit log"),
+    )
+    .unwrap();
+    let ours: Vec<Value> = audit
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|event| event["verb"] == "list" && event["objectRef"]["resource"] == "secrets")
+        .filter(|event| {
+            !event["userAgent"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("kubectl")
+        })
+        .filter(|event| {
+            let uri = event["requestURI"].as_str().unwrap_or_default();
+            uri.starts_with(&format!("/api/v1/namespaces/{ns}/"))
+                || uri.starts_with("/api/v1/secrets")
+        })
+        .collect();
+    assert!(!ours.is_empty(), "no Secret list of ours in the audit log");
+    for event in &ours {
+        let uri = event["requestURI"].as_str().unwrap();
+        assert!(
+            uri.contains("fieldSelector=type%3Dkubernetes.io%2Fdocker")
+                || uri.contains("fieldSelector=type=kubernetes.io/docker"),
+            "a Secret list without a pull-secret type selector: {uri}"
+        );
+    }
+}

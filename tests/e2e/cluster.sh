@@ -212,11 +212,23 @@ CSV
     --advertise-client-urls "http://127.0.0.1:$etcd_port" --listen-peer-urls "http://127.0.0.1:$peer_port" \
     >"$dir/etcd.log" 2>&1 &
   echo $! >"$dir/etcd.pid"
+  # An audit log of Secret lists, so tests can see which Secrets a command asked for.
+  cat >"$dir/audit-policy.yaml" <<POLICY
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  verbs: [list]
+  resources: [{group: "", resources: [secrets]}]
+- level: None
+POLICY
   "$bin/kube-apiserver" --etcd-servers="http://127.0.0.1:$etcd_port" --secure-port="$api_port" \
     --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --cert-dir="$dir/certs" \
     --service-cluster-ip-range=10.0.0.0/24 --token-auth-file="$dir/tokens.csv" --authorization-mode=RBAC \
     --service-account-key-file="$dir/sa.key" --service-account-signing-key-file="$dir/sa.key" \
     --service-account-issuer=https://kubernetes.default.svc --endpoint-reconciler-type=none \
+    --audit-policy-file="$dir/audit-policy.yaml" --audit-log-path="$dir/audit.log" --audit-log-mode=blocking \
     >"$dir/apiserver.log" 2>&1 &
   echo $! >"$dir/apiserver.pid"
   local server=https://127.0.0.1:$api_port
@@ -256,6 +268,7 @@ KC
 export REGCRED_E2E_KUBECONFIG=$dir/kubeconfig
 export REGCRED_E2E_SERVER=$server
 export REGCRED_E2E_KUBE_VERSION=$version
+export REGCRED_E2E_AUDIT_LOG=$dir/audit.log
 ENV
   log "up: Kubernetes $version at $server (kubeconfig $dir/kubeconfig)"
 }
