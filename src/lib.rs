@@ -14,6 +14,9 @@ mod completion;
 mod credentials;
 mod error;
 mod fanout;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(test)]
 mod kubelet_oracle;
 mod output;

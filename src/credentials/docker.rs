@@ -339,6 +339,18 @@ impl Source for DockerSource {
     }
 }
 
+/// The config parser alone, for fuzzing: the error, if any.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn check_config(text: &str) -> Result<(), CredentialError> {
+    parse_config(text, "config.json").map(drop)
+}
+
+/// `DOCKER_AUTH_CONFIG`'s parser alone, for fuzzing.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn check_env_config(text: &str) -> Result<(), CredentialError> {
+    parse_env_config(text).map(drop)
+}
+
 fn parse_config(text: &str, what: &str) -> Result<ConfigFile, CredentialError> {
     let file: ConfigFile = serde_json::from_str(text).map_err(|e| CredentialError::Parse {
         what: what.to_string(),

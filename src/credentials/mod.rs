@@ -4,11 +4,11 @@
 //! Every source answers [`Lookup`] for one registry and can enumerate the registries it
 //! knows, so `create` with no `--server` takes everything the user is logged in to.
 
-mod docker;
+pub(crate) mod docker;
 mod explicit;
 pub(crate) mod helper;
 pub(crate) mod keychain;
-mod podman;
+pub(crate) mod podman;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -124,6 +124,12 @@ fn search_order(env: &LocalEnv) -> Vec<Candidate> {
     order
 }
 
+/// The auth-file parser alone, for fuzzing: the error, if any.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn check_auth_file(text: &str) -> Result<(), CredentialError> {
+    load_file(PathBuf::from("auth.json"), text, &mut Vec::new()).map(drop)
+}
+
 fn load_file(
     path: PathBuf,
     text: &str,

@@ -1,0 +1,119 @@
+//! Entry points for the fuzz targets in `fuzz/` (built with `--features fuzzing` only). Each
+//! runs one parser on untrusted input and checks what must always hold: no panic, and no
+//! error message that quotes a string value of the input (it could be a secret).
+
+#![allow(unreachable_pub)]
+
+use crate::credentials::{docker, podman};
+use crate::rules::{image::ImageRef, kubelet};
+
+/// String values in a JSON document, long enough that seeing one in a message means it was
+/// quoted (short ones such as "a" appear in any text).
+fn string_values(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    fn walk(value: &serde_json::Value, found: &mut Vec<String>) {
+        match value {
+            serde_json::Value::String(s) if s.len() >= 12 => found.push(s.clone()),
+            serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, found)),
+            serde_json::Value::Object(map) => map.values().for_each(|v| walk(v, found)),
+            _ => {}
+        }
+    }
+    if let Ok(value) = serde_json::from_str::<serde_json::Value>(text) {
+        walk(&value, &mut found);
+    }
+    found
+}
+
+fn assert_no_value_quoted(text: &str, message: &str) {
+    for value in string_values(text) {
+        assert!(
+            !message.contains(&value),
+            "a message quotes a value of the input: {message}"
+        );
+    }
+}
+
+/// Image references: parsing never panics, and a parsed reference parses again to itself.
+pub fn image_reference(text: &str) {
+    if let Ok(image) = ImageRef::parse(text) {
+        let again = ImageRef::parse(&image.to_string()).expect("a parsed reference re-parses");
+        assert_eq!(again.repository(), image.repository());
+    }
+}
+
+/// docker's config.json, `DOCKER_AUTH_CONFIG` and podman's auth.json.
+pub fn local_config(text: &str) {
+    for result in [
+        docker::check_config(text),
+        docker::check_env_config(text),
+        podman::check_auth_file(text),
+    ] {
+        if let Err(error) = result {
+            assert_no_value_quoted(text, &error.to_string());
+        }
+    }
+}
+
+/// A pull Secret's `.dockerconfigjson` and `.dockercfg`, as the kubelet reads them.
+pub fn pull_secret(bytes: &[u8]) {
+    use k8s_openapi::ByteString;
+    use k8s_openapi::api::core::v1::Secret;
+    for (kind, key) in [
+        (
+            kubelet::DOCKERCONFIGJSON_TYPE,
+            kubelet::DOCKERCONFIGJSON_KEY,
+        ),
+        (kubelet::DOCKERCFG_TYPE, ".dockercfg"),
+    ] {
+        let secret = Secret {
+            type_: Some(kind.to_string()),
+            data: Some([(key.to_string(), ByteString(bytes.to_vec()))].into()),
+            ..Secret::default()
+        };
+        if let Err(problem) = kubelet::parse_secret(&secret) {
+            assert_no_value_quoted(&String::from_utf8_lossy(bytes), &problem.to_string());
+        }
+    }
+}
+
+/// `WWW-Authenticate` challenges: never a panic; a parsed scheme is lower case.
+pub fn www_authenticate(header: &str) {
+    if let Some((scheme, _)) = crate::probe::parse_challenge(header) {
+        assert_eq!(scheme, scheme.to_ascii_lowercase());
+    }
+}
+
+/// The kubelet's per-label glob (Go's `filepath.Match`) against a plain reference for
+/// patterns of literals, `*` and `?`: the same answer, and no blow-up.
+pub fn glob(pattern: &str, name: &str) {
+    let simple = !pattern.contains(['[', ']', '\\']);
+    let ours = kubelet::glob_match(pattern, name);
+    if simple {
+        assert_eq!(
+            ours,
+            reference_glob(pattern, name),
+            "{pattern:?} vs {name:?}"
+        );
+    }
+}
+
+/// Wildcard matching by dynamic programming: `*` any run of characters but `/`, `?` one
+/// character but `/`, anything else itself.
+fn reference_glob(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    // matches[i][j]: p[..i] matches n[..j].
+    let mut matches = vec![vec![false; n.len() + 1]; p.len() + 1];
+    matches[0][0] = true;
+    for i in 1..=p.len() {
+        for j in 0..=n.len() {
+            matches[i][j] = match p[i - 1] {
+                '*' => matches[i - 1][j] || (j > 0 && n[j - 1] != '/' && matches[i][j - 1]),
+                '?' => j > 0 && n[j - 1] != '/' && matches[i - 1][j - 1],
+                c => j > 0 && n[j - 1] == c && matches[i - 1][j - 1],
+            };
+        }
+    }
+    matches[p.len()][n.len()]
+}
