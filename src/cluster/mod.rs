@@ -14,6 +14,7 @@ use crate::settings::{Connection, NamespaceScope};
 
 pub(crate) mod fetch;
 pub(crate) mod inventory;
+pub(crate) mod proxy;
 pub(crate) mod retry;
 pub(crate) mod secrets;
 pub(crate) mod writes;
@@ -48,6 +49,8 @@ pub(crate) enum ClusterError {
     },
     #[error("creating the Kubernetes client: {0}")]
     Client(#[source] kube::Error),
+    #[error(transparent)]
+    Proxy(#[from] proxy::ProxyError),
     #[error("{context}: {source}")]
     Api {
         context: &'static str,
@@ -63,6 +66,8 @@ pub(crate) struct Cluster {
     pub(crate) client: Client,
     pub(crate) server: String,
     pub(crate) default_namespace: String,
+    /// The proxy the connection goes through (no credentials), for error messages.
+    proxy: Option<String>,
     /// Whether the server serves `batch/v1` CronJobs, discovered once per command.
     cronjob_v1: std::sync::Arc<tokio::sync::OnceCell<bool>>,
     /// Where progress of long fan-outs is drawn.
@@ -119,6 +124,7 @@ pub(crate) async fn connect(
     printer: &Printer,
 ) -> Result<Cluster, ClusterError> {
     let kubeconfig = read_kubeconfig(connection)?;
+    let kubeconfig_copy = kubeconfig.clone();
     let mut config = Config::from_custom_kubeconfig(kubeconfig, &options(connection))
         .await
         .map_err(|source| ClusterError::Kubeconfig {
@@ -149,11 +155,18 @@ pub(crate) async fn connect(
         .trim_end_matches('/')
         .to_string();
     let default_namespace = config.default_namespace.clone();
-    let client = client_with_nodelay(config)?;
+    let proxy = proxy::choose(
+        &config.cluster_url,
+        kubeconfig_proxy_url(&kubeconfig_copy, connection).as_deref(),
+        &proxy::ProxyEnv::from_process(),
+    )?;
+    let proxy_address = proxy.as_ref().map(|proxy| proxy.address.to_string());
+    let client = client(config, proxy)?;
     Ok(Cluster {
         client,
         server,
         default_namespace,
+        proxy: proxy_address,
         cronjob_v1: Default::default(),
         printer: printer.clone(),
     })
@@ -171,22 +184,100 @@ pub(crate) async fn connect_in(
     Ok((cluster, namespaces))
 }
 
-/// kube's default client stack (base URI, retries on 429/503/504, auth, impersonation headers,
-/// connect/read/write timeouts) over a connector with TCP_NODELAY. kube's own connector leaves
-/// Nagle on, so the first request on every connection waits ~40 ms for a delayed ACK; Go's
-/// net/http, and so kubectl, sets TCP_NODELAY.
-fn client_with_nodelay(config: Config) -> Result<Client, ClusterError> {
+/// The `proxy-url` of the cluster entry the connection flags select.
+fn kubeconfig_proxy_url(kubeconfig: &Kubeconfig, connection: &Connection) -> Option<String> {
+    let context_name = connection
+        .context
+        .as_ref()
+        .or(kubeconfig.current_context.as_ref());
+    let cluster_name = connection.cluster.clone().or_else(|| {
+        kubeconfig
+            .contexts
+            .iter()
+            .find(|c| Some(&c.name) == context_name)
+            .and_then(|c| Some(c.context.as_ref()?.cluster.clone()))
+    })?;
+    kubeconfig
+        .clusters
+        .iter()
+        .find(|c| c.name == cluster_name)?
+        .cluster
+        .as_ref()?
+        .proxy_url
+        .clone()
+}
+
+/// kube's default client stack over our own connector: through the chosen proxy, and with
+/// TCP_NODELAY. kube's own connector leaves Nagle on, so the first request on every
+/// connection waits ~40 ms for a delayed ACK; Go's net/http, and so kubectl, sets TCP_NODELAY.
+fn client(config: Config, proxy: Option<proxy::Proxy>) -> Result<Client, ClusterError> {
     use hyper_util::client::legacy::connect::HttpConnector;
+    use hyper_util::client::legacy::connect::proxy::{SocksV5, Tunnel};
+    use kube::client::ConfigExt;
+
+    let mut tcp = HttpConnector::new();
+    tcp.enforce_http(false);
+    tcp.set_nodelay(true);
+    let Some(proxy) = proxy else {
+        return client_over(config, tcp);
+    };
+    let basic_auth = proxy.credentials.as_ref().and_then(|(user, password)| {
+        use base64::Engine as _;
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        http::HeaderValue::from_str(&format!("Basic {token}")).ok()
+    });
+    fn with_auth<C>(tunnel: Tunnel<C>, header: Option<http::HeaderValue>) -> Tunnel<C> {
+        match header {
+            Some(header) => tunnel.with_auth(header),
+            None => tunnel,
+        }
+    }
+    match proxy.protocol {
+        proxy::ProxyProtocol::Http => {
+            let connector = with_auth(Tunnel::new(proxy.address, tcp), basic_auth);
+            client_over(config, connector)
+        }
+        proxy::ProxyProtocol::Https => {
+            // Go dials an https proxy with the transport's TLS settings; so does this.
+            let tls = config
+                .rustls_https_connector_with_connector(tcp)
+                .map_err(ClusterError::Client)?;
+            let connector = with_auth(Tunnel::new(proxy.address, tls), basic_auth);
+            client_over(config, connector)
+        }
+        proxy::ProxyProtocol::Socks5 => {
+            let connector = match proxy.credentials {
+                Some((user, password)) => {
+                    SocksV5::new(proxy.address, tcp).with_auth(user, password)
+                }
+                None => SocksV5::new(proxy.address, tcp),
+            };
+            client_over(config, connector)
+        }
+    }
+}
+
+/// TLS, kube's timeouts, base URI, retries on 429/503/504, auth and impersonation headers,
+/// over `connector`.
+fn client_over<C>(config: Config, connector: C) -> Result<Client, ClusterError>
+where
+    C: tower::Service<http::Uri> + Clone + Send + Sync + 'static,
+    C::Response: hyper::rt::Read
+        + hyper::rt::Write
+        + hyper_util::client::legacy::connect::Connection
+        + Send
+        + Unpin
+        + 'static,
+    C::Future: Send + 'static,
+    C::Error: std::error::Error + Send + Sync + 'static,
+{
     use kube::client::ConfigExt;
     use kube::client::retry::RetryPolicy;
     use tower::ServiceBuilder;
     use tower::retry::RetryLayer;
 
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    http.set_nodelay(true);
     let https = config
-        .rustls_https_connector_with_connector(http)
+        .rustls_https_connector_with_connector(connector)
         .map_err(ClusterError::Client)?;
     let mut timeouts = hyper_timeout::TimeoutConnector::new(https);
     timeouts.set_connect_timeout(config.connect_timeout);
@@ -262,7 +353,7 @@ impl Cluster {
     /// An API error as kubectl would show it: the server's own message, which for Forbidden
     /// names the user, verb, resource and namespace.
     pub(crate) fn describe(&self, error: &kube::Error) -> String {
-        describe(error, &self.server)
+        describe(error, &self.server, self.proxy.as_deref())
     }
 
     /// [`Cluster::describe`] as a typed error that keeps the HTTP status.
@@ -291,7 +382,7 @@ impl Cluster {
     }
 }
 
-pub(crate) fn describe(error: &kube::Error, server: &str) -> String {
+fn describe(error: &kube::Error, server: &str, proxy: Option<&str>) -> String {
     match error {
         kube::Error::Api(status) if status.code == 401 => {
             format!("You must be logged in to the server {server} (Unauthorized)")
@@ -307,7 +398,10 @@ pub(crate) fn describe(error: &kube::Error, server: &str) -> String {
                 reason = cause.to_string();
                 source = cause.source();
             }
-            format!("cannot reach the Kubernetes API server at {server}: {reason}")
+            let via = proxy
+                .map(|proxy| format!(" through the proxy {}", proxy.trim_end_matches('/')))
+                .unwrap_or_default();
+            format!("cannot reach the Kubernetes API server at {server}{via}: {reason}")
         }
         other => other.to_string(),
     }

@@ -49,6 +49,15 @@ impl TestEnv {
             "KUBECTL_PATH",
             // Never reach a developer's real keychain.
             "DBUS_SESSION_BUS_ADDRESS",
+            // Nor their proxy.
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+            "NO_PROXY",
+            "no_proxy",
         ] {
             cmd.env_remove(var);
         }

@@ -101,6 +101,12 @@ impl E2e {
             "XDG_CONFIG_HOME",
             "KUBECTL_PATH",
             "DBUS_SESSION_BUS_ADDRESS",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "NO_PROXY",
+            "no_proxy",
         ] {
             cmd.env_remove(var);
         }
@@ -215,6 +221,86 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// A real HTTP CONNECT proxy (Debian's `tinyproxy`) on a free loopback port, optionally
+/// asking for basic auth. Stopped when dropped.
+pub struct HttpProxy {
+    pub url: String,
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+}
+
+impl HttpProxy {
+    pub fn start(credentials: Option<(&str, &str)>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let log = dir.path().join("proxy.log");
+        let mut config = format!(
+            "Port {port}\nListen 127.0.0.1\nTimeout 30\nMaxClients 50\nAllow 127.0.0.1\n\
+             LogLevel Connect\nLogFile \"{}\"\n",
+            log.display()
+        );
+        if let Some((user, password)) = credentials {
+            config.push_str(&format!("BasicAuth {user} {password}\n"));
+        }
+        std::fs::write(dir.path().join("tinyproxy.conf"), config).unwrap();
+        let child = std::process::Command::new("tinyproxy")
+            .arg("-d")
+            .arg("-c")
+            .arg(dir.path().join("tinyproxy.conf"))
+            .env_clear()
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("tinyproxy is installed (tests/e2e/cluster.sh deps)");
+        wait_for_port(port);
+        Self {
+            url: format!("http://127.0.0.1:{port}"),
+            child,
+            dir,
+        }
+    }
+
+    /// The `CONNECT host:port` requests the proxy has seen, from its own log.
+    pub fn tunnels(&self) -> Vec<String> {
+        let log = std::fs::read_to_string(self.dir.path().join("proxy.log")).unwrap_or_default();
+        log.lines()
+            .filter_map(|line| line.split_once("): CONNECT ").map(|(_, rest)| rest))
+            .filter_map(|rest| rest.split_whitespace().next())
+            .map(String::from)
+            .collect()
+    }
+
+    /// Forgets what the log holds so far.
+    pub fn clear(&self) {
+        std::fs::write(self.dir.path().join("proxy.log"), "").unwrap();
+    }
+}
+
+impl Drop for HttpProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for_port(port: u16) {
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("nothing listens on 127.0.0.1:{port}");
+}
+
 /// A real Docker Distribution registry (`docker-registry`) on a free loopback port, plain
 /// http, optionally behind htpasswd basic auth. Stopped when dropped.
 pub struct Registry {
@@ -226,11 +312,7 @@ pub struct Registry {
 impl Registry {
     pub fn start(credentials: Option<(&str, &str)>) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let mut config = format!(
             "version: 0.1\nstorage: {{filesystem: {{rootdirectory: {}}}}}\nhttp: {{addr: 127.0.0.1:{port}}}\n",
             dir.path().join("data").display()
@@ -253,15 +335,9 @@ impl Registry {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("docker-registry is installed");
-        let host = format!("127.0.0.1:{port}");
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(&host).is_ok() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        wait_for_port(port);
         Self {
-            host,
+            host: format!("127.0.0.1:{port}"),
             child,
             _dir: dir,
         }

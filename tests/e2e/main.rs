@@ -7,6 +7,7 @@ mod check;
 mod harness;
 mod keychain;
 mod packaging;
+mod proxy;
 
 use harness::{E2e, text};
 

@@ -1,0 +1,212 @@
+//! Proxies between us and the API server, through a real HTTP CONNECT proxy (tinyproxy), with
+//! kubectl on the same kubeconfig and environment as the oracle.
+
+use std::path::PathBuf;
+use std::process::Output;
+
+use crate::harness::{E2e, HttpProxy, text};
+
+/// A copy of the test kubeconfig in the test's HOME, with `kubectl config set` edits to the
+/// cluster entry.
+fn kubeconfig_with(e2e: &E2e, file: &str, edits: &[(&str, &str)]) -> PathBuf {
+    let path = e2e.home.path().join(file);
+    std::fs::copy(&e2e.kubeconfig, &path).unwrap();
+    let path_arg = path.to_str().unwrap();
+    let cluster = e2e.kubectl_ok(&[
+        "config",
+        "view",
+        "--minify",
+        "-o",
+        "jsonpath={.clusters[0].name}",
+    ]);
+    for (field, value) in edits {
+        let property = format!("clusters.{cluster}.{field}");
+        e2e.kubectl_ok(&["--kubeconfig", path_arg, "config", "set", &property, value]);
+    }
+    path
+}
+
+/// The API server's address with another host: `0.0.0.0` reaches the loopback listener on
+/// Linux, but Go's proxy rules do not count it as loopback, so the environment's proxy applies.
+fn server_on(e2e: &E2e, host: &str) -> String {
+    let server = e2e.kubectl_ok(&[
+        "config",
+        "view",
+        "--minify",
+        "-o",
+        "jsonpath={.clusters[0].cluster.server}",
+    ]);
+    let port = server.rsplit(':').next().unwrap().to_string();
+    format!("https://{host}:{port}")
+}
+
+/// Runs `program args` with the test environment plus `env`.
+fn run_with(e2e: &E2e, program: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = match program {
+        "kubectl" => {
+            let mut cmd = std::process::Command::new("kubectl");
+            e2e.scrub(&mut cmd);
+            cmd.args(args);
+            cmd
+        }
+        _ => e2e.regcred_std(args),
+    };
+    cmd.envs(env.iter().copied());
+    cmd.output().unwrap()
+}
+
+/// How many tunnels our command and kubectl each opened through `proxy`, and our output.
+fn tunnels_of_both(
+    e2e: &E2e,
+    proxy: &HttpProxy,
+    kubeconfig: &str,
+    env: &[(&str, &str)],
+) -> (usize, usize, Output) {
+    proxy.clear();
+    let ours = run_with(
+        e2e,
+        "regcred",
+        &["--kubeconfig", kubeconfig, "list", "-A"],
+        env,
+    );
+    let our_tunnels = proxy.tunnels().len();
+    proxy.clear();
+    let theirs = run_with(
+        e2e,
+        "kubectl",
+        &["--kubeconfig", kubeconfig, "get", "namespaces"],
+        env,
+    );
+    assert!(theirs.status.success(), "{}", text(&theirs.stderr));
+    (our_tunnels, proxy.tunnels().len(), ours)
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn kubeconfig_proxy_url_carries_every_request_as_with_kubectl() {
+    let e2e = E2e::new();
+    let proxy = HttpProxy::start(None);
+    let kubeconfig = kubeconfig_with(&e2e, "proxied", &[("proxy-url", &proxy.url)]);
+    let kubeconfig = kubeconfig.to_str().unwrap();
+    // client-go applies a kubeconfig proxy-url even to a loopback server and despite NO_PROXY.
+    let (ours, kubectls, out) = tunnels_of_both(&e2e, &proxy, kubeconfig, &[("NO_PROXY", "*")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(kubectls > 0, "kubectl went through the proxy");
+    assert!(ours > 0, "we went through the proxy as kubectl does");
+
+    // A write goes the same way, and the tunnel leads to the API server.
+    let ns = e2e.namespace("proxy");
+    proxy.clear();
+    let out = e2e
+        .regcred(&[
+            "--kubeconfig",
+            kubeconfig,
+            "create",
+            "via-proxy",
+            "-n",
+            &ns,
+            "--server",
+            "quay.io",
+            "--username",
+            "robot",
+            "--password-stdin",
+        ])
+        .write_stdin("pw\n")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let server = server_on(&e2e, "127.0.0.1");
+    let authority = server.trim_start_matches("https://");
+    assert!(
+        proxy.tunnels().iter().any(|tunnel| tunnel == authority),
+        "a tunnel to {authority} in {:?}",
+        proxy.tunnels()
+    );
+    assert!(e2e.secret_exists(&ns, "via-proxy"));
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn environment_proxies_apply_as_kubectl_applies_them() {
+    let e2e = E2e::new();
+    let proxy = HttpProxy::start(None);
+    let through_any = kubeconfig_with(
+        &e2e,
+        "any-address",
+        &[
+            ("server", &server_on(&e2e, "0.0.0.0")),
+            ("insecure-skip-tls-verify", "true"),
+        ],
+    );
+    let through_any = through_any.to_str().unwrap();
+    let loopback = e2e.kubeconfig.to_str().unwrap();
+    let https_proxy = ("HTTPS_PROXY", proxy.url.as_str());
+    // (case, kubeconfig, environment, whether kubectl uses the proxy)
+    type Case<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, bool);
+    let cases: Vec<Case> = vec![
+        ("HTTPS_PROXY", through_any, vec![https_proxy], true),
+        (
+            "https_proxy",
+            through_any,
+            vec![("https_proxy", &proxy.url)],
+            true,
+        ),
+        (
+            "NO_PROXY names the host",
+            through_any,
+            vec![https_proxy, ("NO_PROXY", "example.com,0.0.0.0")],
+            false,
+        ),
+        (
+            "NO_PROXY=*",
+            through_any,
+            vec![https_proxy, ("NO_PROXY", "*")],
+            false,
+        ),
+        ("a loopback server", loopback, vec![https_proxy], false),
+    ];
+    for (case, kubeconfig, env, proxied) in cases {
+        let (ours, kubectls, out) = tunnels_of_both(&e2e, &proxy, kubeconfig, &env);
+        assert!(out.status.success(), "{case}: {}", text(&out.stderr));
+        assert_eq!(kubectls > 0, proxied, "{case}: kubectl, the oracle");
+        assert_eq!(ours > 0, proxied, "{case}: we agree with kubectl");
+    }
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn proxy_credentials_are_sent_and_never_shown() {
+    let e2e = E2e::new();
+    let proxy = HttpProxy::start(Some(("proxyuser", "S3CRET-proxy")));
+    let with_password = |password: &str| {
+        let url = proxy
+            .url
+            .replace("http://", &format!("http://proxyuser:{password}@"));
+        kubeconfig_with(&e2e, password, &[("proxy-url", &url)])
+    };
+    let good = with_password("S3CRET-proxy");
+    let out = e2e.run(&["--kubeconfig", good.to_str().unwrap(), "list", "-A"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!proxy.tunnels().is_empty());
+
+    let bad = with_password("WRONG-S3CRET");
+    let out = e2e.run(&["--kubeconfig", bad.to_str().unwrap(), "list", "-A"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(
+        stderr.contains("through the proxy http://127.0.0.1:"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("WRONG-S3CRET"), "{stderr}");
+
+    let unsupported = kubeconfig_with(&e2e, "ftp", &[("proxy-url", "ftp://u:S3CRET-ftp@proxy")]);
+    let out = e2e.run(&["--kubeconfig", unsupported.to_str().unwrap(), "list", "-A"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("proxy-url") && stderr.contains("\"ftp\""),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("S3CRET"), "{stderr}");
+}
