@@ -102,11 +102,11 @@ def settle(env, resources=("secrets", "serviceaccounts", "deployments", "replica
         time.sleep(quiet)
 
 
-def arguments(doc, loop_help):
+def arguments(doc, loop_help, namespaces=200):
     """The benchmarks' shared flags."""
     import argparse
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--loop-rounds", type=int, default=2, help=loop_help)
-    parser.add_argument("--namespaces", type=int, default=200)
+    parser.add_argument("--namespaces", type=int, default=namespaces)
     return parser.parse_args()
