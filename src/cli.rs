@@ -40,6 +40,12 @@ pub(crate) enum Command {
     /// Remove a pull Secret from workloads and ServiceAccounts, and nothing else
     #[command(after_help = DETACH_EXAMPLES)]
     Detach(DetachArgs),
+    /// Keep credentials true: re-read them, then fix every copy in the recorded scope
+    #[command(after_help = SYNC_EXAMPLES)]
+    Sync(SyncArgs),
+    /// Detach a pull Secret from every workload and ServiceAccount, then delete its copies
+    #[command(after_help = DELETE_EXAMPLES)]
+    Delete(DeleteArgs),
     /// List pull Secrets with their registries and who uses them
     #[command(
         after_help = "Examples:\n  kubectl regcred list\n  kubectl regcred list -A -o wide\n  kubectl regcred list --managed -o json"
@@ -72,6 +78,20 @@ pub(crate) enum Command {
     #[command(name = "__complete", hide = true)]
     Complete(CompleteArgs),
 }
+
+const SYNC_EXAMPLES: &str = "\
+Examples:
+  kubectl regcred sync regcred             # read again, fix every copy in the recorded scope
+  kubectl regcred sync                     # every credential kubectl-regcred manages
+  kubectl regcred sync regcred --prune     # also delete copies that left the scope
+  kubectl regcred sync --check             # read-only: the plan; exit 1 on drift
+  kubectl regcred sync regcred --project p-7x2kq   # record a new scope";
+
+const DELETE_EXAMPLES: &str = "\
+Examples:
+  kubectl regcred delete regcred -n team-a
+  kubectl regcred delete regcred -A --dry-run      # what would be detached and deleted
+  kubectl regcred delete regcred -A --keep-references";
 
 const COMPLETION_EXAMPLES: &str = "\
 Examples:
@@ -187,10 +207,89 @@ pub(crate) struct CreateArgs {
     pub(crate) write: WriteArgs,
 }
 
+#[derive(Debug, Args)]
+pub(crate) struct SyncArgs {
+    /// The credential (a Secret name); default: every credential kubectl-regcred manages
+    pub(crate) name: Option<String>,
+
+    /// Explicit credentials cannot be read again: give them again to change them
+    #[command(flatten)]
+    pub(crate) explicit: ExplicitArgs,
+
+    #[command(flatten)]
+    pub(crate) lookup: LookupArgs,
+
+    #[command(flatten)]
+    pub(crate) scope: ScopeArgs,
+
+    /// Also delete our copies in namespaces that left the scope
+    #[arg(long, help_heading = "Sync")]
+    pub(crate) prune: bool,
+
+    /// With --prune: detach a copy from the workloads and ServiceAccounts that use it first
+    #[arg(long, requires = "prune", help_heading = "Sync")]
+    pub(crate) detach: bool,
+
+    /// Only print the plan; exit 1 if anything would change
+    #[arg(long, help_heading = "Sync")]
+    pub(crate) check: bool,
+
+    /// Drop a registry that its source no longer holds, instead of failing
+    #[arg(long, help_heading = "Sync")]
+    pub(crate) allow_removal: bool,
+
+    /// Take over same-named Secrets that are not ours (never Rancher's copies)
+    #[arg(long, help_heading = "Writing")]
+    pub(crate) force: bool,
+
+    #[command(flatten)]
+    pub(crate) write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DeleteArgs {
+    /// The Secret
+    pub(crate) name: String,
+
+    #[command(flatten)]
+    pub(crate) scope: ScopeArgs,
+
+    /// Leave workloads and ServiceAccounts referencing it as they are
+    #[arg(long, help_heading = "Writing")]
+    pub(crate) keep_references: bool,
+
+    /// Delete it even where kubectl-regcred does not manage it (never Rancher's copies)
+    #[arg(long, help_heading = "Writing")]
+    pub(crate) force: bool,
+
+    #[command(flatten)]
+    pub(crate) write: WriteArgs,
+}
+
 /// Where `create` takes credentials from.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Credentials")]
 pub(crate) struct CredentialArgs {
+    #[command(flatten)]
+    pub(crate) explicit: ExplicitArgs,
+
+    /// Only look in these sources (repeatable)
+    #[arg(long = "from", value_enum, value_name = "SOURCE")]
+    pub(crate) from: Vec<SourceArg>,
+
+    /// Copy the logins of this pull Secret in the cluster instead of local credentials;
+    /// `sync` reads it again
+    #[arg(long, value_name = "NS/NAME", conflicts_with_all = ["username", "from", "docker_config"])]
+    pub(crate) from_secret: Option<String>,
+
+    #[command(flatten)]
+    pub(crate) lookup: LookupArgs,
+}
+
+/// Registries and explicit credentials (`create`, and `sync` for explicit ones again).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Credentials")]
+pub(crate) struct ExplicitArgs {
     /// Registry to include (repeatable); default: every registry found
     #[arg(
         long = "server",
@@ -221,11 +320,12 @@ pub(crate) struct CredentialArgs {
     /// Email for explicit credentials (written only if given)
     #[arg(long, visible_alias = "docker-email", value_name = "EMAIL")]
     pub(crate) email: Option<String>,
+}
 
-    /// Only look in these sources (repeatable)
-    #[arg(long = "from", value_enum, value_name = "SOURCE")]
-    pub(crate) from: Vec<SourceArg>,
-
+/// How local sources are read.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Credentials")]
+pub(crate) struct LookupArgs {
     /// Docker config file to read instead of $DOCKER_CONFIG/config.json or ~/.docker/config.json
     #[arg(long, value_name = "PATH")]
     pub(crate) docker_config: Option<PathBuf>,
@@ -437,16 +537,24 @@ pub(crate) struct SelectionArgs {
 #[command(next_help_heading = "Namespaces")]
 pub(crate) struct ScopeArgs {
     /// These namespaces (comma-separated)
-    #[arg(long, value_delimiter = ',', value_name = "NS,...", conflicts_with_all = ["all_namespaces", "namespace_selector"])]
+    #[arg(long, value_delimiter = ',', value_name = "NS,...", conflicts_with_all = ["all_namespaces", "namespace_selector", "project"])]
     pub(crate) namespaces: Vec<String>,
 
-    /// Every namespace
-    #[arg(short = 'A', long, conflicts_with = "namespace_selector")]
+    /// Every namespace (writes skip kube-system, kube-public, kube-node-lease)
+    #[arg(short = 'A', long, conflicts_with_all = ["namespace_selector", "project"])]
     pub(crate) all_namespaces: bool,
 
-    /// Namespaces whose labels match this selector (e.g. project=payments)
-    #[arg(long, value_name = "SELECTOR")]
+    /// Namespaces whose labels match this selector (e.g. team=payments)
+    #[arg(long, value_name = "SELECTOR", conflicts_with = "project")]
     pub(crate) namespace_selector: Option<String>,
+
+    /// A Rancher project's namespaces (label field.cattle.io/projectId=ID)
+    #[arg(long, value_name = "ID")]
+    pub(crate) project: Option<String>,
+
+    /// Leave out these namespaces (names or whole-name regexes, comma-separated)
+    #[arg(long, value_delimiter = ',', value_name = "NS,...")]
+    pub(crate) exclude_namespaces: Vec<String>,
 }
 
 /// Flags shared by commands that write objects.

@@ -626,6 +626,8 @@ fn disagreement(case: &Case, full: &Value, pool: &Value) -> Option<String> {
         secrets: &states,
         auth_failures: &[],
         probe_refusals: &BTreeMap::new(),
+        // The kubelet knows nothing of expiry: judge at the dawn of time, so nothing expired.
+        now: k8s_openapi::jiff::Timestamp::MIN,
     };
     let verdict = diagnose(&case.image, &inputs);
     let parsed = ImageRef::parse(&case.image);

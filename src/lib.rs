@@ -22,6 +22,7 @@ mod kubelet_oracle;
 mod output;
 mod printer;
 mod probe;
+mod reconcile;
 mod references;
 mod rules;
 mod settings;
@@ -37,8 +38,8 @@ use cli::{Cli, Command};
 use error::{ExitStatus, exit_status_for, is_broken_pipe, render};
 use printer::Printer;
 use settings::{
-    AttachSettings, CheckSettings, Connection, CreateSettings, DetachSettings, ListSettings,
-    LoginSettings, ShowSettings,
+    AttachSettings, CheckSettings, Connection, CreateSettings, DeleteSettings, DetachSettings,
+    ListSettings, LoginSettings, ShowSettings, SyncSettings,
 };
 
 /// The name shown in usage: `kubectl regcred` when kubectl ran us as a plugin (it execs the
@@ -152,6 +153,14 @@ async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
         Command::Detach(args) => {
             let settings = DetachSettings::from_args(&args, namespace)?;
             commands::detach::run(settings, connection, printer).await
+        }
+        Command::Sync(args) => {
+            let settings = SyncSettings::from_args(&args, namespace)?;
+            commands::sync::run(settings, connection, printer).await
+        }
+        Command::Delete(args) => {
+            let settings = DeleteSettings::from_args(&args, namespace)?;
+            commands::delete::run(settings, connection, printer).await
         }
         Command::List(args) => {
             let settings = ListSettings::from_args(&args, namespace)?;

@@ -130,12 +130,21 @@ pub(crate) fn print_objects(
     } else {
         serde_json::json!({"apiVersion": "v1", "kind": "List", "items": objects, "metadata": {"resourceVersion": ""}})
     };
+    print_document(out, format, &document)
+}
+
+/// One JSON or YAML document, formatted as kubectl formats its output.
+pub(crate) fn print_document(
+    out: &mut impl Write,
+    format: OutputFormat,
+    document: &Value,
+) -> std::io::Result<()> {
     match format {
         OutputFormat::Json => {
             // kubectl indents JSON by four spaces.
             let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
             let mut serializer = serde_json::Serializer::with_formatter(&mut *out, formatter);
-            serde::Serialize::serialize(&document, &mut serializer)
+            serde::Serialize::serialize(document, &mut serializer)
                 .map_err(std::io::Error::other)?;
             writeln!(out)
         }
@@ -143,14 +152,14 @@ pub(crate) fn print_objects(
             // One line per string, as kubectl prints (no folded `>-` blocks for long base64).
             let mut options = serde_saphyr::SerializerOptions::default();
             options.prefer_block_scalars = false;
-            let mut text = serde_saphyr::to_string_with_options(&document, options)
+            let mut text = serde_saphyr::to_string_with_options(document, options)
                 .map_err(std::io::Error::other)?;
             if !text.ends_with('\n') {
                 text.push('\n');
             }
             out.write_all(text.as_bytes())
         }
-        OutputFormat::Name => unreachable!("handled above"),
+        OutputFormat::Name => unreachable!("names are lines, not a document"),
     }
 }
 
@@ -237,6 +246,8 @@ pub(crate) fn print_table(
             })
             .collect::<Vec<_>>()
             .join("   ")
+            .trim_end()
+            .to_string()
     };
     writeln!(out, "{}", line(headers.to_vec()))?;
     for row in rows {

@@ -21,7 +21,7 @@ use crate::rules::admission::{self, Pickup};
 use crate::rules::image::ImageRef;
 use crate::rules::kinds::{self, Kind, Target};
 use crate::rules::kubelet::{self, DOCKERCFG_TYPE, DOCKERCONFIGJSON_TYPE, Keyring};
-use crate::settings::{Connection, DryRun, NamespaceScope, WriteSettings};
+use crate::settings::{Connection, DryRun, Scope, WriteSettings};
 
 /// The change to make on each target.
 #[derive(Debug, Clone)]
@@ -167,7 +167,7 @@ pub(crate) struct Request<'a> {
     pub(crate) change: Change,
     pub(crate) targets: &'a [Target],
     pub(crate) labels: Option<&'a str>,
-    pub(crate) scope: &'a NamespaceScope,
+    pub(crate) scope: &'a Scope,
     pub(crate) write: &'a WriteSettings,
 }
 

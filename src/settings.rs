@@ -5,15 +5,17 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::{
-    AttachArgs, CheckArgs, CreateArgs, CredentialArgs, DetachArgs, DryRunArg, KubeArgs, ListArgs,
-    ListOutputArg, LoginArgs, LogoutArgs, OutputArg, ScopeArgs, SelectionArgs, ShowArgs, SourceArg,
-    StructuredOutputArg, WriteArgs,
+    AttachArgs, CheckArgs, CreateArgs, DeleteArgs, DetachArgs, DryRunArg, ExplicitArgs, KubeArgs,
+    ListArgs, ListOutputArg, LoginArgs, LogoutArgs, OutputArg, ScopeArgs, SelectionArgs, ShowArgs,
+    SourceArg, StructuredOutputArg, SyncArgs, WriteArgs,
 };
 use crate::credentials::{Password, PasswordInput, SourceKind};
 use crate::error::UsageError;
 use crate::rules::kinds::{Kind, Target, TargetError};
 use crate::rules::names;
 use crate::rules::registry::Registry;
+use crate::rules::scope::{Exclusions, project_selector};
+use crate::rules::sync::PlanOptions;
 
 /// Which cluster, as whom; kubectl's connection flags.
 #[derive(Debug, Clone, Default)]
@@ -28,18 +30,7 @@ pub(crate) struct Connection {
     pub(crate) request_timeout: Option<Duration>,
 }
 
-/// The namespaces a command works in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum NamespaceScope {
-    /// The context's namespace (kubectl's default), `default` if it names none.
-    Context,
-    /// `-n NS` or `--namespaces a,b`.
-    Named(Vec<String>),
-    /// `-A`.
-    All,
-    /// `--namespace-selector`.
-    Selector(String),
-}
+pub(crate) use crate::rules::scope::{NamespaceScope, Scope};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum DryRun {
@@ -77,12 +68,44 @@ pub(crate) struct CreateSettings {
     pub(crate) servers: Vec<Registry>,
     pub(crate) explicit: Option<ExplicitSettings>,
     pub(crate) from: Vec<SourceKind>,
+    /// `--from-secret NS/NAME`.
+    pub(crate) from_secret: Option<SecretRef>,
     pub(crate) docker_config: Option<PathBuf>,
     pub(crate) helper_timeout: Duration,
-    pub(crate) scope: NamespaceScope,
+    pub(crate) scope: Scope,
     pub(crate) force: bool,
     /// `--attach`: targets to attach the Secret to once it is written.
     pub(crate) attach: Vec<Target>,
+    pub(crate) write: WriteSettings,
+}
+
+/// What `sync` keeps true, and how.
+#[derive(Debug, Clone)]
+pub(crate) struct SyncSettings {
+    /// `None`: every credential we manage.
+    pub(crate) name: Option<String>,
+    /// Scope flags, when given: they replace the recorded scope.
+    pub(crate) scope: Option<NamespaceScope>,
+    /// `--exclude-namespaces`, when given: it replaces the recorded exclusions.
+    pub(crate) exclude: Option<Exclusions>,
+    /// `--username` again, for explicit credentials, with `--server` naming which.
+    pub(crate) explicit: Option<ExplicitSettings>,
+    pub(crate) servers: Vec<Registry>,
+    pub(crate) docker_config: Option<PathBuf>,
+    pub(crate) helper_timeout: Duration,
+    pub(crate) plan: PlanOptions,
+    pub(crate) check: bool,
+    pub(crate) allow_removal: bool,
+    pub(crate) write: WriteSettings,
+}
+
+/// What `delete` removes, and where.
+#[derive(Debug, Clone)]
+pub(crate) struct DeleteSettings {
+    pub(crate) name: String,
+    pub(crate) scope: Scope,
+    pub(crate) keep_references: bool,
+    pub(crate) force: bool,
     pub(crate) write: WriteSettings,
 }
 
@@ -97,7 +120,7 @@ pub(crate) struct AttachSettings {
     pub(crate) auto: bool,
     pub(crate) allow_missing: bool,
     pub(crate) restart: bool,
-    pub(crate) scope: NamespaceScope,
+    pub(crate) scope: Scope,
     pub(crate) write: WriteSettings,
 }
 
@@ -106,7 +129,7 @@ pub(crate) struct DetachSettings {
     pub(crate) secret: String,
     pub(crate) targets: Vec<Target>,
     pub(crate) labels: Option<String>,
-    pub(crate) scope: NamespaceScope,
+    pub(crate) scope: Scope,
     pub(crate) write: WriteSettings,
 }
 
@@ -120,7 +143,7 @@ pub(crate) enum ListFormat {
 
 #[derive(Debug, Clone)]
 pub(crate) struct ListSettings {
-    pub(crate) scope: NamespaceScope,
+    pub(crate) scope: Scope,
     pub(crate) format: ListFormat,
     pub(crate) managed_only: bool,
 }
@@ -137,7 +160,7 @@ pub(crate) struct ShowSettings {
 pub(crate) struct CheckSettings {
     /// Empty: every workload and standalone Pod in scope.
     pub(crate) targets: Vec<Target>,
-    pub(crate) scope: NamespaceScope,
+    pub(crate) scope: Scope,
     pub(crate) output: Option<OutputFormat>,
     pub(crate) probe: Option<Duration>,
 }
@@ -200,7 +223,7 @@ fn structured(output: Option<StructuredOutputArg>) -> Option<OutputFormat> {
 impl ListSettings {
     pub(crate) fn from_args(args: &ListArgs, namespace: Option<&str>) -> Result<Self, UsageError> {
         Ok(Self {
-            scope: NamespaceScope::from_args(namespace, &args.scope)?,
+            scope: Scope::from_args(namespace, &args.scope, Purpose::Read)?,
             format: match args.output {
                 None => ListFormat::Table,
                 Some(ListOutputArg::Wide) => ListFormat::Wide,
@@ -238,7 +261,7 @@ impl CheckSettings {
             .collect::<Result<_, _>>()?;
         Ok(Self {
             targets,
-            scope: NamespaceScope::from_args(namespace, &args.scope)?,
+            scope: Scope::from_args(namespace, &args.scope, Purpose::Read)?,
             output: structured(args.output),
             probe: args.probe.then_some(args.probe_timeout),
         })
@@ -323,7 +346,7 @@ impl AttachSettings {
             auto: args.auto,
             allow_missing: args.allow_missing,
             restart: args.restart,
-            scope: NamespaceScope::from_args(namespace, &args.scope)?,
+            scope: Scope::from_args(namespace, &args.scope, Purpose::Write)?,
             write: WriteSettings::from_args(&args.write),
         })
     }
@@ -345,7 +368,7 @@ impl DetachSettings {
             secret: args.secret.clone(),
             targets,
             labels,
-            scope: NamespaceScope::from_args(namespace, &args.scope)?,
+            scope: Scope::from_args(namespace, &args.scope, Purpose::Write)?,
             write: WriteSettings::from_args(&args.write),
         })
     }
@@ -365,62 +388,80 @@ impl Connection {
     }
 }
 
-impl NamespaceScope {
+/// Whether a command reads or writes: writes leave the system namespaces out of `-A` and
+/// selectors (docs/sync.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    Read,
+    Write,
+}
+
+impl Scope {
     pub(crate) fn from_args(
         namespace: Option<&str>,
         scope: &ScopeArgs,
+        purpose: Purpose,
     ) -> Result<Self, UsageError> {
-        if scope.all_namespaces {
-            // kubectl: -A ignores -n.
-            return Ok(Self::All);
-        }
-        if let Some(selector) = &scope.namespace_selector {
-            if namespace.is_some() {
-                return Err(UsageError(
-                    "-n and --namespace-selector cannot be combined".into(),
-                ));
-            }
-            if selector.trim().is_empty() {
-                return Err(UsageError("--namespace-selector is empty".into()));
-            }
-            return Ok(Self::Selector(selector.clone()));
-        }
-        let named: Vec<String> = match (namespace, scope.namespaces.is_empty()) {
-            (Some(_), false) => {
-                return Err(UsageError(
-                    "-n and --namespaces cannot be combined; list them all in --namespaces".into(),
-                ));
-            }
-            (Some(ns), true) => vec![ns.to_string()],
-            (None, false) => scope
-                .namespaces
-                .iter()
-                .map(|ns| ns.trim().to_string())
-                .collect(),
-            (None, true) => return Ok(Self::Context),
-        };
-        let mut unique = Vec::new();
-        for ns in named {
-            names::check_label(&ns)
-                .map_err(|why| UsageError(format!("invalid namespace {ns:?}: {why}")))?;
-            if !unique.contains(&ns) {
-                unique.push(ns);
-            }
-        }
-        Ok(Self::Named(unique))
+        let exclude =
+            Exclusions::new(&scope.exclude_namespaces).map_err(|e| UsageError(e.to_string()))?;
+        Ok(Self {
+            namespaces: namespace_scope(namespace, scope)?,
+            exclude,
+            skip_system: purpose == Purpose::Write,
+        })
     }
+}
 
-    /// Whether the user named the namespaces (kubectl then writes them into printed objects).
-    pub(crate) fn is_explicit(&self) -> bool {
-        !matches!(self, Self::Context)
+fn namespace_scope(
+    namespace: Option<&str>,
+    scope: &ScopeArgs,
+) -> Result<NamespaceScope, UsageError> {
+    if scope.all_namespaces {
+        // kubectl: -A ignores -n.
+        return Ok(NamespaceScope::All);
     }
-
-    /// Whether the namespaces are named (by the context, `-n` or `--namespaces`) rather than
-    /// chosen by `-A` or a selector. A named target missing from a named namespace is an
-    /// error; one missing from a selected namespace is just not there.
-    pub(crate) fn names_namespaces(&self) -> bool {
-        matches!(self, Self::Context | Self::Named(_))
+    if let Some(project) = &scope.project {
+        names::check_label(project)
+            .map_err(|why| UsageError(format!("invalid --project {project:?}: {why}")))?;
+        if namespace.is_some() {
+            return Err(UsageError("-n and --project cannot be combined".into()));
+        }
+        return Ok(NamespaceScope::Selector(project_selector(project)));
     }
+    if let Some(selector) = &scope.namespace_selector {
+        if namespace.is_some() {
+            return Err(UsageError(
+                "-n and --namespace-selector cannot be combined".into(),
+            ));
+        }
+        if selector.trim().is_empty() {
+            return Err(UsageError("--namespace-selector is empty".into()));
+        }
+        return Ok(NamespaceScope::Selector(selector.clone()));
+    }
+    let named: Vec<String> = match (namespace, scope.namespaces.is_empty()) {
+        (Some(_), false) => {
+            return Err(UsageError(
+                "-n and --namespaces cannot be combined; list them all in --namespaces".into(),
+            ));
+        }
+        (Some(ns), true) => vec![ns.to_string()],
+        (None, false) => scope
+            .namespaces
+            .iter()
+            .map(|ns| ns.trim().to_string())
+            .collect(),
+        (None, true) => return Ok(NamespaceScope::Context),
+    };
+    let mut unique = Vec::new();
+    for ns in named {
+        names::check_label(&ns)
+            .map_err(|why| UsageError(format!("invalid namespace {ns:?}: {why}")))?;
+        if !unique.contains(&ns) {
+            unique.push(ns);
+        }
+    }
+    Ok(NamespaceScope::Named(unique))
 }
 
 impl WriteSettings {
@@ -450,13 +491,13 @@ impl CreateSettings {
         check_secret_name(&args.name)?;
         let credentials = &args.credentials;
         let mut servers = Vec::new();
-        for server in &credentials.servers {
+        for server in &credentials.explicit.servers {
             let registry = registry(server)?;
             if !servers.contains(&registry) {
                 servers.push(registry);
             }
         }
-        let explicit = ExplicitSettings::from_args(credentials)?;
+        let explicit = ExplicitSettings::from_args(&credentials.explicit)?;
         if explicit.is_some() && servers.is_empty() {
             // kubectl's --docker-server default.
             servers.push(Registry::docker_hub());
@@ -469,9 +510,14 @@ impl CreateSettings {
             servers,
             explicit,
             from,
-            docker_config: credentials.docker_config.clone(),
-            helper_timeout: credentials.helper_timeout,
-            scope: NamespaceScope::from_args(namespace, &args.scope)?,
+            from_secret: credentials
+                .from_secret
+                .as_deref()
+                .map(SecretRef::parse)
+                .transpose()?,
+            docker_config: credentials.lookup.docker_config.clone(),
+            helper_timeout: credentials.lookup.helper_timeout,
+            scope: Scope::from_args(namespace, &args.scope, Purpose::Write)?,
             force: args.force,
             attach: attach_targets(&args.attach)?,
             write: WriteSettings::from_args(&args.write),
@@ -479,9 +525,88 @@ impl CreateSettings {
     }
 }
 
+/// A Secret named as `NAMESPACE/NAME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SecretRef {
+    pub(crate) namespace: String,
+    pub(crate) name: String,
+}
+
+impl SecretRef {
+    fn parse(text: &str) -> Result<Self, UsageError> {
+        let (namespace, name) = text.split_once('/').ok_or_else(|| {
+            UsageError(format!(
+                "invalid --from-secret {text:?}: give it as NAMESPACE/NAME"
+            ))
+        })?;
+        names::check_label(namespace)
+            .map_err(|why| UsageError(format!("invalid namespace {namespace:?}: {why}")))?;
+        check_secret_name(name)?;
+        Ok(Self {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        })
+    }
+}
+
+impl SyncSettings {
+    pub(crate) fn from_args(args: &SyncArgs, namespace: Option<&str>) -> Result<Self, UsageError> {
+        if let Some(name) = &args.name {
+            check_secret_name(name)?;
+        }
+        let scope_given = namespace.is_some()
+            || !args.scope.namespaces.is_empty()
+            || args.scope.all_namespaces
+            || args.scope.namespace_selector.is_some()
+            || args.scope.project.is_some();
+        let mut servers = Vec::new();
+        for server in &args.explicit.servers {
+            servers.push(registry(server)?);
+        }
+        Ok(Self {
+            name: args.name.clone(),
+            scope: scope_given
+                .then(|| namespace_scope(namespace, &args.scope))
+                .transpose()?,
+            exclude: (!args.scope.exclude_namespaces.is_empty())
+                .then(|| Exclusions::new(&args.scope.exclude_namespaces))
+                .transpose()
+                .map_err(|e| UsageError(e.to_string()))?,
+            explicit: ExplicitSettings::from_args(&args.explicit)?,
+            servers,
+            docker_config: args.lookup.docker_config.clone(),
+            helper_timeout: args.lookup.helper_timeout,
+            plan: PlanOptions {
+                prune: args.prune,
+                detach: args.detach,
+                force: args.force,
+            },
+            check: args.check,
+            allow_removal: args.allow_removal,
+            write: WriteSettings::from_args(&args.write),
+        })
+    }
+}
+
+impl DeleteSettings {
+    pub(crate) fn from_args(
+        args: &DeleteArgs,
+        namespace: Option<&str>,
+    ) -> Result<Self, UsageError> {
+        check_secret_name(&args.name)?;
+        Ok(Self {
+            name: args.name.clone(),
+            scope: Scope::from_args(namespace, &args.scope, Purpose::Write)?,
+            keep_references: args.keep_references,
+            force: args.force,
+            write: WriteSettings::from_args(&args.write),
+        })
+    }
+}
+
 impl ExplicitSettings {
     /// `--username` with its password source and `--email`, or `None` without a username.
-    fn from_args(credentials: &CredentialArgs) -> Result<Option<Self>, UsageError> {
+    fn from_args(credentials: &ExplicitArgs) -> Result<Option<Self>, UsageError> {
         let Some(username) = &credentials.username else {
             if credentials.email.is_some() {
                 return Err(UsageError("--email goes with --username".into()));

@@ -10,7 +10,8 @@ use kube::{Client, Config};
 
 use crate::fanout;
 use crate::printer::Printer;
-use crate::settings::{Connection, NamespaceScope};
+use crate::rules::scope::{NamespaceScope, Scope};
+use crate::settings::Connection;
 
 pub(crate) mod fetch;
 pub(crate) mod inventory;
@@ -58,6 +59,13 @@ pub(crate) enum ClusterError {
     },
     #[error("no namespace matches the selector {0:?}")]
     NoNamespaceMatches(String),
+}
+
+/// A namespace as listed: its name and whether it is being deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ListedNamespace {
+    pub(crate) name: String,
+    pub(crate) terminating: bool,
 }
 
 /// A connected client plus what the kubeconfig says about where we are.
@@ -176,7 +184,7 @@ pub(crate) async fn connect(
 /// starts with.
 pub(crate) async fn connect_in(
     connection: &Connection,
-    scope: &NamespaceScope,
+    scope: &Scope,
     printer: &Printer,
 ) -> Result<(Cluster, Vec<String>), ClusterError> {
     let cluster = connect(connection, printer).await?;
@@ -311,17 +319,39 @@ impl Cluster {
             .await
     }
 
-    /// The namespaces a scope names. `-A` leaves out namespaces being deleted, where
-    /// nothing can be created.
-    pub(crate) async fn namespaces(
+    /// The namespaces a scope names, minus its exclusions. `-A` and selectors leave out
+    /// namespaces being deleted, where nothing can be created.
+    pub(crate) async fn namespaces(&self, scope: &Scope) -> Result<Vec<String>, ClusterError> {
+        let listed = match &scope.namespaces {
+            NamespaceScope::Context => vec![self.default_namespace.clone()],
+            NamespaceScope::Named(names) => names.clone(),
+            NamespaceScope::All | NamespaceScope::Selector(_) => {
+                let mut live = Vec::new();
+                for ns in self.list_namespaces(&scope.namespaces).await? {
+                    if !ns.terminating {
+                        live.push(ns.name);
+                    } else if scope.admits(&ns.name) {
+                        self.printer.note(format!(
+                            "skipping namespace {}: it is being deleted",
+                            ns.name
+                        ));
+                    }
+                }
+                live
+            }
+        };
+        Ok(listed.into_iter().filter(|ns| scope.admits(ns)).collect())
+    }
+
+    /// Every namespace `-A` or a selector names, sorted, with whether it is being deleted.
+    /// An empty selection by a selector is an error, as it is most likely a typo.
+    pub(crate) async fn list_namespaces(
         &self,
         scope: &NamespaceScope,
-    ) -> Result<Vec<String>, ClusterError> {
+    ) -> Result<Vec<ListedNamespace>, ClusterError> {
         let selector = match scope {
-            NamespaceScope::Context => return Ok(vec![self.default_namespace.clone()]),
-            NamespaceScope::Named(names) => return Ok(names.clone()),
-            NamespaceScope::All => None,
             NamespaceScope::Selector(selector) => Some(selector.as_str()),
+            _ => None,
         };
         let api: Api<Namespace> = Api::all(self.client.clone());
         let mut params = ListParams::default();
@@ -335,19 +365,23 @@ impl Cluster {
                 context: "listing namespaces",
                 source: self.api_error(&e),
             })?;
-        let mut names: Vec<String> = list
+        let mut namespaces: Vec<ListedNamespace> = list
             .items
             .into_iter()
-            .filter(|ns| ns.metadata.deletion_timestamp.is_none())
-            .filter_map(|ns| ns.metadata.name)
+            .filter_map(|ns| {
+                Some(ListedNamespace {
+                    terminating: ns.metadata.deletion_timestamp.is_some(),
+                    name: ns.metadata.name?,
+                })
+            })
             .collect();
-        names.sort();
-        if names.is_empty()
+        namespaces.sort_by(|a, b| a.name.cmp(&b.name));
+        if namespaces.is_empty()
             && let Some(selector) = selector
         {
             return Err(ClusterError::NoNamespaceMatches(selector.to_string()));
         }
-        Ok(names)
+        Ok(namespaces)
     }
 
     /// An API error as kubectl would show it: the server's own message, which for Forbidden

@@ -6,7 +6,9 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, PostParams, Preconditions};
 
 use super::retry::{Backoff, Conflict, retry_on_conflict};
-use crate::rules::pullsecret::{is_managed, is_pull_secret_type, is_up_to_date, updated};
+use crate::rules::pullsecret::{
+    is_managed, is_pull_secret_type, is_up_to_date, rancher_project, updated,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Action {
@@ -39,6 +41,12 @@ pub(crate) enum WriteError {
     NotOurs { name: String, why: String },
     #[error("secret {0:?} kept changing while we wrote it; try again")]
     TooManyConflicts(String),
+    #[error(
+        "secret {name:?} is Rancher's copy of a registry credential of project {project}; \
+         Rancher reverts any change to it, so even --force leaves it alone (change it in Rancher, \
+         or use another name)"
+    )]
+    RancherCopy { name: String, project: String },
     /// `--force` over another type deleted the old Secret, and creating ours failed.
     /// `restore` is the error of putting the old one back, if that failed too.
     #[error("secret {name:?}: replacing it failed: {create}")]
@@ -109,6 +117,12 @@ async fn write_once(
         // with theirs.
         return Ok((Action::Created, api.create(post, &fresh).await?));
     };
+    if let Some(project) = rancher_project(&existing) {
+        return Err(WriteError::RancherCopy {
+            name,
+            project: project.to_string(),
+        });
+    }
     if let Some(why) = not_ours(&existing)
         && !force
     {
@@ -145,6 +159,25 @@ fn not_ours(existing: &Secret) -> Option<String> {
     None
 }
 
+/// Deletes the Secret that was read, and only that one: the delete is guarded by its uid and
+/// resourceVersion, so a Secret replaced or changed since is left alone (a 409 Conflict).
+pub(crate) async fn delete_exactly(
+    api: &Api<Secret>,
+    existing: &Secret,
+    dry_run: bool,
+) -> Result<(), kube::Error> {
+    let name = existing.metadata.name.clone().unwrap_or_default();
+    let delete = DeleteParams {
+        dry_run,
+        preconditions: Some(Preconditions {
+            uid: existing.metadata.uid.clone(),
+            resource_version: existing.metadata.resource_version.clone(),
+        }),
+        ..DeleteParams::default()
+    };
+    api.delete(&name, &delete).await.map(|_| ())
+}
+
 /// `type` is immutable, so `--force` over another type deletes (guarded by uid and
 /// resourceVersion) and creates anew.
 async fn recreate(
@@ -154,15 +187,7 @@ async fn recreate(
     post: &PostParams,
 ) -> Result<(Action, Secret), WriteError> {
     let name = desired.metadata.name.clone().unwrap_or_default();
-    let delete = DeleteParams {
-        dry_run: post.dry_run,
-        preconditions: Some(Preconditions {
-            uid: existing.metadata.uid.clone(),
-            resource_version: existing.metadata.resource_version.clone(),
-        }),
-        ..DeleteParams::default()
-    };
-    api.delete(&name, &delete).await?;
+    delete_exactly(api, existing, post.dry_run).await?;
     if post.dry_run {
         // The server kept the old object, so a dry-run create would clash with it.
         let mut preview = desired.clone();

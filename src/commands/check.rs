@@ -17,6 +17,7 @@ use crate::rules::diagnosis::{self, PodInputs, SecretState, SecretStatus, Verdic
 use crate::rules::image::ImageRef;
 use crate::rules::kinds::{self, Kind};
 use crate::rules::kubelet;
+use crate::rules::pullsecret::rancher_project;
 use crate::settings::{CheckSettings, Connection};
 
 #[derive(Debug, Serialize)]
@@ -32,6 +33,10 @@ struct ObjectReport {
     /// The pull secrets the kubelet would use, and where that list comes from.
     pull_secrets: Vec<String>,
     pull_secrets_from: PullSecretSource,
+    /// Those of `pull_secrets` that Rancher keeps (copies of a project's credential), with
+    /// the project: edit them in Rancher, not here.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    rancher_managed: BTreeMap<String, String>,
     images: Vec<ImageReport>,
     /// For ServiceAccount targets: the health of each Secret it lists.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -102,8 +107,22 @@ pub(crate) async fn run(
                 failed = true;
             }
         }
+        let rancher: BTreeMap<String, String> = found
+            .secrets
+            .iter()
+            .filter_map(|secret| {
+                let project = rancher_project(secret)?;
+                Some((secret.metadata.name.clone()?, project.to_string()))
+            })
+            .collect();
         for object in objects {
-            reports.push(report(ns, found, object, &states));
+            let mut report = report(ns, found, object, &states);
+            report.rancher_managed = rancher
+                .iter()
+                .filter(|(name, _)| report.pull_secrets.contains(name))
+                .map(|(name, project)| (name.clone(), project.clone()))
+                .collect();
+            reports.push(report);
         }
     }
     if let Some(timeout) = settings.probe {
@@ -247,6 +266,7 @@ fn report(
         secrets: states,
         auth_failures: &auth_failures,
         probe_refusals: &BTreeMap::new(),
+        now: k8s_openapi::jiff::Timestamp::now(),
     };
     let command_target = object.kind.command_reference(&object.name);
     let image_reports = images
@@ -261,6 +281,7 @@ fn report(
         service_account: Some(account),
         pull_secrets,
         pull_secrets_from,
+        rancher_managed: BTreeMap::new(),
         images: image_reports,
         secrets: Vec::new(),
         events,
@@ -344,6 +365,7 @@ fn service_account_report(
         service_account: None,
         pull_secrets: names,
         pull_secrets_from: PullSecretSource::ServiceAccount,
+        rancher_managed: BTreeMap::new(),
         images: Vec::new(),
         secrets,
         events: Vec::new(),
@@ -411,7 +433,15 @@ fn print_text(out: &mut impl Write, report: &ObjectReport) -> std::io::Result<()
         let secrets = if report.pull_secrets.is_empty() {
             "none".to_string()
         } else {
-            report.pull_secrets.join(", ")
+            report
+                .pull_secrets
+                .iter()
+                .map(|name| match report.rancher_managed.get(name) {
+                    Some(project) => format!("{name} (Rancher, project {project})"),
+                    None => name.clone(),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         writeln!(
             out,

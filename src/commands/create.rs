@@ -13,9 +13,12 @@ use crate::credentials::{self, ExplicitLogin, LocalEnv, Request};
 use crate::error::ExitStatus;
 use crate::output::{self, ResultRow, Written};
 use crate::printer::Printer;
+use crate::reconcile;
 use crate::references::{self, Change, Plan};
 use crate::rules::pullsecret::build_secret;
-use crate::settings::{Connection, CreateSettings, DryRun, NamespaceScope};
+use crate::rules::registry::Registry;
+use crate::rules::scope::RecordedScope;
+use crate::settings::{Connection, CreateSettings, DryRun, ExplicitSettings, NamespaceScope};
 
 /// Why the Secret could not be written in one namespace.
 #[derive(Debug, thiserror::Error)]
@@ -48,12 +51,40 @@ pub(crate) async fn run(
     connection: Connection,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let credentials = resolve_credentials(&settings, printer)?;
+    let local = match settings.from_secret {
+        None => Some(resolve_credentials(&settings, printer)?),
+        Some(_) => None,
+    };
     let (cluster, namespaces) = target_namespaces(&settings, &connection, printer).await?;
+    let credentials = match (local, &cluster, &settings.from_secret) {
+        (Some(local), _, _) => local,
+        (None, Some(cluster), Some(source)) => {
+            let credentials = reconcile::source_secret_credentials(
+                cluster,
+                &source.namespace,
+                &source.name,
+                &settings.servers,
+            )
+            .await?;
+            for credential in &credentials {
+                printer.status(format!(
+                    "using {} from {}",
+                    credential.registry, credential.origin
+                ));
+            }
+            credentials
+        }
+        _ => unreachable!("--from-secret always connects"),
+    };
+    let context_namespace = match &cluster {
+        Some(cluster) => cluster.default_namespace.clone(),
+        None => cluster::context_namespace(&connection),
+    };
+    let recorded = settings.scope.record(&context_namespace);
     let several = namespaces.len() > 1;
     let results: Vec<NamespaceResult> = match &cluster {
-        None => preview_all(&settings, &credentials, namespaces),
-        Some(cluster) => write_all(cluster, &settings, &credentials, namespaces).await,
+        None => preview_all(&settings, &credentials, &recorded, namespaces),
+        Some(cluster) => write_all(cluster, &settings, &credentials, &recorded, namespaces).await,
     };
     let written: Vec<String> = results
         .iter()
@@ -79,9 +110,11 @@ async fn target_namespaces(
     connection: &Connection,
     printer: &Printer,
 ) -> anyhow::Result<(Option<Cluster>, Vec<String>)> {
-    let offline = settings.write.dry_run == DryRun::Client && settings.scope.names_namespaces();
+    let offline = settings.write.dry_run == DryRun::Client
+        && settings.scope.names_namespaces()
+        && settings.from_secret.is_none();
     let (cluster, namespaces) = if offline {
-        let namespaces = match &settings.scope {
+        let namespaces = match &settings.scope.namespaces {
             NamespaceScope::Named(names) => names.clone(),
             _ => vec![cluster::context_namespace(connection)],
         };
@@ -101,6 +134,7 @@ async fn target_namespaces(
 fn preview_all(
     settings: &CreateSettings,
     credentials: &[credentials::Credential],
+    recorded: &RecordedScope,
     namespaces: Vec<String>,
 ) -> Vec<NamespaceResult> {
     // kubectl writes the namespace into printed objects only when the user named it.
@@ -109,7 +143,7 @@ fn preview_all(
         .into_iter()
         .map(|ns| {
             let namespace = namespace_in_object.then_some(ns.as_str());
-            let secret = build_secret(&settings.name, namespace, credentials);
+            let secret = build_secret(&settings.name, namespace, credentials, Some(recorded));
             (ns, Ok((secrets::Action::Created, secret)))
         })
         .collect()
@@ -141,25 +175,31 @@ async fn attach_all(
     references::report(outcome, &settings.write, several_namespaces, printer)
 }
 
+/// `--username` with its password, read now (stdin or a prompt), for `servers`.
+pub(crate) fn explicit_login(
+    explicit: &ExplicitSettings,
+    servers: &[Registry],
+    printer: &Printer,
+) -> anyhow::Result<ExplicitLogin> {
+    if let Some(warning) = explicit.password.warning() {
+        printer.warning(warning);
+    }
+    let password = credentials::read_password(explicit.password.clone(), &explicit.username)?;
+    Ok(ExplicitLogin {
+        servers: servers.to_vec(),
+        username: explicit.username.clone(),
+        password,
+        email: explicit.email.clone(),
+    })
+}
+
 fn resolve_credentials(
     settings: &CreateSettings,
     printer: &Printer,
 ) -> anyhow::Result<Vec<credentials::Credential>> {
     let explicit = match &settings.explicit {
         None => None,
-        Some(explicit) => {
-            if let Some(warning) = explicit.password.warning() {
-                printer.warning(warning);
-            }
-            let password =
-                credentials::read_password(explicit.password.clone(), &explicit.username)?;
-            Some(ExplicitLogin {
-                servers: settings.servers.clone(),
-                username: explicit.username.clone(),
-                password,
-                email: explicit.email.clone(),
-            })
-        }
+        Some(explicit) => Some(explicit_login(explicit, &settings.servers, printer)?),
     };
     let request = Request {
         servers: settings.servers.clone(),
@@ -185,6 +225,7 @@ async fn write_all(
     cluster: &Cluster,
     settings: &CreateSettings,
     credentials: &[credentials::Credential],
+    recorded: &RecordedScope,
     namespaces: Vec<String>,
 ) -> Vec<NamespaceResult> {
     // What is there now: one cluster-wide read for many namespaces, else one per namespace.
@@ -216,7 +257,7 @@ async fn write_all(
             "namespaces",
             |(ns, known)| async move {
                 let api: Api<Secret> = Api::namespaced(cluster.client.clone(), &ns);
-                let desired = build_secret(&settings.name, Some(&ns), credentials);
+                let desired = build_secret(&settings.name, Some(&ns), credentials, Some(recorded));
                 secrets::write(&api, &desired, known?, options)
                     .await
                     .map_err(|e| match e {

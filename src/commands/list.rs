@@ -36,7 +36,7 @@ pub(crate) async fn run(
         ListFormat::Structured(OutputFormat::Json | OutputFormat::Yaml) => printer.out(),
         _ => printer.human_out(),
     };
-    let all = matches!(settings.scope, NamespaceScope::All) || namespaces.len() > 1;
+    let all = matches!(settings.scope.namespaces, NamespaceScope::All) || namespaces.len() > 1;
     match settings.format {
         ListFormat::Structured(OutputFormat::Name) => {
             for (_, summary) in &summaries {
@@ -89,7 +89,7 @@ fn table(
         headers.insert(0, "NAMESPACE");
     }
     if wide {
-        headers.extend(["USERNAMES", "USERS"]);
+        headers.extend(["USERNAMES", "USERS", "EXPIRES"]);
     }
     let rows: Vec<Vec<String>> = summaries
         .iter()
@@ -107,7 +107,7 @@ fn table(
             let mut row = vec![
                 s.name.clone(),
                 registries,
-                if s.managed { "yes" } else { "no" }.to_string(),
+                s.manager().to_string(),
                 s.used_by.len().to_string(),
                 s.age_seconds
                     .map(human_age)
@@ -133,6 +133,7 @@ fn table(
                 } else {
                     s.used_by.join(",")
                 });
+                row.push(s.earliest_expiry().unwrap_or("<unknown>").to_string());
             }
             row
         })

@@ -69,15 +69,14 @@ fn describe(out: &mut impl Write, s: &SecretSummary, secret: &Secret) -> std::io
     writeln!(out, "Name:        {}", s.name)?;
     writeln!(out, "Namespace:   {}", s.namespace)?;
     writeln!(out, "Type:        {}", s.type_)?;
-    writeln!(
-        out,
-        "Managed:     {}",
-        if s.managed {
-            "yes (app.kubernetes.io/managed-by=kubectl-regcred)"
-        } else {
-            "no"
-        }
-    )?;
+    let managed = match &s.rancher_project {
+        Some(project) => format!(
+            "by Rancher (a copy of project {project}'s registry credential; Rancher reverts edits)"
+        ),
+        None if s.managed => "yes (app.kubernetes.io/managed-by=kubectl-regcred)".into(),
+        None => "no".into(),
+    };
+    writeln!(out, "Managed:     {managed}")?;
     if let (Some(created), Some(age)) = (&s.created, s.age_seconds) {
         writeln!(out, "Created:     {created} ({} ago)", human_age(age))?;
     }
@@ -129,13 +128,20 @@ fn registries_table(out: &mut impl Write, s: &SecretSummary) -> std::io::Result<
                 (false, true) => "<none: no usable credential>".to_string(),
                 (false, false) => "<empty>".to_string(),
             };
-            vec![r.server.clone(), or_none(&r.username), password, source]
+            let expires = r.expires.clone().unwrap_or_else(|| "-".into());
+            vec![
+                r.server.clone(),
+                or_none(&r.username),
+                password,
+                expires,
+                source,
+            ]
         })
         .collect();
     let mut table = Vec::new();
     output::print_table(
         &mut table,
-        &["SERVER", "USERNAME", "PASSWORD", "SOURCE"],
+        &["SERVER", "USERNAME", "PASSWORD", "EXPIRES", "SOURCE"],
         &rows,
     )?;
     for line in String::from_utf8_lossy(&table).lines() {

@@ -11,7 +11,7 @@ pub(crate) mod keychain;
 pub(crate) mod podman;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub(crate) use crate::rules::credential::{
@@ -231,6 +231,41 @@ pub(crate) fn resolve(request: &Request, env: &LocalEnv) -> Result<Resolution, C
     warnings.append(&mut resolution.warnings);
     resolution.warnings = warnings;
     Ok(resolution)
+}
+
+/// `sync`: reads each registry again from the kind of source it was recorded from. Each
+/// source is loaded once; a registry it no longer holds is an error for that registry.
+pub(crate) fn reread(
+    wanted: &[(Registry, SourceKind)],
+    docker_config: Option<&Path>,
+    helper_timeout: Duration,
+    env: &LocalEnv,
+) -> Vec<(Registry, Result<Credential, CredentialError>)> {
+    // A source that failed to load fails each of its registries with the same message.
+    type Loaded = Result<Vec<Box<dyn Source>>, String>;
+    let mut loaded: Vec<(SourceKind, Loaded)> = Vec::new();
+    wanted
+        .iter()
+        .map(|(registry, kind)| {
+            if !loaded.iter().any(|(k, _)| k == kind) {
+                let request = Request {
+                    servers: vec![registry.clone()],
+                    from: vec![*kind],
+                    explicit: None,
+                    docker_config: docker_config.map(Path::to_path_buf),
+                    helper_timeout,
+                };
+                let sources = load_sources(&request, env).map_err(|e| e.to_string());
+                loaded.push((*kind, sources));
+            }
+            let sources = &loaded.iter().find(|(k, _)| k == kind).expect("loaded").1;
+            let found = match sources {
+                Ok(sources) => find_required(sources, registry),
+                Err(error) => Err(CredentialError::Usage(error.clone())),
+            };
+            (registry.clone(), found)
+        })
+        .collect()
 }
 
 /// The sources `--from` allows, in lookup order.

@@ -77,6 +77,11 @@ pub(crate) enum Origin {
         program: String,
         path: PathBuf,
     },
+    /// A pull Secret in the cluster (`--from-secret NS/NAME`).
+    SourceSecret {
+        namespace: String,
+        name: String,
+    },
 }
 
 /// Which docker config setting chose a credential helper.
@@ -110,8 +115,35 @@ impl Origin {
             } => format!("docker {setting} {program}"),
             Self::PodmanAuthFile { .. } => "podman auth.json".into(),
             Self::PodmanHelper { program, .. } => format!("podman credHelpers {program}"),
+            Self::SourceSecret { namespace, name } => format!("secret {namespace}/{name}"),
         }
     }
+
+    /// Where `sync` reads a credential again, from the summary a copy records.
+    pub(crate) fn reread_from(summary: &str) -> Option<RecordedOrigin> {
+        if let Some(secret) = summary.strip_prefix("secret ") {
+            let (namespace, name) = secret.split_once('/')?;
+            return Some(RecordedOrigin::SourceSecret {
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+            });
+        }
+        let kind = match summary.split(' ').next()? {
+            "explicit" => SourceKind::Explicit,
+            "keychain" => SourceKind::Keychain,
+            "docker" => SourceKind::Docker,
+            "podman" => SourceKind::Podman,
+            _ => return None,
+        };
+        Some(RecordedOrigin::Local(kind))
+    }
+}
+
+/// Where a recorded credential came from, as `sync` needs to know it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RecordedOrigin {
+    Local(SourceKind),
+    SourceSecret { namespace: String, name: String },
 }
 
 impl fmt::Display for Origin {
@@ -129,6 +161,9 @@ impl fmt::Display for Origin {
             Self::PodmanAuthFile { path } => write!(f, "{}", path.display()),
             Self::PodmanHelper { program, path } => {
                 write!(f, "{program} (credHelpers in {})", path.display())
+            }
+            Self::SourceSecret { namespace, name } => {
+                write!(f, "secret {name} in namespace {namespace}")
             }
         }
     }

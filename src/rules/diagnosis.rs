@@ -7,7 +7,10 @@ use std::fmt;
 
 use serde::Serialize;
 
+use k8s_openapi::jiff::Timestamp;
+
 use super::admission::{self, PullSecretSource};
+use super::expiry::{self, Freshness};
 use super::image::ImageRef;
 use super::kubelet::{Credential, KeyEntry, Keyring, SecretProblem};
 use super::text::shell_quote;
@@ -73,6 +76,18 @@ pub(crate) enum Verdict {
     InvalidImage {
         reason: String,
     },
+    /// The matching credential's password has expired (rules::expiry).
+    Expired {
+        secret: String,
+        key: String,
+        at: String,
+    },
+    /// It expires within the hour: pulls work now, not for long. A warning.
+    Expiring {
+        secret: String,
+        key: String,
+        at: String,
+    },
 }
 
 impl Verdict {
@@ -88,12 +103,17 @@ impl Verdict {
             Self::PodPredatesSa { .. } => "POD-PREDATES-SA",
             Self::NotAttached { .. } => "NOT-ATTACHED",
             Self::InvalidImage { .. } => "INVALID-IMAGE",
+            Self::Expired { .. } => "EXPIRED",
+            Self::Expiring { .. } => "EXPIRING",
         }
     }
 
-    /// OK and ANONYMOUS do not fail `check`.
+    /// OK, ANONYMOUS and EXPIRING do not fail `check`.
     pub(crate) fn is_problem(&self) -> bool {
-        !matches!(self, Self::Ok { .. } | Self::Anonymous)
+        !matches!(
+            self,
+            Self::Ok { .. } | Self::Anonymous | Self::Expiring { .. }
+        )
     }
 
     pub(crate) fn detail(&self) -> String {
@@ -127,6 +147,12 @@ impl Verdict {
                 secrets.join(", ")
             ),
             Self::InvalidImage { reason } => reason.clone(),
+            Self::Expired { secret, key, at } => {
+                format!("the credential for {key} in secret {secret} expired at {at}")
+            }
+            Self::Expiring { secret, key, at } => {
+                format!("the credential for {key} in secret {secret} expires at {at}")
+            }
         }
     }
 }
@@ -151,6 +177,8 @@ pub(crate) struct PodInputs<'a> {
     pub(crate) auth_failures: &'a [String],
     /// Images a `--probe` found refusing anonymous pulls, with the registry's answer.
     pub(crate) probe_refusals: &'a BTreeMap<String, String>,
+    /// The time expiries are judged at.
+    pub(crate) now: Timestamp,
 }
 
 impl PodInputs<'_> {
@@ -205,25 +233,46 @@ pub(crate) fn diagnose(image: &str, inputs: &PodInputs<'_>) -> Verdict {
         }
     }
     let found = keyring(&effective, inputs.secrets).lookup(&parsed);
-    match credential_verdict(&found) {
+    match credential_verdict(&found, inputs.now) {
         Some(verdict) => verdict,
         None => why_no_credential(image, &parsed, &effective, inputs),
     }
 }
 
 /// OK when the kubelet has a usable credential for the image. The kubelet tries each in
-/// order; usable means a username or a password.
-fn credential_verdict(found: &[Credential<'_>]) -> Option<Verdict> {
+/// order; usable means a username or a password. One that is not expired is enough.
+fn credential_verdict(found: &[Credential<'_>], now: Timestamp) -> Option<Verdict> {
     let first = found.first()?;
-    let usable = found
+    let usable: Vec<&Credential<'_>> = found
         .iter()
-        .find(|c| !c.entry.username.is_empty() || c.entry.has_password);
-    Some(match usable {
-        Some(c) => Verdict::Ok {
+        .filter(|c| !c.entry.username.is_empty() || c.entry.has_password)
+        .collect();
+    let freshness = |c: &Credential<'_>| {
+        c.entry
+            .expires
+            .map(|at| (expiry::freshness(at, now), at.to_string()))
+    };
+    let live = usable
+        .iter()
+        .find(|c| !matches!(freshness(c), Some((Freshness::Expired, _))));
+    Some(match (live, usable.first()) {
+        (Some(c), _) => match freshness(c) {
+            Some((Freshness::Expiring, at)) => Verdict::Expiring {
+                secret: c.secret.to_string(),
+                key: c.entry.raw.clone(),
+                at,
+            },
+            _ => Verdict::Ok {
+                secret: c.secret.to_string(),
+                key: c.entry.raw.clone(),
+            },
+        },
+        (None, Some(c)) => Verdict::Expired {
             secret: c.secret.to_string(),
             key: c.entry.raw.clone(),
+            at: freshness(c).map(|(_, at)| at).unwrap_or_default(),
         },
-        None => Verdict::IdentityTokenOnly {
+        (None, None) => Verdict::IdentityTokenOnly {
             secret: first.secret.to_string(),
             key: first.entry.raw.clone(),
         },
@@ -362,6 +411,10 @@ pub(crate) fn fix(verdict: &Verdict, image: &str, target: &str, namespace: &str)
         }
         Verdict::PodPredatesSa { .. } => format!("kubectl rollout restart {target} -n {namespace}"),
         Verdict::InvalidImage { .. } => "fix the image reference in the pod spec".into(),
+        Verdict::Expired { secret, .. } | Verdict::Expiring { secret, .. } => format!(
+            "kubectl regcred sync {} (after logging in again, if the source holds the same token)",
+            shell_quote(secret)
+        ),
     })
 }
 
@@ -475,6 +528,7 @@ mod tests {
             key: crate::rules::kubelet::normalize_key(server).unwrap(),
             username: user.into(),
             has_password: pass,
+            expires: None,
         }])
     }
 
@@ -508,8 +562,45 @@ mod tests {
             secrets: &secrets,
             auth_failures: &["quay.io/private/x:1".to_string()],
             probe_refusals: &BTreeMap::new(),
+            now: Timestamp::from_second(1_000_000).unwrap(),
         };
         diagnose(image, &inputs)
+    }
+
+    #[test]
+    fn expired_and_expiring_credentials() {
+        let at = |offset: i64| {
+            let mut state = keys("quay.io", "AWS", true);
+            if let SecretState::Keys(keys) = &mut state {
+                keys[0].expires = Some(Timestamp::from_second(1_000_000 + offset).unwrap());
+            }
+            state
+        };
+        let judge = |state: SecretState| {
+            let secrets = BTreeMap::from([("ecr".to_string(), state)]);
+            let own = vec!["ecr".to_string()];
+            let inputs = PodInputs {
+                own: &own,
+                is_pod: false,
+                service_account: None,
+                secrets: &secrets,
+                auth_failures: &[],
+                probe_refusals: &BTreeMap::new(),
+                now: Timestamp::from_second(1_000_000).unwrap(),
+            };
+            diagnose("quay.io/team/app:1", &inputs)
+        };
+        let expired = judge(at(-10));
+        assert_eq!(expired.label(), "EXPIRED");
+        assert!(expired.is_problem());
+        assert_eq!(
+            fix(&expired, "quay.io/team/app:1", "deployment/web", "ns").unwrap(),
+            "kubectl regcred sync ecr (after logging in again, if the source holds the same token)"
+        );
+        let expiring = judge(at(1800));
+        assert_eq!(expiring.label(), "EXPIRING");
+        assert!(!expiring.is_problem());
+        assert_eq!(judge(at(7200)).label(), "OK");
     }
 
     #[test]
@@ -575,6 +666,7 @@ mod tests {
             secrets: &secrets,
             auth_failures: &failures,
             probe_refusals: &BTreeMap::new(),
+            now: Timestamp::from_second(1_000_000).unwrap(),
         };
         assert_eq!(diagnose(&image, &inputs).label(), "NO-CREDENTIAL");
         assert!(is_auth_failure(

@@ -30,6 +30,8 @@ pub(crate) struct KeyEntry {
     pub(crate) key: String,
     pub(crate) username: String,
     pub(crate) has_password: bool,
+    /// When the password stops working, if it says (rules::expiry; not the kubelet's concern).
+    pub(crate) expires: Option<k8s_openapi::jiff::Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,9 +79,47 @@ pub(crate) fn parse_secret(secret: &Secret) -> Result<Vec<KeyEntry>, SecretProbl
             Some(KeyEntry {
                 raw,
                 key,
+                expires: super::expiry::expiry_of(&entry.password),
                 username: entry.username,
                 has_password: !entry.password.is_empty(),
             })
+        })
+        .collect())
+}
+
+/// One login of a pull Secret, password included: what `sync` copies from a source Secret or
+/// keeps from an earlier copy.
+#[derive(Debug, Clone)]
+pub(crate) struct SecretLogin {
+    /// The key as written in the Secret.
+    pub(crate) raw: String,
+    pub(crate) username: String,
+    pub(crate) password: super::credential::Password,
+}
+
+/// The logins of a pull Secret, parsed as [`parse_secret`] parses it.
+pub(crate) fn secret_logins(secret: &Secret) -> Result<Vec<SecretLogin>, SecretProblem> {
+    parse_secret(secret)?;
+    let kind = secret.type_.as_deref().unwrap_or_default();
+    let (key, shape) = match kind {
+        DOCKERCFG_TYPE => (".dockercfg", Shape::Bare),
+        _ => (DOCKERCONFIGJSON_KEY, Shape::ConfigJson),
+    };
+    let bytes = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(key))
+        .map(|b| b.0.as_slice())
+        .unwrap_or_default();
+    let entries = decode_docker_config(bytes, shape)
+        .map_err(|e| SecretProblem::Malformed(format!("{key} {e}")))?;
+    Ok(entries
+        .into_iter()
+        .filter(|(raw, _)| normalize_key(raw).is_some())
+        .map(|(raw, entry)| SecretLogin {
+            raw,
+            username: entry.username,
+            password: super::credential::Password::new(entry.password),
         })
         .collect())
 }
@@ -842,6 +882,7 @@ mod tests {
                 key: key.to_string(),
                 username: String::new(),
                 has_password: false,
+                expires: None,
             })
             .collect();
         let keyring = Keyring::new([("", entries.as_slice())]);

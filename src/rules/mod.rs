@@ -9,6 +9,7 @@
 pub(crate) mod admission;
 pub(crate) mod credential;
 pub(crate) mod diagnosis;
+pub(crate) mod expiry;
 pub(crate) mod image;
 pub(crate) mod json;
 pub(crate) mod kinds;
@@ -16,4 +17,6 @@ pub(crate) mod kubelet;
 pub(crate) mod names;
 pub(crate) mod pullsecret;
 pub(crate) mod registry;
+pub(crate) mod scope;
+pub(crate) mod sync;
 pub(crate) mod text;

@@ -11,7 +11,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
 use super::credential::Credential;
+use super::expiry;
 pub(crate) use super::kubelet::{DOCKERCFG_TYPE, DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE};
+use super::scope::RecordedScope;
 use k8s_openapi::jiff::Timestamp;
 pub(crate) const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 pub(crate) const MANAGER: &str = "kubectl-regcred";
@@ -19,6 +21,21 @@ pub(crate) const MANAGER: &str = "kubectl-regcred";
 pub(crate) const REGISTRIES_ANNOTATION: &str = "kubectl-regcred/registries";
 /// JSON map registry → where its credential came from (no paths, no secrets).
 pub(crate) const SOURCES_ANNOTATION: &str = "kubectl-regcred/sources";
+/// The scope the copies were made for ([`RecordedScope`], JSON).
+pub(crate) const SCOPE_ANNOTATION: &str = "kubectl-regcred/scope";
+/// JSON map registry → when its password expires (RFC 3339), where that can be read.
+pub(crate) const EXPIRES_ANNOTATION: &str = "kubectl-regcred/expires-at";
+/// Every annotation we own on a copy; an update removes those the new copy no longer has.
+const OUR_ANNOTATIONS: [&str; 4] = [
+    REGISTRIES_ANNOTATION,
+    SOURCES_ANNOTATION,
+    SCOPE_ANNOTATION,
+    EXPIRES_ANNOTATION,
+];
+/// Rancher's copies of a project-scoped registry credential carry this annotation ("true")
+/// and the label [`RANCHER_COPY_LABEL`] naming the project; Rancher reverts edits to them.
+pub(crate) const RANCHER_COPY_ANNOTATION: &str = "management.cattle.io/project-scoped-secret-copy";
+pub(crate) const RANCHER_COPY_LABEL: &str = "management.cattle.io/project-scoped-secret";
 
 /// kubectl's `DockerConfigEntry`: field order username, password, email, auth; email omitted
 /// when empty.
@@ -60,11 +77,12 @@ pub(crate) fn render_dockerconfigjson(credentials: &[Credential]) -> Vec<u8> {
 }
 
 /// The Secret we want in one namespace. `namespace` is `None` when kubectl would leave it out
-/// (client-side dry run without an explicit namespace).
+/// (client-side dry run without an explicit namespace). `scope` is recorded when given.
 pub(crate) fn build_secret(
     name: &str,
     namespace: Option<&str>,
     credentials: &[Credential],
+    scope: Option<&RecordedScope>,
 ) -> Secret {
     let registries: Vec<String> = credentials
         .iter()
@@ -74,6 +92,29 @@ pub(crate) fn build_secret(
         .iter()
         .map(|c| (c.registry.secret_key(), c.origin.summary()))
         .collect();
+    let expires: BTreeMap<String, String> = credentials
+        .iter()
+        .filter_map(|c| {
+            let at = expiry::expiry_of(c.password.expose())?;
+            Some((c.registry.secret_key(), at.to_string()))
+        })
+        .collect();
+    let mut annotations = BTreeMap::from([
+        (REGISTRIES_ANNOTATION.to_string(), registries.join(",")),
+        (
+            SOURCES_ANNOTATION.to_string(),
+            serde_json::to_string(&sources).expect("strings serialize"),
+        ),
+    ]);
+    if let Some(scope) = scope {
+        annotations.insert(SCOPE_ANNOTATION.to_string(), scope.to_annotation());
+    }
+    if !expires.is_empty() {
+        annotations.insert(
+            EXPIRES_ANNOTATION.to_string(),
+            serde_json::to_string(&expires).expect("strings serialize"),
+        );
+    }
     Secret {
         metadata: ObjectMeta {
             name: Some(name.to_string()),
@@ -82,13 +123,7 @@ pub(crate) fn build_secret(
                 MANAGED_BY_LABEL.to_string(),
                 MANAGER.to_string(),
             )])),
-            annotations: Some(BTreeMap::from([
-                (REGISTRIES_ANNOTATION.to_string(), registries.join(",")),
-                (
-                    SOURCES_ANNOTATION.to_string(),
-                    serde_json::to_string(&sources).expect("strings serialize"),
-                ),
-            ])),
+            annotations: Some(annotations),
             ..ObjectMeta::default()
         },
         type_: Some(DOCKERCONFIGJSON_TYPE.to_string()),
@@ -102,6 +137,27 @@ pub(crate) fn build_secret(
 
 pub(crate) fn is_managed(secret: &Secret) -> bool {
     label(secret, MANAGED_BY_LABEL) == Some(MANAGER)
+}
+
+/// The Rancher project whose registry credential this Secret is a copy of, if Rancher made it.
+pub(crate) fn rancher_project(secret: &Secret) -> Option<&str> {
+    (annotation(secret, RANCHER_COPY_ANNOTATION) == Some("true"))
+        .then(|| label(secret, RANCHER_COPY_LABEL).unwrap_or("unknown"))
+}
+
+/// The scope recorded on a copy: `None` when it records none, `Some(Err)` when the record is
+/// unreadable.
+pub(crate) fn recorded_scope(
+    secret: &Secret,
+) -> Option<Result<RecordedScope, super::scope::InvalidRecordedScope>> {
+    annotation(secret, SCOPE_ANNOTATION).map(RecordedScope::parse)
+}
+
+/// Registry key → recorded origin summary, from our sources annotation.
+pub(crate) fn recorded_sources(secret: &Secret) -> BTreeMap<String, String> {
+    annotation(secret, SOURCES_ANNOTATION)
+        .and_then(|json| serde_json::from_str(json).ok())
+        .unwrap_or_default()
 }
 
 pub(crate) fn is_pull_secret_type(secret: &Secret) -> bool {
@@ -139,7 +195,7 @@ pub(crate) fn is_up_to_date(existing: &Secret, desired: &Secret) -> bool {
         && data_keys(existing) == 1
         && payload(existing).is_some()
         && payload(existing) == payload(desired)
-        && [REGISTRIES_ANNOTATION, SOURCES_ANNOTATION]
+        && OUR_ANNOTATIONS
             .iter()
             .all(|key| annotation(existing, key) == annotation(desired, key))
 }
@@ -154,6 +210,9 @@ pub(crate) fn updated(existing: &Secret, desired: &Secret) -> Secret {
         target.extend(ours.clone().unwrap_or_default());
     };
     merge(&mut secret.metadata.labels, &desired.metadata.labels);
+    if let Some(annotations) = secret.metadata.annotations.as_mut() {
+        annotations.retain(|key, _| !OUR_ANNOTATIONS.contains(&key.as_str()));
+    }
     merge(
         &mut secret.metadata.annotations,
         &desired.metadata.annotations,
@@ -178,6 +237,9 @@ pub(crate) struct SecretSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) malformed: Option<String>,
     pub(crate) managed: bool,
+    /// The Rancher project whose credential this is a copy of, when Rancher made it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) rancher_project: Option<String>,
     /// Registry key → where its credential came from (our annotation).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub(crate) sources: BTreeMap<String, String>,
@@ -195,6 +257,9 @@ pub(crate) struct RegistryEntry {
     pub(crate) username: String,
     /// Whether a password is set (never the password).
     pub(crate) has_password: bool,
+    /// When the password expires (RFC 3339), where the password says (rules::expiry).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) expires: Option<String>,
 }
 
 pub(crate) fn is_listed_type(secret: &Secret) -> bool {
@@ -205,6 +270,24 @@ pub(crate) fn is_listed_type(secret: &Secret) -> bool {
 }
 
 impl SecretSummary {
+    /// Who keeps it: `yes` (us), `rancher`, or `no`.
+    pub(crate) fn manager(&self) -> &'static str {
+        match (self.managed, &self.rancher_project) {
+            (_, Some(_)) => "rancher",
+            (true, None) => "yes",
+            (false, None) => "no",
+        }
+    }
+
+    /// The earliest expiry of its registries, if any says.
+    pub(crate) fn earliest_expiry(&self) -> Option<&str> {
+        // RFC 3339 in UTC sorts as time does.
+        self.registries
+            .iter()
+            .filter_map(|r| r.expires.as_deref())
+            .min()
+    }
+
     /// The summary of `secret` as of `now` (its age).
     pub(crate) fn new(secret: &Secret, used_by: Vec<String>, now: Timestamp) -> Self {
         let (registries, malformed) = match super::kubelet::parse_secret(secret) {
@@ -214,6 +297,7 @@ impl SecretSummary {
                         server: k.raw,
                         username: k.username,
                         has_password: k.has_password,
+                        expires: k.expires.map(|at| at.to_string()),
                     })
                     .collect(),
                 None,
@@ -228,9 +312,8 @@ impl SecretSummary {
             registries,
             malformed,
             managed: is_managed(secret),
-            sources: annotation(secret, SOURCES_ANNOTATION)
-                .and_then(|json| serde_json::from_str(json).ok())
-                .unwrap_or_default(),
+            rancher_project: rancher_project(secret).map(str::to_string),
+            sources: recorded_sources(secret),
             used_by,
             created: created.map(|t| t.to_string()),
             age_seconds: created.map(|t| now.as_second() - t.as_second()),
@@ -279,7 +362,7 @@ mod tests {
             credential("quay.io", "a", "topsecret1", None),
             credential("ghcr.io", "b", "topsecret2", None),
         ];
-        let secret = build_secret("regcred", Some("team-a"), &creds);
+        let secret = build_secret("regcred", Some("team-a"), &creds, None);
         let meta = serde_json::to_string(&secret.metadata).unwrap();
         assert!(!meta.contains("topsecret"), "{meta}");
         assert_eq!(
@@ -294,7 +377,7 @@ mod tests {
     #[test]
     fn up_to_date_ignores_json_formatting_but_not_content_or_ownership() {
         let creds = [credential("quay.io", "robot", "pw", None)];
-        let desired = build_secret("regcred", Some("ns"), &creds);
+        let desired = build_secret("regcred", Some("ns"), &creds, None);
         let mut existing = desired.clone();
         let pretty = serde_json::to_vec_pretty(
             &serde_json::from_slice::<serde_json::Value>(&render_dockerconfigjson(&creds)).unwrap(),
@@ -310,6 +393,7 @@ mod tests {
             "regcred",
             Some("ns"),
             &[credential("quay.io", "robot", "new", None)],
+            None,
         );
         assert!(!is_up_to_date(&existing, &changed));
 
@@ -323,6 +407,7 @@ mod tests {
             "regcred",
             Some("ns"),
             &[credential("quay.io", "u", "p", None)],
+            None,
         );
         let mut existing = Secret::default();
         existing.metadata.labels = Some(BTreeMap::from([("team".into(), "a".into())]));

@@ -667,6 +667,59 @@ fn attach_and_detach_usage_errors_exit_2() {
 }
 
 #[test]
+fn sync_and_delete_usage_errors_exit_2() {
+    let env = TestEnv::new();
+    let cases: &[(&[&str], &str)] = &[
+        (&["sync", "Bad_Name"], "invalid Secret name \"Bad_Name\""),
+        (
+            &["sync", "x", "--from", "keychain"],
+            "unexpected argument '--from' found",
+        ),
+        (&["sync", "x", "--detach"], "--prune"),
+        (
+            &["sync", "x", "--exclude-namespaces", "team-(a"],
+            "invalid --exclude-namespaces entry \"team-(a\"",
+        ),
+        (
+            &["sync", "x", "--project", "p-1", "-A"],
+            "cannot be used with",
+        ),
+        (
+            &["create", "x", "--project", "p-1", "-n", "a"],
+            "-n and --project cannot be combined",
+        ),
+        (
+            &["create", "x", "--project", "Not_A_Project"],
+            "invalid --project",
+        ),
+        (
+            &["create", "x", "--from-secret", "no-slash"],
+            "give it as NAMESPACE/NAME",
+        ),
+        (
+            &["create", "x", "--from-secret", "ns/y", "--username", "u"],
+            "cannot be used with",
+        ),
+        (&["delete"], "required"),
+        (&["delete", "Bad_Name"], "invalid Secret name"),
+    ];
+    assert_usage_errors(&env, cases);
+}
+
+#[test]
+fn sync_and_delete_help() {
+    let env = TestEnv::new();
+    for command in ["sync", "delete"] {
+        let output = env.cmd(&[command, "--help"]).output().unwrap();
+        assert!(output.status.success());
+        insta::assert_snapshot!(
+            format!("{command}_help"),
+            String::from_utf8_lossy(&output.stdout)
+        );
+    }
+}
+
+#[test]
 fn attach_help_lists_targets_and_examples() {
     let env = TestEnv::new();
     let output = env.cmd(&["attach", "--help"]).output().unwrap();

@@ -212,14 +212,15 @@ CSV
     --advertise-client-urls "http://127.0.0.1:$etcd_port" --listen-peer-urls "http://127.0.0.1:$peer_port" \
     >"$dir/etcd.log" 2>&1 &
   echo $! >"$dir/etcd.pid"
-  # An audit log of Secret lists, so tests can see which Secrets a command asked for.
+  # An audit log of Secret lists and writes, so tests can see which Secrets a command asked
+  # for and count its writes per namespace.
   cat >"$dir/audit-policy.yaml" <<POLICY
 apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages: [RequestReceived]
 rules:
 - level: Metadata
-  verbs: [list]
+  verbs: [list, create, update, patch, delete]
   resources: [{group: "", resources: [secrets]}]
 - level: None
 POLICY

@@ -221,6 +221,35 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// Secret writes (create, update, patch, delete) in `namespace` that the API server's audit
+/// log holds, by anyone but kubectl: what our binary wrote there.
+pub fn secret_writes(namespace: &str) -> Vec<String> {
+    let path =
+        std::env::var("REGCRED_E2E_AUDIT_LOG").expect("the e2e runner exports the audit log");
+    let audit = std::fs::read_to_string(path).unwrap();
+    audit
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|event| event["objectRef"]["resource"] == "secrets")
+        .filter(|event| event["objectRef"]["namespace"] == namespace)
+        .filter(|event| {
+            !event["userAgent"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("kubectl")
+        })
+        .filter_map(|event| {
+            let verb = event["verb"].as_str()?;
+            matches!(verb, "create" | "update" | "patch" | "delete").then(|| {
+                format!(
+                    "{verb} {}",
+                    event["objectRef"]["name"].as_str().unwrap_or("")
+                )
+            })
+        })
+        .collect()
+}
+
 /// A real HTTP CONNECT proxy (Debian's `tinyproxy`) on a free loopback port, optionally
 /// asking for basic auth. Stopped when dropped.
 pub struct HttpProxy {

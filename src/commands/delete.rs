@@ -1,0 +1,141 @@
+//! `delete`: detach a pull Secret from every workload template and ServiceAccount in each
+//! namespace, then delete the copy there, guarded by its uid and resourceVersion.
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+
+use crate::cluster::fetch::{self, Query};
+use crate::cluster::secrets;
+use crate::cluster::{self, Cluster};
+use crate::error::ExitStatus;
+use crate::output::{self, ResultRow, Written};
+use crate::printer::Printer;
+use crate::reconcile;
+use crate::rules::pullsecret::{is_managed, rancher_project};
+use crate::settings::{Connection, DeleteSettings, DryRun};
+
+/// One namespace's lines: the references removed, then the Secret.
+type NamespaceRows = Vec<ResultRow<String>>;
+
+pub(crate) async fn run(
+    settings: DeleteSettings,
+    connection: Connection,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    let (cluster, namespaces) = cluster::connect_in(&connection, &settings.scope, printer).await?;
+    let query = Query {
+        name: Some(&settings.name),
+        concurrency: settings.write.concurrency,
+        ..Query::default()
+    };
+    let fetched = fetch::fetch(&cluster, &fetch::secret_resource(), &namespaces, query).await;
+    let several = namespaces.len() > 1;
+    let results = cluster
+        .fan_out(
+            fetched,
+            settings.write.concurrency,
+            "namespaces",
+            |(namespace, found)| {
+                let (cluster, settings) = (&cluster, &settings);
+                async move {
+                    let existing = match found {
+                        Err(error) => {
+                            return vec![failure(&namespace, &settings.name, error.to_string())];
+                        }
+                        Ok(objects) => objects.first().and_then(fetch::as_secret),
+                    };
+                    delete_in(cluster, settings, &namespace, existing).await
+                }
+            },
+        )
+        .await;
+    let rows: Vec<ResultRow<String>> = results.into_iter().flat_map(|(_, rows)| rows).collect();
+    let tally = output::print_results(rows, &settings.write, several, printer)?;
+    if several {
+        printer.status(tally.summary("objects"));
+    }
+    Ok(tally.exit_status())
+}
+
+async fn delete_in(
+    cluster: &Cluster,
+    settings: &DeleteSettings,
+    namespace: &str,
+    existing: Option<Secret>,
+) -> NamespaceRows {
+    let name = &settings.name;
+    let Some(existing) = existing else {
+        // Named namespaces must hold it; under -A or a selector it is simply not there.
+        return if settings.scope.names_namespaces() {
+            vec![failure(
+                namespace,
+                name,
+                format!("secret {name:?} not found in namespace {namespace}"),
+            )]
+        } else {
+            Vec::new()
+        };
+    };
+    if let Some(project) = rancher_project(&existing) {
+        return vec![failure(
+            namespace,
+            name,
+            format!("it is Rancher's copy of project {project}'s credential; delete it in Rancher"),
+        )];
+    }
+    if !is_managed(&existing) && !settings.force {
+        return vec![failure(
+            namespace,
+            name,
+            "it is not managed by kubectl-regcred; --force deletes it anyway".into(),
+        )];
+    }
+    let mut rows = Vec::new();
+    if !settings.keep_references {
+        match reconcile::detach_everywhere(cluster, name, namespace, &settings.write).await {
+            Ok(detached) => rows.extend(detached.into_iter().map(|result| ResultRow {
+                subject: result.reference.clone(),
+                namespace: namespace.to_string(),
+                reference: result.reference,
+                outcome: Ok(done("detached")),
+            })),
+            Err(error) => {
+                rows.push(failure(namespace, name, format!("not deleted: {error}")));
+                return rows;
+            }
+        }
+    }
+    let deleted = match settings.write.dry_run {
+        DryRun::Client => Ok(()),
+        dry_run => {
+            let api: Api<Secret> = Api::namespaced(cluster.client.clone(), namespace);
+            secrets::delete_exactly(&api, &existing, dry_run == DryRun::Server)
+                .await
+                .map_err(|e| cluster.api_error(&e).to_string())
+        }
+    };
+    rows.push(ResultRow {
+        namespace: namespace.to_string(),
+        reference: format!("secret/{name}"),
+        subject: format!("namespace {namespace}: secret/{name}"),
+        outcome: deleted.map(|()| done("deleted")),
+    });
+    rows
+}
+
+fn done(verb: &str) -> Written {
+    Written {
+        tally: verb.to_string(),
+        verb: verb.to_string(),
+        object: None,
+    }
+}
+
+fn failure(namespace: &str, name: &str, message: String) -> ResultRow<String> {
+    ResultRow {
+        namespace: namespace.to_string(),
+        reference: format!("secret/{name}"),
+        subject: format!("namespace {namespace}: secret/{name}"),
+        outcome: Err(message),
+    }
+}

@@ -1,0 +1,477 @@
+//! `sync`: read each managed credential again from the sources it was created from, then
+//! reconcile it across its recorded (or newly given) scope.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, bail};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ListParams};
+
+use super::create::explicit_login;
+use crate::cluster::{self, Cluster};
+use crate::credentials::{self, ExplicitLogin, LocalEnv};
+use crate::error::ExitStatus;
+use crate::output::{self, ResultRow, Written};
+use crate::printer::Printer;
+use crate::reconcile::{self, Desired, StepResult};
+use crate::rules::credential::{Credential, Origin, RecordedOrigin, SourceKind};
+use crate::rules::kubelet;
+use crate::rules::pullsecret::{
+    DOCKERCONFIGJSON_TYPE, MANAGED_BY_LABEL, MANAGER, REGISTRIES_ANNOTATION, is_managed,
+    rancher_project, recorded_scope, recorded_sources,
+};
+use crate::rules::registry::Registry;
+use crate::rules::scope::{RecordedScope, Scope};
+use crate::rules::sync::Step;
+use crate::settings::{Connection, OutputFormat, SyncSettings};
+
+/// Every Secret named like the credential, by namespace.
+type Copies = BTreeMap<String, Secret>;
+
+pub(crate) async fn run(
+    settings: SyncSettings,
+    connection: Connection,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    // The password, if given again, is read before any request.
+    let explicit = match &settings.explicit {
+        Some(explicit) => Some(explicit_login(explicit, &settings.servers, printer)?),
+        None => None,
+    };
+    let cluster = cluster::connect(&connection, printer).await?;
+    let credentials: Vec<(String, Copies)> = match &settings.name {
+        Some(name) => vec![(
+            name.clone(),
+            reconcile::copies_everywhere(&cluster, name).await?,
+        )],
+        None => managed_credentials(&cluster).await?,
+    };
+    if credentials.is_empty() {
+        bail!(
+            "kubectl-regcred manages no Secrets in this cluster; create one first (kubectl regcred create NAME)"
+        );
+    }
+    let options = reconcile::Options {
+        plan: settings.plan,
+        check: settings.check,
+        write: &settings.write,
+    };
+    let mut results: Vec<(String, StepResult)> = Vec::new();
+    let mut failed = false;
+    for (name, copies) in &credentials {
+        let desired = match desired(
+            &cluster,
+            &settings,
+            explicit.as_ref(),
+            name,
+            copies,
+            printer,
+        )
+        .await
+        {
+            Ok(desired) => desired,
+            Err(error) => {
+                printer.error(format!("secret/{name}: {error:#}"));
+                failed = true;
+                continue;
+            }
+        };
+        match reconcile::reconcile(&cluster, &desired, copies, &options).await {
+            Ok(steps) => results.extend(steps.into_iter().map(|step| (name.clone(), step))),
+            Err(error) => {
+                printer.error(format!("secret/{name}: {error}"));
+                failed = true;
+            }
+        }
+    }
+    let status = report(&settings, results, printer)?;
+    Ok(if failed { ExitStatus::Failure } else { status })
+}
+
+/// Every credential we manage: the names of Secrets with our label, each with all the
+/// Secrets of that name (ours or not, for conflicts).
+async fn managed_credentials(cluster: &Cluster) -> anyhow::Result<Vec<(String, Copies)>> {
+    let api: Api<Secret> = Api::all(cluster.client.clone());
+    // Only our type: other people's Secrets never leave the cluster, not even their names.
+    let params = ListParams::default()
+        .labels(&format!("{MANAGED_BY_LABEL}={MANAGER}"))
+        .fields(&format!("type={DOCKERCONFIGJSON_TYPE}"));
+    let list = api.list_metadata(&params).await.map_err(|e| {
+        anyhow::anyhow!(
+            "listing the Secrets kubectl-regcred manages: {}",
+            cluster.api_error(&e)
+        )
+    })?;
+    let mut names: Vec<String> = list
+        .items
+        .into_iter()
+        .filter_map(|secret| secret.metadata.name)
+        .collect();
+    names.sort();
+    names.dedup();
+    let mut credentials = Vec::new();
+    for name in names {
+        let copies = reconcile::copies_everywhere(cluster, &name).await?;
+        credentials.push((name, copies));
+    }
+    Ok(credentials)
+}
+
+/// The credential as it should be now: its scope (recorded, or given) and its logins, read
+/// again from where they came from.
+async fn desired(
+    cluster: &Cluster,
+    settings: &SyncSettings,
+    explicit: Option<&ExplicitLogin>,
+    name: &str,
+    copies: &Copies,
+    printer: &Printer,
+) -> anyhow::Result<Desired> {
+    let ours: Vec<(&String, &Secret)> = copies
+        .iter()
+        .filter(|(_, secret)| is_managed(secret) && rancher_project(secret).is_none())
+        .collect();
+    let mut scope = match &settings.scope {
+        Some(namespaces) => Scope {
+            namespaces: namespaces.clone(),
+            exclude: Default::default(),
+            skip_system: true,
+        },
+        None => the_recorded_scope(name, &ours)?.scope()?,
+    };
+    if let Some(exclude) = &settings.exclude {
+        scope.exclude = exclude.clone();
+    }
+    let recorded = scope.record(&cluster.default_namespace);
+    let Some(reference) = reference_copy(&ours) else {
+        bail!(
+            "no copy of it is managed by kubectl-regcred; create it first (kubectl regcred create {name} ...)"
+        );
+    };
+    let credentials = read_again(cluster, settings, explicit, reference, printer).await?;
+    Ok(Desired {
+        name: name.to_string(),
+        credentials,
+        scope,
+        recorded,
+    })
+}
+
+/// The one scope the copies record. Copies that disagree are an error: never guess.
+fn the_recorded_scope(name: &str, ours: &[(&String, &Secret)]) -> anyhow::Result<RecordedScope> {
+    let mut found: Option<(&String, RecordedScope)> = None;
+    for (namespace, secret) in ours {
+        let recorded = match recorded_scope(secret) {
+            None => continue,
+            Some(parsed) => parsed.with_context(|| format!("its copy in namespace {namespace}"))?,
+        };
+        match &found {
+            None => found = Some((namespace, recorded)),
+            Some((first, scope)) if *scope != recorded => bail!(
+                "its copies record different scopes: namespace {first} records {scope}, namespace \
+                 {namespace} records {recorded}; give the scope once (for example -A, --namespaces \
+                 or --project) and sync records it on every copy"
+            ),
+            Some(_) => {}
+        }
+    }
+    match found {
+        Some((_, scope)) => Ok(scope),
+        None => bail!(
+            "no copy of it records its scope (made by hand or by an older kubectl-regcred); give \
+             the scope once, for example `kubectl regcred sync {name} -A`, and sync records it"
+        ),
+    }
+}
+
+/// The copy whose registries and sources most copies share (the first such, by namespace).
+fn reference_copy<'a>(ours: &[(&String, &'a Secret)]) -> Option<&'a Secret> {
+    let key = |secret: &Secret| {
+        let annotations = secret.metadata.annotations.clone().unwrap_or_default();
+        (
+            annotations.get(REGISTRIES_ANNOTATION).cloned(),
+            recorded_sources(secret),
+        )
+    };
+    let mut best: Option<(&Secret, usize)> = None;
+    for (_, secret) in ours {
+        let count = ours
+            .iter()
+            .filter(|(_, other)| key(other) == key(secret))
+            .count();
+        if best.is_none_or(|(_, most)| count > most) {
+            best = Some((secret, count));
+        }
+    }
+    best.map(|(secret, _)| secret)
+}
+
+/// Each registry of the reference copy, read again from the source it records.
+async fn read_again(
+    cluster: &Cluster,
+    settings: &SyncSettings,
+    explicit: Option<&ExplicitLogin>,
+    reference: &Secret,
+    printer: &Printer,
+) -> anyhow::Result<Vec<Credential>> {
+    let keys: Vec<String> = reference
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(REGISTRIES_ANNOTATION))
+        .map(|list| {
+            list.split(',')
+                .filter(|k| !k.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    let sources = recorded_sources(reference);
+    let mut slots: Vec<(Registry, Option<Credential>)> = Vec::new();
+    let mut local: Vec<(Registry, SourceKind)> = Vec::new();
+    let mut problems: Vec<String> = Vec::new();
+    for key in keys {
+        let registry = Registry::parse(&key)?;
+        let origin = sources
+            .get(&key)
+            .and_then(|summary| Origin::reread_from(summary));
+        let credential = match origin {
+            None => {
+                problems.push(format!(
+                    "{registry}: the copy does not record where it came from"
+                ));
+                None
+            }
+            Some(RecordedOrigin::Local(SourceKind::Explicit)) => Some(explicit_again(
+                settings, explicit, reference, &key, &registry, printer,
+            )?),
+            Some(RecordedOrigin::Local(kind)) => {
+                local.push((registry.clone(), kind));
+                None
+            }
+            Some(RecordedOrigin::SourceSecret { namespace, name }) => {
+                match reconcile::source_secret_credentials(
+                    cluster,
+                    &namespace,
+                    &name,
+                    std::slice::from_ref(&registry),
+                )
+                .await
+                {
+                    Ok(mut found) => found.pop(),
+                    Err(error) => {
+                        problems.push(error.to_string());
+                        None
+                    }
+                }
+            }
+        };
+        slots.push((registry, credential));
+    }
+    let reread = credentials::reread(
+        &local,
+        settings.docker_config.as_deref(),
+        settings.helper_timeout,
+        &LocalEnv::from_process(),
+    );
+    for (registry, found) in reread {
+        match found {
+            Ok(credential) => {
+                if let Some(slot) = slots.iter_mut().find(|(r, _)| *r == registry) {
+                    slot.1 = Some(credential);
+                }
+            }
+            Err(error) => problems.push(format!("{registry}: {error}")),
+        }
+    }
+    if !problems.is_empty() {
+        if !settings.allow_removal {
+            bail!(
+                "its credentials cannot all be read again:\n  - {}\n(--allow-removal drops registries whose source no longer holds them)",
+                problems.join("\n  - ")
+            );
+        }
+        for problem in &problems {
+            printer.warning(format!("dropping {problem}"));
+        }
+    }
+    let credentials: Vec<Credential> = slots.into_iter().filter_map(|(_, c)| c).collect();
+    if credentials.is_empty() {
+        bail!("no registry is left to write");
+    }
+    for credential in &credentials {
+        printer.status(format!(
+            "using {} from {}",
+            credential.registry, credential.origin
+        ));
+    }
+    Ok(credentials)
+}
+
+/// Explicit credentials cannot be read again: the new ones if given, else the copy's own.
+fn explicit_again(
+    settings: &SyncSettings,
+    explicit: Option<&ExplicitLogin>,
+    reference: &Secret,
+    key: &str,
+    registry: &Registry,
+    printer: &Printer,
+) -> anyhow::Result<Credential> {
+    if let Some(login) = explicit
+        && (settings.servers.is_empty() || settings.servers.contains(registry))
+    {
+        return Ok(Credential {
+            registry: registry.clone(),
+            username: login.username.clone(),
+            password: login.password.clone(),
+            email: login.email.clone(),
+            origin: Origin::Explicit,
+        });
+    }
+    let login = kubelet::secret_logins(reference)?
+        .into_iter()
+        .find(|login| login.raw == key)
+        .with_context(|| format!("{registry}: the copy holds no login for it"))?;
+    printer.note(format!(
+        "{registry}: explicit credentials cannot be read again; kept as they are (give --username and --password-stdin to change them)"
+    ));
+    Ok(Credential {
+        registry: registry.clone(),
+        username: login.username,
+        password: login.password,
+        email: None,
+        origin: Origin::Explicit,
+    })
+}
+
+/// Prints the plan (`--check`, `-o`) or the results, and decides the exit status.
+fn report(
+    settings: &SyncSettings,
+    results: Vec<(String, StepResult)>,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    if let Some(format) = settings.write.output {
+        return print_plan(format, &results, settings.check, printer);
+    }
+    if settings.check {
+        let rows: Vec<Vec<String>> = results
+            .iter()
+            .map(|(name, r)| {
+                vec![
+                    r.namespace.clone(),
+                    name.clone(),
+                    r.step.word().to_string(),
+                    detail(&r.step),
+                ]
+            })
+            .collect();
+        let mut out = printer.human_out();
+        output::print_table(
+            &mut out,
+            &["NAMESPACE", "SECRET", "ACTION", "DETAIL"],
+            &rows,
+        )?;
+        out.flush()?;
+        let drift = results.iter().filter(|(_, r)| r.step.is_drift()).count();
+        printer.status(match drift {
+            0 => "in sync".to_string(),
+            n => format!("{n} change(s) needed"),
+        });
+        return Ok(if drift == 0 {
+            ExitStatus::Success
+        } else {
+            ExitStatus::Failure
+        });
+    }
+    let several = results.len() > 1;
+    let mut rows = Vec::new();
+    for (name, result) in results {
+        let reference = format!("secret/{name}");
+        let subject = format!("namespace {}: {reference}", result.namespace);
+        let outcome = match (&result.step, result.outcome) {
+            (_, Err(error)) => Err(error.to_string()),
+            (Step::LeftScope | Step::Skip { .. }, Ok(_)) => {
+                printer.note(format!("{subject}: {}", detail(&result.step)));
+                continue;
+            }
+            (Step::PruneBlocked { .. } | Step::Conflict { .. }, Ok(_)) => Err(detail(&result.step)),
+            (_, Ok(verb)) => Ok(Written {
+                tally: verb.unwrap_or("unchanged").to_string(),
+                verb: verb.unwrap_or("unchanged").to_string(),
+                object: None,
+            }),
+        };
+        rows.push(ResultRow {
+            namespace: result.namespace,
+            reference,
+            subject,
+            outcome,
+        });
+    }
+    let tally = output::print_results(rows, &settings.write, several, printer)?;
+    if several {
+        printer.status(tally.summary("copies"));
+    }
+    Ok(tally.exit_status())
+}
+
+/// What a step means, for the DETAIL column and messages.
+fn detail(step: &Step) -> String {
+    match step {
+        Step::LeftScope => {
+            "the namespace left the scope; the copy stays (--prune deletes it)".into()
+        }
+        Step::PruneBlocked { users } => format!(
+            "left the scope but is still used by {}; not pruned (--detach removes those references first)",
+            users.join(", ")
+        ),
+        Step::Skip { reason } | Step::Conflict { reason } => reason.clone(),
+        _ => String::new(),
+    }
+}
+
+/// `-o json|yaml`: the plan as data, with each step's result unless `--check`.
+fn print_plan(
+    format: OutputFormat,
+    results: &[(String, StepResult)],
+    check: bool,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    let mut out = printer.out();
+    if format == OutputFormat::Name {
+        for (name, _) in results {
+            writeln!(out, "secret/{name}")?;
+        }
+        out.flush()?;
+        return Ok(ExitStatus::Success);
+    }
+    let items: Vec<serde_json::Value> = results
+        .iter()
+        .map(|(name, result)| {
+            let mut item = serde_json::json!({"namespace": result.namespace, "secret": name});
+            let step = serde_json::to_value(&result.step).expect("steps serialize");
+            item.as_object_mut()
+                .expect("object")
+                .extend(step.as_object().cloned().unwrap_or_default());
+            if !check {
+                item["result"] = match &result.outcome {
+                    Ok(Some(verb)) => serde_json::json!(verb),
+                    Ok(None) => serde_json::Value::Null,
+                    Err(error) => serde_json::json!(format!("error: {error}")),
+                };
+            }
+            item
+        })
+        .collect();
+    output::print_document(&mut out, format, &serde_json::json!({ "steps": items }))?;
+    out.flush()?;
+    let failed = results.iter().any(|(_, r)| {
+        r.outcome.is_err() || matches!(r.step, Step::PruneBlocked { .. } | Step::Conflict { .. })
+    });
+    let drift = check && results.iter().any(|(_, r)| r.step.is_drift());
+    Ok(if failed || drift {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    })
+}

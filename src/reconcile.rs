@@ -1,0 +1,391 @@
+//! Keeping one credential true in every namespace of its scope (docs/sync.md). [`reconcile`]
+//! reads the cluster, plans with [`crate::rules::sync::plan`], and writes: `sync` runs it
+//! once per credential, and later the watch loop and the in-cluster controller run the same
+//! function. It knows nothing of where the credentials came from.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ListParams};
+
+use crate::cluster::inventory::{self, Wants};
+use crate::cluster::secrets::{self, Known, WriteError, WriteOptions};
+use crate::cluster::{ApiError, Cluster, ClusterError};
+use crate::references::{self, Change, Plan};
+use crate::rules::credential::{Credential, Origin};
+use crate::rules::kinds::{ALL_KINDS, Kind, Target};
+use crate::rules::kubelet;
+use crate::rules::pullsecret::build_secret;
+use crate::rules::registry::Registry;
+use crate::rules::scope::{NamespaceScope, RecordedScope, Scope};
+use crate::rules::sync::{self, InScope, Observed, PlanOptions, Step};
+use crate::settings::{DryRun, WriteSettings};
+
+/// What one credential should be, and where.
+pub(crate) struct Desired {
+    pub(crate) name: String,
+    pub(crate) credentials: Vec<Credential>,
+    pub(crate) scope: Scope,
+    /// What each copy records about the scope.
+    pub(crate) recorded: RecordedScope,
+}
+
+impl Desired {
+    /// The copy for one namespace.
+    pub(crate) fn secret(&self, namespace: &str) -> Secret {
+        build_secret(
+            &self.name,
+            Some(namespace),
+            &self.credentials,
+            Some(&self.recorded),
+        )
+    }
+}
+
+pub(crate) struct Options<'a> {
+    pub(crate) plan: PlanOptions,
+    /// `--check`: plan only, never write.
+    pub(crate) check: bool,
+    pub(crate) write: &'a WriteSettings,
+}
+
+/// What happened in one namespace.
+#[derive(Debug)]
+pub(crate) struct StepResult {
+    pub(crate) namespace: String,
+    pub(crate) step: Step,
+    /// The verb done (`created`, `pruned`, ...), or `None` when nothing was to be done.
+    pub(crate) outcome: Result<Option<&'static str>, StepError>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StepError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error("{0}")]
+    Write(String),
+    #[error("detaching it first failed: {0}")]
+    Detach(String),
+}
+
+/// Every Secret named `name`, by namespace, read with one cluster-wide list.
+pub(crate) async fn copies_everywhere(
+    cluster: &Cluster,
+    name: &str,
+) -> Result<BTreeMap<String, Secret>, ClusterError> {
+    let api: Api<Secret> = Api::all(cluster.client.clone());
+    let params = ListParams::default().fields(&format!("metadata.name={name}"));
+    let list = api.list(&params).await.map_err(|e| ClusterError::Api {
+        context: "listing the copies of the Secret in all namespaces",
+        source: cluster.api_error(&e),
+    })?;
+    Ok(list
+        .items
+        .into_iter()
+        .filter_map(|secret| Some((secret.metadata.namespace.clone()?, secret)))
+        .collect())
+}
+
+/// The namespaces the scope names, with whether each is being deleted.
+pub(crate) async fn namespaces_in(
+    cluster: &Cluster,
+    scope: &Scope,
+) -> Result<Vec<InScope>, ClusterError> {
+    let listed = match &scope.namespaces {
+        NamespaceScope::Context => vec![InScope {
+            name: cluster.default_namespace.clone(),
+            terminating: false,
+        }],
+        NamespaceScope::Named(names) => names
+            .iter()
+            .map(|name| InScope {
+                name: name.clone(),
+                terminating: false,
+            })
+            .collect(),
+        NamespaceScope::All | NamespaceScope::Selector(_) => cluster
+            .list_namespaces(&scope.namespaces)
+            .await?
+            .into_iter()
+            .map(|ns| InScope {
+                name: ns.name,
+                terminating: ns.terminating,
+            })
+            .collect(),
+    };
+    Ok(listed
+        .into_iter()
+        .filter(|ns| scope.admits(&ns.name))
+        .collect())
+}
+
+/// Plans and (unless `--check`) carries out one credential's sync. `copies` are every Secret
+/// of its name in the cluster, as [`copies_everywhere`] read them.
+pub(crate) async fn reconcile(
+    cluster: &Cluster,
+    desired: &Desired,
+    copies: &BTreeMap<String, Secret>,
+    options: &Options<'_>,
+) -> Result<Vec<StepResult>, ClusterError> {
+    let in_scope = namespaces_in(cluster, &desired.scope).await?;
+    let users = if options.plan.prune {
+        users_of(
+            cluster,
+            &desired.name,
+            &sync::prune_candidates(&in_scope, copies),
+            options,
+        )
+        .await
+    } else {
+        BTreeMap::new()
+    };
+    let observed = Observed {
+        in_scope: &in_scope,
+        copies,
+        users: &users,
+    };
+    let steps = sync::plan(&observed, |ns| desired.secret(ns), options.plan);
+    if options.check || options.write.dry_run == DryRun::Client {
+        return Ok(steps
+            .into_iter()
+            .map(|(namespace, step)| StepResult {
+                outcome: Ok(planned_verb(&step)),
+                namespace,
+                step,
+            })
+            .collect());
+    }
+    let results = cluster
+        .fan_out(
+            steps,
+            options.write.concurrency,
+            "namespaces",
+            |(namespace, step)| async move {
+                let outcome = carry_out(cluster, desired, copies, &namespace, &step, options).await;
+                (namespace, step, outcome)
+            },
+        )
+        .await;
+    Ok(results
+        .into_iter()
+        .map(|(_, (namespace, step, outcome))| StepResult {
+            namespace,
+            step,
+            outcome,
+        })
+        .collect())
+}
+
+/// The verb a step would produce, for plans and client-side dry runs.
+fn planned_verb(step: &Step) -> Option<&'static str> {
+    match step {
+        Step::Create => Some("created"),
+        Step::Update => Some("configured"),
+        Step::Unchanged => Some("unchanged"),
+        Step::Prune => Some("pruned"),
+        _ => None,
+    }
+}
+
+/// Who references the credential in each namespace a prune would touch.
+async fn users_of(
+    cluster: &Cluster,
+    name: &str,
+    namespaces: &[String],
+    options: &Options<'_>,
+) -> BTreeMap<String, Vec<String>> {
+    if namespaces.is_empty() {
+        return BTreeMap::new();
+    }
+    let found =
+        inventory::gather(cluster, namespaces, Wants::USERS, options.write.concurrency).await;
+    let mut users: BTreeMap<String, Vec<String>> = found
+        .namespaces
+        .iter()
+        .map(|(ns, inventory)| (ns.clone(), inventory.users_of(name)))
+        .collect();
+    // A namespace whose users could not be read is treated as used: never prune blind.
+    for (ns, error) in &found.errors {
+        users.insert(ns.clone(), vec![format!("(unknown: {error})")]);
+    }
+    users
+}
+
+async fn carry_out(
+    cluster: &Cluster,
+    desired: &Desired,
+    copies: &BTreeMap<String, Secret>,
+    namespace: &str,
+    step: &Step,
+    options: &Options<'_>,
+) -> Result<Option<&'static str>, StepError> {
+    let api: Api<Secret> = Api::namespaced(cluster.client.clone(), namespace);
+    let server_dry_run = options.write.dry_run == DryRun::Server;
+    match step {
+        Step::Create | Step::Update => {
+            let known = match copies.get(namespace) {
+                Some(secret) => Known::Present(Box::new(secret.clone())),
+                None => Known::Absent,
+            };
+            let write_options = WriteOptions {
+                server_dry_run,
+                force: options.plan.force,
+                field_manager: &options.write.field_manager,
+            };
+            let (action, _) =
+                secrets::write(&api, &desired.secret(namespace), known, write_options)
+                    .await
+                    .map_err(|e| match e {
+                        WriteError::Api(e) => StepError::Api(cluster.api_error(&e)),
+                        other => StepError::Write(other.to_string()),
+                    })?;
+            Ok(Some(action.verb()))
+        }
+        Step::Prune => {
+            let existing = &copies[namespace];
+            if options.plan.detach {
+                detach_everywhere(cluster, &desired.name, namespace, options.write).await?;
+            }
+            secrets::delete_exactly(&api, existing, server_dry_run)
+                .await
+                .map_err(|e| StepError::Api(cluster.api_error(&e)))?;
+            Ok(Some("pruned"))
+        }
+        Step::Unchanged => Ok(Some("unchanged")),
+        Step::LeftScope | Step::PruneBlocked { .. } | Step::Skip { .. } | Step::Conflict { .. } => {
+            Ok(None)
+        }
+    }
+}
+
+/// Removes `secret` from every workload template and ServiceAccount in `namespace`.
+pub(crate) async fn detach_everywhere(
+    cluster: &Cluster,
+    secret: &str,
+    namespace: &str,
+    write: &WriteSettings,
+) -> Result<Vec<references::ObjectResult>, StepError> {
+    let targets: Vec<Target> = ALL_KINDS
+        .into_iter()
+        .filter(|kind| *kind != Kind::Pod)
+        .map(|kind| Target { kind, name: None })
+        .collect();
+    let namespaces = [namespace.to_string()];
+    let plan = Plan {
+        change: Change::Detach {
+            secret: secret.to_string(),
+        },
+        targets: &targets,
+        labels: None,
+        namespaces: &namespaces,
+        missing_is_error: false,
+        write,
+    };
+    let outcome = references::apply(cluster, &plan).await;
+    let failures: Vec<String> = outcome
+        .results
+        .iter()
+        .filter_map(|r| {
+            r.outcome
+                .as_ref()
+                .err()
+                .map(|e| format!("{}: {e}", r.reference))
+        })
+        .collect();
+    if !failures.is_empty() {
+        return Err(StepError::Detach(failures.join("; ")));
+    }
+    Ok(outcome
+        .results
+        .into_iter()
+        .filter(
+            |r| matches!(&r.outcome, Ok(applied) if applied.done != references::Done::Unchanged),
+        )
+        .collect())
+}
+
+/// Why a source Secret (`--from-secret`) cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SourceSecretError {
+    #[error("reading the source secret {namespace}/{name}: {source}")]
+    Api {
+        namespace: String,
+        name: String,
+        source: ApiError,
+    },
+    #[error("the source secret {namespace}/{name} does not exist")]
+    Missing { namespace: String, name: String },
+    #[error("the source secret {namespace}/{name} cannot be used: {reason}")]
+    Unusable {
+        namespace: String,
+        name: String,
+        reason: String,
+    },
+    #[error("the source secret {namespace}/{name} has no login for {registry}")]
+    NoLogin {
+        namespace: String,
+        name: String,
+        registry: String,
+    },
+}
+
+/// The logins of a pull Secret in the cluster, as credentials whose origin is that Secret:
+/// those for `only`, or all of them.
+pub(crate) async fn source_secret_credentials(
+    cluster: &Cluster,
+    namespace: &str,
+    name: &str,
+    only: &[Registry],
+) -> Result<Vec<Credential>, SourceSecretError> {
+    let (ns, n) = (namespace.to_string(), name.to_string());
+    let api: Api<Secret> = Api::namespaced(cluster.client.clone(), namespace);
+    let secret = api
+        .get_opt(name)
+        .await
+        .map_err(|e| SourceSecretError::Api {
+            namespace: ns.clone(),
+            name: n.clone(),
+            source: cluster.api_error(&e),
+        })?
+        .ok_or_else(|| SourceSecretError::Missing {
+            namespace: ns.clone(),
+            name: n.clone(),
+        })?;
+    let unusable = |reason: String| SourceSecretError::Unusable {
+        namespace: ns.clone(),
+        name: n.clone(),
+        reason,
+    };
+    let logins = kubelet::secret_logins(&secret).map_err(|e| unusable(e.to_string()))?;
+    let mut credentials = Vec::new();
+    for login in logins {
+        let registry = Registry::parse(&login.raw).map_err(|e| unusable(e.to_string()))?;
+        if !only.is_empty() && !only.contains(&registry) {
+            continue;
+        }
+        credentials.push(Credential {
+            registry,
+            username: login.username,
+            password: login.password,
+            email: None,
+            origin: Origin::SourceSecret {
+                namespace: ns.clone(),
+                name: n.clone(),
+            },
+        });
+    }
+    if let Some(missing) = only
+        .iter()
+        .find(|registry| !credentials.iter().any(|c| &c.registry == *registry))
+    {
+        return Err(SourceSecretError::NoLogin {
+            namespace: ns,
+            name: n,
+            registry: missing.to_string(),
+        });
+    }
+    if credentials.is_empty() {
+        return Err(unusable("it holds no logins".into()));
+    }
+    Ok(credentials)
+}

@@ -1,0 +1,642 @@
+//! `sync`, `delete`, prune, `--from-secret`, expiry and Rancher projects on the real control
+//! plane. Writes are counted from the API server's audit log, per namespace.
+
+use base64::Engine;
+use serde_json::Value;
+
+use crate::harness::{E2e, secret_writes, text};
+
+fn b64(text: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+/// `~/.docker/config.json` in the test's HOME with one login for quay.io.
+fn docker_login(e2e: &E2e, password: &str) {
+    let dir = e2e.home.path().join(".docker");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config =
+        serde_json::json!({"auths": {"quay.io": {"auth": b64(&format!("robot:{password}"))}}});
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+}
+
+fn password_in(e2e: &E2e, ns: &str, name: &str) -> String {
+    e2e.payload(ns, name)["auths"]["quay.io"]["password"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn label_into_project(e2e: &E2e, ns: &str, project: &str) {
+    e2e.kubectl_ok(&[
+        "label",
+        "namespace",
+        ns,
+        "--overwrite",
+        &format!("field.cattle.io/projectId={project}"),
+    ]);
+    e2e.kubectl_ok(&[
+        "annotate",
+        "namespace",
+        ns,
+        "--overwrite",
+        &format!("field.cattle.io/projectId=c-e2e:{project}"),
+    ]);
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn a_rotation_updates_each_copy_once_and_a_second_sync_writes_nothing() {
+    let e2e = E2e::new();
+    let namespaces: Vec<String> = (0..3).map(|_| e2e.namespace("rotate")).collect();
+    let list = namespaces.join(",");
+    docker_login(&e2e, "first");
+    e2e.regcred_ok(&[
+        "create",
+        "regcred",
+        "--server",
+        "quay.io",
+        "--namespaces",
+        &list,
+    ]);
+    let before: Vec<usize> = namespaces
+        .iter()
+        .map(|ns| secret_writes(ns).len())
+        .collect();
+
+    docker_login(&e2e, "second");
+    let out = e2e.regcred_ok(&["sync", "regcred"]);
+    let stdout = text(&out.stdout);
+    for (ns, before) in namespaces.iter().zip(&before) {
+        assert!(
+            stdout.contains(&format!("secret/regcred configured in namespace {ns}")),
+            "{stdout}"
+        );
+        assert_eq!(password_in(&e2e, ns, "regcred"), "second");
+        let writes = secret_writes(ns);
+        assert_eq!(
+            writes[*before..],
+            ["update regcred"],
+            "exactly one write in {ns}"
+        );
+    }
+
+    let out = e2e.regcred_ok(&["sync", "regcred"]);
+    let stdout = text(&out.stdout);
+    for (ns, before) in namespaces.iter().zip(&before) {
+        assert!(
+            stdout.contains(&format!("secret/regcred unchanged in namespace {ns}")),
+            "{stdout}"
+        );
+        assert_eq!(
+            secret_writes(ns).len(),
+            before + 1,
+            "no write in {ns} the second time"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn project_membership_drift_conflicts_and_prune() {
+    let e2e = E2e::new();
+    let project = format!("p-e2e{}", std::process::id());
+    let first = e2e.namespace("proj");
+    let second = e2e.namespace("proj");
+    for ns in [&first, &second] {
+        label_into_project(&e2e, ns, &project);
+    }
+    docker_login(&e2e, "pw");
+    let out = e2e.regcred_ok(&[
+        "create",
+        "projcred",
+        "--server",
+        "quay.io",
+        "--project",
+        &project,
+    ]);
+    assert!(text(&out.stdout).contains(&format!("created in namespace {second}")));
+    let recorded = e2e.get_json(&["secret", "projcred", "-n", &first]);
+    assert_eq!(
+        recorded["metadata"]["annotations"]["kubectl-regcred/scope"],
+        format!(r#"{{"selector":"field.cattle.io/projectId={project}"}}"#)
+    );
+
+    // A namespace that joins gets its copy; one with someone else's Secret is a conflict.
+    let joined = e2e.namespace("proj");
+    label_into_project(&e2e, &joined, &project);
+    let foreign = e2e.namespace("proj");
+    e2e.kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "projcred",
+        "-n",
+        &foreign,
+        "--from-literal=k=v",
+    ]);
+    label_into_project(&e2e, &foreign, &project);
+    // Drift: one copy edited by hand, one deleted.
+    e2e.kubectl_ok(&[
+        "patch",
+        "secret",
+        "projcred",
+        "-n",
+        &first,
+        "--type",
+        "merge",
+        "-p",
+        &format!(
+            r#"{{"data":{{".dockerconfigjson":"{}"}}}}"#,
+            b64(r#"{"auths":{"quay.io":{"auth":"aGFuZDplZGl0"}}}"#)
+        ),
+    ]);
+    e2e.kubectl_ok(&["delete", "secret", "projcred", "-n", &second]);
+
+    let check = e2e.run(&["sync", "projcred", "--check"]);
+    assert_eq!(
+        check.status.code(),
+        Some(1),
+        "drift: {}",
+        text(&check.stderr)
+    );
+    let plan = text(&check.stdout);
+    for (ns, action) in [
+        (&first, "update"),
+        (&second, "create"),
+        (&joined, "create"),
+        (&foreign, "conflict"),
+    ] {
+        assert!(
+            plan.lines()
+                .any(|line| line.starts_with(ns.as_str()) && line.contains(action)),
+            "{ns} {action}:\n{plan}"
+        );
+    }
+    let writes_before = secret_writes(&joined).len();
+    let out = e2e.run(&["sync", "projcred", "--check", "-o", "json"]);
+    let steps: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        steps["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["namespace"] == joined.as_str() && s["action"] == "create")
+    );
+    assert_eq!(
+        secret_writes(&joined).len(),
+        writes_before,
+        "--check writes nothing"
+    );
+
+    let out = e2e.run(&["sync", "projcred"]);
+    assert_eq!(out.status.code(), Some(1), "the conflict fails the run");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("namespace {foreign}: secret/projcred"))
+            && stderr.contains("not managed by kubectl-regcred"),
+        "{stderr}"
+    );
+    assert_eq!(
+        e2e.get_json(&["secret", "projcred", "-n", &foreign])["type"],
+        "Opaque",
+        "never touched"
+    );
+    for ns in [&first, &second, &joined] {
+        assert_eq!(password_in(&e2e, ns, "projcred"), "pw", "{ns} restored");
+    }
+
+    // Leaving the project: the copy stays without --prune, and a used copy needs --detach.
+    e2e.kubectl_ok(&["label", "namespace", &first, "field.cattle.io/projectId-"]);
+    e2e.kubectl_ok(&["label", "namespace", &second, "field.cattle.io/projectId-"]);
+    e2e.create_deployment(&second, "web", "quay.io/team/web:1");
+    e2e.regcred_ok(&["attach", "projcred", "deployment/web", "-n", &second]);
+    e2e.kubectl_ok(&["delete", "secret", "projcred", "-n", &foreign]);
+    let out = e2e.regcred_ok(&["sync", "projcred"]);
+    assert!(
+        text(&out.stderr).contains("left the scope"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(e2e.secret_exists(&first, "projcred"));
+
+    let out = e2e.run(&["sync", "projcred", "--prune"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("still used by deployment.apps/web"),
+        "{stderr}"
+    );
+    assert!(!e2e.secret_exists(&first, "projcred"), "unused copy pruned");
+    assert!(e2e.secret_exists(&second, "projcred"), "used copy kept");
+
+    let out = e2e.regcred_ok(&["sync", "projcred", "--prune", "--detach"]);
+    assert!(
+        text(&out.stdout).contains(&format!("secret/projcred pruned in namespace {second}")),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(!e2e.secret_exists(&second, "projcred"));
+    let template = e2e.get_json(&["deployment", "web", "-n", &second]);
+    assert!(
+        template["spec"]["template"]["spec"]["imagePullSecrets"]
+            .as_array()
+            .is_none_or(|l| l.is_empty())
+    );
+    let check = e2e.run(&["sync", "projcred", "--check"]);
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "in sync: {}",
+        text(&check.stdout)
+    );
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn copies_that_record_different_scopes_are_an_error_naming_both() {
+    let e2e = E2e::new();
+    let (a, b) = (e2e.namespace("scopes"), e2e.namespace("scopes"));
+    docker_login(&e2e, "pw");
+    e2e.regcred_ok(&["create", "twoscope", "--server", "quay.io", "-n", &a]);
+    e2e.regcred_ok(&["create", "twoscope", "--server", "quay.io", "-n", &b]);
+    let out = e2e.run(&["sync", "twoscope"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("record different scopes") && stderr.contains(&a) && stderr.contains(&b),
+        "{stderr}"
+    );
+    // Giving the scope again replaces the record on every copy.
+    let both = format!("{a},{b}");
+    e2e.regcred_ok(&["sync", "twoscope", "--namespaces", &both]);
+    e2e.regcred_ok(&["sync", "twoscope"]);
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn from_secret_copies_an_in_cluster_source_and_follows_its_rotation() {
+    let e2e = E2e::new();
+    let source_ns = e2e.namespace("source");
+    let targets = format!("{},{}", e2e.namespace("copy"), e2e.namespace("copy"));
+    let source = |password: &str| {
+        e2e.kubectl_apply(&format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: quay-robot, namespace: {source_ns}}}\n\
+             type: kubernetes.io/dockerconfigjson\ndata: {{.dockerconfigjson: {}}}\n",
+            b64(&format!(
+                r#"{{"auths":{{"quay.io":{{"username":"robot","password":"{password}"}}}}}}"#
+            ))
+        ));
+    };
+    source("v1");
+    let from = format!("{source_ns}/quay-robot");
+    let out = e2e.regcred_ok(&[
+        "create",
+        "fromsrc",
+        "--from-secret",
+        &from,
+        "--namespaces",
+        &targets,
+    ]);
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "using quay.io from secret quay-robot in namespace {source_ns}"
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+    source("v2");
+    e2e.regcred_ok(&["sync", "fromsrc"]);
+    for ns in targets.split(',') {
+        assert_eq!(password_in(&e2e, ns, "fromsrc"), "v2", "{ns}");
+    }
+
+    let missing = format!("{source_ns}/nope");
+    let fresh = e2e.namespace("copy");
+    let out = e2e.run(&["create", "nosrc", "--from-secret", &missing, "-n", &fresh]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "error: the source secret {source_ns}/nope does not exist"
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!e2e.secret_exists(&fresh, "nosrc"));
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn delete_detaches_keeps_other_entries_then_deletes() {
+    let e2e = E2e::new();
+    let ns = e2e.namespace("delete");
+    let denied = e2e.namespace("delete-no");
+    for n in [&ns, &denied] {
+        e2e.create_explicit("gone", "quay.io", "robot", "pw", &["-n", n]);
+        e2e.create_explicit("keep", "ghcr.io", "robot", "pw", &["-n", n]);
+    }
+    e2e.create_deployment(&ns, "web", "quay.io/team/web:1");
+    e2e.kubectl_apply(&format!(
+        "apiVersion: {}\nkind: CronJob\nmetadata: {{name: nightly, namespace: {ns}}}\n\
+         spec:\n  schedule: '0 0 * * *'\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers: [{{name: c, image: quay.io/team/job:1}}]\n",
+        e2e.cronjob_api_version()
+    ));
+    e2e.regcred_ok(&[
+        "attach",
+        "gone",
+        "deployment/web",
+        "cronjob/nightly",
+        "sa/default",
+        "-n",
+        &ns,
+    ]);
+    e2e.regcred_ok(&[
+        "attach",
+        "keep",
+        "deployment/web",
+        "cronjob/nightly",
+        "sa/default",
+        "-n",
+        &ns,
+    ]);
+
+    let dry = e2e.regcred_ok(&["delete", "gone", "-n", &ns, "--dry-run"]);
+    assert!(
+        text(&dry.stdout).contains("secret/gone deleted (dry run)"),
+        "{}",
+        text(&dry.stdout)
+    );
+    assert!(e2e.secret_exists(&ns, "gone"));
+
+    // dev may do everything in `ns` and nothing in `denied`.
+    e2e.kubectl_apply(&format!(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: dev-admin, namespace: {ns}}}\n\
+         roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: admin}}\n\
+         subjects:\n- {{apiGroup: rbac.authorization.k8s.io, kind: User, name: dev}}\n"
+    ));
+    let both = format!("{denied},{ns}");
+    let out = e2e.run(&["delete", "gone", "--namespaces", &both, "--as", "dev"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    for line in [
+        "deployment.apps/web detached",
+        "cronjob.batch/nightly detached",
+        "serviceaccount/default detached",
+        "secret/gone deleted",
+    ] {
+        assert!(
+            stdout.contains(&format!("{line} in namespace {ns}")),
+            "{line}:\n{stdout}"
+        );
+    }
+    assert!(
+        text(&out.stderr).contains(&format!("namespace {denied}")),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!e2e.secret_exists(&ns, "gone"));
+    assert!(e2e.secret_exists(&denied, "gone"));
+    let names = |json: &Value| -> Vec<String> {
+        json.as_array()
+            .map(|l| {
+                l.iter()
+                    .filter_map(|e| e["name"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let deployment = e2e.get_json(&["deployment", "web", "-n", &ns]);
+    assert_eq!(
+        names(&deployment["spec"]["template"]["spec"]["imagePullSecrets"]),
+        ["keep"]
+    );
+    let cronjob = e2e.get_json(&["cronjob", "nightly", "-n", &ns]);
+    assert_eq!(
+        names(&cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["imagePullSecrets"]),
+        ["keep"]
+    );
+    let account = e2e.get_json(&["serviceaccount", "default", "-n", &ns]);
+    assert_eq!(names(&account["imagePullSecrets"]), ["keep"]);
+
+    let foreign = e2e.namespace("delete");
+    e2e.kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "gone",
+        "-n",
+        &foreign,
+        "--from-literal=k=v",
+    ]);
+    let out = e2e.run(&["delete", "gone", "-n", &foreign]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("not managed by kubectl-regcred"));
+    assert!(e2e.secret_exists(&foreign, "gone"));
+}
+
+/// A fake `docker-credential-*` helper that answers with `secret` for every registry.
+fn fake_helper(e2e: &E2e, name: &str, secret: &str) -> std::path::PathBuf {
+    let bin = e2e.home.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let path = bin.join(format!("docker-credential-{name}"));
+    std::fs::write(
+        &path,
+        format!("#!/bin/sh\nread server\nprintf '{{\"ServerURL\":\"%s\",\"Username\":\"AWS\",\"Secret\":\"{secret}\"}}' \"$server\"\n"),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    bin
+}
+
+fn jwt(exp: i64) -> String {
+    let part = |text: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text);
+    format!(
+        "{}.{}.{}",
+        part(r#"{"alg":"none"}"#),
+        part(&format!(r#"{{"exp":{exp}}}"#)),
+        part("sig")
+    )
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn expiry_is_read_from_ecr_tokens_and_jwts() {
+    let e2e = E2e::new();
+    let ns = e2e.namespace("expiry");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let ecr = |expiration: i64| {
+        b64(&format!(
+            r#"{{"payload":"p","datakey":"d","version":"2","type":"DATA_KEY","expiration":{expiration}}}"#
+        ))
+    };
+    let cases = [
+        (
+            "expired-ecr",
+            "111111111111.dkr.ecr.us-east-1.amazonaws.com",
+            ecr(now - 60),
+            "EXPIRED",
+        ),
+        (
+            "expiring-jwt",
+            "expiring.azurecr.io",
+            jwt(now + 1200),
+            "EXPIRING",
+        ),
+        ("fresh-jwt", "fresh.azurecr.io", jwt(now + 6 * 3600), "OK"),
+    ];
+    for (name, server, token, _) in &cases {
+        let bin = fake_helper(&e2e, name, token);
+        let dir = e2e.home.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("config.json"),
+            format!(r#"{{"credHelpers":{{"{server}":"{name}"}}}}"#),
+        )
+        .unwrap();
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+        let out = e2e
+            .regcred(&["create", name, "--server", server, "-n", &ns])
+            .env("DOCKER_CONFIG", &dir)
+            .env("PATH", path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+        let secret = e2e.get_json(&["secret", name, "-n", &ns]);
+        let expires = secret["metadata"]["annotations"]["kubectl-regcred/expires-at"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(expires.contains(server), "{name}: {expires}");
+        e2e.create_deployment(&ns, name, &format!("{server}/team/app:1"));
+        e2e.regcred_ok(&["attach", name, &format!("deployment/{name}"), "-n", &ns]);
+    }
+    let out = e2e.regcred_ok(&["list", "-n", &ns, "-o", "wide"]);
+    assert!(
+        text(&out.stdout).contains("EXPIRES"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = e2e.run(&["check", "-n", &ns, "-o", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an expired credential fails check"
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text_report = report.to_string();
+    for (name, _, _, verdict) in &cases {
+        let object = report["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["object"] == format!("deployment.apps/{name}"))
+            .unwrap_or_else(|| panic!("{name} in {text_report}"));
+        assert_eq!(object["images"][0]["verdict"], *verdict, "{name}: {object}");
+    }
+    let human = text(
+        &e2e.run(&["check", "deployment/expired-ecr", "-n", &ns])
+            .stdout,
+    );
+    assert!(
+        human.contains("kubectl regcred sync expired-ecr"),
+        "{human}"
+    );
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn rancher_copies_are_recognised_and_never_overwritten() {
+    let e2e = E2e::new();
+    let ns = e2e.namespace("rancher");
+    label_into_project(&e2e, &ns, "p-rancher");
+    e2e.kubectl_apply(&format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: harbor\n  namespace: {ns}\n  labels: {{management.cattle.io/project-scoped-secret: p-rancher}}\n  annotations: {{management.cattle.io/project-scoped-secret-copy: 'true'}}\n\
+         type: kubernetes.io/dockerconfigjson\ndata: {{.dockerconfigjson: {}}}\n",
+        b64(r#"{"auths":{"harbor.example.com":{"username":"u","password":"p"}}}"#)
+    ));
+    let out = e2e.regcred_ok(&["list", "-n", &ns]);
+    let line = text(&out.stdout)
+        .lines()
+        .find(|l| l.starts_with("harbor"))
+        .unwrap()
+        .to_string();
+    assert!(line.contains("rancher"), "{line}");
+    let out = e2e.regcred_ok(&["show", "harbor", "-n", &ns]);
+    assert!(
+        text(&out.stdout).contains("by Rancher (a copy of project p-rancher"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = e2e.create_explicit(
+        "harbor",
+        "harbor.example.com",
+        "me",
+        "pw",
+        &["-n", &ns, "--force"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("Rancher reverts any change to it"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        e2e.payload(&ns, "harbor")["auths"]["harbor.example.com"]["username"],
+        "u"
+    );
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn system_namespaces_only_when_named_and_exclusions_apply() {
+    let e2e = E2e::new();
+    let project = format!("p-sys{}", std::process::id());
+    let kept = e2e.namespace("sys");
+    let excluded = e2e.namespace("sysx");
+    for ns in [&kept, &excluded] {
+        label_into_project(&e2e, ns, &project);
+    }
+    e2e.kubectl_ok(&[
+        "label",
+        "namespace",
+        "kube-public",
+        "--overwrite",
+        &format!("field.cattle.io/projectId={project}"),
+    ]);
+    let out = e2e.create_explicit(
+        "syscred",
+        "sys.e2e.example.com",
+        "robot",
+        "pw",
+        &["--project", &project, "--exclude-namespaces", "sysx-.*"],
+    );
+    e2e.kubectl_ok(&[
+        "label",
+        "namespace",
+        "kube-public",
+        "field.cattle.io/projectId-",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(e2e.secret_exists(&kept, "syscred"));
+    assert!(!e2e.secret_exists(&excluded, "syscred"));
+    assert!(
+        !e2e.secret_exists("kube-public", "syscred"),
+        "a selector leaves system namespaces out"
+    );
+    let out = e2e.create_explicit(
+        "syscred2",
+        "sys.e2e.example.com",
+        "robot",
+        "pw",
+        &["-n", "kube-public"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        e2e.secret_exists("kube-public", "syscred2"),
+        "named explicitly, it is written"
+    );
+    e2e.kubectl_ok(&["delete", "secret", "syscred2", "-n", "kube-public"]);
+}
