@@ -6,6 +6,12 @@ use serde_json::Value;
 
 use crate::harness::{E2e, secret_writes, text};
 
+/// A Secret name no other test (or earlier run on the same cluster) uses: `sync NAME` sees
+/// every copy of NAME in the cluster.
+fn unique(name: &str) -> String {
+    format!("{name}-{}", std::process::id())
+}
+
 fn b64(text: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(text)
 }
@@ -46,45 +52,40 @@ fn label_into_project(e2e: &E2e, ns: &str, project: &str) {
 #[test]
 #[ignore = "needs the real control plane: tests/e2e/run.sh"]
 fn a_rotation_updates_each_copy_once_and_a_second_sync_writes_nothing() {
+    let owned = unique("rotate");
+    let name = owned.as_str();
     let e2e = E2e::new();
     let namespaces: Vec<String> = (0..3).map(|_| e2e.namespace("rotate")).collect();
     let list = namespaces.join(",");
     docker_login(&e2e, "first");
-    e2e.regcred_ok(&[
-        "create",
-        "regcred",
-        "--server",
-        "quay.io",
-        "--namespaces",
-        &list,
-    ]);
+    e2e.regcred_ok(&["create", name, "--server", "quay.io", "--namespaces", &list]);
     let before: Vec<usize> = namespaces
         .iter()
         .map(|ns| secret_writes(ns).len())
         .collect();
 
     docker_login(&e2e, "second");
-    let out = e2e.regcred_ok(&["sync", "regcred"]);
+    let out = e2e.regcred_ok(&["sync", name]);
     let stdout = text(&out.stdout);
     for (ns, before) in namespaces.iter().zip(&before) {
         assert!(
-            stdout.contains(&format!("secret/regcred configured in namespace {ns}")),
+            stdout.contains(&format!("secret/{name} configured in namespace {ns}")),
             "{stdout}"
         );
-        assert_eq!(password_in(&e2e, ns, "regcred"), "second");
+        assert_eq!(password_in(&e2e, ns, name), "second");
         let writes = secret_writes(ns);
         assert_eq!(
             writes[*before..],
-            ["update regcred"],
+            [format!("update {name}")],
             "exactly one write in {ns}"
         );
     }
 
-    let out = e2e.regcred_ok(&["sync", "regcred"]);
+    let out = e2e.regcred_ok(&["sync", name]);
     let stdout = text(&out.stdout);
     for (ns, before) in namespaces.iter().zip(&before) {
         assert!(
-            stdout.contains(&format!("secret/regcred unchanged in namespace {ns}")),
+            stdout.contains(&format!("secret/{name} unchanged in namespace {ns}")),
             "{stdout}"
         );
         assert_eq!(
@@ -98,6 +99,8 @@ fn a_rotation_updates_each_copy_once_and_a_second_sync_writes_nothing() {
 #[test]
 #[ignore = "needs the real control plane: tests/e2e/run.sh"]
 fn project_membership_drift_conflicts_and_prune() {
+    let owned = unique("projcred");
+    let name = owned.as_str();
     let e2e = E2e::new();
     let project = format!("p-e2e{}", std::process::id());
     let first = e2e.namespace("proj");
@@ -106,16 +109,9 @@ fn project_membership_drift_conflicts_and_prune() {
         label_into_project(&e2e, ns, &project);
     }
     docker_login(&e2e, "pw");
-    let out = e2e.regcred_ok(&[
-        "create",
-        "projcred",
-        "--server",
-        "quay.io",
-        "--project",
-        &project,
-    ]);
+    let out = e2e.regcred_ok(&["create", name, "--server", "quay.io", "--project", &project]);
     assert!(text(&out.stdout).contains(&format!("created in namespace {second}")));
-    let recorded = e2e.get_json(&["secret", "projcred", "-n", &first]);
+    let recorded = e2e.get_json(&["secret", name, "-n", &first]);
     assert_eq!(
         recorded["metadata"]["annotations"]["kubectl-regcred/scope"],
         format!(r#"{{"selector":"field.cattle.io/projectId={project}"}}"#)
@@ -129,7 +125,7 @@ fn project_membership_drift_conflicts_and_prune() {
         "create",
         "secret",
         "generic",
-        "projcred",
+        name,
         "-n",
         &foreign,
         "--from-literal=k=v",
@@ -139,7 +135,7 @@ fn project_membership_drift_conflicts_and_prune() {
     e2e.kubectl_ok(&[
         "patch",
         "secret",
-        "projcred",
+        name,
         "-n",
         &first,
         "--type",
@@ -150,9 +146,9 @@ fn project_membership_drift_conflicts_and_prune() {
             b64(r#"{"auths":{"quay.io":{"auth":"aGFuZDplZGl0"}}}"#)
         ),
     ]);
-    e2e.kubectl_ok(&["delete", "secret", "projcred", "-n", &second]);
+    e2e.kubectl_ok(&["delete", "secret", name, "-n", &second]);
 
-    let check = e2e.run(&["sync", "projcred", "--check"]);
+    let check = e2e.run(&["sync", name, "--check"]);
     assert_eq!(
         check.status.code(),
         Some(1),
@@ -173,7 +169,7 @@ fn project_membership_drift_conflicts_and_prune() {
         );
     }
     let writes_before = secret_writes(&joined).len();
-    let out = e2e.run(&["sync", "projcred", "--check", "-o", "json"]);
+    let out = e2e.run(&["sync", name, "--check", "-o", "json"]);
     let steps: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(
         steps["steps"]
@@ -188,61 +184,61 @@ fn project_membership_drift_conflicts_and_prune() {
         "--check writes nothing"
     );
 
-    let out = e2e.run(&["sync", "projcred"]);
+    let out = e2e.run(&["sync", name]);
     assert_eq!(out.status.code(), Some(1), "the conflict fails the run");
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains(&format!("namespace {foreign}: secret/projcred"))
+        stderr.contains(&format!("namespace {foreign}: secret/{name}"))
             && stderr.contains("not managed by kubectl-regcred"),
         "{stderr}"
     );
     assert_eq!(
-        e2e.get_json(&["secret", "projcred", "-n", &foreign])["type"],
+        e2e.get_json(&["secret", name, "-n", &foreign])["type"],
         "Opaque",
         "never touched"
     );
     for ns in [&first, &second, &joined] {
-        assert_eq!(password_in(&e2e, ns, "projcred"), "pw", "{ns} restored");
+        assert_eq!(password_in(&e2e, ns, name), "pw", "{ns} restored");
     }
 
     // Leaving the project: the copy stays without --prune, and a used copy needs --detach.
     e2e.kubectl_ok(&["label", "namespace", &first, "field.cattle.io/projectId-"]);
     e2e.kubectl_ok(&["label", "namespace", &second, "field.cattle.io/projectId-"]);
     e2e.create_deployment(&second, "web", "quay.io/team/web:1");
-    e2e.regcred_ok(&["attach", "projcred", "deployment/web", "-n", &second]);
-    e2e.kubectl_ok(&["delete", "secret", "projcred", "-n", &foreign]);
-    let out = e2e.regcred_ok(&["sync", "projcred"]);
+    e2e.regcred_ok(&["attach", name, "deployment/web", "-n", &second]);
+    e2e.kubectl_ok(&["delete", "secret", name, "-n", &foreign]);
+    let out = e2e.regcred_ok(&["sync", name]);
     assert!(
         text(&out.stderr).contains("left the scope"),
         "{}",
         text(&out.stderr)
     );
-    assert!(e2e.secret_exists(&first, "projcred"));
+    assert!(e2e.secret_exists(&first, name));
 
-    let out = e2e.run(&["sync", "projcred", "--prune"]);
+    let out = e2e.run(&["sync", name, "--prune"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(
         stderr.contains("still used by deployment.apps/web"),
         "{stderr}"
     );
-    assert!(!e2e.secret_exists(&first, "projcred"), "unused copy pruned");
-    assert!(e2e.secret_exists(&second, "projcred"), "used copy kept");
+    assert!(!e2e.secret_exists(&first, name), "unused copy pruned");
+    assert!(e2e.secret_exists(&second, name), "used copy kept");
 
-    let out = e2e.regcred_ok(&["sync", "projcred", "--prune", "--detach"]);
+    let out = e2e.regcred_ok(&["sync", name, "--prune", "--detach"]);
     assert!(
-        text(&out.stdout).contains(&format!("secret/projcred pruned in namespace {second}")),
+        text(&out.stdout).contains(&format!("secret/{name} pruned in namespace {second}")),
         "{}",
         text(&out.stdout)
     );
-    assert!(!e2e.secret_exists(&second, "projcred"));
+    assert!(!e2e.secret_exists(&second, name));
     let template = e2e.get_json(&["deployment", "web", "-n", &second]);
     assert!(
         template["spec"]["template"]["spec"]["imagePullSecrets"]
             .as_array()
             .is_none_or(|l| l.is_empty())
     );
-    let check = e2e.run(&["sync", "projcred", "--check"]);
+    let check = e2e.run(&["sync", name, "--check"]);
     assert_eq!(
         check.status.code(),
         Some(0),
@@ -254,12 +250,14 @@ fn project_membership_drift_conflicts_and_prune() {
 #[test]
 #[ignore = "needs the real control plane: tests/e2e/run.sh"]
 fn copies_that_record_different_scopes_are_an_error_naming_both() {
+    let owned = unique("twoscope");
+    let name = owned.as_str();
     let e2e = E2e::new();
     let (a, b) = (e2e.namespace("scopes"), e2e.namespace("scopes"));
     docker_login(&e2e, "pw");
-    e2e.regcred_ok(&["create", "twoscope", "--server", "quay.io", "-n", &a]);
-    e2e.regcred_ok(&["create", "twoscope", "--server", "quay.io", "-n", &b]);
-    let out = e2e.run(&["sync", "twoscope"]);
+    e2e.regcred_ok(&["create", name, "--server", "quay.io", "-n", &a]);
+    e2e.regcred_ok(&["create", name, "--server", "quay.io", "-n", &b]);
+    let out = e2e.run(&["sync", name]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(
@@ -268,13 +266,15 @@ fn copies_that_record_different_scopes_are_an_error_naming_both() {
     );
     // Giving the scope again replaces the record on every copy.
     let both = format!("{a},{b}");
-    e2e.regcred_ok(&["sync", "twoscope", "--namespaces", &both]);
-    e2e.regcred_ok(&["sync", "twoscope"]);
+    e2e.regcred_ok(&["sync", name, "--namespaces", &both]);
+    e2e.regcred_ok(&["sync", name]);
 }
 
 #[test]
 #[ignore = "needs the real control plane: tests/e2e/run.sh"]
 fn from_secret_copies_an_in_cluster_source_and_follows_its_rotation() {
+    let owned = unique("fromsrc");
+    let name = owned.as_str();
     let e2e = E2e::new();
     let source_ns = e2e.namespace("source");
     let targets = format!("{},{}", e2e.namespace("copy"), e2e.namespace("copy"));
@@ -291,7 +291,7 @@ fn from_secret_copies_an_in_cluster_source_and_follows_its_rotation() {
     let from = format!("{source_ns}/quay-robot");
     let out = e2e.regcred_ok(&[
         "create",
-        "fromsrc",
+        name,
         "--from-secret",
         &from,
         "--namespaces",
@@ -305,9 +305,9 @@ fn from_secret_copies_an_in_cluster_source_and_follows_its_rotation() {
         text(&out.stderr)
     );
     source("v2");
-    e2e.regcred_ok(&["sync", "fromsrc"]);
+    e2e.regcred_ok(&["sync", name]);
     for ns in targets.split(',') {
-        assert_eq!(password_in(&e2e, ns, "fromsrc"), "v2", "{ns}");
+        assert_eq!(password_in(&e2e, ns, name), "v2", "{ns}");
     }
 
     let missing = format!("{source_ns}/nope");
@@ -474,18 +474,23 @@ fn expiry_is_read_from_ecr_tokens_and_jwts() {
     };
     let cases = [
         (
-            "expired-ecr",
+            unique("expired-ecr"),
             "111111111111.dkr.ecr.us-east-1.amazonaws.com",
             ecr(now - 60),
             "EXPIRED",
         ),
         (
-            "expiring-jwt",
+            unique("expiring-jwt"),
             "expiring.azurecr.io",
             jwt(now + 1200),
             "EXPIRING",
         ),
-        ("fresh-jwt", "fresh.azurecr.io", jwt(now + 6 * 3600), "OK"),
+        (
+            unique("fresh-jwt"),
+            "fresh.azurecr.io",
+            jwt(now + 6 * 3600),
+            "OK",
+        ),
     ];
     for (name, server, token, _) in &cases {
         let bin = fake_helper(&e2e, name, token);
@@ -536,14 +541,70 @@ fn expiry_is_read_from_ecr_tokens_and_jwts() {
             .unwrap_or_else(|| panic!("{name} in {text_report}"));
         assert_eq!(object["images"][0]["verdict"], *verdict, "{name}: {object}");
     }
-    let human = text(
-        &e2e.run(&["check", "deployment/expired-ecr", "-n", &ns])
-            .stdout,
-    );
+    let expired = cases[0].0.as_str();
+    let target = format!("deployment/{expired}");
+    let human = text(&e2e.run(&["check", &target, "-n", &ns]).stdout);
     assert!(
-        human.contains("kubectl regcred sync expired-ecr"),
+        human.contains(&format!("kubectl regcred sync {expired}")),
         "{human}"
     );
+
+    // The helper now answers with a fresh token: sync reads it again and the verdict follows.
+    let bin = fake_helper(&e2e, expired, &ecr(now + 12 * 3600));
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = e2e
+        .regcred(&["sync", expired])
+        .env("DOCKER_CONFIG", e2e.home.path().join(expired))
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(&format!("secret/{expired} configured")),
+        "{}",
+        text(&out.stdout)
+    );
+    let report: Value =
+        serde_json::from_slice(&e2e.run(&["check", "-n", &ns, "-o", "json"]).stdout).unwrap();
+    let object = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["object"] == format!("deployment.apps/{expired}"))
+        .unwrap();
+    assert_eq!(object["images"][0]["verdict"], "OK", "{object}");
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn sync_without_a_name_covers_every_managed_credential() {
+    let e2e = E2e::new();
+    let (one, two) = (unique("every-one"), unique("every-two"));
+    let (a, b, c) = (
+        e2e.namespace("every"),
+        e2e.namespace("every"),
+        e2e.namespace("every"),
+    );
+    e2e.create_explicit(&one, "quay.io", "robot", "pw", &["-n", &a]);
+    let both = format!("{b},{c}");
+    e2e.create_explicit(&two, "ghcr.io", "robot", "pw", &["--namespaces", &both]);
+    e2e.kubectl_ok(&["delete", "secret", &two, "-n", &b]);
+    // Other tests' credentials are in the plan too, and may not be readable from this HOME:
+    // only ours are asserted on.
+    let out = e2e.run(&["sync", "--check", "-o", "json"]);
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let step = |secret: &str, ns: &str| {
+        plan["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["secret"] == secret && s["namespace"] == ns)
+            .cloned()
+    };
+    assert_eq!(step(&one, &a).unwrap()["action"], "unchanged", "{plan}");
+    assert_eq!(step(&two, &b).unwrap()["action"], "create", "{plan}");
+    assert_eq!(step(&two, &c).unwrap()["action"], "unchanged", "{plan}");
+    assert!(!e2e.secret_exists(&b, &two), "--check writes nothing");
 }
 
 #[test]
