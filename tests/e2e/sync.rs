@@ -6,6 +6,14 @@ use serde_json::Value;
 
 use crate::harness::{E2e, secret_writes, text};
 
+/// Our writes of `name` in `namespace`: other tests' `-A` writes land there too.
+fn writes_of(namespace: &str, name: &str) -> Vec<String> {
+    secret_writes(namespace)
+        .into_iter()
+        .filter(|write| write.ends_with(&format!(" {name}")))
+        .collect()
+}
+
 /// A Secret name no other test (or earlier run on the same cluster) uses: `sync NAME` sees
 /// every copy of NAME in the cluster.
 fn unique(name: &str) -> String {
@@ -61,7 +69,7 @@ fn a_rotation_updates_each_copy_once_and_a_second_sync_writes_nothing() {
     e2e.regcred_ok(&["create", name, "--server", "quay.io", "--namespaces", &list]);
     let before: Vec<usize> = namespaces
         .iter()
-        .map(|ns| secret_writes(ns).len())
+        .map(|ns| writes_of(ns, name).len())
         .collect();
 
     docker_login(&e2e, "second");
@@ -73,7 +81,7 @@ fn a_rotation_updates_each_copy_once_and_a_second_sync_writes_nothing() {
             "{stdout}"
         );
         assert_eq!(password_in(&e2e, ns, name), "second");
-        let writes = secret_writes(ns);
+        let writes = writes_of(ns, name);
         assert_eq!(
             writes[*before..],
             [format!("update {name}")],
@@ -89,7 +97,7 @@ fn a_rotation_updates_each_copy_once_and_a_second_sync_writes_nothing() {
             "{stdout}"
         );
         assert_eq!(
-            secret_writes(ns).len(),
+            writes_of(ns, name).len(),
             before + 1,
             "no write in {ns} the second time"
         );
@@ -168,7 +176,7 @@ fn project_membership_drift_conflicts_and_prune() {
             "{ns} {action}:\n{plan}"
         );
     }
-    let writes_before = secret_writes(&joined).len();
+    let writes_before = writes_of(&joined, name).len();
     let out = e2e.run(&["sync", name, "--check", "-o", "json"]);
     let steps: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(
@@ -179,7 +187,7 @@ fn project_membership_drift_conflicts_and_prune() {
             .any(|s| s["namespace"] == joined.as_str() && s["action"] == "create")
     );
     assert_eq!(
-        secret_writes(&joined).len(),
+        writes_of(&joined, name).len(),
         writes_before,
         "--check writes nothing"
     );
