@@ -143,12 +143,12 @@ async fn desired(
         scope.exclude = exclude.clone();
     }
     let recorded = scope.record(&cluster.default_namespace);
-    let Some(reference) = reference_copy(&ours) else {
+    let Some(reference) = reference_copy(name, &ours)? else {
         bail!(
             "no copy of it is managed by kubectl-regcred; create it first (kubectl regcred create {name} ...)"
         );
     };
-    let credentials = read_again(cluster, settings, explicit, reference, printer).await?;
+    let credentials = read_again(cluster, settings, explicit, reference, &ours, printer).await?;
     Ok(Desired {
         name: name.to_string(),
         credentials,
@@ -184,26 +184,33 @@ fn the_recorded_scope(name: &str, ours: &[(&String, &Secret)]) -> anyhow::Result
     }
 }
 
-/// The copy whose registries and sources most copies share (the first such, by namespace).
-fn reference_copy<'a>(ours: &[(&String, &'a Secret)]) -> Option<&'a Secret> {
-    let key = |secret: &Secret| {
+/// The copy whose record of registries and sources `sync` follows. Every copy must record
+/// the same: the record decides which sources are read (an in-cluster Secret, perhaps), so a
+/// copy edited in one namespace must never steer what all the others get.
+fn reference_copy<'a>(
+    name: &str,
+    ours: &[(&String, &'a Secret)],
+) -> anyhow::Result<Option<&'a Secret>> {
+    let record = |secret: &Secret| {
         let annotations = secret.metadata.annotations.clone().unwrap_or_default();
         (
             annotations.get(REGISTRIES_ANNOTATION).cloned(),
             recorded_sources(secret),
         )
     };
-    let mut best: Option<(&Secret, usize)> = None;
-    for (_, secret) in ours {
-        let count = ours
-            .iter()
-            .filter(|(_, other)| key(other) == key(secret))
-            .count();
-        if best.is_none_or(|(_, most)| count > most) {
-            best = Some((secret, count));
-        }
+    let Some((first_namespace, first)) = ours.first() else {
+        return Ok(None);
+    };
+    if let Some((namespace, _)) = ours
+        .iter()
+        .find(|(_, other)| record(other) != record(first))
+    {
+        bail!(
+            "its copies in namespaces {first_namespace} and {namespace} record different registries \
+             or sources; recreate it (kubectl regcred create {name} ... --force) so that they agree"
+        );
     }
-    best.map(|(secret, _)| secret)
+    Ok(Some(first))
 }
 
 /// Each registry of the reference copy, read again from the source it records.
@@ -212,6 +219,7 @@ async fn read_again(
     settings: &SyncSettings,
     explicit: Option<&ExplicitLogin>,
     reference: &Secret,
+    ours: &[(&String, &Secret)],
     printer: &Printer,
 ) -> anyhow::Result<Vec<Credential>> {
     let keys: Vec<String> = reference
@@ -243,7 +251,7 @@ async fn read_again(
                 None
             }
             Some(RecordedOrigin::Local(SourceKind::Explicit)) => Some(explicit_again(
-                settings, explicit, reference, &key, &registry, printer,
+                settings, explicit, ours, &key, &registry, printer,
             )?),
             Some(RecordedOrigin::Local(kind)) => {
                 local.push((registry.clone(), kind));
@@ -308,11 +316,12 @@ async fn read_again(
     Ok(credentials)
 }
 
-/// Explicit credentials cannot be read again: the new ones if given, else the copy's own.
+/// Explicit credentials cannot be read again: the new ones if given, else the login every
+/// copy holds. Copies that disagree are an error: one edited copy must not spread.
 fn explicit_again(
     settings: &SyncSettings,
     explicit: Option<&ExplicitLogin>,
-    reference: &Secret,
+    ours: &[(&String, &Secret)],
     key: &str,
     registry: &Registry,
     printer: &Printer,
@@ -328,10 +337,37 @@ fn explicit_again(
             origin: Origin::Explicit,
         });
     }
-    let login = kubelet::secret_logins(reference)?
-        .into_iter()
-        .find(|login| login.raw == key)
-        .with_context(|| format!("{registry}: the copy holds no login for it"))?;
+    // A copy that cannot be parsed or lacks the login is drift: sync rewrites it.
+    let held: Vec<kubelet::SecretLogin> = ours
+        .iter()
+        .filter_map(|(_, secret)| {
+            kubelet::secret_logins(secret)
+                .ok()?
+                .into_iter()
+                .find(|login| login.raw == key)
+        })
+        .collect();
+    let same = |a: &kubelet::SecretLogin, b: &kubelet::SecretLogin| {
+        a.username == b.username && a.password.expose() == b.password.expose()
+    };
+    let (login, votes) = held
+        .iter()
+        .map(|login| {
+            (
+                login,
+                held.iter().filter(|other| same(login, other)).count(),
+            )
+        })
+        .max_by_key(|(_, votes)| *votes)
+        .with_context(|| format!("{registry}: no copy holds a login for it"))?;
+    // Only a login most copies hold is kept: one copy edited by hand is repaired, never spread.
+    if votes * 2 <= held.len() {
+        bail!(
+            "{registry}: its copies hold different explicit credentials and none is held by most \
+             of them; give them again with --server {registry} --username USER --password-stdin"
+        );
+    }
+    let login = login.clone();
     printer.note(format!(
         "{registry}: explicit credentials cannot be read again; kept as they are (give --username and --password-stdin to change them)"
     ));

@@ -709,3 +709,58 @@ fn system_namespaces_only_when_named_and_exclusions_apply() {
     );
     e2e.kubectl_ok(&["delete", "secret", "syscred2", "-n", "kube-public"]);
 }
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn an_edited_copy_cannot_steer_what_sync_spreads() {
+    let e2e = E2e::new();
+    let owned = unique("steer");
+    let name = owned.as_str();
+    let namespaces: Vec<String> = (0..3).map(|_| e2e.namespace("steer")).collect();
+    let all = namespaces.join(",");
+    let out = e2e.create_explicit(name, "quay.io", "robot", "pw", &["--namespaces", &all]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // One copy's explicit login edited by hand: the login most copies hold wins.
+    let edited = b64(r#"{"auths":{"quay.io":{"username":"robot","password":"attacker"}}}"#);
+    e2e.kubectl_ok(&[
+        "patch",
+        "secret",
+        name,
+        "-n",
+        &namespaces[0],
+        "--type",
+        "merge",
+        "-p",
+        &format!(r#"{{"data":{{".dockerconfigjson":"{edited}"}}}}"#),
+    ]);
+    e2e.regcred_ok(&["sync", name]);
+    for ns in &namespaces {
+        assert_eq!(password_in(&e2e, ns, name), "pw", "{ns}");
+    }
+    // One copy's record pointed at another namespace's Secret: refused, nothing written.
+    e2e.kubectl_ok(&[
+        "annotate",
+        "secret",
+        name,
+        "-n",
+        &namespaces[1],
+        "--overwrite",
+        r#"kubectl-regcred/sources={"quay.io":"secret kube-system/not-yours"}"#,
+    ]);
+    let before: Vec<usize> = namespaces
+        .iter()
+        .map(|ns| writes_of(ns, name).len())
+        .collect();
+    let out = e2e.run(&["sync", name]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("record different registries or sources"),
+        "{stderr}"
+    );
+    let after: Vec<usize> = namespaces
+        .iter()
+        .map(|ns| writes_of(ns, name).len())
+        .collect();
+    assert_eq!(before, after, "nothing written");
+}
