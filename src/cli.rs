@@ -43,6 +43,9 @@ pub(crate) enum Command {
     /// Keep credentials true: re-read them, then fix every copy in the recorded scope
     #[command(after_help = SYNC_EXAMPLES)]
     Sync(SyncArgs),
+    /// Run `sync --watch` inside the cluster: its manifests, and its status
+    #[command(subcommand, after_help = CONTROLLER_EXAMPLES)]
+    Controller(ControllerCommand),
     /// Detach a pull Secret from every workload and ServiceAccount, then delete its copies
     #[command(after_help = DELETE_EXAMPLES)]
     Delete(DeleteArgs),
@@ -85,7 +88,15 @@ Examples:
   kubectl regcred sync                     # every credential kubectl-regcred manages
   kubectl regcred sync regcred --prune     # also delete copies that left the scope
   kubectl regcred sync --check             # read-only: the plan; exit 1 on drift
-  kubectl regcred sync regcred --project p-7x2kq   # record a new scope";
+  kubectl regcred sync regcred --project p-7x2kq   # record a new scope
+  kubectl regcred sync --watch             # keep every managed credential true until Ctrl-C
+  kubectl regcred sync regcred --watch --refresh 30m --auto-attach";
+
+const CONTROLLER_EXAMPLES: &str = "\
+Examples:
+  kubectl regcred controller manifests | kubectl apply -f -
+  kubectl regcred controller manifests --auto-attach --image registry.example/regcred:v1
+  kubectl regcred controller status        # leader, last reconcile, errors, per credential";
 
 const DELETE_EXAMPLES: &str = "\
 Examples:
@@ -243,7 +254,90 @@ pub(crate) struct SyncArgs {
     pub(crate) force: bool,
 
     #[command(flatten)]
+    pub(crate) watch: WatchArgs,
+
+    #[command(flatten)]
     pub(crate) write: WriteArgs,
+}
+
+/// `sync --watch`: the continuous reconciler (docs/controller.md).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Watching")]
+pub(crate) struct WatchArgs {
+    /// Keep reconciling until stopped (Ctrl-C or SIGTERM)
+    #[arg(long, conflicts_with = "check")]
+    pub(crate) watch: bool,
+
+    /// Read credentials again from their sources this often (default: at 70% of a known lifetime)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "watch")]
+    pub(crate) refresh: Option<Duration>,
+
+    /// Reconcile every credential from the watch caches this often, even without events
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration, requires = "watch")]
+    pub(crate) resync: Duration,
+
+    /// Attach matching managed Secrets to new or changed workloads (=serviceaccounts: also
+    /// every ServiceAccount)
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHAT",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "workloads",
+        requires = "watch"
+    )]
+    pub(crate) auto_attach: Option<AutoAttachArg>,
+
+    /// Serve /healthz, /readyz and /metrics on this address (e.g. 0.0.0.0:8080)
+    #[arg(long, value_name = "ADDR", requires = "watch")]
+    pub(crate) listen: Option<std::net::SocketAddr>,
+
+    /// Log format
+    #[arg(
+        long,
+        value_enum,
+        default_value = "text",
+        value_name = "FORMAT",
+        requires = "watch"
+    )]
+    pub(crate) log_format: LogFormatArg,
+
+    /// Elect one writer among replicas with a coordination.k8s.io Lease
+    #[arg(long, requires = "watch")]
+    pub(crate) leader_elect: bool,
+
+    /// Namespace of the Lease (default: the Pod's or the context's namespace)
+    #[arg(long, value_name = "NAMESPACE", requires = "leader_elect")]
+    pub(crate) lease_namespace: Option<String>,
+
+    /// Name of the Lease
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "kubectl-regcred",
+        requires = "leader_elect"
+    )]
+    pub(crate) lease_name: String,
+
+    /// How long a Lease holds without renewal
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = parse_duration, requires = "leader_elect")]
+    pub(crate) lease_duration: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum AutoAttachArg {
+    // Deployments, StatefulSets, DaemonSets and CronJobs, by their images. (Plain comments:
+    // documented values would switch clap to the long help layout.)
+    Workloads,
+    // Workloads, and every ServiceAccount gets the managed Secrets of its namespace.
+    Serviceaccounts,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormatArg {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -413,6 +507,51 @@ pub(crate) struct LoginArgs {
 pub(crate) struct LogoutArgs {
     /// The registry
     pub(crate) server: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ControllerCommand {
+    /// Print the Namespace, RBAC and Deployment that run the controller (-n: its namespace)
+    Manifests(ManifestsArgs),
+    /// Who leads, when it last reconciled, and each credential's state (-n: its namespace)
+    Status(ControllerStatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ManifestsArgs {
+    /// The controller's image
+    #[arg(long, value_name = "IMAGE", default_value = concat!("ghcr.io/kubectl-regcred/kubectl-regcred:v", env!("CARGO_PKG_VERSION")))]
+    pub(crate) image: String,
+
+    /// Also let it attach Secrets to workloads (and ServiceAccounts): adds that RBAC
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHAT",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "workloads"
+    )]
+    pub(crate) auto_attach: Option<AutoAttachArg>,
+
+    /// Re-read credentials this often
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) refresh: Option<String>,
+
+    /// Replicas (one leads; the others wait)
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=10))]
+    pub(crate) replicas: u16,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ControllerStatusArgs {
+    /// Name of the Lease
+    #[arg(long, value_name = "NAME", default_value = "kubectl-regcred")]
+    pub(crate) lease_name: String,
+
+    /// Output format (default: a summary)
+    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
+    pub(crate) output: Option<StructuredOutputArg>,
 }
 
 #[derive(Debug, Args)]

@@ -11,7 +11,9 @@ mod cli;
 mod cluster;
 mod commands;
 mod completion;
+mod controller;
 mod credentials;
+mod desired;
 mod error;
 mod fanout;
 #[cfg(feature = "fuzzing")]
@@ -34,12 +36,12 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
 
-use cli::{Cli, Command};
+use cli::{Cli, Command, ControllerCommand};
 use error::{ExitStatus, exit_status_for, is_broken_pipe, render};
 use printer::Printer;
 use settings::{
     AttachSettings, CheckSettings, Connection, CreateSettings, DeleteSettings, DetachSettings,
-    ListSettings, LoginSettings, ShowSettings, SyncSettings,
+    ListSettings, LoginSettings, ManifestsSettings, ShowSettings, SyncSettings,
 };
 
 /// The name shown in usage: `kubectl regcred` when kubectl ran us as a plugin (it execs the
@@ -157,6 +159,21 @@ async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
         Command::Sync(args) => {
             let settings = SyncSettings::from_args(&args, namespace)?;
             commands::sync::run(settings, connection, printer).await
+        }
+        Command::Controller(ControllerCommand::Manifests(args)) => {
+            let settings = ManifestsSettings::from_args(&args, namespace)?;
+            commands::controller::manifests(&settings, printer)
+        }
+        Command::Controller(ControllerCommand::Status(args)) => {
+            let lease_namespace = namespace.unwrap_or(settings::CONTROLLER_NAMESPACE);
+            commands::controller::status(
+                lease_namespace,
+                &args.lease_name,
+                settings::structured_output(args.output),
+                connection,
+                printer,
+            )
+            .await
         }
         Command::Delete(args) => {
             let settings = DeleteSettings::from_args(&args, namespace)?;

@@ -120,19 +120,20 @@ pub(crate) async fn namespaces_in(
 }
 
 /// Plans and (unless `--check`) carries out one credential's sync. `copies` are every Secret
-/// of its name in the cluster, as [`copies_everywhere`] read them.
+/// of its name in the cluster, as [`copies_everywhere`] read them (or a watch cache holds
+/// them), and `in_scope` the namespaces its scope names ([`namespaces_in`]).
 pub(crate) async fn reconcile(
     cluster: &Cluster,
     desired: &Desired,
     copies: &BTreeMap<String, Secret>,
+    in_scope: &[InScope],
     options: &Options<'_>,
 ) -> Result<Vec<StepResult>, ClusterError> {
-    let in_scope = namespaces_in(cluster, &desired.scope).await?;
     let users = if options.plan.prune {
         users_of(
             cluster,
             &desired.name,
-            &sync::prune_candidates(&in_scope, copies),
+            &sync::prune_candidates(in_scope, copies),
             options,
         )
         .await
@@ -140,7 +141,7 @@ pub(crate) async fn reconcile(
         BTreeMap::new()
     };
     let observed = Observed {
-        in_scope: &in_scope,
+        in_scope,
         copies,
         users: &users,
     };

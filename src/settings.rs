@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::{
-    AttachArgs, CheckArgs, CreateArgs, DeleteArgs, DetachArgs, DryRunArg, ExplicitArgs, KubeArgs,
-    ListArgs, ListOutputArg, LoginArgs, LogoutArgs, OutputArg, ScopeArgs, SelectionArgs, ShowArgs,
-    SourceArg, StructuredOutputArg, SyncArgs, WriteArgs,
+    AttachArgs, AutoAttachArg, CheckArgs, CreateArgs, DeleteArgs, DetachArgs, DryRunArg,
+    ExplicitArgs, KubeArgs, ListArgs, ListOutputArg, LogFormatArg, LoginArgs, LogoutArgs,
+    ManifestsArgs, OutputArg, ScopeArgs, SelectionArgs, ShowArgs, SourceArg, StructuredOutputArg,
+    SyncArgs, WatchArgs, WriteArgs,
 };
 use crate::credentials::{Password, PasswordInput, SourceKind};
 use crate::error::UsageError;
@@ -97,6 +98,119 @@ pub(crate) struct SyncSettings {
     pub(crate) check: bool,
     pub(crate) allow_removal: bool,
     pub(crate) write: WriteSettings,
+    /// `--watch`: keep reconciling.
+    pub(crate) watch: Option<WatchSettings>,
+}
+
+/// How `sync --watch` runs (docs/controller.md).
+#[derive(Debug, Clone)]
+pub(crate) struct WatchSettings {
+    /// `None`: at 70% of a known lifetime only.
+    pub(crate) refresh: Option<Duration>,
+    pub(crate) resync: Duration,
+    pub(crate) auto_attach: Option<AutoAttach>,
+    pub(crate) listen: Option<std::net::SocketAddr>,
+    pub(crate) json_logs: bool,
+    pub(crate) lease: Option<LeaseSettings>,
+}
+
+/// What `--auto-attach` attaches to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AutoAttach {
+    Workloads,
+    WorkloadsAndServiceAccounts,
+}
+
+impl From<AutoAttachArg> for AutoAttach {
+    fn from(arg: AutoAttachArg) -> Self {
+        match arg {
+            AutoAttachArg::Workloads => Self::Workloads,
+            AutoAttachArg::Serviceaccounts => Self::WorkloadsAndServiceAccounts,
+        }
+    }
+}
+
+/// `--leader-elect`: which Lease, and for how long it holds.
+#[derive(Debug, Clone)]
+pub(crate) struct LeaseSettings {
+    /// `None`: the Pod's namespace in a cluster, else the context's.
+    pub(crate) namespace: Option<String>,
+    pub(crate) name: String,
+    pub(crate) duration: Duration,
+}
+
+impl WatchSettings {
+    fn from_args(args: &WatchArgs) -> Result<Option<Self>, UsageError> {
+        if !args.watch {
+            return Ok(None);
+        }
+        if args.resync < Duration::from_secs(1) {
+            return Err(UsageError("--resync must be at least 1s".into()));
+        }
+        if args.refresh.is_some_and(|d| d < Duration::from_secs(1)) {
+            return Err(UsageError("--refresh must be at least 1s".into()));
+        }
+        if args.lease_duration < Duration::from_secs(3) {
+            return Err(UsageError("--lease-duration must be at least 3s".into()));
+        }
+        if let Some(namespace) = &args.lease_namespace {
+            names::check_label(namespace).map_err(|why| {
+                UsageError(format!("invalid --lease-namespace {namespace:?}: {why}"))
+            })?;
+        }
+        names::check_subdomain(&args.lease_name).map_err(|why| {
+            UsageError(format!("invalid --lease-name {:?}: {why}", args.lease_name))
+        })?;
+        Ok(Some(Self {
+            refresh: args.refresh,
+            resync: args.resync,
+            auto_attach: args.auto_attach.map(AutoAttach::from),
+            listen: args.listen,
+            json_logs: args.log_format == LogFormatArg::Json,
+            lease: args.leader_elect.then(|| LeaseSettings {
+                namespace: args.lease_namespace.clone(),
+                name: args.lease_name.clone(),
+                duration: args.lease_duration,
+            }),
+        }))
+    }
+}
+
+/// What `controller manifests` prints.
+#[derive(Debug, Clone)]
+pub(crate) struct ManifestsSettings {
+    pub(crate) namespace: String,
+    pub(crate) image: String,
+    pub(crate) auto_attach: Option<AutoAttach>,
+    pub(crate) refresh: Option<String>,
+    pub(crate) replicas: u16,
+}
+
+/// The namespace `controller` subcommands work in unless `-n` says otherwise.
+pub(crate) const CONTROLLER_NAMESPACE: &str = "regcred-system";
+
+impl ManifestsSettings {
+    pub(crate) fn from_args(
+        args: &ManifestsArgs,
+        namespace: Option<&str>,
+    ) -> Result<Self, UsageError> {
+        let namespace = namespace.unwrap_or(CONTROLLER_NAMESPACE);
+        names::check_label(namespace)
+            .map_err(|why| UsageError(format!("invalid namespace {namespace:?}: {why}")))?;
+        if let Some(refresh) = &args.refresh {
+            crate::cli::parse_duration(refresh).map_err(|e| UsageError(e.to_string()))?;
+        }
+        if args.image.trim().is_empty() || args.image.chars().any(char::is_whitespace) {
+            return Err(UsageError(format!("invalid --image {:?}", args.image)));
+        }
+        Ok(Self {
+            namespace: namespace.to_string(),
+            image: args.image.clone(),
+            auto_attach: args.auto_attach.map(AutoAttach::from),
+            refresh: args.refresh.clone(),
+            replicas: args.replicas,
+        })
+    }
 }
 
 /// What `delete` removes, and where.
@@ -584,6 +698,7 @@ impl SyncSettings {
             check: args.check,
             allow_removal: args.allow_removal,
             write: WriteSettings::from_args(&args.write),
+            watch: WatchSettings::from_args(&args.watch)?,
         })
     }
 }

@@ -57,6 +57,8 @@ pub(crate) enum ClusterError {
         context: &'static str,
         source: ApiError,
     },
+    #[error("using the Pod's ServiceAccount (in-cluster configuration): {0}")]
+    InCluster(String),
     #[error("no namespace matches the selector {0:?}")]
     NoNamespaceMatches(String),
 }
@@ -131,14 +133,21 @@ pub(crate) async fn connect(
     connection: &Connection,
     printer: &Printer,
 ) -> Result<Cluster, ClusterError> {
-    let kubeconfig = read_kubeconfig(connection)?;
-    let kubeconfig_copy = kubeconfig.clone();
-    let mut config = Config::from_custom_kubeconfig(kubeconfig, &options(connection))
-        .await
-        .map_err(|source| ClusterError::Kubeconfig {
-            what: "using kubeconfig".to_string(),
-            source,
-        })?;
+    let (mut config, kubeconfig_copy) = if runs_in_cluster(connection) {
+        let config =
+            Config::incluster().map_err(|source| ClusterError::InCluster(source.to_string()))?;
+        (config, Kubeconfig::default())
+    } else {
+        let kubeconfig = read_kubeconfig(connection)?;
+        let kubeconfig_copy = kubeconfig.clone();
+        let config = Config::from_custom_kubeconfig(kubeconfig, &options(connection))
+            .await
+            .map_err(|source| ClusterError::Kubeconfig {
+                what: "using kubeconfig".to_string(),
+                source,
+            })?;
+        (config, kubeconfig_copy)
+    };
     if let Some(user) = &connection.impersonate_user {
         config.auth_info.impersonate = Some(user.clone());
     }
@@ -178,6 +187,21 @@ pub(crate) async fn connect(
         cronjob_v1: Default::default(),
         printer: printer.clone(),
     })
+}
+
+/// client-go's rule: with no kubeconfig named (flag or `$KUBECONFIG`) and none at
+/// `~/.kube/config`, a Pod (`KUBERNETES_SERVICE_HOST` set) uses its ServiceAccount.
+fn runs_in_cluster(connection: &Connection) -> bool {
+    let named = connection.kubeconfig.is_some()
+        || connection.context.is_some()
+        || connection.cluster.is_some()
+        || connection.user.is_some()
+        || std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty());
+    let default_exists = dirs::home_dir().is_some_and(|home| home.join(".kube/config").exists());
+    !named
+        && !default_exists
+        && std::env::var_os("KUBERNETES_SERVICE_HOST").is_some_and(|v| !v.is_empty())
+        && std::env::var_os("KUBERNETES_SERVICE_PORT").is_some_and(|v| !v.is_empty())
 }
 
 /// Connects, then lists the namespaces `scope` names: what every multi-namespace command

@@ -2,6 +2,7 @@
 
 pub(crate) mod attach;
 pub(crate) mod check;
+pub(crate) mod controller;
 pub(crate) mod create;
 pub(crate) mod credential_helper;
 pub(crate) mod delete;

@@ -931,3 +931,98 @@ fn a_broken_kubeconfig_is_reported_without_its_lines() {
         "{report}"
     );
 }
+
+#[test]
+fn controller_manifests_are_what_deploy_holds() {
+    let env = TestEnv::new();
+    let output = env.cmd(&["controller", "manifests"]).output().unwrap();
+    assert!(output.status.success());
+    let committed = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubectl-regcred.yaml"),
+    )
+    .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        committed,
+        "regenerate: cargo run -q -- controller manifests > deploy/kubectl-regcred.yaml"
+    );
+    // Least privilege: no workload or ServiceAccount access unless auto-attach is on.
+    for absent in ["deployments", "serviceaccounts]", "pods", "configmaps"] {
+        assert!(!committed.contains(absent), "{absent}");
+    }
+    for present in [
+        "runAsNonRoot: true",
+        "readOnlyRootFilesystem: true",
+        "replicas: 2",
+        "- --leader-elect",
+        "limits:",
+    ] {
+        assert!(committed.contains(present), "{present}");
+    }
+
+    let output = env
+        .cmd(&[
+            "controller",
+            "manifests",
+            "-n",
+            "ops",
+            "--auto-attach=serviceaccounts",
+            "--refresh",
+            "30m",
+            "--image",
+            "registry.example/regcred:v9",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    for present in [
+        "namespace: ops",
+        "resources: [deployments, statefulsets, daemonsets]",
+        "resources: [serviceaccounts]",
+        "- --auto-attach=serviceaccounts",
+        "- --refresh=30m",
+        "image: registry.example/regcred:v9",
+    ] {
+        assert!(text.contains(present), "{present}\n{text}");
+    }
+}
+
+#[test]
+fn watch_flags_are_checked_before_anything_runs() {
+    let env = TestEnv::new();
+    assert_usage_errors(
+        &env,
+        &[
+            (&["sync", "--refresh", "1m"], "--watch"),
+            (&["sync", "--watch", "--check"], "--check"),
+            (
+                &["sync", "--watch", "--resync", "0s"],
+                "--resync must be at least 1s",
+            ),
+            (&["sync", "--watch", "--lease-name", "x"], "--leader-elect"),
+            (
+                &[
+                    "sync",
+                    "--watch",
+                    "--leader-elect",
+                    "--lease-duration",
+                    "1s",
+                ],
+                "--lease-duration must be at least 3s",
+            ),
+            (
+                &["sync", "--watch", "--listen", "nowhere"],
+                "invalid value 'nowhere'",
+            ),
+            (
+                &["controller", "manifests", "--refresh", "soon"],
+                "invalid duration",
+            ),
+            (
+                &["controller", "manifests", "-n", "Bad_NS"],
+                "invalid namespace",
+            ),
+        ],
+    );
+}

@@ -1,0 +1,256 @@
+//! `--auto-attach`: workloads (and with `=serviceaccounts`, ServiceAccounts) created or
+//! changed any way get the managed Secrets their images need, matched by the kubelet's
+//! rules exactly as `attach --auto` matches them (docs/controller.md). Only missing names
+//! are added, through the same writes `attach` makes, so an object that already lists them
+//! costs no request and no rollout. Nothing is ever removed; what we added is recorded in
+//! the [`ATTACHED_ANNOTATION`], and `kubectl-regcred/auto-attach: "false"` opts out.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::{Trigger, forward};
+use crate::cluster::Cluster;
+use crate::cluster::fetch::{self, kind_resource};
+use crate::cluster::writes::{PatchOptions, patch_template, update_service_account};
+use crate::references::{Candidate, auto_names};
+use crate::rules::kinds::{self, Kind};
+use crate::rules::kubelet;
+use crate::settings::{AutoAttach, WriteSettings};
+
+/// Set to `"false"` on a workload or ServiceAccount to keep auto-attach away from it.
+pub(crate) const OPT_OUT_ANNOTATION: &str = "kubectl-regcred/auto-attach";
+/// The names auto-attach added, comma-separated.
+pub(crate) const ATTACHED_ANNOTATION: &str = "kubectl-regcred/auto-attached";
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct WorkloadKey {
+    pub(crate) kind: Kind,
+    pub(crate) namespace: String,
+    pub(crate) name: String,
+}
+
+/// A workload as last seen; `None` once deleted.
+#[derive(Debug)]
+pub(crate) struct WorkloadEvent {
+    pub(crate) key: WorkloadKey,
+    pub(crate) object: Option<Value>,
+}
+
+/// Starts a watch per kind; returns the names to wait for before the caches count as synced.
+pub(crate) async fn watch(
+    cluster: &Cluster,
+    what: AutoAttach,
+    triggers: mpsc::UnboundedSender<Trigger>,
+) -> Vec<&'static str> {
+    let mut started = vec![
+        watch_kind::<Deployment>(cluster, Kind::Deployment, "deployments", triggers.clone()),
+        watch_kind::<StatefulSet>(cluster, Kind::StatefulSet, "statefulsets", triggers.clone()),
+        watch_kind::<DaemonSet>(cluster, Kind::DaemonSet, "daemonsets", triggers.clone()),
+    ];
+    // batch/v1 CronJobs from Kubernetes 1.21; older servers' CronJobs are left alone.
+    if cluster.serves_cronjob_v1().await {
+        started.push(watch_kind::<CronJob>(
+            cluster,
+            Kind::CronJob,
+            "cronjobs",
+            triggers.clone(),
+        ));
+    }
+    if what == AutoAttach::WorkloadsAndServiceAccounts {
+        started.push(watch_kind::<ServiceAccount>(
+            cluster,
+            Kind::ServiceAccount,
+            "serviceaccounts",
+            triggers,
+        ));
+    }
+    started
+}
+
+fn watch_kind<K>(
+    cluster: &Cluster,
+    kind: Kind,
+    what: &'static str,
+    triggers: mpsc::UnboundedSender<Trigger>,
+) -> &'static str
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let api: Api<K> = Api::all(cluster.client.clone());
+    let stream = watcher::watcher(api, watcher::Config::default())
+        .default_backoff()
+        // Only spec and metadata matter; the rest would only cost memory.
+        .modify(|object| object.managed_fields_mut().clear());
+    tokio::spawn(forward(
+        stream,
+        what,
+        triggers,
+        move |event| {
+            let (object, deleted) = match event {
+                watcher::Event::Apply(o) | watcher::Event::InitApply(o) => (o, false),
+                watcher::Event::Delete(o) => (o, true),
+                _ => return None,
+            };
+            let key = WorkloadKey {
+                kind,
+                namespace: object.namespace()?,
+                name: object.name_any(),
+            };
+            let object = if deleted {
+                None
+            } else {
+                let mut value = serde_json::to_value(object).ok()?;
+                if let Some(map) = value.as_object_mut() {
+                    map.remove("status");
+                }
+                Some(value)
+            };
+            Some(Trigger::Workload(WorkloadEvent { key, object }))
+        },
+        true,
+    ));
+    what
+}
+
+/// Adds to `object` the managed Secrets of its namespace (`managed`) that it needs and
+/// lacks. Returns the result for the metrics: `attached`, `unchanged`, `skipped`, `error`.
+pub(crate) async fn attach(
+    cluster: &Cluster,
+    key: &WorkloadKey,
+    object: &Value,
+    managed: &[Arc<Secret>],
+    write: &WriteSettings,
+) -> &'static str {
+    let annotations = &object["metadata"]["annotations"];
+    if annotations[OPT_OUT_ANNOTATION].as_str() == Some("false") {
+        return "skipped";
+    }
+    let Some(holder) = kinds::pull_secret_holder(key.kind, object) else {
+        return "skipped";
+    };
+    let candidates: Vec<Candidate> = managed
+        .iter()
+        .filter_map(|secret| {
+            Some(Candidate {
+                name: secret.metadata.name.clone()?,
+                keys: kubelet::parse_secret(secret).ok()?,
+            })
+        })
+        .collect();
+    let wanted: Vec<String> = if key.kind == Kind::ServiceAccount {
+        candidates.iter().map(|c| c.name.clone()).collect()
+    } else {
+        let context = key.kind.reference(&key.name);
+        // Notices (images nothing matches) are for interactive `attach --auto`; a
+        // controller would repeat them on every event.
+        auto_names(holder, &candidates, &context, &mut Vec::new())
+    };
+    let missing = kinds::added_names(&kinds::pull_secret_names(holder), &wanted);
+    if missing.is_empty() {
+        return "unchanged";
+    }
+    let mut recorded: Vec<String> = annotations[ATTACHED_ANNOTATION]
+        .as_str()
+        .unwrap_or_default()
+        .split(',')
+        .filter(|n| !n.is_empty())
+        .map(String::from)
+        .collect();
+    let seen: HashSet<String> = recorded.iter().cloned().collect();
+    recorded.extend(missing.iter().filter(|n| !seen.contains(*n)).cloned());
+    let record = json!({"metadata": {"annotations": {ATTACHED_ANNOTATION: recorded.join(",")}}});
+    let options = PatchOptions {
+        server_dry_run: false,
+        field_manager: &write.field_manager,
+    };
+    let reference = key.kind.reference(&key.name);
+    let written = if key.kind == Kind::ServiceAccount {
+        // An atomic list: a guarded read-modify-write (docs/semantics.md §6), then the record.
+        let added = missing.clone();
+        match update_service_account(
+            cluster,
+            &key.namespace,
+            &key.name,
+            move |existing| kinds::with_names(existing, &added),
+            options,
+        )
+        .await
+        {
+            Ok(_) => patch_metadata(cluster, key, &record, options).await,
+            Err(error) => Err(error),
+        }
+    } else {
+        // One strategic merge patch: the list merges by name, and the record rides along.
+        let mut patch = kinds::attach_patch(key.kind, &kinds::pull_secret_names(holder), &missing);
+        merge(&mut patch, record);
+        let resource = fetch::resource(cluster, key.kind).await;
+        patch_template(
+            cluster,
+            &resource,
+            &key.namespace,
+            &key.name,
+            &patch,
+            options,
+        )
+        .await
+        .map(|_| ())
+    };
+    match written {
+        Ok(()) => {
+            tracing::info!(namespace = %key.namespace, object = %reference, secrets = ?missing, "attached");
+            "attached"
+        }
+        Err(error) => {
+            tracing::warn!(namespace = %key.namespace, object = %reference, secrets = ?missing, error = %cluster.describe(&error), "auto-attach failed");
+            "error"
+        }
+    }
+}
+
+/// Records what auto-attach added on a ServiceAccount's metadata.
+async fn patch_metadata(
+    cluster: &Cluster,
+    key: &WorkloadKey,
+    patch: &Value,
+    options: PatchOptions<'_>,
+) -> Result<(), kube::Error> {
+    let resource = kind_resource(Kind::ServiceAccount, "v1");
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(cluster.client.clone(), &key.namespace, &resource);
+    let params = PatchParams {
+        field_manager: Some(options.field_manager.to_string()),
+        ..PatchParams::default()
+    };
+    api.patch(&key.name, &params, &Patch::Merge(patch))
+        .await
+        .map(|_| ())
+}
+
+/// Deep-merges `from` into `into` (objects only).
+fn merge(into: &mut Value, from: Value) {
+    match (into, from) {
+        (Value::Object(into), Value::Object(from)) => {
+            for (key, value) in from {
+                merge(into.entry(key).or_insert(Value::Null), value);
+            }
+        }
+        (into, from) => *into = from,
+    }
+}

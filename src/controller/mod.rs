@@ -1,0 +1,816 @@
+//! `sync --watch`: the `sync` reconciler, run on every change instead of once
+//! (docs/controller.md). kube's runtime does the watching: reflector caches of Namespaces
+//! and of our copies, a watch per source Secret and per namespace selector, and its
+//! scheduler, which delays and deduplicates the work. Each event schedules only the
+//! credential (or workload) it touches; [`reconcile::reconcile`] then plans from the caches
+//! and writes only what differs, so an idle resync costs no request at all.
+//!
+//! The same loop runs in a terminal and in the cluster; with `--leader-elect` only the
+//! replica holding the Lease ([`lease`]) writes, and the others keep warm caches.
+
+mod attach;
+pub(crate) mod http;
+pub(crate) mod lease;
+pub(crate) mod manifests;
+pub(crate) mod state;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{FutureExt, StreamExt, channel::mpsc as queue};
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::Api;
+use kube::core::PartialObjectMeta;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::scheduler::{ScheduleRequest, scheduler};
+use kube::runtime::{WatchStreamExt, watcher};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use crate::cluster::Cluster;
+use crate::credentials::ExplicitLogin;
+use crate::desired::{self, Copies};
+use crate::error::ExitStatus;
+use crate::printer::Printer;
+use crate::reconcile::{self, Desired};
+use crate::rules::credential::Origin;
+use crate::rules::expiry::expiry_of;
+use crate::rules::pullsecret::{MANAGED_BY_LABEL, MANAGER};
+use crate::rules::scope::{NamespaceScope, Scope};
+use crate::rules::sync::{InScope, Step};
+use crate::settings::{SyncSettings, WatchSettings};
+use state::State;
+
+/// A refresh comes at this share of a login's known lifetime (docs/controller.md).
+const REFRESH_AT_LIFETIME: f64 = 0.7;
+/// Retries after a failed reconcile wait 1 s, 2 s, 4 s, ... up to this.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// In-flight work gets this long after SIGTERM; the whole exit stays under 5 s.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// What a watch saw, sent to the loop.
+#[derive(Debug)]
+enum Trigger {
+    /// A startup watch finished its first list.
+    Synced(&'static str),
+    Namespace(String),
+    /// A namespace entered, changed in or left a selector's watch.
+    Selected {
+        selector: String,
+        namespace: String,
+    },
+    /// A selector's watch has listed (again): its namespaces are known.
+    SelectorListed(String),
+    Copy {
+        name: String,
+        namespace: String,
+    },
+    Source {
+        namespace: String,
+        name: String,
+    },
+    Workload(attach::WorkloadEvent),
+}
+
+/// What the scheduler hands back, deduplicated.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Work {
+    Credential(String),
+    Attach(attach::WorkloadKey),
+}
+
+/// A credential the loop keeps true.
+#[derive(Default)]
+struct Tracked {
+    desired: Option<Desired>,
+    /// Read its sources again before the next reconcile.
+    reload: bool,
+    refresh_at: Option<Instant>,
+    failures: u32,
+    sources: Vec<(String, String)>,
+}
+
+/// The caches the loop reads; the watches write them.
+struct Caches {
+    namespaces: Store<PartialObjectMeta<Namespace>>,
+    selected: HashMap<String, Store<PartialObjectMeta<Namespace>>>,
+    copies: Store<Secret>,
+}
+
+pub(crate) async fn run(
+    settings: SyncSettings,
+    watch_settings: WatchSettings,
+    explicit: Option<ExplicitLogin>,
+    cluster: Cluster,
+) -> anyhow::Result<ExitStatus> {
+    init_logging(watch_settings.json_logs);
+    let state = Arc::new(State::default());
+    if let Some(address) = watch_settings.listen {
+        let bound = http::serve(address, state.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("listening on {address}: {e}"))?;
+        tracing::info!(address = %bound, "serving /healthz, /readyz and /metrics");
+    }
+    let (stop_tx, stop) = watch::channel(false);
+    tokio::spawn(signals(stop_tx));
+
+    let (leader_tx, leader) = watch::channel(watch_settings.lease.is_none());
+    let lease_task = match &watch_settings.lease {
+        None => {
+            state.set_leader(true);
+            None
+        }
+        Some(lease) => {
+            let namespace = lease
+                .namespace
+                .clone()
+                .unwrap_or_else(|| cluster.default_namespace.clone());
+            let elector = lease::Elector {
+                api: Api::namespaced(cluster.client.clone(), &namespace),
+                name: lease.name.clone(),
+                identity: lease::identity(),
+                duration: lease.duration,
+            };
+            tracing::info!(lease = %lease.name, %namespace, identity = %elector.identity, "electing a leader");
+            Some(tokio::spawn(elector.run(
+                leader_tx,
+                state.clone(),
+                stop.clone(),
+            )))
+        }
+    };
+
+    let (triggers_tx, triggers) = mpsc::unbounded_channel();
+    let caches = Caches {
+        namespaces: watch_namespaces(&cluster, None, triggers_tx.clone()),
+        selected: HashMap::new(),
+        copies: watch_copies(&cluster, settings.name.as_deref(), triggers_tx.clone()),
+    };
+    let mut startup_watches = HashSet::from(["namespaces", "copies"]);
+    if let Some(what) = watch_settings.auto_attach {
+        startup_watches.extend(attach::watch(&cluster, what, triggers_tx.clone()).await);
+    }
+    let mut controller = Controller {
+        cluster,
+        settings,
+        watch: watch_settings,
+        explicit,
+        state,
+        caches,
+        tracked: BTreeMap::new(),
+        watched_sources: HashSet::new(),
+        workloads: HashMap::new(),
+        triggers_tx,
+        schedule: None,
+    };
+    let outcome = controller
+        .run_loop(triggers, startup_watches, leader, stop)
+        .await;
+    if let Some(task) = lease_task {
+        // The Lease loop saw the stop too: it releases the Lease (bounded by the grace).
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, task).await;
+    }
+    outcome
+}
+
+struct Controller {
+    cluster: Cluster,
+    settings: SyncSettings,
+    watch: WatchSettings,
+    explicit: Option<ExplicitLogin>,
+    state: Arc<State>,
+    caches: Caches,
+    tracked: BTreeMap<String, Tracked>,
+    watched_sources: HashSet<(String, String)>,
+    /// The latest version of every workload auto-attach watches.
+    workloads: HashMap<attach::WorkloadKey, serde_json::Value>,
+    triggers_tx: mpsc::UnboundedSender<Trigger>,
+    schedule: Option<queue::UnboundedSender<ScheduleRequest<Work>>>,
+}
+
+impl Controller {
+    async fn run_loop(
+        &mut self,
+        mut triggers: mpsc::UnboundedReceiver<Trigger>,
+        mut syncing: HashSet<&'static str>,
+        mut leader: watch::Receiver<bool>,
+        mut stop: watch::Receiver<bool>,
+    ) -> anyhow::Result<ExitStatus> {
+        let (schedule, requests) = queue::unbounded();
+        self.schedule = Some(schedule);
+        let mut due = std::pin::pin!(scheduler(requests));
+        let mut stop_during_work = stop.clone();
+        loop {
+            let ready = syncing.is_empty() && *leader.borrow();
+            tokio::select! {
+                _ = stop.wait_for(|stop| *stop) => break,
+                changed = leader.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                }
+                Some(trigger) = triggers.recv() => {
+                    if let Trigger::Synced(what) = trigger {
+                        syncing.remove(what);
+                        if syncing.is_empty() {
+                            self.state.set_caches_synced();
+                            tracing::info!("caches synced");
+                        }
+                    } else {
+                        self.on_trigger(trigger);
+                    }
+                }
+                Some(work) = due.next(), if ready => {
+                    let mut step = std::pin::pin!(self.work(work));
+                    tokio::select! {
+                        () = &mut step => {}
+                        _ = stop_during_work.wait_for(|stop| *stop) => {
+                            // SIGTERM lets in-flight writes finish, within the grace period.
+                            let _ = tokio::time::timeout(SHUTDOWN_GRACE, step).await;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        tracing::info!("stopping");
+        Ok(ExitStatus::Success)
+    }
+
+    fn schedule(&self, work: Work, at: Instant) {
+        if let Some(schedule) = &self.schedule {
+            let _ = schedule.unbounded_send(ScheduleRequest {
+                message: work,
+                run_at: at,
+            });
+        }
+    }
+
+    fn on_trigger(&mut self, trigger: Trigger) {
+        let now = Instant::now();
+        match trigger {
+            Trigger::Synced(_) => {}
+            Trigger::Copy { name, namespace } => {
+                if self.settings.name.as_ref().is_none_or(|n| *n == name) {
+                    self.tracked.entry(name.clone()).or_default();
+                    self.schedule(Work::Credential(name), now);
+                }
+                // A new copy may be what a workload there was waiting for.
+                if self.watch.auto_attach.is_some() {
+                    for key in self.workloads.keys().filter(|k| k.namespace == namespace) {
+                        self.schedule(Work::Attach(key.clone()), now);
+                    }
+                }
+            }
+            Trigger::Namespace(namespace) => {
+                for (name, tracked) in &self.tracked {
+                    let touched = match &tracked.desired {
+                        Some(desired) => names_namespace(&desired.scope, &namespace, &self.cluster),
+                        None => true,
+                    };
+                    if touched {
+                        self.schedule(Work::Credential(name.clone()), now);
+                    }
+                }
+            }
+            Trigger::Selected {
+                selector,
+                namespace,
+            } => {
+                for (name, tracked) in &self.tracked {
+                    if let Some(desired) = &tracked.desired
+                        && desired.scope.namespaces == NamespaceScope::Selector(selector.clone())
+                        && desired.scope.admits(&namespace)
+                    {
+                        self.schedule(Work::Credential(name.clone()), now);
+                    }
+                }
+            }
+            Trigger::SelectorListed(selector) => {
+                for (name, tracked) in &self.tracked {
+                    if let Some(desired) = &tracked.desired
+                        && desired.scope.namespaces == NamespaceScope::Selector(selector.clone())
+                    {
+                        self.schedule(Work::Credential(name.clone()), now);
+                    }
+                }
+            }
+            Trigger::Source { namespace, name } => {
+                let source = (namespace, name);
+                let mut touched = Vec::new();
+                for (credential, tracked) in &mut self.tracked {
+                    if tracked.sources.contains(&source) {
+                        tracked.reload = true;
+                        touched.push(credential.clone());
+                    }
+                }
+                for credential in touched {
+                    self.schedule(Work::Credential(credential), now);
+                }
+            }
+            Trigger::Workload(event) => {
+                let key = event.key.clone();
+                match event.object {
+                    Some(object) => {
+                        self.workloads.insert(key.clone(), object);
+                        self.schedule(Work::Attach(key), now);
+                    }
+                    None => {
+                        self.workloads.remove(&key);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn work(&mut self, work: Work) {
+        match work {
+            Work::Credential(name) => self.reconcile_credential(&name).await,
+            Work::Attach(key) => {
+                let Some(object) = self.workloads.get(&key).cloned() else {
+                    return;
+                };
+                let candidates = self.managed_in(&key.namespace);
+                let result = attach::attach(
+                    &self.cluster,
+                    &key,
+                    &object,
+                    &candidates,
+                    &self.settings.write,
+                )
+                .await;
+                self.state.attach(result);
+            }
+        }
+    }
+
+    /// Our copies in `namespace` of the credentials this loop keeps.
+    fn managed_in(&self, namespace: &str) -> Vec<Arc<Secret>> {
+        self.caches.copies.state_filter(|secret| {
+            secret.metadata.namespace.as_deref() == Some(namespace)
+                && secret
+                    .metadata
+                    .name
+                    .as_ref()
+                    .is_some_and(|name| self.tracked.contains_key(name))
+        })
+    }
+
+    fn copies_of(&self, name: &str) -> Copies {
+        self.caches
+            .copies
+            .state_filter(|secret| secret.metadata.name.as_deref() == Some(name))
+            .into_iter()
+            .filter_map(|secret| Some((secret.metadata.namespace.clone()?, (*secret).clone())))
+            .collect()
+    }
+
+    async fn reconcile_credential(&mut self, name: &str) {
+        let copies = self.copies_of(name);
+        let now = Instant::now();
+        let tracked = self.tracked.entry(name.to_string()).or_default();
+        let due = tracked.desired.is_none()
+            || tracked.reload
+            || tracked.refresh_at.is_some_and(|at| at <= now);
+        if due {
+            if copies.is_empty() && tracked.desired.is_none() {
+                // Never ours, or gone before we knew it: nothing to keep.
+                self.tracked.remove(name);
+                self.state.forget(name);
+                return;
+            }
+            self.load(name, &copies).await;
+        }
+        let tracked = self.tracked.get_mut(name).expect("tracked above");
+        let Some(desired) = &tracked.desired else {
+            let failures = tracked.failures;
+            self.retry_later(name, failures);
+            return;
+        };
+        let Some(in_scope) = in_scope(&self.caches, &desired.scope, &self.cluster) else {
+            // Its selector's watch has not listed yet; the list schedules it again.
+            return;
+        };
+        let options = reconcile::Options {
+            plan: self.settings.plan,
+            check: false,
+            write: &self.settings.write,
+        };
+        let expires = desired
+            .credentials
+            .iter()
+            .filter_map(|c| expiry_of(c.password.expose()))
+            .min();
+        let outcome =
+            reconcile::reconcile(&self.cluster, desired, &copies, &in_scope, &options).await;
+        let (result, writes, copies_now) = summarize(name, outcome);
+        let tracked = self.tracked.get_mut(name).expect("tracked above");
+        tracked.failures = if result.is_ok() {
+            0
+        } else {
+            tracked.failures + 1
+        };
+        let failures = tracked.failures;
+        let refresh_at = tracked.refresh_at;
+        self.state
+            .reconciled(name, result, &writes, copies_now, expires);
+        if failures > 0 {
+            self.retry_later(name, failures);
+        } else {
+            let resync = Instant::now() + self.watch.resync;
+            let next = refresh_at.map_or(resync, |at| at.min(resync));
+            self.schedule(Work::Credential(name.to_string()), next);
+        }
+    }
+
+    fn retry_later(&self, name: &str, failures: u32) {
+        let backoff =
+            Duration::from_secs(1u64 << failures.saturating_sub(1).min(9)).min(MAX_BACKOFF);
+        tracing::info!(credential = name, retry_in = ?backoff, "will retry");
+        self.schedule(Work::Credential(name.to_string()), Instant::now() + backoff);
+    }
+
+    /// Reads the credential's sources again. A failure keeps what was read before: a
+    /// refresh never blanks the copies.
+    async fn load(&mut self, name: &str, copies: &Copies) {
+        let quiet = Printer::capture(true);
+        let result = desired::desired(
+            &self.cluster,
+            &self.settings,
+            self.explicit.as_ref(),
+            name,
+            copies,
+            &quiet,
+        )
+        .await;
+        let tracked = self.tracked.get_mut(name).expect("tracked by the caller");
+        tracked.reload = false;
+        match result {
+            Ok(desired) => {
+                let now = Instant::now();
+                tracked.refresh_at = refresh_at(&desired, self.watch.refresh, now);
+                tracked.sources = desired
+                    .credentials
+                    .iter()
+                    .filter_map(|c| match &c.origin {
+                        Origin::SourceSecret { namespace, name } => {
+                            Some((namespace.clone(), name.clone()))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                let sources: Vec<String> = desired
+                    .credentials
+                    .iter()
+                    .map(|c| format!("{} from {}", c.registry, c.origin))
+                    .collect();
+                tracing::info!(credential = name, scope = %desired.recorded, logins = ?sources, next_refresh = ?tracked.refresh_at.map(|at| at - now), "read credentials");
+                let selector = match &desired.scope.namespaces {
+                    NamespaceScope::Selector(selector) => Some(selector.clone()),
+                    _ => None,
+                };
+                let new_sources: Vec<(String, String)> = tracked
+                    .sources
+                    .iter()
+                    .filter(|s| !self.watched_sources.contains(*s))
+                    .cloned()
+                    .collect();
+                tracked.desired = Some(desired);
+                self.state.refreshed(name, Ok(()));
+                for (namespace, secret) in new_sources {
+                    watch_source(&self.cluster, &namespace, &secret, self.triggers_tx.clone());
+                    self.watched_sources.insert((namespace, secret));
+                }
+                if let Some(selector) = selector
+                    && !self.caches.selected.contains_key(&selector)
+                {
+                    let store =
+                        watch_namespaces(&self.cluster, Some(&selector), self.triggers_tx.clone());
+                    self.caches.selected.insert(selector, store);
+                }
+            }
+            Err(error) => {
+                let message = format!("{error:#}");
+                if tracked.desired.is_some() {
+                    tracing::warn!(credential = name, error = %message, "reading the credentials again failed; the copies keep the logins read before");
+                    // Try again soon rather than at the next scheduled refresh.
+                    tracked.refresh_at = Some(Instant::now() + Duration::from_secs(30));
+                } else {
+                    tracing::error!(credential = name, error = %message, "cannot read the credentials");
+                    tracked.failures += 1;
+                }
+                self.state.refreshed(name, Err(message));
+            }
+        }
+    }
+}
+
+/// Logs each step with a write or an error; returns the overall result, the writes by verb,
+/// and how many copies the scope now holds.
+fn summarize(
+    name: &str,
+    outcome: Result<Vec<reconcile::StepResult>, crate::cluster::ClusterError>,
+) -> (Result<(), String>, Vec<&'static str>, u64) {
+    let steps = match outcome {
+        Ok(steps) => steps,
+        Err(error) => {
+            tracing::error!(credential = name, %error, "reconcile failed");
+            return (Err(error.to_string()), Vec::new(), 0);
+        }
+    };
+    let mut writes = Vec::new();
+    let mut errors = Vec::new();
+    let mut copies = 0;
+    for step in &steps {
+        match (&step.step, &step.outcome) {
+            (_, Err(error)) => {
+                tracing::warn!(credential = name, namespace = %step.namespace, %error, "write failed");
+                errors.push(format!("namespace {}: {error}", step.namespace));
+            }
+            (Step::Conflict { reason } | Step::Skip { reason }, Ok(_)) => {
+                tracing::warn!(credential = name, namespace = %step.namespace, reason = %reason, "not written");
+            }
+            (Step::PruneBlocked { users }, Ok(_)) => {
+                tracing::warn!(credential = name, namespace = %step.namespace, users = ?users, "left the scope but still used; not pruned");
+            }
+            (step_kind, Ok(verb)) => {
+                if matches!(step_kind, Step::Create | Step::Update | Step::Unchanged) {
+                    copies += 1;
+                }
+                if let Some(verb @ ("created" | "configured" | "pruned")) = verb {
+                    tracing::info!(credential = name, namespace = %step.namespace, "secret/{name} {verb}");
+                    writes.push(*verb);
+                }
+            }
+        }
+    }
+    let result = if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("; "))
+    };
+    (result, writes, copies)
+}
+
+/// When to read the credential's sources again: `--refresh`, or 70% into the remaining
+/// lifetime of its earliest-expiring login, whichever is sooner.
+fn refresh_at(desired: &Desired, every: Option<Duration>, now: Instant) -> Option<Instant> {
+    let wall = Timestamp::now();
+    let by_expiry = desired
+        .credentials
+        .iter()
+        .filter_map(|c| expiry_of(c.password.expose()))
+        .min()
+        .map(|expires| {
+            let left = expires.duration_since(wall).as_secs_f64().max(0.0);
+            // An expired login is retried in a minute, not in a busy loop.
+            now + Duration::from_secs_f64((left * REFRESH_AT_LIFETIME).max(60.0))
+        });
+    let by_flag = every.map(|every| now + every);
+    match (by_expiry, by_flag) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Whether an event on `namespace` can change what `scope` holds.
+fn names_namespace(scope: &Scope, namespace: &str, cluster: &Cluster) -> bool {
+    scope.admits(namespace)
+        && match &scope.namespaces {
+            NamespaceScope::Context => namespace == cluster.default_namespace,
+            NamespaceScope::Named(names) => names.iter().any(|n| n == namespace),
+            NamespaceScope::All => true,
+            // Its own watch reports those.
+            NamespaceScope::Selector(_) => false,
+        }
+}
+
+/// The namespaces of `scope` as the caches hold them; `None` until its selector's watch
+/// has listed. Named namespaces that do not exist are left out: their creation is an event.
+fn in_scope(caches: &Caches, scope: &Scope, cluster: &Cluster) -> Option<Vec<InScope>> {
+    let listed = |store: &Store<PartialObjectMeta<Namespace>>| -> Vec<InScope> {
+        store
+            .state()
+            .iter()
+            .filter_map(|ns| {
+                Some(InScope {
+                    name: ns.metadata.name.clone()?,
+                    terminating: ns.metadata.deletion_timestamp.is_some(),
+                })
+            })
+            .collect()
+    };
+    let all = listed(&caches.namespaces);
+    let named = |names: &[String]| -> Vec<InScope> {
+        all.iter()
+            .filter(|ns| names.contains(&ns.name))
+            .cloned()
+            .collect()
+    };
+    let mut found = match &scope.namespaces {
+        NamespaceScope::Context => named(std::slice::from_ref(&cluster.default_namespace)),
+        NamespaceScope::Named(names) => named(names),
+        NamespaceScope::All => all.clone(),
+        NamespaceScope::Selector(selector) => {
+            let store = caches.selected.get(selector)?;
+            store.wait_until_ready().now_or_never()?.ok()?;
+            listed(store)
+        }
+    };
+    found.retain(|ns| scope.admits(&ns.name));
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    Some(found)
+}
+
+/// A metadata-only watch of Namespaces (all, or those a label selector picks).
+fn watch_namespaces(
+    cluster: &Cluster,
+    selector: Option<&str>,
+    triggers: mpsc::UnboundedSender<Trigger>,
+) -> Store<PartialObjectMeta<Namespace>> {
+    // Metadata only: names, labels and deletion are all a scope needs.
+    let api: Api<PartialObjectMeta<Namespace>> = Api::all(cluster.client.clone());
+    let config = match selector {
+        Some(selector) => watcher::Config::default().labels(selector),
+        None => watcher::Config::default(),
+    };
+    let (reader, writer) = reflector::store();
+    let selector = selector.map(String::from);
+    let report_synced = selector.is_none();
+    let stream = reflector::reflector(writer, watcher::watcher(api, config).default_backoff());
+    tokio::spawn(forward(
+        stream,
+        "namespaces",
+        triggers,
+        move |event| {
+            let name =
+                |ns: &PartialObjectMeta<Namespace>| ns.metadata.name.clone().unwrap_or_default();
+            let namespace = match event {
+                watcher::Event::Apply(ns)
+                | watcher::Event::Delete(ns)
+                | watcher::Event::InitApply(ns) => name(ns),
+                watcher::Event::InitDone => return selector.clone().map(Trigger::SelectorListed),
+                watcher::Event::Init => return None,
+            };
+            Some(match &selector {
+                Some(selector) => Trigger::Selected {
+                    selector: selector.clone(),
+                    namespace,
+                },
+                None => Trigger::Namespace(namespace),
+            })
+        },
+        report_synced,
+    ));
+    reader
+}
+
+/// The copies: every Secret carrying our managed-by label (of one name, with `sync NAME`).
+fn watch_copies(
+    cluster: &Cluster,
+    name: Option<&str>,
+    triggers: mpsc::UnboundedSender<Trigger>,
+) -> Store<Secret> {
+    let api: Api<Secret> = Api::all(cluster.client.clone());
+    let mut config = watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGER}"));
+    if let Some(name) = name {
+        config = config.fields(&format!("metadata.name={name}"));
+    }
+    let (reader, writer) = reflector::store();
+    let stream = reflector::reflector(writer, watcher::watcher(api, config).default_backoff());
+    tokio::spawn(forward(
+        stream,
+        "copies",
+        triggers,
+        |event| match event {
+            watcher::Event::Apply(s) | watcher::Event::Delete(s) | watcher::Event::InitApply(s) => {
+                Some(Trigger::Copy {
+                    name: s.metadata.name.clone()?,
+                    namespace: s.metadata.namespace.clone()?,
+                })
+            }
+            _ => None,
+        },
+        true,
+    ));
+    reader
+}
+
+/// One source Secret (`--from-secret`): a change (by resourceVersion, so a relist of the
+/// same version is not one) makes its credentials read again.
+fn watch_source(
+    cluster: &Cluster,
+    namespace: &str,
+    name: &str,
+    triggers: mpsc::UnboundedSender<Trigger>,
+) {
+    let api: Api<Secret> = Api::namespaced(cluster.client.clone(), namespace);
+    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let (namespace, name) = (namespace.to_string(), name.to_string());
+    // The version after the first complete list is the baseline; a relist compares too,
+    // so a change (or deletion) during a watch gap is not missed.
+    let mut baseline: Option<Option<String>> = None;
+    let mut listing: Option<String> = None;
+    let stream = watcher::watcher(api, config).default_backoff();
+    tokio::spawn(forward(
+        stream,
+        "source",
+        triggers,
+        move |event| {
+            let now = match event {
+                watcher::Event::Init => {
+                    listing = None;
+                    return None;
+                }
+                watcher::Event::InitApply(s) => {
+                    listing = s.metadata.resource_version.clone();
+                    return None;
+                }
+                watcher::Event::InitDone => listing.take(),
+                watcher::Event::Apply(s) => s.metadata.resource_version.clone(),
+                watcher::Event::Delete(_) => None,
+            };
+            let changed = baseline.as_ref().is_some_and(|before| *before != now);
+            baseline = Some(now);
+            changed.then(|| Trigger::Source {
+                namespace: namespace.clone(),
+                name: name.clone(),
+            })
+        },
+        false,
+    ));
+}
+
+/// Drives a watch stream, turning its events into triggers; reports the first complete
+/// list as `Synced(what)` when `report_synced`.
+async fn forward<K, S>(
+    stream: S,
+    what: &'static str,
+    triggers: mpsc::UnboundedSender<Trigger>,
+    mut to_trigger: impl FnMut(&watcher::Event<K>) -> Option<Trigger> + Send,
+    report_synced: bool,
+) where
+    S: futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send,
+{
+    let mut stream = std::pin::pin!(stream);
+    let mut synced = false;
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(event) => {
+                if let Some(trigger) = to_trigger(&event) {
+                    let _ = triggers.send(trigger);
+                }
+                if matches!(event, watcher::Event::InitDone) && !synced {
+                    synced = true;
+                    if report_synced {
+                        let _ = triggers.send(Trigger::Synced(what));
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(watch = what, %error, "watch failed; retrying"),
+        }
+    }
+}
+
+/// SIGTERM or Ctrl-C turns `stop` true.
+async fn signals(stop: watch::Sender<bool>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("interrupted: shutting down"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("interrupted: shutting down");
+    }
+    stop.send_replace(true);
+}
+
+/// `tracing` to stderr: human on a terminal, JSON lines with `--log-format json`.
+/// `RUST_LOG` narrows or widens it (default `info`).
+fn init_logging(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,kube_client::client::tls=error"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let _ = if json {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        use std::io::IsTerminal;
+        builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init()
+    };
+}

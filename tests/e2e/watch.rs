@@ -1,0 +1,818 @@
+//! `sync --watch` and the in-cluster controller on the real control plane: new namespaces,
+//! repairs, rotations, refreshes, auto-attach, leader election over a real Lease, metrics
+//! read by Prometheus' own parser, SIGTERM, and the shipped manifests run with a real
+//! ServiceAccount token inside a private mount namespace.
+
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::Value;
+
+use crate::harness::{E2e, text};
+
+fn unique(name: &str) -> String {
+    format!("{name}-{}", std::process::id())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Polls `check` every 20 ms until it holds; how long that took, or `None` after `limit`.
+fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if check() {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// `kubectl-regcred sync ... --watch --listen 127.0.0.1:PORT` in the background, its logs
+/// in a file. Killed when dropped.
+struct Watcher {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Watcher {
+    fn start(e2e: &E2e, args: &[&str]) -> Self {
+        Self::start_with(e2e, args, |_| {})
+    }
+
+    fn start_with(
+        e2e: &E2e,
+        args: &[&str],
+        configure: impl FnOnce(&mut std::process::Command),
+    ) -> Self {
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut all = vec!["sync"];
+        all.extend_from_slice(args);
+        all.extend(["--watch", "--listen", &listen]);
+        let mut cmd = e2e.regcred_std(&all);
+        configure(&mut cmd);
+        let log = e2e.home.path().join(format!("watch-{port}.log"));
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        let watcher = Self {
+            child: cmd.spawn().unwrap(),
+            port,
+            log,
+        };
+        watcher.wait_ready();
+        watcher
+    }
+
+    fn wait_ready(&self) {
+        let ready = wait_until(Duration::from_secs(30), || {
+            self.get("/readyz").is_some_and(|(status, _)| status == 200)
+        });
+        assert!(ready.is_some(), "never ready:\n{}", self.logs());
+    }
+
+    fn get(&self, path: &str) -> Option<(u16, String)> {
+        let url = format!("http://127.0.0.1:{}{path}", self.port);
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(5)))
+            .build()
+            .into();
+        let mut response = agent.get(&url).call().ok()?;
+        let status = response.status().as_u16();
+        Some((status, response.body_mut().read_to_string().ok()?))
+    }
+
+    /// `/metrics`, parsed by Prometheus' own Python client: `name{labels}` → value.
+    fn metrics(&self) -> std::collections::BTreeMap<String, f64> {
+        let (status, body) = self.get("/metrics").expect("/metrics answers");
+        assert_eq!(status, 200);
+        parse_prometheus(&body)
+    }
+
+    fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn pid(&self) -> String {
+        self.child.id().to_string()
+    }
+
+    /// SIGTERM; the exit status and how long the exit took.
+    fn terminate(mut self) -> (std::process::ExitStatus, Duration, String) {
+        let start = Instant::now();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &self.pid()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, start.elapsed(), self.logs());
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "no exit after SIGTERM:\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Samples as `name{a="x",b="y"}` (labels sorted) → value, through
+/// `prometheus_client.parser`: the text must be what Prometheus accepts.
+fn parse_prometheus(body: &str) -> std::collections::BTreeMap<String, f64> {
+    let script = r#"
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+out = {}
+for family in text_string_to_metric_families(sys.stdin.read()):
+    for s in family.samples:
+        labels = ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items()))
+        out[s.name + ("{" + labels + "}" if labels else "")] = s.value
+print(json.dumps(out))
+"#;
+    // Debian's python3, which has python3-prometheus-client (tests/e2e/cluster.sh deps).
+    let mut child = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", script])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "prometheus_client (python3-prometheus-client) rejects /metrics: {}\n{body}",
+        text(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn password_in(e2e: &E2e, ns: &str, name: &str, server: &str) -> String {
+    e2e.payload(ns, name)["auths"][server]["password"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn watch_gives_new_namespaces_their_copy_and_repairs_deletes_and_edits() {
+    let e2e = E2e::new();
+    let name = unique("watched");
+    let team = unique("team");
+    let label = format!("e2e-watch-team={team}");
+    let first = e2e.namespace("watch");
+    e2e.kubectl_ok(&["label", "namespace", &first, &label]);
+    let out = e2e.create_explicit(
+        &name,
+        "quay.io",
+        "robot",
+        "pw-watch",
+        &["--namespace-selector", &label],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let watcher = Watcher::start(&e2e, &[&name]);
+
+    // New namespaces in the scope get their copy; the latency is what the watch gives.
+    let mut latencies = Vec::new();
+    for _ in 0..10 {
+        let ns = e2e.namespace("watch");
+        let start = Instant::now();
+        e2e.kubectl_ok(&["label", "namespace", &ns, &label]);
+        let took = wait_until(Duration::from_secs(10), || e2e.secret_exists(&ns, &name));
+        assert!(
+            took.is_some(),
+            "{ns} never got its copy:\n{}",
+            watcher.logs()
+        );
+        latencies.push(start.elapsed());
+    }
+    latencies.sort();
+    eprintln!(
+        "namespace → copy over {} namespaces: p50 {:?}, p99 {:?} (kubectl polling included)",
+        latencies.len(),
+        percentile(&latencies, 50.0),
+        percentile(&latencies, 99.0)
+    );
+    let outside = e2e.namespace("watch-out");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !e2e.secret_exists(&outside, &name),
+        "a namespace outside the selector"
+    );
+
+    // A copy deleted by hand comes back.
+    e2e.kubectl_ok(&["delete", "secret", &name, "-n", &first]);
+    let back = wait_until(Duration::from_secs(10), || e2e.secret_exists(&first, &name));
+    assert!(
+        back.is_some(),
+        "the deleted copy never came back:\n{}",
+        watcher.logs()
+    );
+    assert_eq!(password_in(&e2e, &first, &name, "quay.io"), "pw-watch");
+
+    // A copy edited by hand is restored.
+    let edited = base64::engine::general_purpose::STANDARD
+        .encode(r#"{"auths":{"quay.io":{"username":"robot","password":"hand-edit","auth":"cm9ib3Q6aGFuZC1lZGl0"}}}"#);
+    e2e.kubectl_ok(&[
+        "patch",
+        "secret",
+        &name,
+        "-n",
+        &first,
+        "-p",
+        &format!(r#"{{"data":{{".dockerconfigjson":"{edited}"}}}}"#),
+    ]);
+    let restored = wait_until(Duration::from_secs(10), || {
+        password_in(&e2e, &first, &name, "quay.io") == "pw-watch"
+    });
+    assert!(
+        restored.is_some(),
+        "the edit was never undone:\n{}",
+        watcher.logs()
+    );
+
+    // The counters moved, and Prometheus' parser reads them.
+    let metrics = watcher.metrics();
+    let created = metrics[r#"regcred_writes_total{kind="created"}"#];
+    let configured = metrics[r#"regcred_writes_total{kind="configured"}"#];
+    assert!(
+        created >= 11.0,
+        "10 new namespaces and one repair: {metrics:?}"
+    );
+    assert!(configured >= 1.0, "one restored edit: {metrics:?}");
+    assert_eq!(
+        metrics[&format!(r#"regcred_copies{{credential="{name}"}}"#)],
+        11.0
+    );
+    assert_eq!(metrics["regcred_leader"], 1.0);
+    assert_eq!(metrics["regcred_ready"], 1.0);
+    assert_eq!(
+        metrics[&format!(r#"regcred_reconcile_errors_total{{credential="{name}"}}"#)],
+        0.0
+    );
+    assert!(
+        metrics[&format!(r#"regcred_reconciles_total{{credential="{name}",result="success"}}"#)]
+            >= 12.0
+    );
+    let (status, health) = watcher.get("/healthz").unwrap();
+    assert_eq!((status, health.as_str()), (200, "ok\n"));
+
+    // SIGTERM: exit 0 within 5 s; no password in any log line.
+    let (status, took, logs) = watcher.terminate();
+    assert!(status.success(), "{status:?}\n{logs}");
+    assert!(took < Duration::from_secs(5), "exit took {took:?}");
+    assert!(
+        !logs.contains("pw-watch") && !logs.contains("hand-edit"),
+        "{logs}"
+    );
+    assert!(logs.contains(&format!("secret/{name} created")), "{logs}");
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn watch_follows_a_rotated_source_secret_and_a_refreshed_helper() {
+    let e2e = E2e::new();
+    let source_ns = e2e.namespace("watch-src");
+    let a = e2e.namespace("watch-src");
+    let b = e2e.namespace("watch-src");
+    let namespaces = format!("{a},{b}");
+    e2e.kubectl_ok(&[
+        "create",
+        "secret",
+        "docker-registry",
+        "upstream",
+        "-n",
+        &source_ns,
+        "--docker-server=ghcr.io",
+        "--docker-username=bot",
+        "--docker-password=src-one",
+    ]);
+    let from_secret = unique("from-src");
+    let source = format!("{source_ns}/upstream");
+    e2e.regcred_ok(&[
+        "create",
+        &from_secret,
+        "--from-secret",
+        &source,
+        "--namespaces",
+        &namespaces,
+    ]);
+
+    // A credential helper whose answer a file holds; --refresh reads it again.
+    let helper_dir = e2e.home.path().join("bin");
+    std::fs::create_dir_all(&helper_dir).unwrap();
+    let answer = e2e.home.path().join("answer");
+    std::fs::write(&answer, "helper-one").unwrap();
+    let helper = helper_dir.join("docker-credential-e2ewatch");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\nread server\nprintf '{{\"ServerURL\":\"%s\",\"Username\":\"AWS\",\"Secret\":\"%s\"}}' \"$server\" \"$(cat {})\"\n",
+            answer.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let docker = e2e.home.path().join(".docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    std::fs::write(
+        docker.join("config.json"),
+        r#"{"credHelpers":{"helper.e2e.example.com":"e2ewatch"}}"#,
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        helper_dir.display(),
+        std::env::var("PATH").unwrap()
+    );
+    let from_helper = unique("from-helper");
+    let out = e2e
+        .regcred(&[
+            "create",
+            &from_helper,
+            "--server",
+            "helper.e2e.example.com",
+            "--namespaces",
+            &namespaces,
+        ])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let source_watch = Watcher::start(&e2e, &[&from_secret]);
+    let helper_watch = Watcher::start_with(&e2e, &[&from_helper, "--refresh", "2s"], |cmd| {
+        cmd.env("PATH", &path);
+    });
+
+    // The source Secret rotates: both copies follow, from the watch on the source alone.
+    let rotated = e2e.kubectl_stdin(
+        &["apply", "-f", "-"],
+        &e2e.kubectl(&[
+            "create",
+            "secret",
+            "docker-registry",
+            "upstream",
+            "-n",
+            &source_ns,
+            "--docker-server=ghcr.io",
+            "--docker-username=bot",
+            "--docker-password=src-two",
+            "--dry-run=client",
+            "-o",
+            "yaml",
+        ])
+        .stdout,
+    );
+    assert!(rotated.status.success(), "{}", text(&rotated.stderr));
+    for ns in [&a, &b] {
+        let followed = wait_until(Duration::from_secs(10), || {
+            password_in(&e2e, ns, &from_secret, "ghcr.io") == "src-two"
+        });
+        assert!(followed.is_some(), "{ns}:\n{}", source_watch.logs());
+    }
+
+    // The helper answers anew: the next refresh writes it.
+    std::fs::write(&answer, "helper-two").unwrap();
+    for ns in [&a, &b] {
+        let refreshed = wait_until(Duration::from_secs(15), || {
+            password_in(&e2e, ns, &from_helper, "helper.e2e.example.com") == "helper-two"
+        });
+        assert!(refreshed.is_some(), "{ns}:\n{}", helper_watch.logs());
+    }
+
+    // A helper that fails keeps the copies as they are, and says so.
+    std::fs::write(&helper, "#!/bin/sh\necho broken >&2\nexit 1\n").unwrap();
+    let reported = wait_until(Duration::from_secs(15), || {
+        helper_watch.metrics()
+            [&format!(r#"regcred_refresh_errors_total{{credential="{from_helper}"}}"#)]
+            >= 1.0
+    });
+    assert!(reported.is_some(), "{}", helper_watch.logs());
+    for ns in [&a, &b] {
+        assert_eq!(
+            password_in(&e2e, ns, &from_helper, "helper.e2e.example.com"),
+            "helper-two"
+        );
+    }
+    let (status, _, logs) = helper_watch.terminate();
+    assert!(status.success());
+    assert!(
+        logs.contains("the copies keep the logins read before"),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains("helper-two") && !logs.contains("helper-one"),
+        "{logs}"
+    );
+    let (status, _, logs) = source_watch.terminate();
+    assert!(status.success());
+    assert!(
+        !logs.contains("src-two") && !logs.contains("src-one"),
+        "{logs}"
+    );
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn auto_attach_adds_the_matching_secret_to_new_workloads_once() {
+    let e2e = E2e::new();
+    let ns = e2e.namespace("auto");
+    let name = unique("autoreg");
+    let registry = format!("auto-{}.e2e.example.com", std::process::id());
+    let out = e2e.create_explicit(&name, &registry, "robot", "pw", &["-n", &ns]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // A workload that already lists it, from before the watch.
+    e2e.deployment(
+        &ns,
+        "has-it",
+        serde_json::json!({"containers": [{"name": "app", "image": format!("{registry}/team/app:1")}],
+                            "imagePullSecrets": [{"name": name}]}),
+    );
+    let before = e2e.get_json(&["deployment", "has-it", "-n", &ns]);
+    let watcher = Watcher::start(&e2e, &[&name, "--auto-attach"]);
+
+    let start = Instant::now();
+    e2e.create_deployment(&ns, "web", &format!("{registry}/team/web:1"));
+    let attached = wait_until(Duration::from_secs(10), || {
+        e2e.get_json(&["deployment", "web", "-n", &ns])["spec"]["template"]["spec"]["imagePullSecrets"]
+            == serde_json::json!([{"name": name}])
+    });
+    assert!(attached.is_some(), "never attached:\n{}", watcher.logs());
+    eprintln!(
+        "deployment → attached: {:?} (kubectl create and polling included)",
+        start.elapsed()
+    );
+    let web = e2e.get_json(&["deployment", "web", "-n", &ns]);
+    assert_eq!(
+        web["metadata"]["annotations"]["kubectl-regcred/auto-attached"],
+        name.as_str()
+    );
+
+    // Opted out: left alone. A public image: nothing to attach.
+    e2e.kubectl_apply(&format!(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: opted-out, namespace: {ns}, annotations: {{kubectl-regcred/auto-attach: \"false\"}}}}
+spec:
+  selector: {{matchLabels: {{app: opted-out}}}}
+  template:
+    metadata: {{labels: {{app: opted-out}}}}
+    spec: {{containers: [{{name: app, image: {registry}/team/x:1}}]}}
+"
+    ));
+    e2e.create_deployment(&ns, "public", "docker.io/library/nginx:1");
+    // A workload event after both: once it is handled, theirs are too (one queue, in order).
+    e2e.create_deployment(&ns, "marker", &format!("{registry}/team/m:1"));
+    let marked = wait_until(Duration::from_secs(10), || {
+        e2e.get_json(&["deployment", "marker", "-n", &ns])["spec"]["template"]["spec"]["imagePullSecrets"]
+            .is_array()
+    });
+    assert!(marked.is_some(), "{}", watcher.logs());
+    for untouched in ["opted-out", "public"] {
+        let object = e2e.get_json(&["deployment", untouched, "-n", &ns]);
+        assert!(
+            object["spec"]["template"]["spec"]["imagePullSecrets"].is_null(),
+            "{untouched}: {object}"
+        );
+    }
+    // The one that had it: no write, so no rollout.
+    let after = e2e.get_json(&["deployment", "has-it", "-n", &ns]);
+    assert_eq!(
+        before["metadata"]["resourceVersion"],
+        after["metadata"]["resourceVersion"]
+    );
+    assert_eq!(
+        before["metadata"]["generation"],
+        after["metadata"]["generation"]
+    );
+
+    let metrics = watcher.metrics();
+    assert!(
+        metrics[r#"regcred_auto_attach_total{result="attached"}"#] >= 2.0,
+        "{metrics:?}"
+    );
+    assert!(
+        metrics[r#"regcred_auto_attach_total{result="skipped"}"#] >= 1.0,
+        "{metrics:?}"
+    );
+    let (status, _, _) = watcher.terminate();
+    assert!(status.success());
+}
+
+fn lease(e2e: &E2e, ns: &str, name: &str) -> Value {
+    e2e.get_json(&["lease", name, "-n", ns])
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn two_replicas_elect_one_writer_fail_over_and_release_the_lease() {
+    let e2e = E2e::new();
+    let control = e2e.namespace("lease");
+    let label = format!("e2e-lease={}", unique("scope"));
+    let name = unique("elected");
+    let lease_name = unique("lease");
+    let first = e2e.namespace("lease-scope");
+    e2e.kubectl_ok(&["label", "namespace", &first, &label]);
+    let out = e2e.create_explicit(
+        &name,
+        "quay.io",
+        "robot",
+        "pw",
+        &["--namespace-selector", &label],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let args = [
+        name.as_str(),
+        "--leader-elect",
+        "--lease-namespace",
+        &control,
+        "--lease-name",
+        &lease_name,
+        "--lease-duration",
+        "4s",
+    ];
+    let one = Watcher::start(&e2e, &args);
+    let two = Watcher::start(&e2e, &args);
+    let leaders = || {
+        [&one, &two]
+            .iter()
+            .map(|w| w.metrics()["regcred_leader"])
+            .collect::<Vec<f64>>()
+    };
+    let settled = wait_until(Duration::from_secs(10), || {
+        let l = leaders();
+        l.iter().sum::<f64>() == 1.0
+    });
+    assert!(
+        settled.is_some(),
+        "{:?}\n{}\n{}",
+        leaders(),
+        one.logs(),
+        two.logs()
+    );
+    let (leader, follower) = if leaders()[0] == 1.0 {
+        (one, two)
+    } else {
+        (two, one)
+    };
+    let holder = lease(&e2e, &control, &lease_name)["spec"]["holderIdentity"].clone();
+    assert!(leader.logs().contains(holder.as_str().unwrap()), "{holder}");
+
+    // Only the leader writes.
+    let added: Vec<String> = (0..3).map(|_| e2e.namespace("lease-scope")).collect();
+    for ns in &added {
+        e2e.kubectl_ok(&["label", "namespace", ns, &label]);
+    }
+    for ns in &added {
+        assert!(wait_until(Duration::from_secs(10), || e2e.secret_exists(ns, &name)).is_some());
+    }
+    let writes = |w: &Watcher| w.metrics()[r#"regcred_writes_total{kind="created"}"#];
+    assert!(writes(&leader) >= 3.0);
+    assert_eq!(
+        writes(&follower),
+        0.0,
+        "the follower wrote:\n{}",
+        follower.logs()
+    );
+
+    // `controller status` reads the Lease and the leader's record.
+    let out = e2e.regcred_ok(&[
+        "controller",
+        "status",
+        "-n",
+        &control,
+        "--lease-name",
+        &lease_name,
+    ]);
+    let status = text(&out.stdout);
+    assert!(status.contains(holder.as_str().unwrap()), "{status}");
+    assert!(status.contains(&name), "{status}");
+    let out = e2e.regcred_ok(&[
+        "controller",
+        "status",
+        "-n",
+        &control,
+        "--lease-name",
+        &lease_name,
+        "-o",
+        "json",
+    ]);
+    let document: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(document["live"], true);
+    assert_eq!(document["status"]["credentials"][&name]["copies"], 4);
+
+    // SIGKILL the leader: the follower takes over one lease duration (4 s) after the last
+    // renewal it saw, which it sees within a retry period (0.57 s) and acts on at its next
+    // (0.57 s), as client-go does; then the system converges.
+    let killed = Instant::now();
+    leader.kill();
+    let took_over = wait_until(Duration::from_secs(15), || {
+        follower.metrics()["regcred_leader"] == 1.0
+    });
+    assert!(took_over.is_some(), "{}", follower.logs());
+    let took = killed.elapsed();
+    eprintln!("failover after SIGKILL: {took:?}");
+    assert!(
+        took < Duration::from_millis(5700),
+        "took over after {took:?}"
+    );
+    let late = e2e.namespace("lease-scope");
+    e2e.kubectl_ok(&["label", "namespace", &late, &label]);
+    assert!(wait_until(Duration::from_secs(10), || e2e.secret_exists(&late, &name)).is_some());
+
+    // SIGTERM releases the Lease at once.
+    let (status, _, logs) = follower.terminate();
+    assert!(status.success(), "{logs}");
+    let released = lease(&e2e, &control, &lease_name);
+    assert!(
+        released["spec"]["holderIdentity"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty(),
+        "{released}"
+    );
+    let out = e2e.run(&[
+        "controller",
+        "status",
+        "-n",
+        &control,
+        "--lease-name",
+        &lease_name,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "no live leader is a failure");
+    assert!(text(&out.stdout).contains("none"), "{}", text(&out.stdout));
+}
+
+/// The shipped manifests, applied for real; the binary then runs as the controller's Pod
+/// would: a private mount namespace whose /var/run/secrets holds the ServiceAccount's token,
+/// and `KUBERNETES_SERVICE_HOST/PORT`, with no kubeconfig at all.
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn the_shipped_manifests_run_it_in_cluster_with_least_privilege() {
+    let e2e = E2e::new();
+    let manifests = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubectl-regcred.yaml"),
+    )
+    .unwrap();
+    e2e.kubectl_apply(&manifests);
+    let token = e2e
+        .kubectl_ok(&[
+            "create",
+            "token",
+            "kubectl-regcred",
+            "-n",
+            "regcred-system",
+            "--duration",
+            "1h",
+        ])
+        .trim()
+        .to_string();
+    let name = unique("incluster");
+    let label = format!("e2e-incluster={}", unique("scope"));
+    let first = e2e.namespace("incluster");
+    e2e.kubectl_ok(&["label", "namespace", &first, &label]);
+    let out = e2e.create_explicit(
+        &name,
+        "quay.io",
+        "robot",
+        "pw",
+        &["--namespace-selector", &label],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // What the kubelet mounts into the Pod.
+    let mount = e2e.home.path().join("serviceaccount");
+    std::fs::create_dir_all(&mount).unwrap();
+    std::fs::write(mount.join("token"), &token).unwrap();
+    std::fs::write(mount.join("namespace"), "regcred-system").unwrap();
+    let server = std::env::var("REGCRED_E2E_SERVER").unwrap();
+    let port = server.rsplit(':').next().unwrap().to_string();
+    let ca = std::path::Path::new(&std::env::var("REGCRED_E2E_KUBECONFIG").unwrap())
+        .parent()
+        .unwrap()
+        .join("certs/apiserver.crt");
+    std::fs::copy(&ca, mount.join("ca.crt")).unwrap();
+    let binary = assert_cmd::cargo::cargo_bin("kubectl-regcred");
+    let listen = free_port();
+    let script = format!(
+        "set -e
+mount -t tmpfs tmpfs /var/run
+mkdir -p /var/run/secrets/kubernetes.io
+cp -r {mount} /var/run/secrets/kubernetes.io/serviceaccount
+exec {binary} sync {name} --watch --leader-elect --listen 127.0.0.1:{listen} --log-format json
+",
+        mount = mount.display(),
+        binary = binary.display(),
+    );
+    let log = e2e.home.path().join("incluster.log");
+    let mut cmd = std::process::Command::new("unshare");
+    e2e.scrub(&mut cmd);
+    cmd.env_remove("KUBECONFIG")
+        .env("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+        .env("KUBERNETES_SERVICE_PORT", &port)
+        .env("POD_NAME", "kubectl-regcred-e2e")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    let watcher = Watcher {
+        child: cmd.spawn().unwrap(),
+        port: listen,
+        log,
+    };
+    watcher.wait_ready();
+    let ns = e2e.namespace("incluster");
+    e2e.kubectl_ok(&["label", "namespace", &ns, &label]);
+    // A Lease left by an earlier run on this cluster may first have to expire (15 s).
+    let copied = wait_until(Duration::from_secs(30), || e2e.secret_exists(&ns, &name));
+    assert!(copied.is_some(), "{}", watcher.logs());
+    let lease = lease(&e2e, "regcred-system", "kubectl-regcred");
+    assert!(
+        lease["spec"]["holderIdentity"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("kubectl-regcred-e2e_"),
+        "{lease}"
+    );
+    let logs = watcher.logs();
+    // JSON lines, and the ServiceAccount's identity did the writing.
+    for line in logs.lines() {
+        serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    }
+    let (status, _, logs) = watcher.terminate();
+    assert!(status.success(), "{logs}");
+    assert!(!logs.contains(&token));
+
+    // No more than needed: the same token cannot read Pods or ConfigMaps.
+    let account = "system:serviceaccount:regcred-system:kubectl-regcred";
+    for (verb, resource, allowed) in [
+        ("watch", "namespaces", "yes"),
+        ("create", "secrets", "yes"),
+        ("list", "pods", "no"),
+        ("get", "configmaps", "no"),
+        ("patch", "deployments.apps", "no"),
+    ] {
+        let out = e2e.kubectl(&["auth", "can-i", verb, resource, "-A", "--as", account]);
+        assert_eq!(text(&out.stdout).trim(), allowed, "{verb} {resource}");
+    }
+    let out = e2e.kubectl(&[
+        "get",
+        "pods",
+        "-A",
+        "--token",
+        &token,
+        "--server",
+        &server,
+        "--insecure-skip-tls-verify",
+        "--kubeconfig",
+        "/dev/null",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("forbidden"),
+        "{}",
+        text(&out.stderr)
+    );
+}
