@@ -140,9 +140,14 @@ pub(crate) struct LeaseSettings {
 }
 
 impl WatchSettings {
-    fn from_args(args: &WatchArgs) -> Result<Option<Self>, UsageError> {
+    fn from_args(args: &WatchArgs, write: &WriteArgs) -> Result<Option<Self>, UsageError> {
         if !args.watch {
             return Ok(None);
+        }
+        if write.output.is_some() || write.dry_run != DryRunArg::None {
+            return Err(UsageError(
+                "--watch writes as it goes: use `sync --check` (or --dry-run) without --watch to see a plan".into(),
+            ));
         }
         if args.resync < Duration::from_secs(1) {
             return Err(UsageError("--resync must be at least 1s".into()));
@@ -698,7 +703,7 @@ impl SyncSettings {
             check: args.check,
             allow_removal: args.allow_removal,
             write: WriteSettings::from_args(&args.write),
-            watch: WatchSettings::from_args(&args.watch)?,
+            watch: WatchSettings::from_args(&args.watch, &args.write)?,
         })
     }
 }

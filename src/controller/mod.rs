@@ -268,7 +268,8 @@ impl Controller {
                 for (name, tracked) in &self.tracked {
                     let touched = match &tracked.desired {
                         Some(desired) => names_namespace(&desired.scope, &namespace, &self.cluster),
-                        None => true,
+                        // Not read yet: a namespace cannot fix what failed; its backoff retries.
+                        None => tracked.failures == 0,
                     };
                     if touched {
                         self.schedule(Work::Credential(name.clone()), now);
@@ -679,7 +680,13 @@ fn watch_copies(
         config = config.fields(&format!("metadata.name={name}"));
     }
     let (reader, writer) = reflector::store();
-    let stream = reflector::reflector(writer, watcher::watcher(api, config).default_backoff());
+    let stream = reflector::reflector(
+        writer,
+        watcher::watcher(api, config)
+            .default_backoff()
+            // Not needed to compare or replace (an update without them keeps them): memory.
+            .modify(|secret| secret.metadata.managed_fields = None),
+    );
     tokio::spawn(forward(
         stream,
         "copies",

@@ -997,6 +997,14 @@ fn watch_flags_are_checked_before_anything_runs() {
             (&["sync", "--refresh", "1m"], "--watch"),
             (&["sync", "--watch", "--check"], "--check"),
             (
+                &["sync", "--watch", "-o", "json"],
+                "--watch writes as it goes",
+            ),
+            (
+                &["sync", "--watch", "--dry-run"],
+                "--watch writes as it goes",
+            ),
+            (
                 &["sync", "--watch", "--resync", "0s"],
                 "--resync must be at least 1s",
             ),
