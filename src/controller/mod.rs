@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use futures::{FutureExt, StreamExt, channel::mpsc as queue};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
@@ -631,7 +632,7 @@ fn watch_namespaces(
     selector: Option<&str>,
     triggers: mpsc::UnboundedSender<Trigger>,
 ) -> Store<PartialObjectMeta<Namespace>> {
-    // Metadata only: names, labels and deletion are all a scope needs.
+    // Metadata only, and of that only names and deletion (the selector is the server's).
     let api: Api<PartialObjectMeta<Namespace>> = Api::all(cluster.client.clone());
     let config = match selector {
         Some(selector) => watcher::Config::default().labels(selector),
@@ -640,7 +641,12 @@ fn watch_namespaces(
     let (reader, writer) = reflector::store();
     let selector = selector.map(String::from);
     let report_synced = selector.is_none();
-    let stream = reflector::reflector(writer, watcher::watcher(api, config).default_backoff());
+    let stream = reflector::reflector(
+        writer,
+        watcher::watcher(api, config)
+            .default_backoff()
+            .modify(keep_scope_metadata),
+    );
     tokio::spawn(forward(
         stream,
         "namespaces",
@@ -666,6 +672,19 @@ fn watch_namespaces(
         report_synced,
     ));
     reader
+}
+
+/// Keeps of a cached Namespace only what a scope reads, which is most of the memory a large
+/// cluster's Namespace cache would otherwise take (managedFields above all).
+fn keep_scope_metadata(namespace: &mut PartialObjectMeta<Namespace>) {
+    let metadata = std::mem::take(&mut namespace.metadata);
+    namespace.metadata = ObjectMeta {
+        name: metadata.name,
+        deletion_timestamp: metadata.deletion_timestamp,
+        resource_version: metadata.resource_version,
+        uid: metadata.uid,
+        ..ObjectMeta::default()
+    };
 }
 
 /// The copies: every Secret carrying our managed-by label (of one name, with `sync NAME`).
