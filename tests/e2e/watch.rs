@@ -10,18 +10,32 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::Value;
 
-use crate::harness::{E2e, text};
+use crate::harness::{E2e, free_port, text};
 
 fn unique(name: &str) -> String {
     format!("{name}-{}", std::process::id())
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A credential for quay.io (user robot, `password`) whose scope is the label selector
+/// `label`, created in a new namespace (prefix `first`) that carries the label; returns it.
+fn selector_scoped_credential(
+    e2e: &E2e,
+    name: &str,
+    label: &str,
+    first: &str,
+    password: &str,
+) -> String {
+    let first = e2e.namespace(first);
+    e2e.kubectl_ok(&["label", "namespace", &first, label]);
+    let out = e2e.create_explicit(
+        name,
+        "quay.io",
+        "robot",
+        password,
+        &["--namespace-selector", label],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    first
 }
 
 /// Polls `check` every 20 ms until it holds; how long that took, or `None` after `limit`.
@@ -200,16 +214,7 @@ fn watch_gives_new_namespaces_their_copy_and_repairs_deletes_and_edits() {
     let name = unique("watched");
     let team = unique("team");
     let label = format!("e2e-watch-team={team}");
-    let first = e2e.namespace("watch");
-    e2e.kubectl_ok(&["label", "namespace", &first, &label]);
-    let out = e2e.create_explicit(
-        &name,
-        "quay.io",
-        "robot",
-        "pw-watch",
-        &["--namespace-selector", &label],
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let first = selector_scoped_credential(&e2e, &name, &label, "watch", "pw-watch");
     let watcher = Watcher::start(&e2e, &[&name]);
 
     // New namespaces in the scope get their copy; the latency is what the watch gives.
@@ -553,16 +558,7 @@ fn two_replicas_elect_one_writer_fail_over_and_release_the_lease() {
     let label = format!("e2e-lease={}", unique("scope"));
     let name = unique("elected");
     let lease_name = unique("lease");
-    let first = e2e.namespace("lease-scope");
-    e2e.kubectl_ok(&["label", "namespace", &first, &label]);
-    let out = e2e.create_explicit(
-        &name,
-        "quay.io",
-        "robot",
-        "pw",
-        &["--namespace-selector", &label],
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    selector_scoped_credential(&e2e, &name, &label, "lease-scope", "pw");
     let args = [
         name.as_str(),
         "--leader-elect",
@@ -711,16 +707,7 @@ fn the_shipped_manifests_run_it_in_cluster_with_least_privilege() {
         .to_string();
     let name = unique("incluster");
     let label = format!("e2e-incluster={}", unique("scope"));
-    let first = e2e.namespace("incluster");
-    e2e.kubectl_ok(&["label", "namespace", &first, &label]);
-    let out = e2e.create_explicit(
-        &name,
-        "quay.io",
-        "robot",
-        "pw",
-        &["--namespace-selector", &label],
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    selector_scoped_credential(&e2e, &name, &label, "incluster", "pw");
 
     // What the kubelet mounts into the Pod.
     let mount = e2e.home.path().join("serviceaccount");
