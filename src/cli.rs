@@ -62,6 +62,9 @@ pub(crate) enum Command {
     /// Explain whether each image of a workload can be pulled, and how to fix it if not
     #[command(after_help = CHECK_EXAMPLES)]
     Check(CheckArgs),
+    /// Ask registries whether logins work: local ones, or a pull Secret's (secret/NAME)
+    #[command(after_help = VERIFY_EXAMPLES)]
+    Verify(VerifyArgs),
     /// Store a registry login in the OS keychain (no docker needed)
     #[command(after_help = LOGIN_EXAMPLES)]
     Login(LoginArgs),
@@ -81,6 +84,15 @@ pub(crate) enum Command {
     #[command(name = "__complete", hide = true)]
     Complete(CompleteArgs),
 }
+
+const VERIFY_EXAMPLES: &str = "\
+Examples:
+  kubectl regcred verify                                  # every registry you are logged in to
+  kubectl regcred verify quay.io --image quay.io/acme/web:1   # and may this login pull that image?
+  kubectl regcred verify secret/regcred -n team-a         # the logins of a pull Secret in the cluster
+  kubectl regcred verify reg.example.com --ca-file ca.pem -o json
+Verdicts: VALID, BAD-CREDENTIALS, NO-PULL-ACCESS, EXPIRED, NOT-FOUND, UNREACHABLE, TLS,
+NOT-A-REGISTRY; the exit code is 1 unless every one is VALID.";
 
 const SYNC_EXAMPLES: &str = "\
 Examples:
@@ -213,6 +225,13 @@ pub(crate) struct CreateArgs {
     /// Take over a same-named Secret that is not ours (recreating it if its type differs)
     #[arg(long, help_heading = "Writing")]
     pub(crate) force: bool,
+
+    /// Ask each registry first, and write nothing unless every login is VALID
+    #[arg(long, help_heading = "Writing")]
+    pub(crate) verify: bool,
+
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
 
     #[command(flatten)]
     pub(crate) write: WriteArgs,
@@ -501,6 +520,66 @@ pub(crate) struct LoginArgs {
         conflicts_with = "password_stdin"
     )]
     pub(crate) password: Option<Password>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// Registries to verify (default: every one you are logged in to, or the images'), or
+    /// secret/NAME for the logins of a pull Secret in the cluster
+    #[arg(value_name = "REGISTRY|secret/NAME")]
+    pub(crate) targets: Vec<String>,
+
+    /// Also prove the login may pull this image: its token scope and manifest (repeatable)
+    #[arg(long = "image", value_name = "IMAGE")]
+    pub(crate) images: Vec<String>,
+
+    /// Verify this username instead of a stored login (password from stdin or a prompt)
+    #[arg(short = 'u', long, value_name = "USER", help_heading = "Credentials")]
+    pub(crate) username: Option<String>,
+
+    /// Read the password from stdin
+    #[arg(long, requires = "username", help_heading = "Credentials")]
+    pub(crate) password_stdin: bool,
+
+    /// Only look in these sources (repeatable)
+    #[arg(
+        long = "from",
+        value_enum,
+        value_name = "SOURCE",
+        help_heading = "Credentials"
+    )]
+    pub(crate) from: Vec<SourceArg>,
+
+    #[command(flatten)]
+    pub(crate) lookup: LookupArgs,
+
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+
+    /// Output format (default: a table)
+    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
+    pub(crate) output: Option<StructuredOutputArg>,
+}
+
+/// How registries are reached (`verify`, `create --verify`, `login`).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Registry requests")]
+pub(crate) struct RegistryArgs {
+    /// How long each request to a registry or token service may take
+    #[arg(long = "timeout", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub(crate) timeout: Duration,
+
+    /// Also trust the CA certificates in this PEM file
+    #[arg(long, value_name = "PATH")]
+    pub(crate) ca_file: Option<PathBuf>,
+
+    /// Do not check the registry's certificate (insecure)
+    #[arg(long)]
+    pub(crate) insecure_skip_tls_verify: bool,
+
+    /// Speak plain http to the registry (without it, only loopback registries get http)
+    #[arg(long)]
+    pub(crate) plain_http: bool,
 }
 
 #[derive(Debug, Args)]

@@ -41,7 +41,7 @@ use error::{ExitStatus, exit_status_for, is_broken_pipe, render};
 use printer::Printer;
 use settings::{
     AttachSettings, CheckSettings, Connection, CreateSettings, DeleteSettings, DetachSettings,
-    ListSettings, LoginSettings, ManifestsSettings, ShowSettings, SyncSettings,
+    ListSettings, LoginSettings, ManifestsSettings, ShowSettings, SyncSettings, VerifySettings,
 };
 
 /// The name shown in usage: `kubectl regcred` when kubectl ran us as a plugin (it execs the
@@ -190,6 +190,10 @@ async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
         Command::Check(args) => {
             let settings = CheckSettings::from_args(&args, namespace)?;
             commands::check::run(settings, connection, printer).await
+        }
+        Command::Verify(args) => {
+            let settings = VerifySettings::from_args(&args, namespace)?;
+            commands::verify::run(settings, connection, printer).await
         }
         Command::Login(args) => commands::login::login(LoginSettings::from_args(&args)?, printer),
         Command::Logout(args) => commands::login::logout(settings::logout_server(&args)?, printer),

@@ -7,11 +7,13 @@ use std::time::Duration;
 use crate::cli::{
     AttachArgs, AutoAttachArg, CheckArgs, CreateArgs, DeleteArgs, DetachArgs, DryRunArg,
     ExplicitArgs, KubeArgs, ListArgs, ListOutputArg, LogFormatArg, LoginArgs, LogoutArgs,
-    ManifestsArgs, OutputArg, ScopeArgs, SelectionArgs, ShowArgs, SourceArg, StructuredOutputArg,
-    SyncArgs, WatchArgs, WriteArgs,
+    ManifestsArgs, OutputArg, RegistryArgs, ScopeArgs, SelectionArgs, ShowArgs, SourceArg,
+    StructuredOutputArg, SyncArgs, VerifyArgs, WatchArgs, WriteArgs,
 };
 use crate::credentials::{Password, PasswordInput, SourceKind};
 use crate::error::UsageError;
+use crate::probe::TransportSettings;
+use crate::rules::image::ImageRef;
 use crate::rules::kinds::{Kind, Target, TargetError};
 use crate::rules::names;
 use crate::rules::registry::Registry;
@@ -75,6 +77,8 @@ pub(crate) struct CreateSettings {
     pub(crate) helper_timeout: Duration,
     pub(crate) scope: Scope,
     pub(crate) force: bool,
+    /// `--verify`: how to reach the registries that must accept every login first.
+    pub(crate) verify: Option<TransportSettings>,
     /// `--attach`: targets to attach the Secret to once it is written.
     pub(crate) attach: Vec<Target>,
     pub(crate) write: WriteSettings,
@@ -638,6 +642,10 @@ impl CreateSettings {
             helper_timeout: credentials.lookup.helper_timeout,
             scope: Scope::from_args(namespace, &args.scope, Purpose::Write)?,
             force: args.force,
+            verify: args
+                .verify
+                .then(|| transport_settings(&args.registry))
+                .transpose()?,
             attach: attach_targets(&args.attach)?,
             write: WriteSettings::from_args(&args.write),
         })
@@ -744,6 +752,153 @@ impl ExplicitSettings {
             password,
         }))
     }
+}
+
+/// Where local credentials are looked up (`create`, `verify`).
+#[derive(Debug, Clone)]
+pub(crate) struct LocalLookup {
+    /// Requested registries; empty means all found.
+    pub(crate) servers: Vec<Registry>,
+    pub(crate) explicit: Option<ExplicitSettings>,
+    pub(crate) from: Vec<SourceKind>,
+    pub(crate) docker_config: Option<PathBuf>,
+    pub(crate) helper_timeout: Duration,
+}
+
+impl CreateSettings {
+    pub(crate) fn local_lookup(&self) -> LocalLookup {
+        LocalLookup {
+            servers: self.servers.clone(),
+            explicit: self.explicit.clone(),
+            from: self.from.clone(),
+            docker_config: self.docker_config.clone(),
+            helper_timeout: self.helper_timeout,
+        }
+    }
+}
+
+/// `verify`: which logins, which images, and how to reach the registries.
+#[derive(Debug, Clone)]
+pub(crate) struct VerifySettings {
+    pub(crate) logins: VerifyLogins,
+    pub(crate) images: Vec<ImageRef>,
+    pub(crate) transport: TransportSettings,
+    pub(crate) output: Option<OutputFormat>,
+}
+
+/// Whose logins `verify` checks.
+#[derive(Debug, Clone)]
+pub(crate) enum VerifyLogins {
+    /// Local sources (or `--username`); no servers and no images: every registry found.
+    Local(LocalLookup),
+    /// `secret/NAME`: a pull Secret in the namespace.
+    Secret {
+        name: String,
+        namespace: Option<String>,
+    },
+}
+
+impl VerifySettings {
+    pub(crate) fn from_args(
+        args: &VerifyArgs,
+        namespace: Option<&str>,
+    ) -> Result<Self, UsageError> {
+        let images = args
+            .images
+            .iter()
+            .map(|image| {
+                ImageRef::parse(image)
+                    .map_err(|e| UsageError(format!("invalid --image {image:?}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let (secrets, registries): (Vec<&String>, Vec<&String>) = args
+            .targets
+            .iter()
+            .partition(|target| target.starts_with("secret/") || target.starts_with("secrets/"));
+        let logins = match (secrets.as_slice(), registries.is_empty()) {
+            ([], _) => {
+                let mut servers = Vec::new();
+                for server in registries {
+                    let registry = registry(server)?;
+                    if !servers.contains(&registry) {
+                        servers.push(registry);
+                    }
+                }
+                // With images but no registry: the images' registries.
+                if servers.is_empty() {
+                    for image in &images {
+                        let registry = registry(&image.domain)?;
+                        if !servers.contains(&registry) {
+                            servers.push(registry);
+                        }
+                    }
+                }
+                let explicit = match &args.username {
+                    None => None,
+                    Some(username) => {
+                        if servers.len() != 1 {
+                            return Err(UsageError(
+                                "--username verifies one registry: name exactly one".into(),
+                            ));
+                        }
+                        Some(ExplicitSettings {
+                            username: username.clone(),
+                            email: None,
+                            password: password_input(username, None, args.password_stdin)?,
+                        })
+                    }
+                };
+                let mut from: Vec<SourceKind> = args.from.iter().map(|s| s.kind()).collect();
+                from.sort();
+                from.dedup();
+                VerifyLogins::Local(LocalLookup {
+                    servers,
+                    explicit,
+                    from,
+                    docker_config: args.lookup.docker_config.clone(),
+                    helper_timeout: args.lookup.helper_timeout,
+                })
+            }
+            ([secret], true) => {
+                if args.username.is_some() || !args.from.is_empty() {
+                    return Err(UsageError(
+                        "secret/NAME verifies the Secret's own logins: drop --username and --from"
+                            .into(),
+                    ));
+                }
+                let name = secret.split_once('/').map_or("", |(_, name)| name);
+                check_secret_name(name)?;
+                VerifyLogins::Secret {
+                    name: name.to_string(),
+                    namespace: namespace.map(str::to_string),
+                }
+            }
+            _ => {
+                return Err(UsageError(
+                    "verify takes registries or one secret/NAME, not both".into(),
+                ));
+            }
+        };
+        Ok(Self {
+            logins,
+            images,
+            transport: transport_settings(&args.registry)?,
+            output: structured(args.output),
+        })
+    }
+}
+
+/// `--timeout`, `--ca-file`, `--insecure-skip-tls-verify`, `--plain-http`.
+pub(crate) fn transport_settings(args: &RegistryArgs) -> Result<TransportSettings, UsageError> {
+    if args.timeout.is_zero() {
+        return Err(UsageError("--timeout must be more than 0".into()));
+    }
+    Ok(TransportSettings {
+        timeout: args.timeout,
+        ca_file: args.ca_file.clone(),
+        insecure_skip_tls_verify: args.insecure_skip_tls_verify,
+        plain_http: args.plain_http,
+    })
 }
 
 impl SourceArg {

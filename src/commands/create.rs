@@ -9,16 +9,15 @@ use crate::cluster::fetch::{self, Query};
 use crate::cluster::inventory::{self, Wants};
 use crate::cluster::secrets::{self, Known, WriteError, WriteOptions};
 use crate::cluster::{self, ApiError, Cluster};
-use crate::credentials::{self, ExplicitLogin, LocalEnv, Request};
+use crate::credentials;
 use crate::error::ExitStatus;
 use crate::output::{self, ResultRow, Written};
 use crate::printer::Printer;
 use crate::reconcile;
 use crate::references::{self, Change, Plan};
 use crate::rules::pullsecret::build_secret;
-use crate::rules::registry::Registry;
 use crate::rules::scope::RecordedScope;
-use crate::settings::{Connection, CreateSettings, DryRun, ExplicitSettings, NamespaceScope};
+use crate::settings::{Connection, CreateSettings, DryRun, NamespaceScope};
 
 /// Why the Secret could not be written in one namespace.
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +51,7 @@ pub(crate) async fn run(
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     let local = match settings.from_secret {
-        None => Some(resolve_credentials(&settings, printer)?),
+        None => Some(super::local_credentials(&settings.local_lookup(), printer)?),
         Some(_) => None,
     };
     let (cluster, namespaces) = target_namespaces(&settings, &connection, printer).await?;
@@ -76,6 +75,9 @@ pub(crate) async fn run(
         }
         _ => unreachable!("--from-secret always connects"),
     };
+    if let Some(transport) = &settings.verify {
+        super::verify_before_writing(&credentials, transport, printer).await?;
+    }
     let context_namespace = match &cluster {
         Some(cluster) => cluster.default_namespace.clone(),
         None => cluster::context_namespace(&connection),
@@ -176,51 +178,6 @@ async fn attach_all(
 }
 
 /// `--username` with its password, read now (stdin or a prompt), for `servers`.
-pub(crate) fn explicit_login(
-    explicit: &ExplicitSettings,
-    servers: &[Registry],
-    printer: &Printer,
-) -> anyhow::Result<ExplicitLogin> {
-    if let Some(warning) = explicit.password.warning() {
-        printer.warning(warning);
-    }
-    let password = credentials::read_password(explicit.password.clone(), &explicit.username)?;
-    Ok(ExplicitLogin {
-        servers: servers.to_vec(),
-        username: explicit.username.clone(),
-        password,
-        email: explicit.email.clone(),
-    })
-}
-
-fn resolve_credentials(
-    settings: &CreateSettings,
-    printer: &Printer,
-) -> anyhow::Result<Vec<credentials::Credential>> {
-    let explicit = match &settings.explicit {
-        None => None,
-        Some(explicit) => Some(explicit_login(explicit, &settings.servers, printer)?),
-    };
-    let request = Request {
-        servers: settings.servers.clone(),
-        from: settings.from.clone(),
-        explicit,
-        docker_config: settings.docker_config.clone(),
-        helper_timeout: settings.helper_timeout,
-    };
-    let resolution = credentials::resolve(&request, &LocalEnv::from_process())?;
-    for warning in &resolution.warnings {
-        printer.warning(warning);
-    }
-    for credential in &resolution.credentials {
-        printer.status(format!(
-            "using {} from {}",
-            credential.registry, credential.origin
-        ));
-    }
-    Ok(resolution.credentials)
-}
-
 async fn write_all(
     cluster: &Cluster,
     settings: &CreateSettings,

@@ -11,3 +11,110 @@ pub(crate) mod list;
 pub(crate) mod login;
 pub(crate) mod show;
 pub(crate) mod sync;
+pub(crate) mod verify;
+
+use crate::credentials::{self, Credential, ExplicitLogin, LocalEnv, Request};
+use crate::printer::Printer;
+use crate::probe::{self, LoginCheck, Transport, TransportSettings};
+use crate::rules::registry::Registry;
+use crate::rules::verdict::Verdict;
+use crate::settings::{ExplicitSettings, LocalLookup};
+
+/// `--username` with its password, read now (stdin or a no-echo prompt), before any request.
+pub(crate) fn explicit_login(
+    explicit: &ExplicitSettings,
+    servers: &[Registry],
+    printer: &Printer,
+) -> anyhow::Result<ExplicitLogin> {
+    if let Some(warning) = explicit.password.warning() {
+        printer.warning(warning);
+    }
+    let password = credentials::read_password(explicit.password.clone(), &explicit.username)?;
+    Ok(ExplicitLogin {
+        servers: servers.to_vec(),
+        username: explicit.username.clone(),
+        password,
+        email: explicit.email.clone(),
+    })
+}
+
+/// Local credentials as `create` and `verify` find them; warnings and where each came from
+/// go to stderr.
+pub(crate) fn local_credentials(
+    lookup: &LocalLookup,
+    printer: &Printer,
+) -> anyhow::Result<Vec<Credential>> {
+    let explicit = match &lookup.explicit {
+        None => None,
+        Some(explicit) => Some(explicit_login(explicit, &lookup.servers, printer)?),
+    };
+    let request = Request {
+        servers: lookup.servers.clone(),
+        from: lookup.from.clone(),
+        explicit,
+        docker_config: lookup.docker_config.clone(),
+        helper_timeout: lookup.helper_timeout,
+    };
+    let resolution = credentials::resolve(&request, &LocalEnv::from_process())?;
+    for warning in &resolution.warnings {
+        printer.warning(warning);
+    }
+    for credential in &resolution.credentials {
+        printer.status(format!(
+            "using {} from {}",
+            credential.registry, credential.origin
+        ));
+    }
+    Ok(resolution.credentials)
+}
+
+/// `create --verify` and `login`: every login must be VALID at its registry, or nothing is
+/// written; the error names each registry that said otherwise, and why.
+pub(crate) async fn verify_before_writing(
+    credentials: &[Credential],
+    transport: &TransportSettings,
+    printer: &Printer,
+) -> anyhow::Result<()> {
+    let transport = Transport::new(transport)?;
+    let checks = credentials
+        .iter()
+        .map(|credential| LoginCheck {
+            domain: credential.registry.host().to_string(),
+            username: credential.username.clone(),
+            password: credential.password.clone(),
+            image: None,
+        })
+        .collect();
+    let outcomes = probe::verify_all(&transport, checks, k8s_openapi::jiff::Timestamp::now()).await;
+    let mut refused = Vec::new();
+    for (credential, outcome) in credentials.iter().zip(outcomes) {
+        if outcome.verdict == Verdict::Valid {
+            printer.status(format!(
+                "verified {}: {}",
+                credential.registry, outcome.reason
+            ));
+        } else {
+            let fix = outcome
+                .verdict
+                .fix()
+                .map(|f| format!("; {f}"))
+                .unwrap_or_default();
+            refused.push(format!(
+                "{}: {} ({}){fix}",
+                credential.registry, outcome.verdict, outcome.reason
+            ));
+        }
+    }
+    if refused.is_empty() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "nothing was written: {} not verified:\n  - {}",
+        if refused.len() == 1 {
+            "a login was"
+        } else {
+            "logins were"
+        },
+        refused.join("\n  - ")
+    )
+}

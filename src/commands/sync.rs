@@ -3,7 +3,7 @@
 
 use anyhow::bail;
 
-use super::create::explicit_login;
+use super::explicit_login;
 use crate::cluster;
 use crate::desired::{self, Copies};
 use crate::error::ExitStatus;

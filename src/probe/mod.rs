@@ -1,30 +1,131 @@
-//! `check --probe`: ask a registry, without credentials, whether it serves an image to anyone
-//! (the registry v2 auth flow, docs/semantics.md §8). This is the only network call to a registry the
-//! tool makes, and only when asked.
+//! Requests to registries, only when asked, following the registry v2 auth flow
+//! (docs/semantics.md §8): `check --probe` asks without credentials whether an image is
+//! served to anyone ([`anonymous`]); `verify`, `create --verify` and `login` prove a login
+//! ([`login`]). Both share one HTTP client with the same safety rules (docs/verify.md): a
+//! timeout on every request, capped bodies, no redirects, https unless the registry is on
+//! loopback or `--plain-http` is asked for.
 
+mod anonymous;
+mod login;
+
+use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::rules::image::ImageRef;
+pub(crate) use anonymous::{Anonymous, probe};
+pub(crate) use login::{LoginCheck, Outcome, verify_all};
 
-/// What an anonymous pull would get.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Anonymous {
-    Allowed,
-    /// Refused, with the registry's answer.
-    Refused(String),
-    /// The probe could not tell (network error, not found, not a v2 registry).
-    Unknown(String),
-}
+use crate::rules::registry::Registry;
 
+/// What a manifest request accepts: every image and index type.
 const MANIFEST_TYPES: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, \
     application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
 
-/// Docker Hub's API lives on registry-1.docker.io.
-fn api_host(image: &ImageRef) -> &str {
-    if image.domain == "docker.io" {
+/// The largest body read from a registry or token service: a token or an error fits easily.
+const BODY_LIMIT: u64 = 1024 * 1024;
+
+/// How to reach registries: `--timeout`, `--ca-file`, `--insecure-skip-tls-verify`,
+/// `--plain-http`.
+#[derive(Debug, Clone)]
+pub(crate) struct TransportSettings {
+    pub(crate) timeout: Duration,
+    pub(crate) ca_file: Option<PathBuf>,
+    pub(crate) insecure_skip_tls_verify: bool,
+    pub(crate) plain_http: bool,
+}
+
+impl TransportSettings {
+    pub(crate) fn with_timeout(timeout: Duration) -> Self {
+        Self {
+            timeout,
+            ca_file: None,
+            insecure_skip_tls_verify: false,
+            plain_http: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum TransportError {
+    #[error("reading --ca-file {path}: {reason}")]
+    CaFile { path: PathBuf, reason: String },
+}
+
+/// A configured client. Built once per command, before any request.
+#[derive(Debug, Clone)]
+pub(crate) struct Transport {
+    agent: ureq::Agent,
+    plain_http: bool,
+}
+
+impl Transport {
+    pub(crate) fn new(settings: &TransportSettings) -> Result<Self, TransportError> {
+        let mut tls =
+            ureq::tls::TlsConfig::builder().disable_verification(settings.insecure_skip_tls_verify);
+        if let Some(path) = &settings.ca_file {
+            tls = tls.root_certs(roots_with(path)?);
+        }
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(settings.timeout))
+            .http_status_as_error(false)
+            // A redirect could lead anywhere, plain http included, and must never carry
+            // credentials to another host: it is an answer, not a path.
+            .max_redirects(0)
+            .tls_config(tls.build())
+            .build()
+            .into();
+        Ok(Self {
+            agent,
+            plain_http: settings.plain_http,
+        })
+    }
+
+    /// The base URLs to try for a registry host, in order: https first; plain http only
+    /// for loopback registries (as docker does) or with `--plain-http`, which uses only it.
+    fn bases(&self, host: &str) -> Vec<String> {
+        if self.plain_http {
+            return vec![format!("http://{host}")];
+        }
+        let mut bases = vec![format!("https://{host}")];
+        if is_local(host) {
+            bases.push(format!("http://{host}"));
+        }
+        bases
+    }
+}
+
+/// The system's roots plus the certificates of `path` (PEM): `--ca-file` adds a CA.
+fn roots_with(path: &std::path::Path) -> Result<ureq::tls::RootCerts, TransportError> {
+    let error = |reason: String| TransportError::CaFile {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let pem = std::fs::read(path).map_err(|e| error(e.to_string()))?;
+    let mut roots = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        if let ureq::tls::PemItem::Certificate(cert) = item.map_err(|e| error(e.to_string()))? {
+            roots.push(cert);
+        }
+    }
+    if roots.is_empty() {
+        return Err(error("no PEM certificate in it".into()));
+    }
+    let system = rustls_native_certs::load_native_certs();
+    roots.extend(
+        system
+            .certs
+            .iter()
+            .map(|der| ureq::tls::Certificate::from_der(der.as_ref()).to_owned()),
+    );
+    Ok(ureq::tls::RootCerts::new_with_certs(&roots))
+}
+
+/// The host serving a registry's API: Docker Hub's (`docker.io`) lives on
+/// registry-1.docker.io.
+fn api_host(domain: &str) -> &str {
+    if domain == Registry::docker_hub().host() {
         "registry-1.docker.io"
     } else {
-        &image.domain
+        domain
     }
 }
 
@@ -46,154 +147,42 @@ fn realm_allowed(realm: &str, registry_host: &str) -> bool {
     realm.starts_with("https://") || (realm.starts_with("http://") && is_local(registry_host))
 }
 
-pub(crate) fn probe(image: &ImageRef, timeout: Duration) -> Anonymous {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .http_status_as_error(false)
-        // A redirect could lead anywhere, plain http included: it is an answer, not a path.
-        .max_redirects(0)
-        .build()
-        .into();
-    let host = api_host(image);
-    let mut schemes = vec!["https"];
-    if is_local(host) {
-        schemes.push("http");
-    }
-    let mut last_error = String::new();
-    for scheme in schemes {
-        let base = format!("{scheme}://{host}");
-        match probe_at(&agent, &base, image) {
-            Ok(answer) => return answer,
-            Err(e) => last_error = e.to_string(),
-        }
-    }
-    Anonymous::Unknown(last_error)
+/// The host of an http(s) URL, for naming a token service on another host.
+fn url_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host)
 }
 
-/// A probe request that got no answer.
-#[derive(Debug, thiserror::Error)]
-enum ProbeError {
-    #[error("{url}: {source}")]
-    Request {
-        url: String,
-        #[source]
-        source: ureq::Error,
-    },
-    #[error("the Bearer challenge has no realm")]
-    NoRealm,
-    #[error("the token realm {0:?} is not https; not asked")]
-    RealmRefused(String),
-}
-
-impl ProbeError {
-    fn request(url: &str) -> impl FnOnce(ureq::Error) -> Self + '_ {
-        move |source| Self::Request {
-            url: url.to_string(),
-            source,
-        }
-    }
-}
-
-fn probe_at(agent: &ureq::Agent, base: &str, image: &ImageRef) -> Result<Anonymous, ProbeError> {
-    let reference = image
-        .digest
-        .clone()
-        .or_else(|| image.tag.clone())
-        .unwrap_or_else(|| "latest".to_string());
-    let manifest = format!("{base}/v2/{}/manifests/{reference}", image.path);
-    let first = agent
-        .head(&manifest)
-        .header("Accept", MANIFEST_TYPES)
-        .call()
-        .map_err(ProbeError::request(base))?;
-    let token = match first.status().as_u16() {
-        200 => return Ok(Anonymous::Allowed),
-        401 => {
-            let challenges: Vec<String> = first
-                .headers()
-                .get_all("www-authenticate")
-                .iter()
-                .filter_map(|v| v.to_str().ok().map(str::to_string))
-                .collect();
-            let Some(bearer) = challenges
-                .iter()
-                .find_map(|c| parse_challenge(c).filter(|(s, _)| s == "bearer"))
-            else {
-                return Ok(Anonymous::Refused(format!(
-                    "{} asks for a login",
-                    image.domain
-                )));
-            };
-            anonymous_token(agent, &bearer.1, image)?
-        }
-        403 => return Ok(Anonymous::Refused("403 Forbidden".into())),
-        404 => return Ok(Anonymous::Unknown("the manifest was not found".into())),
-        redirect @ 300..=399 => {
-            return Ok(Anonymous::Unknown(format!(
-                "the registry answered {redirect}, a redirect, which a probe does not follow"
-            )));
-        }
-        other => return Ok(Anonymous::Unknown(format!("the registry answered {other}"))),
-    };
-    let Some(token) = token else {
-        return Ok(Anonymous::Refused(
-            "its token service refused an anonymous token".into(),
-        ));
-    };
-    let second = agent
-        .head(&manifest)
-        .header("Accept", MANIFEST_TYPES)
-        .header("Authorization", &format!("Bearer {token}"))
-        .call()
-        .map_err(ProbeError::request(base))?;
-    Ok(match second.status().as_u16() {
-        200 => Anonymous::Allowed,
-        401 | 403 => Anonymous::Refused(format!(
-            "{} {}",
-            second.status().as_u16(),
-            "with an anonymous token"
-        )),
-        404 => Anonymous::Unknown("the manifest was not found".into()),
-        other => Anonymous::Unknown(format!("the registry answered {other}")),
-    })
-}
-
-/// Asks the token service for an anonymous pull token. `Ok(None)`: refused.
-fn anonymous_token(
-    agent: &ureq::Agent,
-    params: &[(String, String)],
-    image: &ImageRef,
-) -> Result<Option<String>, ProbeError> {
-    let get = |key: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    };
-    let realm = get("realm").ok_or(ProbeError::NoRealm)?;
-    if !realm_allowed(realm, api_host(image)) {
-        return Err(ProbeError::RealmRefused(realm.to_string()));
-    }
-    let mut request = agent
-        .get(realm)
-        .query("scope", format!("repository:{}:pull", image.path));
-    if let Some(service) = get("service") {
-        request = request.query("service", service);
-    }
-    let mut response = request.call().map_err(ProbeError::request(realm))?;
-    if response.status().as_u16() != 200 {
-        return Ok(None);
-    }
-    let body: serde_json::Value = response
+/// A response body as text, at most [`BODY_LIMIT`] bytes; unreadable bodies read as empty.
+fn body_text(response: &mut ureq::http::Response<ureq::Body>) -> String {
+    response
         .body_mut()
+        .with_config()
+        .limit(BODY_LIMIT)
         .read_to_string()
-        .ok()
-        .and_then(|text| serde_json::from_str(&text).ok())
-        .unwrap_or_default();
-    Ok(body["token"]
-        .as_str()
-        .or(body["access_token"].as_str())
-        .map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The `WWW-Authenticate` challenges of a response, parsed.
+fn challenges(response: &ureq::http::Response<ureq::Body>) -> Vec<(String, Vec<(String, String)>)> {
+    response
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(parse_challenge)
+        .collect()
+}
+
+/// A challenge parameter by (lower-cased) name.
+fn param<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 /// One `WWW-Authenticate` challenge (RFC 2617 style): the lower-cased scheme and its
@@ -269,10 +258,13 @@ mod tests {
 
     #[test]
     fn hub_uses_registry_1_and_only_local_hosts_use_http() {
+        assert_eq!(api_host("docker.io"), "registry-1.docker.io");
+        assert_eq!(api_host("quay.io"), "quay.io");
         assert_eq!(
-            api_host(&ImageRef::parse("nginx").unwrap()),
-            "registry-1.docker.io"
+            url_host("https://auth.docker.io/token?x=1"),
+            "auth.docker.io"
         );
+        assert_eq!(url_host("https://u:p@127.0.0.1:5001/t"), "127.0.0.1:5001");
         assert!(is_local("127.0.0.1:5000"));
         assert!(is_local("localhost"));
         assert!(is_local("[::1]:5000"));

@@ -20,3 +20,4 @@ pub(crate) mod registry;
 pub(crate) mod scope;
 pub(crate) mod sync;
 pub(crate) mod text;
+pub(crate) mod verdict;

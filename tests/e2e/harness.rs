@@ -331,22 +331,80 @@ fn wait_for_port(port: u16) {
 }
 
 /// A real Docker Distribution registry (`docker-registry`) on a free loopback port, plain
-/// http, optionally behind htpasswd basic auth. Stopped when dropped.
+/// http or TLS, open, behind htpasswd basic auth, or behind a token server. Stopped when
+/// dropped.
 pub struct Registry {
     pub host: String,
+    /// With TLS: the CA that signed the registry's certificate (PEM).
+    pub ca: Option<std::path::PathBuf>,
     child: std::process::Child,
+    token_server: Option<std::process::Child>,
     _dir: tempfile::TempDir,
+}
+
+/// How a test registry authenticates.
+pub enum RegistryAuth<'a> {
+    Open,
+    Htpasswd(&'a str, &'a str),
+    /// tests/e2e/token_server.py: its users and rights are described there.
+    Token,
 }
 
 impl Registry {
     pub fn start(credentials: Option<(&str, &str)>) -> Self {
+        let auth = match credentials {
+            Some((user, password)) => RegistryAuth::Htpasswd(user, password),
+            None => RegistryAuth::Open,
+        };
+        Self::start_with(auth, false)
+    }
+
+    pub fn start_with(auth: RegistryAuth<'_>, tls: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let mut config = format!(
-            "version: 0.1\nstorage: {{filesystem: {{rootdirectory: {}}}}}\nhttp: {{addr: 127.0.0.1:{port}}}\n",
+            "version: 0.1\nstorage: {{filesystem: {{rootdirectory: {}}}}}\n",
             dir.path().join("data").display()
         );
-        if let Some((user, password)) = credentials {
+        let ca = tls.then(|| {
+            let (cert, key) = make_certificates(dir.path());
+            config.push_str(&format!(
+                "http: {{addr: 127.0.0.1:{port}, tls: {{certificate: {}, key: {}}}}}\n",
+                cert.display(),
+                key.display()
+            ));
+            dir.path().join("ca.crt")
+        });
+        if !tls {
+            config.push_str(&format!("http: {{addr: 127.0.0.1:{port}}}\n"));
+        }
+        let mut token_server = None;
+        if let RegistryAuth::Token = auth {
+            let token_port = free_port();
+            let mut child = std::process::Command::new("/usr/bin/python3")
+                .arg(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/tests/e2e/token_server.py"
+                ))
+                .arg(dir.path())
+                .arg(token_port.to_string())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("python3 with python3-jwt and python3-cryptography");
+            let mut ready = String::new();
+            std::io::BufRead::read_line(
+                &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+                &mut ready,
+            )
+            .unwrap();
+            assert_eq!(ready.trim(), "ready", "the token server did not start");
+            config.push_str(&format!(
+                "auth: {{token: {{realm: \"http://127.0.0.1:{token_port}/token\", service: e2e-registry, issuer: e2e-token-issuer, rootcertbundle: {}}}}}\n",
+                dir.path().join("token.crt").display()
+            ));
+            token_server = Some(child);
+        }
+        if let RegistryAuth::Htpasswd(user, password) = auth {
             let out = std::process::Command::new("htpasswd")
                 .args(["-Bbn", user, password])
                 .output()
@@ -367,16 +425,89 @@ impl Registry {
         wait_for_port(port);
         Self {
             host: format!("127.0.0.1:{port}"),
+            ca,
             child,
+            token_server,
             _dir: dir,
         }
     }
+}
+
+/// A CA (`ca.crt`) and a certificate it signed for 127.0.0.1, made with openssl; returns
+/// the server's certificate and key.
+fn make_certificates(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl is installed");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            text(&out.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=regcred e2e CA",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "1",
+        "-extfile",
+        "server.ext",
+    ]);
+    (dir.join("server.crt"), dir.join("server.key"))
 }
 
 impl Drop for Registry {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(token_server) = &mut self.token_server {
+            let _ = token_server.kill();
+            let _ = token_server.wait();
+        }
     }
 }
 

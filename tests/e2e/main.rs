@@ -9,6 +9,7 @@ mod keychain;
 mod packaging;
 mod proxy;
 mod sync;
+mod verify;
 mod watch;
 
 use harness::{E2e, text};

@@ -1,0 +1,391 @@
+//! `verify`: does a registry accept a login, and may it pull an image? The flow of
+//! docs/verify.md: an unauthenticated `GET /v2/` first (GHCR refuses Basic sent up front),
+//! then Basic or a token from the challenge's realm, then `GET /v2/` again; with an image,
+//! the granted scope and a manifest request prove pull rights.
+
+use base64::Engine;
+use k8s_openapi::jiff::Timestamp;
+
+use super::anonymous::{reference, token_of};
+use super::{
+    MANIFEST_TYPES, Transport, api_host, body_text, challenges, param, realm_allowed, url_host,
+};
+use crate::rules::expiry::expiry_of;
+use crate::rules::image::ImageRef;
+use crate::rules::verdict::{self, Verdict};
+
+/// The login to check. Never printed: only the registry and the username are.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Login<'a> {
+    /// The registry's domain (`host[:port]`; `docker.io` for Docker Hub).
+    pub(crate) domain: &'a str,
+    pub(crate) username: &'a str,
+    pub(crate) password: &'a str,
+}
+
+/// What the registry said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Outcome {
+    pub(crate) verdict: Verdict,
+    /// Why, in words; never a secret.
+    pub(crate) reason: String,
+    /// The token service's host when it is not the registry's (Docker Hub's auth.docker.io).
+    pub(crate) token_service: Option<String>,
+}
+
+impl Outcome {
+    fn new(verdict: Verdict, reason: impl Into<String>) -> Self {
+        Self {
+            verdict,
+            reason: reason.into(),
+            token_service: None,
+        }
+    }
+}
+
+/// How the registry wants to be spoken to, learnt from the unauthenticated ping.
+enum Authorization {
+    /// `GET /v2/` answered 200: the registry is open.
+    None,
+    Basic,
+    Bearer {
+        realm: String,
+        service: Option<String>,
+    },
+}
+
+/// Verifies one login, optionally for one image. `now` decides a known expiry.
+pub(crate) fn verify(
+    transport: &Transport,
+    login: &Login<'_>,
+    image: Option<&ImageRef>,
+    now: Timestamp,
+) -> Outcome {
+    if let Some(expiry) = expiry_of(login.password).filter(|expiry| *expiry <= now) {
+        return Outcome::new(Verdict::Expired, format!("the token expired at {expiry}"));
+    }
+    let host = api_host(login.domain);
+    let mut last = Outcome::new(Verdict::Unreachable, format!("{host}: not tried"));
+    for base in transport.bases(host) {
+        match ping(transport, &base) {
+            Ok(authorization) => {
+                return verify_at(transport, &base, host, login, image, authorization);
+            }
+            Err(PingFailure::TryPlainHttp(outcome)) => last = outcome,
+            Err(PingFailure::Final(outcome)) => return outcome,
+        }
+    }
+    last
+}
+
+enum PingFailure {
+    /// The https attempt met something that is not TLS; a loopback registry may speak http.
+    TryPlainHttp(Outcome),
+    Final(Outcome),
+}
+
+/// `GET /v2/` without credentials.
+fn ping(transport: &Transport, base: &str) -> Result<Authorization, PingFailure> {
+    let url = format!("{base}/v2/");
+    let response = transport
+        .agent
+        .get(&url)
+        .call()
+        .map_err(|error| classify(&url, error))?;
+    let status = response.status().as_u16();
+    match status {
+        200 => Ok(Authorization::None),
+        401 => {
+            let challenges = challenges(&response);
+            if let Some((_, params)) = challenges.iter().find(|(scheme, _)| scheme == "bearer") {
+                return match param(params, "realm") {
+                    Some(realm) => Ok(Authorization::Bearer {
+                        realm: realm.to_string(),
+                        service: param(params, "service").map(str::to_string),
+                    }),
+                    None => Err(PingFailure::Final(Outcome::new(
+                        Verdict::NotARegistry,
+                        format!("{url}: its Bearer challenge names no token service (realm)"),
+                    ))),
+                };
+            }
+            if challenges.iter().any(|(scheme, _)| scheme == "basic") {
+                return Ok(Authorization::Basic);
+            }
+            Err(PingFailure::Final(Outcome::new(
+                Verdict::NotARegistry,
+                format!("{url} answered 401 without a Basic or Bearer challenge"),
+            )))
+        }
+        _ => Err(PingFailure::Final(Outcome::new(
+            Verdict::NotARegistry,
+            format!("{url} answered {status}, not the registry v2 API"),
+        ))),
+    }
+}
+
+/// A failed request as a verdict. Certificate problems are `TLS`; other TLS failures on an
+/// https attempt may mean the server speaks plain http.
+fn classify(url: &str, error: ureq::Error) -> PingFailure {
+    match tls_error(&error) {
+        Some(rustls::Error::InvalidCertificate(reason)) => PingFailure::Final(Outcome::new(
+            Verdict::Tls,
+            format!("{url}: the certificate is not trusted: {reason:?}"),
+        )),
+        Some(other) => PingFailure::TryPlainHttp(Outcome::new(
+            Verdict::Tls,
+            format!("{url}: the TLS handshake failed: {other}"),
+        )),
+        None => PingFailure::Final(unreachable(url, &error)),
+    }
+}
+
+/// The rustls error behind a failed request: ureq reports handshake failures either as its
+/// own variant or as an I/O error wrapping rustls's.
+fn tls_error(error: &ureq::Error) -> Option<&rustls::Error> {
+    match error {
+        ureq::Error::Rustls(e) => Some(e),
+        ureq::Error::Io(e) => e.get_ref()?.downcast_ref::<rustls::Error>(),
+        _ => None,
+    }
+}
+
+fn unreachable(url: &str, error: &ureq::Error) -> Outcome {
+    Outcome::new(Verdict::Unreachable, format!("{url}: {error}"))
+}
+
+fn verify_at(
+    transport: &Transport,
+    base: &str,
+    host: &str,
+    login: &Login<'_>,
+    image: Option<&ImageRef>,
+    authorization: Authorization,
+) -> Outcome {
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{}", login.username, login.password))
+    );
+    let (header, token_service) = match authorization {
+        Authorization::None => {
+            let open = Outcome::new(Verdict::Valid, "the registry is open: it asks for no login");
+            return match image {
+                Some(image) => pull(transport, base, image, None).unwrap_or(open),
+                None => open,
+            };
+        }
+        Authorization::Basic => (basic, None),
+        Authorization::Bearer { realm, service } => {
+            if !realm_allowed(&realm, host) {
+                return Outcome::new(
+                    Verdict::NotARegistry,
+                    format!("its token service {realm} is not https; credentials not sent"),
+                );
+            }
+            let realm_host = url_host(&realm).to_string();
+            let token_service = (realm_host != host).then_some(realm_host);
+            match token(transport, &realm, service.as_deref(), login, &basic, image) {
+                Ok(token) => {
+                    if let Some(image) = image
+                        && verdict::grants_pull(&token, &image.path) == Some(false)
+                    {
+                        return Outcome {
+                            token_service,
+                            ..Outcome::new(
+                                Verdict::NoPullAccess,
+                                format!(
+                                    "the token service granted {} no pull on {}",
+                                    login.username, image.path
+                                ),
+                            )
+                        };
+                    }
+                    (format!("Bearer {token}"), token_service)
+                }
+                Err(outcome) => {
+                    return Outcome {
+                        token_service,
+                        ..outcome
+                    };
+                }
+            }
+        }
+    };
+    let url = format!("{base}/v2/");
+    let outcome = match transport
+        .agent
+        .get(&url)
+        .header("Authorization", &header)
+        .call()
+    {
+        Err(error) => unreachable(&url, &error),
+        Ok(mut response) => match response.status().as_u16() {
+            200 => match image {
+                Some(image) => pull(transport, base, image, Some(&header)).unwrap_or_else(|| {
+                    Outcome::new(Verdict::Valid, format!("{} may pull it", login.username))
+                }),
+                None => Outcome::new(Verdict::Valid, format!("{} is logged in", login.username)),
+            },
+            status @ (401 | 403) => refused(status, &body_text(&mut response), "the registry"),
+            status => Outcome::new(
+                Verdict::NotARegistry,
+                format!("{url} answered {status} to the login"),
+            ),
+        },
+    };
+    Outcome {
+        token_service,
+        ..outcome
+    }
+}
+
+/// A refusal of the credentials: `EXPIRED` when the answer says so.
+fn refused(status: u16, body: &str, by: &str) -> Outcome {
+    if verdict::says_expired(body) {
+        Outcome::new(
+            Verdict::Expired,
+            format!("{by} answered {status}: the token expired"),
+        )
+    } else {
+        Outcome::new(
+            Verdict::BadCredentials,
+            format!("{by} refused the credentials ({status})"),
+        )
+    }
+}
+
+/// Asks the realm for a token with Basic credentials (docs/semantics.md §8, step 4).
+fn token(
+    transport: &Transport,
+    realm: &str,
+    service: Option<&str>,
+    login: &Login<'_>,
+    basic: &str,
+    image: Option<&ImageRef>,
+) -> Result<String, Outcome> {
+    let mut request = transport
+        .agent
+        .get(realm)
+        .query("account", login.username)
+        .header("Authorization", basic);
+    if let Some(service) = service {
+        request = request.query("service", service);
+    }
+    if let Some(image) = image {
+        request = request.query("scope", format!("repository:{}:pull", image.path));
+    }
+    let realm_host = url_host(realm);
+    let mut response = request
+        .call()
+        .map_err(|error| unreachable(realm_host, &error))?;
+    let status = response.status().as_u16();
+    let body = body_text(&mut response);
+    match status {
+        200 => token_of(&body).ok_or_else(|| {
+            Outcome::new(
+                Verdict::NotARegistry,
+                format!("the token service {realm_host} answered without a token"),
+            )
+        }),
+        // public.ecr.aws answers 400 to an expired token.
+        400 | 401 | 403 => Err(refused(
+            status,
+            &body,
+            &format!("the token service {realm_host}"),
+        )),
+        _ => Err(Outcome::new(
+            Verdict::Unreachable,
+            format!("the token service {realm_host} answered {status}"),
+        )),
+    }
+}
+
+/// The manifest request that proves pull rights. `None` when the answer is a plain yes
+/// and the caller's own wording should stand.
+fn pull(
+    transport: &Transport,
+    base: &str,
+    image: &ImageRef,
+    authorization: Option<&str>,
+) -> Option<Outcome> {
+    let url = format!("{base}/v2/{}/manifests/{}", image.path, reference(image));
+    let request = |head: bool| {
+        let mut request = if head {
+            transport.agent.head(&url)
+        } else {
+            transport.agent.get(&url)
+        }
+        .header("Accept", MANIFEST_TYPES);
+        if let Some(authorization) = authorization {
+            request = request.header("Authorization", authorization);
+        }
+        request.call()
+    };
+    let response = match request(true) {
+        Ok(response) => response,
+        Err(error) => return Some(unreachable(&url, &error)),
+    };
+    let status = response.status().as_u16();
+    // A HEAD answer has no body; a 404 is asked again to tell "denied" from "unknown".
+    let codes = if status == 404 {
+        match request(false) {
+            Ok(mut response) => verdict::error_codes(&body_text(&mut response)),
+            Err(_) => Vec::new(),
+        }
+    } else {
+        Vec::new()
+    };
+    let verdict = verdict::manifest_verdict(status, &codes);
+    let named = format!("{}/{}:{}", image.domain, image.path, reference(image));
+    Some(match verdict {
+        Verdict::Valid => return None,
+        Verdict::NoPullAccess => Outcome::new(
+            verdict,
+            format!("{named}: the manifest request was refused ({status})"),
+        ),
+        Verdict::NotFound => Outcome::new(verdict, format!("{named} does not exist")),
+        _ => Outcome::new(verdict, format!("{url} answered {status}")),
+    })
+}
+
+/// One check of a batch: a login, owned, and the image it must pull, if any.
+#[derive(Debug, Clone)]
+pub(crate) struct LoginCheck {
+    pub(crate) domain: String,
+    pub(crate) username: String,
+    pub(crate) password: crate::rules::credential::Password,
+    pub(crate) image: Option<ImageRef>,
+}
+
+/// Runs checks on blocking threads, a few at once, and answers in their order.
+pub(crate) async fn verify_all(
+    transport: &Transport,
+    checks: Vec<LoginCheck>,
+    now: Timestamp,
+) -> Vec<Outcome> {
+    use futures::StreamExt;
+    // Registries are few; more at once would only look like an attack to them.
+    const CONCURRENCY: usize = 8;
+    futures::stream::iter(checks)
+        .map(|check| {
+            let transport = transport.clone();
+            async move {
+                tokio::task::spawn_blocking(move || {
+                    let login = Login {
+                        domain: &check.domain,
+                        username: &check.username,
+                        password: check.password.expose(),
+                    };
+                    verify(&transport, &login, check.image.as_ref(), now)
+                })
+                .await
+                .unwrap_or_else(|e| {
+                    Outcome::new(Verdict::Unreachable, format!("the check failed: {e}"))
+                })
+            }
+        })
+        .buffered(CONCURRENCY)
+        .collect()
+        .await
+}

@@ -1,0 +1,204 @@
+//! What a registry said about a login: the verdicts of `verify` and `check --probe`
+//! (docs/verify.md), and the pure readings of registry answers they rest on.
+
+use base64::Engine;
+
+/// One login's verdict, per registry or per image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "SCREAMING-KEBAB-CASE")]
+pub(crate) enum Verdict {
+    /// The credentials are accepted (and, with an image, its manifest is served).
+    Valid,
+    /// The registry or its token service refused the credentials.
+    BadCredentials,
+    /// Authenticated, but the image is refused, or the token service left out its pull scope.
+    NoPullAccess,
+    /// The login's known expiry has passed, or the registry says the token expired.
+    Expired,
+    /// Authenticated, but the image's repository or tag does not exist.
+    NotFound,
+    /// DNS, connect or timeout failure.
+    Unreachable,
+    /// The TLS handshake failed (untrusted or invalid certificate).
+    Tls,
+    /// No registry v2 API at that address.
+    NotARegistry,
+}
+
+impl Verdict {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Valid => "VALID",
+            Self::BadCredentials => "BAD-CREDENTIALS",
+            Self::NoPullAccess => "NO-PULL-ACCESS",
+            Self::Expired => "EXPIRED",
+            Self::NotFound => "NOT-FOUND",
+            Self::Unreachable => "UNREACHABLE",
+            Self::Tls => "TLS",
+            Self::NotARegistry => "NOT-A-REGISTRY",
+        }
+    }
+
+    /// What to do about it, for the human output.
+    pub(crate) fn fix(self) -> Option<&'static str> {
+        match self {
+            Self::Valid => None,
+            Self::BadCredentials => {
+                Some("log in again (docker login, or kubectl regcred login), then sync the copies")
+            }
+            Self::NoPullAccess => Some(
+                "give this account pull rights on the repository, or use one that has them (a robot account)",
+            ),
+            Self::Expired => Some("refresh the token, then run kubectl regcred sync NAME"),
+            Self::NotFound => Some("check the image name and tag"),
+            Self::Unreachable => Some("check the registry address, the network and any proxy"),
+            Self::Tls => Some(
+                "pass the registry's CA with --ca-file (or, knowing the risk, --insecure-skip-tls-verify)",
+            ),
+            Self::NotARegistry => Some("check the registry address: it serves no /v2/ API"),
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether a bearer token grants `pull` on `repository`, read from the `access` claim the
+/// distribution token spec defines. `None` when the token is not a JWT with that claim (an
+/// opaque token): then only the manifest request can tell. A token server must grant less
+/// rather than fail when the user holds only part of a scope (docs/semantics.md §8), so a
+/// token alone proves nothing about pull rights.
+pub(crate) fn grants_pull(token: &str, repository: &str) -> Option<bool> {
+    let mut parts = token.split('.');
+    let (_header, payload) = (parts.next()?, parts.next()?);
+    parts.next()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let access = claims.get("access")?.as_array()?;
+    Some(access.iter().any(|entry| {
+        entry["type"] == "repository"
+            && entry["name"] == repository
+            && entry["actions"]
+                .as_array()
+                .is_some_and(|actions| actions.iter().any(|a| a == "pull" || a == "*"))
+    }))
+}
+
+/// The `errors[].code` values of a registry error body (distribution's error format).
+pub(crate) fn error_codes(body: &str) -> Vec<String> {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(body) else {
+        return Vec::new();
+    };
+    value["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .filter_map(|e| e["code"].as_str().map(str::to_ascii_uppercase))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether a refusal says the token expired (registries word it in the message or the
+/// OAuth `error_description`, never with a code of its own).
+pub(crate) fn says_expired(body: &str) -> bool {
+    body.to_ascii_lowercase().contains("expired")
+}
+
+/// The verdict for a manifest request made with accepted credentials.
+pub(crate) fn manifest_verdict(status: u16, codes: &[String]) -> Verdict {
+    let denied = codes
+        .iter()
+        .any(|c| c == "DENIED" || c == "UNAUTHORIZED" || c == "FORBIDDEN");
+    match status {
+        200..=299 => Verdict::Valid,
+        401 | 403 => Verdict::NoPullAccess,
+        // Quay and others answer 404 for a repository you may not see.
+        404 if denied => Verdict::NoPullAccess,
+        404 => Verdict::NotFound,
+        _ => Verdict::NotARegistry,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jwt(claims: serde_json::Value) -> String {
+        let encode = |v: &serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        format!(
+            "{}.{}.c2ln",
+            encode(&serde_json::json!({"alg": "RS256"})),
+            encode(&claims)
+        )
+    }
+
+    #[test]
+    fn the_granted_scope_decides_pull_rights_when_the_token_shows_it() {
+        let pull = jwt(serde_json::json!({"access": [
+            {"type": "repository", "name": "team/app", "actions": ["pull"]}
+        ]}));
+        assert_eq!(grants_pull(&pull, "team/app"), Some(true));
+        assert_eq!(grants_pull(&pull, "team/other"), Some(false));
+        // What a spec-following server grants a user with no rights: an empty scope.
+        let empty = jwt(serde_json::json!({"access": []}));
+        assert_eq!(grants_pull(&empty, "team/app"), Some(false));
+        let push_only = jwt(serde_json::json!({"access": [
+            {"type": "repository", "name": "team/app", "actions": ["push"]}
+        ]}));
+        assert_eq!(grants_pull(&push_only, "team/app"), Some(false));
+        let wildcard = jwt(serde_json::json!({"access": [
+            {"type": "repository", "name": "team/app", "actions": ["*"]}
+        ]}));
+        assert_eq!(grants_pull(&wildcard, "team/app"), Some(true));
+        // Opaque tokens and JWTs without the claim say nothing.
+        assert_eq!(grants_pull("opaque-token", "team/app"), None);
+        assert_eq!(
+            grants_pull(&jwt(serde_json::json!({"sub": "x"})), "team/app"),
+            None
+        );
+    }
+
+    #[test]
+    fn manifest_answers_map_to_verdicts() {
+        let codes = |body: &str| error_codes(body);
+        assert_eq!(manifest_verdict(200, &[]), Verdict::Valid);
+        assert_eq!(manifest_verdict(401, &[]), Verdict::NoPullAccess);
+        assert_eq!(manifest_verdict(403, &[]), Verdict::NoPullAccess);
+        assert_eq!(
+            manifest_verdict(
+                404,
+                &codes(r#"{"errors":[{"code":"DENIED","message":"x"}]}"#)
+            ),
+            Verdict::NoPullAccess
+        );
+        assert_eq!(
+            manifest_verdict(404, &codes(r#"{"errors":[{"code":"MANIFEST_UNKNOWN"}]}"#)),
+            Verdict::NotFound
+        );
+        assert_eq!(manifest_verdict(404, &codes("not json")), Verdict::NotFound);
+        assert_eq!(manifest_verdict(500, &[]), Verdict::NotARegistry);
+    }
+
+    #[test]
+    fn verdicts_print_as_the_docs_spell_them() {
+        assert_eq!(Verdict::BadCredentials.to_string(), "BAD-CREDENTIALS");
+        assert_eq!(
+            serde_json::to_value(Verdict::NoPullAccess).unwrap(),
+            "NO-PULL-ACCESS"
+        );
+        assert_eq!(serde_json::to_value(Verdict::Tls).unwrap(), "TLS");
+        assert!(says_expired(
+            r#"{"error":"invalid_grant","error_description":"Token Expired"}"#
+        ));
+        assert!(Verdict::Valid.fix().is_none());
+    }
+}

@@ -1,0 +1,320 @@
+//! `verify` against real registries: Debian's docker-registry with htpasswd behind TLS, and
+//! in token mode behind tests/e2e/token_server.py. skopeo, a real client, is the ground truth:
+//! for every case it reads the same login from the decoded `.dockerconfigjson` of a Secret we
+//! created, and must agree with our verdict.
+
+use std::path::Path;
+use std::process::Output;
+
+use base64::Engine;
+use serde_json::Value;
+
+use crate::harness::{E2e, Registry, RegistryAuth, free_port, text};
+
+/// `sha256:HEX` of a file, with coreutils.
+fn digest(path: &Path) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .arg(path)
+        .env_clear()
+        .output()
+        .unwrap();
+    format!(
+        "sha256:{}",
+        text(&out.stdout).split_whitespace().next().unwrap()
+    )
+}
+
+/// Writes a one-layer OCI image layout (an empty tar) into `dir`.
+fn write_oci_layout(dir: &Path) {
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let blob = |bytes: &[u8]| -> (String, usize) {
+        let tmp = dir.join("blob.tmp");
+        std::fs::write(&tmp, bytes).unwrap();
+        let digest = digest(&tmp);
+        std::fs::rename(&tmp, blobs.join(digest.trim_start_matches("sha256:"))).unwrap();
+        (digest, bytes.len())
+    };
+    let (layer, layer_size) = blob(&[0u8; 1024]);
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [layer]},
+    });
+    let (config, config_size) = blob(config.to_string().as_bytes());
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": config_size},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer, "size": layer_size}],
+    });
+    let (manifest, manifest_size) = blob(manifest.to_string().as_bytes());
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest, "size": manifest_size}],
+    });
+    std::fs::write(dir.join("index.json"), index.to_string()).unwrap();
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+}
+
+/// How skopeo reaches a registry: its CA directory, or plain http.
+fn tls_flags(registry: &Registry, prefix: &str) -> Vec<String> {
+    match &registry.ca {
+        Some(ca) => vec![format!(
+            "--{prefix}cert-dir={}",
+            ca.parent().unwrap().join("skopeo-certs").display()
+        )],
+        None => vec![format!("--{prefix}tls-verify=false")],
+    }
+}
+
+/// skopeo wants a directory holding only CA certificates.
+fn prepare_cert_dir(registry: &Registry) {
+    if let Some(ca) = &registry.ca {
+        let dir = ca.parent().unwrap().join("skopeo-certs");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(ca, dir.join("ca.crt")).unwrap();
+    }
+}
+
+fn skopeo(e2e: &E2e, args: &[String]) -> Output {
+    let mut cmd = std::process::Command::new("skopeo");
+    e2e.scrub(&mut cmd);
+    cmd.args(args).output().unwrap()
+}
+
+/// Pushes the tiny image to `image` (`HOST/REPO:TAG`) as `user`.
+fn push(e2e: &E2e, registry: &Registry, image: &str, user: &str, password: &str) {
+    prepare_cert_dir(registry);
+    let layout = e2e.home.path().join(format!("layout-{}", free_port()));
+    write_oci_layout(&layout);
+    let mut args = vec![
+        "copy".to_string(),
+        "--quiet".to_string(),
+        format!("--dest-creds={user}:{password}"),
+    ];
+    args.extend(tls_flags(registry, "dest-"));
+    args.push(format!("oci:{}", layout.display()));
+    args.push(format!("docker://{image}"));
+    let out = skopeo(e2e, &args);
+    assert!(out.status.success(), "skopeo copy: {}", text(&out.stderr));
+}
+
+/// Whether skopeo can read `image` with the logins of Secret `ns/name` as its auth file.
+fn skopeo_pulls_with_secret(
+    e2e: &E2e,
+    registry: &Registry,
+    ns: &str,
+    name: &str,
+    image: &str,
+) -> bool {
+    let payload = e2e.payload(ns, name);
+    let authfile = e2e.home.path().join(format!("auth-{name}.json"));
+    std::fs::write(&authfile, payload.to_string()).unwrap();
+    let mut args = vec![
+        "inspect".to_string(),
+        format!("--authfile={}", authfile.display()),
+    ];
+    args.extend(tls_flags(registry, ""));
+    args.push(format!("docker://{image}"));
+    skopeo(e2e, &args).status.success()
+}
+
+/// `verify secret/NAME -n NS [extra]` as JSON: the exit code and each row's verdict.
+fn verify_secret(e2e: &E2e, ns: &str, name: &str, extra: &[&str]) -> (i32, Vec<Value>) {
+    let secret = format!("secret/{name}");
+    let mut args = vec!["verify", &secret, "-n", ns, "-o", "json"];
+    args.extend_from_slice(extra);
+    let out = e2e.run(&args);
+    let document: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "verify {args:?}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        )
+    });
+    (
+        out.status.code().unwrap(),
+        document["items"].as_array().unwrap().clone(),
+    )
+}
+
+fn verdicts(rows: &[Value]) -> Vec<&str> {
+    rows.iter()
+        .map(|r| r["verdict"].as_str().unwrap())
+        .collect()
+}
+
+/// A JWT (unsigned: only its `exp` matters here) that expired a minute ago, or expires in an hour.
+fn jwt(expired: bool) -> String {
+    let encode = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let exp = if expired { now - 60 } else { now + 3600 };
+    format!(
+        "{}.{}.c2lnbmF0dXJl",
+        encode(serde_json::json!({"alg": "RS256", "typ": "JWT"})),
+        encode(serde_json::json!({"sub": "robot", "exp": exp}))
+    )
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn basic_auth_over_tls_gives_valid_bad_credentials_unreachable_and_tls() {
+    let e2e = E2e::new();
+    let registry = Registry::start_with(RegistryAuth::Htpasswd("robot", "s3cret"), true);
+    let ca = registry.ca.clone().unwrap();
+    let ca = ca.to_str().unwrap();
+    let image = format!("{}/team/app:1", registry.host);
+    push(&e2e, &registry, &image, "robot", "s3cret");
+    let ns = e2e.namespace("verify-basic");
+    for (name, password) in [("good", "s3cret"), ("bad", "wrong")] {
+        let out = e2e.create_explicit(name, &registry.host, "robot", password, &["-n", &ns]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+
+    let (code, rows) = verify_secret(&e2e, &ns, "good", &["--ca-file", ca]);
+    assert_eq!((code, verdicts(&rows)), (0, vec!["VALID"]), "{rows:?}");
+    assert!(skopeo_pulls_with_secret(
+        &e2e, &registry, &ns, "good", &image
+    ));
+    let (code, rows) = verify_secret(&e2e, &ns, "good", &["--ca-file", ca, "--image", &image]);
+    assert_eq!((code, verdicts(&rows)), (0, vec!["VALID"]), "{rows:?}");
+
+    let (code, rows) = verify_secret(&e2e, &ns, "bad", &["--ca-file", ca]);
+    assert_eq!(
+        (code, verdicts(&rows)),
+        (1, vec!["BAD-CREDENTIALS"]),
+        "{rows:?}"
+    );
+    assert!(!skopeo_pulls_with_secret(
+        &e2e, &registry, &ns, "bad", &image
+    ));
+
+    // Without the CA, the certificate is not trusted: TLS, and skopeo refuses too.
+    let (code, rows) = verify_secret(&e2e, &ns, "good", &[]);
+    assert_eq!((code, verdicts(&rows)), (1, vec!["TLS"]), "{rows:?}");
+    assert!(
+        rows[0]["reason"].as_str().unwrap().contains("not trusted"),
+        "{rows:?}"
+    );
+    let args = [
+        "inspect".to_string(),
+        "--creds=robot:s3cret".to_string(),
+        format!("docker://{image}"),
+    ];
+    assert!(!skopeo(&e2e, &args).status.success());
+
+    // Nothing listens: UNREACHABLE, named.
+    let closed = format!("127.0.0.1:{}", free_port());
+    let out = e2e
+        .regcred(&[
+            "verify",
+            &closed,
+            "-u",
+            "robot",
+            "--password-stdin",
+            "--timeout",
+            "3s",
+        ])
+        .write_stdin("s3cret")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let table = text(&out.stdout);
+    assert!(
+        table.contains("UNREACHABLE") && table.contains(&closed),
+        "{table}"
+    );
+    // No password in any output.
+    assert!(!text(&out.stdout).contains("s3cret") && !text(&out.stderr).contains("s3cret"));
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn token_auth_proves_pull_rights_that_a_login_alone_does_not() {
+    let e2e = E2e::new();
+    let registry = Registry::start_with(RegistryAuth::Token, false);
+    let image = format!("{}/team/app:1", registry.host);
+    push(&e2e, &registry, &image, "pusher", "push-pw");
+    let ns = e2e.namespace("verify-token");
+    let fresh = jwt(false);
+    let expired = jwt(true);
+    let logins = [
+        ("puller", "puller", "pull-pw", "VALID", true),
+        ("other", "other", "other-pw", "NO-PULL-ACCESS", false),
+        (
+            "wrong",
+            "puller",
+            "not-the-password",
+            "BAD-CREDENTIALS",
+            false,
+        ),
+        ("fresh", "robot", fresh.as_str(), "VALID", true),
+        ("expired", "robot", expired.as_str(), "EXPIRED", false),
+    ];
+    for (name, user, password, _, _) in logins {
+        let out = e2e.create_explicit(name, &registry.host, user, password, &["-n", &ns]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    for (name, _, password, expected, pulls) in logins {
+        let (code, rows) = verify_secret(&e2e, &ns, name, &["--image", &image]);
+        assert_eq!(verdicts(&rows), vec![expected], "{name}: {rows:?}");
+        assert_eq!(code, if expected == "VALID" { 0 } else { 1 }, "{name}");
+        // The ground truth: a real client with the Secret's own payload.
+        assert_eq!(
+            skopeo_pulls_with_secret(&e2e, &registry, &ns, name, &image),
+            pulls,
+            "skopeo disagrees for {name}"
+        );
+        let printed = rows[0].to_string();
+        assert!(
+            !printed.contains(password),
+            "{name}: the password was printed"
+        );
+    }
+    // A login-only check cannot see that `other` may pull nothing: the server grants it an
+    // empty scope rather than an error, as the spec says it must.
+    let (code, rows) = verify_secret(&e2e, &ns, "other", &[]);
+    assert_eq!((code, verdicts(&rows)), (0, vec!["VALID"]), "{rows:?}");
+    // An image the login may pull that does not exist is NOT-FOUND, not a bad login.
+    let missing = format!("{}/team/app:missing", registry.host);
+    let (_, rows) = verify_secret(&e2e, &ns, "puller", &["--image", &missing]);
+    assert_eq!(verdicts(&rows), vec!["NOT-FOUND"], "{rows:?}");
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn create_verify_writes_nothing_unless_every_login_is_valid() {
+    let e2e = E2e::new();
+    let registry = Registry::start_with(RegistryAuth::Htpasswd("robot", "s3cret"), false);
+    let ns = e2e.namespace("verify-create");
+    let out = e2e.create_explicit(
+        "refused",
+        &registry.host,
+        "robot",
+        "wrong",
+        &["-n", &ns, "--verify"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("BAD-CREDENTIALS") && stderr.contains(&registry.host),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("wrong"), "{stderr}");
+    assert!(
+        !e2e.secret_exists(&ns, "refused"),
+        "a refused login was written"
+    );
+    let out = e2e.create_explicit(
+        "accepted",
+        &registry.host,
+        "robot",
+        "s3cret",
+        &["-n", &ns, "--verify"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(e2e.secret_exists(&ns, "accepted"));
+}
