@@ -520,6 +520,13 @@ pub(crate) struct LoginArgs {
         conflicts_with = "password_stdin"
     )]
     pub(crate) password: Option<Password>,
+
+    /// Store the login without asking the registry whether it works
+    #[arg(long)]
+    pub(crate) no_verify: bool,
+
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
 }
 
 #[derive(Debug, Args)]

@@ -195,7 +195,9 @@ async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
             let settings = VerifySettings::from_args(&args, namespace)?;
             commands::verify::run(settings, connection, printer).await
         }
-        Command::Login(args) => commands::login::login(LoginSettings::from_args(&args)?, printer),
+        Command::Login(args) => {
+            commands::login::login(LoginSettings::from_args(&args)?, printer).await
+        }
         Command::Logout(args) => commands::login::logout(settings::logout_server(&args)?, printer),
         Command::Logins(args) => {
             commands::login::logins(settings::structured_output(args.output), printer)

@@ -293,6 +293,8 @@ pub(crate) struct LoginSettings {
     pub(crate) server: Registry,
     pub(crate) username: String,
     pub(crate) password: PasswordInput,
+    /// How to reach the registry that must accept the login first; `None` with --no-verify.
+    pub(crate) verify: Option<TransportSettings>,
 }
 
 impl LoginSettings {
@@ -302,6 +304,9 @@ impl LoginSettings {
             server: registry(&args.server)?,
             username: args.username.clone(),
             password,
+            verify: (!args.no_verify)
+                .then(|| transport_settings(&args.registry))
+                .transpose()?,
         })
     }
 }

@@ -76,7 +76,8 @@ pub(crate) async fn run(
         _ => unreachable!("--from-secret always connects"),
     };
     if let Some(transport) = &settings.verify {
-        super::verify_before_writing(&credentials, transport, printer).await?;
+        super::verify_before_writing(&credentials, transport, "nothing was written", printer)
+            .await?;
     }
     let context_namespace = match &cluster {
         Some(cluster) => cluster.default_namespace.clone(),

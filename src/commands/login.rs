@@ -3,18 +3,38 @@
 use std::io::Write;
 
 use crate::credentials::keychain::{self, StoredLogin};
-use crate::credentials::{CredentialError, read_password};
+use crate::credentials::{Credential, CredentialError, Origin, read_password};
 use crate::error::ExitStatus;
 use crate::output::{print_objects, print_table};
 use crate::printer::Printer;
 use crate::rules::registry::Registry;
 use crate::settings::{LoginSettings, OutputFormat};
 
-pub(crate) fn login(settings: LoginSettings, printer: &Printer) -> anyhow::Result<ExitStatus> {
+pub(crate) async fn login(
+    settings: LoginSettings,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
     if let Some(warning) = settings.password.warning() {
         printer.warning(warning);
     }
     let password = read_password(settings.password, &settings.username)?;
+    // Like `docker login`: the registry must accept it before it is stored.
+    if let Some(transport) = &settings.verify {
+        let credential = Credential {
+            registry: settings.server.clone(),
+            username: settings.username.clone(),
+            password: password.clone(),
+            email: None,
+            origin: Origin::Explicit,
+        };
+        super::verify_before_writing(
+            &[credential],
+            transport,
+            "the login was not stored",
+            printer,
+        )
+        .await?;
+    }
     let login = StoredLogin {
         // docker's own key for the registry, so `credsStore: regcred` finds it.
         server_url: settings.server.docker_config_key(),

@@ -73,6 +73,7 @@ pub(crate) fn local_credentials(
 pub(crate) async fn verify_before_writing(
     credentials: &[Credential],
     transport: &TransportSettings,
+    withheld: &str,
     printer: &Printer,
 ) -> anyhow::Result<()> {
     let transport = Transport::new(transport)?;
@@ -109,7 +110,7 @@ pub(crate) async fn verify_before_writing(
         return Ok(());
     }
     anyhow::bail!(
-        "nothing was written: {} not verified:\n  - {}",
+        "{withheld}: {} not verified:\n  - {}",
         if refused.len() == 1 {
             "a login was"
         } else {

@@ -9,8 +9,8 @@ fn login_logins_create_from_keychain_and_logout() {
     let e2e = E2e::new();
     let ns = e2e.namespace("keychain");
     let out = e2e.in_keyring_session(&format!(
-        r#"echo "robot-token" | $REGCRED login quay.io -u robot --password-stdin || exit 10
-printf 'hubpw' | $REGCRED login docker.io -u hubuser --password-stdin || exit 11
+        r#"echo "robot-token" | $REGCRED login quay.io -u robot --password-stdin --no-verify || exit 10
+printf 'hubpw' | $REGCRED login docker.io -u hubuser --password-stdin --no-verify || exit 11
 $REGCRED logins || exit 12
 $REGCRED create kcred --from keychain -n {ns} || exit 13
 $REGCRED logout quay.io || exit 14
@@ -72,7 +72,14 @@ fn without_a_secret_service_errors_are_clear_and_other_sources_still_work() {
         e2e.regcred(args).write_stdin("pw").output().unwrap()
     };
     for args in [
-        vec!["login", "quay.io", "-u", "robot", "--password-stdin"],
+        vec![
+            "login",
+            "quay.io",
+            "-u",
+            "robot",
+            "--password-stdin",
+            "--no-verify",
+        ],
         vec!["logins"],
         vec!["create", "x", "--from", "keychain", "--dry-run=client"],
     ] {
@@ -115,7 +122,7 @@ fn a_locked_keyring_is_named_and_nothing_is_half_written() {
     // gnome-keyring running, but never unlocked: there is no usable login collection.
     let out = e2e.in_dbus_session(
         "gnome-keyring-daemon --start --components=secrets >/dev/null 2>&1",
-        r#"echo pw | timeout 20 $REGCRED login quay.io -u robot --password-stdin; echo "login=$?"
+        r#"echo pw | timeout 20 $REGCRED login quay.io -u robot --password-stdin --no-verify; echo "login=$?"
 echo quay.io | timeout 20 docker-credential-regcred get; echo "get=$?"
 timeout 20 $REGCRED logins; echo "logins=$?""#,
     );
@@ -286,7 +293,7 @@ exit 0"#,
 fn a_server_named_like_the_index_cannot_wipe_it() {
     let e2e = E2e::new();
     let out = e2e.in_keyring_session(
-        r#"echo "robot-token" | $REGCRED login quay.io -u robot --password-stdin >/dev/null || exit 10
+        r#"echo "robot-token" | $REGCRED login quay.io -u robot --password-stdin --no-verify >/dev/null || exit 10
 printf '{"ServerURL":"kubectl-regcred index","Username":"x","Secret":"y"}' | docker-credential-regcred store || exit 11
 printf 'kubectl-regcred index' | docker-credential-regcred erase || exit 12
 $REGCRED logins -o json || exit 13
@@ -307,4 +314,46 @@ exit 0"#,
         .filter_map(|login| login["server"].as_str())
         .collect();
     assert_eq!(servers, ["quay.io"], "{stdout}");
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn login_verifies_with_the_registry_before_storing() {
+    let e2e = E2e::new();
+    let registry = Registry::start(Some(("robot", "s3cret")));
+    let host = &registry.host;
+    let out = e2e.in_keyring_session(&format!(
+        r#"echo wrong | $REGCRED login {host} -u robot --password-stdin; echo "bad=$?"
+$REGCRED logins -o json > "$HOME/after-bad.json" || exit 10
+echo s3cret | $REGCRED login {host} -u robot --password-stdin || exit 11
+$REGCRED logins || exit 12"#
+    ));
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("bad=1"), "{stdout}");
+    assert!(
+        stderr.contains("error: the login was not stored")
+            && stderr.contains("BAD-CREDENTIALS")
+            && stderr.contains(host.as_str()),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("wrong") && !stderr.contains("s3cret"),
+        "{stderr}"
+    );
+    let after_bad: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(e2e.home.path().join("after-bad.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        after_bad["items"],
+        serde_json::json!([]),
+        "a refused login was stored"
+    );
+    assert!(
+        stdout.contains(&format!("Login for {host} (user robot) stored")),
+        "{stdout}"
+    );
+    assert!(stdout.contains(&format!("{host}   robot")), "{stdout}");
 }
