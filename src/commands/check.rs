@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
+use k8s_openapi::jiff::Timestamp;
 use serde::Serialize;
 
 use crate::cluster::inventory::{self, NamespaceInventory, Object, Wants};
@@ -11,13 +12,14 @@ use crate::cluster::{self};
 use crate::error::ExitStatus;
 use crate::output::{self, Tally};
 use crate::printer::Printer;
-use crate::probe::{self, Anonymous};
+use crate::probe::{self, Anonymous, LoginCheck, Transport, TransportSettings};
 use crate::rules::admission::PullSecretSource;
 use crate::rules::diagnosis::{self, PodInputs, SecretState, SecretStatus, Verdict};
 use crate::rules::image::ImageRef;
 use crate::rules::kinds::{self, Kind};
 use crate::rules::kubelet;
 use crate::rules::pullsecret::rancher_project;
+use crate::rules::verdict::Verdict as RegistryVerdict;
 use crate::settings::{CheckSettings, Connection};
 
 #[derive(Debug, Serialize)]
@@ -127,6 +129,7 @@ pub(crate) async fn run(
     }
     if let Some(timeout) = settings.probe {
         reprobe(&mut reports, timeout).await;
+        verify_matched(&mut reports, &inventory, timeout).await;
     }
     print_reports(&reports, settings.output, printer)?;
     summary(&reports, printer);
@@ -425,6 +428,136 @@ async fn reprobe(reports: &mut [ObjectReport], timeout: std::time::Duration) {
             }
         }
     }
+}
+
+/// `--probe`, for images a credential matches: ask the registry with that credential
+/// whether it may pull the image (docs/verify.md), and turn a refusal into BAD-CREDENTIALS,
+/// NO-PULL-ACCESS, EXPIRED or NOT-FOUND. A registry this machine cannot reach says nothing
+/// about the nodes, so that stays a note.
+async fn verify_matched(
+    reports: &mut [ObjectReport],
+    inventory: &inventory::Inventory,
+    timeout: std::time::Duration,
+) {
+    // (namespace, secret, key, image) → the check's index; each asked once.
+    let mut wanted: BTreeMap<(String, String, String, String), usize> = BTreeMap::new();
+    let mut checks = Vec::new();
+    for report in reports.iter() {
+        let Some(found) = inventory.namespaces.get(&report.namespace) else {
+            continue;
+        };
+        for image in &report.images {
+            let (Verdict::Ok { secret, key } | Verdict::Expiring { secret, key, .. }) =
+                &image.verdict
+            else {
+                continue;
+            };
+            let id = (
+                report.namespace.clone(),
+                secret.clone(),
+                key.clone(),
+                image.image.clone(),
+            );
+            if wanted.contains_key(&id) {
+                continue;
+            }
+            let Some(check) = login_check(found, secret, key, &image.image) else {
+                continue;
+            };
+            wanted.insert(id, checks.len());
+            checks.push(check);
+        }
+    }
+    if checks.is_empty() {
+        return;
+    }
+    let transport = match Transport::new(&TransportSettings::with_timeout(timeout)) {
+        Ok(transport) => transport,
+        Err(_) => return,
+    };
+    let outcomes = probe::verify_all(&transport, checks, Timestamp::now()).await;
+    for report in reports.iter_mut() {
+        for image in report.images.iter_mut() {
+            let (Verdict::Ok { secret, key } | Verdict::Expiring { secret, key, .. }) =
+                &image.verdict
+            else {
+                continue;
+            };
+            let id = (
+                report.namespace.clone(),
+                secret.clone(),
+                key.clone(),
+                image.image.clone(),
+            );
+            let Some(outcome) = wanted.get(&id).map(|i| &outcomes[*i]) else {
+                continue;
+            };
+            let (secret, key, reason) = (secret.clone(), key.clone(), outcome.reason.clone());
+            let verdict = match outcome.verdict {
+                RegistryVerdict::Valid => {
+                    image.probe = Some(format!("the registry accepts it: {reason}"));
+                    continue;
+                }
+                RegistryVerdict::BadCredentials => Verdict::BadCredentials {
+                    secret,
+                    key,
+                    reason,
+                },
+                RegistryVerdict::NoPullAccess => Verdict::NoPullAccess {
+                    secret,
+                    key,
+                    reason,
+                },
+                RegistryVerdict::NotFound => Verdict::NotFound {
+                    secret,
+                    key,
+                    reason,
+                },
+                RegistryVerdict::Expired => Verdict::Expired {
+                    secret,
+                    key,
+                    at: format!("an unknown time ({reason})"),
+                },
+                other => {
+                    image.probe = Some(format!(
+                        "could not verify the credential: {other}: {reason}"
+                    ));
+                    continue;
+                }
+            };
+            image.verdict = verdict;
+            image.detail = image.verdict.detail();
+            image.fix = diagnosis::fix(
+                &image.verdict,
+                &image.image,
+                &report.command_target,
+                &report.namespace,
+            );
+        }
+    }
+}
+
+/// The login `secret` holds under `key`, to be checked against `image`.
+fn login_check(
+    found: &NamespaceInventory,
+    secret: &str,
+    key: &str,
+    image: &str,
+) -> Option<LoginCheck> {
+    let object = found
+        .secrets
+        .iter()
+        .find(|s| s.metadata.name.as_deref() == Some(secret))?;
+    let login = kubelet::secret_logins(object)
+        .ok()?
+        .into_iter()
+        .find(|login| login.raw == key)?;
+    Some(LoginCheck {
+        domain: kubelet::key_registry(key)?,
+        username: login.username,
+        password: login.password,
+        image: Some(ImageRef::parse(image).ok()?),
+    })
 }
 
 fn print_text(out: &mut impl Write, report: &ObjectReport) -> std::io::Result<()> {

@@ -39,14 +39,7 @@ impl FoundLogin {
 
     /// The registry's `host[:port]`, to which requests go.
     fn domain(&self) -> String {
-        let key = self.normalized().unwrap_or_else(|| self.key.clone());
-        let host = key.split('/').next().unwrap_or_default();
-        // The kubelet's Docker Hub key; its API is reached through `docker.io`.
-        if host == "index.docker.io" {
-            "docker.io".to_string()
-        } else {
-            host.to_string()
-        }
+        kubelet::key_registry(&self.key).unwrap_or_else(|| self.key.clone())
     }
 }
 

@@ -38,6 +38,7 @@ use crate::printer::Printer;
 use crate::reconcile::{self, Desired};
 use crate::rules::credential::Origin;
 use crate::rules::expiry::expiry_of;
+use crate::rules::kubelet::DOCKERCONFIGJSON_TYPE;
 use crate::rules::pullsecret::{MANAGED_BY_LABEL, MANAGER};
 use crate::rules::scope::{NamespaceScope, Scope};
 use crate::rules::sync::{InScope, Step};
@@ -694,10 +695,14 @@ fn watch_copies(
     triggers: mpsc::UnboundedSender<Trigger>,
 ) -> Store<Secret> {
     let api: Api<Secret> = Api::all(cluster.client.clone());
-    let mut config = watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGER}"));
+    // Only pull Secrets ever leave the cluster (README, "Guarantees"), even with our label.
+    let mut fields = format!("type={DOCKERCONFIGJSON_TYPE}");
     if let Some(name) = name {
-        config = config.fields(&format!("metadata.name={name}"));
+        fields.push_str(&format!(",metadata.name={name}"));
     }
+    let config = watcher::Config::default()
+        .labels(&format!("{MANAGED_BY_LABEL}={MANAGER}"))
+        .fields(&fields);
     let (reader, writer) = reflector::store();
     let stream = reflector::reflector(
         writer,

@@ -88,6 +88,24 @@ pub(crate) enum Verdict {
         key: String,
         at: String,
     },
+    /// `--probe`: the registry refused the matching credential (docs/verify.md).
+    BadCredentials {
+        secret: String,
+        key: String,
+        reason: String,
+    },
+    /// `--probe`: the credential is accepted, but may not pull this image.
+    NoPullAccess {
+        secret: String,
+        key: String,
+        reason: String,
+    },
+    /// `--probe`: the credential is accepted, but the image does not exist.
+    NotFound {
+        secret: String,
+        key: String,
+        reason: String,
+    },
 }
 
 impl Verdict {
@@ -105,6 +123,9 @@ impl Verdict {
             Self::InvalidImage { .. } => "INVALID-IMAGE",
             Self::Expired { .. } => "EXPIRED",
             Self::Expiring { .. } => "EXPIRING",
+            Self::BadCredentials { .. } => "BAD-CREDENTIALS",
+            Self::NoPullAccess { .. } => "NO-PULL-ACCESS",
+            Self::NotFound { .. } => "NOT-FOUND",
         }
     }
 
@@ -153,6 +174,21 @@ impl Verdict {
             Self::Expiring { secret, key, at } => {
                 format!("the credential for {key} in secret {secret} expires at {at}")
             }
+            Self::BadCredentials {
+                secret,
+                key,
+                reason,
+            }
+            | Self::NoPullAccess {
+                secret,
+                key,
+                reason,
+            }
+            | Self::NotFound {
+                secret,
+                key,
+                reason,
+            } => format!("secret {secret} (key {key}): {reason}"),
         }
     }
 }
@@ -415,6 +451,17 @@ pub(crate) fn fix(verdict: &Verdict, image: &str, target: &str, namespace: &str)
             "kubectl regcred sync {} (after logging in again, if the source holds the same token)",
             shell_quote(secret)
         ),
+        Verdict::BadCredentials { secret, .. } => format!(
+            "log in again (docker login {server}, or kubectl regcred login {server}), then kubectl regcred sync {secret} -n {namespace} if kubectl-regcred manages it, else kubectl regcred create {secret} --server {server} -n {namespace} --force",
+            secret = shell_quote(secret)
+        ),
+        Verdict::NoPullAccess { secret, .. } => format!(
+            "give the account pull rights on the repository, or store one that has them: kubectl regcred create {} --server {server} --username USER --password-stdin -n {namespace} --force",
+            shell_quote(secret)
+        ),
+        Verdict::NotFound { .. } => {
+            "fix the image reference: the login works, but the registry has no such image".into()
+        }
     })
 }
 

@@ -433,6 +433,18 @@ pub(crate) fn normalize_key(raw: &str) -> Option<String> {
     })
 }
 
+/// The registry (`host[:port]`) a key's requests go to, with the kubelet's Docker Hub key
+/// (`index.docker.io`) as `docker.io`, whose API lives elsewhere (docs/semantics.md §8).
+pub(crate) fn key_registry(raw: &str) -> Option<String> {
+    let key = normalize_key(raw)?;
+    let host = key.split('/').next().unwrap_or_default();
+    Some(if host == "index.docker.io" {
+        "docker.io".to_string()
+    } else {
+        host.to_string()
+    })
+}
+
 /// `URLsMatchStr(glob, target)`: both parsed as `https://` + the value; equal ports, the
 /// same number of host labels, each label matched by `filepath.Match` (so `*` stays within
 /// one label), and the target path starting with the key path as a raw string prefix.

@@ -207,7 +207,8 @@ fn probe_asks_the_registry_only_when_told() {
     );
     assert!(first["probe"].is_string(), "{first}");
 
-    // With credentials attached, the probe is not needed and the image is OK.
+    // With credentials attached, the probe asks with them: OK once the image exists.
+    private.push(&e2e, &private_image, "robot", "registry-pw");
     let out = e2e.create_explicit(
         "local",
         &private.host,

@@ -373,6 +373,10 @@ impl Registry {
                 cert.display(),
                 key.display()
             ));
+            // skopeo wants a directory holding only CA certificates.
+            let certs = dir.path().join("skopeo-certs");
+            std::fs::create_dir_all(&certs).unwrap();
+            std::fs::copy(dir.path().join("ca.crt"), certs.join("ca.crt")).unwrap();
             dir.path().join("ca.crt")
         });
         if !tls {
@@ -430,6 +434,44 @@ impl Registry {
             token_server,
             _dir: dir,
         }
+    }
+}
+
+impl Registry {
+    /// The skopeo flag that reaches this registry: its CA directory, or plain http.
+    /// `prefix` is `""`, `"src-"` or `"dest-"`.
+    pub fn skopeo_tls(&self, prefix: &str) -> String {
+        match &self.ca {
+            Some(ca) => format!(
+                "--{prefix}cert-dir={}",
+                ca.parent().unwrap().join("skopeo-certs").display()
+            ),
+            None => format!("--{prefix}tls-verify=false"),
+        }
+    }
+
+    /// Pushes [`tiny_image`] to `image` (`HOST/REPO:TAG`) as `user`, with skopeo.
+    pub fn push(&self, e2e: &E2e, image: &str, user: &str, password: &str) {
+        let layout = tiny_image(e2e.home.path());
+        let args = [
+            "copy".to_string(),
+            "--quiet".to_string(),
+            format!("--dest-creds={user}:{password}"),
+            self.skopeo_tls("dest-"),
+            format!("dir:{}", layout.display()),
+            format!("docker://{image}"),
+        ];
+        let out = e2e.skopeo(&args);
+        assert!(out.status.success(), "skopeo copy: {}", text(&out.stderr));
+    }
+}
+
+impl E2e {
+    /// skopeo with the scrubbed environment.
+    pub fn skopeo(&self, args: &[String]) -> Output {
+        let mut cmd = std::process::Command::new("skopeo");
+        self.scrub(&mut cmd);
+        cmd.args(args).output().unwrap()
     }
 }
 

@@ -3,101 +3,10 @@
 //! for every case it reads the same login from the decoded `.dockerconfigjson` of a Secret we
 //! created, and must agree with our verdict.
 
-use std::path::Path;
-use std::process::Output;
-
 use base64::Engine;
 use serde_json::Value;
 
 use crate::harness::{E2e, Registry, RegistryAuth, free_port, text};
-
-/// `sha256:HEX` of a file, with coreutils.
-fn digest(path: &Path) -> String {
-    let out = std::process::Command::new("sha256sum")
-        .arg(path)
-        .env_clear()
-        .output()
-        .unwrap();
-    format!(
-        "sha256:{}",
-        text(&out.stdout).split_whitespace().next().unwrap()
-    )
-}
-
-/// Writes a one-layer OCI image layout (an empty tar) into `dir`.
-fn write_oci_layout(dir: &Path) {
-    let blobs = dir.join("blobs/sha256");
-    std::fs::create_dir_all(&blobs).unwrap();
-    let blob = |bytes: &[u8]| -> (String, usize) {
-        let tmp = dir.join("blob.tmp");
-        std::fs::write(&tmp, bytes).unwrap();
-        let digest = digest(&tmp);
-        std::fs::rename(&tmp, blobs.join(digest.trim_start_matches("sha256:"))).unwrap();
-        (digest, bytes.len())
-    };
-    let (layer, layer_size) = blob(&[0u8; 1024]);
-    let config = serde_json::json!({
-        "architecture": "amd64", "os": "linux",
-        "rootfs": {"type": "layers", "diff_ids": [layer]},
-    });
-    let (config, config_size) = blob(config.to_string().as_bytes());
-    let manifest = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": config_size},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer, "size": layer_size}],
-    });
-    let (manifest, manifest_size) = blob(manifest.to_string().as_bytes());
-    let index = serde_json::json!({
-        "schemaVersion": 2,
-        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest, "size": manifest_size}],
-    });
-    std::fs::write(dir.join("index.json"), index.to_string()).unwrap();
-    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
-}
-
-/// How skopeo reaches a registry: its CA directory, or plain http.
-fn tls_flags(registry: &Registry, prefix: &str) -> Vec<String> {
-    match &registry.ca {
-        Some(ca) => vec![format!(
-            "--{prefix}cert-dir={}",
-            ca.parent().unwrap().join("skopeo-certs").display()
-        )],
-        None => vec![format!("--{prefix}tls-verify=false")],
-    }
-}
-
-/// skopeo wants a directory holding only CA certificates.
-fn prepare_cert_dir(registry: &Registry) {
-    if let Some(ca) = &registry.ca {
-        let dir = ca.parent().unwrap().join("skopeo-certs");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::copy(ca, dir.join("ca.crt")).unwrap();
-    }
-}
-
-fn skopeo(e2e: &E2e, args: &[String]) -> Output {
-    let mut cmd = std::process::Command::new("skopeo");
-    e2e.scrub(&mut cmd);
-    cmd.args(args).output().unwrap()
-}
-
-/// Pushes the tiny image to `image` (`HOST/REPO:TAG`) as `user`.
-fn push(e2e: &E2e, registry: &Registry, image: &str, user: &str, password: &str) {
-    prepare_cert_dir(registry);
-    let layout = e2e.home.path().join(format!("layout-{}", free_port()));
-    write_oci_layout(&layout);
-    let mut args = vec![
-        "copy".to_string(),
-        "--quiet".to_string(),
-        format!("--dest-creds={user}:{password}"),
-    ];
-    args.extend(tls_flags(registry, "dest-"));
-    args.push(format!("oci:{}", layout.display()));
-    args.push(format!("docker://{image}"));
-    let out = skopeo(e2e, &args);
-    assert!(out.status.success(), "skopeo copy: {}", text(&out.stderr));
-}
 
 /// Whether skopeo can read `image` with the logins of Secret `ns/name` as its auth file.
 fn skopeo_pulls_with_secret(
@@ -110,13 +19,13 @@ fn skopeo_pulls_with_secret(
     let payload = e2e.payload(ns, name);
     let authfile = e2e.home.path().join(format!("auth-{name}.json"));
     std::fs::write(&authfile, payload.to_string()).unwrap();
-    let mut args = vec![
+    let args = [
         "inspect".to_string(),
         format!("--authfile={}", authfile.display()),
+        registry.skopeo_tls(""),
+        format!("docker://{image}"),
     ];
-    args.extend(tls_flags(registry, ""));
-    args.push(format!("docker://{image}"));
-    skopeo(e2e, &args).status.success()
+    e2e.skopeo(&args).status.success()
 }
 
 /// `verify secret/NAME -n NS [extra]` as JSON: the exit code and each row's verdict.
@@ -167,7 +76,7 @@ fn basic_auth_over_tls_gives_valid_bad_credentials_unreachable_and_tls() {
     let ca = registry.ca.clone().unwrap();
     let ca = ca.to_str().unwrap();
     let image = format!("{}/team/app:1", registry.host);
-    push(&e2e, &registry, &image, "robot", "s3cret");
+    registry.push(&e2e, &image, "robot", "s3cret");
     let ns = e2e.namespace("verify-basic");
     for (name, password) in [("good", "s3cret"), ("bad", "wrong")] {
         let out = e2e.create_explicit(name, &registry.host, "robot", password, &["-n", &ns]);
@@ -204,7 +113,7 @@ fn basic_auth_over_tls_gives_valid_bad_credentials_unreachable_and_tls() {
         "--creds=robot:s3cret".to_string(),
         format!("docker://{image}"),
     ];
-    assert!(!skopeo(&e2e, &args).status.success());
+    assert!(!e2e.skopeo(&args).status.success());
 
     // Nothing listens: UNREACHABLE, named.
     let closed = format!("127.0.0.1:{}", free_port());
@@ -237,7 +146,7 @@ fn token_auth_proves_pull_rights_that_a_login_alone_does_not() {
     let e2e = E2e::new();
     let registry = Registry::start_with(RegistryAuth::Token, false);
     let image = format!("{}/team/app:1", registry.host);
-    push(&e2e, &registry, &image, "pusher", "push-pw");
+    registry.push(&e2e, &image, "pusher", "push-pw");
     let ns = e2e.namespace("verify-token");
     let fresh = jwt(false);
     let expired = jwt(true);
@@ -317,4 +226,56 @@ fn create_verify_writes_nothing_unless_every_login_is_valid() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(e2e.secret_exists(&ns, "accepted"));
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn check_probe_asks_the_registry_with_the_referenced_credentials() {
+    let e2e = E2e::new();
+    let registry = Registry::start(Some(("robot", "s3cret")));
+    let image = format!("{}/team/app:1", registry.host);
+    registry.push(&e2e, &image, "robot", "s3cret");
+    let ns = e2e.namespace("verify-check");
+    for (name, password) in [("stale", "old-password"), ("current", "s3cret")] {
+        let out = e2e.create_explicit(name, &registry.host, "robot", password, &["-n", &ns]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        e2e.deployment(
+            &ns,
+            &format!("web-{name}"),
+            serde_json::json!({
+                "imagePullSecrets": [{"name": name}],
+                "containers": [{"name": "app", "image": image}],
+            }),
+        );
+    }
+    let check = |target: &str, extra: &[&str]| {
+        let mut args = vec!["check", target, "-n", &ns];
+        args.extend_from_slice(extra);
+        e2e.run(&args)
+    };
+    // Without --probe nothing is asked: the credential matches, so it looks fine.
+    let out = check("deployment/web-stale", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    // With it, the registry refuses the stale password: BAD-CREDENTIALS with the fix.
+    let out = check("deployment/web-stale", &["--probe", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let found = &report["items"][0]["images"][0];
+    assert_eq!(found["verdict"], "BAD-CREDENTIALS", "{report}");
+    assert!(
+        found["fix"].as_str().unwrap().contains("kubectl regcred"),
+        "{report}"
+    );
+    let out = check("deployment/web-stale", &["--probe"]);
+    let printed = text(&out.stdout);
+    assert!(
+        printed.contains("BAD-CREDENTIALS") && printed.contains("fix:"),
+        "{printed}"
+    );
+    assert!(!printed.contains("old-password"), "{printed}");
+    // The current password is accepted for that image.
+    let out = check("deployment/web-current", &["--probe", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["items"][0]["images"][0]["verdict"], "OK", "{report}");
 }
