@@ -122,7 +122,7 @@ fn anonymous_token(
     image: &ImageRef,
 ) -> Result<Option<String>, ProbeError> {
     let realm = param(params, "realm").ok_or(ProbeError::NoRealm)?;
-    if !realm_allowed(realm, api_host(&image.domain)) {
+    if !realm_allowed(realm, api_host(&image.domain), false) {
         return Err(ProbeError::RealmRefused(realm.to_string()));
     }
     let mut request = agent

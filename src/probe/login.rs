@@ -177,10 +177,13 @@ fn verify_at(
         }
         Authorization::Basic => (basic, None),
         Authorization::Bearer { realm, service } => {
-            if !realm_allowed(&realm, host) {
+            if !realm_allowed(&realm, host, transport.plain_http) {
                 return Outcome::new(
                     Verdict::NotARegistry,
-                    format!("its token service {realm} is not https; credentials not sent"),
+                    format!(
+                        "its token service {} is plain http; credentials not sent there",
+                        url_host(&realm)
+                    ),
                 );
             }
             let realm_host = url_host(&realm).to_string();

@@ -142,9 +142,18 @@ fn is_local(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// A token realm we may ask: https, or http only when the registry itself is local.
-fn realm_allowed(realm: &str, registry_host: &str) -> bool {
-    realm.starts_with("https://") || (realm.starts_with("http://") && is_local(registry_host))
+/// A token realm we may send credentials to: https anywhere (Docker Hub's is on another
+/// host), plain http only where the registry itself is spoken to over http: a loopback
+/// realm of a loopback registry, or the registry's own host with `--plain-http`.
+fn realm_allowed(realm: &str, registry_host: &str, plain_http: bool) -> bool {
+    if realm.starts_with("https://") {
+        return true;
+    }
+    if !realm.starts_with("http://") {
+        return false;
+    }
+    let realm_host = url_host(realm);
+    (is_local(registry_host) && is_local(realm_host)) || (plain_http && realm_host == registry_host)
 }
 
 /// The host of an http(s) URL, for naming a token service on another host.
@@ -275,17 +284,44 @@ mod tests {
     }
 
     #[test]
-    fn realms_must_be_https_unless_the_registry_is_local() {
-        assert!(realm_allowed("https://auth.example.com/token", "quay.io"));
-        assert!(!realm_allowed("http://auth.example.com/token", "quay.io"));
+    fn realms_must_be_https_unless_the_registry_is_spoken_to_over_http() {
+        assert!(realm_allowed(
+            "https://auth.example.com/token",
+            "quay.io",
+            false
+        ));
+        assert!(!realm_allowed(
+            "http://auth.example.com/token",
+            "quay.io",
+            false
+        ));
         assert!(!realm_allowed(
             "http://169.254.169.254/latest",
-            "127.evil.com"
+            "127.evil.com",
+            false
         ));
-        assert!(!realm_allowed("file:///etc/passwd", "quay.io"));
+        assert!(!realm_allowed("file:///etc/passwd", "quay.io", false));
         assert!(realm_allowed(
             "http://127.0.0.1:5001/token",
-            "127.0.0.1:5000"
+            "127.0.0.1:5000",
+            false
+        ));
+        // A loopback registry cannot send credentials over http to another host.
+        assert!(!realm_allowed(
+            "http://auth.example.com/token",
+            "127.0.0.1:5000",
+            false
+        ));
+        // --plain-http: the registry's own host only.
+        assert!(realm_allowed(
+            "http://reg.lan:5000/token",
+            "reg.lan:5000",
+            true
+        ));
+        assert!(!realm_allowed(
+            "http://auth.lan/token",
+            "reg.lan:5000",
+            true
         ));
     }
 }
