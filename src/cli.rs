@@ -89,7 +89,7 @@ const VERIFY_EXAMPLES: &str = "\
 Examples:
   kubectl regcred verify                                  # every registry you are logged in to
   kubectl regcred verify quay.io --image quay.io/acme/web:1   # and may this login pull that image?
-  kubectl regcred verify secret/regcred -n team-a         # the logins of a pull Secret in the cluster
+  kubectl regcred verify secret/regcred -n team-a         # a pull Secret's logins, in the cluster
   kubectl regcred verify reg.example.com --ca-file ca.pem -o json
 Verdicts: VALID, BAD-CREDENTIALS, NO-PULL-ACCESS, EXPIRED, NOT-FOUND, UNREACHABLE, TLS,
 NOT-A-REGISTRY; the exit code is 1 unless every one is VALID.";
@@ -564,7 +564,13 @@ pub(crate) struct VerifyArgs {
     pub(crate) registry: RegistryArgs,
 
     /// Output format (default: a table)
-    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
+    #[arg(
+        short = 'o',
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        help_heading = "Output"
+    )]
     pub(crate) output: Option<StructuredOutputArg>,
 }
 

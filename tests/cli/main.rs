@@ -1034,3 +1034,101 @@ fn watch_flags_are_checked_before_anything_runs() {
         ],
     );
 }
+
+#[test]
+fn verify_usage_errors_exit_2() {
+    let env = TestEnv::new();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["verify", "secret/x", "quay.io"],
+            "verify takes registries or one secret/NAME, not both",
+        ),
+        (
+            &["verify", "a.io", "b.io", "-u", "me", "--password-stdin"],
+            "--username verifies one registry",
+        ),
+        (&["verify", "secret/x", "-u", "me"], "drop --username"),
+        (&["verify", "secret/Bad_Name"], "invalid Secret name"),
+        (&["verify", "--image", "Not An Image"], "invalid --image"),
+        (
+            &["verify", "quay.io", "--timeout", "0s"],
+            "--timeout must be more than 0",
+        ),
+        (&["verify", "ftp://quay.io"], "invalid registry server"),
+    ];
+    assert_usage_errors(&env, cases);
+    let output = env.cmd(&["verify", "--help"]).output().unwrap();
+    assert!(output.status.success());
+    insta::assert_snapshot!("verify_help", String::from_utf8_lossy(&output.stdout));
+}
+
+#[test]
+fn verify_names_a_bad_ca_file_before_reading_any_login() {
+    let env = TestEnv::new();
+    let missing = env.home().join("no-such-ca.pem");
+    let not_pem = env.write("not-a-ca.pem", "hello");
+    for (file, needle) in [(&missing, "No such file"), (&not_pem, "no PEM certificate")] {
+        let out = env
+            .cmd(&["verify", "127.0.0.1:1", "--ca-file", file.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.starts_with(&format!("error: reading --ca-file {}", file.display()))
+                && stderr.contains(needle),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn verify_judges_a_known_expiry_and_a_closed_port_without_leaking_the_password() {
+    let env = TestEnv::new();
+    // A JWT password whose `exp` (2001) has passed, for a registry that does not exist: the
+    // verdict needs no request. And a loopback port where nothing listens.
+    let jwt = format!(
+        "{}.{}.c2ln",
+        b64(r#"{"alg":"RS256"}"#).trim_end_matches('='),
+        b64(r#"{"exp":1000000000}"#).trim_end_matches('=')
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_host = format!("127.0.0.1:{}", closed.local_addr().unwrap().port());
+    drop(closed);
+    env.docker_config(&format!(
+        r#"{{"auths":{{"expired.invalid":{{"auth":"{}"}},"{closed_host}":{{"auth":"{}"}}}}}}"#,
+        b64(&format!("robot:{jwt}")),
+        b64("robot:closed-port-pw")
+    ));
+    let out = env
+        .cmd(&["verify", "-o", "json", "--timeout", "3s"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let verdict = |registry: &str| {
+        report["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|row| row["registry"] == registry)
+            .map(|row| row["verdict"].as_str().unwrap().to_string())
+    };
+    assert_eq!(
+        verdict("expired.invalid").as_deref(),
+        Some("EXPIRED"),
+        "{report}"
+    );
+    assert_eq!(
+        verdict(&closed_host).as_deref(),
+        Some("UNREACHABLE"),
+        "{report}"
+    );
+    let everything = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!everything.contains(&jwt) && !everything.contains("closed-port-pw"));
+}
