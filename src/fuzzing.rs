@@ -77,10 +77,15 @@ pub fn pull_secret(bytes: &[u8]) {
     }
 }
 
-/// `WWW-Authenticate` challenges: never a panic; a parsed scheme is lower case.
+/// What a registry answers, all hostile text: `WWW-Authenticate` challenges (a parsed scheme
+/// is lower case), tokens whose granted scope is read, and error bodies. Never a panic.
 pub fn www_authenticate(header: &str) {
     if let Some((scheme, _)) = crate::probe::parse_challenge(header) {
         assert_eq!(scheme, scheme.to_ascii_lowercase());
+    }
+    let _ = crate::rules::verdict::grants_pull(header, "team/app");
+    for code in crate::rules::verdict::error_codes(header) {
+        assert_eq!(code, code.to_ascii_uppercase());
     }
 }
 
