@@ -439,7 +439,7 @@ async fn verify_matched(
     inventory: &inventory::Inventory,
     timeout: std::time::Duration,
 ) {
-    // (namespace, secret, key, image) → the check's index; each asked once.
+    // matched_login → the check's index; each asked once.
     let mut wanted: BTreeMap<(String, String, String, String), usize> = BTreeMap::new();
     let mut checks = Vec::new();
     for report in reports.iter() {
@@ -447,21 +447,13 @@ async fn verify_matched(
             continue;
         };
         for image in &report.images {
-            let (Verdict::Ok { secret, key } | Verdict::Expiring { secret, key, .. }) =
-                &image.verdict
-            else {
+            let Some(id) = matched_login(&report.namespace, image) else {
                 continue;
             };
-            let id = (
-                report.namespace.clone(),
-                secret.clone(),
-                key.clone(),
-                image.image.clone(),
-            );
             if wanted.contains_key(&id) {
                 continue;
             }
-            let Some(check) = login_check(found, secret, key, &image.image) else {
+            let Some(check) = login_check(found, &id.1, &id.2, &image.image) else {
                 continue;
             };
             wanted.insert(id, checks.len());
@@ -478,21 +470,14 @@ async fn verify_matched(
     let outcomes = probe::verify_all(&transport, checks, Timestamp::now()).await;
     for report in reports.iter_mut() {
         for image in report.images.iter_mut() {
-            let (Verdict::Ok { secret, key } | Verdict::Expiring { secret, key, .. }) =
-                &image.verdict
-            else {
+            let Some(id) = matched_login(&report.namespace, image) else {
                 continue;
             };
-            let id = (
-                report.namespace.clone(),
-                secret.clone(),
-                key.clone(),
-                image.image.clone(),
-            );
             let Some(outcome) = wanted.get(&id).map(|i| &outcomes[*i]) else {
                 continue;
             };
-            let (secret, key, reason) = (secret.clone(), key.clone(), outcome.reason.clone());
+            let (_, secret, key, _) = id;
+            let reason = outcome.reason.clone();
             let verdict = match outcome.verdict {
                 RegistryVerdict::Valid => {
                     image.probe = Some(format!("the registry accepts it: {reason}"));
@@ -535,6 +520,20 @@ async fn verify_matched(
             );
         }
     }
+}
+
+/// (namespace, secret, key, image) of an image a credential matches, which `--probe` verifies.
+fn matched_login(namespace: &str, image: &ImageReport) -> Option<(String, String, String, String)> {
+    let (Verdict::Ok { secret, key } | Verdict::Expiring { secret, key, .. }) = &image.verdict
+    else {
+        return None;
+    };
+    Some((
+        namespace.to_string(),
+        secret.clone(),
+        key.clone(),
+        image.image.clone(),
+    ))
 }
 
 /// The login `secret` holds under `key`, to be checked against `image`.
