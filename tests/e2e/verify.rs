@@ -114,6 +114,13 @@ fn basic_auth_over_tls_gives_valid_bad_credentials_unreachable_and_tls() {
         format!("docker://{image}"),
     ];
     assert!(!e2e.skopeo(&args).status.success());
+    // Asked for, the check can be skipped; and --plain-http speaks http to a TLS port, which
+    // no registry answers there.
+    let (code, rows) = verify_secret(&e2e, &ns, "good", &["--insecure-skip-tls-verify"]);
+    assert_eq!((code, verdicts(&rows)), (0, vec!["VALID"]), "{rows:?}");
+    let (code, rows) = verify_secret(&e2e, &ns, "good", &["--plain-http"]);
+    assert_eq!(code, 1, "{rows:?}");
+    assert_ne!(verdicts(&rows), vec!["VALID"], "{rows:?}");
 
     // Nothing listens: UNREACHABLE, named.
     let closed = format!("127.0.0.1:{}", free_port());
