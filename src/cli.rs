@@ -178,9 +178,13 @@ pub(crate) struct KubeArgs {
     #[arg(long, global = true, value_name = "PATH")]
     pub(crate) kubeconfig: Option<PathBuf>,
 
-    /// The kubeconfig context to use
+    /// The kubeconfig context to use; a comma list, repeatable: NAME, /REGEX/, ^EXCLUDED
     #[arg(long, global = true, value_name = "NAME")]
-    pub(crate) context: Option<String>,
+    pub(crate) context: Vec<String>,
+
+    /// Every context of the kubeconfig (--context ^NAME still excludes)
+    #[arg(long, global = true)]
+    pub(crate) all_contexts: bool,
 
     /// The kubeconfig cluster to use
     #[arg(long, global = true, value_name = "NAME")]

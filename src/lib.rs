@@ -37,7 +37,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches};
 
 use cli::{Cli, Command, ControllerCommand};
-use error::{ExitStatus, exit_status_for, is_broken_pipe, render};
+use error::{ExitStatus, UsageError, exit_status_for, is_broken_pipe, render};
 use printer::Printer;
 use settings::{
     AttachSettings, CheckSettings, Connection, CreateSettings, DeleteSettings, DetachSettings,
@@ -141,7 +141,21 @@ fn print_completions(
 }
 
 async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let connection = Connection::from_args(&cli.kube);
+    let (mut connection, contexts) = Connection::from_args(&cli.kube)?;
+    if contexts.is_multi() {
+        // Selected from the kubeconfig; a selection that matches nothing is a usage error.
+        let available = cluster::context_names(&connection)?;
+        let selected = contexts
+            .select(&available)
+            .map_err(|e| UsageError(e.to_string()))?;
+        match selected.as_slice() {
+            [only] => connection.context = Some(only.clone()),
+            several => anyhow::bail!(
+                "running in several contexts at once ({}) is not implemented yet (issue 15)",
+                several.join(", ")
+            ),
+        }
+    }
     let namespace = cli.kube.namespace.as_deref();
     match cli.command {
         Command::Create(args) => {

@@ -13,6 +13,7 @@ use crate::cli::{
 use crate::credentials::{Password, PasswordInput, SourceKind};
 use crate::error::UsageError;
 use crate::probe::TransportSettings;
+use crate::rules::contexts::ContextSelection;
 use crate::rules::image::ImageRef;
 use crate::rules::kinds::{Kind, Target, TargetError};
 use crate::rules::names;
@@ -503,16 +504,21 @@ impl DetachSettings {
 }
 
 impl Connection {
-    pub(crate) fn from_args(args: &KubeArgs) -> Self {
-        Self {
+    /// The connection flags, and which contexts `--context`/`--all-contexts` select. One
+    /// plain `--context NAME` is the connection's context, as in kubectl.
+    pub(crate) fn from_args(args: &KubeArgs) -> Result<(Self, ContextSelection), UsageError> {
+        let selection = ContextSelection::parse(&args.context, args.all_contexts)
+            .map_err(|e| UsageError(e.to_string()))?;
+        let connection = Self {
             kubeconfig: args.kubeconfig.clone(),
-            context: args.context.clone(),
+            context: selection.single().map(str::to_string),
             cluster: args.cluster.clone(),
             user: args.user.clone(),
             impersonate_user: args.as_user.clone(),
             impersonate_groups: args.as_group.clone(),
             request_timeout: (!args.request_timeout.is_zero()).then_some(args.request_timeout),
-        }
+        };
+        Ok((connection, selection))
     }
 }
 
