@@ -68,14 +68,10 @@ pub(crate) struct ExplicitSettings {
 #[derive(Debug, Clone)]
 pub(crate) struct CreateSettings {
     pub(crate) name: String,
-    /// Requested registries; empty means all found.
-    pub(crate) servers: Vec<Registry>,
-    pub(crate) explicit: Option<ExplicitSettings>,
-    pub(crate) from: Vec<SourceKind>,
+    /// Where local credentials are looked up (`lookup.servers` also filters `--from-secret`).
+    pub(crate) lookup: LocalLookup,
     /// `--from-secret NS/NAME`.
     pub(crate) from_secret: Option<SecretRef>,
-    pub(crate) docker_config: Option<PathBuf>,
-    pub(crate) helper_timeout: Duration,
     pub(crate) scope: Scope,
     pub(crate) force: bool,
     /// `--verify`: how to reach the registries that must accept every login first.
@@ -624,33 +620,26 @@ impl CreateSettings {
     ) -> Result<Self, UsageError> {
         check_secret_name(&args.name)?;
         let credentials = &args.credentials;
-        let mut servers = Vec::new();
-        for server in &credentials.explicit.servers {
-            let registry = registry(server)?;
-            if !servers.contains(&registry) {
-                servers.push(registry);
-            }
-        }
+        let mut servers = unique_registries(credentials.explicit.servers.iter())?;
         let explicit = ExplicitSettings::from_args(&credentials.explicit)?;
         if explicit.is_some() && servers.is_empty() {
             // kubectl's --docker-server default.
             servers.push(Registry::docker_hub());
         }
-        let mut from: Vec<SourceKind> = credentials.from.iter().map(|s| s.kind()).collect();
-        from.sort();
-        from.dedup();
         Ok(Self {
             name: args.name.clone(),
-            servers,
-            explicit,
-            from,
+            lookup: LocalLookup {
+                servers,
+                explicit,
+                from: source_kinds(&credentials.from),
+                docker_config: credentials.lookup.docker_config.clone(),
+                helper_timeout: credentials.lookup.helper_timeout,
+            },
             from_secret: credentials
                 .from_secret
                 .as_deref()
                 .map(SecretRef::parse)
                 .transpose()?,
-            docker_config: credentials.lookup.docker_config.clone(),
-            helper_timeout: credentials.lookup.helper_timeout,
             scope: Scope::from_args(namespace, &args.scope, Purpose::Write)?,
             force: args.force,
             verify: args
@@ -776,18 +765,6 @@ pub(crate) struct LocalLookup {
     pub(crate) helper_timeout: Duration,
 }
 
-impl CreateSettings {
-    pub(crate) fn local_lookup(&self) -> LocalLookup {
-        LocalLookup {
-            servers: self.servers.clone(),
-            explicit: self.explicit.clone(),
-            from: self.from.clone(),
-            docker_config: self.docker_config.clone(),
-            helper_timeout: self.helper_timeout,
-        }
-    }
-}
-
 /// `verify`: which logins, which images, and how to reach the registries.
 #[derive(Debug, Clone)]
 pub(crate) struct VerifySettings {
@@ -828,21 +805,10 @@ impl VerifySettings {
             .partition(|target| target.starts_with("secret/") || target.starts_with("secrets/"));
         let logins = match (secrets.as_slice(), registries.is_empty()) {
             ([], _) => {
-                let mut servers = Vec::new();
-                for server in registries {
-                    let registry = registry(server)?;
-                    if !servers.contains(&registry) {
-                        servers.push(registry);
-                    }
-                }
+                let mut servers = unique_registries(registries.into_iter())?;
                 // With images but no registry: the images' registries.
                 if servers.is_empty() {
-                    for image in &images {
-                        let registry = registry(&image.domain)?;
-                        if !servers.contains(&registry) {
-                            servers.push(registry);
-                        }
-                    }
+                    servers = unique_registries(images.iter().map(|image| &image.domain))?;
                 }
                 let explicit = match &args.username {
                     None => None,
@@ -859,13 +825,10 @@ impl VerifySettings {
                         })
                     }
                 };
-                let mut from: Vec<SourceKind> = args.from.iter().map(|s| s.kind()).collect();
-                from.sort();
-                from.dedup();
                 VerifyLogins::Local(LocalLookup {
                     servers,
                     explicit,
-                    from,
+                    from: source_kinds(&args.from),
                     docker_config: args.lookup.docker_config.clone(),
                     helper_timeout: args.lookup.helper_timeout,
                 })
@@ -910,6 +873,28 @@ pub(crate) fn transport_settings(args: &RegistryArgs) -> Result<TransportSetting
         insecure_skip_tls_verify: args.insecure_skip_tls_verify,
         plain_http: args.plain_http,
     })
+}
+
+/// Registries as given, parsed, each once, in their first order.
+fn unique_registries<'a>(
+    servers: impl Iterator<Item = &'a String>,
+) -> Result<Vec<Registry>, UsageError> {
+    let mut unique = Vec::new();
+    for server in servers {
+        let registry = registry(server)?;
+        if !unique.contains(&registry) {
+            unique.push(registry);
+        }
+    }
+    Ok(unique)
+}
+
+/// `--from` as sorted, distinct source kinds.
+fn source_kinds(args: &[SourceArg]) -> Vec<SourceKind> {
+    let mut kinds: Vec<SourceKind> = args.iter().map(|s| s.kind()).collect();
+    kinds.sort();
+    kinds.dedup();
+    kinds
 }
 
 impl SourceArg {

@@ -51,7 +51,7 @@ pub(crate) async fn run(
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     let local = match settings.from_secret {
-        None => Some(super::local_credentials(&settings.local_lookup(), printer)?),
+        None => Some(super::local_credentials(&settings.lookup, printer)?),
         Some(_) => None,
     };
     let (cluster, namespaces) = target_namespaces(&settings, &connection, printer).await?;
@@ -62,7 +62,7 @@ pub(crate) async fn run(
                 cluster,
                 &source.namespace,
                 &source.name,
-                &settings.servers,
+                &settings.lookup.servers,
             )
             .await?;
             for credential in &credentials {
