@@ -40,6 +40,15 @@ impl Targets {
     pub(crate) fn from_args(args: &KubeArgs) -> anyhow::Result<Self> {
         let (mut connection, selection) = Connection::from_args(args)?;
         if !selection.is_multi() {
+            // A named context that the kubeconfig lacks is a usage error too; with no
+            // readable kubeconfig, connecting reports what is wrong.
+            if let (Some(_), Ok(available)) =
+                (selection.single(), cluster::context_names(&connection))
+            {
+                selection
+                    .select(&available)
+                    .map_err(|e| UsageError(e.to_string()))?;
+            }
             return Ok(Self::One(connection));
         }
         let available = cluster::context_names(&connection)?;

@@ -46,6 +46,9 @@ pub(crate) async fn run(
             let document = serde_json::json!({ "items": items });
             output::emit_objects(printer, format, vec![document])?;
         }
+        // Nothing found where something failed is not "no pull secrets": the errors say why.
+        ListFormat::Table | ListFormat::Wide
+            if summaries.is_empty() && !inventory.errors.is_empty() => {}
         ListFormat::Table | ListFormat::Wide if summaries.is_empty() => {
             match namespaces.as_slice() {
                 [ns] if !all => printer.status(format!("No pull secrets found in {ns} namespace.")),

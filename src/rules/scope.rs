@@ -104,7 +104,7 @@ pub(crate) struct Scope {
 impl std::fmt::Display for Scope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.namespaces {
-            NamespaceScope::Context => f.write_str("the context's namespace")?,
+            NamespaceScope::Context => f.write_str("each context's namespace")?,
             NamespaceScope::Named(names) if names.len() == 1 => {
                 write!(f, "namespace {}", names[0])?
             }
