@@ -80,8 +80,10 @@ impl Tally {
 pub(crate) struct Gathered {
     /// Rows by header row, each row led by its context.
     tables: Vec<(Vec<String>, Vec<Vec<String>>)>,
-    /// Items by the document key they came under (`items`, or `steps` for `sync`).
-    items: Vec<(&'static str, OutputFormat, Value)>,
+    /// The key documents hold their items under (`items`, or `steps` for `sync`) and their
+    /// format, once any context printed one (even an empty one).
+    document: Option<(&'static str, OutputFormat)>,
+    items: Vec<Value>,
     tallies: Vec<(String, Tally)>,
 }
 
@@ -117,9 +119,9 @@ impl Gathered {
             },
             (_, document) => ("items", vec![document]),
         };
-        for item in items {
-            self.items.push((key, format, with_context(context, item)));
-        }
+        self.document = Some((key, format));
+        self.items
+            .extend(items.into_iter().map(|item| with_context(context, item)));
     }
 
     pub(crate) fn add_tally(&mut self, noun: &str, tally: &Tally) {
@@ -133,6 +135,7 @@ impl Gathered {
     pub(crate) fn total_summaries(&self) -> Vec<String> {
         self.tallies
             .iter()
+            .filter(|(_, tally)| tally.total() > 0)
             .map(|(noun, tally)| tally.summary(noun))
             .collect()
     }
@@ -152,21 +155,16 @@ impl Gathered {
     }
 
     /// The gathered items in `contexts` order, with the key they came under (`items`, or
-    /// `steps`) and their format; `None` if no context printed a document.
+    /// `steps`) and their format; `None` if no context printed a document (an empty one counts).(an empty one counts).
     pub(crate) fn items(
         &mut self,
         contexts: &[String],
     ) -> Option<(&'static str, OutputFormat, Vec<Value>)> {
         let position = |context: &str| contexts.iter().position(|c| c == context);
-        let (key, format, _) = self.items.first()?;
-        let (key, format) = (*key, *format);
+        let (key, format) = self.document?;
         let mut items = std::mem::take(&mut self.items);
-        items.sort_by_key(|(_, _, item)| position(item["context"].as_str().unwrap_or("")));
-        Some((
-            key,
-            format,
-            items.into_iter().map(|(_, _, item)| item).collect(),
-        ))
+        items.sort_by_key(|item| position(item["context"].as_str().unwrap_or("")));
+        Some((key, format, items))
     }
 }
 
