@@ -53,13 +53,31 @@ def cluster():
             subprocess.run([os.path.join(ROOT, "tests/e2e/cluster.sh"), "down", cluster_dir])
 
 
-def ensure_namespaces(env, names):
-    existing = set(kubectl(env, "get", "ns", "-o", "name")[2].decode().split())
+@contextmanager
+def second_cluster():
+    """The kubeconfig of a second control plane: $REGCRED_E2E_SECOND_KUBECONFIG if set, else
+    one started (and stopped) here."""
+    given = os.environ.get("REGCRED_E2E_SECOND_KUBECONFIG")
+    if given:
+        yield given
+        return
+    cluster_dir = tempfile.mkdtemp(prefix="regcred-bench2.")
+    subprocess.run([os.path.join(ROOT, "tests/e2e/cluster.sh"), "up", cluster_dir], check=True)
+    try:
+        yield os.path.join(cluster_dir, "kubeconfig")
+    finally:
+        subprocess.run([os.path.join(ROOT, "tests/e2e/cluster.sh"), "down", cluster_dir])
+
+
+def ensure_namespaces(env, names, *kubectl_args):
+    """Creates the namespaces that are missing; `kubectl_args` pick the context, if any."""
+    existing = set(kubectl(env, *kubectl_args, "get", "ns", "-o", "name")[2].decode().split())
     missing = [ns for ns in names if f"namespace/{ns}" not in existing]
     if missing:
         import json
         items = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}} for ns in missing]
-        kubectl(env, "create", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+        kubectl(env, *kubectl_args, "create", "-f", "-",
+                stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
 
 
 _METRIC = re.compile(r'^apiserver_request_total\{([^}]*)\} (\S+)$')

@@ -178,9 +178,22 @@ pub(crate) struct KubeArgs {
     #[arg(long, global = true, value_name = "PATH")]
     pub(crate) kubeconfig: Option<PathBuf>,
 
-    /// The kubeconfig context to use
+    /// The kubeconfig context to use; a comma list, repeatable: NAME, /REGEX/, ^EXCLUDED
     #[arg(long, global = true, value_name = "NAME")]
-    pub(crate) context: Option<String>,
+    pub(crate) context: Vec<String>,
+
+    /// Every context of the kubeconfig (--context ^NAME still excludes)
+    #[arg(long, global = true)]
+    pub(crate) all_contexts: bool,
+
+    /// With several contexts: how many run at once
+    #[arg(long, global = true, value_name = "N", default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) context_concurrency: u16,
+
+    /// With several contexts: write without asking first (required without a terminal)
+    #[arg(long, global = true)]
+    pub(crate) yes: bool,
 
     /// The kubeconfig cluster to use
     #[arg(long, global = true, value_name = "NAME")]

@@ -14,6 +14,7 @@ use kube::api::{Api, DynamicObject, ListParams};
 use crate::cli::Cli;
 use crate::cluster::{self, fetch};
 use crate::printer::Printer;
+use crate::rules::contexts::ContextSelection;
 use crate::rules::kinds::{ALL_KINDS, Kind};
 use crate::rules::pullsecret::is_listed_type;
 use crate::settings::Connection;
@@ -40,6 +41,25 @@ impl Completion {
                 .collect(),
             directive,
         }
+    }
+
+    /// A comma list (`--namespaces`, `--context`): the part after the last comma completes,
+    /// keeping a leading `^` (a `--context` exclusion).
+    fn of_list(names: Vec<String>, current: &str) -> Self {
+        let (done, part) = match current.rsplit_once(',') {
+            Some((done, part)) => (format!("{done},"), part),
+            None => (String::new(), current),
+        };
+        let (exclusion, part) = match part.strip_prefix('^') {
+            Some(part) => ("^", part),
+            None => ("", part),
+        };
+        let candidates = names
+            .into_iter()
+            .filter(|name| name.starts_with(part))
+            .map(|name| format!("{done}{exclusion}{name}"))
+            .collect();
+        Self::of(candidates, current, NO_FILE_COMP)
     }
 
     pub(crate) fn render(&self) -> String {
@@ -97,7 +117,12 @@ fn read_context(words: &[String]) -> Context {
                 match name.as_str() {
                     "n" | "namespace" => context.namespace = Some(value),
                     "kubeconfig" => context.connection.kubeconfig = Some(value.into()),
-                    "context" => context.connection.context = Some(value),
+                    // Names from one plain context only, not from a list or a regex.
+                    "context" => {
+                        context.connection.context = ContextSelection::parse(&[value], false)
+                            .ok()
+                            .and_then(|s| s.single().map(str::to_string))
+                    }
                     "cluster" => context.connection.cluster = Some(value),
                     "user" => context.connection.user = Some(value),
                     _ => {}
@@ -198,26 +223,9 @@ async fn complete_flag_value(
 ) -> Completion {
     match flag {
         "n" | "namespace" => Completion::of(namespaces(context).await, current, NO_FILE_COMP),
-        "namespaces" => {
-            // A comma-separated list: complete the part after the last comma.
-            let (done, part) = current
-                .rsplit_once(',')
-                .map_or(("", current), |(d, p)| (d, p));
-            let names = namespaces(context)
-                .await
-                .into_iter()
-                .filter(|n| n.starts_with(part))
-                .map(|n| {
-                    if done.is_empty() {
-                        n
-                    } else {
-                        format!("{done},{n}")
-                    }
-                })
-                .collect();
-            Completion::of(names, current, NO_FILE_COMP)
-        }
-        "context" | "cluster" | "user" => {
+        "namespaces" => Completion::of_list(namespaces(context).await, current),
+        "context" => Completion::of_list(kubeconfig_names(context, flag), current),
+        "cluster" | "user" => {
             Completion::of(kubeconfig_names(context, flag), current, NO_FILE_COMP)
         }
         "all" => Completion::of(kind_prefixes(true), current, NO_FILE_COMP),
@@ -398,6 +406,20 @@ mod tests {
         let (kinds, directive) = candidates(&["check", "dep"]).await;
         assert_eq!(kinds, ["deployment/"]);
         assert_eq!(directive, NO_FILE_COMP | NO_SPACE);
+    }
+
+    #[test]
+    fn comma_lists_complete_their_last_entry_and_keep_an_exclusion() {
+        let names = || vec!["dev".to_string(), "prod-eu".into(), "prod-us".into()];
+        assert_eq!(
+            Completion::of_list(names(), "pro").candidates,
+            ["prod-eu", "prod-us"]
+        );
+        assert_eq!(
+            Completion::of_list(names(), "dev,^prod-u").candidates,
+            ["dev,^prod-us"]
+        );
+        assert_eq!(Completion::of_list(names(), "dev,").candidates.len(), 3);
     }
 
     #[test]

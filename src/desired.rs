@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams};
 
 use crate::cluster::Cluster;
-use crate::credentials::{self, ExplicitLogin, LocalEnv};
+use crate::credentials::{ExplicitLogin, LocalEnv, ReadOnce};
 use crate::printer::Printer;
 use crate::reconcile::{self, Desired};
 use crate::rules::credential::{Credential, Origin, RecordedOrigin, SourceKind};
@@ -56,12 +56,20 @@ pub(crate) async fn managed_credentials(
     Ok(credentials)
 }
 
+/// What `sync` takes from this machine: the login given again (`--username`), and the local
+/// sources' answers, read once per run however many clusters ask (docs/contexts.md).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LocalAnswers<'a> {
+    pub(crate) explicit: Option<&'a ExplicitLogin>,
+    pub(crate) reads: &'a ReadOnce,
+}
+
 /// The credential as it should be now: its scope (recorded, or given) and its logins, read
 /// again from where they came from.
 pub(crate) async fn desired(
     cluster: &Cluster,
     settings: &SyncSettings,
-    explicit: Option<&ExplicitLogin>,
+    local: LocalAnswers<'_>,
     name: &str,
     copies: &Copies,
     printer: &Printer,
@@ -87,7 +95,7 @@ pub(crate) async fn desired(
             "no copy of it is managed by kubectl-regcred; create it first (kubectl regcred create {name} ...)"
         );
     };
-    let credentials = read_again(cluster, settings, explicit, reference, &ours, printer).await?;
+    let credentials = read_again(cluster, settings, local, reference, &ours, printer).await?;
     Ok(Desired {
         name: name.to_string(),
         credentials,
@@ -156,7 +164,7 @@ fn reference_copy<'a>(
 async fn read_again(
     cluster: &Cluster,
     settings: &SyncSettings,
-    explicit: Option<&ExplicitLogin>,
+    local_answers: LocalAnswers<'_>,
     reference: &Secret,
     ours: &[(&String, &Secret)],
     printer: &Printer,
@@ -190,7 +198,12 @@ async fn read_again(
                 None
             }
             Some(RecordedOrigin::Local(SourceKind::Explicit)) => Some(explicit_again(
-                settings, explicit, ours, &key, &registry, printer,
+                settings,
+                local_answers.explicit,
+                ours,
+                &key,
+                &registry,
+                printer,
             )?),
             Some(RecordedOrigin::Local(kind)) => {
                 local.push((registry.clone(), kind));
@@ -215,7 +228,7 @@ async fn read_again(
         };
         slots.push((registry, credential));
     }
-    let reread = credentials::reread(
+    let reread = local_answers.reads.reread(
         &local,
         settings.docker_config.as_deref(),
         settings.helper_timeout,

@@ -16,6 +16,7 @@ mod credentials;
 mod desired;
 mod error;
 mod fanout;
+mod fleet;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -26,6 +27,7 @@ mod printer;
 mod probe;
 mod reconcile;
 mod references;
+mod report;
 mod rules;
 mod settings;
 
@@ -37,11 +39,15 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches};
 
 use cli::{Cli, Command, ControllerCommand};
+use credentials::ReadOnce;
+use desired::LocalAnswers;
 use error::{ExitStatus, exit_status_for, is_broken_pipe, render};
+use fleet::Targets;
 use printer::Printer;
 use settings::{
-    AttachSettings, CheckSettings, Connection, CreateSettings, DeleteSettings, DetachSettings,
-    ListSettings, LoginSettings, ManifestsSettings, ShowSettings, SyncSettings, VerifySettings,
+    Action, AttachSettings, CheckSettings, CreateSettings, DeleteSettings, DetachSettings,
+    ListSettings, LoginSettings, ManifestsSettings, ShowSettings, SyncSettings, VerifyLogins,
+    VerifySettings,
 };
 
 /// The name shown in usage: `kubectl regcred` when kubectl ran us as a plugin (it execs the
@@ -140,66 +146,151 @@ fn print_completions(
     out.flush()
 }
 
+/// Why `login`, `logout` and `logins` take no context selection.
+const ON_THIS_MACHINE: &str = "the keychain logins are on this machine, in no context";
+
 async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let connection = Connection::from_args(&cli.kube);
+    let targets = Targets::from_args(&cli.kube)?;
     let namespace = cli.kube.namespace.as_deref();
+    // Each command: settings validated once, local credentials read once, writes to several
+    // contexts confirmed, then the cluster work in each context (docs/contexts.md).
     match cli.command {
         Command::Create(args) => {
             let settings = CreateSettings::from_args(&args, namespace)?;
-            commands::create::run(settings, connection, printer).await
+            let local = commands::create::read_local(&settings, printer).await?;
+            targets.confirm_writes(settings.action(), printer)?;
+            let (settings, local) = (&settings, local.as_deref());
+            targets
+                .run(printer, |connection, printer| async move {
+                    commands::create::run(settings, local, connection, &printer).await
+                })
+                .await
         }
         Command::Attach(args) => {
             let settings = AttachSettings::from_args(&args, namespace)?;
-            commands::attach::run(settings, connection, printer).await
+            targets.confirm_writes(settings.action(), printer)?;
+            let settings = &settings;
+            targets
+                .run(printer, |connection, printer| async move {
+                    commands::attach::run(settings, connection, &printer).await
+                })
+                .await
         }
         Command::Detach(args) => {
             let settings = DetachSettings::from_args(&args, namespace)?;
-            commands::detach::run(settings, connection, printer).await
+            targets.confirm_writes(settings.action(), printer)?;
+            let settings = &settings;
+            targets
+                .run(printer, |connection, printer| async move {
+                    commands::detach::run(settings, connection, &printer).await
+                })
+                .await
         }
         Command::Sync(args) => {
             let settings = SyncSettings::from_args(&args, namespace)?;
-            commands::sync::run(settings, connection, printer).await
+            let explicit = commands::sync::explicit_again(&settings, printer)?;
+            if let Some(watch) = settings.watch.clone() {
+                let connection = targets.one(
+                    "sync --watch runs in one context: run one per cluster (docs/controller.md)",
+                )?;
+                return commands::sync::watch(settings, watch, explicit, connection, printer).await;
+            }
+            targets.confirm_writes(settings.action(), printer)?;
+            let reads = ReadOnce::default();
+            let local = LocalAnswers {
+                explicit: explicit.as_ref(),
+                reads: &reads,
+            };
+            let settings = &settings;
+            targets
+                .run(printer, |connection, printer| async move {
+                    commands::sync::run(settings, local, connection, &printer).await
+                })
+                .await
         }
         Command::Controller(ControllerCommand::Manifests(args)) => {
+            targets.one("controller manifests only prints, for any cluster")?;
             let settings = ManifestsSettings::from_args(&args, namespace)?;
             commands::controller::manifests(&settings, printer)
         }
         Command::Controller(ControllerCommand::Status(args)) => {
             let lease_namespace = namespace.unwrap_or(settings::CONTROLLER_NAMESPACE);
-            commands::controller::status(
-                lease_namespace,
-                &args.lease_name,
-                settings::structured_output(args.output),
-                connection,
-                printer,
-            )
-            .await
+            let output = settings::structured_output(args.output);
+            let lease_name = args.lease_name.as_str();
+            targets
+                .run(printer, |connection, printer| async move {
+                    commands::controller::status(
+                        lease_namespace,
+                        lease_name,
+                        output,
+                        connection,
+                        &printer,
+                    )
+                    .await
+                })
+                .await
         }
         Command::Delete(args) => {
             let settings = DeleteSettings::from_args(&args, namespace)?;
-            commands::delete::run(settings, connection, printer).await
+            targets.confirm_writes(settings.action(), printer)?;
+            let settings = &settings;
+            targets
+                .run(printer, |connection, printer| async move {
+                    commands::delete::run(settings, connection, &printer).await
+                })
+                .await
         }
         Command::List(args) => {
             let settings = ListSettings::from_args(&args, namespace)?;
-            commands::list::run(settings, connection, printer).await
+            let settings = &settings;
+            targets
+                .run(printer, |connection, printer| async move {
+                    commands::list::run(settings, connection, &printer).await
+                })
+                .await
         }
         Command::Show(args) => {
             let settings = ShowSettings::from_args(&args, namespace)?;
-            commands::show::run(settings, connection, printer).await
+            let settings = &settings;
+            targets
+                .run(printer, |connection, printer| async move {
+                    commands::show::run(settings, connection, &printer).await
+                })
+                .await
         }
         Command::Check(args) => {
             let settings = CheckSettings::from_args(&args, namespace)?;
-            commands::check::run(settings, connection, printer).await
+            let settings = &settings;
+            targets
+                .run(printer, |connection, printer| async move {
+                    commands::check::run(settings, connection, &printer).await
+                })
+                .await
         }
         Command::Verify(args) => {
             let settings = VerifySettings::from_args(&args, namespace)?;
-            commands::verify::run(settings, connection, printer).await
+            if matches!(settings.logins, VerifyLogins::Local(_)) {
+                let connection = targets
+                    .one("verify checks this machine's logins; only `verify secret/NAME` runs in several contexts")?;
+                return commands::verify::run(&settings, connection, printer).await;
+            }
+            let settings = &settings;
+            targets
+                .run(printer, |connection, printer| async move {
+                    commands::verify::run(settings, connection, &printer).await
+                })
+                .await
         }
         Command::Login(args) => {
+            targets.one(ON_THIS_MACHINE)?;
             commands::login::login(LoginSettings::from_args(&args)?, printer).await
         }
-        Command::Logout(args) => commands::login::logout(settings::logout_server(&args)?, printer),
+        Command::Logout(args) => {
+            targets.one(ON_THIS_MACHINE)?;
+            commands::login::logout(settings::logout_server(&args)?, printer)
+        }
         Command::Logins(args) => {
+            targets.one(ON_THIS_MACHINE)?;
             commands::login::logins(settings::structured_output(args.output), printer)
         }
         Command::CredentialHelper(args) => Ok(serve_helper(&args.action, printer)),

@@ -1,5 +1,8 @@
 //! Printing results the way kubectl prints them: `secret/NAME created`, or the objects
-//! themselves with `-o json|yaml|name` (a `List` when there are several).
+//! themselves with `-o json|yaml|name` (a `List` when there are several). In a run across
+//! several contexts, tables and documents are gathered and printed once for all of them: one
+//! table with a CONTEXT column, one document whose items carry a `context` field
+//! (docs/contexts.md).
 
 use std::fmt::Display;
 use std::io::Write;
@@ -7,6 +10,7 @@ use std::io::Write;
 use serde_json::Value;
 
 use crate::printer::Printer;
+pub(crate) use crate::report::Tally;
 use crate::settings::{DryRun, OutputFormat, WriteSettings};
 
 /// kubectl's `kind.group/name` spelling (`secret/x`, `deployment.apps/web`).
@@ -99,13 +103,80 @@ pub(crate) fn print_results<E: Display>(
             }
         }
     }
+    out.flush()?;
+    drop(out);
     if let Some(format) = write.output
         && !objects.is_empty()
     {
-        print_objects(&mut out, format, objects)?;
+        emit_objects(printer, format, objects)?;
     }
-    out.flush()?;
     Ok(tally)
+}
+
+/// Objects for stdout: printed now, or in a run across contexts gathered for one `List`
+/// (names are lines, prefixed with the context like any human line).
+pub(crate) fn emit_objects(
+    printer: &Printer,
+    format: OutputFormat,
+    objects: Vec<Value>,
+) -> std::io::Result<()> {
+    match (printer.context(), format) {
+        (Some(scope), OutputFormat::Json | OutputFormat::Yaml) => {
+            let mut gathered = scope.gathered.lock().expect("gathered lock");
+            for object in objects {
+                gathered.add_document(&scope.name, format, object);
+            }
+            Ok(())
+        }
+        (_, OutputFormat::Name) => {
+            let mut out = printer.human_out();
+            print_objects(&mut out, format, objects)?;
+            out.flush()
+        }
+        (None, _) => {
+            let mut out = printer.out();
+            print_objects(&mut out, format, objects)?;
+            out.flush()
+        }
+    }
+}
+
+/// A table for stdout: printed now, or in a run across contexts gathered under a CONTEXT
+/// column.
+pub(crate) fn emit_table(
+    printer: &Printer,
+    headers: &[&str],
+    rows: Vec<Vec<String>>,
+) -> std::io::Result<()> {
+    match printer.context() {
+        Some(scope) => {
+            let mut gathered = scope.gathered.lock().expect("gathered lock");
+            gathered.add_rows(&scope.name, headers, rows);
+            Ok(())
+        }
+        None => {
+            let mut out = printer.human_out();
+            print_table(&mut out, headers, &rows)?;
+            out.flush()
+        }
+    }
+}
+
+/// The `3 namespaces: 2 created, 1 failed` line when `print` (several objects), and in a run
+/// across contexts the tally kept for the total.
+pub(crate) fn emit_summary(printer: &Printer, noun: &str, tally: &Tally, print: bool) {
+    if print {
+        printer.status(tally.summary(noun));
+    }
+    if let Some(scope) = printer.context() {
+        let mut gathered = scope.gathered.lock().expect("gathered lock");
+        gathered.add_tally(noun, tally);
+    }
+}
+
+/// kubectl's `List` of objects.
+pub(crate) fn list(items: Vec<Value>) -> Value {
+    serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}})
 }
 
 /// Prints objects in the requested format. `managedFields` are left out, as kubectl does.
@@ -128,7 +199,7 @@ pub(crate) fn print_objects(
     let document = if objects.len() == 1 {
         objects.pop().expect("one object")
     } else {
-        serde_json::json!({"apiVersion": "v1", "kind": "List", "items": objects, "metadata": {"resourceVersion": ""}})
+        list(objects)
     };
     print_document(out, format, &document)
 }
@@ -160,62 +231,6 @@ pub(crate) fn print_document(
             out.write_all(text.as_bytes())
         }
         OutputFormat::Name => unreachable!("names are lines, not a document"),
-    }
-}
-
-/// Counts of outcomes by verb (`created`, `attached`, ...) plus failures, for the summary line
-/// a multi-object command prints on stderr.
-#[derive(Debug, Default)]
-pub(crate) struct Tally {
-    counts: Vec<(String, usize)>,
-    failed: usize,
-}
-
-impl Tally {
-    pub(crate) fn add(&mut self, verb: &str) {
-        match self.counts.iter_mut().find(|(v, _)| v == verb) {
-            Some((_, n)) => *n += 1,
-            None => self.counts.push((verb.to_string(), 1)),
-        }
-    }
-
-    pub(crate) fn fail(&mut self) {
-        self.failed += 1;
-    }
-
-    pub(crate) fn failed(&self) -> bool {
-        self.failed > 0
-    }
-
-    /// Exit 1 when anything failed.
-    pub(crate) fn exit_status(&self) -> crate::error::ExitStatus {
-        if self.failed() {
-            crate::error::ExitStatus::Failure
-        } else {
-            crate::error::ExitStatus::Success
-        }
-    }
-
-    pub(crate) fn total(&self) -> usize {
-        self.counts.iter().map(|(_, n)| n).sum::<usize>() + self.failed
-    }
-
-    /// `2 created, 1 failed`.
-    pub(crate) fn breakdown(&self) -> String {
-        let mut parts: Vec<String> = self
-            .counts
-            .iter()
-            .map(|(verb, n)| format!("{n} {verb}"))
-            .collect();
-        if self.failed > 0 {
-            parts.push(format!("{} failed", self.failed));
-        }
-        parts.join(", ")
-    }
-
-    /// `3 namespaces: 2 created, 1 failed`.
-    pub(crate) fn summary(&self, noun: &str) -> String {
-        format!("{} {noun}: {}", self.total(), self.breakdown())
     }
 }
 

@@ -4,6 +4,9 @@
 //! colour (only on a terminal, never with `NO_COLOR`), the progress bar (only on a terminal)
 //! and `--quiet` (no notes, status lines or progress; results, warnings and errors stay).
 //! A captured printer lets tests read what a command printed without running the binary.
+//! In a run across several contexts each context gets [`Printer::for_context`]: its lines and
+//! messages carry the context's name, and its tables and documents are gathered so that one
+//! table and one `List` can be printed for all of them (docs/contexts.md).
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -13,6 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::report::Gathered;
 use crate::rules::text::escape_controls;
 
 /// Below this many items a progress bar would only flicker.
@@ -24,6 +28,15 @@ pub(crate) struct Printer {
     color: bool,
     progress: bool,
     streams: Streams,
+    /// Set in a run across several contexts.
+    context: Option<ContextScope>,
+}
+
+/// The context a printer speaks for, and where its tables and documents are gathered.
+#[derive(Debug, Clone)]
+pub(crate) struct ContextScope {
+    pub(crate) name: Arc<str>,
+    pub(crate) gathered: Arc<Mutex<Gathered>>,
 }
 
 #[derive(Debug, Clone)]
@@ -56,6 +69,7 @@ impl Printer {
             color: stderr_is_terminal && !no_color,
             progress: stderr_is_terminal && !quiet,
             streams: Streams::Terminal,
+            context: None,
         }
     }
 
@@ -66,7 +80,27 @@ impl Printer {
             color: false,
             progress: false,
             streams: Streams::Captured(Arc::default()),
+            context: None,
         }
+    }
+
+    /// This printer, speaking for one of several contexts: its human lines and messages are
+    /// prefixed with `name: `, its tables and documents go to `gathered`, and it draws no
+    /// progress bar (several would fight over the terminal).
+    pub(crate) fn for_context(&self, name: &str, gathered: Arc<Mutex<Gathered>>) -> Self {
+        Self {
+            progress: false,
+            context: Some(ContextScope {
+                name: name.into(),
+                gathered,
+            }),
+            ..self.clone()
+        }
+    }
+
+    /// The context this printer speaks for, in a run across several.
+    pub(crate) fn context(&self) -> Option<&ContextScope> {
+        self.context.as_ref()
     }
 
     /// What a captured printer holds so far (empty for a terminal printer).
@@ -91,11 +125,42 @@ impl Printer {
     /// in what is written, other than line ends, are shown escaped (`\u{1b}`), never obeyed.
     /// JSON and YAML go through [`Printer::out`] and stay exact.
     pub(crate) fn human_out(&self) -> Box<dyn Write + '_> {
-        Box::new(EscapingWriter { inner: self.out() })
+        let escaped = EscapingWriter { inner: self.out() };
+        match &self.context {
+            None => Box::new(escaped),
+            Some(scope) => Box::new(PrefixingWriter {
+                inner: escaped,
+                prefix: format!("{}: ", escape_controls(&scope.name)),
+                at_line_start: true,
+            }),
+        }
     }
 
     pub(crate) fn stdout_is_terminal(&self) -> bool {
         matches!(self.streams, Streams::Terminal) && io::stdout().is_terminal()
+    }
+
+    /// Whether a question can be asked (and answered) on stdin.
+    pub(crate) fn stdin_is_terminal(&self) -> bool {
+        matches!(self.streams, Streams::Terminal) && io::stdin().is_terminal()
+    }
+
+    /// Asks `question [y/N]` on stderr and reads the answer from stdin: yes only for `y` or
+    /// `yes`. Shown even with `--quiet`: it waits for the user.
+    pub(crate) fn confirm(&self, question: &str) -> io::Result<bool> {
+        if !self.stdin_is_terminal() {
+            return Ok(false);
+        }
+        let mut stderr = io::stderr().lock();
+        write!(stderr, "{} [y/N] ", escape_controls(question))?;
+        stderr.flush()?;
+        drop(stderr);
+        let mut answer = String::new();
+        io::stdin().read_line(&mut answer)?;
+        Ok(matches!(
+            answer.trim().to_ascii_lowercase().as_str(),
+            "y" | "yes"
+        ))
     }
 
     /// `error: ...`: something failed. Always shown.
@@ -125,7 +190,7 @@ impl Printer {
     /// A plain line on stderr (what was used, a summary); hidden by `--quiet`.
     pub(crate) fn status(&self, message: impl Display) {
         if !self.quiet {
-            self.stderr_line(&message.to_string());
+            self.stderr_line(&self.in_context(message));
         }
     }
 
@@ -144,8 +209,16 @@ impl Printer {
         bar
     }
 
+    /// `name: message` when speaking for one of several contexts.
+    fn in_context(&self, message: impl Display) -> String {
+        match &self.context {
+            None => message.to_string(),
+            Some(scope) => format!("{}: {message}", scope.name),
+        }
+    }
+
     fn labelled(&self, label: &str, style: &str, message: impl Display) {
-        let message = escape_controls(&message.to_string()).into_owned();
+        let message = escape_controls(&self.in_context(message)).into_owned();
         let line = if self.color {
             // Our own colour codes, added after the message was escaped.
             format!("\x1b[{style}m{label}\x1b[0m: {message}")
@@ -201,6 +274,30 @@ impl<W: Write> Write for EscapingWriter<W> {
             }
         }
         self.inner.write_all(&bytes[start..])?;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Starts every line with the context's name.
+struct PrefixingWriter<W: Write> {
+    inner: W,
+    prefix: String,
+    at_line_start: bool,
+}
+
+impl<W: Write> Write for PrefixingWriter<W> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        for line in bytes.split_inclusive(|b| *b == b'\n') {
+            if self.at_line_start {
+                self.inner.write_all(self.prefix.as_bytes())?;
+            }
+            self.inner.write_all(line)?;
+            self.at_line_start = line.ends_with(b"\n");
+        }
         Ok(bytes.len())
     }
 
@@ -266,6 +363,26 @@ mod tests {
         assert_eq!(
             printer.captured().stdout,
             "pod/web: pull \\u{1b}[2J\\u{9b}31m\\u{7f} failed\nnext ünïcode\n{\"raw\": \"\u{1b}\"}\n"
+        );
+    }
+
+    #[test]
+    fn a_context_printer_prefixes_lines_and_messages_with_its_name() {
+        let printer = Printer::capture(false).for_context("prod", Arc::default());
+        let mut out = printer.human_out();
+        write!(out, "secret/x created\nsecret/y ").unwrap();
+        writeln!(out, "created").unwrap();
+        drop(out);
+        printer.error("namespace a: forbidden");
+        printer.status("2 namespaces: 2 created");
+        let captured = printer.captured();
+        assert_eq!(
+            captured.stdout,
+            "prod: secret/x created\nprod: secret/y created\n"
+        );
+        assert_eq!(
+            captured.stderr,
+            "error: prod: namespace a: forbidden\nprod: 2 namespaces: 2 created\n"
         );
     }
 

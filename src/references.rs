@@ -745,11 +745,10 @@ pub(crate) fn report(
     for notice in &outcome.notices {
         printer.notice(notice);
     }
-    match tally.total() {
-        0 => printer.status("no matching objects found"),
-        1 => {}
-        _ => printer.status(tally.summary("objects")),
+    if tally.total() == 0 {
+        printer.status("no matching objects found");
     }
+    output::emit_summary(printer, "objects", &tally, tally.total() > 1);
     Ok(tally.exit_status())
 }
 

@@ -13,6 +13,7 @@ use crate::cli::{
 use crate::credentials::{Password, PasswordInput, SourceKind};
 use crate::error::UsageError;
 use crate::probe::TransportSettings;
+use crate::rules::contexts::ContextSelection;
 use crate::rules::image::ImageRef;
 use crate::rules::kinds::{Kind, Target, TargetError};
 use crate::rules::names;
@@ -499,16 +500,21 @@ impl DetachSettings {
 }
 
 impl Connection {
-    pub(crate) fn from_args(args: &KubeArgs) -> Self {
-        Self {
+    /// The connection flags, and which contexts `--context`/`--all-contexts` select. One
+    /// plain `--context NAME` is the connection's context, as in kubectl.
+    pub(crate) fn from_args(args: &KubeArgs) -> Result<(Self, ContextSelection), UsageError> {
+        let selection = ContextSelection::parse(&args.context, args.all_contexts)
+            .map_err(|e| UsageError(e.to_string()))?;
+        let connection = Self {
             kubeconfig: args.kubeconfig.clone(),
-            context: args.context.clone(),
+            context: selection.single().map(str::to_string),
             cluster: args.cluster.clone(),
             user: args.user.clone(),
             impersonate_user: args.as_user.clone(),
             impersonate_groups: args.as_group.clone(),
             request_timeout: (!args.request_timeout.is_zero()).then_some(args.request_timeout),
-        }
+        };
+        Ok((connection, selection))
     }
 }
 
@@ -918,4 +924,89 @@ fn attach_targets(named: &[String]) -> Result<Vec<Target>, UsageError> {
         ));
     }
     Ok(targets)
+}
+
+/// What a write will do, in words, for the confirmation before writing to several contexts
+/// (docs/contexts.md). `None` when nothing will be written (a dry run, `sync --check`).
+pub(crate) trait Action {
+    fn action(&self) -> Option<String>;
+}
+
+/// `secret/NAME` and targets, in words: `deployment/web, every serviceaccount`.
+fn targets_in_words(targets: &[Target]) -> String {
+    targets
+        .iter()
+        .map(Target::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl WriteSettings {
+    fn writes(&self) -> bool {
+        self.dry_run == DryRun::None
+    }
+}
+
+impl Action for CreateSettings {
+    fn action(&self) -> Option<String> {
+        let mut action = format!("create or update secret/{} in {}", self.name, self.scope);
+        if !self.attach.is_empty() {
+            action.push_str(&format!(
+                ", and attach it to {}",
+                targets_in_words(&self.attach)
+            ));
+        }
+        self.write.writes().then_some(action)
+    }
+}
+
+impl Action for AttachSettings {
+    fn action(&self) -> Option<String> {
+        let secret = match &self.secret {
+            Some(name) => format!("secret/{name}"),
+            None => "the pull Secrets matching their images".to_string(),
+        };
+        let action = format!(
+            "attach {secret} to {} in {}",
+            targets_in_words(&self.targets),
+            self.scope
+        );
+        self.write.writes().then_some(action)
+    }
+}
+
+impl Action for DetachSettings {
+    fn action(&self) -> Option<String> {
+        let action = format!(
+            "detach secret/{} from {} in {}",
+            self.secret,
+            targets_in_words(&self.targets),
+            self.scope
+        );
+        self.write.writes().then_some(action)
+    }
+}
+
+impl Action for DeleteSettings {
+    fn action(&self) -> Option<String> {
+        let mut action = format!("delete secret/{} from {}", self.name, self.scope);
+        if !self.keep_references {
+            action.push_str(" and remove the references to it");
+        }
+        self.write.writes().then_some(action)
+    }
+}
+
+impl Action for SyncSettings {
+    fn action(&self) -> Option<String> {
+        let what = match &self.name {
+            Some(name) => format!("secret/{name}"),
+            None => "every credential kubectl-regcred manages".to_string(),
+        };
+        let mut action = format!("sync {what}");
+        if self.plan.prune {
+            action.push_str(", deleting copies that left the scope");
+        }
+        (self.write.writes() && !self.check).then_some(action)
+    }
 }

@@ -103,6 +103,15 @@ pub(crate) fn read_kubeconfig(connection: &Connection) -> Result<Kubeconfig, Clu
     })
 }
 
+/// The kubeconfig's context names, in its order: what `--context` patterns select from.
+pub(crate) fn context_names(connection: &Connection) -> Result<Vec<String>, ClusterError> {
+    Ok(read_kubeconfig(connection)?
+        .contexts
+        .into_iter()
+        .map(|context| context.name)
+        .collect())
+}
+
 fn options(connection: &Connection) -> KubeConfigOptions {
     KubeConfigOptions {
         context: connection.context.clone(),

@@ -8,7 +8,7 @@ use crate::references::{self, Change, Request};
 use crate::settings::{AttachSettings, Connection};
 
 pub(crate) async fn run(
-    settings: AttachSettings,
+    settings: &AttachSettings,
     connection: Connection,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {

@@ -87,7 +87,7 @@ impl ObjectReport {
 }
 
 pub(crate) async fn run(
-    settings: CheckSettings,
+    settings: &CheckSettings,
     connection: Connection,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
@@ -102,7 +102,7 @@ pub(crate) async fn run(
             continue;
         }
         let states = secret_states(found);
-        let (objects, missing) = targets(found, &settings);
+        let (objects, missing) = targets(found, settings);
         if settings.scope.names_namespaces() {
             for reference in missing {
                 printer.error(format!("{reference} not found in namespace {ns}"));
@@ -146,20 +146,14 @@ fn print_reports(
     format: Option<crate::settings::OutputFormat>,
     printer: &Printer,
 ) -> anyhow::Result<()> {
-    let mut out = match format {
-        Some(_) => printer.out(),
-        None => printer.human_out(),
-    };
-    match format {
-        Some(format) => {
-            let document = serde_json::json!({ "items": reports });
-            output::print_objects(&mut out, format, vec![document])?;
-        }
-        None => {
-            for report in reports {
-                print_text(&mut out, report)?;
-            }
-        }
+    if let Some(format) = format {
+        let document = serde_json::json!({ "items": reports });
+        output::emit_objects(printer, format, vec![document])?;
+        return Ok(());
+    }
+    let mut out = printer.human_out();
+    for report in reports {
+        print_text(&mut out, report)?;
     }
     out.flush()?;
     Ok(())

@@ -77,9 +77,7 @@ pub(crate) async fn status(
             "live": live,
             "status": record,
         });
-        let mut out = printer.out();
-        output::print_document(&mut out, format, &document)?;
-        out.flush()?;
+        output::emit_objects(printer, format, vec![document])?;
     } else {
         let mut out = printer.human_out();
         writeln!(out, "Lease:   {namespace}/{lease_name}")?;

@@ -9,7 +9,7 @@ use crate::cluster::fetch::{self, Query};
 use crate::cluster::inventory::{self, Wants};
 use crate::cluster::secrets::{self, Known, WriteError, WriteOptions};
 use crate::cluster::{self, ApiError, Cluster};
-use crate::credentials;
+use crate::credentials::{self, Credential};
 use crate::error::ExitStatus;
 use crate::output::{self, ResultRow, Written};
 use crate::printer::Printer;
@@ -45,18 +45,34 @@ enum NamespaceError {
 /// Each namespace's outcome: what was done and the resulting object.
 type NamespaceResult = (String, Result<(secrets::Action, Secret), NamespaceError>);
 
+/// What `create` takes from this machine, before any cluster is contacted and once however
+/// many contexts it writes to: the local credentials, verified with `--verify`. `None` with
+/// `--from-secret`, whose credentials each cluster holds.
+pub(crate) async fn read_local(
+    settings: &CreateSettings,
+    printer: &Printer,
+) -> anyhow::Result<Option<Vec<Credential>>> {
+    if settings.from_secret.is_some() {
+        return Ok(None);
+    }
+    let credentials = super::local_credentials(&settings.lookup, printer)?;
+    if let Some(transport) = &settings.verify {
+        super::verify_before_writing(&credentials, transport, "nothing was written", printer)
+            .await?;
+    }
+    Ok(Some(credentials))
+}
+
+/// Writes the Secret in the context `connection` names, from `local` (see [`read_local`]).
 pub(crate) async fn run(
-    settings: CreateSettings,
+    settings: &CreateSettings,
+    local: Option<&[Credential]>,
     connection: Connection,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let local = match settings.from_secret {
-        None => Some(super::local_credentials(&settings.lookup, printer)?),
-        Some(_) => None,
-    };
-    let (cluster, namespaces) = target_namespaces(&settings, &connection, printer).await?;
+    let (cluster, namespaces) = target_namespaces(settings, &connection, printer).await?;
     let credentials = match (local, &cluster, &settings.from_secret) {
-        (Some(local), _, _) => local,
+        (Some(local), _, _) => local.to_vec(),
         (None, Some(cluster), Some(source)) => {
             let credentials = reconcile::source_secret_credentials(
                 cluster,
@@ -71,14 +87,19 @@ pub(crate) async fn run(
                     credential.registry, credential.origin
                 ));
             }
+            if let Some(transport) = &settings.verify {
+                super::verify_before_writing(
+                    &credentials,
+                    transport,
+                    "nothing was written",
+                    printer,
+                )
+                .await?;
+            }
             credentials
         }
         _ => unreachable!("--from-secret always connects"),
     };
-    if let Some(transport) = &settings.verify {
-        super::verify_before_writing(&credentials, transport, "nothing was written", printer)
-            .await?;
-    }
     let context_namespace = match &cluster {
         Some(cluster) => cluster.default_namespace.clone(),
         None => cluster::context_namespace(&connection),
@@ -86,19 +107,19 @@ pub(crate) async fn run(
     let recorded = settings.scope.record(&context_namespace);
     let several = namespaces.len() > 1;
     let results: Vec<NamespaceResult> = match &cluster {
-        None => preview_all(&settings, &credentials, &recorded, namespaces),
-        Some(cluster) => write_all(cluster, &settings, &credentials, &recorded, namespaces).await,
+        None => preview_all(settings, &credentials, &recorded, namespaces),
+        Some(cluster) => write_all(cluster, settings, &credentials, &recorded, namespaces).await,
     };
     let written: Vec<String> = results
         .iter()
         .filter(|(_, result)| result.is_ok())
         .map(|(ns, _)| ns.clone())
         .collect();
-    let status = report(&settings, results, several, printer)?;
+    let status = report(settings, results, several, printer)?;
     let (Some(cluster), false) = (&cluster, settings.attach.is_empty()) else {
         return Ok(status);
     };
-    let attached = attach_all(cluster, &settings, &written, several, printer).await?;
+    let attached = attach_all(cluster, settings, &written, several, printer).await?;
     Ok(if status == ExitStatus::Success {
         attached
     } else {
@@ -283,8 +304,6 @@ fn report(
         });
     }
     let tally = output::print_results(rows, &settings.write, several, printer)?;
-    if several {
-        printer.status(tally.summary("namespaces"));
-    }
+    output::emit_summary(printer, "namespaces", &tally, several);
     Ok(tally.exit_status())
 }

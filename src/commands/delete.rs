@@ -18,7 +18,7 @@ use crate::settings::{Connection, DeleteSettings, DryRun};
 type NamespaceRows = Vec<ResultRow<String>>;
 
 pub(crate) async fn run(
-    settings: DeleteSettings,
+    settings: &DeleteSettings,
     connection: Connection,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
@@ -51,9 +51,7 @@ pub(crate) async fn run(
         .await;
     let rows: Vec<ResultRow<String>> = results.into_iter().flat_map(|(_, rows)| rows).collect();
     let tally = output::print_results(rows, &settings.write, several, printer)?;
-    if several {
-        printer.status(tally.summary("objects"));
-    }
+    output::emit_summary(printer, "objects", &tally, several);
     Ok(tally.exit_status())
 }
 

@@ -7,7 +7,7 @@ use crate::references::{self, Change, Request};
 use crate::settings::{Connection, DetachSettings};
 
 pub(crate) async fn run(
-    settings: DetachSettings,
+    settings: &DetachSettings,
     connection: Connection,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {

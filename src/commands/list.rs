@@ -6,13 +6,13 @@ use std::io::Write;
 use crate::cluster::inventory::{self, Wants};
 use crate::cluster::{self};
 use crate::error::ExitStatus;
-use crate::output::{self, human_age, print_table};
+use crate::output::{self, human_age};
 use crate::printer::Printer;
 use crate::rules::pullsecret::{SecretSummary, is_listed_type};
 use crate::settings::{Connection, ListFormat, ListSettings, NamespaceScope, OutputFormat};
 
 pub(crate) async fn run(
-    settings: ListSettings,
+    settings: &ListSettings,
     connection: Connection,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
@@ -32,42 +32,34 @@ pub(crate) async fn run(
             }
         }
     }
-    let mut stdout = match settings.format {
-        ListFormat::Structured(OutputFormat::Json | OutputFormat::Yaml) => printer.out(),
-        _ => printer.human_out(),
-    };
     let all = matches!(settings.scope.namespaces, NamespaceScope::All) || namespaces.len() > 1;
     match settings.format {
         ListFormat::Structured(OutputFormat::Name) => {
+            let mut stdout = printer.human_out();
             for (_, summary) in &summaries {
                 writeln!(stdout, "secret/{}", summary.name)?;
             }
+            stdout.flush()?;
         }
         ListFormat::Structured(format) => {
             let items: Vec<_> = summaries.iter().map(|(_, s)| s).collect();
             let document = serde_json::json!({ "items": items });
-            output::print_objects(&mut stdout, format, vec![document])?;
+            output::emit_objects(printer, format, vec![document])?;
         }
-        ListFormat::Table | ListFormat::Wide => {
-            if summaries.is_empty() {
-                match namespaces.as_slice() {
-                    [ns] if !all => {
-                        printer.status(format!("No pull secrets found in {ns} namespace."))
-                    }
-                    _ => printer.status("No pull secrets found."),
-                }
-            } else {
-                table(
-                    &mut stdout,
-                    &summaries,
-                    all,
-                    settings.format == ListFormat::Wide,
-                )?;
+        // Nothing found where something failed is not "no pull secrets": the errors say why.
+        ListFormat::Table | ListFormat::Wide
+            if summaries.is_empty() && !inventory.errors.is_empty() => {}
+        ListFormat::Table | ListFormat::Wide if summaries.is_empty() => {
+            match namespaces.as_slice() {
+                [ns] if !all => printer.status(format!("No pull secrets found in {ns} namespace.")),
+                _ => printer.status("No pull secrets found."),
             }
         }
+        ListFormat::Table | ListFormat::Wide => {
+            let (headers, rows) = table(&summaries, all, settings.format == ListFormat::Wide);
+            output::emit_table(printer, &headers, rows)?;
+        }
     }
-    stdout.flush()?;
-    drop(stdout);
     for (ns, error) in &inventory.errors {
         printer.error(format!("namespace {ns}: {error}"));
     }
@@ -79,11 +71,10 @@ pub(crate) async fn run(
 }
 
 fn table(
-    out: &mut impl Write,
     summaries: &[(String, SecretSummary)],
     with_namespace: bool,
     wide: bool,
-) -> std::io::Result<()> {
+) -> (Vec<&'static str>, Vec<Vec<String>>) {
     let mut headers = vec!["NAME", "REGISTRIES", "MANAGED", "USED-BY", "AGE"];
     if with_namespace {
         headers.insert(0, "NAMESPACE");
@@ -138,5 +129,5 @@ fn table(
             row
         })
         .collect();
-    print_table(out, &headers, &rows)
+    (headers, rows)
 }

@@ -18,7 +18,7 @@ use crate::settings::{Connection, ShowSettings};
 const MASK: &str = "********";
 
 pub(crate) async fn run(
-    settings: ShowSettings,
+    settings: &ShowSettings,
     connection: Connection,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
@@ -51,7 +51,7 @@ pub(crate) async fn run(
     let summary = SecretSummary::new(&secret, users, k8s_openapi::jiff::Timestamp::now());
     match settings.output {
         Some(format) => {
-            output::print_objects(&mut stdout, format, vec![serde_json::to_value(&summary)?])?
+            output::emit_objects(printer, format, vec![serde_json::to_value(&summary)?])?
         }
         None => describe(&mut stdout, &summary, &secret)?,
     }

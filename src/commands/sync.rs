@@ -5,28 +5,46 @@ use anyhow::bail;
 
 use super::explicit_login;
 use crate::cluster;
-use crate::desired::{self, Copies};
+use crate::credentials::ExplicitLogin;
+use crate::desired::{self, Copies, LocalAnswers};
 use crate::error::ExitStatus;
 use crate::output::{self, ResultRow, Written};
 use crate::printer::Printer;
 use crate::reconcile::{self, StepResult};
 use crate::rules::sync::Step;
-use crate::settings::{Connection, OutputFormat, SyncSettings};
+use crate::settings::{Connection, OutputFormat, SyncSettings, WatchSettings};
 
-pub(crate) async fn run(
+/// The password, if given again: read once, before any request, for every context.
+pub(crate) fn explicit_again(
+    settings: &SyncSettings,
+    printer: &Printer,
+) -> anyhow::Result<Option<ExplicitLogin>> {
+    match &settings.explicit {
+        Some(explicit) => Ok(Some(explicit_login(explicit, &settings.servers, printer)?)),
+        None => Ok(None),
+    }
+}
+
+/// `sync --watch`: runs until stopped, in one context.
+pub(crate) async fn watch(
     settings: SyncSettings,
+    watch: WatchSettings,
+    explicit: Option<ExplicitLogin>,
     connection: Connection,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    // The password, if given again, is read before any request.
-    let explicit = match &settings.explicit {
-        Some(explicit) => Some(explicit_login(explicit, &settings.servers, printer)?),
-        None => None,
-    };
     let cluster = cluster::connect(&connection, printer).await?;
-    if let Some(watch) = settings.watch.clone() {
-        return crate::controller::run(settings, watch, explicit, cluster).await;
-    }
+    crate::controller::run(settings, watch, explicit, cluster).await
+}
+
+/// One reconcile of every credential in scope, in the context `connection` names.
+pub(crate) async fn run(
+    settings: &SyncSettings,
+    local: LocalAnswers<'_>,
+    connection: Connection,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    let cluster = cluster::connect(&connection, printer).await?;
     let credentials: Vec<(String, Copies)> = match &settings.name {
         Some(name) => vec![(
             name.clone(),
@@ -47,15 +65,7 @@ pub(crate) async fn run(
     let mut results: Vec<(String, StepResult)> = Vec::new();
     let mut failed = false;
     for (name, copies) in &credentials {
-        let desired = match desired::desired(
-            &cluster,
-            &settings,
-            explicit.as_ref(),
-            name,
-            copies,
-            printer,
-        )
-        .await
+        let desired = match desired::desired(&cluster, settings, local, name, copies, printer).await
         {
             Ok(desired) => desired,
             Err(error) => {
@@ -80,7 +90,7 @@ pub(crate) async fn run(
             }
         }
     }
-    let status = report(&settings, results, printer)?;
+    let status = report(settings, results, printer)?;
     Ok(if failed { ExitStatus::Failure } else { status })
 }
 
@@ -105,13 +115,7 @@ fn report(
                 ]
             })
             .collect();
-        let mut out = printer.human_out();
-        output::print_table(
-            &mut out,
-            &["NAMESPACE", "SECRET", "ACTION", "DETAIL"],
-            &rows,
-        )?;
-        out.flush()?;
+        output::emit_table(printer, &["NAMESPACE", "SECRET", "ACTION", "DETAIL"], rows)?;
         let drift = results.iter().filter(|(_, r)| r.step.is_drift()).count();
         printer.status(match drift {
             0 => "in sync".to_string(),
@@ -149,9 +153,7 @@ fn report(
         });
     }
     let tally = output::print_results(rows, &settings.write, several, printer)?;
-    if several {
-        printer.status(tally.summary("copies"));
-    }
+    output::emit_summary(printer, "copies", &tally, several);
     Ok(tally.exit_status())
 }
 
@@ -177,8 +179,8 @@ fn print_plan(
     check: bool,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let mut out = printer.out();
     if format == OutputFormat::Name {
+        let mut out = printer.human_out();
         for (name, _) in results {
             writeln!(out, "secret/{name}")?;
         }
@@ -203,8 +205,7 @@ fn print_plan(
             item
         })
         .collect();
-    output::print_document(&mut out, format, &serde_json::json!({ "steps": items }))?;
-    out.flush()?;
+    output::emit_objects(printer, format, vec![serde_json::json!({ "steps": items })])?;
     let failed = results.iter().any(|(_, r)| {
         r.outcome.is_err() || matches!(r.step, Step::PruneBlocked { .. } | Step::Conflict { .. })
     });

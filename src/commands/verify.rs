@@ -2,8 +2,6 @@
 //! that image (docs/verify.md). Local logins are found as `create` finds them; `secret/NAME`
 //! takes the logins of a pull Secret in the cluster.
 
-use std::io::Write;
-
 use anyhow::Context;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::jiff::Timestamp;
@@ -59,7 +57,7 @@ struct Row {
 }
 
 pub(crate) async fn run(
-    settings: VerifySettings,
+    settings: &VerifySettings,
     connection: Connection,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
@@ -219,9 +217,7 @@ fn print(
 ) -> anyhow::Result<()> {
     if let Some(format) = format {
         let document = serde_json::json!({ "items": rows });
-        let mut out = printer.out();
-        output::print_objects(&mut out, format, vec![document])?;
-        out.flush()?;
+        output::emit_objects(printer, format, vec![document])?;
         return Ok(());
     }
     let mut headers = vec!["REGISTRY", "USERNAME"];
@@ -244,11 +240,9 @@ fn print(
             cells
         })
         .collect();
-    let mut out = printer.human_out();
     if !table.is_empty() {
-        output::print_table(&mut out, &headers, &table)?;
+        output::emit_table(printer, &headers, table)?;
     }
-    out.flush()?;
     let mut hinted = Vec::new();
     for row in rows {
         if let Some(fix) = row.verdict.fix()

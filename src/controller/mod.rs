@@ -31,8 +31,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::cluster::Cluster;
-use crate::credentials::ExplicitLogin;
-use crate::desired::{self, Copies};
+use crate::credentials::{ExplicitLogin, ReadOnce};
+use crate::desired::{self, Copies, LocalAnswers};
 use crate::error::ExitStatus;
 use crate::printer::Printer;
 use crate::reconcile::{self, Desired};
@@ -439,15 +439,14 @@ impl Controller {
     /// refresh never blanks the copies.
     async fn load(&mut self, name: &str, copies: &Copies) {
         let quiet = Printer::capture(true);
-        let result = desired::desired(
-            &self.cluster,
-            &self.settings,
-            self.explicit.as_ref(),
-            name,
-            copies,
-            &quiet,
-        )
-        .await;
+        // A fresh read every time: a refresh must ask the sources again.
+        let reads = ReadOnce::default();
+        let local = LocalAnswers {
+            explicit: self.explicit.as_ref(),
+            reads: &reads,
+        };
+        let result =
+            desired::desired(&self.cluster, &self.settings, local, name, copies, &quiet).await;
         let tracked = self.tracked.get_mut(name).expect("tracked by the caller");
         tracked.reload = false;
         match result {

@@ -268,6 +268,39 @@ pub(crate) fn reread(
         .collect()
 }
 
+/// Re-reads shared by the contexts of one `sync` run: each registry is read from its source
+/// (a credential helper, the keychain) once, however many clusters hold copies of it.
+#[derive(Debug, Default)]
+pub(crate) struct ReadOnce {
+    reads: std::sync::Mutex<BTreeMap<(Registry, SourceKind), Result<Credential, String>>>,
+}
+
+impl ReadOnce {
+    /// [`reread`], answering what an earlier call of this run already read.
+    pub(crate) fn reread(
+        &self,
+        wanted: &[(Registry, SourceKind)],
+        docker_config: Option<&Path>,
+        helper_timeout: Duration,
+        env: &LocalEnv,
+    ) -> Vec<(Registry, Result<Credential, String>)> {
+        let mut reads = self.reads.lock().expect("reads lock");
+        let missing: Vec<(Registry, SourceKind)> = wanted
+            .iter()
+            .filter(|key| !reads.contains_key(*key))
+            .cloned()
+            .collect();
+        let found = reread(&missing, docker_config, helper_timeout, env);
+        for (key, (_, result)) in missing.into_iter().zip(found) {
+            reads.insert(key, result.map_err(|e| e.to_string()));
+        }
+        wanted
+            .iter()
+            .map(|key| (key.0.clone(), reads[key].clone()))
+            .collect()
+    }
+}
+
 /// The sources `--from` allows, in lookup order.
 fn load_sources(
     request: &Request,

@@ -149,6 +149,16 @@ pub(crate) enum TargetError {
     UnknownKind(String),
 }
 
+/// `deployment/web`, or `every deployment` for `--all deployments`.
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.name {
+            Some(name) => f.write_str(&self.kind.command_reference(name)),
+            None => write!(f, "every {}", self.kind.singular()),
+        }
+    }
+}
+
 impl Target {
     pub(crate) fn parse(text: &str) -> Result<Self, TargetError> {
         let (kind, name) = text

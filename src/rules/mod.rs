@@ -7,6 +7,7 @@
 //! `credentials` or `probe`; `tests/architecture.rs` fails when something does.
 
 pub(crate) mod admission;
+pub(crate) mod contexts;
 pub(crate) mod credential;
 pub(crate) mod diagnosis;
 pub(crate) mod expiry;

@@ -100,6 +100,25 @@ pub(crate) struct Scope {
     pub(crate) skip_system: bool,
 }
 
+/// In words, for a confirmation prompt: `all namespaces except kube-.*`.
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespaces {
+            NamespaceScope::Context => f.write_str("each context's namespace")?,
+            NamespaceScope::Named(names) if names.len() == 1 => {
+                write!(f, "namespace {}", names[0])?
+            }
+            NamespaceScope::Named(names) => write!(f, "namespaces {}", names.join(", "))?,
+            NamespaceScope::All => f.write_str("all namespaces")?,
+            NamespaceScope::Selector(selector) => write!(f, "namespaces matching {selector}")?,
+        }
+        if !self.exclude.patterns.is_empty() {
+            write!(f, " except {}", self.exclude.patterns.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
 impl Scope {
     pub(crate) fn is_explicit(&self) -> bool {
         self.namespaces.is_explicit()

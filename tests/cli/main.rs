@@ -1,6 +1,7 @@
 //! Hermetic CLI tests: the real binary, a temporary HOME, and small credential-helper
 //! scripts on a temporary PATH. No cluster is contacted (client-side dry runs only).
 
+mod contexts;
 mod harness;
 mod manifest;
 
@@ -570,7 +571,7 @@ fn version_flag() {
 }
 
 /// A credential store holding a Hub login (under docker's Hub key) and a quay.io login.
-const HELPER_WITH_TWO_LOGINS: &str = r#"
+pub(crate) const HELPER_WITH_TWO_LOGINS: &str = r#"
 case "$1" in
   list) printf '{"https://index.docker.io/v1/":"hubuser","quay.io":"q"}' ;;
   get)

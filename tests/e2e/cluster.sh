@@ -34,7 +34,7 @@ deps() {
   for pkg in etcd-server golang-go make rsync golang-github-modern-go-reflect2-dev openssl curl \
     golang-docker-credential-helpers gnome-keyring dbus libsecret-tools dbus-user-session \
     docker-registry apache2-utils skopeo time shellcheck tinyproxy \
-    python3-prometheus-client python3-jwt python3-cryptography buildah musl-tools; do
+    python3-prometheus-client python3-jwt python3-cryptography buildah musl-tools tmux; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
   done
   if ((${#need[@]})); then

@@ -4,6 +4,7 @@
 
 mod attach;
 mod check;
+mod contexts;
 mod harness;
 mod keychain;
 mod packaging;

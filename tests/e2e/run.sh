@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs everything that needs parts built by tests/e2e/cluster.sh:
 #   1. the differential test of our kubelet rules against the kubelet's own code;
-#   2. the whole e2e suite against the newest Kubernetes we support;
+#   2. the whole e2e suite against the newest Kubernetes we support (two control planes, for
+#      the many-contexts tests);
 #   3. the old-API fallback tests against the oldest (1.20).
 # Each control plane is started for its suite and stopped by PID whatever happens.
 # Extra arguments go to the e2e test binary (for example a test name filter).
@@ -36,19 +37,28 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# suite VERSION CLUSTERS [ARGS…]: CLUSTERS control planes of VERSION; the second one (for the
+# many-contexts tests, tests/e2e/contexts.rs) is exported as REGCRED_E2E_SECOND_KUBECONFIG.
 suite() {
-  local version=$1 dir
-  shift
-  dir=$(mktemp -d "${TMPDIR:-/tmp}/regcred-e2e.XXXXXX")
-  dirs+=("$dir")
-  tests/e2e/cluster.sh up "$dir" "$version"
+  local version=$1 clusters=$2 first second=
+  shift 2
+  first=$(mktemp -d "${TMPDIR:-/tmp}/regcred-e2e.XXXXXX")
+  dirs+=("$first")
+  tests/e2e/cluster.sh up "$first" "$version"
+  if ((clusters > 1)); then
+    second=$(mktemp -d "${TMPDIR:-/tmp}/regcred-e2e.XXXXXX")
+    dirs+=("$second")
+    tests/e2e/cluster.sh up "$second" "$version"
+  fi
   (
     # shellcheck source=/dev/null
-    source "$dir/env"
+    source "$first/env"
+    if [[ -n $second ]]; then export REGCRED_E2E_SECOND_KUBECONFIG=$second/kubeconfig; fi
     cargo test --test e2e -- --ignored --test-threads 4 "$@"
   )
-  tests/e2e/cluster.sh down "$dir"
+  tests/e2e/cluster.sh down "$first"
+  if [[ -n $second ]]; then tests/e2e/cluster.sh down "$second"; fi
 }
 
-suite "$NEWEST" "$@"
-suite "$OLDEST" "${OLD_API_TESTS[@]}" "$@"
+suite "$NEWEST" 2 "$@"
+suite "$OLDEST" 1 "${OLD_API_TESTS[@]}" "$@"
