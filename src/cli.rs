@@ -83,6 +83,10 @@ pub(crate) enum Command {
     /// kubectl's plugin completion protocol (run by kubectl_complete-regcred)
     #[command(name = "__complete", hide = true)]
     Complete(CompleteArgs),
+    /// Write the man pages (kubectl-regcred.1 and one per subcommand) into a directory;
+    /// release archives and install.sh ship them
+    #[command(name = "generate-man", hide = true)]
+    GenerateMan(GenerateManArgs),
 }
 
 const VERIFY_EXAMPLES: &str = "\
@@ -682,6 +686,12 @@ pub(crate) struct CompletionArgs {
     /// The shell
     #[arg(value_enum)]
     pub(crate) shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GenerateManArgs {
+    /// Where to write the pages (created if missing)
+    pub(crate) dir: PathBuf,
 }
 
 #[derive(Debug, Args)]

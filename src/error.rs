@@ -43,10 +43,17 @@ pub(crate) fn exit_status_for(error: &anyhow::Error) -> ExitStatus {
 
 /// True when the error is only a closed stdout (`| head`), which is not a failure.
 pub(crate) fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    // Windows reports a reader that went away (`| head`) as ERROR_NO_DATA (232) or, on a
+    // pipe that is already gone, ERROR_PIPE_NOT_CONNECTED (233), which std does not map to
+    // BrokenPipe.
+    const WINDOWS_PIPE_GONE: [i32; 2] = [232, 233];
     error.chain().any(|cause| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+        cause.downcast_ref::<std::io::Error>().is_some_and(|e| {
+            e.kind() == std::io::ErrorKind::BrokenPipe
+                || (cfg!(windows)
+                    && e.raw_os_error()
+                        .is_some_and(|c| WINDOWS_PIPE_GONE.contains(&c)))
+        })
     })
 }
 

@@ -313,6 +313,14 @@ async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
             out.flush()?;
             Ok(ExitStatus::Success)
         }
+        Command::GenerateMan(args) => {
+            let mut out = printer.human_out();
+            for page in commands::manpages::write_all(&args.dir)? {
+                writeln!(out, "{}", page.display())?;
+            }
+            out.flush()?;
+            Ok(ExitStatus::Success)
+        }
         // Handled in `main` before clap parses; reachable only through odd spellings.
         Command::Complete(args) => {
             print_completions(&completion::complete(&args.words).await, printer)?;

@@ -9,6 +9,7 @@ pub(crate) mod delete;
 pub(crate) mod detach;
 pub(crate) mod list;
 pub(crate) mod login;
+pub(crate) mod manpages;
 pub(crate) mod show;
 pub(crate) mod sync;
 pub(crate) mod verify;

@@ -2,6 +2,7 @@
 //! scripts on a temporary PATH. No cluster is contacted (client-side dry runs only).
 
 mod contexts;
+mod docs;
 mod harness;
 mod manifest;
 
@@ -1132,4 +1133,54 @@ fn verify_judges_a_known_expiry_and_a_closed_port_without_leaking_the_password()
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(!everything.contains(&jwt) && !everything.contains("closed-port-pw"));
+}
+
+/// `man/` holds exactly what `generate-man` writes today: one page for the command and one
+/// for every visible subcommand (nested ones too), so the pages never drift from the flags.
+#[test]
+fn the_committed_man_pages_are_generated_from_the_cli() {
+    let env = TestEnv::new();
+    let out = env.home().join("man");
+    env.cmd(&["generate-man", out.to_str().unwrap()])
+        .assert()
+        .success();
+    let names = |dir: &std::path::Path| {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("man");
+    assert_eq!(
+        names(&out),
+        names(&committed),
+        "regenerate: kubectl-regcred generate-man man"
+    );
+    for name in names(&out) {
+        assert_eq!(
+            std::fs::read_to_string(out.join(&name)).unwrap(),
+            std::fs::read_to_string(committed.join(&name)).unwrap(),
+            "man/{name} is stale: regenerate with kubectl-regcred generate-man man"
+        );
+    }
+    // Every subcommand a user can type has its page.
+    let help = env.cmd(&["--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    let commands: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        // Wrapped descriptions are indented further than command names.
+        .filter(|l| !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(commands.len() > 10, "{help}");
+    for command in commands {
+        let page = format!("kubectl-regcred-{command}.1");
+        assert!(names(&out).contains(&page), "no man page for {command}");
+    }
 }

@@ -199,16 +199,20 @@ fn the_committed_manifest_passes_krews_rules() {
             )
         })
         .collect();
-    for wanted in [
-        ("linux", "amd64"),
-        ("linux", "arm64"),
-        ("darwin", "amd64"),
-        ("darwin", "arm64"),
-        ("windows", "amd64"),
-    ] {
+    // Exactly the platforms built and tested here (tests/e2e/platforms.sh); the release
+    // workflow renders darwin too.
+    assert_eq!(
+        platforms,
+        [("linux", "amd64"), ("linux", "arm64"), ("windows", "amd64")]
+            .map(|(os, arch)| (os.to_string(), arch.to_string()))
+    );
+    for platform in manifest["spec"]["platforms"].as_array().unwrap() {
+        let sha = platform["sha256"].as_str().unwrap();
         assert!(
-            platforms.contains(&(wanted.0.into(), wanted.1.into())),
-            "{wanted:?}"
+            sha.len() == 64
+                && sha.bytes().all(|b| b.is_ascii_hexdigit())
+                && sha.bytes().any(|b| b != b'0'),
+            "a real sha256, never a placeholder: {sha}"
         );
     }
     let windows = manifest["spec"]["platforms"]
@@ -230,11 +234,19 @@ fn the_template_is_the_manifest_before_rendering() {
         .as_str()
         .unwrap()
         .to_string();
-    for line in template.lines().filter(|l| !l.contains("addURIAndSha")) {
-        let line = line.replace("{{ .TagName }}", &version);
+    // Every manifest line but the rendered uri and sha256 comes from the template, with the
+    // tag filled in; the manifest only leaves out platforms (darwin) not built here.
+    let template_lines: Vec<String> = template
+        .lines()
+        .map(|line| line.replace("{{ .TagName }}", &version))
+        .collect();
+    for line in rendered
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("uri:") && !l.trim_start().starts_with("sha256:"))
+    {
         assert!(
-            rendered.lines().any(|r| r == line),
-            "template line missing from the manifest: {line}"
+            template_lines.iter().any(|t| t == line),
+            "manifest line not in the template: {line}"
         );
     }
     assert!(
@@ -320,4 +332,70 @@ fn each_rule_catches_its_violation() {
             "the {rule} rule did not catch its violation"
         );
     }
+}
+
+/// The krew platforms `.krew.yaml` lists (`linux_amd64`, ...), from its download URLs.
+fn template_platforms(template: &str) -> Vec<String> {
+    let mut platforms: Vec<String> = template
+        .lines()
+        .filter_map(|line| line.split("_{{ .TagName }}_").nth(1))
+        .map(|rest| rest.split(".tar.gz").next().unwrap().to_string())
+        .collect();
+    platforms.sort();
+    platforms
+}
+
+#[test]
+fn the_release_workflow_builds_every_platform_of_the_template() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let template = std::fs::read_to_string(root.join(".krew.yaml")).unwrap();
+    let platforms = template_platforms(&template);
+    assert_eq!(platforms.len(), 5, "{platforms:?}");
+    let workflow = load(&root.join(".github/workflows/release.yml"));
+    assert_eq!(workflow["on"]["push"]["tags"], serde_json::json!(["v*"]));
+    let build = &workflow["jobs"]["build"];
+    let mut matrix: Vec<String> = build["strategy"]["matrix"]["include"]
+        .as_array()
+        .expect("a matrix of platforms")
+        .iter()
+        .map(|entry| {
+            assert!(entry["runner"].is_string(), "{entry}");
+            entry["platform"].as_str().unwrap().to_string()
+        })
+        .collect();
+    matrix.sort();
+    assert_eq!(matrix, platforms, "one build job per manifest platform");
+    let runs = |job: &Value| -> Vec<String> {
+        job["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|step| step["run"].as_str().map(str::to_string))
+            .collect()
+    };
+    assert!(
+        runs(build)
+            .iter()
+            .any(|r| r == "scripts/release.sh --out dist --platforms ${{ matrix.platform }}"),
+        "each job builds its platform with scripts/release.sh"
+    );
+    let manifest = &workflow["jobs"]["manifest"];
+    assert_eq!(manifest["needs"], "build");
+    let render = runs(manifest)
+        .into_iter()
+        .find(|r| r.starts_with("scripts/release.sh"))
+        .expect("the manifest job renders with scripts/release.sh");
+    assert!(render.contains("--render-only"), "{render}");
+    let mut rendered: Vec<String> = render
+        .split('"')
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    rendered.sort();
+    assert_eq!(
+        rendered, platforms,
+        "the final manifest lists every platform"
+    );
 }

@@ -34,7 +34,8 @@ deps() {
   for pkg in etcd-server golang-go make rsync golang-github-modern-go-reflect2-dev openssl curl \
     golang-docker-credential-helpers gnome-keyring dbus libsecret-tools dbus-user-session \
     docker-registry apache2-utils skopeo time shellcheck tinyproxy \
-    python3-prometheus-client python3-jwt python3-cryptography buildah musl-tools tmux; do
+    python3-prometheus-client python3-jwt python3-cryptography buildah musl-tools tmux \
+    man-db gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user gcc-mingw-w64-x86-64 wine64 wine; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
   done
   if ((${#need[@]})); then

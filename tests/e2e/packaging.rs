@@ -10,11 +10,13 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Runs `scripts/release.sh --out DIR` and returns the host archive it built there.
+/// Runs `scripts/release.sh --out DIR` for linux_amd64 (the static musl binary, built with
+/// the fast `ci` profile; tests/e2e/platforms.sh builds the others) and returns the archive.
 fn release_host_archive(dist: &Path) -> std::path::PathBuf {
     let (ok, _, stderr) = run(Command::new(root().join("scripts/release.sh"))
         .arg("--out")
-        .arg(dist));
+        .arg(dist)
+        .args(["--platforms", "linux_amd64", "--profile", "ci"]));
     assert!(ok, "{stderr}");
     std::fs::read_dir(dist)
         .unwrap()
@@ -133,6 +135,40 @@ fn install_sh_installs_and_uninstalls_exactly_its_files() {
             "kubectl_complete-regcred"
         ]
     );
+
+    // A man page for the command and each subcommand, each rendered by man(1).
+    let man1 = prefix.join("share/man/man1");
+    let pages: Vec<std::path::PathBuf> = std::fs::read_dir(&man1)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    for sub in [
+        "",
+        "-create",
+        "-attach",
+        "-sync",
+        "-controller-status",
+        "-verify",
+        "-login",
+    ] {
+        assert!(
+            pages.contains(&man1.join(format!("kubectl-regcred{sub}.1"))),
+            "kubectl-regcred{sub}.1 in {pages:?}"
+        );
+    }
+    for page in &pages {
+        let (ok, stdout, stderr) = run(Command::new("man")
+            .arg("-l")
+            .arg(page)
+            .env("MANPAGER", "cat")
+            .env("MANWIDTH", "80"));
+        let name = page.file_stem().unwrap().to_string_lossy().into_owned();
+        assert!(
+            ok && stdout.contains("NAME") && stdout.contains(&name) && stderr.is_empty(),
+            "man -l {}: {stdout}{stderr}",
+            page.display()
+        );
+    }
 
     let (ok, stdout, stderr) = kubectl(&bin, &["plugin", "list"]);
     assert!(ok, "{stderr}");

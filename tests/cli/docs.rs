@@ -1,0 +1,205 @@
+//! The docs cannot drift from the CLI: every `kubectl regcred …` (or `kubectl-regcred …`) line
+//! in a fenced `sh` block of README.md and docs/*.md names a real subcommand, and each flag it
+//! uses appears in that subcommand's `--help`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use crate::harness::TestEnv;
+
+fn markdown_files() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join("README.md")];
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(root.join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    docs.sort();
+    files.extend(docs);
+    files
+}
+
+/// The lines of fenced `sh` blocks, continuation lines joined, with where each came from.
+fn shell_lines(path: &Path) -> Vec<(usize, String)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = Vec::new();
+    let mut in_sh = false;
+    let mut pending: Option<(usize, String)> = None;
+    for (number, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        if let Some(info) = trimmed.strip_prefix("```") {
+            in_sh = !in_sh && info.trim() == "sh";
+            continue;
+        }
+        if !in_sh {
+            continue;
+        }
+        let (start, mut joined) = pending.take().unwrap_or((number + 1, String::new()));
+        joined.push_str(line.trim_end_matches('\\'));
+        joined.push(' ');
+        if line.ends_with('\\') {
+            pending = Some((start, joined));
+        } else {
+            lines.push((start, joined));
+        }
+    }
+    lines
+}
+
+/// Splits a shell line into words, keeping quoted text together, and drops a trailing comment.
+fn words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut quote: Option<char> = None;
+    for c in line.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => current.push(c),
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '#') if current.is_empty() => break,
+            (None, c) if c.is_whitespace() || matches!(c, '|' | ';' | '(' | ')') => {
+                if !current.is_empty() {
+                    words.push(std::mem::take(&mut current));
+                }
+                if matches!(c, '|' | ';' | '(' | ')') {
+                    words.push(c.to_string());
+                }
+            }
+            (None, c) => current.push(c),
+        }
+    }
+    if !current.is_empty() {
+        words.push(current);
+    }
+    words
+}
+
+/// Each invocation of ours in a line: its subcommand path and the flags it uses.
+fn invocations(line: &str) -> Vec<(Vec<String>, Vec<String>)> {
+    let words = words(line);
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        let start = match (words[i].as_str(), words.get(i + 1).map(String::as_str)) {
+            ("kubectl", Some("regcred")) => Some(i + 2),
+            ("kubectl-regcred", _) => Some(i + 1),
+            _ => None,
+        };
+        let Some(mut j) = start else {
+            i += 1;
+            continue;
+        };
+        let mut path = Vec::new();
+        let mut flags = Vec::new();
+        while j < words.len() && !matches!(words[j].as_str(), "|" | ";" | "(" | ")" | "&&" | "||") {
+            let word = &words[j];
+            if let Some(flag) = word.strip_prefix("--") {
+                flags.push(format!("--{}", flag.split('=').next().unwrap()));
+            } else if word.starts_with('-') && word.len() == 2 {
+                flags.push(word.clone());
+            } else if flags.is_empty()
+                && path.len() < 2
+                && word.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+            {
+                path.push(word.clone());
+            }
+            j += 1;
+        }
+        found.push((path, flags));
+        i = j;
+    }
+    found
+}
+
+#[test]
+fn every_flag_in_the_docs_exists_in_the_cli() {
+    let env = TestEnv::new();
+    let root_help = String::from_utf8(env.cmd(&["--help"]).output().unwrap().stdout).unwrap();
+    let subcommands: BTreeSet<String> = root_help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        // Wrapped descriptions are indented further than command names.
+        .filter(|l| !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect();
+    let mut helps: BTreeMap<Vec<String>, Option<String>> = BTreeMap::new();
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for file in markdown_files() {
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        for (number, line) in shell_lines(&file) {
+            for (mut path, flags) in invocations(&line) {
+                let Some(first) = path.first() else {
+                    continue;
+                };
+                if !subcommands.contains(first) {
+                    problems.push(format!("{name}:{number}: no subcommand {first:?}: {line}"));
+                    continue;
+                }
+                // `controller manifests`: the second word is a subcommand only for `controller`.
+                if first != "controller" {
+                    path.truncate(1);
+                }
+                let help = helps.entry(path.clone()).or_insert_with(|| {
+                    let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+                    args.push("--help");
+                    let out = env.cmd(&args).output().unwrap();
+                    out.status
+                        .success()
+                        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+                });
+                let Some(help) = help else {
+                    problems.push(format!(
+                        "{name}:{number}: `{}` has no help: {line}",
+                        path.join(" ")
+                    ));
+                    continue;
+                };
+                for flag in flags {
+                    checked += 1;
+                    let known = [" ", ",", "\n", "[", "]", "="]
+                        .iter()
+                        .any(|end| help.contains(&format!("{flag}{end}")));
+                    if !known {
+                        problems.push(format!(
+                            "{name}:{number}: `{}` has no flag {flag}: {line}",
+                            path.join(" ")
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        checked > 80,
+        "only {checked} flags found: is the extraction broken?"
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_extraction_finds_subcommands_and_flags() {
+    assert_eq!(
+        invocations(
+            "echo \"$T\" | kubectl regcred create regcred --server quay.io -u me --password-stdin # a comment --nope"
+        ),
+        [(
+            vec!["create".to_string(), "regcred".to_string()],
+            vec![
+                "--server".to_string(),
+                "-u".to_string(),
+                "--password-stdin".to_string()
+            ]
+        )]
+    );
+    assert_eq!(
+        invocations("kubectl regcred controller manifests --image=x | kubectl apply -f -"),
+        [(
+            vec!["controller".to_string(), "manifests".to_string()],
+            vec!["--image".to_string()]
+        )]
+    );
+}
