@@ -80,6 +80,21 @@ def ensure_namespaces(env, names, *kubectl_args):
                 stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
 
 
+def secrets_list(env, secret, password, namespaces):
+    """The List kubectl creates in the comparisons: the very Secret we would write (an explicit
+    quay.io login), once per namespace, as JSON."""
+    import json
+    _, _, one = run([BINARY, "create", secret, "--server", "quay.io", "--username", "robot",
+                     "--password-stdin", "--dry-run=client", "-o", "json", "-n", "x"], env, stdin=password)
+    template = json.loads(one)
+    items = []
+    for ns in namespaces:
+        item = json.loads(json.dumps(template))
+        item["metadata"]["namespace"] = ns
+        items.append(item)
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+
+
 _METRIC = re.compile(r'^apiserver_request_total\{([^}]*)\} (\S+)$')
 
 

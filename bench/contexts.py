@@ -12,14 +12,13 @@ creating one Secret in N namespaces of each cluster:
   3. `kubectl create -f` of a List of N Secrets, once per context
 """
 
-import json
 import os
 import statistics
 import subprocess
 import tempfile
 import time
 
-from common import BINARY, arguments, cluster, ensure_namespaces, kubectl, run, second_cluster, settle
+from common import BINARY, arguments, cluster, ensure_namespaces, kubectl, run, second_cluster, secrets_list, settle
 
 SECRET = "benchctx"
 PASSWORD = "bench-password"
@@ -68,15 +67,7 @@ def bench(env, args):
         ensure_namespaces(env, namespaces, "--context", context)
     settle(env)
 
-    _, _, one = run([BINARY, "create", SECRET, "--server", "quay.io", "--username", "robot",
-                     "--password-stdin", "--dry-run=client", "-o", "json", "-n", "x"], env, stdin=PASSWORD)
-    template = json.loads(one)
-    items = []
-    for ns in namespaces:
-        item = json.loads(json.dumps(template))
-        item["metadata"]["namespace"] = ns
-        items.append(item)
-    secret_list = json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+    secret_list = secrets_list(env, SECRET, PASSWORD, namespaces)
     single = [BINARY, "create", SECRET, "--server", "quay.io", "--username", "robot", "--password-stdin",
               "--namespaces", ",".join(namespaces)]
     fleet = single + ["--context", ",".join(CONTEXTS), "--yes"]

@@ -16,7 +16,8 @@ import statistics
 import sys
 import time
 
-from common import BINARY, arguments, cluster, delta, ensure_namespaces, kubectl, request_counts, run, settle
+from common import (BINARY, arguments, cluster, delta, ensure_namespaces, kubectl, request_counts, run,
+                    secrets_list, settle)
 
 SECRET = "benchcred"
 PASSWORD = "bench-password"
@@ -42,16 +43,7 @@ def bench(env, args):
     ensure_namespaces(env, namespaces)
     settle(env)
 
-    # The List kubectl creates: the very Secret we would write, in every namespace.
-    _, _, one = run([BINARY, "create", SECRET, "--server", "quay.io", "--username", "robot",
-                     "--password-stdin", "--dry-run=client", "-o", "json", "-n", "x"], env, stdin=PASSWORD)
-    template = json.loads(one)
-    items = []
-    for ns in namespaces:
-        item = json.loads(json.dumps(template))
-        item["metadata"]["namespace"] = ns
-        items.append(item)
-    secret_list = json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+    secret_list = secrets_list(env, SECRET, PASSWORD, namespaces)
     ours = [BINARY, "create", SECRET, "--server", "quay.io", "--username", "robot", "--password-stdin",
             "--namespaces", ",".join(namespaces)]
 

@@ -322,13 +322,7 @@ fn regexes_and_exclusions_select_exactly_and_a_miss_lists_the_contexts() {
 fn without_a_terminal_several_contexts_need_yes_and_nothing_is_written() {
     let e2e = fleet();
     let ns = namespace_in_both(&e2e, "ctx-tty");
-    let docker = e2e.home.path().join(".docker");
-    std::fs::create_dir_all(&docker).unwrap();
-    std::fs::write(
-        docker.join("config.json"),
-        r#"{"auths":{"quay.io":{"auth":"cm9ib3Q6cHc="}}}"#,
-    )
-    .unwrap();
+    e2e.docker_config(r#"{"auths":{"quay.io":{"auth":"cm9ib3Q6cHc="}}}"#);
     let out = e2e
         .regcred_std(&["create", "regcred", "-n", &ns, "--context", "c1,c2"])
         .stdin(std::process::Stdio::null())
@@ -421,13 +415,7 @@ fn on_a_terminal(e2e: &E2e, args: &[&str], answer: &str) -> (i32, String) {
 fn on_a_terminal_the_prompt_lists_the_contexts_and_only_yes_writes() {
     let e2e = fleet();
     let ns = namespace_in_both(&e2e, "ctx-pty");
-    let docker = e2e.home.path().join(".docker");
-    std::fs::create_dir_all(&docker).unwrap();
-    std::fs::write(
-        docker.join("config.json"),
-        r#"{"auths":{"quay.io":{"auth":"cm9ib3Q6cHc="}}}"#,
-    )
-    .unwrap();
+    e2e.docker_config(r#"{"auths":{"quay.io":{"auth":"cm9ib3Q6cHc="}}}"#);
     let args = ["create", "regcred", "-n", &ns, "--context", "c1,c2"];
     let (code, shown) = on_a_terminal(&e2e, &args, "n");
     assert_eq!(code, 1, "{shown}");
@@ -458,27 +446,15 @@ fn a_credential_helper_is_asked_once_for_three_contexts() {
     // Cluster 2 outlives a test run while developing: a name no earlier run used.
     let name = format!("cred-{ns}");
     // A helper that counts its calls.
-    let bin = e2e.home.path().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
     let log = e2e.home.path().join("helper.log");
-    let helper = bin.join("docker-credential-counting");
-    std::fs::write(
-        &helper,
-        format!(
+    let bin = e2e.credential_helper(
+        "counting",
+        &format!(
             "#!/bin/sh\necho \"$1\" >> '{}'\nread server\nprintf '{{\"ServerURL\":\"%s\",\"Username\":\"robot\",\"Secret\":\"from-helper\"}}' \"$server\"\n",
             log.display()
         ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let docker = e2e.home.path().join(".docker");
-    std::fs::create_dir_all(&docker).unwrap();
-    std::fs::write(
-        docker.join("config.json"),
-        r#"{"auths":{},"credHelpers":{"quay.io":"counting"}}"#,
-    )
-    .unwrap();
+    );
+    e2e.docker_config(r#"{"auths":{},"credHelpers":{"quay.io":"counting"}}"#);
     let path = format!("{}:/usr/bin:/bin", bin.display());
     let run = |args: &[&str]| {
         let out = e2e.regcred(args).env("PATH", &path).output().unwrap();

@@ -608,6 +608,25 @@ impl E2e {
 }
 
 impl E2e {
+    /// Writes `~/.docker/config.json` in the test's HOME.
+    pub fn docker_config(&self, json: &str) {
+        let dir = self.home.path().join(".docker");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("config.json"), json).unwrap();
+    }
+
+    /// Puts an executable `docker-credential-NAME` shell script in the test's `~/bin` and
+    /// returns that directory, for PATH.
+    pub fn credential_helper(&self, name: &str, script: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let bin = self.home.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let path = bin.join(format!("docker-credential-{name}"));
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        bin
+    }
+
     /// A directory with `docker-credential-regcred` linked to our binary, for PATH.
     pub fn helper_bin(&self) -> PathBuf {
         let bin = self.home.path().join("bin");

@@ -387,13 +387,7 @@ fn concurrent_writers_all_succeed() {
 fn docker_credential_secretservice_behind_creds_store() {
     let e2e = E2e::new();
     let ns = e2e.namespace("keyring");
-    let docker_dir = e2e.home.path().join(".docker");
-    std::fs::create_dir_all(&docker_dir).unwrap();
-    std::fs::write(
-        docker_dir.join("config.json"),
-        r#"{"auths":{"reg.example.com:5000":{}},"credsStore":"secretservice"}"#,
-    )
-    .unwrap();
+    e2e.docker_config(r#"{"auths":{"reg.example.com:5000":{}},"credsStore":"secretservice"}"#);
     let binary = assert_cmd::cargo::cargo_bin("kubectl-regcred");
     // A real Secret Service: gnome-keyring in its own D-Bus session, unlocked with a password.
     let script = format!(

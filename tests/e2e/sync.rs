@@ -26,11 +26,9 @@ fn b64(text: &str) -> String {
 
 /// `~/.docker/config.json` in the test's HOME with one login for quay.io.
 fn docker_login(e2e: &E2e, password: &str) {
-    let dir = e2e.home.path().join(".docker");
-    std::fs::create_dir_all(&dir).unwrap();
     let config =
         serde_json::json!({"auths": {"quay.io": {"auth": b64(&format!("robot:{password}"))}}});
-    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    e2e.docker_config(&config.to_string());
 }
 
 fn password_in(e2e: &E2e, ns: &str, name: &str) -> String {
@@ -443,17 +441,10 @@ fn delete_detaches_keeps_other_entries_then_deletes() {
 
 /// A fake `docker-credential-*` helper that answers with `secret` for every registry.
 fn fake_helper(e2e: &E2e, name: &str, secret: &str) -> std::path::PathBuf {
-    let bin = e2e.home.path().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let path = bin.join(format!("docker-credential-{name}"));
-    std::fs::write(
-        &path,
-        format!("#!/bin/sh\nread server\nprintf '{{\"ServerURL\":\"%s\",\"Username\":\"AWS\",\"Secret\":\"{secret}\"}}' \"$server\"\n"),
+    e2e.credential_helper(
+        name,
+        &format!("#!/bin/sh\nread server\nprintf '{{\"ServerURL\":\"%s\",\"Username\":\"AWS\",\"Secret\":\"{secret}\"}}' \"$server\"\n"),
     )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    bin
 }
 
 fn jwt(exp: i64) -> String {

@@ -344,28 +344,16 @@ fn watch_follows_a_rotated_source_secret_and_a_refreshed_helper() {
     ]);
 
     // A credential helper whose answer a file holds; --refresh reads it again.
-    let helper_dir = e2e.home.path().join("bin");
-    std::fs::create_dir_all(&helper_dir).unwrap();
     let answer = e2e.home.path().join("answer");
     std::fs::write(&answer, "helper-one").unwrap();
-    let helper = helper_dir.join("docker-credential-e2ewatch");
-    std::fs::write(
-        &helper,
-        format!(
+    let helper_dir = e2e.credential_helper(
+        "e2ewatch",
+        &format!(
             "#!/bin/sh\nread server\nprintf '{{\"ServerURL\":\"%s\",\"Username\":\"AWS\",\"Secret\":\"%s\"}}' \"$server\" \"$(cat {})\"\n",
             answer.display()
         ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let docker = e2e.home.path().join(".docker");
-    std::fs::create_dir_all(&docker).unwrap();
-    std::fs::write(
-        docker.join("config.json"),
-        r#"{"credHelpers":{"helper.e2e.example.com":"e2ewatch"}}"#,
-    )
-    .unwrap();
+    );
+    e2e.docker_config(r#"{"credHelpers":{"helper.e2e.example.com":"e2ewatch"}}"#);
     let path = format!(
         "{}:{}",
         helper_dir.display(),
@@ -428,7 +416,7 @@ fn watch_follows_a_rotated_source_secret_and_a_refreshed_helper() {
     }
 
     // A helper that fails keeps the copies as they are, and says so.
-    std::fs::write(&helper, "#!/bin/sh\necho broken >&2\nexit 1\n").unwrap();
+    e2e.credential_helper("e2ewatch", "#!/bin/sh\necho broken >&2\nexit 1\n");
     let reported = wait_until(Duration::from_secs(15), || {
         helper_watch.metrics()
             [&format!(r#"regcred_refresh_errors_total{{credential="{from_helper}"}}"#)]
