@@ -8,14 +8,18 @@
 # starts; and on Windows the keyring's Credential Manager store under wine (login, logins,
 # logout). Then the rendered manifest must hold each archive's sha256.
 #
-#   tests/e2e/platforms.sh [--profile PROFILE]     default: ci (release for the shipped archives)
+#   tests/e2e/platforms.sh [--profile PROFILE]   build with PROFILE (default ci; release ships)
+#   tests/e2e/platforms.sh --dist DIR            test the archives already in DIR (what
+#                                                scripts/release.sh built there), unchanged
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 profile=ci
+dist=
 while (($#)); do
   case $1 in
     --profile) profile=${2:?--profile needs a name}; shift 2 ;;
+    --dist) dist=${2:?--dist needs a directory}; shift 2 ;;
     *) echo "error: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -34,7 +38,14 @@ say() { echo "platforms: $*" >&2; }
 
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 platforms="linux_amd64 linux_arm64 windows_amd64"
-scripts/release.sh --out "$work/dist" --platforms "$platforms" --profile "$profile"
+if [[ -n $dist ]]; then
+  mkdir -p "$work/dist"
+  cp "$dist"/kubectl-regcred_v"${version}"_*.tar.gz "$work/dist/"
+  scripts/release.sh --out "$work/dist" --platforms "$platforms" --render-only
+  profile="archives from $dist"
+else
+  scripts/release.sh --out "$work/dist" --platforms "$platforms" --profile "$profile"
+fi
 
 # The reference: this machine's own build of the same commit.
 cargo build --locked --quiet
