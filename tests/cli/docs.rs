@@ -1,6 +1,8 @@
 //! The docs cannot drift from the CLI: every `kubectl regcred …` (or `kubectl-regcred …`) line
 //! in a fenced `sh` block of README.md and docs/*.md names a real subcommand, and each flag it
-//! uses appears in that subcommand's `--help`.
+//! uses appears in that subcommand's `--help`. A block that works on a cluster is marked
+//! ```` ```sh e2e ```` (tests/e2e/docs.rs runs it against the real control plane) or
+//! ```` ```sh illustrative ```` (names that exist only in the example: team-a, quay.io, prod).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -20,6 +22,83 @@ fn markdown_files() -> Vec<PathBuf> {
     files
 }
 
+/// How a fenced `sh` block is marked: `sh`, `sh e2e` or `sh illustrative`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    Plain,
+    E2e,
+    Illustrative,
+}
+
+fn mark(info: &str) -> Option<Mark> {
+    match info.trim() {
+        "sh" => Some(Mark::Plain),
+        "sh e2e" => Some(Mark::E2e),
+        "sh illustrative" => Some(Mark::Illustrative),
+        _ => None,
+    }
+}
+
+/// The fenced `sh` blocks: where each starts, its mark and its text.
+fn shell_blocks(path: &Path) -> Vec<(usize, Mark, String)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut blocks = Vec::new();
+    let mut open: Option<(usize, Option<Mark>, String)> = None;
+    for (number, line) in text.lines().enumerate() {
+        if let Some(info) = line.trim_start().strip_prefix("```") {
+            match open.take() {
+                None => open = Some((number + 1, mark(info), String::new())),
+                Some((start, Some(mark), body)) => blocks.push((start, mark, body)),
+                Some(_) => {}
+            }
+            continue;
+        }
+        if let Some((_, _, body)) = &mut open {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    blocks
+}
+
+/// Subcommands that read or write a cluster (`verify` only with `secret/NAME`).
+const CLUSTER_COMMANDS: [&str; 9] = [
+    "create",
+    "attach",
+    "detach",
+    "sync",
+    "delete",
+    "list",
+    "show",
+    "check",
+    "controller",
+];
+
+#[test]
+fn every_example_that_works_on_a_cluster_is_run_or_marked_illustrative() {
+    let mut unmarked = Vec::new();
+    let mut run = 0;
+    for file in markdown_files() {
+        for (start, mark, body) in shell_blocks(&file) {
+            let on_a_cluster = body.lines().flat_map(invocations).any(|(path, _)| {
+                let first = path.first().map(String::as_str).unwrap_or("");
+                (CLUSTER_COMMANDS.contains(&first) && !path.iter().any(|w| w == "manifests"))
+                    || (first == "verify" && body.contains("secret/"))
+            });
+            match mark {
+                Mark::E2e => run += 1,
+                Mark::Plain if on_a_cluster => unmarked.push(format!(
+                    "{}:{start}: mark it ```sh e2e (tests/e2e/docs.rs runs it) or ```sh illustrative",
+                    file.file_name().unwrap().to_string_lossy()
+                )),
+                _ => {}
+            }
+        }
+    }
+    assert!(run >= 1, "no example is run against the control plane");
+    assert!(unmarked.is_empty(), "{}", unmarked.join("\n"));
+}
+
 /// The lines of fenced `sh` blocks, continuation lines joined, with where each came from.
 fn shell_lines(path: &Path) -> Vec<(usize, String)> {
     let text = std::fs::read_to_string(path).unwrap();
@@ -29,7 +108,7 @@ fn shell_lines(path: &Path) -> Vec<(usize, String)> {
     for (number, line) in text.lines().enumerate() {
         let trimmed = line.trim_start();
         if let Some(info) = trimmed.strip_prefix("```") {
-            in_sh = !in_sh && info.trim() == "sh";
+            in_sh = !in_sh && mark(info).is_some();
             continue;
         }
         if !in_sh {

@@ -5,6 +5,7 @@
 mod attach;
 mod check;
 mod contexts;
+mod docs;
 mod harness;
 mod keychain;
 mod packaging;
