@@ -5,22 +5,10 @@
 //! ```` ```sh illustrative ```` (names that exist only in the example: team-a, quay.io, prod).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::harness::TestEnv;
-
-fn markdown_files() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = vec![root.join("README.md")];
-    let mut docs: Vec<PathBuf> = std::fs::read_dir(root.join("docs"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "md"))
-        .collect();
-    docs.sort();
-    files.extend(docs);
-    files
-}
+use crate::markdown::{fenced_blocks, markdown_files};
 
 /// How a fenced `sh` block is marked: `sh`, `sh e2e` or `sh illustrative`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,24 +29,10 @@ fn mark(info: &str) -> Option<Mark> {
 
 /// The fenced `sh` blocks: where each starts, its mark and its text.
 fn shell_blocks(path: &Path) -> Vec<(usize, Mark, String)> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut blocks = Vec::new();
-    let mut open: Option<(usize, Option<Mark>, String)> = None;
-    for (number, line) in text.lines().enumerate() {
-        if let Some(info) = line.trim_start().strip_prefix("```") {
-            match open.take() {
-                None => open = Some((number + 1, mark(info), String::new())),
-                Some((start, Some(mark), body)) => blocks.push((start, mark, body)),
-                Some(_) => {}
-            }
-            continue;
-        }
-        if let Some((_, _, body)) = &mut open {
-            body.push_str(line);
-            body.push('\n');
-        }
-    }
-    blocks
+    fenced_blocks(path)
+        .into_iter()
+        .filter_map(|(start, info, body)| Some((start, mark(&info)?, body)))
+        .collect()
 }
 
 /// Subcommands that read or write a cluster (`verify` only with `secret/NAME`).
@@ -101,26 +75,20 @@ fn every_example_that_works_on_a_cluster_is_run_or_marked_illustrative() {
 
 /// The lines of fenced `sh` blocks, continuation lines joined, with where each came from.
 fn shell_lines(path: &Path) -> Vec<(usize, String)> {
-    let text = std::fs::read_to_string(path).unwrap();
     let mut lines = Vec::new();
-    let mut in_sh = false;
-    let mut pending: Option<(usize, String)> = None;
-    for (number, line) in text.lines().enumerate() {
-        let trimmed = line.trim_start();
-        if let Some(info) = trimmed.strip_prefix("```") {
-            in_sh = !in_sh && mark(info).is_some();
-            continue;
-        }
-        if !in_sh {
-            continue;
-        }
-        let (start, mut joined) = pending.take().unwrap_or((number + 1, String::new()));
-        joined.push_str(line.trim_end_matches('\\'));
-        joined.push(' ');
-        if line.ends_with('\\') {
-            pending = Some((start, joined));
-        } else {
-            lines.push((start, joined));
+    for (start, _, body) in shell_blocks(path) {
+        let mut pending: Option<(usize, String)> = None;
+        for (offset, line) in body.lines().enumerate() {
+            let (first, mut joined) = pending
+                .take()
+                .unwrap_or((start + 1 + offset, String::new()));
+            joined.push_str(line.trim_end_matches('\\'));
+            joined.push(' ');
+            if line.ends_with('\\') {
+                pending = Some((first, joined));
+            } else {
+                lines.push((first, joined));
+            }
         }
     }
     lines

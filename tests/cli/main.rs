@@ -5,6 +5,8 @@ mod contexts;
 mod docs;
 mod harness;
 mod manifest;
+#[path = "../shared/markdown.rs"]
+mod markdown;
 
 use harness::{TestEnv, b64, decoded_payload};
 use predicates::prelude::*;

@@ -3,41 +3,17 @@
 //! context's namespace, with a docker login in HOME, and our binary on PATH as a kubectl
 //! plugin. tests/cli/docs.rs makes every other cluster example say it is illustrative.
 
-use std::path::{Path, PathBuf};
-
 use crate::harness::{E2e, text};
+use crate::markdown::{fenced_blocks, markdown_files};
 
 /// The `sh e2e` blocks of README.md and docs/*.md, with where each starts.
 fn e2e_blocks() -> Vec<(String, String)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files: Vec<PathBuf> = vec![root.join("README.md")];
-    let mut docs: Vec<PathBuf> = std::fs::read_dir(root.join("docs"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "md"))
-        .collect();
-    docs.sort();
-    files.extend(docs);
     let mut blocks = Vec::new();
-    for file in files {
+    for file in markdown_files() {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
-        let text = std::fs::read_to_string(&file).unwrap();
-        let mut open: Option<(usize, String)> = None;
-        for (number, line) in text.lines().enumerate() {
-            let fence = line.trim_start().strip_prefix("```");
-            match (&mut open, fence) {
-                (None, Some(info)) if info.trim() == "sh e2e" => {
-                    open = Some((number + 1, String::new()));
-                }
-                (Some(_), Some(_)) => {
-                    let (start, body) = open.take().unwrap();
-                    blocks.push((format!("{name}:{start}"), body));
-                }
-                (Some((_, body)), None) => {
-                    body.push_str(line);
-                    body.push('\n');
-                }
-                _ => {}
+        for (start, info, body) in fenced_blocks(&file) {
+            if info == "sh e2e" {
+                blocks.push((format!("{name}:{start}"), body));
             }
         }
     }

@@ -8,6 +8,8 @@ mod contexts;
 mod docs;
 mod harness;
 mod keychain;
+#[path = "../shared/markdown.rs"]
+mod markdown;
 mod packaging;
 mod proxy;
 mod sync;
