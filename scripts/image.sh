@@ -24,13 +24,14 @@ done
 target=x86_64-unknown-linux-musl
 command -v buildah >/dev/null || { echo "image: needs buildah (apt-get install buildah)" >&2; exit 1; }
 command -v musl-gcc >/dev/null || { echo "image: needs musl-gcc (apt-get install musl-tools)" >&2; exit 1; }
-rustup target list --installed | grep -qx "$target" || rustup target add "$target"
+rustup target list --installed | grep -qx "$target" ||
+  { echo "image: needs the Rust target $target: rustup target add $target (tests/setup.sh adds it)" >&2; exit 1; }
 cargo build --profile "$profile" --locked --quiet --target "$target"
 # cargo puts the dev profile in debug/, every other profile in a directory of its name.
 [[ $profile == dev ]] && out=debug || out=$profile
 context=$(mktemp -d "${TMPDIR:-/tmp}/regcred-image.XXXXXX")
 trap 'rm -rf "$context"' EXIT
-cp "target/$target/$out/kubectl-regcred" Containerfile "$context/"
+cp "${CARGO_TARGET_DIR:-target}/$target/$out/kubectl-regcred" Containerfile "$context/"
 buildah() { command buildah --storage-driver vfs "$@"; }
 buildah bud --quiet --isolation chroot -f "$context/Containerfile" -t "$image" "$context" >/dev/null
 echo "image: built $image ($profile profile)" >&2

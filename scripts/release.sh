@@ -16,6 +16,7 @@
 # Writes DIR/kubectl-regcred_vX.Y.Z_OS_ARCH.tar.gz (binary, LICENSE, README.md, man pages, and
 # on Unix the kubectl_complete-regcred shim) and DIR/regcred.yaml; without --out (DIR=dist)
 # it also copies the manifest to plugin-manifest/regcred.yaml. Needs GNU tar and sha256sum.
+# Builds go to CARGO_TARGET_DIR when it is set (the tests share one: tests/env.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -69,12 +70,16 @@ build() {
   local platform=$1 target exe='' profile_dir stage
   target=$(target_of "$platform")
   [[ $platform == windows_* ]] && exe=.exe
-  rustup target list --installed 2>/dev/null | grep -qx "$target" || rustup target add "$target" >/dev/null
+  # Installs nothing (tests/setup.sh adds every target the tests build): it only checks.
+  if command -v rustup >/dev/null && ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
+    echo "error: the Rust target $target ($platform) is not installed: rustup target add $target (tests/setup.sh adds every target the tests use)" >&2
+    exit 1
+  fi
   cargo build --profile "$profile" --locked --quiet --target "$target"
   profile_dir=$profile
   [[ $profile == dev ]] && profile_dir=debug
   stage=$(mktemp -d)
-  cp "target/$target/$profile_dir/kubectl-regcred$exe" LICENSE README.md "$stage/"
+  cp "${CARGO_TARGET_DIR:-target}/$target/$profile_dir/kubectl-regcred$exe" LICENSE README.md "$stage/"
   cp -r man "$stage/man"
   local files=("kubectl-regcred$exe" LICENSE README.md man)
   if [[ -z $exe ]]; then

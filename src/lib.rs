@@ -4,6 +4,7 @@
 //! `main.rs` only calls [`main`]; flags live in [`cli`], become plain [`settings`], and each
 //! subcommand in [`commands`] orchestrates the library modules.
 
+#![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 #![warn(unreachable_pub)]
 

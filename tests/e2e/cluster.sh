@@ -6,7 +6,9 @@
 #
 #   tests/e2e/cluster.sh deps               install the Debian packages it needs
 #   tests/e2e/cluster.sh build [VERSION…]   build control planes (default: all supported) and tools (cached)
-#   tests/e2e/cluster.sh up DIR [VERSION]   start one (default: newest); writes DIR/kubeconfig and DIR/env
+#   tests/e2e/cluster.sh check              fail, naming tests/setup.sh, unless everything is built;
+#                                           rebuilds the kubelet oracle offline when its source changed
+#   tests/e2e/cluster.sh up DIR [VERSION]   start one (default: newest; built already); writes DIR/kubeconfig and DIR/env
 #   tests/e2e/cluster.sh down DIR           stop what `up DIR` started, by PID
 #   tests/e2e/cluster.sh tool NAME          print the path of a built tool (krew, kubelet-oracle[-oldest])
 #   tests/e2e/cluster.sh latest             the newest k8s.io/kubernetes release the proxy serves
@@ -74,13 +76,12 @@ build_debian_source() {
   rm -rf "$work/src/vendor/github.com/modern-go/reflect2"
   cp -r /usr/share/gocode/src/github.com/modern-go/reflect2 "$work/src/vendor/github.com/modern-go/reflect2"
   find "$work/src/vendor/github.com/modern-go/reflect2" -name '*_test.go' -delete
-  log "building Kubernetes $version with Debian's $("$DEBIAN_GO/go" version | cut -d' ' -f3) (several minutes, once)"
-  debian_make "$work/src" WHAT=cmd/kube-apiserver
-  debian_make "$work/src" WHAT=cmd/kube-controller-manager
-  # The same kubelet oracle against 1.20's code, to find where the versions differ.
+  # With it, the same kubelet oracle against 1.20's code, to find where the versions differ.
   mkdir -p "$work/src/cmd/kubelet-oracle"
   cp "$HERE/../kubelet-oracle/main.go" "$work/src/cmd/kubelet-oracle/"
-  debian_make "$work/src" WHAT=cmd/kubelet-oracle
+  log "building Kubernetes $version with Debian's $("$DEBIAN_GO/go" version | cut -d' ' -f3) (several minutes, once)"
+  # One make for all three: each make run first builds the tree's code generators.
+  debian_make "$work/src" WHAT="cmd/kube-apiserver cmd/kube-controller-manager cmd/kubelet-oracle"
   mkdir -p "$bin" "$oracle"
   cp "$work/src/_output/bin/kube-apiserver" "$work/src/_output/bin/kube-controller-manager" "$bin/"
   cp "$work/src/_output/bin/kubelet-oracle" "$oracle/"
@@ -119,7 +120,8 @@ build_go_modules() {
   log "building Kubernetes $version from the Go module proxy with $(go version | cut -d' ' -f3) (several minutes, once)"
   mkdir -p "$bin"
   # The version stamp hack/lib/version.sh would set: clients and discovery read it.
-  local minor pkg ldflags=""
+  # -s -w: no symbol table or DWARF; nothing here debugs the control plane, and it links faster.
+  local minor pkg ldflags="-s -w"
   minor=${version#1.}; minor=${minor%%.*}
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldflags+=" -X $pkg.gitVersion=v$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
@@ -132,7 +134,7 @@ build_go_modules() {
   printf 'module regcred.test/etcd\n\ngo 1.24\n\nrequire go.etcd.io/etcd/server/v3 v%s\n' "$NEWEST_ETCD" >"$work/etcd/go.mod"
   printf 'package main\n\nimport (\n\t"os"\n\n\t"go.etcd.io/etcd/server/v3/etcdmain"\n)\n\nfunc main() { etcdmain.Main(os.Args) }\n' >"$work/etcd/main.go"
   log "building etcd $NEWEST_ETCD"
-  (cd "$work/etcd" && GOFLAGS=-mod=mod go build -trimpath -o "$bin/etcd" .)
+  (cd "$work/etcd" && GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$bin/etcd" .)
   rm -rf "$work"
   log "cached in $bin"
 }
@@ -143,12 +145,12 @@ build_krew() {
   [[ -x $out ]] && return
   log "building krew $KREW_VERSION"
   mkdir -p "$(dirname "$out")"
-  GOFLAGS=-mod=mod GOBIN="$(dirname "$out")" go install "sigs.k8s.io/krew/cmd/krew@v$KREW_VERSION"
+  GOFLAGS=-mod=mod GOBIN="$(dirname "$out")" go install -ldflags "-s -w" "sigs.k8s.io/krew/cmd/krew@v$KREW_VERSION"
   mv "$(dirname "$out")/krew" "$out"
 }
 
 # The kubelet oracle (tests/kubelet-oracle) against Kubernetes NEWEST. Go's build cache makes
-# a rebuild after a source change cheap, so it is rebuilt each time.
+# a rebuild after a source change cheap.
 build_oracle() {
   local work=$CACHE/oracle-$NEWEST
   [[ -f $work/go.mod ]] || kube_module "$NEWEST" "$work"
@@ -157,18 +159,68 @@ build_oracle() {
   (cd "$work" && GOFLAGS=-mod=mod go build -trimpath -o "$work/bin/kubelet-oracle" .)
 }
 
+# What the tests need, built: they install nothing, so a missing part fails here, naming the
+# command that builds it. A changed oracle source is rebuilt from the module cache alone.
+check() {
+  local missing=() v
+  for v in "$OLDEST" "$NEWEST"; do
+    [[ -x $(bin_dir "$v")/kube-apiserver && -x $(bin_dir "$v")/kube-controller-manager ]] || missing+=("Kubernetes $v")
+  done
+  [[ -x $(bin_dir "$NEWEST")/etcd ]] || missing+=("etcd $NEWEST_ETCD")
+  [[ -x $(tool krew) ]] || missing+=("krew $KREW_VERSION")
+  [[ -x $(tool kubelet-oracle) && -x $(tool kubelet-oracle-oldest) ]] || missing+=("the kubelet oracle")
+  if ((${#missing[@]})); then
+    log "not built: ${missing[*]}; run tests/setup.sh (or tests/e2e/cluster.sh build)"
+    exit 1
+  fi
+  if ! cmp -s "$HERE/../kubelet-oracle/main.go" "$CACHE/oracle-$NEWEST/main.go"; then
+    log "tests/kubelet-oracle/main.go changed: rebuilding the oracle (offline)"
+    GOPROXY=off build_oracle
+  fi
+}
+
+# `up` starts only what is built: tests never build Kubernetes.
+require_built() {
+  local version=$1 bin
+  case $version in
+    "$OLDEST" | "$NEWEST") ;;
+    *) log "unsupported version $version (supported: $OLDEST, $NEWEST)"; exit 2 ;;
+  esac
+  bin=$(bin_dir "$version")
+  [[ -x $bin/kube-apiserver && -x $bin/kube-controller-manager ]] ||
+    { log "Kubernetes $version is not built: run tests/setup.sh (or tests/e2e/cluster.sh build $version)"; exit 1; }
+}
+
 build() {
   deps
   local versions=("$@")
   ((${#versions[@]})) || versions=("$OLDEST" "$NEWEST")
   local v
   for v in "${versions[@]}"; do
-    case $v in
-      "$OLDEST") build_debian_source "$v" ;;
-      "$NEWEST") build_go_modules "$v" ;;
-      *) log "unsupported version $v (supported: $OLDEST, $NEWEST)"; exit 2 ;;
-    esac
+    case $v in "$OLDEST" | "$NEWEST") ;; *) log "unsupported version $v (supported: $OLDEST, $NEWEST)"; exit 2 ;; esac
   done
+  # The two versions build side by side, each with its own Go and work directory: while one
+  # downloads or links on one core, the other compiles. Each logs to a file, shown if it fails.
+  mkdir -p "$CACHE"
+  local pids=() names=() failed=() i
+  for v in "${versions[@]}"; do
+    if [[ $v == "$OLDEST" ]]; then build_debian_source "$v" >"$CACHE/build-$v.log" 2>&1 &
+    else build_go_modules "$v" >"$CACHE/build-$v.log" 2>&1 &
+    fi
+    pids+=($!) names+=("$v")
+  done
+  for i in "${!pids[@]}"; do
+    wait "${pids[i]}" || failed+=("${names[i]}")
+  done
+  for v in "${versions[@]}"; do
+    if [[ " ${failed[*]} " == *" $v "* ]]; then
+      log "building Kubernetes $v failed; the end of $CACHE/build-$v.log:"
+      tail -30 "$CACHE/build-$v.log" >&2
+    else
+      sed 's/^/  /' "$CACHE/build-$v.log" >&2
+    fi
+  done
+  ((${#failed[@]} == 0)) || exit 1
   build_krew
   build_oracle
 }
@@ -192,11 +244,7 @@ free_port() {
 
 up() {
   local dir=$1 version=${2:-$NEWEST}
-  case $version in
-    "$OLDEST") build_debian_source "$version" ;;
-    "$NEWEST") build_go_modules "$version" ;;
-    *) log "unsupported version $version (supported: $OLDEST, $NEWEST)"; exit 2 ;;
-  esac
+  require_built "$version"
   local bin etcd=/usr/bin/etcd
   bin=$(bin_dir "$version")
   [[ -x $bin/etcd ]] && etcd=$bin/etcd
@@ -289,9 +337,10 @@ down() {
 case ${1:-} in
   deps) deps ;;
   build) shift; build "$@" ;;
+  check) check ;;
   up) up "${2:?usage: cluster.sh up DIR [VERSION]}" "${3:-}" ;;
   down) down "${2:?usage: cluster.sh down DIR}" ;;
   tool) tool "${2:?usage: cluster.sh tool krew|kubelet-oracle|kubelet-oracle-oldest}" ;;
   latest) latest ;;
-  *) echo "usage: $0 deps|build [VERSION…]|up DIR [VERSION]|down DIR|tool NAME|latest" >&2; exit 2 ;;
+  *) echo "usage: $0 deps|build [VERSION…]|check|up DIR [VERSION]|down DIR|tool NAME|latest" >&2; exit 2 ;;
 esac

@@ -368,7 +368,7 @@ fn on_a_terminal(e2e: &E2e, args: &[&str], answer: &str) -> (i32, String) {
             .env("PATH", "/usr/bin:/bin")
             .env("TERM", "xterm")
             .output()
-            .expect("tmux runs (tests/e2e/cluster.sh deps installs it)")
+            .expect("tmux runs (tests/setup.sh installs it)")
     };
     let started = tmux(&[
         "new-session",

@@ -280,7 +280,7 @@ impl HttpProxy {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
-            .expect("tinyproxy is installed (tests/e2e/cluster.sh deps)");
+            .expect("tinyproxy is installed (tests/setup.sh)");
         wait_for_port(port);
         Self {
             url: format!("http://127.0.0.1:{port}"),

@@ -169,7 +169,7 @@ for family in text_string_to_metric_families(sys.stdin.read()):
         out[s.name + ("{" + labels + "}" if labels else "")] = s.value
 print(json.dumps(out))
 "#;
-    // Debian's python3, which has python3-prometheus-client (tests/e2e/cluster.sh deps).
+    // Debian's python3, which has python3-prometheus-client (tests/setup.sh).
     let mut child = std::process::Command::new("/usr/bin/python3")
         .args(["-c", script])
         .env_clear()
