@@ -379,6 +379,30 @@ fn the_release_workflow_builds_every_platform_of_the_template() {
             .any(|r| r == "scripts/release.sh --out dist --platforms ${{ matrix.platform }}"),
         "each job builds its platform with scripts/release.sh"
     );
+    // release.sh installs no Rust target: each job's toolchain step adds the one release.sh
+    // builds for its platform.
+    let release_sh = std::fs::read_to_string(root.join("scripts/release.sh")).unwrap();
+    for entry in build["strategy"]["matrix"]["include"].as_array().unwrap() {
+        let platform = entry["platform"].as_str().unwrap();
+        let target = entry["target"]
+            .as_str()
+            .expect("each platform names its Rust target");
+        assert!(
+            release_sh.contains(&format!("{platform}) echo {target} ;;")),
+            "release.sh builds {platform} for {target}"
+        );
+    }
+    let toolchain = build["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|step| {
+            step["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("dtolnay/rust-toolchain"))
+        })
+        .expect("a toolchain step");
+    assert_eq!(toolchain["with"]["targets"], "${{ matrix.target }}");
     let manifest = &workflow["jobs"]["manifest"];
     assert_eq!(manifest["needs"], "build");
     let render = runs(manifest)

@@ -18,8 +18,11 @@ trap 'kill $registry 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
 
 image=127.0.0.1:$port/kubectl-regcred:e2e
-# The `ci` profile builds in a quarter of release's time (Cargo.toml).
-scripts/image.sh "$image" --push --profile ci
+# The `ci` profile builds faster than release (Cargo.toml); the build is shared with the
+# packaging tests and tests/e2e/platforms.sh (tests/env.sh).
+# shellcheck source=tests/env.sh
+source tests/env.sh
+CARGO_TARGET_DIR=$SHIPPED_TARGET_DIR scripts/image.sh "$image" --push --profile ci
 
 fail() { echo "image: FAILED: $*" >&2; exit 1; }
 config=$(skopeo inspect --config --tls-verify=false "docker://$image")

@@ -10,10 +10,28 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// One of our scripts that builds with cargo (release.sh, install.sh), in an explicit
+/// environment: the caller's PATH and toolchain variables, nothing else. It builds into the
+/// run's shared target directory (`REGCRED_SHIPPED_TARGET_DIR`, from tests/e2e/run.sh), so
+/// each target is built once per run, whichever test, image.sh or platforms.sh needs it first.
+fn cargo_script(script: &str) -> Command {
+    let mut cmd = Command::new(root().join(script));
+    cmd.env_clear();
+    for var in ["PATH", "HOME", "CARGO_HOME", "RUSTUP_HOME", "TMPDIR"] {
+        if let Some(value) = std::env::var_os(var) {
+            cmd.env(var, value);
+        }
+    }
+    if let Some(dir) = std::env::var_os("REGCRED_SHIPPED_TARGET_DIR") {
+        cmd.env("CARGO_TARGET_DIR", dir);
+    }
+    cmd
+}
+
 /// Runs `scripts/release.sh --out DIR` for linux_amd64 (the static musl binary, built with
 /// the fast `ci` profile; tests/e2e/platforms.sh builds the others) and returns the archive.
 fn release_host_archive(dist: &Path) -> std::path::PathBuf {
-    let (ok, _, stderr) = run(Command::new(root().join("scripts/release.sh"))
+    let (ok, _, stderr) = run(cargo_script("scripts/release.sh")
         .arg("--out")
         .arg(dist)
         .args(["--platforms", "linux_amd64", "--profile", "ci"]));
@@ -112,7 +130,7 @@ fn install_sh_installs_and_uninstalls_exactly_its_files() {
     let bin = prefix.join("bin");
     // From source, with cargo install.
     let (ok, stdout, stderr) =
-        run(Command::new(root().join("install.sh")).args(["--prefix", prefix.to_str().unwrap()]));
+        run(cargo_script("install.sh").args(["--prefix", prefix.to_str().unwrap()]));
     assert!(ok, "{stdout}{stderr}");
     assert!(
         stdout.contains("kubectl plugin list | grep regcred"),
@@ -120,7 +138,7 @@ fn install_sh_installs_and_uninstalls_exactly_its_files() {
     );
     // Idempotent: a second run succeeds and leaves the same files.
     let (ok, _, stderr) =
-        run(Command::new(root().join("install.sh")).args(["--prefix", prefix.to_str().unwrap()]));
+        run(cargo_script("install.sh").args(["--prefix", prefix.to_str().unwrap()]));
     assert!(ok, "{stderr}");
     let mut names: Vec<String> = std::fs::read_dir(&bin)
         .unwrap()
@@ -208,11 +226,8 @@ fn install_sh_installs_and_uninstalls_exactly_its_files() {
         .env("PATH", &path));
     assert!(stdout.contains("Usage: kubectl-regcred"), "{stdout}");
 
-    let (ok, stdout, stderr) = run(Command::new(root().join("install.sh")).args([
-        "--uninstall",
-        "--prefix",
-        prefix.to_str().unwrap(),
-    ]));
+    let (ok, stdout, stderr) =
+        run(cargo_script("install.sh").args(["--uninstall", "--prefix", prefix.to_str().unwrap()]));
     assert!(ok, "{stdout}{stderr}");
     assert!(!prefix.exists(), "--uninstall leaves nothing behind");
 
@@ -221,7 +236,7 @@ fn install_sh_installs_and_uninstalls_exactly_its_files() {
     let archive = release_host_archive(&dist);
     std::fs::create_dir_all(prefix.join("bin")).unwrap();
     std::fs::write(prefix.join("bin/someone-else"), "keep me").unwrap();
-    let (ok, _, stderr) = run(Command::new(root().join("install.sh")).args([
+    let (ok, _, stderr) = run(cargo_script("install.sh").args([
         "--prefix",
         prefix.to_str().unwrap(),
         "--from-archive",
@@ -230,11 +245,8 @@ fn install_sh_installs_and_uninstalls_exactly_its_files() {
     assert!(ok, "{stderr}");
     let (ok, stdout, _) = kubectl(&bin, &["regcred", "version"]);
     assert!(ok, "{stdout}");
-    let (ok, _, stderr) = run(Command::new(root().join("install.sh")).args([
-        "--uninstall",
-        "--prefix",
-        prefix.to_str().unwrap(),
-    ]));
+    let (ok, _, stderr) =
+        run(cargo_script("install.sh").args(["--uninstall", "--prefix", prefix.to_str().unwrap()]));
     assert!(ok, "{stderr}");
     let left: Vec<String> = walk(&prefix);
     assert_eq!(

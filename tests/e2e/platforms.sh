@@ -44,7 +44,10 @@ if [[ -n $dist ]]; then
   scripts/release.sh --out "$work/dist" --platforms "$platforms" --render-only
   profile="archives from $dist"
 else
-  scripts/release.sh --out "$work/dist" --platforms "$platforms" --profile "$profile"
+  # Shared with the packaging tests and tests/e2e/image.sh (tests/env.sh).
+  # shellcheck source=tests/env.sh
+  source tests/env.sh
+  CARGO_TARGET_DIR=$SHIPPED_TARGET_DIR scripts/release.sh --out "$work/dist" --platforms "$platforms" --profile "$profile"
 fi
 
 # The reference: this machine's own build of the same commit.
