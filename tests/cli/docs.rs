@@ -250,3 +250,47 @@ fn the_extraction_finds_subcommands_and_flags() {
         )]
     );
 }
+
+/// `.ci/run` runs exactly the README's test commands ("Running the tests"), in order, each
+/// through its `step` timer.
+#[test]
+fn ci_runs_exactly_the_readme_test_commands() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let section = readme
+        .split("## Running the tests")
+        .nth(1)
+        .expect("README has a 'Running the tests' section");
+    let block = section
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a sh block of test commands");
+    // A command, without its trailing comment (two spaces or more, then '#').
+    let readme_commands: Vec<String> = block
+        .lines()
+        .map(|line| match line.find("  #") {
+            Some(at) => line[..at].trim_end().to_string(),
+            None => line.trim_end().to_string(),
+        })
+        .filter(|line| !line.is_empty())
+        .collect();
+    let ci = std::fs::read_to_string(root.join(".ci/run")).unwrap();
+    let ci_commands: Vec<String> = ci
+        .lines()
+        .filter_map(|line| line.strip_prefix("step "))
+        .map(str::to_string)
+        .collect();
+    assert!(readme_commands.len() >= 8, "{readme_commands:?}");
+    assert_eq!(ci_commands, readme_commands, ".ci/run and README.md differ");
+    // Nothing else runs there: every other line is the timer, a comment or blank.
+    let commands_outside_steps: Vec<&str> = ci
+        .lines()
+        .skip_while(|line| !line.starts_with("step "))
+        .filter(|line| !line.starts_with("step ") && !line.trim().is_empty())
+        .collect();
+    assert!(
+        commands_outside_steps.is_empty(),
+        "{commands_outside_steps:?}"
+    );
+}
