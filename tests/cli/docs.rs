@@ -282,6 +282,18 @@ fn ci_runs_exactly_the_readme_test_commands() {
         .map(str::to_string)
         .collect();
     assert!(readme_commands.len() >= 8, "{readme_commands:?}");
+    // A newcomer pastes them as they are: each script they name must be executable.
+    for command in &readme_commands {
+        let program = command.split_whitespace().next().unwrap();
+        if program.contains('/') {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(root.join(program))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert!(mode & 0o111 != 0, "{program} is not executable (chmod +x)");
+        }
+    }
     assert_eq!(ci_commands, readme_commands, ".ci/run and README.md differ");
     // Nothing else runs there: every other line is the timer, a comment or blank.
     let commands_outside_steps: Vec<&str> = ci
