@@ -243,6 +243,18 @@ pub(crate) struct CreateArgs {
     #[arg(long, help_heading = "Writing")]
     pub(crate) force: bool,
 
+    /// Drop the registries the Secret holds that this run does not write (by default they are kept)
+    #[arg(long, help_heading = "Writing")]
+    pub(crate) replace: bool,
+
+    /// Without --server, copy every login found into several namespaces or contexts (refused otherwise)
+    #[arg(long, help_heading = "Writing")]
+    pub(crate) all_registries: bool,
+
+    /// Write a login whose token has already expired (refused otherwise)
+    #[arg(long, help_heading = "Writing")]
+    pub(crate) allow_expired: bool,
+
     /// Ask each registry first, and write nothing unless every login is VALID
     #[arg(long, help_heading = "Writing")]
     pub(crate) verify: bool,

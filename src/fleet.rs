@@ -7,6 +7,8 @@ use std::future::Future;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use serde_json::Value;
+
 use crate::cli::KubeArgs;
 use crate::cluster;
 use crate::error::{ExitStatus, UsageError, render};
@@ -68,6 +70,11 @@ impl Targets {
     }
 
     /// The connection of a command that cannot run in several contexts.
+    /// Whether several contexts are selected.
+    pub(crate) fn is_several(&self) -> bool {
+        matches!(self, Self::Many(_))
+    }
+
     pub(crate) fn one(self, why: &str) -> Result<Connection, UsageError> {
         match self {
             Self::One(connection) => Ok(connection),
@@ -151,23 +158,47 @@ impl Fleet {
             },
         )
         .await;
-        let mut gathered = gathered.lock().expect("gathered lock");
-        print_gathered(&mut gathered, &self.contexts, printer)?;
-        let failed: Vec<&str> = results
+        // "Ran and found problems" (exit 1 from the command) is not "could not run" (an
+        // error before it could: the cluster unreachable, a permission missing).
+        let outcomes: Vec<(String, ContextOutcome)> = results
             .iter()
-            .filter(|(_, result)| !matches!(result, Ok(ExitStatus::Success)))
-            .map(|(context, _)| context.as_str())
+            .map(|(context, result)| {
+                let outcome = match result {
+                    Ok(ExitStatus::Success) => ContextOutcome::Succeeded,
+                    Ok(_) => ContextOutcome::ReportedProblems,
+                    Err(error) => ContextOutcome::CouldNotRun(render(error)),
+                };
+                (context.clone(), outcome)
+            })
             .collect();
+        let mut gathered = gathered.lock().expect("gathered lock");
+        print_gathered(&mut gathered, &self.contexts, &outcomes, printer)?;
+        let named = |wanted: fn(&ContextOutcome) -> bool| -> Vec<&str> {
+            outcomes
+                .iter()
+                .filter(|(_, outcome)| wanted(outcome))
+                .map(|(context, _)| context.as_str())
+                .collect()
+        };
+        let problems = named(|o| matches!(o, ContextOutcome::ReportedProblems));
+        let not_run = named(|o| matches!(o, ContextOutcome::CouldNotRun(_)));
         let mut summary = format!(
             "{} contexts: {} succeeded",
             self.contexts.len(),
-            self.contexts.len() - failed.len()
+            self.contexts.len() - problems.len() - not_run.len()
         );
-        if !failed.is_empty() {
+        if !problems.is_empty() {
             summary.push_str(&format!(
-                ", {} failed ({})",
-                failed.len(),
-                failed.join(", ")
+                ", {} reported problems ({})",
+                problems.len(),
+                problems.join(", ")
+            ));
+        }
+        if !not_run.is_empty() {
+            summary.push_str(&format!(
+                ", {} could not run ({})",
+                not_run.len(),
+                not_run.join(", ")
             ));
         }
         for total in gathered.total_summaries() {
@@ -175,7 +206,7 @@ impl Fleet {
             summary.push_str(&total);
         }
         printer.status(summary);
-        Ok(if failed.is_empty() {
+        Ok(if problems.is_empty() && not_run.is_empty() {
             ExitStatus::Success
         } else {
             ExitStatus::Failure
@@ -183,11 +214,40 @@ impl Fleet {
     }
 }
 
+/// How one context's run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ContextOutcome {
+    Succeeded,
+    /// It ran, and what it reports has problems (exit 1): failures `check` found, a namespace
+    /// a write failed in.
+    ReportedProblems,
+    /// It could not run; the error.
+    CouldNotRun(String),
+}
+
+impl ContextOutcome {
+    /// The context's entry in a document's `contexts` list.
+    fn to_json(&self, context: &str) -> Value {
+        match self {
+            Self::Succeeded => serde_json::json!({"name": context, "outcome": "Succeeded"}),
+            Self::ReportedProblems => {
+                serde_json::json!({"name": context, "outcome": "ReportedProblems"})
+            }
+            Self::CouldNotRun(error) => {
+                serde_json::json!({"name": context, "outcome": "CouldNotRun", "error": error})
+            }
+        }
+    }
+}
+
 /// What the contexts gathered: one table with a CONTEXT column, and one document (a `List`,
-/// or `sync`'s `steps`) whose items carry their context; in `contexts` order.
+/// or `sync`'s `steps`) whose items carry their context; in `contexts` order. The document
+/// also says how each context's run ended (`contexts`), so a script can tell a context that
+/// could not run from one whose items show problems.
 fn print_gathered(
     gathered: &mut Gathered,
     contexts: &[String],
+    outcomes: &[(String, ContextOutcome)],
     printer: &Printer,
 ) -> std::io::Result<()> {
     for (headers, rows) in gathered.tables(contexts) {
@@ -197,10 +257,18 @@ fn print_gathered(
         out.flush()?;
     }
     if let Some((key, format, items)) = gathered.items(contexts) {
-        let document = match key {
+        let mut document = match key {
             "steps" => serde_json::json!({ "steps": items }),
             _ => output::list(items),
         };
+        let ended: Vec<Value> = contexts
+            .iter()
+            .filter_map(|context| {
+                let (_, outcome) = outcomes.iter().find(|(c, _)| c == context)?;
+                Some(outcome.to_json(context))
+            })
+            .collect();
+        document["contexts"] = Value::Array(ended);
         let mut out = printer.out();
         output::print_document(&mut out, format, &document)?;
         out.flush()?;
@@ -240,7 +308,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(printer.captured().stdout, "");
-        print_gathered(&mut gathered.lock().unwrap(), &contexts(), &printer).unwrap();
+        print_gathered(&mut gathered.lock().unwrap(), &contexts(), &[], &printer).unwrap();
         assert_eq!(
             printer.captured().stdout,
             "CONTEXT   NAMESPACE   NAME\ndev       b           x\nprod      a           x\n"
@@ -262,7 +330,7 @@ mod tests {
             vec![serde_json::json!({"items": [{"registry": "quay.io"}]})],
         )
         .unwrap();
-        print_gathered(&mut gathered.lock().unwrap(), &contexts(), &printer).unwrap();
+        print_gathered(&mut gathered.lock().unwrap(), &contexts(), &[], &printer).unwrap();
         let list: Value = serde_json::from_str(&printer.captured().stdout).unwrap();
         assert_eq!(list["kind"], "List");
         let items = list["items"].as_array().unwrap();
@@ -318,7 +386,7 @@ mod tests {
             gathered.total_summaries(),
             ["3 namespaces: 2 created, 1 failed"]
         );
-        print_gathered(&mut gathered, &contexts(), &printer).unwrap();
+        print_gathered(&mut gathered, &contexts(), &[], &printer).unwrap();
         let captured = printer.captured();
         assert!(
             captured.stdout.starts_with("steps:\n- context: dev\n"),

@@ -158,7 +158,8 @@ async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Create(args) => {
             let settings = CreateSettings::from_args(&args, namespace)?;
-            let local = commands::create::read_local(&settings, printer).await?;
+            let local =
+                commands::create::read_local(&settings, targets.is_several(), printer).await?;
             targets.confirm_writes(settings.action(), printer)?;
             let (settings, local) = (&settings, local.as_deref());
             targets

@@ -8,8 +8,6 @@
 //! messages carry the context's name, and its tables and documents are gathered so that one
 //! table and one `List` can be printed for all of them (docs/contexts.md).
 
-#![allow(clippy::print_stdout, clippy::print_stderr)]
-
 use std::fmt::Display;
 use std::io::{self, IsTerminal, Write};
 use std::sync::{Arc, Mutex};
@@ -235,7 +233,11 @@ impl Printer {
 
     fn raw_stderr_line(&self, line: &str) {
         match &self.streams {
-            Streams::Terminal => eprintln!("{line}"),
+            // A closed stderr (`2>&1 | head -0`) must not stop the command: the work goes
+            // on and the exit code still reports it, as kubectl's does. eprintln! would panic.
+            Streams::Terminal => {
+                let _ = writeln!(io::stderr().lock(), "{line}");
+            }
             Streams::Captured(buffer) => {
                 let mut buffer = buffer.lock().expect("capture lock");
                 buffer.stderr.push_str(line);

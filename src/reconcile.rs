@@ -10,6 +10,7 @@ use kube::api::{Api, ListParams};
 
 use crate::cluster::inventory::{self, Wants};
 use crate::cluster::secrets::{self, Known, WriteError, WriteOptions};
+use crate::cluster::writes::{WriteMode, Writer};
 use crate::cluster::{ApiError, Cluster, ClusterError};
 use crate::references::{self, Change, Plan};
 use crate::rules::credential::{Credential, Origin};
@@ -221,7 +222,10 @@ async fn carry_out(
     options: &Options<'_>,
 ) -> Result<Option<&'static str>, StepError> {
     let api: Api<Secret> = Api::namespaced(cluster.client.clone(), namespace);
-    let server_dry_run = options.write.dry_run == DryRun::Server;
+    let Some(writer) = Writer::for_settings(options.write) else {
+        // A client dry run sends nothing (reconcile returns the plan before this).
+        return Ok(planned_verb(step));
+    };
     match step {
         Step::Create | Step::Update => {
             let known = match copies.get(namespace) {
@@ -229,12 +233,12 @@ async fn carry_out(
                 None => Known::Absent,
             };
             let write_options = WriteOptions {
-                server_dry_run,
+                mode: WriteMode::of(options.write),
                 force: options.plan.force,
                 field_manager: &options.write.field_manager,
             };
             let (action, _) =
-                secrets::write(&api, &desired.secret(namespace), known, write_options)
+                secrets::write(&api, &|_| desired.secret(namespace), known, write_options)
                     .await
                     .map_err(|e| match e {
                         WriteError::Api(e) => StepError::Api(cluster.api_error(&e)),
@@ -247,7 +251,7 @@ async fn carry_out(
             if options.plan.detach {
                 detach_everywhere(cluster, &desired.name, namespace, options.write).await?;
             }
-            secrets::delete_exactly(&api, existing, server_dry_run)
+            secrets::delete_exactly(&api, existing, writer)
                 .await
                 .map_err(|e| StepError::Api(cluster.api_error(&e)))?;
             Ok(Some("pruned"))

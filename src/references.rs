@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::cluster::fetch::{self, Query};
 use crate::cluster::inventory::{self, Wants};
-use crate::cluster::writes::{self, PatchOptions, Write};
+use crate::cluster::writes::{self, Write, Writer};
 use crate::cluster::{self, ApiError, Cluster};
 use crate::error::ExitStatus;
 use crate::output::{self, ResultRow, Written};
@@ -21,7 +21,7 @@ use crate::rules::admission::{self, Pickup};
 use crate::rules::image::ImageRef;
 use crate::rules::kinds::{self, Kind, Target};
 use crate::rules::kubelet::{self, DOCKERCFG_TYPE, DOCKERCONFIGJSON_TYPE, Keyring};
-use crate::settings::{Connection, DryRun, Scope, WriteSettings};
+use crate::settings::{Connection, Scope, WriteSettings};
 
 /// The change to make on each target.
 #[derive(Debug, Clone)]
@@ -47,15 +47,6 @@ pub(crate) struct Plan<'a> {
     /// and skipped under `-A` or a selector.
     pub(crate) missing_is_error: bool,
     pub(crate) write: &'a WriteSettings,
-}
-
-impl Plan<'_> {
-    fn patch_options(&self) -> PatchOptions<'_> {
-        PatchOptions {
-            server_dry_run: self.write.dry_run == DryRun::Server,
-            field_manager: &self.write.field_manager,
-        }
-    }
 }
 
 /// What was done to one object.
@@ -223,6 +214,7 @@ pub(crate) async fn apply(cluster: &Cluster, plan: &Plan<'_>) -> Outcome {
 /// read, or a named target missing from a named namespace, becomes a result of its own.
 async fn fetch_targets(cluster: &Cluster, plan: &Plan<'_>, outcome: &mut Outcome) -> Vec<WorkItem> {
     let mut work = Vec::new();
+    let handled: Vec<Kind> = plan.targets.iter().map(|target| target.kind).collect();
     for target in plan.targets {
         let resource = fetch::resource(cluster, target.kind).await;
         let query = Query {
@@ -251,19 +243,45 @@ async fn fetch_targets(cluster: &Cluster, plan: &Plan<'_>, outcome: &mut Outcome
                         });
                     }
                 }
-                Ok(objects) => work.extend(objects.into_iter().map(|mut object| {
-                    object.types = Some(type_meta(&resource));
-                    WorkItem {
-                        namespace: namespace.clone(),
-                        kind: target.kind,
-                        resource: resource.clone(),
-                        object,
-                    }
-                })),
+                Ok(objects) => work.extend(
+                    objects
+                        .into_iter()
+                        .filter(|object| {
+                            // Every object of a kind, not one named: leave those a handled workload
+                            // controls to their owner (a Deployment's ReplicaSets, a CronJob's Jobs).
+                            target.name.is_some() || !follows_owner_in(object, &handled)
+                        })
+                        .map(|mut object| {
+                            object.types = Some(type_meta(&resource));
+                            WorkItem {
+                                namespace: namespace.clone(),
+                                kind: target.kind,
+                                resource: resource.clone(),
+                                object,
+                            }
+                        }),
+                ),
             }
         }
     }
     work
+}
+
+/// Whether `object`'s controller is a workload of one of the `handled` kinds.
+fn follows_owner_in(object: &DynamicObject, handled: &[Kind]) -> bool {
+    object
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .filter(|owner| owner.controller == Some(true))
+        .any(|owner| {
+            let group = owner
+                .api_version
+                .split_once('/')
+                .map_or("", |(group, _)| group);
+            Kind::follows_handled_owner(group, &owner.kind, handled)
+        })
 }
 
 /// Changes every fetched object, at most `concurrency` at once. Returns the ServiceAccounts
@@ -508,11 +526,12 @@ async fn change_object(
     if kind == Kind::Job {
         return Err(ObjectError::JobTemplateImmutable(context));
     }
-    if plan.write.dry_run == DryRun::Client {
+    let Some(writer) = Writer::for_settings(plan.write) else {
+        // A client dry run: the object as the change would leave it.
         let preview = kinds::with_pull_secrets(kind, &current, &change.wanted);
         return Ok(applied(change.done, preview));
-    }
-    let written = write_change(cluster, plan, item, &name, &change).await?;
+    };
+    let written = write_change(cluster, plan, writer, item, &name, &change).await?;
     Ok(match written {
         Write::Written(object) => applied(change.done, to_value(object, &item.resource)),
         // Another writer made the change first.
@@ -529,20 +548,20 @@ async fn change_object(
 async fn write_change(
     cluster: &Cluster,
     plan: &Plan<'_>,
+    writer: Writer<'_>,
     item: &WorkItem,
     name: &str,
     change: &Wanted,
 ) -> Result<Write, ObjectError> {
     let added = kinds::added_names(&change.existing, &change.wanted);
     let describe = |e: kube::Error| ObjectError::Api(cluster.api_error(&e));
-    let options = plan.patch_options();
     if item.kind == Kind::ServiceAccount {
         // Applied to the list as read at write time, which may have gained entries since.
         let edit = |names: &[String]| match &plan.change {
             Change::Attach { .. } => kinds::with_names(names, &added),
             Change::Detach { secret } => kinds::without_name(names, secret),
         };
-        return writes::update_service_account(cluster, &item.namespace, name, edit, options)
+        return writes::update_service_account(cluster, &item.namespace, name, edit, writer)
             .await
             .map_err(describe);
     }
@@ -556,7 +575,7 @@ async fn write_change(
         &item.namespace,
         name,
         &patch,
-        options,
+        writer,
     )
     .await
     .map(Write::Written)
@@ -682,27 +701,29 @@ async fn restart_all(
     plan: &Plan<'_>,
     rollouts: Vec<Rollout>,
 ) -> Vec<ObjectResult> {
-    let options = plan.patch_options();
+    let writer = Writer::for_settings(plan.write);
     let restarted = cluster
         .fan_out(
             rollouts,
             plan.write.concurrency,
             "restarts",
             |rollout| async move {
-                let object = if plan.write.dry_run == DryRun::Client {
-                    Ok(None)
-                } else {
-                    let resource = fetch::resource(cluster, rollout.kind).await;
-                    writes::rollout_restart(
-                        cluster,
-                        &resource,
-                        &rollout.namespace,
-                        &rollout.name,
-                        options,
-                    )
-                    .await
-                    .map(|o| Some(to_value(o, &resource)))
-                    .map_err(|e| ObjectError::Api(cluster.api_error(&e)))
+                let object = match writer {
+                    // A client dry run restarts nothing.
+                    None => Ok(None),
+                    Some(writer) => {
+                        let resource = fetch::resource(cluster, rollout.kind).await;
+                        writes::rollout_restart(
+                            cluster,
+                            &resource,
+                            &rollout.namespace,
+                            &rollout.name,
+                            writer,
+                        )
+                        .await
+                        .map(|o| Some(to_value(o, &resource)))
+                        .map_err(|e| ObjectError::Api(cluster.api_error(&e)))
+                    }
                 };
                 ObjectResult {
                     namespace: rollout.namespace.clone(),
@@ -755,6 +776,7 @@ pub(crate) fn report(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::DryRun;
 
     fn write_settings(output: Option<crate::settings::OutputFormat>) -> WriteSettings {
         WriteSettings {

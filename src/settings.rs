@@ -74,6 +74,12 @@ pub(crate) struct CreateSettings {
     pub(crate) from_secret: Option<SecretRef>,
     pub(crate) scope: Scope,
     pub(crate) force: bool,
+    /// `--replace`: drop the registries an existing Secret holds that this run does not write.
+    pub(crate) replace: bool,
+    /// `--all-registries`: with no `--server`, every login found may go to several namespaces.
+    pub(crate) all_registries: bool,
+    /// `--allow-expired`: write a login whose token has already expired.
+    pub(crate) allow_expired: bool,
     /// `--verify`: how to reach the registries that must accept every login first.
     pub(crate) verify: Option<TransportSettings>,
     /// `--attach`: targets to attach the Secret to once it is written.
@@ -642,6 +648,9 @@ impl CreateSettings {
                 .transpose()?,
             scope: Scope::from_args(namespace, &args.scope, Purpose::Write)?,
             force: args.force,
+            replace: args.replace,
+            all_registries: args.all_registries,
+            allow_expired: args.allow_expired,
             verify: args
                 .verify
                 .then(|| transport_settings(&args.registry))

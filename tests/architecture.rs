@@ -223,3 +223,92 @@ fn the_checks_catch_what_they_look_for() {
     );
     assert_eq!(module_of(&src().join("printer.rs")), "printer");
 }
+
+/// Where writes may be sent: `cluster/writes.rs` builds every write's parameters from a
+/// `Writer`, which a client dry run never gets (docs/dry-run.md); `cluster/secrets.rs` sends
+/// the pull Secret's writes with those; the controller's lease writes its own Lease.
+const WRITE_SENDERS: [&str; 3] = [
+    "cluster/writes.rs",
+    "cluster/secrets.rs",
+    "controller/lease.rs",
+];
+/// kube's parameters of a write verb: only `Writer` (and the lease) may build them.
+const WRITE_PARAMETERS: [&str; 3] = ["PostParams", "PatchParams", "DeleteParams"];
+const WRITE_VERBS: [&str; 9] = [
+    "create",
+    "replace",
+    "patch",
+    "delete",
+    "delete_collection",
+    "patch_status",
+    "replace_status",
+    "patch_subresource",
+    "create_subresource",
+];
+
+/// The write-verb calls and write parameters in `text`, as `line: what`. A call is
+/// `.VERB(` not followed by a character literal (`str::replace('a', …)` is no request).
+fn writes_in(text: &str) -> Vec<String> {
+    let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+    let mut found = Vec::new();
+    for (number, line) in code.lines().enumerate() {
+        if line.trim_start().starts_with("//") {
+            continue;
+        }
+        for verb in WRITE_VERBS {
+            let call = format!(".{verb}(");
+            for (at, _) in line.match_indices(&call) {
+                if !line[at + call.len()..].starts_with('\'') {
+                    found.push(format!("{}: {call}", number + 1));
+                }
+            }
+        }
+        for parameters in WRITE_PARAMETERS {
+            if line.contains(parameters) {
+                found.push(format!("{}: {parameters}", number + 1));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn only_the_write_layer_sends_writes() {
+    let mut violations = Vec::new();
+    for file in source_files(&src()) {
+        let relative = file
+            .strip_prefix(src())
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        let text = std::fs::read_to_string(&file).expect("readable source");
+        for found in writes_in(&text) {
+            let allowed = if found.ends_with('(') {
+                WRITE_SENDERS.contains(&relative.as_str())
+            } else {
+                relative == "cluster/writes.rs" || relative == "controller/lease.rs"
+            };
+            if !allowed {
+                violations.push(format!("src/{relative}:{found}"));
+            }
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "writes go through cluster::writes::Writer, so a client dry run cannot send one \
+         (docs/dry-run.md):\n{}",
+        violations.join("\n")
+    );
+}
+
+#[test]
+fn the_write_check_sees_calls_and_parameters() {
+    assert_eq!(
+        writes_in("let x = api.patch(&name, &PatchParams::default(), &p).await;\n"),
+        ["1: .patch(", "1: PatchParams"]
+    );
+    assert_eq!(
+        writes_in("word.replace('\\'', \"x\")\n// api.delete(&n)\n"),
+        Vec::<String>::new()
+    );
+}

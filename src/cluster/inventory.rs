@@ -98,6 +98,26 @@ impl NamespaceInventory {
         self.service_accounts.iter().find(|sa| sa.name == name)
     }
 
+    /// The workload at the top of `object`'s chain of controllers (Pod → ReplicaSet →
+    /// Deployment, Pod → Job → CronJob), or `None` when nothing here controls it. A Pod's
+    /// `imagePullSecrets` cannot change after creation: its owner's template is what to fix.
+    pub(crate) fn top_owner(&self, object: &Object) -> Option<&Object> {
+        let mut top = None;
+        let mut current = object;
+        // Bounded: an owner chain is short, and a cycle must not hang us.
+        for _ in 0..8 {
+            let Some((_, uid)) = &current.owner else {
+                break;
+            };
+            let Some(owner) = self.workloads.iter().find(|w| &w.uid == uid) else {
+                break;
+            };
+            top = Some(owner);
+            current = owner;
+        }
+        top
+    }
+
     /// Pods a workload runs, following owner references (Deployment → ReplicaSet → Pod,
     /// CronJob → Job → Pod).
     pub(crate) fn pods_of(&self, workload: &Object) -> Vec<&Object> {

@@ -3,9 +3,10 @@
 //! is never silently overwritten.
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, DeleteParams, PostParams, Preconditions};
+use kube::api::Api;
 
 use super::retry::{Backoff, Conflict, retry_on_conflict};
+use super::writes::{WriteMode, Writer};
 use crate::rules::pullsecret::{
     is_managed, is_pull_secret_type, is_up_to_date, rancher_project, updated,
 };
@@ -66,32 +67,51 @@ pub(crate) enum Known {
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct WriteOptions<'a> {
-    pub(crate) server_dry_run: bool,
+    pub(crate) mode: WriteMode,
     pub(crate) force: bool,
     pub(crate) field_manager: &'a str,
 }
 
-/// Creates or updates `desired` in its namespace. The first attempt trusts what the caller
-/// read (`known`); after a conflict it reads again.
+/// What one attempt must do, decided from what is there; the same decision gives a client
+/// dry run its verb, so a preview says what the real run would do.
+enum Decision {
+    Create,
+    Unchanged(Secret),
+    /// Same type, other content: replaced, guarded by the `resourceVersion` read.
+    Replace(Secret),
+    /// `--force` over another type, which is immutable: delete, then create.
+    Recreate(Secret),
+}
+
+/// Creates or updates the Secret `desired` gives for what is there (`None`: nothing) in its
+/// namespace. The first attempt trusts what the caller read (`known`); after a conflict it
+/// reads again and asks `desired` again, so a merge with what is there sees the latest. A
+/// client dry run sends nothing: it decides from `known` and returns the Secret as it would be.
 pub(crate) async fn write(
     api: &Api<Secret>,
-    desired: &Secret,
+    desired: &(dyn Fn(Option<&Secret>) -> Secret + Sync),
     known: Known,
     options: WriteOptions<'_>,
 ) -> Result<(Action, Secret), WriteError> {
-    let name = desired.metadata.name.clone().unwrap_or_default();
-    let post = PostParams {
-        dry_run: options.server_dry_run,
-        field_manager: Some(options.field_manager.to_string()),
+    let Some(writer) = Writer::for_mode(options.mode, options.field_manager) else {
+        let current = match known {
+            Known::Absent => None,
+            Known::Present(secret) => Some(*secret),
+        };
+        let wanted = desired(current.as_ref());
+        return Ok(preview(&wanted, decide(&wanted, current, options.force)?));
     };
-    let (name_ref, post_ref, known) = (name.as_str(), &post, &known);
+    let name = desired(None).metadata.name.unwrap_or_default();
+    let (known, name_ref) = (&known, name.as_str());
     let result = retry_on_conflict(Backoff::DEFAULT, |attempt| async move {
         let current = match (attempt, known) {
             (0, Known::Absent) => None,
             (0, Known::Present(secret)) => Some((**secret).clone()),
             _ => api.get_opt(name_ref).await?,
         };
-        write_once(api, desired, current, options.force, post_ref).await
+        let wanted = desired(current.as_ref());
+        let decision = decide(&wanted, current, options.force)?;
+        send(api, &wanted, decision, writer).await
     })
     .await;
     match result {
@@ -100,22 +120,14 @@ pub(crate) async fn write(
     }
 }
 
-/// One attempt: create when absent, else check ownership and replace (guarded by the
-/// `resourceVersion` read) only when the content differs.
-async fn write_once(
-    api: &Api<Secret>,
-    desired: &Secret,
-    current: Option<Secret>,
-    force: bool,
-    post: &PostParams,
-) -> Result<(Action, Secret), WriteError> {
+/// Whether to create, leave, replace or recreate, given what is there now; refuses a Secret
+/// that is not ours (unless `force`) and Rancher's copies (always).
+// Only the small refusals are built here; the large variant comes from `recreate`.
+#[allow(clippy::result_large_err)]
+fn decide(desired: &Secret, current: Option<Secret>, force: bool) -> Result<Decision, WriteError> {
     let name = desired.metadata.name.clone().unwrap_or_default();
     let Some(existing) = current else {
-        let mut fresh = desired.clone();
-        fresh.metadata.resource_version = None;
-        // A conflict here means someone created it since we looked: the retry compares
-        // with theirs.
-        return Ok((Action::Created, api.create(post, &fresh).await?));
+        return Ok(Decision::Create);
     };
     if let Some(project) = rancher_project(&existing) {
         return Err(WriteError::RancherCopy {
@@ -128,16 +140,54 @@ async fn write_once(
     {
         return Err(WriteError::NotOurs { name, why });
     }
-    if is_up_to_date(&existing, desired) {
-        return Ok((Action::Unchanged, existing));
+    Ok(if is_up_to_date(&existing, desired) {
+        Decision::Unchanged(existing)
+    } else if existing.type_ != desired.type_ {
+        Decision::Recreate(existing)
+    } else {
+        Decision::Replace(existing)
+    })
+}
+
+/// A client dry run's result: the verb and the object the real run would produce.
+fn preview(desired: &Secret, decision: Decision) -> (Action, Secret) {
+    match decision {
+        Decision::Create => (Action::Created, desired.clone()),
+        Decision::Unchanged(existing) => (Action::Unchanged, existing),
+        Decision::Replace(existing) => (Action::Configured, updated(&existing, desired)),
+        Decision::Recreate(existing) => {
+            let mut preview = desired.clone();
+            preview.metadata.namespace = existing.metadata.namespace.clone();
+            (Action::Recreated, preview)
+        }
     }
-    if existing.type_ != desired.type_ {
-        return recreate(api, &existing, desired, post).await;
+}
+
+/// One attempt's requests.
+async fn send(
+    api: &Api<Secret>,
+    desired: &Secret,
+    decision: Decision,
+    writer: Writer<'_>,
+) -> Result<(Action, Secret), WriteError> {
+    let name = desired.metadata.name.clone().unwrap_or_default();
+    match decision {
+        Decision::Create => {
+            let mut fresh = desired.clone();
+            fresh.metadata.resource_version = None;
+            // A conflict here means someone created it since we looked: the retry compares
+            // with theirs.
+            Ok((Action::Created, api.create(&writer.post(), &fresh).await?))
+        }
+        Decision::Unchanged(existing) => Ok((Action::Unchanged, existing)),
+        Decision::Replace(existing) => {
+            let replaced = api
+                .replace(&name, &writer.post(), &updated(&existing, desired))
+                .await?;
+            Ok((Action::Configured, replaced))
+        }
+        Decision::Recreate(existing) => recreate(api, &existing, desired, writer).await,
     }
-    let replaced = api
-        .replace(&name, post, &updated(&existing, desired))
-        .await?;
-    Ok((Action::Configured, replaced))
 }
 
 impl Conflict for WriteError {
@@ -164,18 +214,14 @@ fn not_ours(existing: &Secret) -> Option<String> {
 pub(crate) async fn delete_exactly(
     api: &Api<Secret>,
     existing: &Secret,
-    dry_run: bool,
+    writer: Writer<'_>,
 ) -> Result<(), kube::Error> {
     let name = existing.metadata.name.clone().unwrap_or_default();
-    let delete = DeleteParams {
-        dry_run,
-        preconditions: Some(Preconditions {
-            uid: existing.metadata.uid.clone(),
-            resource_version: existing.metadata.resource_version.clone(),
-        }),
-        ..DeleteParams::default()
-    };
-    api.delete(&name, &delete).await.map(|_| ())
+    let params = writer.delete_exactly(
+        existing.metadata.uid.clone(),
+        existing.metadata.resource_version.clone(),
+    );
+    api.delete(&name, &params).await.map(|_| ())
 }
 
 /// `type` is immutable, so `--force` over another type deletes (guarded by uid and
@@ -184,19 +230,18 @@ async fn recreate(
     api: &Api<Secret>,
     existing: &Secret,
     desired: &Secret,
-    post: &PostParams,
+    writer: Writer<'_>,
 ) -> Result<(Action, Secret), WriteError> {
     let name = desired.metadata.name.clone().unwrap_or_default();
-    delete_exactly(api, existing, post.dry_run).await?;
-    if post.dry_run {
+    delete_exactly(api, existing, writer).await?;
+    if writer.is_dry_run() {
         // The server kept the old object, so a dry-run create would clash with it.
-        let mut preview = desired.clone();
-        preview.metadata.namespace = existing.metadata.namespace.clone();
-        return Ok((Action::Recreated, preview));
+        return Ok(preview(desired, Decision::Recreate(existing.clone())));
     }
+    let post = writer.post();
     let mut fresh = desired.clone();
     fresh.metadata.resource_version = None;
-    match api.create(post, &fresh).await {
+    match api.create(&post, &fresh).await {
         Ok(created) => Ok((Action::Recreated, created)),
         Err(create) => {
             // The old Secret is gone: put back the object we read, as a new object.
@@ -205,7 +250,7 @@ async fn recreate(
             old.metadata.resource_version = None;
             old.metadata.managed_fields = None;
             old.metadata.creation_timestamp = None;
-            let restore = api.create(post, &old).await.err();
+            let restore = api.create(&post, &old).await.err();
             Err(WriteError::ReplaceFailed {
                 name,
                 create,

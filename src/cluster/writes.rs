@@ -1,8 +1,10 @@
-//! Changing `imagePullSecrets` on the cluster with the right patch semantics for each kind
+//! The one place that sends writes to the API (docs/dry-run.md): [`Writer`] is the only
+//! maker of kube's write parameters, and a client dry run never gets one. Here too:
+//! changing `imagePullSecrets` with the right patch semantics for each kind
 //! (docs/semantics.md §6): a strategic merge patch for pod templates, a guarded
 //! read-modify-write for ServiceAccounts, and `kubectl rollout restart`'s annotation.
 
-use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, Preconditions};
 use kube::discovery::ApiResource;
 use serde_json::{Value, json};
 
@@ -10,11 +12,102 @@ use super::Cluster;
 use super::fetch::kind_resource;
 use super::retry::{Backoff, retry_on_conflict};
 use crate::rules::kinds::{self, Kind};
+use crate::settings::{DryRun, WriteSettings};
 
+/// How a command's writes reach the API server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WriteMode {
+    /// Send them, and the server stores them.
+    Persist,
+    /// Send them with `dryRun=All`: the server validates and admits them, and stores nothing.
+    ServerDryRun,
+    /// Send nothing. Reads are allowed, so a preview can say what would change.
+    ClientDryRun,
+}
+
+/// Leave to send a write. Only [`Writer::for_mode`] makes one, and not for a client dry run,
+/// so code holding a client dry run cannot reach a POST, PUT, PATCH or DELETE: every write
+/// function takes a `Writer`, and only this type builds the parameters kube's write verbs need
+/// (tests/architecture.rs keeps them here).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct PatchOptions<'a> {
-    pub(crate) server_dry_run: bool,
-    pub(crate) field_manager: &'a str,
+pub(crate) struct Writer<'a> {
+    server_dry_run: bool,
+    field_manager: &'a str,
+}
+
+impl WriteMode {
+    /// The mode `--dry-run` asked for.
+    pub(crate) fn of(write: &WriteSettings) -> Self {
+        match write.dry_run {
+            DryRun::None => Self::Persist,
+            DryRun::Server => Self::ServerDryRun,
+            DryRun::Client => Self::ClientDryRun,
+        }
+    }
+}
+
+impl<'a> Writer<'a> {
+    /// Leave to send a command's writes: `None` in a client dry run, which previews instead.
+    pub(crate) fn for_settings(write: &'a WriteSettings) -> Option<Self> {
+        Self::for_mode(WriteMode::of(write), &write.field_manager)
+    }
+
+    /// `None` for a client dry run: the caller previews instead.
+    pub(crate) fn for_mode(mode: WriteMode, field_manager: &'a str) -> Option<Self> {
+        let server_dry_run = match mode {
+            WriteMode::Persist => false,
+            WriteMode::ServerDryRun => true,
+            WriteMode::ClientDryRun => return None,
+        };
+        Some(Self {
+            server_dry_run,
+            field_manager,
+        })
+    }
+
+    /// For what always writes (the controller, which has no dry run).
+    pub(crate) fn persist(field_manager: &'a str) -> Self {
+        Self {
+            server_dry_run: false,
+            field_manager,
+        }
+    }
+
+    /// Whether the server stores nothing (`dryRun=All`).
+    pub(crate) fn is_dry_run(self) -> bool {
+        self.server_dry_run
+    }
+
+    pub(super) fn post(self) -> PostParams {
+        PostParams {
+            dry_run: self.server_dry_run,
+            field_manager: Some(self.field_manager.to_string()),
+        }
+    }
+
+    fn patch(self) -> PatchParams {
+        PatchParams {
+            dry_run: self.server_dry_run,
+            field_manager: Some(self.field_manager.to_string()),
+            ..PatchParams::default()
+        }
+    }
+
+    /// A delete of exactly the object read: guarded by its uid and resourceVersion.
+    pub(super) fn delete_exactly(
+        self,
+        uid: Option<String>,
+        resource_version: Option<String>,
+    ) -> DeleteParams {
+        DeleteParams {
+            dry_run: self.server_dry_run,
+            preconditions: Some(Preconditions {
+                uid,
+                resource_version,
+            }),
+            ..DeleteParams::default()
+        }
+    }
 }
 
 /// Applies a strategic merge patch to a pod-template workload.
@@ -24,15 +117,24 @@ pub(crate) async fn patch_template(
     namespace: &str,
     name: &str,
     patch: &Value,
-    options: PatchOptions<'_>,
+    writer: Writer<'_>,
 ) -> Result<DynamicObject, kube::Error> {
     let api: Api<DynamicObject> = Api::namespaced_with(cluster.client.clone(), namespace, resource);
-    let params = PatchParams {
-        dry_run: options.server_dry_run,
-        field_manager: Some(options.field_manager.to_string()),
-        ..PatchParams::default()
-    };
-    api.patch(name, &params, &Patch::Strategic(patch)).await
+    api.patch(name, &writer.patch(), &Patch::Strategic(patch))
+        .await
+}
+
+/// A JSON merge patch of an object's metadata (the controller's record of what it attached).
+pub(crate) async fn patch_metadata(
+    cluster: &Cluster,
+    resource: &ApiResource,
+    namespace: &str,
+    name: &str,
+    patch: &Value,
+    writer: Writer<'_>,
+) -> Result<DynamicObject, kube::Error> {
+    let api: Api<DynamicObject> = Api::namespaced_with(cluster.client.clone(), namespace, resource);
+    api.patch(name, &writer.patch(), &Patch::Merge(patch)).await
 }
 
 /// Whether a write changed anything (a ServiceAccount may already hold what we wanted when
@@ -52,15 +154,12 @@ pub(crate) async fn update_service_account(
     namespace: &str,
     name: &str,
     change: impl Fn(&[String]) -> Vec<String>,
-    options: PatchOptions<'_>,
+    writer: Writer<'_>,
 ) -> Result<Write, kube::Error> {
     let resource = kind_resource(Kind::ServiceAccount, "v1");
     let api: Api<DynamicObject> =
         Api::namespaced_with(cluster.client.clone(), namespace, &resource);
-    let params = PostParams {
-        dry_run: options.server_dry_run,
-        field_manager: Some(options.field_manager.to_string()),
-    };
+    let params = writer.post();
     let (api, params, change) = (&api, &params, &change);
     // Many writers may be changing the same account (attach across a fleet): allow more
     // attempts than client-go's default.
@@ -87,7 +186,7 @@ pub(crate) async fn rollout_restart(
     resource: &ApiResource,
     namespace: &str,
     name: &str,
-    options: PatchOptions<'_>,
+    writer: Writer<'_>,
 ) -> Result<DynamicObject, kube::Error> {
     let now = k8s_openapi::jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -95,5 +194,5 @@ pub(crate) async fn rollout_restart(
     let patch = json!({"spec": {"template": {"metadata": {"annotations": {
         "kubectl.kubernetes.io/restartedAt": now
     }}}}});
-    patch_template(cluster, resource, namespace, name, &patch, options).await
+    patch_template(cluster, resource, namespace, name, &patch, writer).await
 }

@@ -19,6 +19,7 @@ use crate::rules::image::ImageRef;
 use crate::rules::kinds::{self, Kind};
 use crate::rules::kubelet;
 use crate::rules::pullsecret::rancher_project;
+use crate::rules::text::shell_quote;
 use crate::rules::verdict::Verdict as RegistryVerdict;
 use crate::settings::{CheckSettings, Connection};
 
@@ -27,9 +28,13 @@ use crate::settings::{CheckSettings, Connection};
 struct ObjectReport {
     namespace: String,
     object: String,
-    /// `deployment/web`: the object as a fix command names it.
+    /// `deployment/web`: the object a fix command changes. For a Pod, whose
+    /// `imagePullSecrets` cannot change, its top owner, or (a bare Pod) its ServiceAccount.
     #[serde(skip)]
     command_target: String,
+    /// A bare Pod: `pod/NAME`, which must be recreated to get what its fix attaches.
+    #[serde(skip)]
+    recreate: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     service_account: Option<String>,
     /// The pull secrets the kubelet would use, and where that list comes from.
@@ -130,6 +135,16 @@ pub(crate) async fn run(
     if let Some(timeout) = settings.probe {
         reprobe(&mut reports, timeout).await;
         verify_matched(&mut reports, &inventory, timeout).await;
+    }
+    // Pasted, a fix acts on the cluster this looked at (docs/check.md).
+    let flags = connection_flags(&connection);
+    for image in reports
+        .iter_mut()
+        .flat_map(|report| report.images.iter_mut())
+    {
+        if let Some(fix) = &image.fix {
+            image.fix = Some(diagnosis::with_connection_flags(fix, &flags));
+        }
     }
     print_reports(&reports, settings.output, printer)?;
     summary(&reports, printer);
@@ -265,16 +280,27 @@ fn report(
         probe_refusals: &BTreeMap::new(),
         now: k8s_openapi::jiff::Timestamp::now(),
     };
-    let command_target = object.kind.command_reference(&object.name);
+    let (command_target, recreate) = fix_target(found, object, &account);
     let image_reports = images
         .iter()
-        .map(|image| image_report(image, object, &pods, &inputs, &command_target, ns))
+        .map(|image| {
+            image_report(
+                image,
+                object,
+                &pods,
+                &inputs,
+                &command_target,
+                recreate.as_deref(),
+                ns,
+            )
+        })
         .collect();
     let (pull_secrets, pull_secrets_from) = inputs.effective();
     ObjectReport {
         namespace: ns.to_string(),
         object: object.reference(),
         command_target,
+        recreate,
         service_account: Some(account),
         pull_secrets,
         pull_secrets_from,
@@ -285,12 +311,68 @@ fn report(
     }
 }
 
+/// The connection flags this run was given (in a run across contexts, its context), as they
+/// go into a pasted command, shell-quoted.
+fn connection_flags(connection: &Connection) -> Vec<String> {
+    let path = |p: &std::path::PathBuf| p.to_string_lossy().into_owned();
+    [
+        ("--kubeconfig", connection.kubeconfig.as_ref().map(path)),
+        ("--context", connection.context.clone()),
+        ("--cluster", connection.cluster.clone()),
+        ("--user", connection.user.clone()),
+    ]
+    .into_iter()
+    .filter_map(|(flag, value)| Some(format!("{flag} {}", shell_quote(&value?))))
+    .collect()
+}
+
+/// What a fix for `object` changes, and for a bare Pod, the Pod to recreate afterwards.
+fn fix_target(
+    found: &NamespaceInventory,
+    object: &Object,
+    account: &str,
+) -> (String, Option<String>) {
+    if object.kind != Kind::Pod {
+        return (object.kind.command_reference(&object.name), None);
+    }
+    match found.top_owner(object) {
+        Some(owner) => (owner.kind.command_reference(&owner.name), None),
+        None => (
+            Kind::ServiceAccount.command_reference(account),
+            Some(object.kind.command_reference(&object.name)),
+        ),
+    }
+}
+
+/// The fix for `verdict`, ending, for a bare Pod, with its recreation.
+fn fix_line(
+    verdict: &Verdict,
+    image: &str,
+    command_target: &str,
+    recreate: Option<&str>,
+    ns: &str,
+) -> Option<String> {
+    // A bare Pod made before its ServiceAccount gained the Secret: only recreating it helps.
+    let target = match (recreate, verdict) {
+        (Some(pod), Verdict::PodPredatesSa { .. }) => pod,
+        _ => command_target,
+    };
+    let fix = diagnosis::fix(verdict, image, target, ns)?;
+    Some(match recreate {
+        Some(pod) if diagnosis::fix_changes_the_target(verdict) => format!(
+            "{fix}; then recreate {pod}: a Pod's imagePullSecrets cannot change after it is created"
+        ),
+        _ => fix,
+    })
+}
+
 fn image_report(
     image: &str,
     object: &Object,
     pods: &[&Object],
     inputs: &PodInputs<'_>,
     command_target: &str,
+    recreate: Option<&str>,
     ns: &str,
 ) -> ImageReport {
     let mut verdict = diagnosis::diagnose(image, inputs);
@@ -304,7 +386,7 @@ fn image_report(
     {
         verdict = stale;
     }
-    let fix = diagnosis::fix(&verdict, image, command_target, ns);
+    let fix = fix_line(&verdict, image, command_target, recreate, ns);
     ImageReport {
         image: image.to_string(),
         detail: verdict.detail(),
@@ -359,6 +441,7 @@ fn service_account_report(
         namespace: ns.to_string(),
         object: account.reference(),
         command_target: account.kind.command_reference(&account.name),
+        recreate: None,
         service_account: None,
         pull_secrets: names,
         pull_secrets_from: PullSecretSource::ServiceAccount,
@@ -413,10 +496,11 @@ async fn reprobe(reports: &mut [ObjectReport], timeout: std::time::Duration) {
                     evidence: format!("the registry refused an anonymous pull ({why})"),
                 };
                 image.detail = image.verdict.detail();
-                image.fix = diagnosis::fix(
+                image.fix = fix_line(
                     &image.verdict,
                     &image.image,
                     &report.command_target,
+                    report.recreate.as_deref(),
                     &report.namespace,
                 );
             }
@@ -506,10 +590,11 @@ async fn verify_matched(
             };
             image.verdict = verdict;
             image.detail = image.verdict.detail();
-            image.fix = diagnosis::fix(
+            image.fix = fix_line(
                 &image.verdict,
                 &image.image,
                 &report.command_target,
+                report.recreate.as_deref(),
                 &report.namespace,
             );
         }

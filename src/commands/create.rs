@@ -5,18 +5,22 @@ use anyhow::Context;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 
+use super::Withheld;
 use crate::cluster::fetch::{self, Query};
 use crate::cluster::inventory::{self, Wants};
 use crate::cluster::secrets::{self, Known, WriteError, WriteOptions};
+use crate::cluster::writes::WriteMode;
 use crate::cluster::{self, ApiError, Cluster};
 use crate::credentials::{self, Credential};
-use crate::error::ExitStatus;
+use crate::error::{ExitStatus, UsageError};
 use crate::output::{self, ResultRow, Written};
 use crate::printer::Printer;
 use crate::reconcile;
 use crate::references::{self, Change, Plan};
-use crate::rules::pullsecret::build_secret;
+use crate::rules::expiry::{self, Freshness};
+use crate::rules::pullsecret::{build_secret, keeping_other_registries, recorded_registries};
 use crate::rules::scope::RecordedScope;
+use crate::rules::text::shell_quote;
 use crate::settings::{Connection, CreateSettings, DryRun, NamespaceScope};
 
 /// Why the Secret could not be written in one namespace.
@@ -50,17 +54,92 @@ type NamespaceResult = (String, Result<(secrets::Action, Secret), NamespaceError
 /// `--from-secret`, whose credentials each cluster holds.
 pub(crate) async fn read_local(
     settings: &CreateSettings,
+    several_contexts: bool,
     printer: &Printer,
 ) -> anyhow::Result<Option<Vec<Credential>>> {
     if settings.from_secret.is_some() {
         return Ok(None);
     }
     let credentials = super::local_credentials(&settings.lookup, printer)?;
+    refuse_personal_fan_out(settings, several_contexts, &credentials)?;
+    refuse_expired(settings, &credentials, printer)?;
     if let Some(transport) = &settings.verify {
-        super::verify_before_writing(&credentials, transport, "nothing was written", printer)
-            .await?;
+        super::verify_before_writing(&credentials, transport, Withheld::Secret, printer).await?;
     }
     Ok(Some(credentials))
+}
+
+/// Every login on this machine (a personal Docker Hub account, a GitHub token with repository
+/// scopes) copied into many namespaces is readable by anyone who can read Secrets in any of
+/// them: with no `--server`, a fan-out must be asked for (`--all-registries`; docs/create.md).
+fn refuse_personal_fan_out(
+    settings: &CreateSettings,
+    several_contexts: bool,
+    credentials: &[Credential],
+) -> Result<(), UsageError> {
+    let lookup = &settings.lookup;
+    let chose_registries = !lookup.servers.is_empty() || lookup.explicit.is_some();
+    let fans_out = several_contexts || !settings.scope.is_single_namespace();
+    if chose_registries || !fans_out || settings.all_registries || credentials.is_empty() {
+        return Ok(());
+    }
+    let servers: Vec<String> = credentials
+        .iter()
+        .map(|c| format!("--server {}", shell_quote(&c.registry.to_string())))
+        .collect();
+    Err(UsageError(format!(
+        "no --server given, so this would copy every login found here ({}) into {}; name the          registries to copy ({}), or pass --all-registries if every one is meant. Nothing was written",
+        credentials
+            .iter()
+            .map(|c| c.registry.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        if several_contexts {
+            "several contexts"
+        } else {
+            "several namespaces"
+        },
+        servers.join(" ")
+    )))
+}
+
+/// A token that has expired (a JWT's `exp`, an ECR token's `expiration`) would only fail every
+/// pull: refused unless `--allow-expired`, and a warning when it expires within the hour.
+fn refuse_expired(
+    settings: &CreateSettings,
+    credentials: &[Credential],
+    printer: &Printer,
+) -> anyhow::Result<()> {
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let mut expired = Vec::new();
+    for credential in credentials {
+        let Some(at) = expiry::expiry_of(credential.password.expose()) else {
+            continue;
+        };
+        match expiry::freshness(at, now) {
+            Freshness::Valid => {}
+            Freshness::Expiring => printer.warning(format!(
+                "the login for {} expires at {at}, within the hour: pods that start after that cannot pull with it",
+                credential.registry
+            )),
+            Freshness::Expired if settings.allow_expired => printer.warning(format!(
+                "the login for {} expired at {at}; writing it anyway (--allow-expired)",
+                credential.registry
+            )),
+            Freshness::Expired => expired.push(format!("{} at {at}", credential.registry)),
+        }
+    }
+    if !expired.is_empty() {
+        let one = expired.len() == 1;
+        anyhow::bail!(
+            "{} expired ({}): the kubelet cannot pull with {}; get a new token (docker login, or \
+             the cloud's CLI) and run this again, or pass --allow-expired. Nothing was written",
+            if one { "a login has" } else { "logins have" },
+            expired.join(", "),
+            if one { "it" } else { "them" }
+        );
+    }
+    Ok(())
 }
 
 /// Writes the Secret in the context `connection` names, from `local` (see [`read_local`]).
@@ -87,14 +166,10 @@ pub(crate) async fn run(
                     credential.registry, credential.origin
                 ));
             }
+            refuse_expired(settings, &credentials, printer)?;
             if let Some(transport) = &settings.verify {
-                super::verify_before_writing(
-                    &credentials,
-                    transport,
-                    "nothing was written",
-                    printer,
-                )
-                .await?;
+                super::verify_before_writing(&credentials, transport, Withheld::Secret, printer)
+                    .await?;
             }
             credentials
         }
@@ -108,14 +183,37 @@ pub(crate) async fn run(
     let several = namespaces.len() > 1;
     let results: Vec<NamespaceResult> = match &cluster {
         None => preview_all(settings, &credentials, &recorded, namespaces),
-        Some(cluster) => write_all(cluster, settings, &credentials, &recorded, namespaces).await,
+        Some(cluster) => {
+            let results = write_all(
+                cluster,
+                settings,
+                &credentials,
+                &recorded,
+                namespaces.clone(),
+            )
+            .await;
+            if previews_offline(settings) && results.iter().all(|(_, r)| is_unreachable(r)) {
+                // Like kubectl's, a client dry run of named namespaces works without a
+                // cluster; it just cannot tell `created` from `configured` or `unchanged`.
+                printer.warning(
+                    "could not reach the cluster to see what exists: showing the Secret as it would be created",
+                );
+                preview_all(settings, &credentials, &recorded, namespaces)
+            } else {
+                results
+            }
+        }
     };
     let written: Vec<String> = results
         .iter()
         .filter(|(_, result)| result.is_ok())
         .map(|(ns, _)| ns.clone())
         .collect();
-    let status = report(settings, results, several, printer)?;
+    let written_keys: Vec<String> = credentials
+        .iter()
+        .map(|c| c.registry.secret_key())
+        .collect();
+    let status = report(settings, results, &written_keys, several, printer)?;
     let (Some(cluster), false) = (&cluster, settings.attach.is_empty()) else {
         return Ok(status);
     };
@@ -127,22 +225,41 @@ pub(crate) async fn run(
     })
 }
 
-/// The namespaces to write to, and the cluster unless this is a client-side dry run with
-/// known namespaces: that never contacts the cluster, like kubectl's.
+/// A client dry run of named namespaces needs no cluster, like kubectl's: it reads what
+/// exists when it can, to print the verb the real run would (docs/dry-run.md), and previews
+/// offline when there is no cluster to ask.
+fn previews_offline(settings: &CreateSettings) -> bool {
+    settings.write.dry_run == DryRun::Client
+        && settings.scope.names_namespaces()
+        && settings.from_secret.is_none()
+}
+
+/// A namespace that could not be read because no server answered (no HTTP status).
+fn is_unreachable(result: &Result<(secrets::Action, Secret), NamespaceError>) -> bool {
+    matches!(
+        result,
+        Err(NamespaceError::Api(ApiError { status: None, .. }))
+    )
+}
+
+/// The namespaces to write to, and the cluster, if there is one to read (see
+/// [`previews_offline`]).
 async fn target_namespaces(
     settings: &CreateSettings,
     connection: &Connection,
     printer: &Printer,
 ) -> anyhow::Result<(Option<Cluster>, Vec<String>)> {
-    let offline = settings.write.dry_run == DryRun::Client
-        && settings.scope.names_namespaces()
-        && settings.from_secret.is_none();
-    let (cluster, namespaces) = if offline {
+    let (cluster, namespaces) = if previews_offline(settings) {
         let namespaces = match &settings.scope.namespaces {
             NamespaceScope::Named(names) => names.clone(),
             _ => vec![cluster::context_namespace(connection)],
         };
-        (None, namespaces)
+        // No kubeconfig, or one that names no usable cluster: nothing to read.
+        let cluster = match cluster::read_kubeconfig(connection) {
+            Ok(_) => cluster::connect(connection, printer).await.ok(),
+            Err(_) => None,
+        };
+        (cluster, namespaces)
     } else {
         let (cluster, namespaces) =
             cluster::connect_in(connection, &settings.scope, printer).await?;
@@ -225,7 +342,7 @@ async fn write_all(
         })
         .collect();
     let options = WriteOptions {
-        server_dry_run: settings.write.dry_run == DryRun::Server,
+        mode: WriteMode::of(&settings.write),
         force: settings.force,
         field_manager: &settings.write.field_manager,
     };
@@ -236,7 +353,15 @@ async fn write_all(
             "namespaces",
             |(ns, known)| async move {
                 let api: Api<Secret> = Api::namespaced(cluster.client.clone(), &ns);
-                let desired = build_secret(&settings.name, Some(&ns), credentials, Some(recorded));
+                let built = build_secret(&settings.name, Some(&ns), credentials, Some(recorded));
+                // Registries the Secret holds that this run does not write are kept, unless
+                // --replace (docs/create.md).
+                let desired = |current: Option<&Secret>| match current {
+                    Some(existing) if !settings.replace => {
+                        keeping_other_registries(existing, built.clone())
+                    }
+                    _ => built.clone(),
+                };
                 secrets::write(&api, &desired, known?, options)
                     .await
                     .map_err(|e| match e {
@@ -280,14 +405,34 @@ async fn name_users_of_failed_replacements(cluster: &Cluster, results: &mut [Nam
     }
 }
 
+/// Prints each namespace's line (or object), what each existing Secret kept, and a summary.
 fn report(
     settings: &CreateSettings,
     results: Vec<NamespaceResult>,
+    written_keys: &[String],
     several: bool,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     let mut rows = Vec::new();
     for (namespace, result) in results {
+        if let Ok((secrets::Action::Configured | secrets::Action::Unchanged, secret)) = &result {
+            let kept: Vec<String> = recorded_registries(secret)
+                .into_iter()
+                .filter(|key| !written_keys.contains(key))
+                .collect();
+            if !kept.is_empty() {
+                let place = if several {
+                    format!(" in namespace {namespace}")
+                } else {
+                    String::new()
+                };
+                printer.note(format!(
+                    "secret/{}{place} kept {}, which this run did not write (--replace drops them)",
+                    settings.name,
+                    kept.join(", ")
+                ));
+            }
+        }
         let outcome = match result {
             Ok((action, secret)) => Ok(Written {
                 tally: action.verb().to_string(),

@@ -6,13 +6,14 @@ use kube::api::Api;
 
 use crate::cluster::fetch::{self, Query};
 use crate::cluster::secrets;
+use crate::cluster::writes::Writer;
 use crate::cluster::{self, Cluster};
 use crate::error::ExitStatus;
 use crate::output::{self, ResultRow, Written};
 use crate::printer::Printer;
 use crate::reconcile;
 use crate::rules::pullsecret::{is_managed, rancher_project};
-use crate::settings::{Connection, DeleteSettings, DryRun};
+use crate::settings::{Connection, DeleteSettings};
 
 /// One namespace's lines: the references removed, then the Secret.
 type NamespaceRows = Vec<ResultRow<String>>;
@@ -103,11 +104,12 @@ async fn delete_in(
             }
         }
     }
-    let deleted = match settings.write.dry_run {
-        DryRun::Client => Ok(()),
-        dry_run => {
+    let deleted = match Writer::for_settings(&settings.write) {
+        // A client dry run deletes nothing.
+        None => Ok(()),
+        Some(writer) => {
             let api: Api<Secret> = Api::namespaced(cluster.client.clone(), namespace);
-            secrets::delete_exactly(&api, &existing, dry_run == DryRun::Server)
+            secrets::delete_exactly(&api, &existing, writer)
                 .await
                 .map_err(|e| cluster.api_error(&e).to_string())
         }

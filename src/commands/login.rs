@@ -27,13 +27,8 @@ pub(crate) async fn login(
             email: None,
             origin: Origin::Explicit,
         };
-        super::verify_before_writing(
-            &[credential],
-            transport,
-            "the login was not stored",
-            printer,
-        )
-        .await?;
+        super::verify_before_writing(&[credential], transport, super::Withheld::Login, printer)
+            .await?;
     }
     let login = StoredLogin {
         // docker's own key for the registry, so `credsStore: regcred` finds it.

@@ -71,10 +71,20 @@ pub(crate) fn local_credentials(
 
 /// `create --verify` and `login`: every login must be VALID at its registry, or nothing is
 /// written; the error names each registry that said otherwise, and why.
+/// What a failed verification withholds, which also decides the advice: `login` is itself
+/// the logging in that the usual advice would send the user to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Withheld {
+    /// `create --verify`: the Secret.
+    Secret,
+    /// `login`: the keychain entry.
+    Login,
+}
+
 pub(crate) async fn verify_before_writing(
     credentials: &[Credential],
     transport: &TransportSettings,
-    withheld: &str,
+    withheld: Withheld,
     printer: &Printer,
 ) -> anyhow::Result<()> {
     let transport = Transport::new(transport)?;
@@ -96,11 +106,12 @@ pub(crate) async fn verify_before_writing(
                 credential.registry, outcome.reason
             ));
         } else {
-            let fix = outcome
-                .verdict
-                .fix()
-                .map(|f| format!("; {f}"))
-                .unwrap_or_default();
+            let fix = match withheld {
+                Withheld::Secret => outcome.verdict.fix(),
+                Withheld::Login => outcome.verdict.fix_when_logging_in(),
+            }
+            .map(|f| format!("; {f}"))
+            .unwrap_or_default();
             refused.push(format!(
                 "{}: {} ({}){fix}",
                 credential.registry, outcome.verdict, outcome.reason
@@ -111,7 +122,11 @@ pub(crate) async fn verify_before_writing(
         return Ok(());
     }
     anyhow::bail!(
-        "{withheld}: {} not verified:\n  - {}",
+        "{}: {} not verified:\n  - {}",
+        match withheld {
+            Withheld::Secret => "nothing was written",
+            Withheld::Login => "the login was not stored",
+        },
         if refused.len() == 1 {
             "a login was"
         } else {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use super::{Trigger, forward};
 use crate::cluster::Cluster;
 use crate::cluster::fetch::{self, kind_resource};
-use crate::cluster::writes::{PatchOptions, patch_template, update_service_account};
+use crate::cluster::writes::{Writer, patch_metadata, patch_template, update_service_account};
 use crate::references::{Candidate, auto_names};
 use crate::rules::kinds::{self, Kind};
 use crate::rules::kubelet;
@@ -176,10 +176,7 @@ pub(crate) async fn attach(
     let seen: HashSet<String> = recorded.iter().cloned().collect();
     recorded.extend(missing.iter().filter(|n| !seen.contains(*n)).cloned());
     let record = json!({"metadata": {"annotations": {ATTACHED_ANNOTATION: recorded.join(",")}}});
-    let options = PatchOptions {
-        server_dry_run: false,
-        field_manager: &write.field_manager,
-    };
+    let writer = Writer::persist(&write.field_manager);
     let reference = key.kind.reference(&key.name);
     let written = if key.kind == Kind::ServiceAccount {
         // An atomic list: a guarded read-modify-write (docs/semantics.md §6), then the record.
@@ -189,11 +186,20 @@ pub(crate) async fn attach(
             &key.namespace,
             &key.name,
             move |existing| kinds::with_names(existing, &added),
-            options,
+            writer,
         )
         .await
         {
-            Ok(_) => patch_metadata(cluster, key, &record, options).await,
+            Ok(_) => patch_metadata(
+                cluster,
+                &kind_resource(Kind::ServiceAccount, "v1"),
+                &key.namespace,
+                &key.name,
+                &record,
+                writer,
+            )
+            .await
+            .map(|_| ()),
             Err(error) => Err(error),
         }
     } else {
@@ -207,7 +213,7 @@ pub(crate) async fn attach(
             &key.namespace,
             &key.name,
             &patch,
-            options,
+            writer,
         )
         .await
         .map(|_| ())
@@ -222,25 +228,6 @@ pub(crate) async fn attach(
             "error"
         }
     }
-}
-
-/// Records what auto-attach added on a ServiceAccount's metadata.
-async fn patch_metadata(
-    cluster: &Cluster,
-    key: &WorkloadKey,
-    patch: &Value,
-    options: PatchOptions<'_>,
-) -> Result<(), kube::Error> {
-    let resource = kind_resource(Kind::ServiceAccount, "v1");
-    let api: Api<DynamicObject> =
-        Api::namespaced_with(cluster.client.clone(), &key.namespace, &resource);
-    let params = PatchParams {
-        field_manager: Some(options.field_manager.to_string()),
-        ..PatchParams::default()
-    };
-    api.patch(&key.name, &params, &Patch::Merge(patch))
-        .await
-        .map(|_| ())
 }
 
 /// Deep-merges `from` into `into` (objects only).

@@ -401,6 +401,44 @@ pub(crate) fn is_auth_failure(message: &str, image: &str) -> bool {
         .any(|needle| lower.contains(needle))
 }
 
+/// `fix` with the connection flags of the run (`--context 'c2'`, `--kubeconfig …`), after
+/// each `kubectl regcred` and each other `kubectl` in it, so that a pasted fix acts on the
+/// cluster that was checked, not on the current context.
+pub(crate) fn with_connection_flags(fix: &str, flags: &[String]) -> String {
+    if flags.is_empty() {
+        return fix.to_string();
+    }
+    let flags = flags.join(" ");
+    let mut out = String::with_capacity(fix.len() + flags.len() * 2);
+    let mut rest = fix;
+    while let Some(at) = rest.find("kubectl ") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + "kubectl ".len()..];
+        let (command, remaining) = match after.strip_prefix("regcred ") {
+            Some(remaining) => ("kubectl regcred ", remaining),
+            None => ("kubectl ", after),
+        };
+        out.push_str(command);
+        out.push_str(&flags);
+        out.push(' ');
+        rest = remaining;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether `verdict`'s fix attaches a Secret to its target (which a bare Pod only gets when it
+/// is recreated).
+pub(crate) fn fix_changes_the_target(verdict: &Verdict) -> bool {
+    matches!(
+        verdict,
+        Verdict::Anonymous
+            | Verdict::NoCredential { .. }
+            | Verdict::SaSecretsIgnored { .. }
+            | Verdict::NotAttached { .. }
+    )
+}
+
 /// The one-line fix for a verdict; `target` is `kind/name` as kubectl spells it.
 pub(crate) fn fix(verdict: &Verdict, image: &str, target: &str, namespace: &str) -> Option<String> {
     // Every value comes from the cluster: quoted, so a pasted fix runs only what it says.
@@ -442,7 +480,7 @@ pub(crate) fn fix(verdict: &Verdict, image: &str, target: &str, namespace: &str)
         }
         Verdict::PodPredatesSa { .. } if target.starts_with("pod/") => {
             format!(
-                "recreate the pod (kubectl delete {target} -n {namespace}, if a controller owns it)"
+                "recreate the pod from its manifest (kubectl delete {target} -n {namespace}, then create it again): a Pod takes its ServiceAccount's Secrets only when it is created"
             )
         }
         Verdict::PodPredatesSa { .. } => format!("kubectl rollout restart {target} -n {namespace}"),
@@ -568,6 +606,26 @@ pub(crate) fn secret_health(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connection_flags_follow_each_kubectl_of_a_fix() {
+        let flags = vec!["--context 'c2'".to_string()];
+        assert_eq!(
+            with_connection_flags("kubectl regcred attach x deployment/web -n a", &flags),
+            "kubectl regcred --context 'c2' attach x deployment/web -n a"
+        );
+        assert_eq!(
+            with_connection_flags(
+                "recreate it (kubectl delete pod/p -n a, then kubectl regcred check -n a)",
+                &flags
+            ),
+            "recreate it (kubectl --context 'c2' delete pod/p -n a, then kubectl regcred --context 'c2' check -n a)"
+        );
+        assert_eq!(
+            with_connection_flags("kubectl regcred sync x", &[]),
+            "kubectl regcred sync x"
+        );
+    }
 
     fn keys(server: &str, user: &str, pass: bool) -> SecretState {
         SecretState::Keys(vec![KeyEntry {

@@ -72,6 +72,16 @@ impl Kind {
         }
     }
 
+    /// Whether an object whose controller (`ownerReferences[].controller`) is of kind
+    /// `controller` and API group `group` follows a workload of one of the `handled` kinds:
+    /// a Deployment rewrites its ReplicaSets' templates, a CronJob stamps out its Jobs, so
+    /// writing to the owned object is undone or refused. Its owner is changed instead.
+    pub(crate) fn follows_handled_owner(group: &str, controller: &str, handled: &[Kind]) -> bool {
+        handled
+            .iter()
+            .any(|kind| kind.kind_name() == controller && kind.group() == group)
+    }
+
     /// `deployment`: the lowercase singular kubectl accepts and shows in commands.
     pub(crate) fn singular(self) -> String {
         self.kind_name().to_ascii_lowercase()
@@ -311,6 +321,25 @@ pub(crate) fn with_pull_secrets(kind: Kind, object: &Value, names: &[String]) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn owned_objects_follow_a_handled_owner_of_the_same_group_only() {
+        let handled = [Kind::Deployment, Kind::CronJob, Kind::ReplicaSet, Kind::Job];
+        assert!(Kind::follows_handled_owner("apps", "Deployment", &handled));
+        assert!(Kind::follows_handled_owner("batch", "CronJob", &handled));
+        // Another group's "Deployment" (a CRD) is no workload of ours.
+        assert!(!Kind::follows_handled_owner(
+            "example.com",
+            "Deployment",
+            &handled
+        ));
+        // An owner kind not being changed in this run: the object is changed itself.
+        assert!(!Kind::follows_handled_owner(
+            "apps",
+            "Deployment",
+            &[Kind::ReplicaSet]
+        ));
+    }
 
     #[test]
     fn kinds_accept_kubectls_spellings() {

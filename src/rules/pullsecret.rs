@@ -135,6 +135,85 @@ pub(crate) fn build_secret(
     }
 }
 
+/// `create` over a Secret of ours that already holds registries this run does not write:
+/// `desired` plus those registries, entries and records as they were, so that adding one
+/// registry never drops another (docs/create.md; `--replace` skips this). Anything that is not
+/// a readable pull Secret of ours gives `desired` unchanged.
+pub(crate) fn keeping_other_registries(existing: &Secret, desired: Secret) -> Secret {
+    let auths = |s: &Secret| -> Option<serde_json::Map<String, serde_json::Value>> {
+        let bytes = s.data.as_ref()?.get(DOCKERCONFIGJSON_KEY)?;
+        let payload: serde_json::Value = serde_json::from_slice(&bytes.0).ok()?;
+        payload.get("auths")?.as_object().cloned()
+    };
+    if !is_managed(existing) || !is_pull_secret_type(existing) {
+        return desired;
+    }
+    let (Some(old), Some(new)) = (auths(existing), auths(&desired)) else {
+        return desired;
+    };
+    let kept: Vec<&String> = old.keys().filter(|key| !new.contains_key(*key)).collect();
+    if kept.is_empty() {
+        return desired;
+    }
+    // Keys in the order kubectl renders them (sorted), as render_dockerconfigjson does.
+    let mut merged: BTreeMap<String, serde_json::Value> = new.into_iter().collect();
+    for key in &kept {
+        merged.insert((*key).clone(), old[key.as_str()].clone());
+    }
+    let payload = serde_json::json!({ "auths": merged });
+    let mut secret = desired;
+    secret.data = Some(BTreeMap::from([(
+        DOCKERCONFIGJSON_KEY.to_string(),
+        ByteString(serde_json::to_vec(&payload).expect("JSON serializes")),
+    )]));
+    let annotations = secret
+        .metadata
+        .annotations
+        .get_or_insert_with(BTreeMap::new);
+    annotations.insert(
+        REGISTRIES_ANNOTATION.to_string(),
+        merged.keys().cloned().collect::<Vec<_>>().join(","),
+    );
+    // Where each kept registry came from, and when it expires, stay recorded.
+    for record in [SOURCES_ANNOTATION, EXPIRES_ANNOTATION] {
+        let read = |s: &Secret| -> BTreeMap<String, String> {
+            annotation(s, record)
+                .and_then(|json| serde_json::from_str(json).ok())
+                .unwrap_or_default()
+        };
+        let old_record = read(existing);
+        let mut record_map = read(&secret);
+        for key in &kept {
+            if let Some(value) = old_record.get(key.as_str()) {
+                record_map.insert((*key).clone(), value.clone());
+            }
+        }
+        if !record_map.is_empty() {
+            let annotations = secret
+                .metadata
+                .annotations
+                .get_or_insert_with(BTreeMap::new);
+            annotations.insert(
+                record.to_string(),
+                serde_json::to_string(&record_map).expect("strings serialize"),
+            );
+        }
+    }
+    secret
+}
+
+/// The registry keys a Secret of ours records holding.
+pub(crate) fn recorded_registries(secret: &Secret) -> Vec<String> {
+    annotation(secret, REGISTRIES_ANNOTATION)
+        .map(|list| {
+            list.split(',')
+                .filter(|key| !key.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub(crate) fn is_managed(secret: &Secret) -> bool {
     label(secret, MANAGED_BY_LABEL) == Some(MANAGER)
 }
@@ -335,6 +414,57 @@ mod tests {
             email: email.map(str::to_string),
             origin: Origin::Explicit,
         }
+    }
+
+    fn payload(secret: &Secret) -> String {
+        String::from_utf8(
+            secret.data.as_ref().unwrap()[DOCKERCONFIGJSON_KEY]
+                .0
+                .clone(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn create_over_our_secret_keeps_the_registries_it_does_not_write() {
+        let existing = build_secret(
+            "regcred",
+            Some("a"),
+            &[
+                credential("ghcr.io", "gh", "old", None),
+                credential("quay.io", "robot", "old", None),
+            ],
+            None,
+        );
+        let desired = build_secret(
+            "regcred",
+            Some("a"),
+            &[credential("quay.io", "robot", "new", None)],
+            None,
+        );
+        let merged = keeping_other_registries(&existing, desired.clone());
+        assert_eq!(
+            payload(&merged),
+            r#"{"auths":{"ghcr.io":{"username":"gh","password":"old","auth":"Z2g6b2xk"},"quay.io":{"username":"robot","password":"new","auth":"cm9ib3Q6bmV3"}}}"#
+        );
+        assert_eq!(recorded_registries(&merged), ["ghcr.io", "quay.io"]);
+        assert_eq!(recorded_sources(&merged).len(), 2);
+        // Merging again changes nothing: a second run is `unchanged`.
+        assert!(is_up_to_date(
+            &merged,
+            &keeping_other_registries(&merged, desired.clone())
+        ));
+        // Nothing to keep, or not ours: desired as it is.
+        let same = build_secret(
+            "regcred",
+            Some("a"),
+            &[credential("quay.io", "robot", "x", None)],
+            None,
+        );
+        assert_eq!(keeping_other_registries(&same, desired.clone()), desired);
+        let mut theirs = existing.clone();
+        theirs.metadata.labels = None;
+        assert_eq!(keeping_other_registries(&theirs, desired.clone()), desired);
     }
 
     #[test]

@@ -128,6 +128,15 @@ impl Scope {
         self.namespaces.names_namespaces()
     }
 
+    /// Whether the scope is one namespace: the context's, or a single one named.
+    pub(crate) fn is_single_namespace(&self) -> bool {
+        match &self.namespaces {
+            NamespaceScope::Context => true,
+            NamespaceScope::Named(names) => names.len() == 1,
+            NamespaceScope::All | NamespaceScope::Selector(_) => false,
+        }
+    }
+
     /// Whether a namespace the server listed for this scope belongs in it. Named namespaces
     /// are in scope even when they are system ones; exclusions always apply.
     pub(crate) fn admits(&self, namespace: &str) -> bool {

@@ -39,6 +39,16 @@ impl Verdict {
         }
     }
 
+    /// What to do about it when the failure came from `login` itself, which "log in again"
+    /// would only send the user back to.
+    pub(crate) fn fix_when_logging_in(self) -> Option<&'static str> {
+        match self {
+            Self::BadCredentials => Some("check the username and the password or token given"),
+            Self::Expired => Some("get a new token and log in with it"),
+            other => other.fix(),
+        }
+    }
+
     /// What to do about it, for the human output.
     pub(crate) fn fix(self) -> Option<&'static str> {
         match self {

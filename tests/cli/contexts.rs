@@ -1,4 +1,5 @@
-//! Running in several contexts without a cluster: client-side dry runs (which never connect),
+//! Running in several contexts without a cluster: client-side dry runs (which preview
+//! offline when no cluster answers),
 //! refusals before anything is written, selection errors, unreachable servers, completion.
 
 use predicates::prelude::*;
@@ -42,6 +43,8 @@ fn a_client_dry_run_in_several_contexts_prints_one_list_whose_items_name_their_c
             "dev,/^prod-/",
             "-n",
             "team-b",
+            "--server",
+            "quay.io",
             "--dry-run=client",
             "-o",
             "json",
@@ -76,6 +79,8 @@ fn lines_carry_their_context_and_the_summary_adds_up() {
                 "^prod-us",
                 "--namespaces",
                 "a,b",
+                "--server",
+                "quay.io",
                 "--dry-run=client"
             ]
         ),
@@ -113,7 +118,17 @@ fn writing_to_several_contexts_without_a_terminal_needs_yes_and_connects_nowhere
     let env = TestEnv::new();
     crate::regcred_snapshot!(
         env,
-        cmd(&env, &["create", "x", "--context", "dev,prod-eu"]),
+        cmd(
+            &env,
+            &[
+                "create",
+                "x",
+                "--server",
+                "quay.io",
+                "--context",
+                "dev,prod-eu"
+            ]
+        ),
         "contexts_write_needs_yes"
     );
     // With --yes it goes ahead: each closed port is its own failure, and exit 1.
@@ -135,7 +150,7 @@ fn writing_to_several_contexts_without_a_terminal_needs_yes_and_connects_nowhere
         predicate::str::contains("error: prod-eu: ")
             .and(predicate::str::contains("error: prod-us: "))
             .and(predicate::str::contains(
-                "2 contexts: 0 succeeded, 2 failed (prod-eu, prod-us)",
+                "2 contexts: 0 succeeded, 2 reported problems (prod-eu, prod-us)",
             )),
     );
 }

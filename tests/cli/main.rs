@@ -505,6 +505,8 @@ fn several_namespaces_print_a_list_and_name_output() {
         "x",
         "--namespaces",
         "a,b",
+        "--server",
+        "quay.io",
         "--dry-run=client",
         "-o",
         "json",
@@ -516,6 +518,8 @@ fn several_namespaces_print_a_list_and_name_output() {
         "x",
         "--namespaces",
         "a,b",
+        "--server",
+        "quay.io",
         "--dry-run=client",
         "-o",
         "name",
@@ -525,7 +529,15 @@ fn several_namespaces_print_a_list_and_name_output() {
     .stdout("secret/x\nsecret/x\n");
     regcred_snapshot!(
         env,
-        env.cmd(&["create", "x", "--namespaces", "a,b", "--dry-run=client"]),
+        env.cmd(&[
+            "create",
+            "x",
+            "--namespaces",
+            "a,b",
+            "--server",
+            "quay.io",
+            "--dry-run=client"
+        ]),
         "several_namespaces_lines"
     );
     // --quiet keeps the result lines and drops the summary and the sources.
@@ -536,6 +548,8 @@ fn several_namespaces_print_a_list_and_name_output() {
             "x",
             "--namespaces",
             "a,b",
+            "--server",
+            "quay.io",
             "--dry-run=client",
             "-q"
         ]),
@@ -1185,4 +1199,63 @@ fn the_committed_man_pages_are_generated_from_the_cli() {
         let page = format!("kubectl-regcred-{command}.1");
         assert!(names(&out).contains(&page), "no man page for {command}");
     }
+}
+
+/// A JWT whose `exp` is `seconds_from_now` away.
+fn jwt_expiring_in(seconds_from_now: i64) -> String {
+    use base64::Engine;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let part = |text: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text);
+    format!(
+        "{}.{}.{}",
+        part(r#"{"alg":"RS256"}"#),
+        part(&format!(r#"{{"exp":{}}}"#, now + seconds_from_now)),
+        part("sig")
+    )
+}
+
+/// An expired token is refused before anything is written (exit 1, `--allow-expired` to
+/// override); one that expires within the hour is written with a warning (docs/create.md).
+#[test]
+fn an_expired_token_is_refused_and_one_expiring_soon_is_a_warning() {
+    let env = TestEnv::new();
+    let create = |token: String, extra: &[&str]| {
+        let mut args = vec![
+            "create",
+            "x",
+            "--server",
+            "quay.io",
+            "--username",
+            "robot",
+            "--password-stdin",
+            "--dry-run=client",
+        ];
+        args.extend_from_slice(extra);
+        env.cmd(&args).write_stdin(token).output().unwrap()
+    };
+    let out = create(jwt_expiring_in(-60), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("\nerror: a login has expired (quay.io at "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("--allow-expired") && !stderr.contains("eyJ"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+
+    let out = create(jwt_expiring_in(-60), &["--allow-expired"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("writing it anyway (--allow-expired)"));
+
+    let out = create(jwt_expiring_in(1800), &[]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("within the hour"));
+    let out = create(jwt_expiring_in(7200), &[]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("expire"));
 }

@@ -262,8 +262,8 @@ CSV
     --advertise-client-urls "http://127.0.0.1:$etcd_port" --listen-peer-urls "http://127.0.0.1:$peer_port" \
     >"$dir/etcd.log" 2>&1 &
   echo $! >"$dir/etcd.pid"
-  # An audit log of Secret lists and writes, so tests can see which Secrets a command asked
-  # for and count its writes per namespace.
+  # An audit log of Secret lists and of writes to what we touch, so tests can see which
+  # Secrets a command asked for, count its writes, and prove a dry run wrote nothing.
   cat >"$dir/audit-policy.yaml" <<POLICY
 apiVersion: audit.k8s.io/v1
 kind: Policy
@@ -272,6 +272,12 @@ rules:
 - level: Metadata
   verbs: [list, create, update, patch, delete]
   resources: [{group: "", resources: [secrets]}]
+- level: Metadata
+  verbs: [create, update, patch, delete]
+  resources:
+  - {group: "", resources: [serviceaccounts, pods]}
+  - {group: apps, resources: [deployments, daemonsets, statefulsets, replicasets]}
+  - {group: batch, resources: [jobs, cronjobs]}
 - level: None
 POLICY
   "$bin/kube-apiserver" --etcd-servers="http://127.0.0.1:$etcd_port" --secure-port="$api_port" \

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::harness::{E2e, free_port, secret_writes, text};
 
 /// The first cluster's E2e, with the merged kubeconfig (current context `c1`).
-fn fleet() -> E2e {
+pub(crate) fn fleet() -> E2e {
     let first = E2e::new();
     let second = std::env::var_os("REGCRED_E2E_SECOND_KUBECONFIG")
         .map(PathBuf::from)

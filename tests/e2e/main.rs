@@ -6,6 +6,7 @@ mod attach;
 mod check;
 mod contexts;
 mod docs;
+mod dryrun;
 mod harness;
 mod keychain;
 #[path = "../shared/markdown.rs"]
@@ -554,4 +555,207 @@ spec:
     let secret = e2e.get_json(&["secret", "regcred", "-n", &ns]);
     assert_eq!(secret["type"], "Opaque");
     assert_eq!(secret["data"]["a"], "Yg==");
+}
+
+/// `create NAME --server X` over our Secret adds X and keeps the registries it already held,
+/// saying so; `--replace` makes it hold exactly this run's (docs/create.md).
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn create_adds_a_registry_and_keeps_the_others_unless_replace() {
+    let e2e = E2e::new();
+    let ns = e2e.namespace("merge");
+    let registries = |e2e: &E2e| -> Vec<String> {
+        let payload = e2e.payload(&ns, "regcred");
+        payload["auths"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect()
+    };
+    let out = e2e.create_explicit("regcred", "ghcr.io", "gh", "pw-gh\n", &["-n", &ns]);
+    assert_eq!(
+        text(&out.stdout),
+        "secret/regcred created\n",
+        "{}",
+        text(&out.stderr)
+    );
+    let out = e2e.create_explicit("regcred", "quay.io", "robot", "pw-q\n", &["-n", &ns]);
+    assert_eq!(text(&out.stdout), "secret/regcred configured\n");
+    assert!(
+        text(&out.stderr).contains("secret/regcred kept ghcr.io, which this run did not write"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(registries(&e2e), ["ghcr.io", "quay.io"]);
+    assert_eq!(
+        e2e.payload(&ns, "regcred")["auths"]["ghcr.io"]["password"],
+        "pw-gh"
+    );
+    // Again: nothing to write.
+    let out = e2e.create_explicit("regcred", "quay.io", "robot", "pw-q\n", &["-n", &ns]);
+    assert_eq!(text(&out.stdout), "secret/regcred unchanged\n");
+    // A rotation of one keeps the other.
+    let out = e2e.create_explicit("regcred", "ghcr.io", "gh", "pw-gh2\n", &["-n", &ns]);
+    assert_eq!(text(&out.stdout), "secret/regcred configured\n");
+    assert_eq!(registries(&e2e), ["ghcr.io", "quay.io"]);
+    assert_eq!(
+        e2e.payload(&ns, "regcred")["auths"]["quay.io"]["password"],
+        "pw-q"
+    );
+    // --replace: exactly this run's registries.
+    let out = e2e.create_explicit(
+        "regcred",
+        "quay.io",
+        "robot",
+        "pw-q\n",
+        &["-n", &ns, "--replace"],
+    );
+    assert_eq!(text(&out.stdout), "secret/regcred configured\n");
+    assert!(!text(&out.stderr).contains("kept"), "{}", text(&out.stderr));
+    assert_eq!(registries(&e2e), ["quay.io"]);
+}
+
+/// With no `--server`, `create` copies every login on this machine only into one namespace;
+/// a fan-out must name its registries or say `--all-registries` (docs/create.md).
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn personal_logins_fan_out_only_when_asked() {
+    let e2e = E2e::new();
+    let a = e2e.namespace("fanout-a");
+    let b = e2e.namespace("fanout-b");
+    e2e.docker_config(
+        r#"{"auths":{"quay.io":{"auth":"cm9ib3Q6cHc="},"ghcr.io":{"auth":"Z2g6cHc="}}}"#,
+    );
+    let both = format!("{a},{b}");
+    let out = e2e.run(&["create", "mine", "--namespaces", &both]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("ghcr.io, quay.io"), "{stderr}");
+    assert!(
+        stderr.contains("--server ghcr.io --server quay.io"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--all-registries"), "{stderr}");
+    assert!(!e2e.secret_exists(&a, "mine") && !e2e.secret_exists(&b, "mine"));
+    // The fix it names works as printed.
+    e2e.regcred_ok(&[
+        "create",
+        "mine",
+        "--namespaces",
+        &both,
+        "--server",
+        "ghcr.io",
+        "--server",
+        "quay.io",
+    ]);
+    e2e.regcred_ok(&["create", "all", "--namespaces", &both, "--all-registries"]);
+    assert!(e2e.secret_exists(&b, "all"));
+    // One namespace of one's own is a fine default.
+    e2e.regcred_ok(&["create", "own", "-n", &a]);
+    assert_eq!(
+        e2e.payload(&a, "own")["auths"].as_object().unwrap().len(),
+        2
+    );
+}
+
+/// `delete` detaches from a Deployment and leaves its ReplicaSets to it: their template comes
+/// from the Deployment, which rewrites them.
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn delete_never_writes_to_a_replicaset_its_deployment_controls() {
+    let e2e = E2e::new();
+    let ns = e2e.namespace("owned");
+    let out = e2e.create_explicit("regcred", "quay.io", "robot", "pw", &["-n", &ns]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    e2e.create_deployment(&ns, "web", "quay.io/team/web:1");
+    e2e.regcred_ok(&["attach", "regcred", "deployment/web", "-n", &ns]);
+    // The controller manager stamps the attached template into a ReplicaSet.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let sets = e2e.get_json(&["replicasets", "-n", &ns]);
+        let attached =
+            sets["items"].as_array().unwrap().iter().any(|rs| {
+                rs["spec"]["template"]["spec"]["imagePullSecrets"][0]["name"] == "regcred"
+            });
+        if attached {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no ReplicaSet with the Secret: {sets}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let out = e2e.regcred_ok(&["delete", "regcred", "-n", &ns]);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("deployment.apps/web detached"), "{stdout}");
+    assert!(!stdout.contains("replicaset"), "{stdout}");
+    assert!(
+        !harness::secret_writes(&ns).is_empty(),
+        "the audit log holds our writes"
+    );
+    let audit = std::fs::read_to_string(std::env::var("REGCRED_E2E_AUDIT_LOG").unwrap()).unwrap();
+    let replicaset_writes: Vec<&str> = audit
+        .lines()
+        .filter(|line| line.contains(&format!("/namespaces/{ns}/replicasets/")))
+        .filter(|line| line.contains("\"verb\":\"patch\"") || line.contains("\"verb\":\"update\""))
+        .filter(|line| line.contains("fieldManager=kubectl-regcred"))
+        .collect();
+    assert_eq!(replicaset_writes, Vec::<&str>::new());
+}
+
+/// A closed stdout or stderr (`… 2>&1 | head -0`) never panics: the command does its work and
+/// reports through its exit code, as kubectl does. The pipes here are closed before the
+/// command starts, so every write to them fails.
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn closed_pipes_never_panic_and_the_work_is_done() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let e2e = E2e::new();
+    let ns = e2e.namespace("pipes");
+    let run = |name: &str, namespace: &str, close_stdout: bool, close_stderr: bool| {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let mut cmd = e2e.regcred_std(&[
+            "create",
+            name,
+            "--server",
+            "quay.io",
+            "--username",
+            "robot",
+            "--password-stdin",
+            "-n",
+            namespace,
+        ]);
+        cmd.stdin(Stdio::piped());
+        cmd.stdout(if close_stdout {
+            Stdio::from(writer.try_clone().unwrap())
+        } else {
+            Stdio::null()
+        });
+        cmd.stderr(if close_stderr {
+            Stdio::from(writer)
+        } else {
+            Stdio::null()
+        });
+        let mut child = cmd.spawn().unwrap();
+        child.stdin.take().unwrap().write_all(b"pw\n").unwrap();
+        child.wait().unwrap().code()
+    };
+    for (name, close_stdout, close_stderr) in [
+        ("out", true, false),
+        ("err", false, true),
+        ("both", true, true),
+    ] {
+        assert_eq!(
+            run(name, &ns, close_stdout, close_stderr),
+            Some(0),
+            "{name}"
+        );
+        assert!(e2e.secret_exists(&ns, name), "{name}: the work is done");
+    }
+    // A failure on a closed stderr is still exit 1, not a panic's 101.
+    assert_eq!(run("gone", "no-such-namespace-here", true, true), Some(1));
 }

@@ -1,0 +1,325 @@
+//! A dry run never writes (docs/dry-run.md): every writing command, in every scope, with
+//! `--dry-run=client` and `--dry-run=server`, judged by the API servers' audit logs and by
+//! the `resourceVersion` of every object it could have touched.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::contexts::fleet;
+use crate::harness::{E2e, text};
+
+/// Every object in `ns` a write command could touch, as `kind/name` → resourceVersion.
+fn versions(e2e: &E2e, context: &str, ns: &str) -> BTreeMap<String, String> {
+    let list = e2e.get_json(&[
+        "--context",
+        context,
+        "secrets,serviceaccounts,deployments,replicasets",
+        "-n",
+        ns,
+    ]);
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| {
+            (
+                format!(
+                    "{}/{}",
+                    item["kind"].as_str().unwrap(),
+                    item["metadata"]["name"].as_str().unwrap()
+                ),
+                item["metadata"]["resourceVersion"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The audit log of each control plane: the first's, and the second's beside its kubeconfig.
+fn audit_logs() -> Vec<PathBuf> {
+    let first =
+        std::env::var_os("REGCRED_E2E_AUDIT_LOG").expect("the e2e runner exports the audit log");
+    let second = std::env::var_os("REGCRED_E2E_SECOND_KUBECONFIG")
+        .map(PathBuf::from)
+        .expect("the e2e runner exports the second kubeconfig");
+    vec![PathBuf::from(first), second.with_file_name("audit.log")]
+}
+
+/// Write requests (create, update, patch, delete) in the audit logs that `is_ours` selects,
+/// as `verb URI` lines.
+fn writes(is_ours: impl Fn(&Value) -> bool) -> Vec<String> {
+    let mut found = Vec::new();
+    for log in audit_logs() {
+        let audit =
+            std::fs::read_to_string(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+        for event in audit
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        {
+            let verb = event["verb"].as_str().unwrap_or_default();
+            if matches!(verb, "create" | "update" | "patch" | "delete") && is_ours(&event) {
+                found.push(format!(
+                    "{verb} {}",
+                    event["requestURI"].as_str().unwrap_or_default()
+                ));
+            }
+        }
+    }
+    found
+}
+
+fn uri(event: &Value) -> &str {
+    event["requestURI"].as_str().unwrap_or_default()
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn dry_runs_never_write() {
+    let e2e = fleet();
+    let tag = format!("t{}", std::process::id());
+    let a = e2e.namespace("dry-a");
+    let b = e2e.namespace("dry-b");
+    for ns in [&a, &b] {
+        e2e.kubectl_ok(&[
+            "label",
+            "namespace",
+            ns,
+            &format!("dryrun={tag}"),
+            &format!("field.cattle.io/projectId=p-{tag}"),
+        ]);
+        e2e.create_deployment(ns, "web", "quay.io/team/web:1");
+    }
+    // The second cluster holds namespace `a` too, for `--context c1,c2 -n a`.
+    e2e.kubectl_ok(&["--context", "c2", "create", "namespace", &a]);
+    e2e.docker_config(r#"{"auths":{"quay.io":{"auth":"cm9ib3Q6cHc="}}}"#);
+    // What exists before: our Secret in a, attached to web; a Secret of another type named
+    // `taken` (for --force); a source Secret for --from-secret.
+    e2e.regcred_ok(&["create", "regcred", "--server", "quay.io", "-n", &a]);
+    e2e.regcred_ok(&["attach", "regcred", "deployment/web", "-n", &a]);
+    e2e.kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "taken",
+        "-n",
+        &a,
+        "--from-literal=k=v",
+    ]);
+    e2e.kubectl_ok(&[
+        "create",
+        "secret",
+        "docker-registry",
+        "source",
+        "-n",
+        &a,
+        "--docker-server=quay.io",
+        "--docker-username=robot",
+        "--docker-password=pw",
+    ]);
+    let before = [
+        versions(&e2e, "c1", &a),
+        versions(&e2e, "c1", &b),
+        versions(&e2e, "c2", &a),
+    ];
+
+    let selector = format!("dryrun={tag}");
+    let project = format!("p-{tag}");
+    let both = format!("{a},{b}");
+    let source = format!("{a}/source");
+    // A name no other test uses, for -A: other tests' namespaces hold Secrets of their own.
+    let everywhere = format!("dryrun-{tag}");
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["create", "regcred", "--server", "quay.io", "-n", &a],
+        vec![
+            "create",
+            "regcred",
+            "--server",
+            "quay.io",
+            "--namespaces",
+            &both,
+        ],
+        vec![
+            "create",
+            "regcred",
+            "--server",
+            "quay.io",
+            "--namespace-selector",
+            &selector,
+        ],
+        vec![
+            "create",
+            "regcred",
+            "--server",
+            "quay.io",
+            "--project",
+            &project,
+        ],
+        vec![
+            "create",
+            "regcred",
+            "--server",
+            "quay.io",
+            "--context",
+            "c1,c2",
+            "-n",
+            &a,
+            "--yes",
+        ],
+        vec![
+            "create",
+            "copied",
+            "--from-secret",
+            &source,
+            "--namespace-selector",
+            &selector,
+        ],
+        vec![
+            "create", "taken", "--server", "quay.io", "-n", &a, "--force",
+        ],
+        vec![
+            "create",
+            "regcred",
+            "--server",
+            "quay.io",
+            "-n",
+            &b,
+            "--attach",
+            "deployment/web",
+        ],
+        vec!["attach", "regcred", "serviceaccount/default", "-n", &a],
+        vec!["detach", "regcred", "deployment/web", "-n", &a],
+        vec!["sync", "regcred", "--prune", "--detach", "--force"],
+        vec!["delete", "regcred", "--namespace-selector", &selector],
+        vec!["create", &everywhere, "--server", "quay.io", "-A"],
+    ];
+    for mode in ["client", "server"] {
+        let manager = format!("dryrun-{mode}-{tag}");
+        let dry_run = format!("--dry-run={mode}");
+        for command in &commands {
+            let mut args = command.clone();
+            args.extend([dry_run.as_str(), "--field-manager", &manager]);
+            let out = e2e.run(&args);
+            if command.contains(&"-A") {
+                // -A meets other tests' namespaces as they come and go: only a usage error
+                // would mean the command did not run.
+                assert_ne!(
+                    out.status.code(),
+                    Some(2),
+                    "{args:?}: {}",
+                    text(&out.stderr)
+                );
+            } else {
+                assert!(
+                    out.status.success(),
+                    "{args:?}: {}{}",
+                    text(&out.stdout),
+                    text(&out.stderr)
+                );
+            }
+        }
+    }
+
+    // A client dry run sends no write at all; a server dry run only dryRun=All writes.
+    let client = format!("fieldManager=dryrun-client-{tag}");
+    let server = format!("fieldManager=dryrun-server-{tag}");
+    assert_eq!(
+        writes(|event| uri(event).contains(&client)),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        writes(|event| uri(event).contains(&server) && !uri(event).contains("dryRun=All")),
+        Vec::<String>::new()
+    );
+    assert!(
+        !writes(|event| uri(event).contains(&server)).is_empty(),
+        "the server dry runs sent writes"
+    );
+    // Deletes carry no field manager: none but dryRun=All ones in our namespaces, by us.
+    let ours = |event: &Value| {
+        let ns = event["objectRef"]["namespace"].as_str().unwrap_or_default();
+        (ns == a || ns == b)
+            && event["verb"] == "delete"
+            && !uri(event).contains("dryRun=All")
+            && !event["userAgent"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("kubectl/")
+    };
+    assert_eq!(writes(ours), Vec::<String>::new());
+    let after = [
+        versions(&e2e, "c1", &a),
+        versions(&e2e, "c1", &b),
+        versions(&e2e, "c2", &a),
+    ];
+    assert_eq!(before, after, "no object changed");
+}
+
+/// A client dry run reads what exists, so it prints the verb the real run would print.
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn a_client_dry_run_prints_the_real_runs_verb() {
+    let e2e = E2e::new();
+    let a = e2e.namespace("dryverb-a");
+    let b = e2e.namespace("dryverb-b");
+    e2e.docker_config(r#"{"auths":{"quay.io":{"auth":"cm9ib3Q6cHc="}}}"#);
+    e2e.regcred_ok(&["create", "regcred", "--server", "quay.io", "-n", &a]);
+    let dry = |args: &[&str]| {
+        let mut args = args.to_vec();
+        args.push("--dry-run=client");
+        text(&e2e.regcred_ok(&args).stdout)
+    };
+    assert_eq!(
+        dry(&["create", "regcred", "--server", "quay.io", "-n", &a]),
+        "secret/regcred unchanged (dry run)\n"
+    );
+    let both = dry(&[
+        "create",
+        "regcred",
+        "--server",
+        "quay.io",
+        "--namespaces",
+        &format!("{a},{b}"),
+    ]);
+    assert!(
+        both.contains(&format!(
+            "secret/regcred created in namespace {b} (dry run)"
+        )),
+        "{both}"
+    );
+    // The same verbs a real run then prints.
+    let real = text(
+        &e2e.regcred_ok(&[
+            "create",
+            "regcred",
+            "--server",
+            "quay.io",
+            "--namespaces",
+            &format!("{a},{b}"),
+        ])
+        .stdout,
+    );
+    assert_eq!(both.replace(" (dry run)", ""), real);
+    e2e.kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "taken",
+        "-n",
+        &a,
+        "--from-literal=k=v",
+    ]);
+    assert_eq!(
+        dry(&[
+            "create", "taken", "--server", "quay.io", "-n", &a, "--force"
+        ]),
+        "secret/taken recreated (dry run)\n"
+    );
+    assert_eq!(
+        e2e.get_json(&["secret", "taken", "-n", &a])["type"],
+        "Opaque"
+    );
+}
