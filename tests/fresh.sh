@@ -66,8 +66,14 @@ restore() {
     rustup target list --installed | grep -qx "$target" || rustup target add "$target" >/dev/null
   done
   ((${#removed_targets[@]})) && say "put back the Rust targets: ${removed_targets[*]}"
-  if $keep; then rm -rf "$work/clone" "$aside"; else rm -rf "$work"; fi
-  [[ -d $work ]] && rmdir "$work" 2>/dev/null
+  # The log stays for a run kept with --home; an `&&` list must not end this trap under
+  # set -e, so the cleanup is plain `if`s.
+  if $keep; then
+    rm -rf "$work/clone" "$aside"
+    say "the whole log: $work/log"
+  else
+    rm -rf "$work"
+  fi
   exit "$status"
 }
 trap restore EXIT

@@ -100,6 +100,14 @@ pub(crate) async fn run(
 ) -> anyhow::Result<ExitStatus> {
     let (cluster, namespaces) = cluster::connect_in(&connection, &settings.scope, printer).await?;
     let inventory = inventory::gather(&cluster, &namespaces, Wants::ALL, 8).await;
+    // Not one namespace could be read: nothing was checked, so this could not run (which a
+    // run across contexts tells apart from problems found; docs/contexts.md).
+    if !namespaces.is_empty()
+        && inventory.errors.len() == namespaces.len()
+        && let Some((ns, error)) = inventory.errors.iter().next()
+    {
+        anyhow::bail!("namespace {ns}: {error}");
+    }
     let mut reports = Vec::new();
     let mut failed = false;
     for (ns, found) in &inventory.namespaces {
