@@ -16,7 +16,7 @@ use crate::rules::credential::{Credential, Origin, RecordedOrigin, SourceKind};
 use crate::rules::kubelet;
 use crate::rules::pullsecret::{
     DOCKERCONFIGJSON_TYPE, MANAGED_BY_LABEL, MANAGER, REGISTRIES_ANNOTATION, is_managed,
-    rancher_project, recorded_scope, recorded_sources,
+    rancher_project, recorded_scope, recorded_sources, recorded_usernames,
 };
 use crate::rules::registry::Registry;
 use crate::rules::scope::{RecordedScope, Scope};
@@ -171,6 +171,7 @@ fn reference_copy<'a>(
         (
             annotations.get(REGISTRIES_ANNOTATION).cloned(),
             recorded_sources(secret),
+            recorded_usernames(secret),
         )
     };
     let Some((first_namespace, first)) = ours.first() else {
@@ -181,8 +182,8 @@ fn reference_copy<'a>(
         .find(|(_, other)| record(other) != record(first))
     {
         bail!(
-            "its copies in namespaces {first_namespace} and {namespace} record different registries \
-             or sources; recreate it (kubectl regcred create {name} ... --force) so that they agree"
+            "its copies in namespaces {first_namespace} and {namespace} record different registries, \
+             sources or usernames; recreate it (kubectl regcred create {name} ... --force) so that they agree"
         );
     }
     Ok(Some(first))
@@ -300,15 +301,15 @@ async fn read_again(
 /// Re-reading a source is for rotation: the same account with a new password or token. A
 /// source that now holds another account's login (someone else's docker config) must not
 /// swap whose account the cluster pulls with, unless `--allow-identity-change` (docs/sync.md).
-/// Usernames are not secret; the copies hold them in their data.
+/// Usernames are not secret; the copies record them.
 fn refuse_identity_change(
     settings: &SyncSettings,
     reference: &Secret,
     slots: &[(Registry, Option<Credential>)],
 ) -> anyhow::Result<()> {
-    let held: BTreeMap<String, String> = kubelet::secret_logins(reference)
-        .map(|logins| logins.into_iter().map(|l| (l.raw, l.username)).collect())
-        .unwrap_or_default();
+    // The record, which every copy agrees on (reference_copy), not one copy's data, which
+    // anyone who can write its namespace can edit. Copies older than the record: no guard.
+    let held = recorded_usernames(reference).unwrap_or_default();
     let changed: Vec<String> = slots
         .iter()
         .filter_map(|(registry, credential)| {

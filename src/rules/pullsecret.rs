@@ -25,12 +25,16 @@ pub(crate) const SOURCES_ANNOTATION: &str = "kubectl-regcred/sources";
 pub(crate) const SCOPE_ANNOTATION: &str = "kubectl-regcred/scope";
 /// JSON map registry → when its password expires (RFC 3339), where that can be read.
 pub(crate) const EXPIRES_ANNOTATION: &str = "kubectl-regcred/expires-at";
+/// JSON map registry → the username of its login (not a secret): whose account each registry
+/// pulls with, which `sync` keeps (docs/sync.md).
+pub(crate) const USERNAMES_ANNOTATION: &str = "kubectl-regcred/usernames";
 /// Every annotation we own on a copy; an update removes those the new copy no longer has.
-const OUR_ANNOTATIONS: [&str; 4] = [
+const OUR_ANNOTATIONS: [&str; 5] = [
     REGISTRIES_ANNOTATION,
     SOURCES_ANNOTATION,
     SCOPE_ANNOTATION,
     EXPIRES_ANNOTATION,
+    USERNAMES_ANNOTATION,
 ];
 /// Rancher's copies of a project-scoped registry credential carry this annotation ("true")
 /// and the label [`RANCHER_COPY_LABEL`] naming the project; Rancher reverts edits to them.
@@ -99,11 +103,19 @@ pub(crate) fn build_secret(
             Some((c.registry.secret_key(), at.to_string()))
         })
         .collect();
+    let usernames: BTreeMap<String, String> = credentials
+        .iter()
+        .map(|c| (c.registry.secret_key(), c.username.clone()))
+        .collect();
     let mut annotations = BTreeMap::from([
         (REGISTRIES_ANNOTATION.to_string(), registries.join(",")),
         (
             SOURCES_ANNOTATION.to_string(),
             serde_json::to_string(&sources).expect("strings serialize"),
+        ),
+        (
+            USERNAMES_ANNOTATION.to_string(),
+            serde_json::to_string(&usernames).expect("strings serialize"),
         ),
     ]);
     if let Some(scope) = scope {
@@ -175,7 +187,7 @@ pub(crate) fn keeping_other_registries(existing: &Secret, desired: Secret) -> Se
         merged.keys().cloned().collect::<Vec<_>>().join(","),
     );
     // Where each kept registry came from, and when it expires, stay recorded.
-    for record in [SOURCES_ANNOTATION, EXPIRES_ANNOTATION] {
+    for record in [SOURCES_ANNOTATION, EXPIRES_ANNOTATION, USERNAMES_ANNOTATION] {
         let read = |s: &Secret| -> BTreeMap<String, String> {
             annotation(s, record)
                 .and_then(|json| serde_json::from_str(json).ok())
@@ -230,6 +242,12 @@ pub(crate) fn recorded_scope(
     secret: &Secret,
 ) -> Option<Result<RecordedScope, super::scope::InvalidRecordedScope>> {
     annotation(secret, SCOPE_ANNOTATION).map(RecordedScope::parse)
+}
+
+/// Registry key → the username recorded for it; `None` on a copy made before usernames were
+/// recorded.
+pub(crate) fn recorded_usernames(secret: &Secret) -> Option<BTreeMap<String, String>> {
+    annotation(secret, USERNAMES_ANNOTATION).and_then(|json| serde_json::from_str(json).ok())
 }
 
 /// Registry key → recorded origin summary, from our sources annotation.

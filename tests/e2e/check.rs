@@ -130,7 +130,7 @@ fn every_verdict_with_its_exit_code() {
         assert_eq!(label, expected, "{target}: {first}");
         assert_eq!(exit, code, "{target}");
         if expected != "OK" {
-            assert!(first["fix"].is_string(), "{target} has a fix: {first}");
+            assert!(first["fix"].is_object(), "{target} has a fix: {first}");
         }
     }
 
@@ -472,11 +472,18 @@ fn only_pull_secret_types_are_read() {
     }
 }
 
-/// `fix:` lines of `check`'s human output, as printed.
+/// `fix:` lines of `check`'s human output, as printed (after a run's `CONTEXT: ` prefix).
 fn fix_lines(stdout: &str) -> Vec<String> {
     stdout
         .lines()
-        .filter_map(|line| line.trim_start().strip_prefix("fix: "))
+        .filter_map(|line| {
+            let line = line.trim_start();
+            let line = match line.split_once(": ") {
+                Some((context, rest)) if !context.contains(' ') && context != "fix" => rest,
+                _ => line,
+            };
+            line.trim_start().strip_prefix("fix: ")
+        })
         .map(str::to_string)
         .collect()
 }
@@ -513,6 +520,15 @@ fn every_printed_fix_works_when_pasted() {
         "containers": [{"name": "app", "image": "ghcr.io/team/gh:1"}]}),
     );
     // NOT-ATTACHED: regcred would match, but nothing references it.
+    e2e.deployment(
+        &ns,
+        "loose",
+        serde_json::json!({"containers": [{"name": "app", "image": "quay.io/team/loose:1"}]}),
+    );
+    // No Pods: with no kubelet here, a rollout never replaces old ones, and check would (rightly)
+    // report Pods made before their ServiceAccount changed.
+    e2e.kubectl_ok(&["scale", "deployment", "loose", "--replicas=0", "-n", &ns]);
+    // SECRET-MISSING through its ServiceAccount, which lists a Secret that does not exist.
     e2e.deployment(
         &ns,
         "plain",
@@ -620,7 +636,7 @@ fn every_printed_fix_works_when_pasted() {
     let expected_fixes = [
         "create absent",
         "create regcred --server ghcr.io",
-        "attach regcred deployment/plain",
+        "attach regcred deployment/loose",
         "create ghost",
         "--attach serviceaccount/default",
         "--context c2",

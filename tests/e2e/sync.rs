@@ -502,7 +502,16 @@ fn expiry_is_read_from_ecr_tokens_and_jwts() {
         .unwrap();
         let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
         let out = e2e
-            .regcred(&["create", name, "--server", server, "-n", &ns])
+            // The expired token is written on purpose (create refuses it otherwise).
+            .regcred(&[
+                "create",
+                name,
+                "--server",
+                server,
+                "-n",
+                &ns,
+                "--allow-expired",
+            ])
             .env("DOCKER_CONFIG", &dir)
             .env("PATH", path)
             .output()

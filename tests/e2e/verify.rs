@@ -171,7 +171,14 @@ fn token_auth_proves_pull_rights_that_a_login_alone_does_not() {
         ("expired", "robot", expired.as_str(), "EXPIRED", false),
     ];
     for (name, user, password, _, _) in logins {
-        let out = e2e.create_explicit(name, &registry.host, user, password, &["-n", &ns]);
+        // The expired token is written on purpose (create refuses it otherwise).
+        let out = e2e.create_explicit(
+            name,
+            &registry.host,
+            user,
+            password,
+            &["-n", &ns, "--allow-expired"],
+        );
         assert!(out.status.success(), "{}", text(&out.stderr));
     }
     for (name, _, password, expected, pulls) in logins {
@@ -270,7 +277,10 @@ fn check_probe_asks_the_registry_with_the_referenced_credentials() {
     let found = &report["items"][0]["images"][0];
     assert_eq!(found["verdict"], "BAD-CREDENTIALS", "{report}");
     assert!(
-        found["fix"].as_str().unwrap().contains("kubectl regcred"),
+        found["fix"]["command"]
+            .as_str()
+            .unwrap()
+            .contains("kubectl regcred"),
         "{report}"
     );
     let out = check("deployment/web-stale", &["--probe"]);
