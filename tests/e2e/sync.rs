@@ -755,7 +755,7 @@ fn an_edited_copy_cannot_steer_what_sync_spreads() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("record different registries or sources"),
+        stderr.contains("record different registries, sources or usernames"),
         "{stderr}"
     );
     let after: Vec<usize> = namespaces
