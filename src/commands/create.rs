@@ -256,7 +256,15 @@ async fn target_namespaces(
         };
         // No kubeconfig, or one that names no usable cluster: nothing to read.
         let cluster = match cluster::read_kubeconfig(connection) {
-            Ok(_) => cluster::connect(connection, printer).await.ok(),
+            Ok(_) => match cluster::connect(connection, printer).await {
+                Ok(cluster) => Some(cluster),
+                Err(error) => {
+                    printer.warning(format!(
+                        "could not connect to see what exists ({error}): showing the Secret as it would be created"
+                    ));
+                    None
+                }
+            },
             Err(_) => None,
         };
         (cluster, namespaces)
