@@ -88,7 +88,8 @@ fn refuse_personal_fan_out(
         .map(|c| format!("--server {}", shell_quote(&c.registry.to_string())))
         .collect();
     Err(UsageError(format!(
-        "no --server given, so this would copy every login found here ({}) into {}; name the          registries to copy ({}), or pass --all-registries if every one is meant. Nothing was written",
+        "no --server given, so this would copy every login found here ({}) into {}; name the \
+         registries to copy ({}), or pass --all-registries if every one is meant. Nothing was written",
         credentials
             .iter()
             .map(|c| c.registry.to_string())
