@@ -100,7 +100,14 @@ fn dry_runs_never_write() {
     e2e.docker_config(r#"{"auths":{"quay.io":{"auth":"cm9ib3Q6cHc="}}}"#);
     // What exists before: our Secret in a, attached to web; a Secret of another type named
     // `taken` (for --force); a source Secret for --from-secret.
-    e2e.regcred_ok(&["create", &cred, "--server", "quay.io", "-n", &a]);
+    e2e.regcred_ok(&[
+        "create",
+        &cred,
+        "--server",
+        "quay.io",
+        "--namespaces",
+        &format!("{a},{b}"),
+    ]);
     e2e.regcred_ok(&["attach", &cred, "deployment/web", "-n", &a]);
     e2e.kubectl_ok(&[
         "create",
@@ -194,9 +201,20 @@ fn dry_runs_never_write() {
         ],
         vec!["attach", &cred, "serviceaccount/default", "-n", &a],
         vec!["detach", &cred, "deployment/web", "-n", &a],
+        vec![
+            "attach",
+            &cred,
+            "deployment/web",
+            "--namespace-selector",
+            &selector,
+        ],
+        vec!["detach", &cred, "deployment/web", "--namespaces", &both],
         vec!["sync", &cred, "--prune", "--detach", "--force"],
+        vec!["sync", &cred, "--namespaces", &both],
         vec!["delete", &cred, "--namespace-selector", &selector],
         vec!["create", &everywhere, "--server", "quay.io", "-A"],
+        vec!["attach", &cred, "--all", "deployments", "-A"],
+        vec!["delete", &cred, "-A"],
     ];
     // Deletes carry no field manager, and a server dry run's `dryRun` rides in their body,
     // which the audit log does not show: after the client runs, none at all in our
