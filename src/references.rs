@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use anyhow::Context;
-use kube::api::{DynamicObject, TypeMeta};
+use kube::api::{DynamicObject, Patch, TypeMeta};
 use kube::discovery::ApiResource;
 use serde_json::Value;
 
@@ -569,12 +569,12 @@ async fn write_change(
         Change::Attach { .. } => kinds::attach_patch(item.kind, &change.existing, &added),
         Change::Detach { secret } => kinds::detach_patch(item.kind, secret),
     };
-    writes::patch_template(
+    writes::patch_object(
         cluster,
         &item.resource,
         &item.namespace,
         name,
-        &patch,
+        &Patch::Strategic(&patch),
         writer,
     )
     .await

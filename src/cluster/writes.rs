@@ -110,31 +110,18 @@ impl<'a> Writer<'a> {
     }
 }
 
-/// Applies a strategic merge patch to a pod-template workload.
-pub(crate) async fn patch_template(
+/// Patches one object: a strategic merge patch for a pod template (docs/semantics.md §6), a
+/// JSON merge patch for metadata (the controller's record of what it attached).
+pub(crate) async fn patch_object(
     cluster: &Cluster,
     resource: &ApiResource,
     namespace: &str,
     name: &str,
-    patch: &Value,
+    patch: &Patch<&Value>,
     writer: Writer<'_>,
 ) -> Result<DynamicObject, kube::Error> {
     let api: Api<DynamicObject> = Api::namespaced_with(cluster.client.clone(), namespace, resource);
-    api.patch(name, &writer.patch(), &Patch::Strategic(patch))
-        .await
-}
-
-/// A JSON merge patch of an object's metadata (the controller's record of what it attached).
-pub(crate) async fn patch_metadata(
-    cluster: &Cluster,
-    resource: &ApiResource,
-    namespace: &str,
-    name: &str,
-    patch: &Value,
-    writer: Writer<'_>,
-) -> Result<DynamicObject, kube::Error> {
-    let api: Api<DynamicObject> = Api::namespaced_with(cluster.client.clone(), namespace, resource);
-    api.patch(name, &writer.patch(), &Patch::Merge(patch)).await
+    api.patch(name, &writer.patch(), patch).await
 }
 
 /// Whether a write changed anything (a ServiceAccount may already hold what we wanted when
@@ -194,5 +181,13 @@ pub(crate) async fn rollout_restart(
     let patch = json!({"spec": {"template": {"metadata": {"annotations": {
         "kubectl.kubernetes.io/restartedAt": now
     }}}}});
-    patch_template(cluster, resource, namespace, name, &patch, writer).await
+    patch_object(
+        cluster,
+        resource,
+        namespace,
+        name,
+        &Patch::Strategic(&patch),
+        writer,
+    )
+    .await
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
-use kube::api::Api;
+use kube::api::{Api, Patch};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use super::{Trigger, forward};
 use crate::cluster::Cluster;
 use crate::cluster::fetch::{self, kind_resource};
-use crate::cluster::writes::{Writer, patch_metadata, patch_template, update_service_account};
+use crate::cluster::writes::{Writer, patch_object, update_service_account};
 use crate::references::{Candidate, auto_names};
 use crate::rules::kinds::{self, Kind};
 use crate::rules::kubelet;
@@ -190,12 +190,12 @@ pub(crate) async fn attach(
         )
         .await
         {
-            Ok(_) => patch_metadata(
+            Ok(_) => patch_object(
                 cluster,
                 &kind_resource(Kind::ServiceAccount, "v1"),
                 &key.namespace,
                 &key.name,
-                &record,
+                &Patch::Merge(&record),
                 writer,
             )
             .await
@@ -207,12 +207,12 @@ pub(crate) async fn attach(
         let mut patch = kinds::attach_patch(key.kind, &kinds::pull_secret_names(holder), &missing);
         merge(&mut patch, record);
         let resource = fetch::resource(cluster, key.kind).await;
-        patch_template(
+        patch_object(
             cluster,
             &resource,
             &key.namespace,
             &key.name,
-            &patch,
+            &Patch::Strategic(&patch),
             writer,
         )
         .await

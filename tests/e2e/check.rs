@@ -653,22 +653,10 @@ fn every_printed_fix_works_when_pasted() {
     );
 
     // Each fix, pasted into a shell as printed.
-    let plugins = e2e.home.path().join("plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    std::os::unix::fs::symlink(
-        assert_cmd::cargo::cargo_bin("kubectl-regcred"),
-        plugins.join("kubectl-regcred"),
-    )
-    .unwrap();
     for fix in &fixes {
-        let mut shell = std::process::Command::new("bash");
-        e2e.scrub(&mut shell);
-        let out = shell
+        let out = e2e
+            .plugin_shell()
             .args(["-c", fix])
-            .env(
-                "PATH",
-                format!("{}:/usr/local/bin:/usr/bin:/bin", plugins.display()),
-            )
             .stdin(std::process::Stdio::null())
             .output()
             .unwrap();

@@ -41,21 +41,9 @@ fn the_examples_marked_e2e_run_as_written() {
             r#"{"auths":{"ghcr.io":{"auth":"bWU6Z2gtdG9rZW4="},"quay.io":{"auth":"cm9ib3Q6cXVheS1wdw=="}}}"#,
         );
         // `kubectl regcred` finds the plugin on PATH, as after install.sh.
-        let plugins = e2e.home.path().join("plugins");
-        std::fs::create_dir_all(&plugins).unwrap();
-        std::os::unix::fs::symlink(
-            assert_cmd::cargo::cargo_bin("kubectl-regcred"),
-            plugins.join("kubectl-regcred"),
-        )
-        .unwrap();
-        let mut shell = std::process::Command::new("bash");
-        e2e.scrub(&mut shell);
-        let out = shell
+        let out = e2e
+            .plugin_shell()
             .args(["-euo", "pipefail", "-c", &block])
-            .env(
-                "PATH",
-                format!("{}:/usr/local/bin:/usr/bin:/bin", plugins.display()),
-            )
             .output()
             .unwrap();
         assert!(

@@ -10,12 +10,14 @@ use serde_json::Value;
 use crate::contexts::fleet;
 use crate::harness::{E2e, text};
 
-/// Every object in `ns` a write command could touch, as `kind/name` → resourceVersion.
+/// Every object in `ns` a write command could touch, as `kind/name` → its version: the
+/// `resourceVersion` of Secrets and ServiceAccounts, and a Deployment's `generation`, which
+/// only a change of its spec moves (the controller manager keeps writing its status).
 fn versions(e2e: &E2e, context: &str, ns: &str) -> BTreeMap<String, String> {
     let list = e2e.get_json(&[
         "--context",
         context,
-        "secrets,serviceaccounts,deployments,replicasets",
+        "secrets,serviceaccounts,deployments",
         "-n",
         ns,
     ]);
@@ -24,16 +26,18 @@ fn versions(e2e: &E2e, context: &str, ns: &str) -> BTreeMap<String, String> {
         .unwrap()
         .iter()
         .map(|item| {
-            (
-                format!(
-                    "{}/{}",
-                    item["kind"].as_str().unwrap(),
-                    item["metadata"]["name"].as_str().unwrap()
-                ),
+            let kind = item["kind"].as_str().unwrap();
+            let version = if kind == "Deployment" {
+                item["metadata"]["generation"].to_string()
+            } else {
                 item["metadata"]["resourceVersion"]
                     .as_str()
                     .unwrap()
-                    .to_string(),
+                    .to_string()
+            };
+            (
+                format!("{kind}/{}", item["metadata"]["name"].as_str().unwrap()),
+                version,
             )
         })
         .collect()

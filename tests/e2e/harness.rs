@@ -608,6 +608,27 @@ impl E2e {
 }
 
 impl E2e {
+    /// `bash` as a user who ran install.sh: our plugin on PATH (`kubectl regcred` finds it),
+    /// then the system directories, and the test's scrubbed environment.
+    pub fn plugin_shell(&self) -> std::process::Command {
+        let plugins = self.home.path().join("plugins");
+        std::fs::create_dir_all(&plugins).unwrap();
+        let link = plugins.join("kubectl-regcred");
+        if !link.exists() {
+            std::os::unix::fs::symlink(assert_cmd::cargo::cargo_bin("kubectl-regcred"), &link)
+                .unwrap();
+        }
+        let mut shell = std::process::Command::new("bash");
+        self.scrub(&mut shell);
+        shell.env(
+            "PATH",
+            format!("{}:/usr/local/bin:/usr/bin:/bin", plugins.display()),
+        );
+        shell
+    }
+}
+
+impl E2e {
     /// Writes `~/.docker/config.json` in the test's HOME.
     pub fn docker_config(&self, json: &str) {
         let dir = self.home.path().join(".docker");
