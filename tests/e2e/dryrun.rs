@@ -43,6 +43,19 @@ fn versions(e2e: &E2e, context: &str, ns: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// A Secret of another type (Opaque) named `name` in `ns`: what `--force` takes over.
+fn opaque_secret(e2e: &E2e, ns: &str, name: &str) {
+    e2e.kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        name,
+        "-n",
+        ns,
+        "--from-literal=k=v",
+    ]);
+}
+
 /// The audit log of each control plane: the first's, and the second's beside its kubeconfig.
 fn audit_logs() -> Vec<PathBuf> {
     let first =
@@ -113,15 +126,7 @@ fn dry_runs_never_write() {
         &format!("{a},{b}"),
     ]);
     e2e.regcred_ok(&["attach", &cred, "deployment/web", "-n", &a]);
-    e2e.kubectl_ok(&[
-        "create",
-        "secret",
-        "generic",
-        "taken",
-        "-n",
-        &a,
-        "--from-literal=k=v",
-    ]);
+    opaque_secret(&e2e, &a, "taken");
     e2e.kubectl_ok(&[
         "create",
         "secret",
@@ -346,15 +351,7 @@ fn a_client_dry_run_prints_the_real_runs_verb() {
         .stdout,
     );
     assert_eq!(both.replace(" (dry run)", ""), real);
-    e2e.kubectl_ok(&[
-        "create",
-        "secret",
-        "generic",
-        "taken",
-        "-n",
-        &a,
-        "--from-literal=k=v",
-    ]);
+    opaque_secret(&e2e, &a, "taken");
     assert_eq!(
         dry(&[
             "create", "taken", "--server", "quay.io", "-n", &a, "--force"
