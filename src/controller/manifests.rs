@@ -6,8 +6,10 @@ use std::fmt::Write as _;
 
 use crate::settings::{AutoAttach, ManifestsSettings};
 
-/// The port `/healthz`, `/readyz` and `/metrics` are served on.
+/// The port `/healthz` and `/readyz` are served on, for the kubelet's probes.
 const PORT: u16 = 8080;
+/// `/metrics` names credentials: served on the Pod's loopback only (docs/controller.md).
+const METRICS: &str = "127.0.0.1:9090";
 
 pub(crate) fn render(settings: &ManifestsSettings) -> String {
     let ns = &settings.namespace;
@@ -16,6 +18,7 @@ pub(crate) fn render(settings: &ManifestsSettings) -> String {
         "--watch".into(),
         "--leader-elect".into(),
         format!("--listen=0.0.0.0:{PORT}"),
+        format!("--metrics-listen={METRICS}"),
         "--log-format=json".into(),
     ];
     if let Some(refresh) = &settings.refresh {
@@ -154,9 +157,6 @@ spec:
     metadata:
       labels:
         app.kubernetes.io/name: kubectl-regcred
-      annotations:
-        prometheus.io/scrape: \"true\"
-        prometheus.io/port: \"{PORT}\"
     spec:
       serviceAccountName: kubectl-regcred
       # SIGTERM releases the Lease and exits within 5 s.

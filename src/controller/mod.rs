@@ -109,11 +109,28 @@ pub(crate) async fn run(
 ) -> anyhow::Result<ExitStatus> {
     init_logging(watch_settings.json_logs);
     let state = Arc::new(State::default());
-    if let Some(address) = watch_settings.listen {
-        let bound = http::serve(address, state.clone())
+    let listeners = [
+        (
+            watch_settings.listen,
+            http::Endpoints {
+                health: true,
+                metrics: watch_settings.metrics_listen.is_none(),
+            },
+        ),
+        (
+            watch_settings.metrics_listen,
+            http::Endpoints {
+                health: false,
+                metrics: true,
+            },
+        ),
+    ];
+    for (address, endpoints) in listeners {
+        let Some(address) = address else { continue };
+        let bound = http::serve(address, endpoints, state.clone())
             .await
             .map_err(|e| anyhow::anyhow!("listening on {address}: {e}"))?;
-        tracing::info!(address = %bound, "serving /healthz, /readyz and /metrics");
+        tracing::info!(address = %bound, paths = %endpoints, "serving");
     }
     let (stop_tx, stop) = watch::channel(false);
     tokio::spawn(signals(stop_tx));

@@ -96,22 +96,12 @@ impl Watcher {
     }
 
     fn get(&self, path: &str) -> Option<(u16, String)> {
-        let url = format!("http://127.0.0.1:{}{path}", self.port);
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(5)))
-            .build()
-            .into();
-        let mut response = agent.get(&url).call().ok()?;
-        let status = response.status().as_u16();
-        Some((status, response.body_mut().read_to_string().ok()?))
+        http_get(self.port, path)
     }
 
     /// `/metrics`, parsed by Prometheus' own Python client: `name{labels}` → value.
     fn metrics(&self) -> std::collections::BTreeMap<String, f64> {
-        let (status, body) = self.get("/metrics").expect("/metrics answers");
-        assert_eq!(status, 200);
-        parse_prometheus(&body)
+        metrics_on(self.port)
     }
 
     fn logs(&self) -> String {
@@ -147,6 +137,26 @@ impl Watcher {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// GET `path` on 127.0.0.1:`port`: the status and body, `None` when nothing answers.
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let url = format!("http://127.0.0.1:{port}{path}");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into();
+    let mut response = agent.get(&url).call().ok()?;
+    let status = response.status().as_u16();
+    Some((status, response.body_mut().read_to_string().ok()?))
+}
+
+/// `/metrics` on 127.0.0.1:`port`, parsed by Prometheus' own Python client.
+fn metrics_on(port: u16) -> std::collections::BTreeMap<String, f64> {
+    let (status, body) = http_get(port, "/metrics").expect("/metrics answers");
+    assert_eq!(status, 200);
+    parse_prometheus(&body)
 }
 
 impl Drop for Watcher {
@@ -711,12 +721,15 @@ fn the_shipped_manifests_run_it_in_cluster_with_least_privilege() {
     std::fs::copy(&ca, mount.join("ca.crt")).unwrap();
     let binary = assert_cmd::cargo::cargo_bin("kubectl-regcred");
     let listen = free_port();
+    let metrics = free_port();
+    // As the manifests run it: probes on one address, metrics on another.
     let script = format!(
         "set -e
 mount -t tmpfs tmpfs /var/run
 mkdir -p /var/run/secrets/kubernetes.io
 cp -r {mount} /var/run/secrets/kubernetes.io/serviceaccount
-exec {binary} sync {name} --watch --leader-elect --listen 127.0.0.1:{listen} --log-format json
+exec {binary} sync {name} --watch --leader-elect --listen 127.0.0.1:{listen} \\
+  --metrics-listen 127.0.0.1:{metrics} --log-format json
 ",
         mount = mount.display(),
         binary = binary.display(),
@@ -743,6 +756,17 @@ exec {binary} sync {name} --watch --leader-elect --listen 127.0.0.1:{listen} --l
     // A Lease left by an earlier run on this cluster may first have to expire (15 s).
     let copied = wait_until(Duration::from_secs(30), || e2e.secret_exists(&ns, &name));
     assert!(copied.is_some(), "{}", watcher.logs());
+    // The probes' address does not name credentials; the metrics address does.
+    assert_eq!(watcher.get("/metrics").map(|(status, _)| status), Some(404));
+    assert!(
+        metrics_on(metrics).contains_key("regcred_leader"),
+        "{}",
+        watcher.logs()
+    );
+    assert_eq!(
+        http_get(metrics, "/readyz").map(|(status, _)| status),
+        Some(404)
+    );
     let lease = lease(&e2e, "regcred-system", "kubectl-regcred");
     assert!(
         lease["spec"]["holderIdentity"]
