@@ -18,7 +18,9 @@ use crate::printer::Printer;
 use crate::reconcile;
 use crate::references::{self, Change, Plan};
 use crate::rules::expiry::{self, Freshness};
-use crate::rules::pullsecret::{build_secret, keeping_other_registries, recorded_registries};
+use crate::rules::pullsecret::{
+    build_secret, dropped_registries, keeping_other_registries, recorded_registries,
+};
 use crate::rules::scope::RecordedScope;
 use crate::rules::text::shell_quote;
 use crate::settings::{Connection, CreateSettings, DryRun, NamespaceScope};
@@ -46,8 +48,17 @@ enum NamespaceError {
     },
 }
 
-/// Each namespace's outcome: what was done and the resulting object.
-type NamespaceResult = (String, Result<(secrets::Action, Secret), NamespaceError>);
+/// What was written in one namespace.
+struct Outcome {
+    action: secrets::Action,
+    /// The resulting object.
+    secret: Secret,
+    /// Registries the Secret held before and no longer holds (`--force`, `--replace`).
+    dropped: Vec<String>,
+}
+
+/// Each namespace's outcome.
+type NamespaceResult = (String, Result<Outcome, NamespaceError>);
 
 /// What `create` takes from this machine, before any cluster is contacted and once however
 /// many contexts it writes to: the local credentials, verified with `--verify`. `None` with
@@ -236,7 +247,7 @@ fn previews_offline(settings: &CreateSettings) -> bool {
 }
 
 /// A namespace that could not be read because no server answered (no HTTP status).
-fn is_unreachable(result: &Result<(secrets::Action, Secret), NamespaceError>) -> bool {
+fn is_unreachable(result: &Result<Outcome, NamespaceError>) -> bool {
     matches!(
         result,
         Err(NamespaceError::Api(ApiError { status: None, .. }))
@@ -294,7 +305,12 @@ fn preview_all(
         .map(|ns| {
             let namespace = namespace_in_object.then_some(ns.as_str());
             let secret = build_secret(&settings.name, namespace, credentials, Some(recorded));
-            (ns, Ok((secrets::Action::Created, secret)))
+            let outcome = Outcome {
+                action: secrets::Action::Created,
+                secret,
+                dropped: Vec::new(),
+            };
+            (ns, Ok(outcome))
         })
         .collect()
 }
@@ -365,14 +381,28 @@ async fn write_all(
                 let built = build_secret(&settings.name, Some(&ns), credentials, Some(recorded));
                 // Registries the Secret holds that this run does not write are kept, unless
                 // --replace (docs/create.md).
-                let desired = |current: Option<&Secret>| match current {
-                    Some(existing) if !settings.replace => {
-                        keeping_other_registries(existing, built.clone())
-                    }
-                    _ => built.clone(),
+                // What a replacing write drops is said, never silent (a retry recomputes it).
+                let dropped = std::sync::Mutex::new(Vec::new());
+                let desired = |current: Option<&Secret>| {
+                    let desired = match current {
+                        Some(existing) if !settings.replace => {
+                            keeping_other_registries(existing, built.clone())
+                        }
+                        _ => built.clone(),
+                    };
+                    *dropped.lock().unwrap_or_else(|e| e.into_inner()) = current
+                        .map(|existing| dropped_registries(existing, &desired))
+                        .unwrap_or_default();
+                    desired
                 };
-                secrets::write(&api, &desired, known?, options)
-                    .await
+                let written = secrets::write(&api, &desired, known?, options).await;
+                let dropped = dropped.into_inner().unwrap_or_else(|e| e.into_inner());
+                written
+                    .map(|(action, secret)| Outcome {
+                        action,
+                        secret,
+                        dropped,
+                    })
                     .map_err(|e| match e {
                         WriteError::Api(api_error) => {
                             NamespaceError::Api(cluster.api_error(&api_error))
@@ -424,26 +454,43 @@ fn report(
 ) -> anyhow::Result<ExitStatus> {
     let mut rows = Vec::new();
     for (namespace, result) in results {
-        if let Ok((secrets::Action::Configured | secrets::Action::Unchanged, secret)) = &result {
-            let kept: Vec<String> = recorded_registries(secret)
-                .into_iter()
-                .filter(|key| !written_keys.contains(key))
-                .collect();
+        let place = if several {
+            format!(" in namespace {namespace}")
+        } else {
+            String::new()
+        };
+        if let Ok(outcome) = &result {
+            let kept: Vec<String> = match outcome.action {
+                secrets::Action::Configured | secrets::Action::Unchanged => {
+                    recorded_registries(&outcome.secret)
+                        .into_iter()
+                        .filter(|key| !written_keys.contains(key))
+                        .collect()
+                }
+                _ => Vec::new(),
+            };
             if !kept.is_empty() {
-                let place = if several {
-                    format!(" in namespace {namespace}")
-                } else {
-                    String::new()
-                };
                 printer.note(format!(
                     "secret/{}{place} kept {}, which this run did not write (--replace drops them)",
                     settings.name,
                     kept.join(", ")
                 ));
             }
+            if !outcome.dropped.is_empty() {
+                let dry = if settings.write.dry_run == DryRun::None {
+                    "no longer holds"
+                } else {
+                    "would no longer hold"
+                };
+                printer.warning(format!(
+                    "secret/{}{place} {dry} {}, which it held before this run",
+                    settings.name,
+                    outcome.dropped.join(", ")
+                ));
+            }
         }
         let outcome = match result {
-            Ok((action, secret)) => Ok(Written {
+            Ok(Outcome { action, secret, .. }) => Ok(Written {
                 tally: action.verb().to_string(),
                 verb: action.verb().to_string(),
                 object: Some(serde_json::to_value(&secret).context("encoding the Secret")?),
