@@ -301,7 +301,8 @@ pub(crate) struct SyncArgs {
     #[arg(long, help_heading = "Sync")]
     pub(crate) allow_identity_change: bool,
 
-    /// Take over same-named Secrets that are not ours (never Rancher's copies)
+    /// Take over same-named Secrets that are not ours, only in a scope given here (never
+    /// Rancher's copies)
     #[arg(long, help_heading = "Writing")]
     pub(crate) force: bool,
 
@@ -344,6 +345,11 @@ pub(crate) struct WatchArgs {
     /// Serve /healthz, /readyz and /metrics on this address (e.g. 0.0.0.0:8080)
     #[arg(long, value_name = "ADDR", requires = "watch")]
     pub(crate) listen: Option<std::net::SocketAddr>,
+
+    /// Serve /metrics on this address instead (e.g. 127.0.0.1:9090): credential names stay
+    /// off the address the kubelet probes
+    #[arg(long, value_name = "ADDR", requires = "watch")]
+    pub(crate) metrics_listen: Option<std::net::SocketAddr>,
 
     /// Log format
     #[arg(

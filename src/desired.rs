@@ -15,11 +15,12 @@ use crate::reconcile::{self, Desired};
 use crate::rules::credential::{Credential, Origin, RecordedOrigin, SourceKind};
 use crate::rules::kubelet;
 use crate::rules::pullsecret::{
-    DOCKERCONFIGJSON_TYPE, MANAGED_BY_LABEL, MANAGER, REGISTRIES_ANNOTATION, is_managed,
+    DOCKERCONFIGJSON_TYPE, MANAGED_BY_LABEL, MANAGER, REGISTRIES_ANNOTATION, not_ours,
     rancher_project, recorded_scope, recorded_sources, recorded_usernames,
 };
 use crate::rules::registry::Registry;
-use crate::rules::scope::{RecordedScope, Scope};
+use crate::rules::scope::{NamespaceScope, RecordedScope, Scope};
+use crate::rules::trust;
 use crate::settings::SyncSettings;
 
 /// Every Secret named like the credential, by namespace.
@@ -36,6 +37,36 @@ pub(crate) async fn managed_credentials(
         credentials.push((name, copies));
     }
     Ok(credentials)
+}
+
+/// The credentials `sync` works on: the Secrets of each name, split into the credentials they
+/// make up (docs/sync.md, "Trust"): a standalone Secret is its own. With `-n NS` naming the
+/// namespace of a standalone Secret, that one alone; with another scope given, every Secret of
+/// the name as one, since that scope is being recorded on all of them.
+pub(crate) fn credentials_to_sync(
+    scope: Option<&NamespaceScope>,
+    named: Vec<(String, Copies)>,
+) -> Vec<(String, Copies)> {
+    let mut credentials = Vec::new();
+    for (name, copies) in named {
+        match scope {
+            None => credentials.extend(
+                trust::credentials_of_one_name(&copies)
+                    .into_iter()
+                    .map(|group| (name.clone(), group)),
+            ),
+            Some(NamespaceScope::Named(namespaces)) if namespaces.len() == 1 => {
+                let namespace = &namespaces[0];
+                match copies.get(namespace) {
+                    Some(secret) if trust::is_standalone(namespace, secret) => credentials
+                        .push((name, BTreeMap::from([(namespace.clone(), secret.clone())]))),
+                    _ => credentials.push((name, copies)),
+                }
+            }
+            Some(_) => credentials.push((name, copies)),
+        }
+    }
+    credentials
 }
 
 /// The names of the Secrets with our label, sorted, each once.
@@ -81,7 +112,7 @@ pub(crate) async fn desired(
 ) -> anyhow::Result<Desired> {
     let ours: Vec<(&String, &Secret)> = copies
         .iter()
-        .filter(|(_, secret)| is_managed(secret) && rancher_project(secret).is_none())
+        .filter(|(_, secret)| not_ours(secret).is_none() && rancher_project(secret).is_none())
         .collect();
     if copies.is_empty() {
         bail!("{}", not_found(cluster, name).await);

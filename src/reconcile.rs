@@ -16,7 +16,7 @@ use crate::references::{self, Change, Plan};
 use crate::rules::credential::{Credential, Origin};
 use crate::rules::kinds::{ALL_KINDS, Kind, Target};
 use crate::rules::kubelet;
-use crate::rules::pullsecret::build_secret;
+use crate::rules::pullsecret::{DOCKERCONFIGJSON_TYPE, build_secret};
 use crate::rules::registry::Registry;
 use crate::rules::scope::{NamespaceScope, RecordedScope, Scope};
 use crate::rules::sync::{self, InScope, Observed, PlanOptions, Step};
@@ -69,22 +69,41 @@ pub(crate) enum StepError {
     Detach(String),
 }
 
-/// Every Secret named `name`, by namespace, read with one cluster-wide list.
+/// Every Secret named `name`, by namespace. Only pull Secrets are read whole; a same-named
+/// Secret of another type (somebody else's, perhaps large) is read as metadata, enough to
+/// report the conflict, and carries no type here.
 pub(crate) async fn copies_everywhere(
     cluster: &Cluster,
     name: &str,
 ) -> Result<BTreeMap<String, Secret>, ClusterError> {
     let api: Api<Secret> = Api::all(cluster.client.clone());
-    let params = ListParams::default().fields(&format!("metadata.name={name}"));
-    let list = api.list(&params).await.map_err(|e| ClusterError::Api {
+    let by_name = format!("metadata.name={name}");
+    let error = |e: kube::Error| ClusterError::Api {
         context: "listing the copies of the Secret in all namespaces",
         source: cluster.api_error(&e),
-    })?;
-    Ok(list
+    };
+    let pull = ListParams::default().fields(&format!("{by_name},type={DOCKERCONFIGJSON_TYPE}"));
+    let mut copies: BTreeMap<String, Secret> = api
+        .list(&pull)
+        .await
+        .map_err(error)?
         .items
         .into_iter()
         .filter_map(|secret| Some((secret.metadata.namespace.clone()?, secret)))
-        .collect())
+        .collect();
+    let every_type = api
+        .list_metadata(&ListParams::default().fields(&by_name))
+        .await
+        .map_err(error)?;
+    for other in every_type.items {
+        if let Some(namespace) = other.metadata.namespace.clone() {
+            copies.entry(namespace).or_insert_with(|| Secret {
+                metadata: other.metadata,
+                ..Secret::default()
+            });
+        }
+    }
+    Ok(copies)
 }
 
 /// The namespaces the scope names, with whether each is being deleted.

@@ -118,7 +118,9 @@ pub(crate) struct WatchSettings {
     pub(crate) refresh: Option<Duration>,
     pub(crate) resync: Duration,
     pub(crate) auto_attach: Option<AutoAttach>,
+    /// Health, and metrics unless `metrics_listen` is given.
     pub(crate) listen: Option<std::net::SocketAddr>,
+    pub(crate) metrics_listen: Option<std::net::SocketAddr>,
     pub(crate) json_logs: bool,
     pub(crate) lease: Option<LeaseSettings>,
 }
@@ -180,6 +182,7 @@ impl WatchSettings {
             resync: args.resync,
             auto_attach: args.auto_attach.map(AutoAttach::from),
             listen: args.listen,
+            metrics_listen: args.metrics_listen,
             json_logs: args.log_format == LogFormatArg::Json,
             lease: args.leader_elect.then(|| LeaseSettings {
                 namespace: args.lease_namespace.clone(),
@@ -700,6 +703,15 @@ impl SyncSettings {
         let mut servers = Vec::new();
         for server in &args.explicit.servers {
             servers.push(registry(server)?);
+        }
+        // A recorded scope is what a copy says about itself; taking over somebody else's
+        // Secret needs the operator's own word (docs/sync.md, "Trust").
+        if args.force && !scope_given {
+            return Err(UsageError(
+                "--force takes over Secrets only in namespaces given on the command line: add -n, \
+                 --namespaces, -A, --namespace-selector or --project"
+                    .into(),
+            ));
         }
         Ok(Self {
             name: args.name.clone(),

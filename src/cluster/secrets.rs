@@ -7,9 +7,7 @@ use kube::api::Api;
 
 use super::retry::{Backoff, Conflict, retry_on_conflict};
 use super::writes::{WriteMode, Writer};
-use crate::rules::pullsecret::{
-    is_managed, is_pull_secret_type, is_up_to_date, rancher_project, updated,
-};
+use crate::rules::pullsecret::{is_up_to_date, not_ours, rancher_project, updated};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Action {
@@ -194,19 +192,6 @@ impl Conflict for WriteError {
     fn is_conflict(&self) -> bool {
         matches!(self, Self::Api(e) if e.is_conflict())
     }
-}
-
-fn not_ours(existing: &Secret) -> Option<String> {
-    if !is_pull_secret_type(existing) {
-        let kind = existing.type_.as_deref().unwrap_or("Opaque");
-        return Some(format!(
-            "has type {kind}, not kubernetes.io/dockerconfigjson"
-        ));
-    }
-    if !is_managed(existing) {
-        return Some("is not managed by kubectl-regcred".to_string());
-    }
-    None
 }
 
 /// Deletes the Secret that was read, and only that one: the delete is guarded by its uid and

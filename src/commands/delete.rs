@@ -12,7 +12,7 @@ use crate::error::ExitStatus;
 use crate::output::{self, ResultRow, Written};
 use crate::printer::Printer;
 use crate::reconcile;
-use crate::rules::pullsecret::{is_managed, rancher_project};
+use crate::rules::pullsecret::{not_ours, rancher_project};
 use crate::settings::{Connection, DeleteSettings};
 
 /// One namespace's lines: the references removed, then the Secret.
@@ -82,11 +82,13 @@ async fn delete_in(
             format!("it is Rancher's copy of project {project}'s credential; delete it in Rancher"),
         )];
     }
-    if !is_managed(&existing) && !settings.force {
+    if let Some(why) = not_ours(&existing)
+        && !settings.force
+    {
         return vec![failure(
             namespace,
             name,
-            "it is not managed by kubectl-regcred; --force deletes it anyway".into(),
+            format!("it {why}; --force deletes it anyway"),
         )];
     }
     let mut rows = Vec::new();

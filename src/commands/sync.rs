@@ -12,6 +12,7 @@ use crate::output::{self, ResultRow, Written};
 use crate::printer::Printer;
 use crate::reconcile::{self, StepResult};
 use crate::rules::sync::Step;
+use crate::rules::trust;
 use crate::settings::{Connection, OutputFormat, SyncSettings, WatchSettings};
 
 /// The password, if given again: read once, before any request, for every context.
@@ -45,13 +46,14 @@ pub(crate) async fn run(
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     let cluster = cluster::connect(&connection, printer).await?;
-    let credentials: Vec<(String, Copies)> = match &settings.name {
+    let named: Vec<(String, Copies)> = match &settings.name {
         Some(name) => vec![(
             name.clone(),
             reconcile::copies_everywhere(&cluster, name).await?,
         )],
         None => desired::managed_credentials(&cluster).await?,
     };
+    let credentials = desired::credentials_to_sync(settings.scope.as_ref(), named);
     if credentials.is_empty() {
         bail!(
             "kubectl-regcred manages no Secrets in this cluster; create one first (kubectl regcred create NAME)"
@@ -65,11 +67,12 @@ pub(crate) async fn run(
     let mut results: Vec<(String, StepResult)> = Vec::new();
     let mut failed = false;
     for (name, copies) in &credentials {
+        let subject = subject(name, copies);
         let desired = match desired::desired(&cluster, settings, local, name, copies, printer).await
         {
             Ok(desired) => desired,
             Err(error) => {
-                printer.error(format!("secret/{name}: {error:#}"));
+                printer.error(format!("{subject}: {error:#}"));
                 failed = true;
                 continue;
             }
@@ -77,7 +80,7 @@ pub(crate) async fn run(
         let in_scope = match reconcile::namespaces_in(&cluster, &desired.scope).await {
             Ok(in_scope) => in_scope,
             Err(error) => {
-                printer.error(format!("secret/{name}: {error}"));
+                printer.error(format!("{subject}: {error}"));
                 failed = true;
                 continue;
             }
@@ -85,13 +88,26 @@ pub(crate) async fn run(
         match reconcile::reconcile(&cluster, &desired, copies, &in_scope, &options).await {
             Ok(steps) => results.extend(steps.into_iter().map(|step| (name.clone(), step))),
             Err(error) => {
-                printer.error(format!("secret/{name}: {error}"));
+                printer.error(format!("{subject}: {error}"));
                 failed = true;
             }
         }
     }
     let status = report(settings, results, printer)?;
     Ok(if failed { ExitStatus::Failure } else { status })
+}
+
+/// How an error names the credential: a standalone Secret with its namespace, since others
+/// may share its name.
+fn subject(name: &str, copies: &Copies) -> String {
+    match copies.iter().next() {
+        Some((namespace, secret))
+            if copies.len() == 1 && trust::is_standalone(namespace, secret) =>
+        {
+            format!("secret/{name} in namespace {namespace}")
+        }
+        _ => format!("secret/{name}"),
+    }
 }
 
 /// Prints the plan (`--check`, `-o`) or the results, and decides the exit status.

@@ -21,4 +21,5 @@ pub(crate) mod registry;
 pub(crate) mod scope;
 pub(crate) mod sync;
 pub(crate) mod text;
+pub(crate) mod trust;
 pub(crate) mod verdict;

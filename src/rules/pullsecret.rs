@@ -147,6 +147,24 @@ pub(crate) fn build_secret(
     }
 }
 
+/// The registry keys `existing` holds, as written, that `written` will not hold: what a write
+/// replacing it drops (`--force` over somebody else's pull Secret, or `--replace`), so that
+/// the output can say so. Empty when `existing` is no readable pull Secret.
+pub(crate) fn dropped_registries(existing: &Secret, written: &Secret) -> Vec<String> {
+    let keys = |secret: &Secret| -> Vec<String> {
+        super::kubelet::parse_secret(secret)
+            .map(|entries| entries.into_iter().map(|entry| entry.raw).collect())
+            .unwrap_or_default()
+    };
+    let kept = keys(written);
+    let mut dropped: Vec<String> = keys(existing)
+        .into_iter()
+        .filter(|key| !kept.contains(key))
+        .collect();
+    dropped.dedup();
+    dropped
+}
+
 /// `create` over a Secret of ours that already holds registries this run does not write:
 /// `desired` plus those registries, entries and records as they were, so that adding one
 /// registry never drops another (docs/create.md; `--replace` skips this). Anything that is not
@@ -228,6 +246,26 @@ pub(crate) fn recorded_registries(secret: &Secret) -> Vec<String> {
 
 pub(crate) fn is_managed(secret: &Secret) -> bool {
     label(secret, MANAGED_BY_LABEL) == Some(MANAGER)
+}
+
+/// Why a Secret is not ours to write, prune or delete, if it is not: only pull Secrets that
+/// carry our label are. Our label on a Secret of another type is somebody else's doing.
+pub(crate) fn not_ours(existing: &Secret) -> Option<String> {
+    const NOT_MANAGED: &str = "is not managed by kubectl-regcred";
+    let managed = is_managed(existing);
+    if is_pull_secret_type(existing) {
+        return (!managed).then(|| NOT_MANAGED.to_string());
+    }
+    // No type: only its metadata was read, because it is not a pull Secret.
+    let kind = match existing.type_.as_deref() {
+        Some(kind) => format!("has type {kind}, not {DOCKERCONFIGJSON_TYPE}"),
+        None => format!("is not of type {DOCKERCONFIGJSON_TYPE}"),
+    };
+    Some(if managed {
+        kind
+    } else {
+        format!("{kind}, and {NOT_MANAGED}")
+    })
 }
 
 /// The Rancher project whose registry credential this Secret is a copy of, if Rancher made it.
@@ -441,6 +479,30 @@ mod tests {
                 .clone(),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn a_replacing_write_names_the_registries_it_drops() {
+        let both = build_secret(
+            "regcred",
+            Some("a"),
+            &[
+                credential("ghcr.io", "me", "pw", None),
+                credential("quay.io", "robot", "pw", None),
+            ],
+            None,
+        );
+        let quay = build_secret(
+            "regcred",
+            Some("a"),
+            &[credential("quay.io", "robot", "new", None)],
+            None,
+        );
+        assert_eq!(dropped_registries(&both, &quay), ["ghcr.io"]);
+        assert_eq!(dropped_registries(&quay, &both), Vec::<String>::new());
+        let mut opaque = both.clone();
+        opaque.type_ = Some("Opaque".into());
+        assert_eq!(dropped_registries(&opaque, &quay), Vec::<String>::new());
     }
 
     #[test]

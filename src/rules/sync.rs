@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::Secret;
 use serde::Serialize;
 
-use super::pullsecret::{is_managed, is_up_to_date, rancher_project, recorded_scope};
+use super::pullsecret::{is_up_to_date, not_ours, rancher_project, recorded_scope};
 
 /// A namespace the scope names, as listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,13 +131,15 @@ fn conflict(existing: &Secret, force: bool) -> Option<String> {
             "Rancher manages this Secret (a copy of project {project}'s credential) and reverts any change"
         ));
     }
-    (!is_managed(existing) && !force)
-        .then(|| "a Secret of that name exists and is not managed by kubectl-regcred (--force takes it over)".into())
+    let why = not_ours(existing)?;
+    (!force).then(|| {
+        format!("a Secret of that name exists and {why} (--force with a scope on the command line takes it over)")
+    })
 }
 
 /// Only a copy that carries our label and a scope record of ours may ever be pruned.
 pub(crate) fn provably_ours(secret: &Secret) -> bool {
-    is_managed(secret)
+    not_ours(secret).is_none()
         && rancher_project(secret).is_none()
         && matches!(recorded_scope(secret), Some(Ok(_)))
 }

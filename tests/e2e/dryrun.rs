@@ -112,8 +112,18 @@ fn dry_runs_never_write() {
         ]);
         e2e.create_deployment(ns, "web", "quay.io/team/web:1");
     }
-    // The second cluster holds namespace `a` too, for `--context c1,c2 -n a`.
+    // The second cluster holds namespace `a` too, with web, for `--context c1,c2 -n a`.
     e2e.kubectl_ok(&["--context", "c2", "create", "namespace", &a]);
+    e2e.kubectl_ok(&[
+        "--context",
+        "c2",
+        "create",
+        "deployment",
+        "web",
+        "-n",
+        &a,
+        "--image=quay.io/team/web:1",
+    ]);
     e2e.docker_config(r#"{"auths":{"quay.io":{"auth":"cm9ib3Q6cHc="}}}"#);
     // What exists before: our Secret in a, attached to web; a Secret of another type named
     // `taken` (for --force); a source Secret for --from-secret.
@@ -126,6 +136,18 @@ fn dry_runs_never_write() {
         &format!("{a},{b}"),
     ]);
     e2e.regcred_ok(&["attach", &cred, "deployment/web", "-n", &a]);
+    e2e.regcred_ok(&[
+        "create",
+        &cred,
+        "--server",
+        "quay.io",
+        "--context",
+        "c2",
+        "-n",
+        &a,
+        "--attach",
+        "deployment/web",
+    ]);
     opaque_secret(&e2e, &a, "taken");
     e2e.kubectl_ok(&[
         "create",
@@ -218,9 +240,55 @@ fn dry_runs_never_write() {
             &selector,
         ],
         vec!["detach", &cred, "deployment/web", "--namespaces", &both],
-        vec!["sync", &cred, "--prune", "--detach", "--force"],
+        vec!["attach", &cred, "deployment/web", "--project", &project],
+        vec![
+            "attach",
+            &cred,
+            "serviceaccount/default",
+            "--context",
+            "c1,c2",
+            "-n",
+            &a,
+            "--yes",
+        ],
+        vec!["detach", &cred, "deployment/web", "--project", &project],
+        vec![
+            "detach",
+            &cred,
+            "deployment/web",
+            "--context",
+            "c1,c2",
+            "-n",
+            &a,
+            "--yes",
+        ],
+        vec![
+            "create",
+            "copied",
+            "--from-secret",
+            &source,
+            "--project",
+            &project,
+        ],
+        vec![
+            "sync",
+            &cred,
+            "--namespaces",
+            &both,
+            "--prune",
+            "--detach",
+            "--force",
+        ],
         vec!["sync", &cred, "--namespaces", &both],
+        vec!["sync", &cred, "--namespace-selector", &selector],
+        vec!["sync", &cred, "--project", &project],
+        vec!["sync", &cred, "--context", "c1,c2", "--yes"],
+        vec!["sync", "--context", "c1,c2", "--yes"],
+        vec!["delete", &cred, "-n", &a],
+        vec!["delete", &cred, "--namespaces", &both],
         vec!["delete", &cred, "--namespace-selector", &selector],
+        vec!["delete", &cred, "--project", &project],
+        vec!["delete", &cred, "--context", "c1,c2", "-n", &a, "--yes"],
         vec!["create", &everywhere, "--server", "quay.io", "-A"],
         vec!["attach", &cred, "--all", "deployments", "-A"],
         vec!["delete", &cred, "-A"],
@@ -246,9 +314,12 @@ fn dry_runs_never_write() {
             let mut args = command.clone();
             args.extend([dry_run.as_str(), "--field-manager", &manager]);
             let out = e2e.run(&args);
-            if command.contains(&"-A") {
-                // -A meets other tests' namespaces as they come and go: only a usage error
-                // would mean the command did not run.
+            // -A and a `sync` of every credential meet other tests' namespaces and
+            // credentials as they come and go: only a usage error would mean the command
+            // did not run.
+            let meets_other_tests =
+                command.contains(&"-A") || (command[0] == "sync" && command[1].starts_with('-'));
+            if meets_other_tests {
                 assert_ne!(
                     out.status.code(),
                     Some(2),

@@ -14,6 +14,7 @@ mod markdown;
 mod packaging;
 mod proxy;
 mod sync;
+mod trust;
 mod verify;
 mod watch;
 
@@ -613,7 +614,44 @@ fn create_adds_a_registry_and_keeps_the_others_unless_replace() {
     );
     assert_eq!(text(&out.stdout), "secret/regcred configured\n");
     assert!(!text(&out.stderr).contains("kept"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(
+            "warning: secret/regcred no longer holds ghcr.io, which it held before this run"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
     assert_eq!(registries(&e2e), ["quay.io"]);
+    // --force over somebody else's pull Secret: taken over whole, and said.
+    e2e.kubectl_ok(&[
+        "create",
+        "secret",
+        "docker-registry",
+        "theirs",
+        "-n",
+        &ns,
+        "--docker-server=docker.io",
+        "--docker-username=them",
+        "--docker-password=pw",
+    ]);
+    for (dry_run, said) in [
+        ("--dry-run=client", "would no longer hold"),
+        ("--dry-run=none", "no longer holds"),
+    ] {
+        let out = e2e.create_explicit(
+            "theirs",
+            "quay.io",
+            "robot",
+            "pw-q\n",
+            &["-n", &ns, "--force", dry_run],
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains(&format!("secret/theirs {said} docker.io")),
+            "{}",
+            text(&out.stderr)
+        );
+    }
 }
 
 /// With no `--server`, `create` copies every login on this machine only into one namespace;
