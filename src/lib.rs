@@ -18,9 +18,6 @@ mod desired;
 mod error;
 mod fanout;
 mod fleet;
-#[cfg(feature = "fuzzing")]
-#[doc(hidden)]
-pub mod fuzzing;
 #[cfg(test)]
 mod kubelet_oracle;
 mod output;

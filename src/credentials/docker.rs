@@ -340,13 +340,13 @@ impl Source for DockerSource {
 }
 
 /// The config parser alone, for fuzzing: the error, if any.
-#[cfg(feature = "fuzzing")]
+#[cfg(fuzzing)]
 pub(crate) fn check_config(text: &str) -> Result<(), CredentialError> {
     parse_config(text, "config.json").map(drop)
 }
 
 /// `DOCKER_AUTH_CONFIG`'s parser alone, for fuzzing.
-#[cfg(feature = "fuzzing")]
+#[cfg(fuzzing)]
 pub(crate) fn check_env_config(text: &str) -> Result<(), CredentialError> {
     parse_env_config(text).map(drop)
 }

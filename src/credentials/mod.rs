@@ -7,6 +7,8 @@
 pub(crate) mod docker;
 mod explicit;
 pub(crate) mod helper;
+// The fuzz build (tests/fuzz.sh) compiles these sources without the keychain's D-Bus stack.
+#[cfg(not(fuzzing))]
 pub(crate) mod keychain;
 pub(crate) mod podman;
 
@@ -20,6 +22,7 @@ pub(crate) use crate::rules::credential::{
 pub(crate) use docker::DockerSource;
 pub(crate) use explicit::{ExplicitLogin, PasswordInput, read_password};
 pub(crate) use helper::HelperError;
+#[cfg(not(fuzzing))]
 pub(crate) use keychain::{KeychainError, KeychainSource};
 pub(crate) use podman::PodmanSource;
 
@@ -77,6 +80,7 @@ pub(crate) enum CredentialError {
     InvalidRegistry(#[from] InvalidRegistry),
     #[error(transparent)]
     Helper(#[from] HelperError),
+    #[cfg(not(fuzzing))]
     #[error(transparent)]
     Keychain(#[from] KeychainError),
     #[error("no credentials for {registry}; searched:{}", bullet_list(searched))]
@@ -307,6 +311,7 @@ fn load_sources(
     env: &LocalEnv,
 ) -> Result<Vec<Box<dyn Source>>, CredentialError> {
     let mut sources: Vec<Box<dyn Source>> = Vec::new();
+    #[cfg(not(fuzzing))]
     if request.wants(SourceKind::Keychain) {
         // Only an explicit `--from keychain` makes an unavailable keychain an error.
         let required = request.from.contains(&SourceKind::Keychain);

@@ -125,7 +125,7 @@ fn search_order(env: &LocalEnv) -> Vec<Candidate> {
 }
 
 /// The auth-file parser alone, for fuzzing: the error, if any.
-#[cfg(feature = "fuzzing")]
+#[cfg(fuzzing)]
 pub(crate) fn check_auth_file(text: &str) -> Result<(), CredentialError> {
     load_file(PathBuf::from("auth.json"), text, &mut Vec::new()).map(drop)
 }

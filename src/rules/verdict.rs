@@ -136,6 +136,53 @@ pub(crate) fn manifest_verdict(status: u16, codes: &[String]) -> Verdict {
     }
 }
 
+/// One `WWW-Authenticate` challenge (RFC 2617 style): the lower-cased scheme and its
+/// parameters, names lower-cased, values unquoted with `\` escapes.
+pub(crate) fn parse_challenge(header: &str) -> Option<(String, Vec<(String, String)>)> {
+    let header = header.trim();
+    let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
+    if scheme.is_empty() {
+        return None;
+    }
+    let mut params = Vec::new();
+    let mut chars = rest.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
+            chars.next();
+        }
+        let name: String = chars
+            .by_ref()
+            .take_while(|c| *c != '=')
+            .collect::<String>()
+            .trim()
+            .to_ascii_lowercase();
+        if name.is_empty() {
+            break;
+        }
+        let mut value = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => value.extend(chars.next()),
+                    '"' => break,
+                    c => value.push(c),
+                }
+            }
+        } else {
+            while let Some(c) = chars.peek() {
+                if *c == ',' {
+                    break;
+                }
+                value.push(*c);
+                chars.next();
+            }
+        }
+        params.push((name, value.trim().to_string()));
+    }
+    Some((scheme.to_ascii_lowercase(), params))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,6 @@
-//! Entry points for the fuzz targets in `fuzz/` (built with `--features fuzzing` only). Each
-//! runs one parser on untrusted input and checks what must always hold: no panic, and no
-//! error message that quotes a string value of the input (it could be a secret).
-
-#![allow(unreachable_pub)]
+//! Entry points for the fuzz targets. Each runs one parser on untrusted input and checks what
+//! must always hold: no panic, and no error message that quotes a string value of the input
+//! (it could be a secret).
 
 use crate::credentials::{docker, podman};
 use crate::rules::{image::ImageRef, kubelet};
@@ -95,7 +93,7 @@ pub fn pull_secret(bytes: &[u8]) {
 /// What a registry answers, all hostile text: `WWW-Authenticate` challenges (a parsed scheme
 /// is lower case), tokens whose granted scope is read, and error bodies. Never a panic.
 pub fn www_authenticate(header: &str) {
-    if let Some((scheme, _)) = crate::probe::parse_challenge(header) {
+    if let Some((scheme, _)) = crate::rules::verdict::parse_challenge(header) {
         assert_eq!(scheme, scheme.to_ascii_lowercase());
     }
     let _ = crate::rules::verdict::grants_pull(header, "team/app");
