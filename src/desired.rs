@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams};
 
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, ClusterError};
 use crate::credentials::{ExplicitLogin, LocalEnv, ReadOnce};
 use crate::printer::Printer;
 use crate::reconcile::{self, Desired};
@@ -67,6 +67,31 @@ pub(crate) fn credentials_to_sync(
         }
     }
     credentials
+}
+
+/// Every Secret named `name` in the cluster; for a reader who may not list Secrets in all
+/// namespaces (a Role in its own), those in the namespaces it named, or its context's, as
+/// kubectl would look there, with a note saying so.
+pub(crate) async fn copies_readable(
+    cluster: &Cluster,
+    name: &str,
+    scope: Option<&NamespaceScope>,
+    printer: &Printer,
+) -> Result<Copies, ClusterError> {
+    let everywhere = reconcile::copies_everywhere(cluster, name).await;
+    let forbidden =
+        matches!(&everywhere, Err(ClusterError::Api { source, .. }) if source.status == Some(403));
+    let namespaces = match scope {
+        _ if !forbidden => return everywhere,
+        Some(NamespaceScope::Named(namespaces)) => namespaces.clone(),
+        Some(NamespaceScope::Context) | None => vec![cluster.default_namespace.clone()],
+        Some(_) => return everywhere,
+    };
+    printer.note(format!(
+        "may not list Secrets in all namespaces: looking for {name} in {} only",
+        namespaces.join(", ")
+    ));
+    reconcile::copies_in(cluster, name, &namespaces).await
 }
 
 /// The names of the Secrets with our label, sorted, each once.

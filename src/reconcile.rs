@@ -76,10 +76,31 @@ pub(crate) async fn copies_everywhere(
     cluster: &Cluster,
     name: &str,
 ) -> Result<BTreeMap<String, Secret>, ClusterError> {
-    let api: Api<Secret> = Api::all(cluster.client.clone());
+    copies_through(cluster, Api::all(cluster.client.clone()), name).await
+}
+
+/// The same, in `namespaces` only: for a reader who may not list Secrets cluster-wide.
+pub(crate) async fn copies_in(
+    cluster: &Cluster,
+    name: &str,
+    namespaces: &[String],
+) -> Result<BTreeMap<String, Secret>, ClusterError> {
+    let mut copies = BTreeMap::new();
+    for namespace in namespaces {
+        let api = Api::namespaced(cluster.client.clone(), namespace);
+        copies.extend(copies_through(cluster, api, name).await?);
+    }
+    Ok(copies)
+}
+
+async fn copies_through(
+    cluster: &Cluster,
+    api: Api<Secret>,
+    name: &str,
+) -> Result<BTreeMap<String, Secret>, ClusterError> {
     let by_name = format!("metadata.name={name}");
     let error = |e: kube::Error| ClusterError::Api {
-        context: "listing the copies of the Secret in all namespaces",
+        context: "listing the copies of the Secret",
         source: cluster.api_error(&e),
     };
     let pull = ListParams::default().fields(&format!("{by_name},type={DOCKERCONFIGJSON_TYPE}"));
@@ -268,7 +289,15 @@ async fn carry_out(
         Step::Prune => {
             let existing = &copies[namespace];
             if options.plan.detach {
-                detach_everywhere(cluster, &desired.name, namespace, options.write).await?;
+                let detached =
+                    detach_everywhere(cluster, &desired.name, namespace, options.write).await?;
+                // A prune must know every user is gone; a kind it may not read could hold one.
+                if !detached.unreadable.is_empty() {
+                    return Err(StepError::Detach(format!(
+                        "may not list {} (forbidden), which could still reference it",
+                        detached.unreadable.join(", ")
+                    )));
+                }
             }
             secrets::delete_exactly(&api, existing, writer)
                 .await
@@ -282,13 +311,22 @@ async fn carry_out(
     }
 }
 
-/// Removes `secret` from every workload template and ServiceAccount in `namespace`.
+/// What [`detach_everywhere`] did.
+pub(crate) struct Detached {
+    /// The objects it changed.
+    pub(crate) changed: Vec<references::ObjectResult>,
+    /// Kinds the caller may not list there (`statefulsets.apps`): left as they are.
+    pub(crate) unreadable: Vec<String>,
+}
+
+/// Removes `secret` from every workload template and ServiceAccount in `namespace` that the
+/// caller may list; the kinds it may not list are returned, not an error.
 pub(crate) async fn detach_everywhere(
     cluster: &Cluster,
     secret: &str,
     namespace: &str,
     write: &WriteSettings,
-) -> Result<Vec<references::ObjectResult>, StepError> {
+) -> Result<Detached, StepError> {
     let targets: Vec<Target> = ALL_KINDS
         .into_iter()
         .filter(|kind| *kind != Kind::Pod)
@@ -306,26 +344,39 @@ pub(crate) async fn detach_everywhere(
         write,
     };
     let outcome = references::apply(cluster, &plan).await;
-    let failures: Vec<String> = outcome
-        .results
-        .iter()
-        .filter_map(|r| {
-            r.outcome
-                .as_ref()
-                .err()
-                .map(|e| format!("{}: {e}", r.reference))
-        })
-        .collect();
+    let mut unreadable = Vec::new();
+    let mut failures = Vec::new();
+    for result in &outcome.results {
+        match &result.outcome {
+            Ok(_) => {}
+            // `kind/*` is a list of that kind; forbidden means a Role that does not cover it.
+            Err(references::ObjectError::Api(e))
+                if e.status == Some(403) && result.reference.ends_with("/*") =>
+            {
+                // `statefulset.apps/*` → `statefulsets.apps`, as kubectl names resources.
+                let display = result.reference.trim_end_matches("/*");
+                unreadable.push(match display.split_once('.') {
+                    Some((kind, group)) => format!("{kind}s.{group}"),
+                    None => format!("{display}s"),
+                });
+            }
+            Err(e) => failures.push(format!("{}: {e}", result.reference)),
+        }
+    }
     if !failures.is_empty() {
         return Err(StepError::Detach(failures.join("; ")));
     }
-    Ok(outcome
+    let changed = outcome
         .results
         .into_iter()
         .filter(
             |r| matches!(&r.outcome, Ok(applied) if applied.done != references::Done::Unchanged),
         )
-        .collect())
+        .collect();
+    Ok(Detached {
+        changed,
+        unreadable,
+    })
 }
 
 /// Why a source Secret (`--from-secret`) cannot be used.

@@ -181,8 +181,12 @@ impl Wants {
 
 pub(crate) struct Inventory {
     pub(crate) namespaces: BTreeMap<String, NamespaceInventory>,
-    /// The first error per namespace (Forbidden, say); that namespace's data is incomplete.
+    /// The first error per namespace; that namespace's data is incomplete.
     pub(crate) errors: BTreeMap<String, ApiError>,
+    /// Namespace → the resources other than Secrets its reader may not list (`statefulsets.apps`,
+    /// `events`): a user with a Role on a few kinds still gets the rest, and is told what was
+    /// left out.
+    pub(crate) unreadable: BTreeMap<String, Vec<String>>,
 }
 
 /// Reads what `wants` asks for in `namespaces`, one request per resource type (or one per
@@ -199,6 +203,7 @@ pub(crate) async fn gather(
             .map(|ns| (ns.clone(), NamespaceInventory::default()))
             .collect(),
         errors: BTreeMap::new(),
+        unreadable: BTreeMap::new(),
     };
     if wants.secrets {
         let fetched = fetch::fetch_pull_secrets(cluster, namespaces, concurrency).await;
@@ -225,6 +230,13 @@ impl Inventory {
                     for object in objects {
                         entry.file(kind, resource, object);
                     }
+                }
+                Err(error) if error.status == Some(403) && resource.kind != "Secret" => {
+                    let name = match resource.group.as_str() {
+                        "" => resource.plural.clone(),
+                        group => format!("{}.{group}", resource.plural),
+                    };
+                    self.unreadable.entry(ns).or_default().push(name);
                 }
                 Err(error) => {
                     self.errors.entry(ns).or_insert(error);

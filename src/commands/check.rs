@@ -100,6 +100,7 @@ pub(crate) async fn run(
 ) -> anyhow::Result<ExitStatus> {
     let (cluster, namespaces) = cluster::connect_in(&connection, &settings.scope, printer).await?;
     let inventory = inventory::gather(&cluster, &namespaces, Wants::ALL, 8).await;
+    super::warn_unreadable(&inventory, printer);
     // Not one namespace could be read: nothing was checked, so this could not run (which a
     // run across contexts tells apart from problems found; docs/contexts.md).
     if !namespaces.is_empty()
@@ -373,13 +374,20 @@ fn login_source(found: &NamespaceInventory, verdict: &Verdict) -> LoginSource {
 /// go into a pasted command, shell-quoted.
 fn connection_flags(connection: &Connection) -> Vec<String> {
     let path = |p: &std::path::PathBuf| p.to_string_lossy().into_owned();
+    // Whom the run acted as, too: a fix pasted without `--as` would act as someone else.
+    let groups = connection
+        .impersonate_groups
+        .iter()
+        .map(|group| ("--as-group", Some(group.clone())));
     [
         ("--kubeconfig", connection.kubeconfig.as_ref().map(path)),
         ("--context", connection.context.clone()),
         ("--cluster", connection.cluster.clone()),
         ("--user", connection.user.clone()),
+        ("--as", connection.impersonate_user.clone()),
     ]
     .into_iter()
+    .chain(groups)
     .filter_map(|(flag, value)| Some(format!("{flag} {}", shell_quote(&value?))))
     .collect()
 }

@@ -31,13 +31,14 @@ pub(crate) async fn run(
     };
     let fetched = fetch::fetch(&cluster, &fetch::secret_resource(), &namespaces, query).await;
     let several = namespaces.len() > 1;
+    let warnings = std::sync::Mutex::new(Vec::new());
     let results = cluster
         .fan_out(
             fetched,
             settings.write.concurrency,
             "namespaces",
             |(namespace, found)| {
-                let (cluster, settings) = (&cluster, &settings);
+                let (cluster, settings, warnings) = (&cluster, &settings, &warnings);
                 async move {
                     let existing = match found {
                         Err(error) => {
@@ -45,11 +46,14 @@ pub(crate) async fn run(
                         }
                         Ok(objects) => objects.first().and_then(fetch::as_secret),
                     };
-                    delete_in(cluster, settings, &namespace, existing).await
+                    delete_in(cluster, settings, &namespace, existing, warnings).await
                 }
             },
         )
         .await;
+    for warning in warnings.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        printer.warning(warning);
+    }
     let rows: Vec<ResultRow<String>> = results.into_iter().flat_map(|(_, rows)| rows).collect();
     let tally = output::print_results(rows, &settings.write, several, printer)?;
     output::emit_summary(printer, "objects", &tally, several);
@@ -61,6 +65,7 @@ async fn delete_in(
     settings: &DeleteSettings,
     namespace: &str,
     existing: Option<Secret>,
+    warnings: &std::sync::Mutex<Vec<String>>,
 ) -> NamespaceRows {
     let name = &settings.name;
     let Some(existing) = existing else {
@@ -94,12 +99,20 @@ async fn delete_in(
     let mut rows = Vec::new();
     if !settings.keep_references {
         match reconcile::detach_everywhere(cluster, name, namespace, &settings.write).await {
-            Ok(detached) => rows.extend(detached.into_iter().map(|result| ResultRow {
-                subject: result.reference.clone(),
-                namespace: namespace.to_string(),
-                reference: result.reference,
-                outcome: Ok(done("detached")),
-            })),
+            Ok(detached) => {
+                if !detached.unreadable.is_empty() {
+                    warnings.lock().unwrap_or_else(|e| e.into_inner()).push(format!(
+                        "namespace {namespace}: may not list {} (forbidden): any that reference secret/{name} still do",
+                        detached.unreadable.join(", ")
+                    ));
+                }
+                rows.extend(detached.changed.into_iter().map(|result| ResultRow {
+                    subject: result.reference.clone(),
+                    namespace: namespace.to_string(),
+                    reference: result.reference,
+                    outcome: Ok(done("detached")),
+                }));
+            }
             Err(error) => {
                 rows.push(failure(namespace, name, format!("not deleted: {error}")));
                 return rows;

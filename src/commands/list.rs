@@ -18,6 +18,7 @@ pub(crate) async fn run(
 ) -> anyhow::Result<ExitStatus> {
     let (cluster, namespaces) = cluster::connect_in(&connection, &settings.scope, printer).await?;
     let inventory = inventory::gather(&cluster, &namespaces, Wants::SECRETS_AND_USERS, 8).await;
+    super::warn_unreadable(&inventory, printer);
     let now = k8s_openapi::jiff::Timestamp::now();
     let mut summaries = Vec::new();
     for (ns, found) in &inventory.namespaces {

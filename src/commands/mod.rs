@@ -21,6 +21,17 @@ use crate::rules::registry::Registry;
 use crate::rules::verdict::Verdict;
 use crate::settings::{ExplicitSettings, LocalLookup};
 
+/// Says which resources could not be read in which namespace (a Role that does not cover
+/// them): what the command reports leaves them out, and the reader must know.
+pub(crate) fn warn_unreadable(inventory: &crate::cluster::inventory::Inventory, printer: &Printer) {
+    for (namespace, resources) in &inventory.unreadable {
+        printer.warning(format!(
+            "namespace {namespace}: may not list {} (forbidden); what they hold is left out",
+            resources.join(", ")
+        ));
+    }
+}
+
 /// `--username` with its password, read now (stdin or a no-echo prompt), before any request.
 pub(crate) fn explicit_login(
     explicit: &ExplicitSettings,

@@ -43,6 +43,7 @@ pub(crate) async fn run(
     }
     let namespaces = std::slice::from_ref(&ns);
     let inventory = inventory::gather(&cluster, namespaces, Wants::USERS, 1).await;
+    super::warn_unreadable(&inventory, printer);
     let users = inventory
         .namespaces
         .get(&ns)

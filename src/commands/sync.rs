@@ -49,7 +49,7 @@ pub(crate) async fn run(
     let named: Vec<(String, Copies)> = match &settings.name {
         Some(name) => vec![(
             name.clone(),
-            reconcile::copies_everywhere(&cluster, name).await?,
+            desired::copies_readable(&cluster, name, settings.scope.as_ref(), printer).await?,
         )],
         None => desired::managed_credentials(&cluster).await?,
     };

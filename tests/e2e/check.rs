@@ -473,7 +473,7 @@ fn only_pull_secret_types_are_read() {
 }
 
 /// `fix:` lines of `check`'s human output, as printed (after a run's `CONTEXT: ` prefix).
-fn fix_lines(stdout: &str) -> Vec<String> {
+pub(crate) fn fix_lines(stdout: &str) -> Vec<String> {
     stdout
         .lines()
         .filter_map(|line| {
