@@ -97,7 +97,10 @@ struct Tracked {
 /// The caches the loop reads; the watches write them.
 struct Caches {
     namespaces: Store<PartialObjectMeta<Namespace>>,
-    selected: HashMap<String, Store<PartialObjectMeta<Namespace>>>,
+    /// The watch behind `namespaces`, which runs as long as the loop.
+    _namespaces_watch: AbortOnDrop,
+    /// A watch per selector some credential's scope uses, released when none does.
+    selected: HashMap<String, (Store<PartialObjectMeta<Namespace>>, AbortOnDrop)>,
     copies: Store<Secret>,
 }
 
@@ -162,8 +165,10 @@ pub(crate) async fn run(
     };
 
     let (triggers_tx, triggers) = mpsc::unbounded_channel();
+    let (namespaces, namespaces_watch) = watch_namespaces(&cluster, None, triggers_tx.clone());
     let caches = Caches {
-        namespaces: watch_namespaces(&cluster, None, triggers_tx.clone()),
+        namespaces,
+        _namespaces_watch: namespaces_watch,
         selected: HashMap::new(),
         copies: watch_copies(&cluster, settings.name.as_deref(), triggers_tx.clone()),
     };
@@ -179,7 +184,7 @@ pub(crate) async fn run(
         state,
         caches,
         tracked: BTreeMap::new(),
-        watched_sources: HashSet::new(),
+        watched_sources: HashMap::new(),
         workloads: HashMap::new(),
         triggers_tx,
         schedule: None,
@@ -202,7 +207,8 @@ struct Controller {
     state: Arc<State>,
     caches: Caches,
     tracked: BTreeMap<String, Tracked>,
-    watched_sources: HashSet<(String, String)>,
+    /// A watch per source Secret some credential reads, released when none does.
+    watched_sources: HashMap<(String, String), AbortOnDrop>,
     /// The latest version of every workload auto-attach watches.
     workloads: HashMap<attach::WorkloadKey, serde_json::Value>,
     triggers_tx: mpsc::UnboundedSender<Trigger>,
@@ -389,6 +395,12 @@ impl Controller {
 
     async fn reconcile_credential(&mut self, name: &str) {
         let copies = self.copies_of(name);
+        if copies.is_empty() {
+            // No copy is left anywhere (`delete NAME`, or all deleted by hand): its record is
+            // gone, and so is the credential, with what it held (docs/controller.md).
+            self.forget(name);
+            return;
+        }
         let now = Instant::now();
         let tracked = self.tracked.entry(name.to_string()).or_default();
         let due = tracked.desired.is_none()
@@ -397,8 +409,7 @@ impl Controller {
         if due {
             if copies.is_empty() && tracked.desired.is_none() {
                 // Never ours, or gone before we knew it: nothing to keep.
-                self.tracked.remove(name);
-                self.state.forget(name);
+                self.forget(name);
                 return;
             }
             self.load(name, &copies).await;
@@ -443,6 +454,31 @@ impl Controller {
             let next = refresh_at.map_or(resync, |at| at.min(resync));
             self.schedule(Work::Credential(name.to_string()), next);
         }
+    }
+
+    /// Drops a credential, its series, and the watches no other credential uses.
+    fn forget(&mut self, name: &str) {
+        if self.tracked.remove(name).is_some() {
+            tracing::info!(credential = name, "no copy is left: forgotten");
+        }
+        self.state.forget(name);
+        let desired = || self.tracked.values().filter_map(|t| t.desired.as_ref());
+        let selectors: HashSet<String> = desired()
+            .filter_map(|d| match &d.scope.namespaces {
+                NamespaceScope::Selector(selector) => Some(selector.clone()),
+                _ => None,
+            })
+            .collect();
+        let sources: HashSet<(String, String)> = self
+            .tracked
+            .values()
+            .flat_map(|t| t.sources.iter().cloned())
+            .collect();
+        self.caches
+            .selected
+            .retain(|selector, _| selectors.contains(selector));
+        self.watched_sources
+            .retain(|source, _| sources.contains(source));
     }
 
     fn retry_later(&self, name: &str, failures: u32) {
@@ -493,21 +529,22 @@ impl Controller {
                 let new_sources: Vec<(String, String)> = tracked
                     .sources
                     .iter()
-                    .filter(|s| !self.watched_sources.contains(*s))
+                    .filter(|s| !self.watched_sources.contains_key(*s))
                     .cloned()
                     .collect();
                 tracked.desired = Some(desired);
                 self.state.refreshed(name, Ok(()));
                 for (namespace, secret) in new_sources {
-                    watch_source(&self.cluster, &namespace, &secret, self.triggers_tx.clone());
-                    self.watched_sources.insert((namespace, secret));
+                    let task =
+                        watch_source(&self.cluster, &namespace, &secret, self.triggers_tx.clone());
+                    self.watched_sources.insert((namespace, secret), task);
                 }
                 if let Some(selector) = selector
                     && !self.caches.selected.contains_key(&selector)
                 {
-                    let store =
+                    let watch =
                         watch_namespaces(&self.cluster, Some(&selector), self.triggers_tx.clone());
-                    self.caches.selected.insert(selector, store);
+                    self.caches.selected.insert(selector, watch);
                 }
             }
             Err(error) => {
@@ -633,7 +670,7 @@ fn in_scope(caches: &Caches, scope: &Scope, cluster: &Cluster) -> Option<Vec<InS
         NamespaceScope::Named(names) => named(names),
         NamespaceScope::All => all.clone(),
         NamespaceScope::Selector(selector) => {
-            let store = caches.selected.get(selector)?;
+            let (store, _) = caches.selected.get(selector)?;
             store.wait_until_ready().now_or_never()?.ok()?;
             listed(store)
         }
@@ -648,7 +685,7 @@ fn watch_namespaces(
     cluster: &Cluster,
     selector: Option<&str>,
     triggers: mpsc::UnboundedSender<Trigger>,
-) -> Store<PartialObjectMeta<Namespace>> {
+) -> (Store<PartialObjectMeta<Namespace>>, AbortOnDrop) {
     // Metadata only, and of that only names and deletion (the selector is the server's).
     let api: Api<PartialObjectMeta<Namespace>> = Api::all(cluster.client.clone());
     let config = match selector {
@@ -664,7 +701,7 @@ fn watch_namespaces(
             .default_backoff()
             .modify(keep_scope_metadata),
     );
-    tokio::spawn(forward(
+    let task = tokio::spawn(forward(
         stream,
         "namespaces",
         triggers,
@@ -688,7 +725,7 @@ fn watch_namespaces(
         },
         report_synced,
     ));
-    reader
+    (reader, AbortOnDrop(task.abort_handle()))
 }
 
 /// Keeps of a cached Namespace only what a scope reads, which is most of the memory a large
@@ -752,7 +789,7 @@ fn watch_source(
     namespace: &str,
     name: &str,
     triggers: mpsc::UnboundedSender<Trigger>,
-) {
+) -> AbortOnDrop {
     let api: Api<Secret> = Api::namespaced(cluster.client.clone(), namespace);
     let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
     let (namespace, name) = (namespace.to_string(), name.to_string());
@@ -761,7 +798,7 @@ fn watch_source(
     let mut baseline: Option<Option<String>> = None;
     let mut listing: Option<String> = None;
     let stream = watcher::watcher(api, config).default_backoff();
-    tokio::spawn(forward(
+    let task = tokio::spawn(forward(
         stream,
         "source",
         triggers,
@@ -788,6 +825,16 @@ fn watch_source(
         },
         false,
     ));
+    AbortOnDrop(task.abort_handle())
+}
+
+/// A spawned watch that stops, closing its connection, when this is dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Drives a watch stream, turning its events into triggers; reports the first complete

@@ -156,10 +156,14 @@ impl State {
         });
     }
 
+    /// A credential that is gone: its series go too, so that credentials created and deleted
+    /// (look-alikes among them) cost nothing once gone.
     pub(crate) fn forget(&self, credential: &str) {
         self.with(|s| {
             s.record.credentials.remove(credential);
             s.expiry.remove(credential);
+            s.refresh_failures.remove(credential);
+            s.reconciles.retain(|(name, _), _| name != credential);
         });
     }
 

@@ -217,6 +217,40 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+/// A credential whose last copy is deleted (`delete NAME`, or by hand) is forgotten: nothing
+/// brings it back, and its metric series and its selector's watch are released, so that
+/// credentials created and deleted (look-alikes among them) cost nothing once gone
+/// (docs/controller.md).
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn a_credential_with_no_copy_left_is_forgotten() {
+    let e2e = E2e::new();
+    let name = unique("forgotten");
+    // A label of its own: the other tests' selectors must not reach this namespace.
+    let label = format!("e2e-forget={}", unique("team"));
+    let only = selector_scoped_credential(&e2e, &name, &label, "forget", "pw");
+    let watcher = Watcher::start(&e2e, &[&name]);
+    let series = format!(r#"regcred_copies{{credential="{name}"}}"#);
+    let counted = wait_until(Duration::from_secs(10), || {
+        watcher.metrics().get(&series) == Some(&1.0)
+    });
+    assert!(counted.is_some(), "{:?}", watcher.metrics());
+
+    e2e.regcred_ok(&["delete", &name, "-n", &only]);
+    let released = wait_until(Duration::from_secs(10), || {
+        !watcher.metrics().keys().any(|key| key.contains(&name))
+    });
+    assert!(
+        released.is_some(),
+        "{:?}\n{}",
+        watcher.metrics(),
+        watcher.logs()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!e2e.secret_exists(&only, &name), "{}", watcher.logs());
+    assert!(watcher.logs().contains("forgotten"), "{}", watcher.logs());
+}
+
 #[test]
 #[ignore = "needs the real control plane: tests/e2e/run.sh"]
 fn watch_gives_new_namespaces_their_copy_and_repairs_deletes_and_edits() {
