@@ -9,7 +9,8 @@ import time
 from contextlib import contextmanager
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BINARY = os.path.join(ROOT, "target", "release", "kubectl-regcred")
+# $REGCRED_BENCH_BINARY runs another build (a debug one, say) and skips the release build.
+BINARY = os.environ.get("REGCRED_BENCH_BINARY") or os.path.join(ROOT, "target", "release", "kubectl-regcred")
 
 
 def run(cmd, env, stdin=None, check=True):
@@ -38,7 +39,8 @@ def cluster():
     $REGCRED_E2E_KUBECONFIG if set, else one started (and stopped) here."""
     if not os.path.exists("/usr/bin/time"):
         sys.exit("the benchmarks need GNU time: apt-get install time")
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    if not os.environ.get("REGCRED_BENCH_BINARY"):
+        subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     env = dict(os.environ)
     cluster_dir = None
     if not env.get("REGCRED_E2E_KUBECONFIG"):

@@ -762,7 +762,7 @@ fn watch_copies(
         watcher::watcher(api, config)
             .default_backoff()
             // Not needed to compare or replace (an update without them keeps them): memory.
-            .modify(|secret| secret.metadata.managed_fields = None),
+            .modify(keep_copy_bounded),
     );
     tokio::spawn(forward(
         stream,
@@ -781,6 +781,26 @@ fn watch_copies(
     ));
     reader
 }
+
+/// What the copies cache keeps of a Secret: not its managedFields (never compared), and not
+/// data larger than any pull Secret we write (anyone may label a Secret of a megabyte; its
+/// data then reads as "differs", and a copy in scope is simply rewritten). The cache's memory
+/// is bounded by the number of labelled Secrets, not by what their writers put in them.
+fn keep_copy_bounded(secret: &mut Secret) {
+    secret.metadata.managed_fields = None;
+    let size: usize = secret
+        .data
+        .iter()
+        .flatten()
+        .map(|(key, value)| key.len() + value.0.len())
+        .sum();
+    if size > MAX_CACHED_DATA {
+        secret.data = None;
+    }
+}
+
+/// Far above a pull Secret of many registries with long tokens (a few KiB).
+const MAX_CACHED_DATA: usize = 64 * 1024;
 
 /// One source Secret (`--from-secret`): a change (by resourceVersion, so a relist of the
 /// same version is not one) makes its credentials read again.
@@ -907,4 +927,25 @@ fn init_logging(json: bool) {
             .with_ansi(std::io::stderr().is_terminal())
             .try_init()
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::ByteString;
+
+    use super::*;
+
+    #[test]
+    fn the_copies_cache_keeps_no_large_data() {
+        let secret = |bytes: usize| Secret {
+            data: Some([(".dockerconfigjson".into(), ByteString(vec![b'x'; bytes]))].into()),
+            ..Secret::default()
+        };
+        let mut small = secret(4 * 1024);
+        keep_copy_bounded(&mut small);
+        assert!(small.data.is_some(), "a pull Secret of ours is kept whole");
+        let mut large = secret(900 * 1024);
+        keep_copy_bounded(&mut large);
+        assert_eq!(large.data, None);
+    }
 }
