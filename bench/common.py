@@ -145,3 +145,19 @@ def arguments(doc, loop_help, namespaces=200):
     parser.add_argument("--loop-rounds", type=int, default=2, help=loop_help)
     parser.add_argument("--namespaces", type=int, default=namespaces)
     return parser.parse_args()
+
+
+def wait_ready(proc, port, log_path, limit=60):
+    """Waits until the watcher `proc` answers /readyz on 127.0.0.1:`port` with 200; exits
+    with its log if it dies or takes over `limit` seconds."""
+    import urllib.request
+    deadline = time.time() + limit
+    while True:
+        try:
+            if urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2).status == 200:
+                return
+        except OSError:
+            pass
+        if time.time() > deadline or proc.poll() is not None:
+            sys.exit("the watcher never became ready:\n" + open(log_path).read())
+        time.sleep(0.05)

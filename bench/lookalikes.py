@@ -25,7 +25,7 @@ import tempfile
 import time
 import urllib.request
 
-from common import BINARY, cluster, ensure_namespaces, kubectl
+from common import BINARY, cluster, ensure_namespaces, kubectl, wait_ready
 
 LABEL = "bench-lookalike=yes"
 
@@ -117,16 +117,7 @@ def bench(env, args):
                             env=dict(env, HOME=home), stdout=subprocess.DEVNULL, stderr=log)
     rows = []
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                if urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2).status == 200:
-                    break
-            except OSError:
-                pass
-            if time.time() > deadline or proc.poll() is not None:
-                sys.exit("the watcher never became ready:\n" + open(log.name).read())
-            time.sleep(0.1)
+        wait_ready(proc, port, log.name)
         time.sleep(3)
 
         def measure(what):

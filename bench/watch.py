@@ -26,7 +26,7 @@ import tempfile
 import time
 import urllib.request
 
-from common import BINARY, cluster, ensure_namespaces, kubectl, run
+from common import BINARY, cluster, ensure_namespaces, kubectl, wait_ready, run
 
 SECRET = "watchbench"
 LABEL = "bench-watch=yes"
@@ -92,16 +92,7 @@ def bench(env, args):
     proc = subprocess.Popen([BINARY, "sync", SECRET, "--watch", "--listen", f"127.0.0.1:{port}",
                              "--log-format", "json"], env=ours, stdout=subprocess.DEVNULL, stderr=log)
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                if urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2).status == 200:
-                    break
-            except OSError:
-                pass
-            if time.time() > deadline or proc.poll() is not None:
-                sys.exit("the watcher never became ready:\n" + open(log.name).read())
-            time.sleep(0.05)
+        wait_ready(proc, port, log.name)
         time.sleep(2)
 
         # 1. Latency.
