@@ -235,6 +235,9 @@ pub(crate) struct CreateArgs {
     #[command(flatten)]
     pub(crate) scope: ScopeArgs,
 
+    #[command(flatten)]
+    pub(crate) definitions: DefinitionsArgs,
+
     /// After creating, attach the Secret to this workload or ServiceAccount (repeatable)
     #[arg(long = "attach", value_name = "KIND/NAME", help_heading = "Writing")]
     pub(crate) attach: Vec<String>,
@@ -280,6 +283,9 @@ pub(crate) struct SyncArgs {
 
     #[command(flatten)]
     pub(crate) scope: ScopeArgs,
+
+    #[command(flatten)]
+    pub(crate) definitions: DefinitionsArgs,
 
     /// Also delete our copies in namespaces that left the scope
     #[arg(long, help_heading = "Sync")]
@@ -405,6 +411,9 @@ pub(crate) struct DeleteArgs {
 
     #[command(flatten)]
     pub(crate) scope: ScopeArgs,
+
+    #[command(flatten)]
+    pub(crate) definitions: DefinitionsArgs,
 
     /// Leave workloads and ServiceAccounts referencing it as they are
     #[arg(long, help_heading = "Writing")]
@@ -806,6 +815,15 @@ pub(crate) struct SelectionArgs {
     /// Only objects whose labels match (with --all)
     #[arg(short = 'l', long = "selector", value_name = "SELECTOR")]
     pub(crate) selector: Option<String>,
+}
+
+/// Where the definitions of credentials shared by several namespaces live (docs/sync.md).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Namespaces")]
+pub(crate) struct DefinitionsArgs {
+    /// The namespace holding the definitions of credentials shared by several namespaces
+    #[arg(long, value_name = "NS", default_value = "regcred-system")]
+    pub(crate) definitions_namespace: String,
 }
 
 /// Which namespaces a command works in, besides `-n`.

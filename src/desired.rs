@@ -1,8 +1,9 @@
-//! What one managed credential should be now: its scope (recorded on its copies, or given
-//! again) and its logins, read again from the sources its copies record (docs/sync.md).
-//! `sync` computes it once; the watch loop again on every refresh.
+//! What one credential should be now (docs/sync.md): found from its definition (or a
+//! standalone Secret, or copies the operator adopts by naming their scope), with its logins
+//! read again from the sources that record names. `sync` computes it once; the watch loop
+//! again on every refresh. Nothing a copy says about itself is ever followed ("Trust").
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, bail};
 use k8s_openapi::api::core::v1::Secret;
@@ -15,58 +16,213 @@ use crate::reconcile::{self, Desired};
 use crate::rules::credential::{Credential, Origin, RecordedOrigin, SourceKind};
 use crate::rules::kubelet;
 use crate::rules::pullsecret::{
-    DOCKERCONFIGJSON_TYPE, MANAGED_BY_LABEL, MANAGER, REGISTRIES_ANNOTATION, not_ours,
-    rancher_project, recorded_scope, recorded_sources, recorded_usernames,
+    DOCKERCONFIGJSON_TYPE, MANAGED_BY_LABEL, MANAGER, REGISTRIES_ANNOTATION, recorded_scope,
+    recorded_sources, recorded_usernames,
 };
 use crate::rules::registry::Registry;
 use crate::rules::scope::{NamespaceScope, RecordedScope, Scope};
-use crate::rules::trust;
+use crate::rules::trust::{
+    self, DEFINITION_TYPE, DefinitionRef, Owner, SourceNamedBy, Standing, Unmanaged,
+};
 use crate::settings::SyncSettings;
 
 /// Every Secret named like the credential, by namespace.
 pub(crate) type Copies = BTreeMap<String, Secret>;
 
-/// Every credential we manage: the names of Secrets with our label, each with all the
-/// Secrets of that name (ours or not, for conflicts).
-pub(crate) async fn managed_credentials(
-    cluster: &Cluster,
-) -> anyhow::Result<Vec<(String, Copies)>> {
-    let mut credentials = Vec::new();
-    for name in managed_names(cluster).await? {
-        let copies = reconcile::copies_everywhere(cluster, &name).await?;
-        credentials.push((name, copies));
-    }
-    Ok(credentials)
+/// Where a credential's word comes from (docs/sync.md, "Trust").
+#[derive(Debug, Clone)]
+pub(crate) enum Basis {
+    /// Its definition, which only its operators may write.
+    Definition(Box<Secret>),
+    /// A standalone Secret in this namespace: its own word, for its own namespace only.
+    Standalone(String),
+    /// No definition yet: the operator named the scope, and the copies of ours in it that
+    /// refer to no definition are adopted into a new one.
+    Adopted,
 }
 
-/// The credentials `sync` works on: the Secrets of each name, split into the credentials they
-/// make up (docs/sync.md, "Trust"): a standalone Secret is its own. With `-n NS` naming the
-/// namespace of a standalone Secret, that one alone; with another scope given, every Secret of
-/// the name as one, since that scope is being recorded on all of them.
-pub(crate) fn credentials_to_sync(
-    scope: Option<&NamespaceScope>,
-    named: Vec<(String, Copies)>,
-) -> Vec<(String, Copies)> {
-    let mut credentials = Vec::new();
-    for (name, copies) in named {
-        match scope {
-            None => credentials.extend(
-                trust::credentials_of_one_name(&copies)
-                    .into_iter()
-                    .map(|group| (name.clone(), group)),
-            ),
-            Some(NamespaceScope::Named(namespaces)) if namespaces.len() == 1 => {
-                let namespace = &namespaces[0];
-                match copies.get(namespace) {
-                    Some(secret) if trust::is_standalone(namespace, secret) => credentials
-                        .push((name, BTreeMap::from([(namespace.clone(), secret.clone())]))),
-                    _ => credentials.push((name, copies)),
-                }
+/// One credential `sync` keeps: what it is based on, and every Secret of its name.
+#[derive(Debug, Clone)]
+pub(crate) struct Found {
+    pub(crate) name: String,
+    pub(crate) basis: Basis,
+    pub(crate) copies: Copies,
+}
+
+impl Found {
+    /// How messages name it: a standalone Secret with its namespace, since strangers in other
+    /// namespaces may share its name.
+    pub(crate) fn subject(&self) -> String {
+        match &self.basis {
+            Basis::Standalone(namespace) => {
+                format!("secret/{} in namespace {namespace}", self.name)
             }
-            Some(_) => credentials.push((name, copies)),
+            _ => format!("secret/{}", self.name),
         }
     }
-    credentials
+}
+
+/// What `sync` found besides the credentials it keeps: Secrets with our label that no
+/// definition claims, which it reports and never follows.
+#[derive(Debug, Default)]
+pub(crate) struct Unclaimed {
+    /// Standalone Secrets, by namespace/name: synced only by name (`sync NAME -n NS`).
+    pub(crate) standalone: Vec<(String, String)>,
+    /// Look-alikes and copies written before definitions: namespace, name, why.
+    pub(crate) unmanaged: Vec<(String, String, Unmanaged)>,
+}
+
+/// The credential `sync NAME` keeps (docs/sync.md, "Trust"): its definition if one exists;
+/// else, with a scope on the command line, the copies there to adopt; else the standalone
+/// Secret of that name in the namespace given with `-n` (or the context's).
+pub(crate) async fn find_named(
+    cluster: &Cluster,
+    settings: &SyncSettings,
+    name: &str,
+    printer: &Printer,
+) -> anyhow::Result<Found> {
+    let definitions_namespace = &settings.definitions_namespace;
+    let definition = read_definition(cluster, definitions_namespace, name).await?;
+    let scope = settings.scope.as_ref();
+    if let Some(definition) = definition {
+        return Ok(Found {
+            name: name.to_string(),
+            basis: Basis::Definition(Box::new(definition)),
+            copies: copies_readable(cluster, name, scope, printer).await?,
+        });
+    }
+    let wider = |scope: &NamespaceScope| match scope {
+        NamespaceScope::Named(names) => names.len() > 1,
+        NamespaceScope::Context => false,
+        NamespaceScope::All | NamespaceScope::Selector(_) => true,
+    };
+    if scope.is_some_and(wider) {
+        return Ok(Found {
+            name: name.to_string(),
+            basis: Basis::Adopted,
+            copies: copies_readable(cluster, name, scope, printer).await?,
+        });
+    }
+    let namespace = match scope {
+        Some(NamespaceScope::Named(names)) => names[0].clone(),
+        _ => cluster.default_namespace.clone(),
+    };
+    let copies = reconcile::copies_in(cluster, name, std::slice::from_ref(&namespace)).await?;
+    let Some(secret) = copies.get(&namespace) else {
+        bail!(
+            "{}",
+            not_found(cluster, definitions_namespace, name, &namespace).await
+        );
+    };
+    let definitions = BTreeSet::new();
+    match trust::standing(secret, definitions_namespace, &definitions) {
+        Some(Standing::Standalone) => Ok(Found {
+            name: name.to_string(),
+            basis: Basis::Standalone(namespace),
+            copies,
+        }),
+        Some(Standing::Unmanaged(Unmanaged::NoSuchDefinition(reference))) => bail!(
+            "secret/{name} in namespace {namespace} is a copy of {reference}, which does not exist or which you may not read; its operator syncs it (kubectl regcred sync {name} --definitions-namespace {})",
+            reference.namespace
+        ),
+        Some(Standing::Unmanaged(why)) => bail!(
+            "secret/{name} in namespace {namespace} is not synced: it {why}. Nothing it records is followed, because anyone who can write a copy could have written it; to adopt it, name the scope it should have, for example: kubectl regcred sync {name} --namespaces {namespace},OTHER"
+        ),
+        _ => bail!(
+            "secret/{name} in namespace {namespace} is not managed by kubectl-regcred (create it with kubectl regcred create {name} -n {namespace})"
+        ),
+    }
+}
+
+/// Every credential defined in the definitions namespace, for `sync` without a NAME; and the
+/// Secrets with our label no definition claims, to report (never to follow).
+pub(crate) async fn find_defined(
+    cluster: &Cluster,
+    settings: &SyncSettings,
+    printer: &Printer,
+) -> anyhow::Result<(Vec<Found>, Unclaimed)> {
+    let definitions_namespace = &settings.definitions_namespace;
+    let definitions = list_definitions(cluster, definitions_namespace).await?;
+    let references: BTreeSet<DefinitionRef> = definitions
+        .iter()
+        .filter_map(|d| d.metadata.name.as_deref())
+        .map(|name| DefinitionRef::new(definitions_namespace, name))
+        .collect();
+    let mut found = Vec::new();
+    for definition in definitions {
+        let name = definition.metadata.name.clone().unwrap_or_default();
+        let copies = copies_readable(cluster, &name, settings.scope.as_ref(), printer).await?;
+        found.push(Found {
+            name,
+            basis: Basis::Definition(Box::new(definition)),
+            copies,
+        });
+    }
+    let mut unclaimed = Unclaimed::default();
+    match labelled_pull_secrets(cluster).await {
+        Ok(secrets) => {
+            for secret in secrets {
+                let namespace = secret.metadata.namespace.clone().unwrap_or_default();
+                let name = secret.metadata.name.clone().unwrap_or_default();
+                match trust::standing(&secret, definitions_namespace, &references) {
+                    Some(Standing::Standalone) => unclaimed.standalone.push((namespace, name)),
+                    Some(Standing::Unmanaged(why)) => {
+                        unclaimed.unmanaged.push((namespace, name, why));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Err(error) => printer.note(format!(
+            "could not look for Secrets with our label that no definition claims ({error})"
+        )),
+    }
+    Ok((found, unclaimed))
+}
+
+/// The definition `definitions_namespace/name`, if it exists and is one; `None` also when the
+/// reader may not read it (a tenant's standalone Secret needs no definition).
+async fn read_definition(
+    cluster: &Cluster,
+    definitions_namespace: &str,
+    name: &str,
+) -> anyhow::Result<Option<Secret>> {
+    let api: Api<Secret> = Api::namespaced(cluster.client.clone(), definitions_namespace);
+    match api.get_opt(name).await {
+        Ok(Some(secret)) if trust::is_definition(&secret, definitions_namespace) => {
+            Ok(Some(secret))
+        }
+        Ok(Some(_)) => bail!(
+            "secret/{name} in namespace {definitions_namespace} is not a kubectl-regcred definition (type {DEFINITION_TYPE} with our label); the definitions namespace is for definitions only"
+        ),
+        Ok(None) => Ok(None),
+        Err(kube::Error::Api(status)) if status.code == 403 => Ok(None),
+        Err(error) => bail!(
+            "reading the definition {definitions_namespace}/{name}: {}",
+            cluster.api_error(&error)
+        ),
+    }
+}
+
+/// Every definition in the definitions namespace.
+pub(crate) async fn list_definitions(
+    cluster: &Cluster,
+    definitions_namespace: &str,
+) -> anyhow::Result<Vec<Secret>> {
+    let api: Api<Secret> = Api::namespaced(cluster.client.clone(), definitions_namespace);
+    let params = ListParams::default()
+        .labels(&format!("{MANAGED_BY_LABEL}={MANAGER}"))
+        .fields(&format!("type={DEFINITION_TYPE}"));
+    let mut definitions = api.list(&params).await.map_err(|e| {
+        anyhow::anyhow!(
+            "listing the definitions in namespace {definitions_namespace}: {}",
+            cluster.api_error(&e)
+        )
+    })?;
+    definitions
+        .items
+        .sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    Ok(definitions.items)
 }
 
 /// Every Secret named `name` in the cluster; for a reader who may not list Secrets in all
@@ -94,8 +250,8 @@ pub(crate) async fn copies_readable(
     reconcile::copies_in(cluster, name, &namespaces).await
 }
 
-/// The names of the Secrets with our label, sorted, each once.
-async fn managed_names(cluster: &Cluster) -> anyhow::Result<Vec<String>> {
+/// The pull Secrets with our label, as metadata (their names and annotations, never data).
+async fn labelled_pull_secrets(cluster: &Cluster) -> anyhow::Result<Vec<Secret>> {
     let api: Api<Secret> = Api::all(cluster.client.clone());
     // Only our type: other people's Secrets never leave the cluster, not even their names.
     let params = ListParams::default()
@@ -103,18 +259,19 @@ async fn managed_names(cluster: &Cluster) -> anyhow::Result<Vec<String>> {
         .fields(&format!("type={DOCKERCONFIGJSON_TYPE}"));
     let list = api.list_metadata(&params).await.map_err(|e| {
         anyhow::anyhow!(
-            "listing the Secrets kubectl-regcred manages: {}",
+            "listing the Secrets with kubectl-regcred's label: {}",
             cluster.api_error(&e)
         )
     })?;
-    let mut names: Vec<String> = list
+    Ok(list
         .items
         .into_iter()
-        .filter_map(|secret| secret.metadata.name)
-        .collect();
-    names.sort();
-    names.dedup();
-    Ok(names)
+        .map(|meta| Secret {
+            metadata: meta.metadata,
+            type_: Some(DOCKERCONFIGJSON_TYPE.to_string()),
+            ..Secret::default()
+        })
+        .collect())
 }
 
 /// What `sync` takes from this machine: the login given again (`--username`), and the local
@@ -131,56 +288,190 @@ pub(crate) async fn desired(
     cluster: &Cluster,
     settings: &SyncSettings,
     local: LocalAnswers<'_>,
-    name: &str,
-    copies: &Copies,
+    found: &Found,
     printer: &Printer,
 ) -> anyhow::Result<Desired> {
-    let ours: Vec<(&String, &Secret)> = copies
-        .iter()
-        .filter(|(_, secret)| not_ours(secret).is_none() && rancher_project(secret).is_none())
-        .collect();
-    if copies.is_empty() {
-        bail!("{}", not_found(cluster, name).await);
-    }
-    let mut scope = match &settings.scope {
-        Some(namespaces) => Scope {
-            namespaces: namespaces.clone(),
-            exclude: Default::default(),
-            skip_system: true,
-        },
-        None => the_recorded_scope(name, &ours)?.scope()?,
+    let name = found.name.as_str();
+    let definitions_namespace = settings.definitions_namespace.as_str();
+    let given = settings.scope.as_ref().map(|namespaces| Scope {
+        namespaces: namespaces.clone(),
+        exclude: Default::default(),
+        skip_system: true,
+    });
+    let (owner, mut scope, definition_seen) = match &found.basis {
+        Basis::Definition(definition) => {
+            let holder = [(&settings.definitions_namespace, &**definition)];
+            let scope = match given {
+                Some(scope) => scope,
+                None => the_recorded_scope(name, &holder)?.scope()?,
+            };
+            let owner = Owner::defined(definitions_namespace, name, settings.scope.is_some());
+            (owner, scope, Some((**definition).clone()))
+        }
+        // A standalone Secret's scope is its own namespace, whatever it records.
+        Basis::Standalone(namespace) => (
+            Owner::standalone(namespace, name),
+            Scope {
+                namespaces: NamespaceScope::Named(vec![namespace.clone()]),
+                exclude: Default::default(),
+                skip_system: true,
+            },
+            None,
+        ),
+        Basis::Adopted => (
+            Owner::defined(definitions_namespace, name, true),
+            given.context("adopting a credential takes a scope on the command line")?,
+            None,
+        ),
     };
     if let Some(exclude) = &settings.exclude {
         scope.exclude = exclude.clone();
     }
     let recorded = scope.record(&cluster.default_namespace);
-    let Some(reference) = reference_copy(name, &ours)? else {
+    // The definition's logins read as a pull Secret's (its data has the same shape).
+    let definition_as_pull = match &found.basis {
+        Basis::Definition(definition) => {
+            let mut as_pull = (**definition).clone();
+            as_pull.type_ = Some(DOCKERCONFIGJSON_TYPE.to_string());
+            Some(as_pull)
+        }
+        _ => None,
+    };
+    // Whose record is followed: the definition's, or the Secrets the operator's scope names.
+    let (holders, named_by, targets): (Vec<(&String, &Secret)>, SourceNamedBy, Vec<String>) = match (
+        &found.basis,
+        &definition_as_pull,
+    ) {
+        (Basis::Definition(_), Some(definition)) => (
+            vec![(&settings.definitions_namespace, definition)],
+            SourceNamedBy::Operator,
+            Vec::new(),
+        ),
+        (Basis::Standalone(namespace), _) => (
+            found.copies.get_key_value(namespace).into_iter().collect(),
+            SourceNamedBy::Record,
+            vec![namespace.clone()],
+        ),
+        (Basis::Adopted, _) | (Basis::Definition(_), None) => {
+            let targets: Vec<String> = reconcile::namespaces_in(cluster, &scope)
+                .await?
+                .into_iter()
+                .map(|ns| ns.name)
+                .filter(|ns| ns != definitions_namespace)
+                .collect();
+            let holders: Vec<(&String, &Secret)> = found
+                .copies
+                .iter()
+                .filter(|(ns, secret)| targets.contains(ns) && owner.adopts(secret))
+                .collect();
+            if holders.is_empty() {
+                bail!(
+                    "it has no definition in namespace {definitions_namespace}, and no Secret of ours in the scope given to adopt; create it (kubectl regcred create {name} ...)"
+                );
+            }
+            printer.note(format!(
+                    "adopting {name}: its definition {definitions_namespace}/{name} records what its Secrets in {} agree on",
+                    holders
+                        .iter()
+                        .map(|(ns, _)| ns.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            (holders, SourceNamedBy::Record, targets)
+        }
+    };
+    let Some(reference) = reference_copy(name, &holders)? else {
         bail!(
             "no copy of it is managed by kubectl-regcred; create it first (kubectl regcred create {name} ...)"
         );
     };
-    let credentials = read_again(cluster, settings, local, reference, &ours, printer).await?;
+    let sources = Sources {
+        named_by,
+        targets: &targets,
+    };
+    let credentials = read_again(
+        cluster, settings, local, reference, &holders, sources, printer,
+    )
+    .await?;
     Ok(Desired {
         name: name.to_string(),
         credentials,
         scope,
         recorded,
+        owner,
+        definition_seen,
     })
 }
 
-/// No Secret of that name anywhere: say so, and name the credentials that exist, as a typo
+/// Who named the source Secrets a record lists, and where their logins go.
+#[derive(Clone, Copy)]
+struct Sources<'a> {
+    named_by: SourceNamedBy,
+    targets: &'a [String],
+}
+
+/// Nothing of that name to sync: say so, and name the credentials that exist, as a typo
 /// would want.
-async fn not_found(cluster: &Cluster, name: &str) -> String {
-    match managed_names(cluster).await {
-        Ok(names) if names.is_empty() => format!(
-            "no Secret named {name:?} exists in any namespace, and kubectl-regcred manages none; create one first (kubectl regcred create {name} ...)"
-        ),
-        Ok(names) => format!(
-            "no Secret named {name:?} exists in any namespace; the credentials kubectl-regcred manages are: {}",
-            names.join(", ")
-        ),
-        Err(error) => format!("no Secret named {name:?} exists in any namespace ({error})"),
+async fn not_found(
+    cluster: &Cluster,
+    definitions_namespace: &str,
+    name: &str,
+    namespace: &str,
+) -> String {
+    let defined = match list_definitions(cluster, definitions_namespace).await {
+        Ok(definitions) => definitions
+            .into_iter()
+            .filter_map(|d| d.metadata.name)
+            .collect::<Vec<_>>(),
+        Err(_) => Vec::new(),
+    };
+    let mut message = format!(
+        "no definition {definitions_namespace}/{name} exists, and no Secret named {name:?} in namespace {namespace}"
+    );
+    // Standalone Secrets elsewhere are found with -n; copies written before definitions (or
+    // look-alikes) are said, with how to adopt them.
+    let labelled = labelled_pull_secrets(cluster).await.unwrap_or_default();
+    let (standalone, elsewhere): (Vec<&Secret>, Vec<&Secret>) = labelled
+        .iter()
+        .filter(|s| s.metadata.name.as_deref() == Some(name))
+        .partition(|s| {
+            trust::is_standalone(s.metadata.namespace.as_deref().unwrap_or_default(), s)
+        });
+    let namespace_of = |s: &&Secret| s.metadata.namespace.clone();
+    let standalone: Vec<String> = standalone.iter().filter_map(namespace_of).collect();
+    let elsewhere: Vec<String> = elsewhere.iter().filter_map(namespace_of).collect();
+    if !standalone.is_empty() {
+        message.push_str(&format!(
+            "; secret/{name} is made for namespace {}: kubectl regcred sync {name} -n {}",
+            standalone.join(", "),
+            standalone[0]
+        ));
     }
+    if !elsewhere.is_empty() {
+        return format!(
+            "{message}. Secrets of that name with kubectl-regcred's label exist in namespaces {}, \
+             but no definition claims them (written by an older kubectl-regcred, or by anyone \
+             who can write there), so nothing they record is followed. Check them (kubectl \
+             regcred show {name} -n NAMESPACE), then adopt them as one credential by naming its \
+             scope: kubectl regcred sync {name} --namespaces {}",
+            elsewhere.join(", "),
+            elsewhere.join(",")
+        );
+    }
+    if !standalone.is_empty() {
+        return message;
+    }
+    if defined.is_empty() {
+        message.push_str(&format!(
+            "; create it first (kubectl regcred create {name} ...)"
+        ));
+    } else {
+        message.push_str(&format!(
+            "; the credentials defined in namespace {definitions_namespace} are: {}",
+            defined.join(", ")
+        ));
+    }
+    message
 }
 
 /// The one scope the copies record. Copies that disagree are an error: never guess.
@@ -252,6 +543,7 @@ async fn read_again(
     local_answers: LocalAnswers<'_>,
     reference: &Secret,
     ours: &[(&String, &Secret)],
+    source_secrets: Sources<'_>,
     printer: &Printer,
 ) -> anyhow::Result<Vec<Credential>> {
     let keys: Vec<String> = reference
@@ -300,6 +592,8 @@ async fn read_again(
                     &namespace,
                     &name,
                     std::slice::from_ref(&registry),
+                    source_secrets.named_by,
+                    source_secrets.targets,
                 )
                 .await
                 {

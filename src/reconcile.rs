@@ -16,10 +16,11 @@ use crate::references::{self, Change, Plan};
 use crate::rules::credential::{Credential, Origin};
 use crate::rules::kinds::{ALL_KINDS, Kind, Target};
 use crate::rules::kubelet;
-use crate::rules::pullsecret::{DOCKERCONFIGJSON_TYPE, build_secret};
+use crate::rules::pullsecret::{DOCKERCONFIGJSON_TYPE, build_secret, is_up_to_date};
 use crate::rules::registry::Registry;
 use crate::rules::scope::{NamespaceScope, RecordedScope, Scope};
 use crate::rules::sync::{self, InScope, Observed, PlanOptions, Step};
+use crate::rules::trust::{self, Owner, SourceNamedBy, SourceRefusal};
 use crate::settings::{DryRun, WriteSettings};
 
 /// What one credential should be, and where.
@@ -29,17 +30,43 @@ pub(crate) struct Desired {
     pub(crate) scope: Scope,
     /// What each copy records about the scope.
     pub(crate) recorded: RecordedScope,
+    /// Whose copies these are: a definition's, or a standalone Secret's (docs/sync.md, "Trust").
+    pub(crate) owner: Owner,
+    /// The definition as read, if it exists (not for a standalone Secret).
+    pub(crate) definition_seen: Option<Secret>,
 }
 
 impl Desired {
     /// The copy for one namespace.
     pub(crate) fn secret(&self, namespace: &str) -> Secret {
-        build_secret(
+        self.owner.copy(build_secret(
             &self.name,
             Some(namespace),
             &self.credentials,
             Some(&self.recorded),
-        )
+        ))
+    }
+
+    /// The definition: the same logins and records, in the definitions namespace.
+    pub(crate) fn definition(&self) -> Secret {
+        self.owner.definition_secret(build_secret(
+            &self.name,
+            None,
+            &self.credentials,
+            Some(&self.recorded),
+        ))
+    }
+
+    /// The step that keeps the definition itself true; none for a standalone Secret.
+    fn definition_step(&self) -> Option<Step> {
+        if self.owner.standalone {
+            return None;
+        }
+        Some(match &self.definition_seen {
+            None => Step::Create,
+            Some(seen) if is_up_to_date(seen, &self.definition()) => Step::Unchanged,
+            Some(_) => Step::Update,
+        })
     }
 }
 
@@ -170,11 +197,18 @@ pub(crate) async fn reconcile(
     in_scope: &[InScope],
     options: &Options<'_>,
 ) -> Result<Vec<StepResult>, ClusterError> {
+    // A copy never lives beside the definitions: that place is the definition's.
+    let in_scope: Vec<InScope> = in_scope
+        .iter()
+        .filter(|ns| desired.owner.standalone || ns.name != desired.owner.definition.namespace)
+        .cloned()
+        .collect();
+    let in_scope = in_scope.as_slice();
     let users = if options.plan.prune {
         users_of(
             cluster,
             &desired.name,
-            &sync::prune_candidates(in_scope, copies),
+            &sync::prune_candidates(in_scope, copies, &desired.owner),
             options,
         )
         .await
@@ -185,17 +219,36 @@ pub(crate) async fn reconcile(
         in_scope,
         copies,
         users: &users,
+        owner: &desired.owner,
     };
     let steps = sync::plan(&observed, |ns| desired.secret(ns), options.plan);
+    let definition = desired
+        .definition_step()
+        .map(|step| (desired.owner.definition.namespace.clone(), step));
     if options.check || options.write.dry_run == DryRun::Client {
-        return Ok(steps
+        return Ok(definition
             .into_iter()
+            .chain(steps)
             .map(|(namespace, step)| StepResult {
                 outcome: Ok(planned_verb(&step)),
                 namespace,
                 step,
             })
             .collect());
+    }
+    // The definition first: copies never hold what their definition does not.
+    let mut definition_result = Vec::new();
+    if let Some((namespace, step)) = definition {
+        let outcome = write_definition(cluster, desired, &step, options).await;
+        let failed = outcome.is_err();
+        definition_result.push(StepResult {
+            namespace,
+            step,
+            outcome,
+        });
+        if failed {
+            return Ok(definition_result);
+        }
     }
     let results = cluster
         .fan_out(
@@ -208,14 +261,49 @@ pub(crate) async fn reconcile(
             },
         )
         .await;
-    Ok(results
+    Ok(definition_result
         .into_iter()
-        .map(|(_, (namespace, step, outcome))| StepResult {
-            namespace,
-            step,
-            outcome,
-        })
+        .chain(
+            results
+                .into_iter()
+                .map(|(_, (namespace, step, outcome))| StepResult {
+                    namespace,
+                    step,
+                    outcome,
+                }),
+        )
         .collect())
+}
+
+/// Creates or updates the definition, guarded like a copy (docs/sync.md, "Trust").
+async fn write_definition(
+    cluster: &Cluster,
+    desired: &Desired,
+    step: &Step,
+    options: &Options<'_>,
+) -> Result<Option<&'static str>, StepError> {
+    if *step == Step::Unchanged {
+        return Ok(planned_verb(step));
+    }
+    let api: Api<Secret> =
+        Api::namespaced(cluster.client.clone(), &desired.owner.definition.namespace);
+    let known = match &desired.definition_seen {
+        Some(secret) => Known::Present(Box::new(secret.clone())),
+        None => Known::Absent,
+    };
+    let write_options = WriteOptions {
+        mode: WriteMode::of(options.write),
+        force: false,
+        field_manager: &options.write.field_manager,
+    };
+    let definition = desired.definition();
+    let (action, _) = secrets::write(&api, &|_| definition.clone(), known, write_options)
+        .await
+        .map_err(|e| match e {
+            WriteError::Api(e) => StepError::Api(cluster.api_error(&e)),
+            other => StepError::Write(other.to_string()),
+        })?;
+    Ok(Some(action.verb()))
 }
 
 /// The verb a step would produce, for plans and client-side dry runs.
@@ -402,15 +490,21 @@ pub(crate) enum SourceSecretError {
         name: String,
         registry: String,
     },
+    #[error(transparent)]
+    NotPermitted(#[from] SourceRefusal),
 }
 
 /// The logins of a pull Secret in the cluster, as credentials whose origin is that Secret:
-/// those for `only`, or all of them.
+/// those for `only`, or all of them. `named_by` says who named the source: one named only by
+/// a record that anyone could have written must permit copies into `targets` itself
+/// (docs/sync.md, "Trust").
 pub(crate) async fn source_secret_credentials(
     cluster: &Cluster,
     namespace: &str,
     name: &str,
     only: &[Registry],
+    named_by: SourceNamedBy,
+    targets: &[String],
 ) -> Result<Vec<Credential>, SourceSecretError> {
     let (ns, n) = (namespace.to_string(), name.to_string());
     let api: Api<Secret> = Api::namespaced(cluster.client.clone(), namespace);
@@ -426,6 +520,7 @@ pub(crate) async fn source_secret_credentials(
             namespace: ns.clone(),
             name: n.clone(),
         })?;
+    trust::source_permits(&secret, named_by, targets)?;
     let unusable = |reason: String| SourceSecretError::Unusable {
         namespace: ns.clone(),
         name: n.clone(),

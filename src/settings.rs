@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::{
-    AttachArgs, AutoAttachArg, CheckArgs, CreateArgs, DeleteArgs, DetachArgs, DryRunArg,
-    ExplicitArgs, KubeArgs, ListArgs, ListOutputArg, LogFormatArg, LoginArgs, LogoutArgs,
-    ManifestsArgs, OutputArg, RegistryArgs, ScopeArgs, SelectionArgs, ShowArgs, SourceArg,
-    StructuredOutputArg, SyncArgs, VerifyArgs, WatchArgs, WriteArgs,
+    AttachArgs, AutoAttachArg, CheckArgs, CreateArgs, DefinitionsArgs, DeleteArgs, DetachArgs,
+    DryRunArg, ExplicitArgs, KubeArgs, ListArgs, ListOutputArg, LogFormatArg, LoginArgs,
+    LogoutArgs, ManifestsArgs, OutputArg, RegistryArgs, ScopeArgs, SelectionArgs, ShowArgs,
+    SourceArg, StructuredOutputArg, SyncArgs, VerifyArgs, WatchArgs, WriteArgs,
 };
 use crate::credentials::{Password, PasswordInput, SourceKind};
 use crate::error::UsageError;
@@ -84,6 +84,8 @@ pub(crate) struct CreateSettings {
     pub(crate) verify: Option<TransportSettings>,
     /// `--attach`: targets to attach the Secret to once it is written.
     pub(crate) attach: Vec<Target>,
+    /// Where the definition of a credential for several namespaces is written.
+    pub(crate) definitions_namespace: String,
     pub(crate) write: WriteSettings,
 }
 
@@ -106,6 +108,8 @@ pub(crate) struct SyncSettings {
     pub(crate) allow_removal: bool,
     /// `--allow-identity-change`: write a re-read login of another account.
     pub(crate) allow_identity_change: bool,
+    /// Where definitions live: only they are followed (docs/sync.md, "Trust").
+    pub(crate) definitions_namespace: String,
     pub(crate) write: WriteSettings,
     /// `--watch`: keep reconciling.
     pub(crate) watch: Option<WatchSettings>,
@@ -235,6 +239,8 @@ impl ManifestsSettings {
 pub(crate) struct DeleteSettings {
     pub(crate) name: String,
     pub(crate) scope: Scope,
+    /// `-A` deletes the definition there too.
+    pub(crate) definitions_namespace: String,
     pub(crate) keep_references: bool,
     pub(crate) force: bool,
     pub(crate) write: WriteSettings,
@@ -661,9 +667,21 @@ impl CreateSettings {
                 .then(|| transport_settings(&args.registry))
                 .transpose()?,
             attach: attach_targets(&args.attach)?,
+            definitions_namespace: definitions_namespace(&args.definitions)?,
             write: WriteSettings::from_args(&args.write),
         })
     }
+}
+
+/// `--definitions-namespace`, checked like any namespace name.
+fn definitions_namespace(args: &DefinitionsArgs) -> Result<String, UsageError> {
+    let namespace = &args.definitions_namespace;
+    names::check_label(namespace).map_err(|why| {
+        UsageError(format!(
+            "invalid --definitions-namespace {namespace:?}: {why}"
+        ))
+    })?;
+    Ok(namespace.clone())
 }
 
 /// A Secret named as `NAMESPACE/NAME`.
@@ -734,6 +752,7 @@ impl SyncSettings {
             check: args.check,
             allow_removal: args.allow_removal,
             allow_identity_change: args.allow_identity_change,
+            definitions_namespace: definitions_namespace(&args.definitions)?,
             write: WriteSettings::from_args(&args.write),
             watch: WatchSettings::from_args(&args.watch, &args.write)?,
         })
@@ -749,6 +768,7 @@ impl DeleteSettings {
         Ok(Self {
             name: args.name.clone(),
             scope: Scope::from_args(namespace, &args.scope, Purpose::Write)?,
+            definitions_namespace: definitions_namespace(&args.definitions)?,
             keep_references: args.keep_references,
             force: args.force,
             write: WriteSettings::from_args(&args.write),

@@ -7,7 +7,7 @@ use kube::api::Api;
 
 use super::retry::{Backoff, Conflict, retry_on_conflict};
 use super::writes::{WriteMode, Writer};
-use crate::rules::pullsecret::{is_up_to_date, not_ours, rancher_project, updated};
+use crate::rules::pullsecret::{is_managed, is_up_to_date, not_ours, rancher_project, updated};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Action {
@@ -133,7 +133,10 @@ fn decide(desired: &Secret, current: Option<Secret>, force: bool) -> Result<Deci
             project: project.to_string(),
         });
     }
-    if let Some(why) = not_ours(&existing)
+    // A Secret of the type we write with our label is ours in kind (a copy, or a definition
+    // in the definitions namespace); which credential it belongs to, the plan decided.
+    let same_kind = existing.type_ == desired.type_ && is_managed(&existing);
+    if let Some(why) = not_ours(&existing).filter(|_| !same_kind)
         && !force
     {
         return Err(WriteError::NotOurs { name, why });

@@ -191,3 +191,25 @@ pub(crate) async fn rollout_restart(
     )
     .await
 }
+
+/// Creates a Namespace (the definitions namespace, docs/sync.md "Trust"). One that exists by
+/// now is not an error.
+pub(crate) async fn create_namespace(
+    cluster: &Cluster,
+    name: &str,
+    writer: Writer<'_>,
+) -> Result<(), kube::Error> {
+    use k8s_openapi::api::core::v1::Namespace;
+    let api: Api<Namespace> = Api::all(cluster.client.clone());
+    let fresh = Namespace {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.to_string()),
+            ..Default::default()
+        },
+        ..Namespace::default()
+    };
+    match api.create(&writer.post(), &fresh).await {
+        Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
+        other => other.map(|_| ()),
+    }
+}

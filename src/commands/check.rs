@@ -22,6 +22,7 @@ use crate::rules::kinds::{self, Kind};
 use crate::rules::kubelet;
 use crate::rules::pullsecret::{is_managed, rancher_project, recorded_sources};
 use crate::rules::text::shell_quote;
+use crate::rules::trust;
 use crate::rules::verdict::Verdict as RegistryVerdict;
 use crate::settings::{CheckSettings, Connection};
 
@@ -152,9 +153,8 @@ pub(crate) async fn run(
             continue;
         };
         for image in &mut report.images {
-            if let Some(fix) =
-                diagnosis::renewal_fix(&image.verdict, &login_source(found, &image.verdict))
-            {
+            let (source, sync_flags) = login_source(found, &image.verdict);
+            if let Some(fix) = diagnosis::renewal_fix(&image.verdict, &source, &sync_flags) {
                 image.fix = Some(fix);
             }
         }
@@ -335,25 +335,26 @@ fn report(
     }
 }
 
-/// Where the login a verdict names came from, read from the Secret's record.
-fn login_source(found: &NamespaceInventory, verdict: &Verdict) -> LoginSource {
+/// Where the login a verdict names came from, read from the Secret's record, and what
+/// `sync NAME` needs to find its credential ([`trust::sync_flags`]).
+fn login_source(found: &NamespaceInventory, verdict: &Verdict) -> (LoginSource, String) {
     let (Verdict::Expired { secret, key, .. }
     | Verdict::Expiring { secret, key, .. }
     | Verdict::BadCredentials { secret, key, .. }) = verdict
     else {
-        return LoginSource::Unrecorded;
+        return (LoginSource::Unrecorded, String::new());
     };
     let Some(copy) = found
         .secrets
         .iter()
         .find(|s| s.metadata.name.as_deref() == Some(secret.as_str()))
     else {
-        return LoginSource::Unrecorded;
+        return (LoginSource::Unrecorded, String::new());
     };
     if !is_managed(copy) {
-        return LoginSource::Unrecorded;
+        return (LoginSource::Unrecorded, String::new());
     }
-    match recorded_sources(copy)
+    let source = match recorded_sources(copy)
         .get(key)
         .and_then(|s| Origin::reread_from(s))
     {
@@ -367,7 +368,8 @@ fn login_source(found: &NamespaceInventory, verdict: &Verdict) -> LoginSource {
             LoginSource::Explicit { username }
         }
         Some(_) => LoginSource::Rereadable,
-    }
+    };
+    (source, trust::sync_flags(copy))
 }
 
 /// The connection flags this run was given (in a run across contexts, its context), as they

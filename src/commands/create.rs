@@ -9,9 +9,9 @@ use super::Withheld;
 use crate::cluster::fetch::{self, Query};
 use crate::cluster::inventory::{self, Wants};
 use crate::cluster::secrets::{self, Known, WriteError, WriteOptions};
-use crate::cluster::writes::WriteMode;
+use crate::cluster::writes::{self, WriteMode, Writer};
 use crate::cluster::{self, ApiError, Cluster};
-use crate::credentials::{self, Credential};
+use crate::credentials::Credential;
 use crate::error::{ExitStatus, UsageError};
 use crate::output::{self, ResultRow, Written};
 use crate::printer::Printer;
@@ -21,9 +21,10 @@ use crate::rules::expiry::{self, Freshness};
 use crate::rules::pullsecret::{
     build_secret, dropped_registries, keeping_other_registries, recorded_registries,
 };
-use crate::rules::scope::RecordedScope;
+use crate::rules::scope::{RecordedScope, Scope};
 use crate::rules::text::shell_quote;
-use crate::settings::{Connection, CreateSettings, DryRun, NamespaceScope};
+use crate::rules::trust::{Owner, SourceNamedBy};
+use crate::settings::{Connection, CreateSettings, DryRun, NamespaceScope, WriteSettings};
 
 /// Why the Secret could not be written in one namespace.
 #[derive(Debug, thiserror::Error)]
@@ -170,6 +171,8 @@ pub(crate) async fn run(
                 &source.namespace,
                 &source.name,
                 &settings.lookup.servers,
+                SourceNamedBy::Operator,
+                &[],
             )
             .await?;
             for credential in &credentials {
@@ -192,25 +195,45 @@ pub(crate) async fn run(
         None => cluster::context_namespace(&connection),
     };
     let recorded = settings.scope.record(&context_namespace);
+    // Several namespaces share one definition, which only its operators can write
+    // (docs/sync.md, "Trust"); a Secret for one namespace is its own.
+    let owner = (!settings.scope.is_single_namespace())
+        .then(|| Owner::defined(&settings.definitions_namespace, &settings.name, true));
+    let namespaces = without_definitions_namespace(settings, namespaces, printer)?;
+    let definition = match (&cluster, &owner) {
+        (Some(cluster), Some(owner)) => {
+            write_definition(cluster, settings, owner, &credentials, &recorded, printer).await?
+        }
+        _ => None,
+    };
+    // Without the right to write a definition, each namespace's Secret is its own.
+    let owner = owner.filter(|_| definition.is_some() || cluster.is_none());
+    if let (Some(_), None, false) = (&cluster, &owner, settings.scope.is_single_namespace()) {
+        printer.note(format!(
+            "may not write definitions in namespace {} (forbidden): each namespace's Secret is its \
+             own, recording only its namespace (sync each with kubectl regcred sync {} -n NS)",
+            settings.definitions_namespace, settings.name
+        ));
+    }
+    let template = Template {
+        credentials: &credentials,
+        recorded: &recorded,
+        definition: owner.as_ref().zip(definition.as_ref()),
+        owner: owner.as_ref(),
+        standalone: owner.is_none() && !settings.scope.is_single_namespace(),
+    };
     let several = namespaces.len() > 1;
     let results: Vec<NamespaceResult> = match &cluster {
-        None => preview_all(settings, &credentials, &recorded, namespaces),
+        None => preview_all(settings, &template, namespaces),
         Some(cluster) => {
-            let results = write_all(
-                cluster,
-                settings,
-                &credentials,
-                &recorded,
-                namespaces.clone(),
-            )
-            .await;
+            let results = write_all(cluster, settings, &template, namespaces.clone()).await;
             if previews_offline(settings) && results.iter().all(|(_, r)| is_unreachable(r)) {
                 // Like kubectl's, a client dry run of named namespaces works without a
                 // cluster; it just cannot tell `created` from `configured` or `unchanged`.
                 printer.warning(
                     "could not reach the cluster to see what exists: showing the Secret as it would be created",
                 );
-                preview_all(settings, &credentials, &recorded, namespaces)
+                preview_all(settings, &template, namespaces)
             } else {
                 results
             }
@@ -291,11 +314,202 @@ async fn target_namespaces(
     Ok((cluster, namespaces))
 }
 
+/// What each namespace's Secret is made from: the logins read and the scope recorded, or,
+/// for several namespaces, the definition as written.
+struct Template<'a> {
+    credentials: &'a [Credential],
+    recorded: &'a RecordedScope,
+    definition: Option<(&'a Owner, &'a Secret)>,
+    /// Set for several namespaces: each copy refers to the definition.
+    owner: Option<&'a Owner>,
+    /// Several namespaces, but no definition may be written: each Secret records only its own.
+    standalone: bool,
+}
+
+impl Template<'_> {
+    fn secret(&self, name: &str, namespace: Option<&str>) -> Secret {
+        match (self.definition, namespace) {
+            (Some((owner, definition)), Some(namespace)) => owner.copy_in(definition, namespace),
+            (None, Some(namespace)) if self.standalone => {
+                let own = Scope {
+                    namespaces: NamespaceScope::Named(vec![namespace.to_string()]),
+                    exclude: Default::default(),
+                    skip_system: true,
+                };
+                build_secret(
+                    name,
+                    Some(namespace),
+                    self.credentials,
+                    Some(&own.record(namespace)),
+                )
+            }
+            _ => {
+                let built = build_secret(name, namespace, self.credentials, Some(self.recorded));
+                match self.owner {
+                    Some(owner) => owner.copy(built),
+                    None => built,
+                }
+            }
+        }
+    }
+}
+
+/// The definitions namespace holds definitions, never copies: left out of `-A` and
+/// selectors, and an error when named.
+fn without_definitions_namespace(
+    settings: &CreateSettings,
+    mut namespaces: Vec<String>,
+    printer: &Printer,
+) -> anyhow::Result<Vec<String>> {
+    let definitions_namespace = &settings.definitions_namespace;
+    if settings.scope.is_single_namespace() || !namespaces.contains(definitions_namespace) {
+        return Ok(namespaces);
+    }
+    if settings.scope.names_namespaces() {
+        return Err(UsageError(format!(
+            "namespace {definitions_namespace} holds the definitions of credentials shared by \
+             several namespaces, and gets no copy; leave it out of --namespaces (or give \
+             --definitions-namespace another namespace). Nothing was written"
+        ))
+        .into());
+    }
+    namespaces.retain(|ns| ns != definitions_namespace);
+    printer.note(format!(
+        "namespace {definitions_namespace} holds the definition and gets no copy"
+    ));
+    Ok(namespaces)
+}
+
+/// Writes the definition of a credential for several namespaces (docs/sync.md, "Trust"),
+/// creating the definitions namespace if needed, and returns it as the copies will hold it.
+async fn write_definition(
+    cluster: &Cluster,
+    settings: &CreateSettings,
+    owner: &Owner,
+    credentials: &[Credential],
+    recorded: &RecordedScope,
+    printer: &Printer,
+) -> anyhow::Result<Option<Secret>> {
+    let namespace = owner.definition.namespace.as_str();
+    let name = settings.name.as_str();
+    let built = owner.definition_secret(build_secret(name, None, credentials, Some(recorded)));
+    let report = |verb: &str| {
+        printer.status(output::action_line(
+            &format!("definition secret/{name}"),
+            verb,
+            Some(namespace),
+            settings.write.dry_run,
+        ));
+    };
+    let exists = match ensure_namespace(cluster, namespace, &settings.write, printer).await {
+        Ok(Some(exists)) => exists,
+        Ok(None) => return Ok(None),
+        // Like kubectl's, a client dry run previews without a cluster (docs/dry-run.md).
+        Err(_) if previews_offline(settings) => {
+            report("created");
+            return Ok(Some(built));
+        }
+        Err(error) => return Err(error),
+    };
+    let api: Api<Secret> = Api::namespaced(cluster.client.clone(), namespace);
+    let current = match exists {
+        true => match api.get_opt(name).await {
+            Ok(current) => current,
+            Err(e) if is_forbidden(&e) => return Ok(None),
+            Err(e) => anyhow::bail!(
+                "reading the definition {namespace}/{name}: {}",
+                cluster.api_error(&e)
+            ),
+        },
+        false => None,
+    };
+    // Registries the definition holds that this run does not write are kept, unless
+    // --replace, as for a single Secret (docs/create.md).
+    let desired = |current: Option<&Secret>| match current {
+        Some(existing) if !settings.replace => keeping_other_registries(existing, built.clone()),
+        _ => built.clone(),
+    };
+    let wanted = desired(current.as_ref());
+    let verb = if exists {
+        let known = match current {
+            Some(secret) => Known::Present(Box::new(secret)),
+            None => Known::Absent,
+        };
+        let options = WriteOptions {
+            mode: WriteMode::of(&settings.write),
+            force: false,
+            field_manager: &settings.write.field_manager,
+        };
+        let (action, _) = match secrets::write(&api, &desired, known, options).await {
+            Err(WriteError::Api(e)) if is_forbidden(&e) => return Ok(None),
+            other => other,
+        }
+        .map_err(|e| match e {
+            WriteError::Api(e) => anyhow::anyhow!(
+                "writing the definition {namespace}/{name}: {}. Nothing else was written",
+                cluster.api_error(&e)
+            ),
+            other => anyhow::anyhow!(
+                "writing the definition {namespace}/{name}: {other}. Nothing else was written"
+            ),
+        })?;
+        action.verb()
+    } else {
+        // A dry run: the namespace was not created, so neither is the definition.
+        "created"
+    };
+    report(verb);
+    Ok(Some(wanted))
+}
+
+fn is_forbidden(error: &kube::Error) -> bool {
+    cluster::status_code(error) == Some(403)
+}
+
+/// Creates the definitions namespace if it does not exist; whether it exists now (not after a
+/// dry run), or `None` when it may not be created. A reader who may not read Namespaces goes
+/// on: reading the definition says whether it may.
+async fn ensure_namespace(
+    cluster: &Cluster,
+    namespace: &str,
+    write: &WriteSettings,
+    printer: &Printer,
+) -> anyhow::Result<Option<bool>> {
+    use k8s_openapi::api::core::v1::Namespace;
+    let dry_run = write.dry_run;
+    let api: Api<Namespace> = Api::all(cluster.client.clone());
+    match api.get_opt(namespace).await {
+        Ok(Some(_)) => return Ok(Some(true)),
+        Ok(None) => {}
+        Err(e) if is_forbidden(&e) => return Ok(Some(true)),
+        Err(e) => anyhow::bail!("reading namespace {namespace}: {}", cluster.api_error(&e)),
+    }
+    if let Some(writer) = Writer::for_settings(write) {
+        match writes::create_namespace(cluster, namespace, writer).await {
+            Ok(()) => {}
+            Err(e) if is_forbidden(&e) => return Ok(None),
+            Err(e) => anyhow::bail!(
+                "creating namespace {namespace}, where the definitions of credentials shared by \
+                 several namespaces live: {}. Ask an administrator to create it (kubectl create \
+                 namespace {namespace}), or give --definitions-namespace another one. Nothing was \
+                 written",
+                cluster.api_error(&e)
+            ),
+        }
+    }
+    printer.status(output::action_line(
+        &format!("namespace/{namespace}"),
+        "created",
+        None,
+        dry_run,
+    ));
+    Ok(Some(dry_run == DryRun::None))
+}
+
 /// A client-side dry run: the Secrets as they would be created.
 fn preview_all(
     settings: &CreateSettings,
-    credentials: &[credentials::Credential],
-    recorded: &RecordedScope,
+    template: &Template<'_>,
     namespaces: Vec<String>,
 ) -> Vec<NamespaceResult> {
     // kubectl writes the namespace into printed objects only when the user named it.
@@ -304,7 +518,10 @@ fn preview_all(
         .into_iter()
         .map(|ns| {
             let namespace = namespace_in_object.then_some(ns.as_str());
-            let secret = build_secret(&settings.name, namespace, credentials, Some(recorded));
+            let secret = match template.definition {
+                Some(_) => template.secret(&settings.name, Some(&ns)),
+                None => template.secret(&settings.name, namespace),
+            };
             let outcome = Outcome {
                 action: secrets::Action::Created,
                 secret,
@@ -345,8 +562,7 @@ async fn attach_all(
 async fn write_all(
     cluster: &Cluster,
     settings: &CreateSettings,
-    credentials: &[credentials::Credential],
-    recorded: &RecordedScope,
+    template: &Template<'_>,
     namespaces: Vec<String>,
 ) -> Vec<NamespaceResult> {
     // What is there now: one cluster-wide read for many namespaces, else one per namespace.
@@ -378,14 +594,16 @@ async fn write_all(
             "namespaces",
             |(ns, known)| async move {
                 let api: Api<Secret> = Api::namespaced(cluster.client.clone(), &ns);
-                let built = build_secret(&settings.name, Some(&ns), credentials, Some(recorded));
+                let built = template.secret(&settings.name, Some(&ns));
                 // Registries the Secret holds that this run does not write are kept, unless
-                // --replace (docs/create.md).
+                // --replace (docs/create.md). A copy holds exactly its definition, which
+                // kept them already: one copy's extras never spread.
+                let keep_others = !settings.replace && template.definition.is_none();
                 // What a replacing write drops is said, never silent (a retry recomputes it).
                 let dropped = std::sync::Mutex::new(Vec::new());
                 let desired = |current: Option<&Secret>| {
                     let desired = match current {
-                        Some(existing) if !settings.replace => {
+                        Some(existing) if keep_others => {
                             keeping_other_registries(existing, built.clone())
                         }
                         _ => built.clone(),

@@ -13,6 +13,8 @@ use crate::output::{self, ResultRow, Written};
 use crate::printer::Printer;
 use crate::reconcile;
 use crate::rules::pullsecret::{not_ours, rancher_project};
+use crate::rules::scope::NamespaceScope;
+use crate::rules::trust;
 use crate::settings::{Connection, DeleteSettings};
 
 /// One namespace's lines: the references removed, then the Secret.
@@ -23,7 +25,12 @@ pub(crate) async fn run(
     connection: Connection,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let (cluster, namespaces) = cluster::connect_in(&connection, &settings.scope, printer).await?;
+    let (cluster, mut namespaces) =
+        cluster::connect_in(&connection, &settings.scope, printer).await?;
+    // The definitions namespace holds definitions, not copies (docs/sync.md, "Trust").
+    let definitions_namespace = &settings.definitions_namespace;
+    namespaces.retain(|ns| ns != definitions_namespace);
+    let definition_rows = definition(&cluster, settings, printer).await;
     let query = Query {
         name: Some(&settings.name),
         concurrency: settings.write.concurrency,
@@ -54,10 +61,51 @@ pub(crate) async fn run(
     for warning in warnings.into_inner().unwrap_or_else(|e| e.into_inner()) {
         printer.warning(warning);
     }
-    let rows: Vec<ResultRow<String>> = results.into_iter().flat_map(|(_, rows)| rows).collect();
+    let rows: Vec<ResultRow<String>> = definition_rows
+        .into_iter()
+        .chain(results.into_iter().flat_map(|(_, rows)| rows))
+        .collect();
     let tally = output::print_results(rows, &settings.write, several, printer)?;
     output::emit_summary(printer, "objects", &tally, several);
     Ok(tally.exit_status())
+}
+
+/// The credential's definition: `-A` deletes it first, so that no controller writes the
+/// copies again; a narrower scope leaves it, and says that it still names those namespaces.
+async fn definition(
+    cluster: &Cluster,
+    settings: &DeleteSettings,
+    printer: &Printer,
+) -> Vec<ResultRow<String>> {
+    let (namespace, name) = (&settings.definitions_namespace, &settings.name);
+    let api: Api<Secret> = Api::namespaced(cluster.client.clone(), namespace);
+    // A reader who may not read definitions has none to delete (a tenant's own Secret).
+    let Ok(Some(definition)) = api.get_opt(name).await else {
+        return Vec::new();
+    };
+    if !trust::is_definition(&definition, namespace) {
+        return Vec::new();
+    }
+    if settings.scope.namespaces != NamespaceScope::All {
+        printer.warning(format!(
+            "its definition {namespace}/{name} is kept: sync and the controller write the copies \
+             its scope names again (change the scope with kubectl regcred sync {name} \
+             --namespaces ..., or delete it everywhere with kubectl regcred delete {name} -A)"
+        ));
+        return Vec::new();
+    }
+    let deleted = match Writer::for_settings(&settings.write) {
+        None => Ok(()),
+        Some(writer) => secrets::delete_exactly(&api, &definition, writer)
+            .await
+            .map_err(|e| cluster.api_error(&e).to_string()),
+    };
+    vec![ResultRow {
+        namespace: namespace.to_string(),
+        reference: format!("secret/{name}"),
+        subject: format!("namespace {namespace}: secret/{name} (the definition)"),
+        outcome: deleted.map(|()| done("deleted")),
+    }]
 }
 
 async fn delete_in(

@@ -6,13 +6,12 @@ use anyhow::bail;
 use super::explicit_login;
 use crate::cluster;
 use crate::credentials::ExplicitLogin;
-use crate::desired::{self, Copies, LocalAnswers};
+use crate::desired::{self, Found, LocalAnswers, Unclaimed};
 use crate::error::ExitStatus;
 use crate::output::{self, ResultRow, Written};
 use crate::printer::Printer;
 use crate::reconcile::{self, StepResult};
 use crate::rules::sync::Step;
-use crate::rules::trust;
 use crate::settings::{Connection, OutputFormat, SyncSettings, WatchSettings};
 
 /// The password, if given again: read once, before any request, for every context.
@@ -46,19 +45,14 @@ pub(crate) async fn run(
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     let cluster = cluster::connect(&connection, printer).await?;
-    let named: Vec<(String, Copies)> = match &settings.name {
-        Some(name) => vec![(
-            name.clone(),
-            desired::copies_readable(&cluster, name, settings.scope.as_ref(), printer).await?,
-        )],
-        None => desired::managed_credentials(&cluster).await?,
+    let credentials: Vec<Found> = match &settings.name {
+        Some(name) => vec![desired::find_named(&cluster, settings, name, printer).await?],
+        None => {
+            let (found, unclaimed) = desired::find_defined(&cluster, settings, printer).await?;
+            report_unclaimed(settings, &unclaimed, found.is_empty(), printer)?;
+            found
+        }
     };
-    let credentials = desired::credentials_to_sync(settings.scope.as_ref(), named);
-    if credentials.is_empty() {
-        bail!(
-            "kubectl-regcred manages no Secrets in this cluster; create one first (kubectl regcred create NAME)"
-        );
-    }
     let options = reconcile::Options {
         plan: settings.plan,
         check: settings.check,
@@ -66,10 +60,9 @@ pub(crate) async fn run(
     };
     let mut results: Vec<(String, StepResult)> = Vec::new();
     let mut failed = false;
-    for (name, copies) in &credentials {
-        let subject = subject(name, copies);
-        let desired = match desired::desired(&cluster, settings, local, name, copies, printer).await
-        {
+    for found in &credentials {
+        let (name, subject) = (&found.name, found.subject());
+        let desired = match desired::desired(&cluster, settings, local, found, printer).await {
             Ok(desired) => desired,
             Err(error) => {
                 printer.error(format!("{subject}: {error:#}"));
@@ -85,7 +78,7 @@ pub(crate) async fn run(
                 continue;
             }
         };
-        match reconcile::reconcile(&cluster, &desired, copies, &in_scope, &options).await {
+        match reconcile::reconcile(&cluster, &desired, &found.copies, &in_scope, &options).await {
             Ok(steps) => results.extend(steps.into_iter().map(|step| (name.clone(), step))),
             Err(error) => {
                 printer.error(format!("{subject}: {error}"));
@@ -97,17 +90,41 @@ pub(crate) async fn run(
     Ok(if failed { ExitStatus::Failure } else { status })
 }
 
-/// How an error names the credential: a standalone Secret with its namespace, since others
-/// may share its name.
-fn subject(name: &str, copies: &Copies) -> String {
-    match copies.iter().next() {
-        Some((namespace, secret))
-            if copies.len() == 1 && trust::is_standalone(namespace, secret) =>
-        {
-            format!("secret/{name} in namespace {namespace}")
-        }
-        _ => format!("secret/{name}"),
+/// `sync` without a NAME follows definitions only: the Secrets with our label that no
+/// definition claims are said, never followed (docs/sync.md, "Trust").
+fn report_unclaimed(
+    settings: &SyncSettings,
+    unclaimed: &Unclaimed,
+    nothing_defined: bool,
+    printer: &Printer,
+) -> anyhow::Result<()> {
+    let definitions_namespace = &settings.definitions_namespace;
+    for (namespace, name, why) in &unclaimed.unmanaged {
+        printer.warning(format!(
+            "secret/{name} in namespace {namespace} is not synced: {why}"
+        ));
     }
+    if let Some((namespace, name)) = unclaimed.standalone.first() {
+        printer.note(format!(
+            "{} standalone Secret(s), made for one namespace each, are synced only by name: \
+             kubectl regcred sync NAME -n NAMESPACE (for example kubectl regcred sync {name} -n \
+             {namespace})",
+            unclaimed.standalone.len()
+        ));
+    }
+    if nothing_defined {
+        if unclaimed.standalone.is_empty() && unclaimed.unmanaged.is_empty() {
+            bail!(
+                "kubectl-regcred manages no Secrets in this cluster; create one first (kubectl regcred create NAME)"
+            );
+        }
+        bail!(
+            "no credential is defined in namespace {definitions_namespace}, so there is nothing \
+             to sync without a NAME; sync one by name, or adopt copies made before definitions \
+             by naming their scope (kubectl regcred sync NAME --namespaces A,B)"
+        );
+    }
+    Ok(())
 }
 
 /// Prints the plan (`--check`, `-o`) or the results, and decides the exit status.

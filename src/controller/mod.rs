@@ -24,7 +24,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::scheduler::{ScheduleRequest, scheduler};
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::{mpsc, watch};
@@ -32,16 +32,17 @@ use tokio::time::Instant;
 
 use crate::cluster::Cluster;
 use crate::credentials::{ExplicitLogin, ReadOnce};
-use crate::desired::{self, Copies, LocalAnswers};
+use crate::desired::{self, Basis, Copies, Found, LocalAnswers};
 use crate::error::ExitStatus;
 use crate::printer::Printer;
 use crate::reconcile::{self, Desired};
 use crate::rules::credential::Origin;
 use crate::rules::expiry::expiry_of;
 use crate::rules::kubelet::DOCKERCONFIGJSON_TYPE;
-use crate::rules::pullsecret::{MANAGED_BY_LABEL, MANAGER};
+use crate::rules::pullsecret::{MANAGED_BY_LABEL, MANAGER, is_up_to_date};
 use crate::rules::scope::{NamespaceScope, Scope};
 use crate::rules::sync::{InScope, Step};
+use crate::rules::trust::{DEFINITION_TYPE, Owner};
 use crate::settings::{SyncSettings, WatchSettings};
 use state::State;
 
@@ -69,6 +70,8 @@ enum Trigger {
         name: String,
         namespace: String,
     },
+    /// A definition in the definitions namespace changed, appeared or went.
+    Definition(String),
     Source {
         namespace: String,
         name: String,
@@ -102,6 +105,8 @@ struct Caches {
     /// A watch per selector some credential's scope uses, released when none does.
     selected: HashMap<String, (Store<PartialObjectMeta<Namespace>>, AbortOnDrop)>,
     copies: Store<Secret>,
+    /// The definitions: the only credentials this loop keeps (docs/sync.md, "Trust").
+    definitions: Store<Secret>,
 }
 
 pub(crate) async fn run(
@@ -171,8 +176,15 @@ pub(crate) async fn run(
         _namespaces_watch: namespaces_watch,
         selected: HashMap::new(),
         copies: watch_copies(&cluster, settings.name.as_deref(), triggers_tx.clone()),
+        definitions: watch_definitions(
+            &cluster,
+            &settings.definitions_namespace,
+            settings.name.as_deref(),
+            triggers_tx.clone(),
+        ),
     };
-    let mut startup_watches = HashSet::from(["namespaces", "copies"]);
+    tracing::info!(namespace = %settings.definitions_namespace, "following the definitions in this namespace only");
+    let mut startup_watches = HashSet::from(["namespaces", "copies", "definitions"]);
     if let Some(what) = watch_settings.auto_attach {
         startup_watches.extend(attach::watch(&cluster, what, triggers_tx.clone()).await);
     }
@@ -184,6 +196,7 @@ pub(crate) async fn run(
         state,
         caches,
         tracked: BTreeMap::new(),
+        unclaimed_logged: HashSet::new(),
         watched_sources: HashMap::new(),
         workloads: HashMap::new(),
         triggers_tx,
@@ -207,6 +220,8 @@ struct Controller {
     state: Arc<State>,
     caches: Caches,
     tracked: BTreeMap<String, Tracked>,
+    /// The Secrets with our label no definition claims, as last counted (each logged once).
+    unclaimed_logged: HashSet<(String, String)>,
     /// A watch per source Secret some credential reads, released when none does.
     watched_sources: HashMap<(String, String), AbortOnDrop>,
     /// The latest version of every workload auto-attach watches.
@@ -278,16 +293,34 @@ impl Controller {
         match trigger {
             Trigger::Synced(_) => {}
             Trigger::Copy { name, namespace } => {
-                if self.settings.name.as_ref().is_none_or(|n| *n == name) {
-                    self.tracked.entry(name.clone()).or_default();
+                // A copy schedules only a credential its definition made us keep: a
+                // look-alike costs a cache entry and nothing more.
+                if self.tracked.contains_key(&name) {
                     self.schedule(Work::Credential(name), now);
                 }
+                self.count_unclaimed();
                 // A new copy may be what a workload there was waiting for.
                 if self.watch.auto_attach.is_some() {
                     for key in self.workloads.keys().filter(|k| k.namespace == namespace) {
                         self.schedule(Work::Attach(key.clone()), now);
                     }
                 }
+            }
+            Trigger::Definition(name) => {
+                if self.settings.name.as_ref().is_none_or(|n| *n == name) {
+                    let definition = self.definition(&name);
+                    let tracked = self.tracked.entry(name.clone()).or_default();
+                    // Our own write of the definition changes nothing that was read.
+                    let read_again = match (&tracked.desired, &definition) {
+                        (Some(desired), Some(definition)) => {
+                            !is_up_to_date(definition, &desired.definition())
+                        }
+                        _ => true,
+                    };
+                    tracked.reload |= read_again;
+                    self.schedule(Work::Credential(name), now);
+                }
+                self.count_unclaimed();
             }
             Trigger::Namespace(namespace) => {
                 for (name, tracked) in &self.tracked {
@@ -376,12 +409,42 @@ impl Controller {
     fn managed_in(&self, namespace: &str) -> Vec<Arc<Secret>> {
         self.caches.copies.state_filter(|secret| {
             secret.metadata.namespace.as_deref() == Some(namespace)
-                && secret
-                    .metadata
-                    .name
-                    .as_ref()
-                    .is_some_and(|name| self.tracked.contains_key(name))
+                && secret.metadata.name.as_ref().is_some_and(|name| {
+                    self.tracked.contains_key(name) && self.owner(name).owns(secret)
+                })
         })
+    }
+
+    fn owner(&self, name: &str) -> Owner {
+        Owner::defined(&self.settings.definitions_namespace, name, false)
+    }
+
+    /// The definition of `name`, as the cache holds it.
+    fn definition(&self, name: &str) -> Option<Arc<Secret>> {
+        self.caches
+            .definitions
+            .get(&ObjectRef::new(name).within(&self.settings.definitions_namespace))
+    }
+
+    /// Counts, for one gauge, the Secrets with our label that no kept definition claims
+    /// (standalone ones and look-alikes), and logs each new one once.
+    fn count_unclaimed(&mut self) {
+        let unclaimed: HashSet<(String, String)> = self
+            .caches
+            .copies
+            .state()
+            .iter()
+            .filter(|secret| {
+                let name = secret.metadata.name.as_deref().unwrap_or_default();
+                !(self.tracked.contains_key(name) && self.owner(name).owns(secret))
+            })
+            .filter_map(|s| Some((s.metadata.namespace.clone()?, s.metadata.name.clone()?)))
+            .collect();
+        for (namespace, name) in unclaimed.difference(&self.unclaimed_logged) {
+            tracing::info!(secret = %name, %namespace, "not followed: no definition in {} claims it", self.settings.definitions_namespace);
+        }
+        self.state.set_unclaimed(unclaimed.len() as u64);
+        self.unclaimed_logged = unclaimed;
     }
 
     fn copies_of(&self, name: &str) -> Copies {
@@ -394,27 +457,31 @@ impl Controller {
     }
 
     async fn reconcile_credential(&mut self, name: &str) {
-        let copies = self.copies_of(name);
-        if copies.is_empty() {
-            // No copy is left anywhere (`delete NAME`, or all deleted by hand): its record is
-            // gone, and so is the credential, with what it held (docs/controller.md).
+        let Some(definition) = self.definition(name) else {
+            // Its definition is gone (`delete NAME`): so is the credential, with what it held
+            // (docs/controller.md). Its copies stay until pruned or deleted.
             self.forget(name);
             return;
-        }
+        };
+        let copies = self.copies_of(name);
         let now = Instant::now();
         let tracked = self.tracked.entry(name.to_string()).or_default();
         let due = tracked.desired.is_none()
             || tracked.reload
             || tracked.refresh_at.is_some_and(|at| at <= now);
         if due {
-            if copies.is_empty() && tracked.desired.is_none() {
-                // Never ours, or gone before we knew it: nothing to keep.
-                self.forget(name);
-                return;
-            }
-            self.load(name, &copies).await;
+            let found = Found {
+                name: name.to_string(),
+                basis: Basis::Definition(Box::new((*definition).clone())),
+                copies: copies.clone(),
+            };
+            self.load(name, &found).await;
         }
         let tracked = self.tracked.get_mut(name).expect("tracked above");
+        if let Some(desired) = tracked.desired.as_mut() {
+            // What we compare the definition with is the one cached now, ours included.
+            desired.definition_seen = Some((*definition).clone());
+        }
         let Some(desired) = &tracked.desired else {
             let failures = tracked.failures;
             self.retry_later(name, failures);
@@ -436,7 +503,8 @@ impl Controller {
             .min();
         let outcome =
             reconcile::reconcile(&self.cluster, desired, &copies, &in_scope, &options).await;
-        let (result, writes, copies_now) = summarize(name, outcome);
+        let (result, writes, copies_now) =
+            summarize(name, outcome, &self.settings.definitions_namespace);
         let tracked = self.tracked.get_mut(name).expect("tracked above");
         tracked.failures = if result.is_ok() {
             0
@@ -459,7 +527,7 @@ impl Controller {
     /// Drops a credential, its series, and the watches no other credential uses.
     fn forget(&mut self, name: &str) {
         if self.tracked.remove(name).is_some() {
-            tracing::info!(credential = name, "no copy is left: forgotten");
+            tracing::info!(credential = name, "its definition is gone: forgotten");
         }
         self.state.forget(name);
         let desired = || self.tracked.values().filter_map(|t| t.desired.as_ref());
@@ -490,7 +558,7 @@ impl Controller {
 
     /// Reads the credential's sources again. A failure keeps what was read before: a
     /// refresh never blanks the copies.
-    async fn load(&mut self, name: &str, copies: &Copies) {
+    async fn load(&mut self, name: &str, found: &Found) {
         let quiet = Printer::capture(true);
         // A fresh read every time: a refresh must ask the sources again.
         let reads = ReadOnce::default();
@@ -498,8 +566,7 @@ impl Controller {
             explicit: self.explicit.as_ref(),
             reads: &reads,
         };
-        let result =
-            desired::desired(&self.cluster, &self.settings, local, name, copies, &quiet).await;
+        let result = desired::desired(&self.cluster, &self.settings, local, found, &quiet).await;
         let tracked = self.tracked.get_mut(name).expect("tracked by the caller");
         tracked.reload = false;
         match result {
@@ -568,6 +635,7 @@ impl Controller {
 fn summarize(
     name: &str,
     outcome: Result<Vec<reconcile::StepResult>, crate::cluster::ClusterError>,
+    definitions_namespace: &str,
 ) -> (Result<(), String>, Vec<&'static str>, u64) {
     let steps = match outcome {
         Ok(steps) => steps,
@@ -592,7 +660,10 @@ fn summarize(
                 tracing::warn!(credential = name, namespace = %step.namespace, users = ?users, "left the scope but still used; not pruned");
             }
             (step_kind, Ok(verb)) => {
-                if matches!(step_kind, Step::Create | Step::Update | Step::Unchanged) {
+                // The definition's own step is not a copy.
+                if matches!(step_kind, Step::Create | Step::Update | Step::Unchanged)
+                    && step.namespace != definitions_namespace
+                {
                     copies += 1;
                 }
                 if let Some(verb @ ("created" | "configured" | "pruned")) = verb {
@@ -774,6 +845,44 @@ fn watch_copies(
                     name: s.metadata.name.clone()?,
                     namespace: s.metadata.namespace.clone()?,
                 })
+            }
+            _ => None,
+        },
+        true,
+    ));
+    reader
+}
+
+/// The definitions in the definitions namespace (of one name, with `sync NAME`): only our
+/// label and type there define anything (docs/sync.md, "Trust").
+fn watch_definitions(
+    cluster: &Cluster,
+    namespace: &str,
+    name: Option<&str>,
+    triggers: mpsc::UnboundedSender<Trigger>,
+) -> Store<Secret> {
+    let api: Api<Secret> = Api::namespaced(cluster.client.clone(), namespace);
+    let mut fields = format!("type={DEFINITION_TYPE}");
+    if let Some(name) = name {
+        fields.push_str(&format!(",metadata.name={name}"));
+    }
+    let config = watcher::Config::default()
+        .labels(&format!("{MANAGED_BY_LABEL}={MANAGER}"))
+        .fields(&fields);
+    let (reader, writer) = reflector::store();
+    let stream = reflector::reflector(
+        writer,
+        watcher::watcher(api, config)
+            .default_backoff()
+            .modify(keep_copy_bounded),
+    );
+    tokio::spawn(forward(
+        stream,
+        "definitions",
+        triggers,
+        |event| match event {
+            watcher::Event::Apply(s) | watcher::Event::Delete(s) | watcher::Event::InitApply(s) => {
+                Some(Trigger::Definition(s.metadata.name.clone()?))
             }
             _ => None,
         },

@@ -53,6 +53,8 @@ struct Inner {
     writes: BTreeMap<&'static str, u64>,
     attaches: BTreeMap<&'static str, u64>,
     expiry: BTreeMap<String, Timestamp>,
+    /// Secrets with our label that no definition this loop follows claims.
+    unclaimed: u64,
     record: StatusRecord,
 }
 
@@ -65,6 +67,11 @@ impl State {
     fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut inner)
+    }
+
+    /// How many Secrets with our label no definition claims (docs/controller.md).
+    pub(crate) fn set_unclaimed(&self, count: u64) {
+        self.with(|s| s.unclaimed = count);
     }
 
     pub(crate) fn set_caches_synced(&self) {
@@ -270,6 +277,12 @@ impl State {
                         (labels(&[("credential", credential)]), seconds)
                     })
                     .collect(),
+            );
+            family(
+                "regcred_unclaimed_secrets",
+                "gauge",
+                "Pull Secrets with our label that no definition claims: standalone ones and look-alikes, never followed.",
+                vec![(String::new(), s.unclaimed as f64)],
             );
             family(
                 "regcred_leader",

@@ -459,7 +459,11 @@ pub(crate) enum LoginSource {
 /// The fix for a login that expired or that the registry refused, in a Secret of ours:
 /// `sync NAME`, which keeps the copies' recorded scope (never `-n NS`, which would narrow it),
 /// with the new token given again when it was explicit. `None`: keep [`fix`]'s.
-pub(crate) fn renewal_fix(verdict: &Verdict, source: &LoginSource) -> Option<Fix> {
+pub(crate) fn renewal_fix(
+    verdict: &Verdict,
+    source: &LoginSource,
+    sync_flags: &str,
+) -> Option<Fix> {
     let (Verdict::Expired { secret, key, .. }
     | Verdict::Expiring { secret, key, .. }
     | Verdict::BadCredentials { secret, key, .. }) = verdict
@@ -470,12 +474,12 @@ pub(crate) fn renewal_fix(verdict: &Verdict, source: &LoginSource) -> Option<Fix
     match source {
         LoginSource::Rereadable => Some(Fix::both(
             "first log in again (docker login, podman login, kubectl regcred login or the cloud's CLI)",
-            format!("kubectl regcred sync {secret}"),
+            format!("kubectl regcred sync {secret}{sync_flags}"),
         )),
         LoginSource::Explicit { username } => Some(Fix::both(
             "give the new password or token on stdin",
             format!(
-                "kubectl regcred sync {secret} --server {} --username {} --password-stdin",
+                "kubectl regcred sync {secret}{sync_flags} --server {} --username {} --password-stdin",
                 shell_quote(key),
                 shell_quote(username)
             ),
@@ -798,16 +802,27 @@ mod tests {
             "kubectl regcred create ecr --server quay.io -n ns --force"
         );
         assert_eq!(
-            renewal_fix(&expired, &LoginSource::Rereadable)
+            renewal_fix(&expired, &LoginSource::Rereadable, "")
                 .unwrap()
                 .command
                 .unwrap(),
             "kubectl regcred sync ecr"
         );
+        // A standalone Secret is found in its own namespace only.
+        assert_eq!(
+            renewal_fix(&expired, &LoginSource::Rereadable, " -n ns")
+                .unwrap()
+                .command
+                .unwrap(),
+            "kubectl regcred sync ecr -n ns"
+        );
         let explicit = LoginSource::Explicit {
             username: "AWS".into(),
         };
-        let renewal = renewal_fix(&expired, &explicit).unwrap().command.unwrap();
+        let renewal = renewal_fix(&expired, &explicit, "")
+            .unwrap()
+            .command
+            .unwrap();
         assert!(
             renewal.ends_with(
                 "kubectl regcred sync ecr --server quay.io --username AWS --password-stdin"

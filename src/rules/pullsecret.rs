@@ -28,8 +28,11 @@ pub(crate) const EXPIRES_ANNOTATION: &str = "kubectl-regcred/expires-at";
 /// JSON map registry → the username of its login (not a secret): whose account each registry
 /// pulls with, which `sync` keeps (docs/sync.md).
 pub(crate) const USERNAMES_ANNOTATION: &str = "kubectl-regcred/usernames";
+/// On a copy: `NAMESPACE/NAME` of the definition it is a copy of (docs/sync.md, "Trust").
+pub(crate) const DEFINITION_ANNOTATION: &str = "kubectl-regcred/definition";
 /// Every annotation we own on a copy; an update removes those the new copy no longer has.
-const OUR_ANNOTATIONS: [&str; 5] = [
+const OUR_ANNOTATIONS: [&str; 6] = [
+    DEFINITION_ANNOTATION,
     REGISTRIES_ANNOTATION,
     SOURCES_ANNOTATION,
     SCOPE_ANNOTATION,
@@ -175,7 +178,9 @@ pub(crate) fn keeping_other_registries(existing: &Secret, desired: Secret) -> Se
         let payload: serde_json::Value = serde_json::from_slice(&bytes.0).ok()?;
         payload.get("auths")?.as_object().cloned()
     };
-    if !is_managed(existing) || !is_pull_secret_type(existing) {
+    // Ours in kind: a pull Secret, or a definition kept by a definition.
+    if !is_managed(existing) || !(is_pull_secret_type(existing) || existing.type_ == desired.type_)
+    {
         return desired;
     }
     let (Some(old), Some(new)) = (auths(existing), auths(&desired)) else {

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::Secret;
 use serde::Serialize;
 
-use super::pullsecret::{is_up_to_date, not_ours, rancher_project, recorded_scope};
+use super::pullsecret::{is_up_to_date, not_ours, rancher_project};
+use super::trust::Owner;
 
 /// A namespace the scope names, as listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +78,8 @@ pub(crate) struct Observed<'a> {
     /// Namespace → the workloads and ServiceAccounts that reference the name there; only
     /// needed for copies that may be pruned.
     pub(crate) users: &'a BTreeMap<String, Vec<String>>,
+    /// Whose copies these are: only they are updated or pruned (docs/sync.md, "Trust").
+    pub(crate) owner: &'a Owner,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -101,7 +104,7 @@ pub(crate) fn plan(
                 reason: "the namespace is being deleted".into(),
             },
             None => Step::Create,
-            Some(existing) => match conflict(existing, options.force) {
+            Some(existing) => match conflict(existing, observed.owner, options.force) {
                 Some(reason) => Step::Conflict { reason },
                 None if is_up_to_date(existing, &desired(&namespace.name)) => Step::Unchanged,
                 None => Step::Update,
@@ -110,7 +113,9 @@ pub(crate) fn plan(
         steps.push((namespace.name.clone(), step));
     }
     for (namespace, existing) in observed.copies {
-        if observed.in_scope.iter().any(|ns| &ns.name == namespace) || !provably_ours(existing) {
+        if observed.in_scope.iter().any(|ns| &ns.name == namespace)
+            || !observed.owner.owns(existing)
+        {
             continue;
         }
         let users = observed.users.get(namespace).cloned().unwrap_or_default();
@@ -124,35 +129,31 @@ pub(crate) fn plan(
     steps
 }
 
-/// Why a same-named Secret must not be written, if it must not.
-fn conflict(existing: &Secret, force: bool) -> Option<String> {
+/// Why a same-named Secret must not be written, if it must not: it is Rancher's, somebody
+/// else's, or ours in kind but another credential's (a look-alike, a stranger of the same
+/// name, a copy of another definition).
+fn conflict(existing: &Secret, owner: &Owner, force: bool) -> Option<String> {
     if let Some(project) = rancher_project(existing) {
         return Some(format!(
             "Rancher manages this Secret (a copy of project {project}'s credential) and reverts any change"
         ));
     }
-    let why = not_ours(existing)?;
+    let why = not_ours(existing).or_else(|| owner.stranger(existing))?;
     (!force).then(|| {
         format!("a Secret of that name exists and {why} (--force with a scope on the command line takes it over)")
     })
 }
 
-/// Only a copy that carries our label and a scope record of ours may ever be pruned.
-pub(crate) fn provably_ours(secret: &Secret) -> bool {
-    not_ours(secret).is_none()
-        && rancher_project(secret).is_none()
-        && matches!(recorded_scope(secret), Some(Ok(_)))
-}
-
-/// The namespaces whose copies a prune would consider: ours, outside the scope.
+/// The namespaces whose copies a prune would consider: the owner's, outside the scope.
 pub(crate) fn prune_candidates(
     in_scope: &[InScope],
     copies: &BTreeMap<String, Secret>,
+    owner: &Owner,
 ) -> Vec<String> {
     copies
         .iter()
         .filter(|(namespace, secret)| {
-            !in_scope.iter().any(|ns| &ns.name == *namespace) && provably_ours(secret)
+            !in_scope.iter().any(|ns| &ns.name == *namespace) && owner.owns(secret)
         })
         .map(|(namespace, _)| namespace.clone())
         .collect()
@@ -182,8 +183,17 @@ mod tests {
                 skip_system: true,
             };
             let recorded = scope.record("default");
-            build_secret("regcred", Some(ns), &[credential], Some(&recorded))
+            owner(false).copy(build_secret(
+                "regcred",
+                Some(ns),
+                &[credential],
+                Some(&recorded),
+            ))
         }
+    }
+
+    fn owner(adopt: bool) -> Owner {
+        Owner::defined("regcred-system", "regcred", adopt)
     }
 
     fn in_scope(names: &[&str]) -> Vec<InScope> {
@@ -202,11 +212,22 @@ mod tests {
         users: &BTreeMap<String, Vec<String>>,
         options: PlanOptions,
     ) -> Vec<(String, &'static str)> {
+        plan_as(&owner(false), scope, copies, users, options)
+    }
+
+    fn plan_as(
+        owner: &Owner,
+        scope: &[&str],
+        copies: &BTreeMap<String, Secret>,
+        users: &BTreeMap<String, Vec<String>>,
+        options: PlanOptions,
+    ) -> Vec<(String, &'static str)> {
         let scope = in_scope(scope);
         let observed = Observed {
             in_scope: &scope,
             copies,
             users,
+            owner,
         };
         plan(&observed, desired("new"), options)
             .into_iter()
@@ -274,7 +295,10 @@ mod tests {
             ..prune
         };
         assert_eq!(plan_of(&[], &copies, &users, detach)[1].1, "prune");
-        assert_eq!(prune_candidates(&[], &copies), ["gone", "gone-used"]);
+        assert_eq!(
+            prune_candidates(&[], &copies, &owner(false)),
+            ["gone", "gone-used"]
+        );
     }
 
     #[test]
@@ -310,5 +334,92 @@ mod tests {
             steps[1].1, "conflict",
             "not even --force touches Rancher's copies"
         );
+    }
+
+    /// A tenant's Secret that looks like ours: our label and type, any records it likes.
+    fn look_alike(ns: &str, reference: Option<&str>) -> Secret {
+        let mut secret = desired("tenant")(ns);
+        let annotations = secret.metadata.annotations.as_mut().unwrap();
+        annotations.remove(crate::rules::pullsecret::DEFINITION_ANNOTATION);
+        if let Some(reference) = reference {
+            annotations.insert(
+                crate::rules::pullsecret::DEFINITION_ANNOTATION.to_string(),
+                reference.to_string(),
+            );
+        }
+        secret
+    }
+
+    #[test]
+    fn look_alikes_are_never_updated_pruned_or_adopted_from_a_record() {
+        let copies = BTreeMap::from([
+            ("team-a".to_string(), look_alike("team-a", None)),
+            (
+                "team-b".to_string(),
+                look_alike("team-b", Some("regcred-system/other")),
+            ),
+            ("team-c".to_string(), look_alike("team-c", None)),
+            (
+                "team-d".to_string(),
+                look_alike("team-d", Some("team-d/regcred")),
+            ),
+        ]);
+        let prune = PlanOptions {
+            prune: true,
+            detach: true,
+            ..PlanOptions::default()
+        };
+        // The recorded scope names team-a and team-b: both are conflicts, and the look-alikes
+        // outside it are neither pruned nor reported as ours.
+        assert_eq!(
+            plan_of(&["team-a", "team-b"], &copies, &BTreeMap::new(), prune),
+            [
+                ("team-a".to_string(), "conflict"),
+                ("team-b".to_string(), "conflict"),
+            ]
+        );
+        // A scope the operator gave adopts our pull Secrets that refer to no definition, and
+        // still not a copy of another definition.
+        assert_eq!(
+            plan_as(
+                &owner(true),
+                &["team-a", "team-b"],
+                &copies,
+                &BTreeMap::new(),
+                prune
+            ),
+            [
+                ("team-a".to_string(), "update"),
+                ("team-b".to_string(), "conflict"),
+            ]
+        );
+        assert!(prune_candidates(&[], &copies, &owner(true)).is_empty());
+    }
+
+    #[test]
+    fn a_standalone_credential_keeps_only_its_own_secret() {
+        let mut own = look_alike("team-a", None);
+        own.metadata.annotations.as_mut().unwrap().insert(
+            crate::rules::pullsecret::SCOPE_ANNOTATION.to_string(),
+            r#"{"namespaces":["team-a"]}"#.to_string(),
+        );
+        let mut stranger = own.clone();
+        stranger.metadata.namespace = Some("team-b".into());
+        stranger.metadata.annotations.as_mut().unwrap().insert(
+            crate::rules::pullsecret::SCOPE_ANNOTATION.to_string(),
+            r#"{"namespaces":["team-b"]}"#.to_string(),
+        );
+        let copies = BTreeMap::from([
+            ("team-a".to_string(), own),
+            ("team-b".to_string(), stranger),
+        ]);
+        let standalone = Owner::standalone("team-a", "regcred");
+        let prune = PlanOptions {
+            prune: true,
+            ..PlanOptions::default()
+        };
+        let steps = plan_as(&standalone, &["team-a"], &copies, &BTreeMap::new(), prune);
+        assert_eq!(steps.len(), 1, "team-b's regcred is a stranger: {steps:?}");
+        assert_ne!(steps[0].1, "conflict");
     }
 }

@@ -6,10 +6,6 @@
 //! for that namespace only. Everything else that carries our label is a look-alike: reported,
 //! never read, never written on a definition's behalf.
 //!
-//! Built so far: standalone Secrets as credentials of their own. Definitions, copies that
-//! refer to them, and source permits are being wired into `sync` and the controller (issue
-//! 26); until then their rules are tested here and unused elsewhere.
-#![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,8 +16,7 @@ use super::scope::{Exclusions, InvalidExclusion};
 
 /// The type of a definition Secret: no kubelet or tool reads it as a pull Secret.
 pub(crate) const DEFINITION_TYPE: &str = "kubectl-regcred.io/definition";
-/// On a copy: `NAMESPACE/NAME` of the definition it is a copy of.
-pub(crate) const DEFINITION_ANNOTATION: &str = "kubectl-regcred/definition";
+pub(crate) use super::pullsecret::DEFINITION_ANNOTATION;
 /// On a source Secret: the namespaces it may be copied into, as names or whole-name regular
 /// expressions (`team-a,ci-.*`), as kubernetes-reflector's allowed-namespaces annotation.
 pub(crate) const COPY_TO_ANNOTATION: &str = "kubectl-regcred/copy-to";
@@ -180,50 +175,148 @@ fn records_only_itself(secret: &Secret, namespace: &str) -> bool {
     }
 }
 
-/// Whether `existing`, found where `definition` would write, is a Secret that definition may
-/// write over, prune or delete: a pull Secret of ours that belongs to it. For a standalone
-/// definition the Secret itself is the one.
-pub(crate) fn belongs_to(
-    existing: &Secret,
-    definition: &DefinitionRef,
-    definitions_namespace: &str,
-    definitions: &BTreeSet<DefinitionRef>,
-) -> bool {
-    let namespace = existing.metadata.namespace.as_deref().unwrap_or_default();
-    match standing(existing, definitions_namespace, definitions) {
-        Some(Standing::Copy(reference)) => &reference == definition,
-        Some(Standing::Standalone) => {
-            definition.namespace == namespace
-                && existing.metadata.name.as_deref() == Some(definition.name.as_str())
+/// Whose Secrets one plan keeps (docs/sync.md, "Trust"): a definition's copies, or a
+/// standalone Secret itself. Everything else of the same name is somebody else's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Owner {
+    pub(crate) definition: DefinitionRef,
+    /// The definition is the one pull Secret at `definition` (`create NAME -n NS`).
+    pub(crate) standalone: bool,
+    /// The operator named the scope on the command line: our pull Secrets of the name that
+    /// refer to no definition are adopted there. Never from a recorded scope.
+    pub(crate) adopt: bool,
+}
+
+impl Owner {
+    pub(crate) fn standalone(namespace: &str, name: &str) -> Self {
+        Self {
+            definition: DefinitionRef::new(namespace, name),
+            standalone: true,
+            adopt: false,
         }
-        _ => false,
+    }
+
+    pub(crate) fn defined(definitions_namespace: &str, name: &str, adopt: bool) -> Self {
+        Self {
+            definition: DefinitionRef::new(definitions_namespace, name),
+            standalone: false,
+            adopt,
+        }
+    }
+
+    /// Whether `secret` is this credential's own: what a plan may update, prune or delete.
+    pub(crate) fn owns(&self, secret: &Secret) -> bool {
+        let namespace = secret.metadata.namespace.as_deref().unwrap_or_default();
+        if secret.metadata.name.as_deref() != Some(self.definition.name.as_str())
+            || !is_ours_in_kind(secret)
+        {
+            return false;
+        }
+        if self.standalone {
+            return namespace == self.definition.namespace && is_standalone(namespace, secret);
+        }
+        namespace != self.definition.namespace
+            && reference_of(secret).and_then(|text| DefinitionRef::parse(&text))
+                == Some(self.definition.clone())
+    }
+
+    /// Whether `secret` is one of our pull Secrets that no definition claims, which the
+    /// operator's scope adopts.
+    pub(crate) fn adopts(&self, secret: &Secret) -> bool {
+        self.adopt
+            && !self.standalone
+            && secret.metadata.name.as_deref() == Some(self.definition.name.as_str())
+            && is_ours_in_kind(secret)
+            && reference_of(secret).is_none()
+    }
+
+    /// Why a same-named Secret that is ours in kind is not this credential's.
+    pub(crate) fn stranger(&self, secret: &Secret) -> Option<String> {
+        if !is_ours_in_kind(secret) || self.owns(secret) || self.adopts(secret) {
+            return None;
+        }
+        Some(match reference_of(secret) {
+            Some(text) => format!(
+                "it refers to the definition {text:?}, not {}",
+                self.definition
+            ),
+            None if self.standalone => {
+                "it records a scope beyond its namespace and no definition".to_string()
+            }
+            None => format!(
+                "it refers to no definition (a scope on the command line adopts it into {})",
+                self.definition
+            ),
+        })
+    }
+
+    /// The copy for one namespace: `built` with the reference back to the definition.
+    pub(crate) fn copy(&self, mut built: Secret) -> Secret {
+        if !self.standalone {
+            built
+                .metadata
+                .annotations
+                .get_or_insert_with(BTreeMap::new)
+                .insert(
+                    DEFINITION_ANNOTATION.to_string(),
+                    self.definition.annotation(),
+                );
+        }
+        built
+    }
+
+    /// The copy of `definition` (as written) for one namespace: its logins and records, the
+    /// pull-Secret type, and the reference back.
+    pub(crate) fn copy_in(&self, definition: &Secret, namespace: &str) -> Secret {
+        let mut copy = definition.clone();
+        copy.type_ = Some(super::pullsecret::DOCKERCONFIGJSON_TYPE.to_string());
+        copy.metadata.namespace = Some(namespace.to_string());
+        self.copy(copy)
+    }
+
+    /// The definition itself: `built` (logins and records) with the definition's type and
+    /// place. No kubelet reads it as a pull Secret.
+    pub(crate) fn definition_secret(&self, mut built: Secret) -> Secret {
+        built.metadata.namespace = Some(self.definition.namespace.clone());
+        built.type_ = Some(DEFINITION_TYPE.to_string());
+        built
     }
 }
 
-/// The credentials that the Secrets of one name, by namespace, make up. Each standalone Secret
-/// is a credential of its own, for its own namespace: two teams' `regcred` are strangers that
-/// share a name. The rest (copies recording a wider scope, and Secrets that are not ours, which
-/// the plan must see as conflicts) are one. A group with nothing of ours is left out, unless
-/// nothing else remains (so that `sync` can say what it found).
-pub(crate) fn credentials_of_one_name(
-    secrets: &BTreeMap<String, Secret>,
-) -> Vec<BTreeMap<String, Secret>> {
-    let mut shared = BTreeMap::new();
-    let mut groups = Vec::new();
-    for (namespace, secret) in secrets {
-        if is_standalone(namespace, secret) {
-            groups.push(BTreeMap::from([(namespace.clone(), secret.clone())]));
-        } else {
-            shared.insert(namespace.clone(), secret.clone());
-        }
+/// A pull Secret with our label, not Rancher's.
+fn is_ours_in_kind(secret: &Secret) -> bool {
+    is_managed(secret) && is_pull_secret_type(secret) && rancher_project(secret).is_none()
+}
+
+fn reference_of(secret: &Secret) -> Option<String> {
+    secret
+        .metadata
+        .annotations
+        .as_ref()?
+        .get(DEFINITION_ANNOTATION)
+        .cloned()
+}
+
+/// What `sync NAME` needs, after the name, to find the credential `secret` belongs to: `-n NS`
+/// for a standalone Secret (sync looks in the context's namespace otherwise), and the
+/// definitions namespace for a copy of a definition kept somewhere other than the default.
+pub(crate) fn sync_flags(secret: &Secret) -> String {
+    let namespace = secret.metadata.namespace.as_deref().unwrap_or_default();
+    match reference_of(secret).and_then(|text| DefinitionRef::parse(&text)) {
+        Some(reference) if reference.namespace == DEFAULT_DEFINITIONS_NAMESPACE => String::new(),
+        Some(reference) => format!(
+            " --definitions-namespace {}",
+            super::text::shell_quote(&reference.namespace)
+        ),
+        None => format!(" -n {}", super::text::shell_quote(namespace)),
     }
-    let any_of_ours = shared.values().any(|secret| {
-        is_managed(secret) && is_pull_secret_type(secret) && rancher_project(secret).is_none()
-    });
-    if any_of_ours || groups.is_empty() {
-        groups.insert(0, shared);
-    }
-    groups
+}
+
+/// Whether a definition Secret is one: our label and type, in the definitions namespace.
+pub(crate) fn is_definition(secret: &Secret, definitions_namespace: &str) -> bool {
+    is_managed(secret)
+        && secret.type_.as_deref() == Some(DEFINITION_TYPE)
+        && secret.metadata.namespace.as_deref() == Some(definitions_namespace)
 }
 
 /// A pull Secret of ours that records a scope of its own namespace only, and no definition.
@@ -461,24 +554,14 @@ mod tests {
             DOCKERCONFIGJSON_TYPE,
             &[(SCOPE_ANNOTATION, r#"{"namespaces":["team-ops"]}"#)],
         );
-        let dev = DefinitionRef::new("team-dev", "regcred");
-        let none = BTreeSet::new();
-        assert!(belongs_to(&own, &dev, DEFS, &none));
-        assert!(!belongs_to(&other, &dev, DEFS, &none));
-        assert!(belongs_to(
-            &other,
-            &DefinitionRef::new("team-ops", "regcred"),
-            DEFS,
-            &none
-        ));
-        // Neither belongs to a shared definition of the same name.
-        let shared = DefinitionRef::new(DEFS, "regcred");
-        assert!(!belongs_to(
-            &own,
-            &shared,
-            DEFS,
-            &existing(&[(DEFS, "regcred")])
-        ));
+        let dev = Owner::standalone("team-dev", "regcred");
+        assert!(dev.owns(&own));
+        assert!(!dev.owns(&other));
+        assert!(Owner::standalone("team-ops", "regcred").owns(&other));
+        // Neither belongs to a shared definition of the same name, nor is adopted by it
+        // unless the operator names a scope.
+        let shared = Owner::defined(DEFS, "regcred", false);
+        assert!(!shared.owns(&own) && !shared.adopts(&own));
     }
 
     #[test]
@@ -504,31 +587,30 @@ mod tests {
             standing(&rancher, DEFS, &existing(&[(DEFS, "regcred")])),
             None
         );
-        assert!(!belongs_to(
-            &rancher,
-            &DefinitionRef::new(DEFS, "regcred"),
-            DEFS,
-            &existing(&[(DEFS, "regcred")])
-        ));
+        let regcred = Owner::defined(DEFS, "regcred", true);
+        assert!(!regcred.owns(&rancher) && !regcred.adopts(&rancher));
     }
 
     #[test]
     fn a_copy_belongs_only_to_the_definition_it_names() {
-        let definitions = existing(&[(DEFS, "regcred"), (DEFS, "other")]);
-        let regcred = DefinitionRef::new(DEFS, "regcred");
-        assert!(belongs_to(
-            &copy("team-a", "regcred", "regcred-system/regcred"),
-            &regcred,
-            DEFS,
-            &definitions
-        ));
+        let regcred = Owner::defined(DEFS, "regcred", false);
+        assert!(regcred.owns(&copy("team-a", "regcred", "regcred-system/regcred")));
         // Under another definitions namespace (a second operator), the same copy is not ours.
-        assert!(!belongs_to(
-            &copy("team-a", "regcred", "regcred-system/regcred"),
-            &DefinitionRef::new("platform", "regcred"),
-            "platform",
-            &existing(&[("platform", "regcred")])
-        ));
+        let platform = Owner::defined("platform", "regcred", true);
+        let theirs = copy("team-a", "regcred", "regcred-system/regcred");
+        assert!(!platform.owns(&theirs) && !platform.adopts(&theirs));
+        assert!(platform.stranger(&theirs).is_some());
+        // A copy of another name, or placed beside the definitions, is no copy of it.
+        assert!(!regcred.owns(&copy("team-a", "other", "regcred-system/regcred")));
+        assert!(!regcred.owns(&copy(DEFS, "regcred", "regcred-system/regcred")));
+        // A definition's reference is written onto its copies, and only there.
+        let built = secret("team-a", "regcred", DOCKERCONFIGJSON_TYPE, &[]);
+        assert!(regcred.owns(&regcred.copy(built.clone())));
+        let mine = Owner::standalone("team-a", "regcred");
+        assert_eq!(mine.copy(built.clone()), built);
+        let definition = regcred.definition_secret(built);
+        assert_eq!(definition.type_.as_deref(), Some(DEFINITION_TYPE));
+        assert!(is_definition(&definition, DEFS) && !regcred.owns(&definition));
     }
 
     #[test]
@@ -598,7 +680,7 @@ mod tests {
     }
 
     #[test]
-    fn standalone_secrets_of_one_name_are_separate_credentials() {
+    fn standalone_secrets_of_one_name_are_strangers() {
         let standalone = |ns: &str| {
             secret(
                 ns,
@@ -615,38 +697,30 @@ mod tests {
                 &[(SCOPE_ANNOTATION, r#"{"namespaces":["c","d"]}"#)],
             )
         };
-        let mut foreign = standalone("e");
-        foreign.metadata.labels = None;
-        let namespaces = |groups: Vec<BTreeMap<String, Secret>>| {
-            groups
-                .into_iter()
-                .map(|group| group.into_keys().collect::<Vec<_>>().join(","))
-                .collect::<Vec<_>>()
-        };
-        let all = BTreeMap::from([
-            ("a".to_string(), standalone("a")),
-            ("b".to_string(), standalone("b")),
-            ("c".to_string(), wide("c")),
-            ("d".to_string(), wide("d")),
-            ("e".to_string(), foreign.clone()),
-        ]);
-        assert_eq!(
-            namespaces(credentials_of_one_name(&all)),
-            ["c,d,e", "a", "b"]
-        );
-        // Two teams' `create regcred -n`: two credentials, and nobody else's in either.
-        let strangers = BTreeMap::from([
-            ("a".to_string(), standalone("a")),
-            ("b".to_string(), standalone("b")),
-            ("e".to_string(), foreign.clone()),
-        ]);
-        assert_eq!(namespaces(credentials_of_one_name(&strangers)), ["a", "b"]);
-        // Only somebody else's: one group, for the plan's conflicts and `sync`'s message.
-        let theirs = BTreeMap::from([("e".to_string(), foreign)]);
-        assert_eq!(namespaces(credentials_of_one_name(&theirs)), ["e"]);
+        // Two teams' `create regcred -n`: each owns its own and nobody else's.
+        let team_a = Owner::standalone("a", "regcred");
+        assert!(team_a.owns(&standalone("a")));
+        assert!(!team_a.owns(&standalone("b")));
         // A copy of a wider scope placed in its own namespace is not standalone.
-        let look_alike = BTreeMap::from([("a".to_string(), wide("a"))]);
-        assert_eq!(namespaces(credentials_of_one_name(&look_alike)), ["a"]);
+        assert!(!team_a.owns(&wide("a")));
+        assert!(team_a.stranger(&wide("a")).is_some());
+        // Adopted only by an operator's scope, never by a standalone owner.
+        assert!(Owner::defined(DEFS, "regcred", true).adopts(&wide("c")));
+        assert!(!Owner::defined(DEFS, "regcred", false).adopts(&wide("c")));
+    }
+
+    #[test]
+    fn sync_flags_find_the_credential_a_secret_belongs_to() {
+        assert_eq!(
+            sync_flags(&copy("team-a", "regcred", "regcred-system/regcred")),
+            ""
+        );
+        assert_eq!(
+            sync_flags(&copy("team-a", "regcred", "platform/regcred")),
+            " --definitions-namespace platform"
+        );
+        let own = secret("team-a", "regcred", DOCKERCONFIGJSON_TYPE, &[]);
+        assert_eq!(sync_flags(&own), " -n team-a");
     }
 
     #[test]

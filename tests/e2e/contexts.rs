@@ -512,7 +512,7 @@ fn a_credential_helper_is_asked_once_for_three_contexts() {
         assert_eq!(payload["auths"]["quay.io"]["password"], "from-helper");
     }
     // `sync` reads the helper again once, for both clusters' copies.
-    run(&["sync", &name, "--context", "c1,c2", "--yes"]);
+    run(&["sync", &name, "-n", &ns, "--context", "c1,c2", "--yes"]);
     assert_eq!(std::fs::read_to_string(&log).unwrap(), "get\nget\n");
 }
 

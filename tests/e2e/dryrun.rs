@@ -282,7 +282,7 @@ fn dry_runs_never_write() {
         vec!["sync", &cred, "--namespaces", &both],
         vec!["sync", &cred, "--namespace-selector", &selector],
         vec!["sync", &cred, "--project", &project],
-        vec!["sync", &cred, "--context", "c1,c2", "--yes"],
+        vec!["sync", &cred, "-n", &a, "--context", "c1,c2", "--yes"],
         vec!["sync", "--context", "c1,c2", "--yes"],
         vec!["delete", &cred, "-n", &a],
         vec!["delete", &cred, "--namespaces", &both],

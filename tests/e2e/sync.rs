@@ -255,7 +255,7 @@ fn project_membership_drift_conflicts_and_prune() {
 
 #[test]
 #[ignore = "needs the real control plane: tests/e2e/run.sh"]
-fn copies_that_record_different_scopes_are_an_error_naming_both() {
+fn copies_made_before_definitions_are_adopted_only_with_a_scope() {
     let owned = unique("twoscope");
     let name = owned.as_str();
     let e2e = E2e::new();
@@ -265,21 +265,67 @@ fn copies_that_record_different_scopes_are_an_error_naming_both() {
         e2e.namespace("scopes"),
     );
     docker_login(&e2e, "pw");
-    let ab = format!("{a},{b}");
-    let bc = format!("{b},{c}");
-    e2e.regcred_ok(&["create", name, "--server", "quay.io", "--namespaces", &ab]);
-    e2e.regcred_ok(&["create", name, "--server", "quay.io", "--namespaces", &bc]);
+    let all = format!("{a},{b},{c}");
+    e2e.regcred_ok(&["create", name, "--server", "quay.io", "--namespaces", &all]);
+    // As an older kubectl-regcred left them: no definition, and copies that record
+    // different scopes, which anyone who can write one of them could have written.
+    e2e.kubectl_ok(&["delete", "secret", name, "-n", "regcred-system"]);
+    for (ns, scope) in [(&a, r#"{"namespaces":["x"]}"#), (&b, "{}"), (&c, "{}")] {
+        e2e.kubectl_ok(&[
+            "annotate",
+            "secret",
+            name,
+            "-n",
+            ns,
+            "--overwrite",
+            "kubectl-regcred/definition-",
+            &format!("kubectl-regcred/scope={scope}"),
+        ]);
+    }
     let out = e2e.run(&["sync", name]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
+    let fix = format!("kubectl regcred sync {name} --namespaces {a},{b},{c}");
     assert!(
-        stderr.contains("record different scopes") && stderr.contains(&a) && stderr.contains(&c),
+        stderr.contains("no definition claims them") && stderr.contains(&fix),
         "{stderr}"
     );
-    // Giving the scope again replaces the record on every copy.
-    let all = format!("{a},{b},{c}");
-    e2e.regcred_ok(&["sync", name, "--namespaces", &all]);
-    e2e.regcred_ok(&["sync", name]);
+    // The fix, pasted, adopts them: one definition, and each copy refers to it.
+    let fix_args: Vec<&str> = fix.split(' ').skip(2).collect();
+    let out = e2e.regcred_ok(&fix_args);
+    assert!(
+        text(&out.stderr).contains("adopting"),
+        "{}",
+        text(&out.stderr)
+    );
+    let definition = e2e.kubectl_ok(&[
+        "get",
+        "secret",
+        name,
+        "-n",
+        "regcred-system",
+        "-o",
+        "jsonpath={.type}",
+    ]);
+    assert_eq!(definition, "kubectl-regcred.io/definition");
+    for ns in [&a, &b, &c] {
+        let reference = e2e.kubectl_ok(&[
+            "get",
+            "secret",
+            name,
+            "-n",
+            ns,
+            "-o",
+            r"jsonpath={.metadata.annotations.kubectl-regcred/definition}",
+        ]);
+        assert_eq!(reference, format!("regcred-system/{name}"));
+    }
+    let out = e2e.regcred_ok(&["sync", name]);
+    assert!(
+        !text(&out.stdout).contains("configured"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 #[test]
@@ -559,7 +605,7 @@ fn expiry_is_read_from_ecr_tokens_and_jwts() {
     let target = format!("deployment/{expired}");
     let human = text(&e2e.run(&["check", &target, "-n", &ns]).stdout);
     assert!(
-        human.contains(&format!("kubectl regcred sync {expired}")),
+        human.contains(&format!("kubectl regcred sync {expired} -n {ns}")),
         "{human}"
     );
 
@@ -567,7 +613,7 @@ fn expiry_is_read_from_ecr_tokens_and_jwts() {
     let bin = fake_helper(&e2e, expired, &ecr(now + 12 * 3600));
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
     let out = e2e
-        .regcred(&["sync", expired])
+        .regcred(&["sync", expired, "-n", &ns])
         .env("DOCKER_CONFIG", e2e.home.path().join(expired))
         .env("PATH", path)
         .output()
@@ -591,7 +637,7 @@ fn expiry_is_read_from_ecr_tokens_and_jwts() {
 
 #[test]
 #[ignore = "needs the real control plane: tests/e2e/run.sh"]
-fn sync_without_a_name_covers_every_managed_credential() {
+fn sync_without_a_name_covers_every_defined_credential() {
     let e2e = E2e::new();
     let (one, two) = (unique("every-one"), unique("every-two"));
     let (a, b, c) = (
@@ -607,6 +653,16 @@ fn sync_without_a_name_covers_every_managed_credential() {
     // only ours are asserted on.
     let out = e2e.run(&["sync", "--check", "-o", "json"]);
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // A standalone Secret is synced only by name: said, not planned.
+    assert!(
+        text(&out.stderr).contains("synced only by name"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !plan.to_string().contains(&format!(r#""secret":"{one}""#)),
+        "{plan}"
+    );
     let step = |secret: &str, ns: &str| {
         plan["steps"]
             .as_array()
@@ -615,7 +671,6 @@ fn sync_without_a_name_covers_every_managed_credential() {
             .find(|s| s["secret"] == secret && s["namespace"] == ns)
             .cloned()
     };
-    assert_eq!(step(&one, &a).unwrap()["action"], "unchanged", "{plan}");
     assert_eq!(step(&two, &b).unwrap()["action"], "create", "{plan}");
     assert_eq!(step(&two, &c).unwrap()["action"], "unchanged", "{plan}");
     assert!(!e2e.secret_exists(&b, &two), "--check writes nothing");
@@ -743,7 +798,9 @@ fn an_edited_copy_cannot_steer_what_sync_spreads() {
     for ns in &namespaces {
         assert_eq!(password_in(&e2e, ns, name), "pw", "{ns}");
     }
-    // One copy's record pointed at another namespace's Secret: refused, nothing written.
+    // One copy's record pointed at another namespace's Secret and a wider scope: nothing a
+    // copy records is read; sync repairs the copy from its definition.
+    let sources = r#"{"quay.io":"secret kube-system/not-yours"}"#;
     e2e.kubectl_ok(&[
         "annotate",
         "secret",
@@ -751,24 +808,31 @@ fn an_edited_copy_cannot_steer_what_sync_spreads() {
         "-n",
         &namespaces[1],
         "--overwrite",
-        r#"kubectl-regcred/sources={"quay.io":"secret kube-system/not-yours"}"#,
+        &format!("kubectl-regcred/sources={sources}"),
+        r#"kubectl-regcred/scope={"all":true}"#,
     ]);
-    let before: Vec<usize> = namespaces
-        .iter()
-        .map(|ns| writes_of(ns, name).len())
-        .collect();
-    let out = e2e.run(&["sync", name]);
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = text(&out.stderr);
+    let out = e2e.regcred_ok(&["sync", name]);
     assert!(
-        stderr.contains("record different registries, sources or usernames"),
-        "{stderr}"
+        text(&out.stdout).contains(&format!(
+            "secret/{name} configured in namespace {}",
+            namespaces[1]
+        )),
+        "{}",
+        text(&out.stdout)
     );
-    let after: Vec<usize> = namespaces
-        .iter()
-        .map(|ns| writes_of(ns, name).len())
-        .collect();
-    assert_eq!(before, after, "nothing written");
+    let recorded = e2e.kubectl_ok(&[
+        "get",
+        "secret",
+        name,
+        "-n",
+        &namespaces[1],
+        "-o",
+        r"jsonpath={.metadata.annotations.kubectl-regcred/sources}",
+    ]);
+    assert!(!recorded.contains("not-yours"));
+    for ns in &namespaces {
+        assert_eq!(password_in(&e2e, ns, name), "pw", "{ns}");
+    }
 }
 
 /// The docker config of `user`, with one quay.io login.
@@ -792,8 +856,8 @@ fn sync_keeps_the_identity_it_recorded() {
 
     docker_login_as(&e2e, "alice", "alice-pw");
     for args in [
-        vec!["sync", name.as_str()],
-        vec!["sync", name.as_str(), "--check"],
+        vec!["sync", name.as_str(), "-n", &ns],
+        vec!["sync", name.as_str(), "-n", &ns, "--check"],
     ] {
         let out = e2e.run(&args);
         assert_eq!(out.status.code(), Some(1), "{args:?}");
@@ -810,14 +874,14 @@ fn sync_keeps_the_identity_it_recorded() {
 
     // Rotation of the same account goes through.
     docker_login_as(&e2e, "bob", "bob-pw-2");
-    e2e.regcred_ok(&["sync", &name]);
+    e2e.regcred_ok(&["sync", &name, "-n", &ns]);
     assert_eq!(
         e2e.payload(&ns, &name)["auths"]["quay.io"]["password"],
         "bob-pw-2"
     );
 
     docker_login_as(&e2e, "alice", "alice-pw");
-    e2e.regcred_ok(&["sync", &name, "--allow-identity-change"]);
+    e2e.regcred_ok(&["sync", &name, "-n", &ns, "--allow-identity-change"]);
     assert_eq!(user(&e2e), "alice");
 }
 
@@ -826,16 +890,23 @@ fn sync_keeps_the_identity_it_recorded() {
 #[ignore = "needs the real control plane: tests/e2e/run.sh"]
 fn sync_of_a_name_no_copy_carries_lists_the_credentials_that_exist() {
     let e2e = E2e::new();
-    let ns = e2e.namespace("typo");
+    let namespaces = format!("{},{}", e2e.namespace("typo"), e2e.namespace("typo"));
     let name = unique("realcred");
     docker_login(&e2e, "pw");
-    e2e.regcred_ok(&["create", &name, "--server", "quay.io", "-n", &ns]);
+    e2e.regcred_ok(&[
+        "create",
+        &name,
+        "--server",
+        "quay.io",
+        "--namespaces",
+        &namespaces,
+    ]);
     let typo = unique("realcrd");
     let out = e2e.run(&["sync", &typo]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains(&format!("no Secret named {typo:?} exists in any namespace"))
+        stderr.contains(&format!("no definition regcred-system/{typo} exists"))
             && stderr.contains(&name),
         "{stderr}"
     );
@@ -857,11 +928,14 @@ fn secrets_made_one_namespace_at_a_time_are_separate_credentials() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let payload_b = e2e.payload(&b, &name);
 
-    let out = e2e.regcred_ok(&["sync", &name]);
-    let stdout = text(&out.stdout);
+    // Each is found in its own namespace, as kubectl finds objects; not in the context's.
+    let out = e2e.run(&["sync", &name]);
+    assert_eq!(out.status.code(), Some(1));
     for ns in [&a, &b] {
+        let out = e2e.regcred_ok(&["sync", &name, "-n", ns]);
+        let stdout = text(&out.stdout);
         assert!(
-            stdout.contains(&format!("secret/{name} unchanged in namespace {ns}")),
+            stdout.contains(&format!("secret/{name} unchanged")),
             "{stdout}"
         );
     }

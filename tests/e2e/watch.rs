@@ -217,8 +217,8 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// A credential whose last copy is deleted (`delete NAME`, or by hand) is forgotten: nothing
-/// brings it back, and its metric series and its selector's watch are released, so that
+/// A credential whose definition is deleted (`delete NAME -A`) is forgotten: nothing brings it
+/// back, and its metric series and its selector's watch are released, so that
 /// credentials created and deleted (look-alikes among them) cost nothing once gone
 /// (docs/controller.md).
 #[test]
@@ -236,7 +236,8 @@ fn a_credential_with_no_copy_left_is_forgotten() {
     });
     assert!(counted.is_some(), "{:?}", watcher.metrics());
 
-    e2e.regcred_ok(&["delete", &name, "-n", &only]);
+    // Deleted everywhere: the definition first, then the copy.
+    e2e.regcred_ok(&["delete", &name, "-A"]);
     let released = wait_until(Duration::from_secs(10), || {
         !watcher.metrics().keys().any(|key| key.contains(&name))
     });
@@ -498,7 +499,9 @@ fn auto_attach_adds_the_matching_secret_to_new_workloads_once() {
     let ns = e2e.namespace("auto");
     let name = unique("autoreg");
     let registry = format!("auto-{}.e2e.example.com", std::process::id());
-    let out = e2e.create_explicit(&name, &registry, "robot", "pw", &["-n", &ns]);
+    // Defined for two namespaces: the watch follows definitions only.
+    let both = format!("{ns},{}", e2e.namespace("auto"));
+    let out = e2e.create_explicit(&name, &registry, "robot", "pw", &["--namespaces", &both]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     // A workload that already lists it, from before the watch.
     e2e.deployment(
