@@ -20,6 +20,8 @@ pub(crate) fn render(settings: &ManifestsSettings) -> String {
         format!("--listen=0.0.0.0:{PORT}"),
         format!("--metrics-listen={METRICS}"),
         "--log-format=json".into(),
+        // It follows the definitions beside it, which only its operators may write.
+        format!("--definitions-namespace={ns}"),
     ];
     if let Some(refresh) = &settings.refresh {
         args.push(format!("--refresh={refresh}"));
@@ -88,10 +90,13 @@ rules:
   - apiGroups: [\"\"]
     resources: [namespaces]
     verbs: [get, list, watch]
-  # The copies it keeps, and the source Secrets of --from-secret credentials.
+  # Secrets: the definitions it follows and the copies it keeps (list, watch: one watch each,
+  # narrowed to our label and types by the server), the copies it writes (create, update;
+  # delete for --prune), and the sources definitions name (get). Kubernetes cannot narrow a
+  # rule by label or type: docs/controller.md says what this role can reach.
   - apiGroups: [\"\"]
     resources: [secrets]
-    verbs: [get, list, watch, create, update, patch, delete]
+    verbs: [get, list, watch, create, update, delete]
 {attach_rules}---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding

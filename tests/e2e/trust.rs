@@ -177,3 +177,174 @@ fn a_tenant_with_a_role_in_one_namespace_works_there() {
     );
     assert!(!e2e.secret_exists(&ns, &name));
 }
+
+/// A namespace of definitions of the test's own, so that no other test's credential is in
+/// its `sync` without a NAME.
+fn definitions_namespace(e2e: &E2e) -> String {
+    e2e.namespace("defs")
+}
+
+/// The tenant's look-alike: our label and type, empty auths, and records naming the
+/// operator's docker login, another team's Secret and `scope`.
+fn look_alike(
+    name: &str,
+    namespace: &str,
+    scope: &str,
+    other_team: &str,
+    corp_source: &str,
+) -> String {
+    format!(
+        "apiVersion: v1\nkind: Secret\ntype: kubernetes.io/dockerconfigjson\n\
+         metadata:\n  name: {name}\n  namespace: {namespace}\n\
+         \x20 labels: {{app.kubernetes.io/managed-by: kubectl-regcred}}\n\
+         \x20 annotations:\n\
+         \x20   kubectl-regcred/scope: '{scope}'\n\
+         \x20   kubectl-regcred/registries: corp.e2e.example.com,ghcr.io\n\
+         \x20   kubectl-regcred/sources: '{{\"corp.e2e.example.com\":\"{corp_source}\",\"ghcr.io\":\"secret {other_team}/team-robot\"}}'\n\
+         \x20   kubectl-regcred/usernames: '{{\"corp.e2e.example.com\":\"operator\",\"ghcr.io\":\"robot\"}}'\n\
+         data: {{.dockerconfigjson: eyJhdXRocyI6e319}}\n"
+    )
+}
+
+/// Reproductions 1, 2 and 4 of the trust issue, as the operator's `sync` meets them: a tenant
+/// whose only right is a Role on Secrets in team-dev writes look-alikes that ask for the
+/// operator's docker login, another team's robot password, a copy in team-a, and a scope that
+/// disagrees with the operator's credential. Nothing they ask is done, and the operator's
+/// runs report them instead of failing (docs/sync.md, "Trust").
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn look_alikes_never_get_a_login_or_a_copy_and_never_stop_the_operator() {
+    let e2e = E2e::new();
+    let defs = definitions_namespace(&e2e);
+    let (dev, other, a, b) = (
+        e2e.namespace("team-dev"),
+        e2e.namespace("team-other"),
+        e2e.namespace("team-a"),
+        e2e.namespace("team-b"),
+    );
+    let user = tenant(&e2e, &dev);
+    // The other team's robot, which the tenant may not read.
+    e2e.kubectl_apply(&format!(
+        "apiVersion: v1\nkind: Secret\ntype: kubernetes.io/dockerconfigjson\n\
+         metadata: {{name: team-robot, namespace: {other}}}\n\
+         data: {{.dockerconfigjson: {}}}\n",
+        base64_of(r#"{"auths":{"ghcr.io":{"username":"robot","password":"other-teams-secret"}}}"#)
+    ));
+    assert!(
+        !e2e.kubectl(&["get", "secret", "team-robot", "-n", &other, "--as", &user])
+            .status
+            .success()
+    );
+    // The operator: a docker login for corp, and one credential of its own for a and b.
+    e2e.docker_config(&format!(
+        r#"{{"auths":{{"corp.e2e.example.com":{{"auth":"{}"}}}}}}"#,
+        base64_of("operator:operators-password")
+    ));
+    let real = format!("real-{}", std::process::id());
+    let ab = format!("{a},{b}");
+    let out = e2e.create_explicit(
+        &real,
+        "corp.e2e.example.com",
+        "operator",
+        "operators-password\n",
+        &["--namespaces", &ab, "--definitions-namespace", &defs],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // 1: a look-alike for the tenant's own namespace; 2: one whose scope names team-a;
+    // 4: one named like the operator's credential, with a scope that disagrees.
+    let own = format!(r#"{{"namespaces":["{dev}"]}}"#);
+    let wider = format!(r#"{{"namespaces":["{dev}","{a}"]}}"#);
+    for (name, scope, corp_source) in [
+        ("dev-pull", own.as_str(), "docker config.json"),
+        ("shared", wider.as_str(), "explicit"),
+        (real.as_str(), r#"{"all":true}"#, "explicit"),
+    ] {
+        as_tenant(
+            &e2e,
+            &user,
+            &look_alike(name, &dev, scope, &other, corp_source),
+        );
+    }
+    let untouched = |e2e: &E2e| {
+        for name in ["dev-pull", "shared", real.as_str()] {
+            assert_eq!(
+                e2e.payload(&dev, name),
+                serde_json::json!({"auths": {}}),
+                "{name} in {dev} was filled"
+            );
+        }
+        assert!(!e2e.secret_exists(&a, "shared"), "a copy reached {a}");
+    };
+
+    // The routine sync: the operator's credential is kept, the look-alikes are reported.
+    let defs_flag = ["--definitions-namespace", defs.as_str()];
+    let out = e2e.run(&[&["sync"][..], &defs_flag].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    for name in ["shared", real.as_str()] {
+        assert!(
+            stderr.contains(&format!("secret/{name} in namespace {dev} is not synced")),
+            "{stderr}"
+        );
+    }
+    assert!(stderr.contains("synced only by name"), "{stderr}");
+    assert!(!text(&out.stdout).contains(&dev), "{}", text(&out.stdout));
+    untouched(&e2e);
+
+    // A password given again goes only where the operator's definitions say.
+    let out = e2e
+        .regcred(
+            &[
+                &[
+                    "sync",
+                    "--server",
+                    "corp.e2e.example.com",
+                    "--username",
+                    "operator",
+                ][..],
+                &["--password-stdin"],
+                &defs_flag,
+            ]
+            .concat(),
+        )
+        .write_stdin("new-password\n")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    untouched(&e2e);
+
+    // sync NAME: the operator's own is unaffected by the look-alike outside its scope.
+    let out = e2e.run(&[&["sync", real.as_str()][..], &defs_flag].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).contains(&dev), "{}", text(&out.stdout));
+    // Naming a look-alike does not follow it: one that reaches beyond its namespace is
+    // refused, and one for its own namespace may not copy another team's Secret.
+    let out = e2e.run(&[&["sync", "shared", "-n", dev.as_str()][..], &defs_flag].concat());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("is not synced"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = e2e.run(&[&["sync", "dev-pull", "-n", dev.as_str()][..], &defs_flag].concat());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "the source Secret {other}/team-robot does not permit copies into namespace {dev}"
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!text(&out.stderr).contains("other-teams-secret"));
+    untouched(&e2e);
+    assert_eq!(
+        e2e.payload(&a, &real)["auths"]["corp.e2e.example.com"]["password"],
+        "new-password"
+    );
+}
+
+fn base64_of(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
