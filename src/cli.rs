@@ -744,6 +744,9 @@ pub(crate) struct ListArgs {
 
     #[command(flatten)]
     pub(crate) scope: ScopeArgs,
+
+    #[command(flatten)]
+    pub(crate) definitions: DefinitionsArgs,
 }
 
 #[derive(Debug, Args)]

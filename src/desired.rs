@@ -126,7 +126,7 @@ pub(crate) async fn find_named(
             reference.namespace
         ),
         Some(Standing::Unmanaged(why)) => bail!(
-            "secret/{name} in namespace {namespace} is not synced: it {why}. Nothing it records is followed, because anyone who can write a copy could have written it; to adopt it, name the scope it should have, for example: kubectl regcred sync {name} --namespaces {namespace},OTHER"
+            "secret/{name} in namespace {namespace} is not synced: {why}. Nothing it records is followed, because anyone who can write a copy could have written it; to adopt it, name the scope it should have, for example: kubectl regcred sync {name} --namespaces {namespace},OTHER"
         ),
         _ => bail!(
             "secret/{name} in namespace {namespace} is not managed by kubectl-regcred (create it with kubectl regcred create {name} -n {namespace})"

@@ -283,6 +283,8 @@ pub(crate) struct ListSettings {
     pub(crate) scope: Scope,
     pub(crate) format: ListFormat,
     pub(crate) managed_only: bool,
+    /// Where the definitions live that say which of our Secrets are claimed.
+    pub(crate) definitions_namespace: String,
 }
 
 #[derive(Debug, Clone)]
@@ -374,6 +376,7 @@ impl ListSettings {
                 Some(ListOutputArg::Name) => ListFormat::Structured(OutputFormat::Name),
             },
             managed_only: args.managed,
+            definitions_namespace: definitions_namespace(&args.definitions)?,
         })
     }
 }

@@ -1,14 +1,17 @@
 //! `list`: pull Secrets (dockerconfigjson and legacy dockercfg) with their registries,
 //! whether we manage them, and how many workloads and ServiceAccounts use them.
 
+use std::collections::BTreeSet;
 use std::io::Write;
 
 use crate::cluster::inventory::{self, Wants};
 use crate::cluster::{self};
+use crate::desired;
 use crate::error::ExitStatus;
 use crate::output::{self, human_age};
 use crate::printer::Printer;
 use crate::rules::pullsecret::{SecretSummary, is_listed_type};
+use crate::rules::trust::{self, DefinitionRef, Standing, Unmanaged};
 use crate::settings::{Connection, ListFormat, ListSettings, NamespaceScope, OutputFormat};
 
 pub(crate) async fn run(
@@ -19,16 +22,39 @@ pub(crate) async fn run(
     let (cluster, namespaces) = cluster::connect_in(&connection, &settings.scope, printer).await?;
     let inventory = inventory::gather(&cluster, &namespaces, Wants::SECRETS_AND_USERS, 8).await;
     super::warn_unreadable(&inventory, printer);
+    // Which of our Secrets a definition claims; a reader who may not read the definitions
+    // still learns of those whose own record gives them away.
+    let definitions = desired::list_definitions(&cluster, &settings.definitions_namespace)
+        .await
+        .ok()
+        .map(|found| {
+            found
+                .iter()
+                .filter_map(|d| d.metadata.name.as_deref())
+                .map(|name| DefinitionRef::new(&settings.definitions_namespace, name))
+                .collect::<BTreeSet<_>>()
+        });
     let now = k8s_openapi::jiff::Timestamp::now();
     let mut summaries = Vec::new();
     for (ns, found) in &inventory.namespaces {
         for secret in found.secrets.iter().filter(|s| is_listed_type(s)) {
-            let summary = SecretSummary::new(
+            let mut summary = SecretSummary::new(
                 secret,
                 found.users_of(secret.metadata.name.as_deref().unwrap_or("")),
                 now,
             );
-            if !settings.managed_only || summary.managed {
+            let known = definitions.clone().unwrap_or_default();
+            summary.unmanaged =
+                match trust::standing(secret, &settings.definitions_namespace, &known) {
+                    Some(Standing::Unmanaged(Unmanaged::NoSuchDefinition(_)))
+                        if definitions.is_none() =>
+                    {
+                        None
+                    }
+                    Some(Standing::Unmanaged(why)) => Some(why.to_string()),
+                    _ => None,
+                };
+            if !settings.managed_only || (summary.managed && summary.unmanaged.is_none()) {
                 summaries.push((ns.clone(), summary));
             }
         }

@@ -1,6 +1,7 @@
 //! `show`: one pull Secret described (registries, usernames, masked passwords, origin and
 //! users), or with `--reveal`, its decoded `.dockerconfigjson`.
 
+use std::collections::BTreeSet;
 use std::io::Write;
 
 use anyhow::Context;
@@ -12,7 +13,8 @@ use crate::cluster::{self};
 use crate::error::ExitStatus;
 use crate::output::{self, human_age};
 use crate::printer::Printer;
-use crate::rules::pullsecret::{DOCKERCONFIGJSON_KEY, SecretSummary};
+use crate::rules::pullsecret::{DEFINITION_ANNOTATION, DOCKERCONFIGJSON_KEY, SecretSummary};
+use crate::rules::trust::{self, DefinitionRef, Standing};
 use crate::settings::{Connection, ShowSettings};
 
 const MASK: &str = "********";
@@ -49,12 +51,16 @@ pub(crate) async fn run(
         .get(&ns)
         .map(|i| i.users_of(&settings.name))
         .unwrap_or_default();
-    let summary = SecretSummary::new(&secret, users, k8s_openapi::jiff::Timestamp::now());
+    let mut summary = SecretSummary::new(&secret, users, k8s_openapi::jiff::Timestamp::now());
+    let standing = standing(&cluster, &secret).await;
+    if let Some(Standing::Unmanaged(why)) = &standing {
+        summary.unmanaged = Some(why.to_string());
+    }
     match settings.output {
         Some(format) => {
             output::emit_objects(printer, format, vec![serde_json::to_value(&summary)?])?
         }
-        None => describe(&mut stdout, &summary, &secret)?,
+        None => describe(&mut stdout, &summary, &secret, standing.as_ref())?,
     }
     stdout.flush()?;
     drop(stdout);
@@ -66,16 +72,61 @@ pub(crate) async fn run(
     Ok(ExitStatus::Success)
 }
 
-fn describe(out: &mut impl Write, s: &SecretSummary, secret: &Secret) -> std::io::Result<()> {
+/// What the Secret is to us (docs/sync.md, "Trust"), judged with the definition its reference
+/// names, if that can be read. `None` for Secrets that are not ours in kind.
+async fn standing(cluster: &cluster::Cluster, secret: &Secret) -> Option<Standing> {
+    let reference = secret
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(DEFINITION_ANNOTATION))
+        .and_then(|text| DefinitionRef::parse(text));
+    let mut definitions = BTreeSet::new();
+    let mut definitions_namespace = trust::DEFAULT_DEFINITIONS_NAMESPACE.to_string();
+    if let Some(reference) = reference {
+        let api: Api<Secret> = Api::namespaced(cluster.client.clone(), &reference.namespace);
+        match api.get_opt(&reference.name).await {
+            Ok(Some(found)) if trust::is_definition(&found, &reference.namespace) => {
+                definitions.insert(reference.clone());
+            }
+            Ok(_) => {}
+            // Who may not read the definition cannot tell: it is shown as the copy it says.
+            Err(_) => {
+                definitions.insert(reference.clone());
+            }
+        }
+        definitions_namespace = reference.namespace;
+    }
+    trust::standing(secret, &definitions_namespace, &definitions)
+}
+
+fn describe(
+    out: &mut impl Write,
+    s: &SecretSummary,
+    secret: &Secret,
+    standing: Option<&Standing>,
+) -> std::io::Result<()> {
     writeln!(out, "Name:        {}", s.name)?;
     writeln!(out, "Namespace:   {}", s.namespace)?;
     writeln!(out, "Type:        {}", s.type_)?;
-    let managed = match &s.rancher_project {
-        Some(project) => format!(
+    let managed = match (&s.rancher_project, standing) {
+        (Some(project), _) => format!(
             "by Rancher (a copy of project {project}'s registry credential; Rancher reverts edits)"
         ),
-        None if s.managed => "yes (app.kubernetes.io/managed-by=kubectl-regcred)".into(),
-        None => "no".into(),
+        (None, Some(Standing::Copy(definition))) => {
+            format!("yes, a copy of the definition {definition} (sync and the controller keep it)")
+        }
+        (None, Some(Standing::Standalone)) => {
+            "yes, made for this namespace only (kubectl regcred sync NAME -n NAMESPACE keeps it)"
+                .into()
+        }
+        (None, Some(Standing::Unmanaged(why))) => {
+            format!(
+                "no: it carries kubectl-regcred's label, but no definition claims it: {why}. Nothing it records is followed"
+            )
+        }
+        (None, _) if s.managed => "yes (app.kubernetes.io/managed-by=kubectl-regcred)".into(),
+        (None, _) => "no".into(),
     };
     writeln!(out, "Managed:     {managed}")?;
     if let (Some(created), Some(age)) = (&s.created, s.age_seconds) {

@@ -1,6 +1,8 @@
 //! `sync`: read each managed credential again from the sources it was created from, then
 //! reconcile it across its recorded (or newly given) scope.
 
+use std::collections::BTreeMap;
+
 use anyhow::bail;
 
 use super::explicit_login;
@@ -99,10 +101,26 @@ fn report_unclaimed(
     printer: &Printer,
 ) -> anyhow::Result<()> {
     let definitions_namespace = &settings.definitions_namespace;
+    // One line per name and reason, however many namespaces hold such a Secret.
+    let mut grouped: BTreeMap<(&str, String), Vec<&str>> = BTreeMap::new();
     for (namespace, name, why) in &unclaimed.unmanaged {
-        printer.warning(format!(
-            "secret/{name} in namespace {namespace} is not synced: {why}"
-        ));
+        grouped
+            .entry((name.as_str(), why.to_string()))
+            .or_default()
+            .push(namespace.as_str());
+    }
+    for ((name, why), namespaces) in grouped {
+        const SHOWN: usize = 5;
+        let place = match namespaces.as_slice() {
+            [one] => format!("namespace {one}"),
+            few if few.len() <= SHOWN => format!("namespaces {}", few.join(", ")),
+            many => format!(
+                "namespaces {} and {} more",
+                many[..SHOWN].join(", "),
+                many.len() - SHOWN
+            ),
+        };
+        printer.warning(format!("secret/{name} in {place} is not synced: {why}"));
     }
     if let Some((namespace, name)) = unclaimed.standalone.first() {
         printer.note(format!(
@@ -163,7 +181,11 @@ fn report(
     let several = results.len() > 1;
     let mut rows = Vec::new();
     for (name, result) in results {
-        let reference = format!("secret/{name}");
+        let reference = if result.namespace == settings.definitions_namespace {
+            format!("definition secret/{name}")
+        } else {
+            format!("secret/{name}")
+        };
         let subject = format!("namespace {}: {reference}", result.namespace);
         let outcome = match (&result.step, result.outcome) {
             (_, Err(error)) => Err(error.to_string()),
@@ -186,7 +208,7 @@ fn report(
         });
     }
     let tally = output::print_results(rows, &settings.write, several, printer)?;
-    output::emit_summary(printer, "copies", &tally, several);
+    output::emit_summary(printer, "secrets", &tally, several);
     Ok(tally.exit_status())
 }
 

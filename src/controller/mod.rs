@@ -14,7 +14,7 @@ pub(crate) mod lease;
 pub(crate) mod manifests;
 pub(crate) mod state;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,7 +42,7 @@ use crate::rules::kubelet::DOCKERCONFIGJSON_TYPE;
 use crate::rules::pullsecret::{MANAGED_BY_LABEL, MANAGER, is_up_to_date};
 use crate::rules::scope::{NamespaceScope, Scope};
 use crate::rules::sync::{InScope, Step};
-use crate::rules::trust::{DEFINITION_TYPE, Owner};
+use crate::rules::trust::{self, DEFINITION_TYPE, DefinitionRef, Owner, Standing};
 use crate::settings::{SyncSettings, WatchSettings};
 use state::State;
 
@@ -429,21 +429,34 @@ impl Controller {
     /// Counts, for one gauge, the Secrets with our label that no kept definition claims
     /// (standalone ones and look-alikes), and logs each new one once.
     fn count_unclaimed(&mut self) {
+        let definitions_namespace = &self.settings.definitions_namespace;
+        let kept: BTreeSet<DefinitionRef> = self
+            .tracked
+            .keys()
+            .map(|name| DefinitionRef::new(definitions_namespace, name))
+            .collect();
+        // Another operator's copies are theirs: neither counted nor logged.
         let unclaimed: HashSet<(String, String)> = self
             .caches
             .copies
             .state()
             .iter()
             .filter(|secret| {
-                let name = secret.metadata.name.as_deref().unwrap_or_default();
-                !(self.tracked.contains_key(name) && self.owner(name).owns(secret))
+                matches!(
+                    trust::standing(secret, definitions_namespace, &kept),
+                    Some(Standing::Standalone | Standing::Unmanaged(_))
+                )
             })
             .filter_map(|s| Some((s.metadata.namespace.clone()?, s.metadata.name.clone()?)))
             .collect();
         for (namespace, name) in unclaimed.difference(&self.unclaimed_logged) {
-            tracing::info!(secret = %name, %namespace, "not followed: no definition in {} claims it", self.settings.definitions_namespace);
+            tracing::info!(secret = %name, %namespace, "not followed: no definition in {definitions_namespace} claims it");
         }
-        self.state.set_unclaimed(unclaimed.len() as u64);
+        let mut by_namespace: BTreeMap<String, u64> = BTreeMap::new();
+        for (namespace, _) in &unclaimed {
+            *by_namespace.entry(namespace.clone()).or_default() += 1;
+        }
+        self.state.set_unclaimed(by_namespace);
         self.unclaimed_logged = unclaimed;
     }
 

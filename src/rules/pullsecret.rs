@@ -377,6 +377,9 @@ pub(crate) struct SecretSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) malformed: Option<String>,
     pub(crate) managed: bool,
+    /// Why it carries our label but no definition claims it (docs/sync.md, "Trust").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) unmanaged: Option<String>,
     /// The Rancher project whose credential this is a copy of, when Rancher made it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) rancher_project: Option<String>,
@@ -410,12 +413,14 @@ pub(crate) fn is_listed_type(secret: &Secret) -> bool {
 }
 
 impl SecretSummary {
-    /// Who keeps it: `yes` (us), `rancher`, or `no`.
+    /// Who keeps it: `yes` (us), `rancher`, `no`, or `unmanaged` (our label, but no
+    /// definition claims it: a look-alike, or a copy written before definitions).
     pub(crate) fn manager(&self) -> &'static str {
-        match (self.managed, &self.rancher_project) {
-            (_, Some(_)) => "rancher",
-            (true, None) => "yes",
-            (false, None) => "no",
+        match (self.managed, &self.rancher_project, &self.unmanaged) {
+            (_, Some(_), _) => "rancher",
+            (true, None, Some(_)) => "unmanaged",
+            (true, None, None) => "yes",
+            (false, None, _) => "no",
         }
     }
 
@@ -452,6 +457,7 @@ impl SecretSummary {
             registries,
             malformed,
             managed: is_managed(secret),
+            unmanaged: None,
             rancher_project: rancher_project(secret).map(str::to_string),
             sources: recorded_sources(secret),
             used_by,

@@ -72,6 +72,9 @@ pub(crate) enum Standing {
     Definition,
     /// A copy of a definition that exists.
     Copy(DefinitionRef),
+    /// A copy of a definition in another definitions namespace: another operator's, not
+    /// this one's to follow, report or judge.
+    ForeignCopy(DefinitionRef),
     /// A pull Secret made for its own namespace (`create NAME -n NS`): its own definition.
     Standalone,
     /// Carries our label but no definition claims it. Reported (`list`, `sync --check`, the
@@ -98,16 +101,16 @@ pub(crate) enum Unmanaged {
 impl std::fmt::Display for Unmanaged {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::NotAPullSecret => f.write_str("carries our label but is not a pull Secret"),
+            Self::NotAPullSecret => f.write_str("it is not a pull Secret"),
             Self::DefinitionElsewhere => {
-                f.write_str("a definition outside the definitions namespace")
+                f.write_str("it is a definition outside the definitions namespace")
             }
             Self::NoSuchDefinition(definition) => {
                 write!(f, "its definition {definition} does not exist")
             }
             Self::BadReference(text) => write!(f, "its definition reference {text:?} is invalid"),
             Self::NoDefinition => f.write_str(
-                "records a scope beyond its namespace but has no definition (adopt it with sync NAME and a scope)",
+                "it records a scope beyond its namespace and refers to no definition (sync NAME with a scope adopts it)",
             ),
         }
     }
@@ -153,6 +156,9 @@ pub(crate) fn standing(
                 } else {
                     Standing::Unmanaged(Unmanaged::NoSuchDefinition(reference))
                 }
+            }
+            Some(reference) if reference.name == name && namespace != reference.namespace => {
+                Standing::ForeignCopy(reference)
             }
             _ => Standing::Unmanaged(Unmanaged::BadReference(text.clone())),
         },
@@ -466,9 +472,15 @@ mod tests {
                 DefinitionRef::new(DEFS, "dev-pull")
             )))
         );
+        assert_eq!(
+            standing_of(&copy("team-a", "regcred", "team-dev/regcred")),
+            Some(Standing::ForeignCopy(DefinitionRef::new(
+                "team-dev", "regcred"
+            )))
+        );
         for reference in [
             "regcred-system/other",
-            "team-dev/regcred",
+            "team-a/regcred",
             "regcred",
             "regcred-system/regcred/x",
             "",

@@ -285,7 +285,12 @@ fn copies_made_before_definitions_are_adopted_only_with_a_scope() {
     let out = e2e.run(&["sync", name]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    let fix = format!("kubectl regcred sync {name} --namespaces {a},{b},{c}");
+    let mut sorted = [a.clone(), b.clone(), c.clone()];
+    sorted.sort();
+    let fix = format!(
+        "kubectl regcred sync {name} --namespaces {}",
+        sorted.join(",")
+    );
     assert!(
         stderr.contains("no definition claims them") && stderr.contains(&fix),
         "{stderr}"

@@ -216,6 +216,10 @@ fn look_alike(
 fn look_alikes_never_get_a_login_or_a_copy_and_never_stop_the_operator() {
     let e2e = E2e::new();
     let defs = definitions_namespace(&e2e);
+    let (dev_pull, shared) = (
+        format!("dev-pull-{}", std::process::id()),
+        format!("shared-{}", std::process::id()),
+    );
     let (dev, other, a, b) = (
         e2e.namespace("team-dev"),
         e2e.namespace("team-other"),
@@ -256,8 +260,8 @@ fn look_alikes_never_get_a_login_or_a_copy_and_never_stop_the_operator() {
     let own = format!(r#"{{"namespaces":["{dev}"]}}"#);
     let wider = format!(r#"{{"namespaces":["{dev}","{a}"]}}"#);
     for (name, scope, corp_source) in [
-        ("dev-pull", own.as_str(), "docker config.json"),
-        ("shared", wider.as_str(), "explicit"),
+        (dev_pull.as_str(), own.as_str(), "docker config.json"),
+        (shared.as_str(), wider.as_str(), "explicit"),
         (real.as_str(), r#"{"all":true}"#, "explicit"),
     ] {
         as_tenant(
@@ -267,14 +271,17 @@ fn look_alikes_never_get_a_login_or_a_copy_and_never_stop_the_operator() {
         );
     }
     let untouched = |e2e: &E2e| {
-        for name in ["dev-pull", "shared", real.as_str()] {
+        for name in [dev_pull.as_str(), shared.as_str(), real.as_str()] {
             assert_eq!(
                 e2e.payload(&dev, name),
                 serde_json::json!({"auths": {}}),
                 "{name} in {dev} was filled"
             );
         }
-        assert!(!e2e.secret_exists(&a, "shared"), "a copy reached {a}");
+        assert!(
+            !e2e.secret_exists(&a, shared.as_str()),
+            "a copy reached {a}"
+        );
     };
 
     // The routine sync: the operator's credential is kept, the look-alikes are reported.
@@ -282,13 +289,29 @@ fn look_alikes_never_get_a_login_or_a_copy_and_never_stop_the_operator() {
     let out = e2e.run(&[&["sync"][..], &defs_flag].concat());
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
-    for name in ["shared", real.as_str()] {
+    for name in [shared.as_str(), real.as_str()] {
         assert!(
             stderr.contains(&format!("secret/{name} in namespace {dev} is not synced")),
             "{stderr}"
         );
     }
     assert!(stderr.contains("synced only by name"), "{stderr}");
+    // list says which are not claimed by any definition; show says why.
+    let listed = e2e.regcred_ok(&[&["list", "-n", dev.as_str()][..], &defs_flag].concat());
+    for name in [shared.as_str(), real.as_str()] {
+        let line = text(&listed.stdout)
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .map(String::from)
+            .unwrap_or_default();
+        assert!(line.contains("unmanaged"), "{}", text(&listed.stdout));
+    }
+    let shown = e2e.regcred_ok(&["show", shared.as_str(), "-n", &dev]);
+    assert!(
+        text(&shown.stdout).contains("no definition claims it"),
+        "{}",
+        text(&shown.stdout)
+    );
     assert!(!text(&out.stdout).contains(&dev), "{}", text(&out.stdout));
     untouched(&e2e);
 
@@ -320,14 +343,26 @@ fn look_alikes_never_get_a_login_or_a_copy_and_never_stop_the_operator() {
     assert!(!text(&out.stdout).contains(&dev), "{}", text(&out.stdout));
     // Naming a look-alike does not follow it: one that reaches beyond its namespace is
     // refused, and one for its own namespace may not copy another team's Secret.
-    let out = e2e.run(&[&["sync", "shared", "-n", dev.as_str()][..], &defs_flag].concat());
+    let out = e2e.run(
+        &[
+            &["sync", shared.as_str(), "-n", dev.as_str()][..],
+            &defs_flag,
+        ]
+        .concat(),
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("is not synced"),
         "{}",
         text(&out.stderr)
     );
-    let out = e2e.run(&[&["sync", "dev-pull", "-n", dev.as_str()][..], &defs_flag].concat());
+    let out = e2e.run(
+        &[
+            &["sync", dev_pull.as_str(), "-n", dev.as_str()][..],
+            &defs_flag,
+        ]
+        .concat(),
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains(&format!(
