@@ -452,11 +452,8 @@ impl Controller {
         for (namespace, name) in unclaimed.difference(&self.unclaimed_logged) {
             tracing::info!(secret = %name, %namespace, "not followed: no definition in {definitions_namespace} claims it");
         }
-        let mut by_namespace: BTreeMap<String, u64> = BTreeMap::new();
-        for (namespace, _) in &unclaimed {
-            *by_namespace.entry(namespace.clone()).or_default() += 1;
-        }
-        self.state.set_unclaimed(by_namespace);
+        // One series, whatever their number: look-alikes must not cost series.
+        self.state.set_unclaimed(unclaimed.len() as u64);
         self.unclaimed_logged = unclaimed;
     }
 

@@ -53,9 +53,8 @@ struct Inner {
     writes: BTreeMap<&'static str, u64>,
     attaches: BTreeMap<&'static str, u64>,
     expiry: BTreeMap<String, Timestamp>,
-    /// Secrets with our label that no definition this loop follows claims, by namespace
-    /// (namespaces with none have no series).
-    unclaimed: BTreeMap<String, u64>,
+    /// Secrets with our label that no definition this loop follows claims.
+    unclaimed: u64,
     record: StatusRecord,
 }
 
@@ -71,8 +70,8 @@ impl State {
     }
 
     /// How many Secrets with our label no definition claims (docs/controller.md).
-    pub(crate) fn set_unclaimed(&self, by_namespace: BTreeMap<String, u64>) {
-        self.with(|s| s.unclaimed = by_namespace);
+    pub(crate) fn set_unclaimed(&self, count: u64) {
+        self.with(|s| s.unclaimed = count);
     }
 
     pub(crate) fn set_caches_synced(&self) {
@@ -282,11 +281,8 @@ impl State {
             family(
                 "regcred_unclaimed_secrets",
                 "gauge",
-                "Pull Secrets with our label that no definition claims (standalone ones and look-alikes, never followed), by namespace.",
-                s.unclaimed
-                    .iter()
-                    .map(|(namespace, n)| (labels(&[("namespace", namespace)]), *n as f64))
-                    .collect(),
+                "Pull Secrets with our label that no definition claims: standalone ones and look-alikes, never followed. One series, however many.",
+                vec![(String::new(), s.unclaimed as f64)],
             );
             family(
                 "regcred_leader",
