@@ -793,6 +793,30 @@ exec {binary} sync {name} --watch --leader-elect --listen 127.0.0.1:{listen} \\
     // A Lease left by an earlier run on this cluster may first have to expire (15 s).
     let copied = wait_until(Duration::from_secs(30), || e2e.secret_exists(&ns, &name));
     assert!(copied.is_some(), "{}", watcher.logs());
+    // A look-alike of the same name in a namespace outside the scope, asking for every
+    // namespace and for the real copy's login: the controller, which may read every Secret,
+    // gives it nothing (docs/sync.md, "Trust").
+    let dev = e2e.namespace("incluster-dev");
+    e2e.kubectl_apply(&format!(
+        "apiVersion: v1\nkind: Secret\ntype: kubernetes.io/dockerconfigjson\n\
+         metadata:\n  name: {name}\n  namespace: {dev}\n\
+         \x20 labels: {{app.kubernetes.io/managed-by: kubectl-regcred}}\n\
+         \x20 annotations:\n\
+         \x20   kubectl-regcred/scope: '{{\"all\":true}}'\n\
+         \x20   kubectl-regcred/registries: quay.io\n\
+         \x20   kubectl-regcred/sources: '{{\"quay.io\":\"secret {ns}/{name}\"}}'\n\
+         \x20   kubectl-regcred/definition: regcred-system/{name}\n\
+         data: {{.dockerconfigjson: eyJhdXRocyI6e319}}\n"
+    ));
+    // It names the real definition, so it counts as that credential's copy outside its
+    // scope: left there (`left-scope`), never written, and pruned only with --prune.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        e2e.payload(&dev, &name),
+        serde_json::json!({"auths": {}}),
+        "{}",
+        watcher.logs()
+    );
     // The probes' address does not name credentials; the metrics address does.
     assert_eq!(watcher.get("/metrics").map(|(status, _)| status), Some(404));
     assert!(
