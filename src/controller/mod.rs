@@ -257,6 +257,7 @@ impl Controller {
                         if syncing.is_empty() {
                             self.state.set_caches_synced();
                             tracing::info!("caches synced");
+                            self.warn_if_nothing_to_keep();
                         }
                     } else {
                         self.on_trigger(trigger);
@@ -413,6 +414,19 @@ impl Controller {
                     self.tracked.contains_key(name) && self.owner(name).owns(secret)
                 })
         })
+    }
+
+    /// `sync NAME --watch` of a name with no definition would idle silently: say why.
+    fn warn_if_nothing_to_keep(&self) {
+        if let Some(name) = &self.settings.name
+            && self.definition(name).is_none()
+        {
+            tracing::warn!(
+                credential = %name,
+                "no definition {}/{name}: nothing to keep until one is created (a Secret made for one namespace is kept by `kubectl regcred sync {name} -n NAMESPACE`, run once)",
+                self.settings.definitions_namespace
+            );
+        }
     }
 
     fn owner(&self, name: &str) -> Owner {
