@@ -84,6 +84,28 @@ pub(crate) async fn find_named(
     let definitions_namespace = &settings.definitions_namespace;
     let definition = read_definition(cluster, definitions_namespace, name).await?;
     let scope = settings.scope.as_ref();
+    // `-n NS` names the namespace to look in: a Secret made for NS is the one meant, even
+    // when a definition of the same name exists (strangers share names).
+    let namespace = match &settings.look_in {
+        Some(namespace) => namespace.clone(),
+        None => cluster.default_namespace.clone(),
+    };
+    let here = match (&settings.look_in, &definition, scope) {
+        (Some(_), _, None) | (None, None, None) => {
+            reconcile::copies_in(cluster, name, std::slice::from_ref(&namespace)).await?
+        }
+        _ => Copies::new(),
+    };
+    if here
+        .get(&namespace)
+        .is_some_and(|secret| trust::is_standalone(&namespace, secret))
+    {
+        return Ok(Found {
+            name: name.to_string(),
+            basis: Basis::Standalone(namespace),
+            copies: here,
+        });
+    }
     if let Some(definition) = definition {
         return Ok(Found {
             name: name.to_string(),
@@ -91,23 +113,14 @@ pub(crate) async fn find_named(
             copies: copies_readable(cluster, name, scope, printer).await?,
         });
     }
-    let wider = |scope: &NamespaceScope| match scope {
-        NamespaceScope::Named(names) => names.len() > 1,
-        NamespaceScope::Context => false,
-        NamespaceScope::All | NamespaceScope::Selector(_) => true,
-    };
-    if scope.is_some_and(wider) {
+    if scope.is_some() {
         return Ok(Found {
             name: name.to_string(),
             basis: Basis::Adopted,
             copies: copies_readable(cluster, name, scope, printer).await?,
         });
     }
-    let namespace = match scope {
-        Some(NamespaceScope::Named(names)) => names[0].clone(),
-        _ => cluster.default_namespace.clone(),
-    };
-    let copies = reconcile::copies_in(cluster, name, std::slice::from_ref(&namespace)).await?;
+    let copies = here;
     let Some(secret) = copies.get(&namespace) else {
         bail!(
             "{}",
@@ -388,6 +401,7 @@ pub(crate) async fn desired(
     let sources = Sources {
         named_by,
         targets: &targets,
+        keep_explicit: !matches!(found.basis, Basis::Adopted),
     };
     let credentials = read_again(
         cluster, settings, local, reference, &holders, sources, printer,
@@ -408,6 +422,10 @@ pub(crate) async fn desired(
 struct Sources<'a> {
     named_by: SourceNamedBy,
     targets: &'a [String],
+    /// Whether explicit logins may be kept from the holders' data: the definition's or a
+    /// standalone Secret's own, never copies being adopted, whose data anyone who may write
+    /// one of them chose (docs/sync.md, "Trust").
+    keep_explicit: bool,
 }
 
 /// Nothing of that name to sync: say so, and name the credentials that exist, as a typo
@@ -447,15 +465,16 @@ async fn not_found(
             standalone[0]
         ));
     }
+    // The namespaces are not offered as a command: anyone who may write Secrets in one of
+    // them could have put a Secret there to be adopted into the scope.
     if !elsewhere.is_empty() {
         return format!(
             "{message}. Secrets of that name with kubectl-regcred's label exist in namespaces {}, \
              but no definition claims them (written by an older kubectl-regcred, or by anyone \
-             who can write there), so nothing they record is followed. Check them (kubectl \
-             regcred show {name} -n NAMESPACE), then adopt them as one credential by naming its \
-             scope: kubectl regcred sync {name} --namespaces {}",
-            elsewhere.join(", "),
-            elsewhere.join(",")
+             who can write there), so nothing they record is followed. To adopt them as one \
+             credential, check each (kubectl regcred show {name} -n NAMESPACE) and name the \
+             namespaces it is meant for: kubectl regcred sync {name} --namespaces NS,NS",
+            elsewhere.join(", ")
         );
     }
     if !standalone.is_empty() {
@@ -577,7 +596,7 @@ async fn read_again(
             Some(RecordedOrigin::Local(SourceKind::Explicit)) => Some(explicit_again(
                 settings,
                 local_answers.explicit,
-                ours,
+                source_secrets.keep_explicit.then_some(ours),
                 &key,
                 &registry,
                 printer,
@@ -694,7 +713,7 @@ fn refuse_identity_change(
 fn explicit_again(
     settings: &SyncSettings,
     explicit: Option<&ExplicitLogin>,
-    ours: &[(&String, &Secret)],
+    ours: Option<&[(&String, &Secret)]>,
     key: &str,
     registry: &Registry,
     printer: &Printer,
@@ -710,6 +729,13 @@ fn explicit_again(
             origin: Origin::Explicit,
         });
     }
+    let Some(ours) = ours else {
+        bail!(
+            "{registry}: an explicit login is not taken from copies being adopted, since anyone \
+             who may write one of them chose its data; give it again with --server {registry} \
+             --username USER --password-stdin"
+        );
+    };
     // A copy that cannot be parsed or lacks the login is drift: sync rewrites it.
     let held: Vec<kubelet::SecretLogin> = ours
         .iter()

@@ -94,8 +94,10 @@ pub(crate) struct CreateSettings {
 pub(crate) struct SyncSettings {
     /// `None`: every credential we manage.
     pub(crate) name: Option<String>,
-    /// Scope flags, when given: they replace the recorded scope.
+    /// Scope flags, when given: they replace the recorded scope (never `-n` alone).
     pub(crate) scope: Option<NamespaceScope>,
+    /// `-n NS`: where `sync NAME` looks for a Secret made for one namespace.
+    pub(crate) look_in: Option<String>,
     /// `--exclude-namespaces`, when given: it replaces the recorded exclusions.
     pub(crate) exclude: Option<Exclusions>,
     /// `--username` again, for explicit credentials, with `--server` naming which.
@@ -716,8 +718,10 @@ impl SyncSettings {
         if let Some(name) = &args.name {
             check_secret_name(name)?;
         }
-        let scope_given = namespace.is_some()
-            || !args.scope.namespaces.is_empty()
+        // `-n NS` alone says where to look, as in kubectl: a Secret made for NS, or the
+        // credential whose copy is there. It never re-scopes a definition; the scope flags do
+        // (docs/sync.md, "Trust").
+        let scope_given = !args.scope.namespaces.is_empty()
             || args.scope.all_namespaces
             || args.scope.namespace_selector.is_some()
             || args.scope.project.is_some();
@@ -729,7 +733,7 @@ impl SyncSettings {
         // Secret needs the operator's own word (docs/sync.md, "Trust").
         if args.force && !scope_given {
             return Err(UsageError(
-                "--force takes over Secrets only in namespaces given on the command line: add -n, \
+                "--force takes over Secrets only in namespaces given on the command line: add \
                  --namespaces, -A, --namespace-selector or --project"
                     .into(),
             ));
@@ -739,6 +743,7 @@ impl SyncSettings {
             scope: scope_given
                 .then(|| namespace_scope(namespace, &args.scope))
                 .transpose()?,
+            look_in: namespace.map(str::to_string),
             exclude: (!args.scope.exclude_namespaces.is_empty())
                 .then(|| Exclusions::new(&args.scope.exclude_namespaces))
                 .transpose()

@@ -113,11 +113,16 @@ fn describe(
         (Some(project), _) => format!(
             "by Rancher (a copy of project {project}'s registry credential; Rancher reverts edits)"
         ),
-        (None, Some(Standing::Copy(definition))) => {
-            format!("yes, a copy of the definition {definition} (sync and the controller keep it)")
+        // What a Secret says of itself is reported as said: a reference names a definition,
+        // whose own scope decides whether this namespace is one of its copies'.
+        (None, Some(Standing::Copy(definition))) => format!(
+            "yes: it names the definition {definition}, which keeps it where that definition's scope reaches"
+        ),
+        (None, Some(Standing::ForeignCopy(definition))) => {
+            format!("names the definition {definition}, another definitions namespace's")
         }
         (None, Some(Standing::Standalone)) => {
-            "yes, made for this namespace only (kubectl regcred sync NAME -n NAMESPACE keeps it)"
+            "yes, made for this namespace only: its record is whoever wrote it; sync it only if you made it (kubectl regcred sync NAME -n NAMESPACE)"
                 .into()
         }
         (None, Some(Standing::Unmanaged(why))) => {

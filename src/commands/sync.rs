@@ -122,11 +122,12 @@ fn report_unclaimed(
         };
         printer.warning(format!("secret/{name} in {place} is not synced: {why}"));
     }
-    if let Some((namespace, name)) = unclaimed.standalone.first() {
+    // No example command: a standalone Secret's record is its writer's, and whoever made it
+    // syncs it (docs/sync.md, "Trust").
+    if !unclaimed.standalone.is_empty() {
         printer.note(format!(
-            "{} standalone Secret(s), made for one namespace each, are synced only by name: \
-             kubectl regcred sync NAME -n NAMESPACE (for example kubectl regcred sync {name} -n \
-             {namespace})",
+            "{} standalone Secret(s), made for one namespace each, are synced only by name, by \
+             whoever made them: kubectl regcred sync NAME -n NAMESPACE",
             unclaimed.standalone.len()
         ));
     }

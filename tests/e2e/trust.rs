@@ -377,6 +377,62 @@ fn look_alikes_never_get_a_login_or_a_copy_and_never_stop_the_operator() {
         e2e.payload(&a, &real)["auths"]["corp.e2e.example.com"]["password"],
         "new-password"
     );
+
+    // The look-alike named like the operator's credential now poses as made for the tenant's
+    // namespace. `sync NAME -n NS`, which show suggests for such a Secret, keeps that Secret
+    // by its own record; it never re-scopes the operator's definition to NS.
+    as_tenant(
+        &e2e,
+        &user,
+        &look_alike(&real, &dev, &own, &other, "explicit"),
+    );
+    let scope_of = |e2e: &E2e| {
+        e2e.get_json(&["secret", &real, "-n", &defs])["metadata"]["annotations"]
+            ["kubectl-regcred/scope"]
+            .clone()
+    };
+    let before = scope_of(&e2e);
+    let _ = e2e.run(&[&["sync", real.as_str(), "-n", dev.as_str()][..], &defs_flag].concat());
+    assert_eq!(scope_of(&e2e), before, "the definition was re-scoped");
+    untouched(&e2e);
+    for ns in [&a, &b] {
+        assert!(e2e.secret_exists(ns, &real), "{ns} lost its copy");
+    }
+
+    // Adopting by naming a scope never takes an explicit login from a copy's data, which
+    // the tenant chose: it must be given again.
+    let legacy = format!("legacy-{}", std::process::id());
+    for ns in [&dev, &other] {
+        as_tenant_or_admin(
+            &e2e,
+            ns == &dev,
+            &user,
+            &look_alike(&legacy, ns, &wider, &other, "explicit"),
+        );
+    }
+    let both = format!("{dev},{other}");
+    let out = e2e.run(
+        &[
+            &["sync", legacy.as_str(), "--namespaces", both.as_str()][..],
+            &defs_flag,
+        ]
+        .concat(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("an explicit login is not taken from copies being adopted"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// Applies `yaml` as the tenant, or as the admin.
+fn as_tenant_or_admin(e2e: &E2e, tenant: bool, user: &str, yaml: &str) {
+    if tenant {
+        as_tenant(e2e, user, yaml);
+    } else {
+        e2e.kubectl_apply(yaml);
+    }
 }
 
 fn base64_of(text: &str) -> String {
