@@ -460,7 +460,8 @@ async fn not_found(
     let elsewhere: Vec<String> = elsewhere.iter().filter_map(namespace_of).collect();
     if !standalone.is_empty() {
         message.push_str(&format!(
-            "; secret/{name} is made for namespace {}: kubectl regcred sync {name} -n {}",
+            "; secret/{name} in namespace {} is made for that namespace only, and its record is \
+             whoever wrote it; if you made it: kubectl regcred sync {name} -n {}",
             standalone.join(", "),
             standalone[0]
         ));
