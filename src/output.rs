@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::printer::Printer;
 pub(crate) use crate::report::Tally;
+use crate::rules::text::escape_field;
 use crate::settings::{DryRun, OutputFormat, WriteSettings};
 
 /// kubectl's `kind.group/name` spelling (`secret/x`, `deployment.apps/web`).
@@ -241,6 +242,16 @@ pub(crate) fn print_table(
     headers: &[&str],
     rows: &[Vec<String>],
 ) -> std::io::Result<()> {
+    // A cell is one field from the cluster or a kubeconfig: it never starts a line.
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|cell| escape_field(cell).into_owned())
+                .collect()
+        })
+        .collect();
+    let rows = rows.as_slice();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {

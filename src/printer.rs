@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::report::Gathered;
-use crate::rules::text::escape_controls;
+use crate::rules::text::{escape_controls, escape_field};
 
 /// Below this many items a progress bar would only flicker.
 const PROGRESS_THRESHOLD: usize = 20;
@@ -128,7 +128,7 @@ impl Printer {
             None => Box::new(escaped),
             Some(scope) => Box::new(PrefixingWriter {
                 inner: escaped,
-                prefix: format!("{}: ", escape_controls(&scope.name)),
+                prefix: format!("{}: ", escape_field(&scope.name)),
                 at_line_start: true,
             }),
         }
@@ -211,7 +211,7 @@ impl Printer {
     fn in_context(&self, message: impl Display) -> String {
         match &self.context {
             None => message.to_string(),
-            Some(scope) => format!("{}: {message}", scope.name),
+            Some(scope) => format!("{}: {message}", escape_field(&scope.name)),
         }
     }
 

@@ -14,6 +14,7 @@ use crate::error::ExitStatus;
 use crate::output::{self, human_age};
 use crate::printer::Printer;
 use crate::rules::pullsecret::{DEFINITION_ANNOTATION, DOCKERCONFIGJSON_KEY, SecretSummary};
+use crate::rules::text::escape_field;
 use crate::rules::trust::{self, DefinitionRef, Standing};
 use crate::settings::{Connection, ShowSettings};
 
@@ -145,7 +146,7 @@ fn describe(
     if !ours.is_empty() {
         writeln!(out, "Annotations:")?;
         for (key, value) in ours {
-            writeln!(out, "  {key}: {value}")?;
+            writeln!(out, "  {}: {}", escape_field(key), escape_field(value))?;
         }
     }
     match &s.malformed {
@@ -163,7 +164,7 @@ fn describe(
     } else {
         writeln!(out, "Used by:")?;
         for user in &s.used_by {
-            writeln!(out, "  {user}")?;
+            writeln!(out, "  {}", escape_field(user))?;
         }
     }
     Ok(())

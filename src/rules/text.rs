@@ -14,12 +14,40 @@ pub(crate) fn shell_quote(word: &str) -> Cow<'_, str> {
     Cow::Owned(format!("'{}'", word.replace('\'', r"'\''")))
 }
 
-/// `text` with every control character (C0, DEL and C1) but the line end written as
-/// `\u{..}`, so a terminal shows it instead of obeying it. For human output only; JSON and
-/// YAML stay exact.
+/// `text` with every control character (C0, DEL and C1) but the line end, and every Unicode
+/// bidi or invisible formatting character, written as `\u{..}`, so a terminal shows it
+/// instead of obeying it (or reordering what follows). For whole messages, which may span
+/// lines; a single field from the cluster or a kubeconfig goes through [`escape_field`].
+/// Human output only; JSON and YAML stay exact.
 pub(crate) fn escape_controls(text: &str) -> Cow<'_, str> {
-    let escapes = |c: char| c.is_control() && c != '\n';
-    if !text.chars().any(escapes) {
+    escape_where(text, |c| c != '\n' && is_hidden(c))
+}
+
+/// One field (a name, a username, an annotation value, a table cell) from the cluster or a
+/// kubeconfig, escaped as [`escape_controls`] escapes, line ends included: a field never
+/// starts a line of its own, so it cannot forge one (`\nerror: ...`).
+pub(crate) fn escape_field(text: &str) -> Cow<'_, str> {
+    escape_where(text, is_hidden)
+}
+
+/// Characters a terminal obeys or hides rather than shows: controls, the bidi embeddings,
+/// overrides and isolates (U+202A-U+202E, U+2066-U+2069, U+061C, U+200E, U+200F), and the
+/// invisible formatting ones (zero-width spaces and joiners, word joiner, BOM).
+fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{206f}'
+                | '\u{feff}'
+        )
+}
+
+fn escape_where(text: &str, escapes: impl Fn(char) -> bool) -> Cow<'_, str> {
+    if !text.chars().any(&escapes) {
         return Cow::Borrowed(text);
     }
     let mut escaped = String::with_capacity(text.len() + 8);
@@ -58,5 +86,24 @@ mod tests {
             escape_controls("a\nb\u{9b}c\r\t"),
             "a\nb\\u{9b}c\\u{d}\\u{9}"
         );
+        // Bidi overrides and invisible characters are shown too.
+        assert_eq!(
+            escape_controls("user\u{202e}gnp.exe\u{200b}"),
+            r"user\u{202e}gnp.exe\u{200b}"
+        );
+    }
+
+    #[test]
+    fn a_field_never_starts_a_line_of_its_own() {
+        assert_eq!(escape_field("robot"), "robot");
+        assert_eq!(
+            escape_field("nl\nerror: fake line\r\t"),
+            r"nl\u{a}error: fake line\u{d}\u{9}"
+        );
+        assert_eq!(escape_field("\u{2066}x\u{2069}"), r"\u{2066}x\u{2069}");
+        // Printable text of any script is unchanged.
+        for text in ["quay.io/team", "Grüße", "東京", "مرحبا", "emoji 🦀"] {
+            assert_eq!(escape_field(text), text);
+        }
     }
 }

@@ -439,3 +439,45 @@ fn base64_of(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(text)
 }
+
+/// A username or annotation written into a Secret, and a context named in a kubeconfig, are
+/// single fields: a line end in them is shown escaped and never forges a line of its own
+/// (`error: ...`), and a right-to-left override is shown, not obeyed (docs/conventions.md).
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn fields_from_the_cluster_never_forge_a_line() {
+    use base64::Engine;
+    let e2e = E2e::new();
+    let ns = e2e.namespace("forge");
+    let payload = serde_json::json!({"auths": {"quay.io": {
+        "username": "robot\nerror: forged line\u{202e}txt.exe",
+        "password": "pw",
+    }}});
+    e2e.kubectl_apply(&format!(
+        "apiVersion: v1\nkind: Secret\ntype: kubernetes.io/dockerconfigjson\n\
+         metadata:\n  name: forge\n  namespace: {ns}\n\
+         \x20 labels: {{app.kubernetes.io/managed-by: kubectl-regcred}}\n\
+         \x20 annotations: {{kubectl-regcred/sources: \"{{\\\"quay.io\\\":\\\"explicit\\\"}}\\nManaged:     yes, forged\"}}\n\
+         data: {{.dockerconfigjson: {}}}\n",
+        base64::engine::general_purpose::STANDARD.encode(payload.to_string())
+    ));
+    for args in [
+        vec!["show", "forge", "-n", ns.as_str()],
+        vec!["list", "-n", ns.as_str(), "-o", "wide"],
+    ] {
+        let out = e2e.regcred_ok(&args);
+        let stdout = text(&out.stdout);
+        for line in stdout.lines() {
+            assert!(
+                !line.trim_start().starts_with("error: forged")
+                    && !line.trim_start().starts_with("Managed:     yes, forged"),
+                "{args:?}: a forged line:\n{stdout}"
+            );
+        }
+        assert!(!stdout.contains('\u{202e}'), "{args:?}: {stdout}");
+        assert!(
+            stdout.contains(r"\u{a}error: forged line\u{202e}"),
+            "{args:?}: {stdout}"
+        );
+    }
+}
