@@ -11,6 +11,7 @@ use kube::{Client, Config};
 use crate::fanout;
 use crate::printer::Printer;
 use crate::rules::scope::{NamespaceScope, Scope};
+use crate::rules::text::redact_userinfo;
 use crate::settings::Connection;
 
 pub(crate) mod fetch;
@@ -175,11 +176,8 @@ pub(crate) async fn connect(
         // watches need.
         None => config.connect_timeout = Some(CONNECT_TIMEOUT),
     }
-    let server = config
-        .cluster_url
-        .to_string()
-        .trim_end_matches('/')
-        .to_string();
+    // As messages show it: a password in the URL is masked, as kubectl masks it.
+    let server = redact_userinfo(config.cluster_url.to_string().trim_end_matches('/'));
     let default_namespace = config.default_namespace.clone();
     let proxy = proxy::choose(
         &config.cluster_url,
@@ -466,7 +464,12 @@ fn describe(error: &kube::Error, server: &str, proxy: Option<&str>) -> String {
                 source = cause.source();
             }
             let via = proxy
-                .map(|proxy| format!(" through the proxy {}", proxy.trim_end_matches('/')))
+                .map(|proxy| {
+                    format!(
+                        " through the proxy {}",
+                        redact_userinfo(proxy.trim_end_matches('/'))
+                    )
+                })
                 .unwrap_or_default();
             format!("cannot reach the Kubernetes API server at {server}{via}: {reason}")
         }

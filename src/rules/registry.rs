@@ -1,6 +1,7 @@
 //! Registry names: how a server written in a docker config, a podman auth file or on the
 //! command line becomes one canonical [`Registry`], with Docker Hub's aliases folded into one.
 
+use super::text::redact_userinfo;
 use std::fmt;
 
 use super::image::{is_domain_and_port, is_remote_name};
@@ -28,20 +29,6 @@ pub(crate) struct Registry {
 pub(crate) struct InvalidRegistry {
     pub(crate) input: String,
     pub(crate) reason: &'static str,
-}
-
-/// `https://user:pass@host/x` → `https://***@host/x`: a key may carry credentials, and
-/// messages never show them.
-fn redact_userinfo(input: &str) -> String {
-    let (scheme, rest) = match input.find("://") {
-        Some(at) => input.split_at(at + 3),
-        None => ("", input),
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}***{}", &rest[at..]),
-        None => input.to_string(),
-    }
 }
 
 impl Registry {

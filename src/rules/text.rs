@@ -61,6 +61,25 @@ fn escape_where(text: &str, escapes: impl Fn(char) -> bool) -> Cow<'_, str> {
     Cow::Owned(escaped)
 }
 
+/// A URL as messages show it: the password in its userinfo masked, as kubectl shows a server
+/// (`https://user:***@host/x`), and a userinfo with no password (often a token) masked
+/// whole (`https://***@host/x`).
+pub(crate) fn redact_userinfo(url: &str) -> String {
+    let (scheme, rest) = match url.find("://") {
+        Some(at) => url.split_at(at + 3),
+        None => ("", url),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_string();
+    };
+    let shown = match rest[..at].split_once(':') {
+        Some((user, _)) if !user.is_empty() => format!("{user}:***"),
+        _ => "***".to_string(),
+    };
+    format!("{scheme}{shown}{}", &rest[at..])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,6 +110,25 @@ mod tests {
             escape_controls("user\u{202e}gnp.exe\u{200b}"),
             r"user\u{202e}gnp.exe\u{200b}"
         );
+    }
+
+    #[test]
+    fn passwords_in_urls_are_masked() {
+        assert_eq!(
+            redact_userinfo("https://admin:hunter2@10.0.0.1:6443/api"),
+            "https://admin:***@10.0.0.1:6443/api"
+        );
+        assert_eq!(
+            redact_userinfo("http://S3CRET@reg:5000"),
+            "http://***@reg:5000"
+        );
+        assert_eq!(redact_userinfo("robot:S3CRET@quay.io"), "robot:***@quay.io");
+        assert_eq!(
+            redact_userinfo("https://quay.io/a@b"),
+            "https://quay.io/a@b",
+            "an @ in the path is no userinfo"
+        );
+        assert_eq!(redact_userinfo("https://quay.io"), "https://quay.io");
     }
 
     #[test]

@@ -623,6 +623,26 @@ fn an_unreachable_server_is_named() {
     );
 }
 
+/// A password in the server's URL is masked wherever the URL is shown, as kubectl masks it.
+#[test]
+fn a_password_in_the_server_url_is_masked() {
+    let env = TestEnv::new();
+    let kubeconfig = env.write(
+        "kubeconfig",
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://admin:hunter2@127.0.0.1:1'}}]\n\
+         users: [{name: u, user: {token: abc}}]\ncontexts: [{name: ctx, context: {cluster: c, user: u}}]\n\
+         current-context: ctx\n",
+    );
+    let out = create_with_kubeconfig(&env, &kubeconfig).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    assert!(
+        stderr.contains("cannot reach the Kubernetes API server at https://admin:***@127.0.0.1:1"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn a_missing_kubeconfig_is_named() {
     let env = TestEnv::new();
