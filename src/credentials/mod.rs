@@ -112,7 +112,7 @@ fn bullet_list(items: &[String]) -> String {
 }
 
 /// The environment the sources read, captured once so tests can supply their own.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct LocalEnv {
     pub(crate) home: Option<PathBuf>,
     /// `DOCKER_CONFIG`: a directory holding `config.json`.
@@ -124,6 +124,25 @@ pub(crate) struct LocalEnv {
     pub(crate) uid: Option<u32>,
     /// `PATH`, searched for `docker-credential-*` when docker would pick a default store.
     pub(crate) path: Option<std::ffi::OsString>,
+}
+
+// By hand: `DOCKER_AUTH_CONFIG` holds logins, and no `{:?}` may show them.
+impl std::fmt::Debug for LocalEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalEnv")
+            .field("home", &self.home)
+            .field("docker_config_dir", &self.docker_config_dir)
+            .field(
+                "docker_auth_config",
+                &self.docker_auth_config.as_ref().map(|_| "<redacted>"),
+            )
+            .field("registry_auth_file", &self.registry_auth_file)
+            .field("xdg_runtime_dir", &self.xdg_runtime_dir)
+            .field("xdg_config_home", &self.xdg_config_home)
+            .field("uid", &self.uid)
+            .field("path", &self.path)
+            .finish()
+    }
 }
 
 impl LocalEnv {
@@ -466,6 +485,19 @@ mod tests {
 
     fn b64(s: &str) -> String {
         base64::engine::general_purpose::STANDARD.encode(s)
+    }
+
+    #[test]
+    fn debug_never_shows_a_login() {
+        let env = LocalEnv {
+            docker_auth_config: Some(r#"{"auths":{"quay.io":{"auth":"UzNDUkVU"}}}"#.into()),
+            ..LocalEnv::default()
+        };
+        let shown = format!("{env:?}");
+        assert!(
+            !shown.contains("UzNDUkVU") && shown.contains("<redacted>"),
+            "{shown}"
+        );
     }
 
     #[test]

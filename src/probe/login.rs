@@ -15,12 +15,23 @@ use crate::rules::image::ImageRef;
 use crate::rules::verdict::{self, Verdict};
 
 /// The login to check. Never printed: only the registry and the username are.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub(crate) struct Login<'a> {
     /// The registry's domain (`host[:port]`; `docker.io` for Docker Hub).
     pub(crate) domain: &'a str,
     pub(crate) username: &'a str,
     pub(crate) password: &'a str,
+}
+
+// By hand, so that no `{:?}` can show the password.
+impl std::fmt::Debug for Login<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login")
+            .field("domain", &self.domain)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
 }
 
 /// What the registry said.
@@ -391,4 +402,23 @@ pub(crate) async fn verify_all(
         .buffered(CONCURRENCY)
         .collect()
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let login = Login {
+            domain: "quay.io",
+            username: "robot",
+            password: "S3CRET",
+        };
+        let shown = format!("{login:?}");
+        assert!(
+            !shown.contains("S3CRET") && shown.contains("robot"),
+            "{shown}"
+        );
+    }
 }

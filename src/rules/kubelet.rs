@@ -135,10 +135,20 @@ enum Shape {
     Bare,
 }
 
-#[derive(Default, Debug)]
+#[derive(Default)]
 struct Entry {
     username: String,
     password: String,
+}
+
+// By hand, so that no `{:?}` can show the password.
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
 }
 
 type Entries = BTreeMap<String, Entry>;
@@ -884,6 +894,19 @@ mod go_glob {
 mod tests {
     use super::*;
     use k8s_openapi::ByteString;
+
+    #[test]
+    fn debug_never_shows_a_password() {
+        let entry = Entry {
+            username: "robot".into(),
+            password: "S3CRET".into(),
+        };
+        let shown = format!("{entry:?}");
+        assert!(
+            !shown.contains("S3CRET") && shown.contains("robot"),
+            "{shown}"
+        );
+    }
 
     /// The normalized keys the kubelet would use for an image, in its order.
     fn matching_keys<'a>(keys: impl IntoIterator<Item = &'a str>, image: &ImageRef) -> Vec<String> {
