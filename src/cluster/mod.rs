@@ -8,6 +8,7 @@ use kube::api::{Api, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 use kube::{Client, Config};
 
+use crate::credentials::local_file;
 use crate::fanout;
 use crate::printer::Printer;
 use crate::rules::scope::{NamespaceScope, Scope};
@@ -53,6 +54,8 @@ pub(crate) enum ClusterError {
     Client(#[source] kube::Error),
     #[error(transparent)]
     Proxy(#[from] proxy::ProxyError),
+    #[error("reading {0}")]
+    LocalFile(#[from] local_file::LocalFileError),
     #[error("{context}: {source}")]
     Api {
         context: &'static str,
@@ -87,6 +90,11 @@ pub(crate) struct Cluster {
 
 /// The kubeconfig `--kubeconfig` names, or kubectl's default one.
 pub(crate) fn read_kubeconfig(connection: &Connection) -> Result<Kubeconfig, ClusterError> {
+    // kube reads the files: first make sure none is a FIFO, a device or huge
+    // (docs/conventions.md, "Guarantees").
+    for path in kubeconfig_paths(connection) {
+        local_file::check_regular(&path, local_file::MAX_CONFIG_FILE)?;
+    }
     let result = match &connection.kubeconfig {
         Some(path) => Kubeconfig::read_from(path),
         None => Kubeconfig::read(),
@@ -102,6 +110,20 @@ pub(crate) fn read_kubeconfig(connection: &Connection) -> Result<Kubeconfig, Clu
         },
         source => ClusterError::Kubeconfig { what, source },
     })
+}
+
+/// The files kubectl would read: `--kubeconfig`, else each of `$KUBECONFIG`, else
+/// `~/.kube/config`.
+fn kubeconfig_paths(connection: &Connection) -> Vec<std::path::PathBuf> {
+    if let Some(path) = &connection.kubeconfig {
+        return vec![path.clone()];
+    }
+    match std::env::var_os("KUBECONFIG") {
+        Some(list) if !list.is_empty() => std::env::split_paths(&list).collect(),
+        _ => dirs::home_dir()
+            .map(|home| vec![home.join(".kube").join("config")])
+            .unwrap_or_default(),
+    }
 }
 
 /// The kubeconfig's context names, in its order: what `--context` patterns select from.
@@ -158,6 +180,10 @@ pub(crate) async fn connect(
             })?;
         (config, kubeconfig_copy)
     };
+    // kube reads a user's tokenFile on every request: never a FIFO, a device or a huge file.
+    if let Some(token_file) = &config.auth_info.token_file {
+        local_file::check_regular(std::path::Path::new(token_file), local_file::MAX_TOKEN_FILE)?;
+    }
     if let Some(user) = &connection.impersonate_user {
         config.auth_info.impersonate = Some(user.clone());
     }

@@ -77,10 +77,12 @@ impl DockerSource {
         };
         let text = read_optional(&path)?;
         if text.is_none() && override_path.is_some() {
-            return Err(CredentialError::Read {
-                path,
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
-            });
+            return Err(CredentialError::LocalFile(
+                super::local_file::LocalFileError::Io {
+                    path,
+                    source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+                },
+            ));
         }
         let file = match text {
             Some(text) => Some(parse_config(&text, &path.display().to_string())?),

@@ -10,6 +10,7 @@ pub(crate) mod helper;
 // The fuzz build (tests/fuzz.sh) compiles these sources without the keychain's D-Bus stack.
 #[cfg(not(fuzzing))]
 pub(crate) mod keychain;
+pub(crate) mod local_file;
 pub(crate) mod podman;
 
 use std::collections::BTreeMap;
@@ -63,11 +64,8 @@ impl Lookup {
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum CredentialError {
-    #[error("reading {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("reading {0}")]
+    LocalFile(local_file::LocalFileError),
     #[error("parsing {what}: {reason}")]
     Parse { what: String, reason: JsonFault },
     #[error("{what}: the entry for {key:?} has an invalid auth: {reason}")]
@@ -449,16 +447,11 @@ pub(crate) fn decode_auth(auth: &str) -> Result<(String, String), &'static str> 
     ))
 }
 
-/// Reads a JSON file that may be missing. `Ok(None)` means there is no such file.
+/// Reads a JSON file that may be missing. `Ok(None)` means there is no such file. Never
+/// blocks on a FIFO nor reads without end ([`local_file`]).
 fn read_optional(path: &std::path::Path) -> Result<Option<String>, CredentialError> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Some(text)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(CredentialError::Read {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
+    local_file::read_regular_text(path, local_file::MAX_CONFIG_FILE)
+        .map_err(CredentialError::LocalFile)
 }
 
 /// Map keys of a config file, grouped by the registry they name (several spellings may

@@ -1279,3 +1279,90 @@ fn an_expired_token_is_refused_and_one_expiring_soon_is_a_warning() {
     let out = create(jwt_expiring_in(7200), &[]);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("expire"));
 }
+
+/// A FIFO where a config, kubeconfig or token file should be, or a symlink to `/dev/zero`:
+/// refused at once with the path named, never waited on or read without end
+/// (docs/conventions.md, "Guarantees").
+#[cfg(unix)]
+#[test]
+fn local_inputs_that_are_not_files_are_refused_at_once() {
+    use std::time::Duration;
+    let env = TestEnv::new();
+    let fifo = |name: &str| {
+        let path = env.home().join(name);
+        let status = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        path
+    };
+    let config_dir = env.home().join("fifo-docker");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(config_dir.join("config.json"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let zero_dir = env.home().join("zero-docker");
+    std::fs::create_dir_all(&zero_dir).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", zero_dir.join("config.json")).unwrap();
+    let kubeconfig_fifo = fifo("kubeconfig-fifo");
+    let token_fifo = fifo("token-fifo");
+    let with_token = env.write(
+        "kubeconfig",
+        &format!(
+            "apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:1'}}}}]\n\
+             users: [{{name: u, user: {{tokenFile: '{}'}}}}]\ncontexts: [{{name: ctx, context: {{cluster: c, user: u}}}}]\n\
+             current-context: ctx\n",
+            token_fifo.display()
+        ),
+    );
+    // (arguments, environment, what stderr says)
+    type Case<'a> = (Vec<String>, Vec<(&'a str, String)>, String);
+    let cases: Vec<Case> = vec![
+        (
+            vec!["create".into(), "x".into(), "--dry-run=client".into()],
+            vec![("DOCKER_CONFIG", config_dir.display().to_string())],
+            format!(
+                "{}: not a regular file (a FIFO)",
+                config_dir.join("config.json").display()
+            ),
+        ),
+        (
+            vec!["create".into(), "x".into(), "--dry-run=client".into()],
+            vec![("DOCKER_CONFIG", zero_dir.display().to_string())],
+            "not a regular file (a character device)".to_string(),
+        ),
+        (
+            vec![
+                "list".into(),
+                "--kubeconfig".into(),
+                kubeconfig_fifo.display().to_string(),
+            ],
+            vec![],
+            format!("{}: not a regular file (a FIFO)", kubeconfig_fifo.display()),
+        ),
+        (
+            vec![
+                "list".into(),
+                "--kubeconfig".into(),
+                with_token.display().to_string(),
+            ],
+            vec![],
+            format!("{}: not a regular file (a FIFO)", token_fifo.display()),
+        ),
+    ];
+    for (args, vars, expected) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut cmd = env.cmd(&args);
+        for (key, value) in &vars {
+            cmd.env(key, value);
+        }
+        // A hang is killed here, and a killed process has no exit code.
+        let out = cmd.timeout(Duration::from_secs(20)).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(&expected), "{args:?}: {stderr}");
+    }
+}
