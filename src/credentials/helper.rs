@@ -229,9 +229,10 @@ impl Helper {
                 return Err(timeout());
             }
         };
-        // The helper has exited; a child it left behind may still hold stdout open.
+        // The helper has exited, so its reply is written. A child it left behind may still
+        // hold stdout open: after a moment for the pipe to drain, it is ended, not waited for.
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let stdout = match reply.recv_timeout(remaining) {
+        let stdout = match reply.recv_timeout(remaining.min(AFTER_EXIT)) {
             Ok(stdout) => stdout,
             Err(_) => {
                 kill_group(&mut child);
@@ -257,6 +258,8 @@ impl Helper {
 
 /// The most a helper may write in reply: logins are a few hundred bytes, `list` a few KiB.
 const MAX_REPLY: usize = 1 << 20;
+/// How long stdout may stay open once the helper has exited (docs/conventions.md).
+const AFTER_EXIT: Duration = Duration::from_millis(250);
 
 /// Kills the helper and everything in its process group.
 fn kill_group(child: &mut std::process::Child) {
