@@ -50,8 +50,9 @@ pub(crate) enum ClusterError {
         what: String,
         position: Option<(u64, u64)>,
     },
-    #[error("creating the Kubernetes client: {0}")]
-    Client(#[source] kube::Error),
+    /// No `#[source]`: kube's own message may quote an exec plugin's token ([`client_error`]).
+    #[error("creating the Kubernetes client: {}", client_error(.0))]
+    Client(kube::Error),
     #[error(transparent)]
     Proxy(#[from] proxy::ProxyError),
     #[error("reading {0}")]
@@ -473,7 +474,36 @@ impl Cluster {
     }
 }
 
+/// A client error as it may be shown. An exec credential plugin's failure or bad reply is
+/// told by kind and position only: kube's own message quotes the plugin's output, which holds
+/// its token (docs/conventions.md).
+fn client_error(error: &kube::Error) -> String {
+    use kube::client::AuthError;
+    let kube::Error::Auth(auth) = error else {
+        return error.to_string();
+    };
+    match auth {
+        AuthError::AuthExecParse(parse) => format!(
+            "the exec credential plugin's reply is not a valid ExecCredential{}; its text is not \
+             shown, as it holds a token",
+            parse
+                .location()
+                .map(|at| format!(" (line {}, column {})", at.line(), at.column()))
+                .unwrap_or_default()
+        ),
+        AuthError::AuthExecRun { out, .. } => format!(
+            "the exec credential plugin of the kubeconfig's user failed ({}); its output is not \
+             shown, as it may hold a token (run the plugin by hand to read it)",
+            out.status
+        ),
+        other => format!("auth error: {other}"),
+    }
+}
+
 fn describe(error: &kube::Error, server: &str, proxy: Option<&str>) -> String {
+    if matches!(error, kube::Error::Auth(_)) {
+        return client_error(error);
+    }
     match error {
         kube::Error::Api(status) if status.code == 401 => {
             format!("You must be logged in to the server {server} (Unauthorized)")

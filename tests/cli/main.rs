@@ -1366,3 +1366,51 @@ fn local_inputs_that_are_not_files_are_refused_at_once() {
         assert!(stderr.contains(&expected), "{args:?}: {stderr}");
     }
 }
+
+/// A kubeconfig `exec` plugin's bad reply or failure is told by position and kind, never
+/// with its output, which holds its token (docs/conventions.md).
+#[cfg(unix)]
+#[test]
+fn an_exec_plugins_token_never_reaches_a_message() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::new();
+    let plugin = |name: &str, body: &str| {
+        let path = env.home().join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    };
+    let bad_json = plugin(
+        "bad-json",
+        "printf '{\\n  \"apiVersion\": \"client.authentication.k8s.io/v1\",\\n  \"kind\": \"ExecCredential\",\\n  \"status\": {\"token\": \"REAL-EXEC-TOKEN-abc123\",,}\\n}\\n'",
+    );
+    let failing = plugin("failing", "echo 'token REAL-EXEC-TOKEN-abc123'\nexit 3");
+    for (program, expected) in [
+        (
+            &bad_json,
+            "the exec credential plugin's reply is not a valid ExecCredential (line 4",
+        ),
+        (
+            &failing,
+            "the exec credential plugin of the kubeconfig's user failed (exit status: 3)",
+        ),
+    ] {
+        let kubeconfig = env.write(
+            "kubeconfig",
+            &format!(
+                "apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:1'}}}}]\n\
+                 users: [{{name: u, user: {{exec: {{apiVersion: client.authentication.k8s.io/v1, command: '{}', interactiveMode: Never}}}}}}]\n\
+                 contexts: [{{name: ctx, context: {{cluster: c, user: u}}}}]\ncurrent-context: ctx\n",
+                program.display()
+            ),
+        );
+        let out = env
+            .cmd(&["list", "--kubeconfig", kubeconfig.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(!stderr.contains("REAL-EXEC-TOKEN"), "{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+    }
+}
