@@ -61,6 +61,11 @@ pub(crate) struct DockerSource {
     default_store: Option<String>,
     /// Server URLs from the store's `list`, by registry, once enumerated.
     listed: OnceCell<BTreeMap<Registry, Vec<String>>>,
+    /// The file's `auths` keys by the registry each names, parsed once (in key order), so a
+    /// lookup never scans them all.
+    auth_keys: BTreeMap<Registry, Vec<String>>,
+    /// `credHelpers` by the host each key names (the first in key order), parsed once.
+    helpers_by_host: BTreeMap<String, String>,
 }
 
 impl DockerSource {
@@ -100,7 +105,23 @@ impl DockerSource {
         } else {
             None
         };
+        let mut auth_keys: BTreeMap<Registry, Vec<String>> = BTreeMap::new();
+        for key in file.iter().flat_map(|f| f.auths.keys()) {
+            if let Ok(registry) = Registry::parse(key) {
+                auth_keys.entry(registry).or_default().push(key.clone());
+            }
+        }
+        let mut helpers_by_host: BTreeMap<String, String> = BTreeMap::new();
+        for (key, name) in file.iter().flat_map(|f| f.cred_helpers.iter()) {
+            if let Ok(registry) = Registry::parse(key) {
+                helpers_by_host
+                    .entry(registry.host().to_string())
+                    .or_insert_with(|| name.clone());
+            }
+        }
         Ok(Self {
+            auth_keys,
+            helpers_by_host,
             path,
             file,
             env_auths,
@@ -114,12 +135,7 @@ impl DockerSource {
     /// The helper docker would ask for this registry, with the setting that chose it.
     fn helper_for(&self, registry: &Registry) -> Option<(Helper, HelperSetting)> {
         let file = self.file.as_ref();
-        let by_host = file.and_then(|f| {
-            f.cred_helpers
-                .iter()
-                .find(|(key, _)| Registry::parse(key).is_ok_and(|r| r.host() == registry.host()))
-                .map(|(_, name)| name)
-        });
+        let by_host = self.helpers_by_host.get(registry.host());
         let (name, setting) = match (by_host, file.map(|f| f.creds_store.as_str())) {
             (Some(name), _) => (name.as_str(), HelperSetting::CredHelpers),
             (None, Some(store)) if !store.is_empty() => (store, HelperSetting::CredsStore),
@@ -136,21 +152,10 @@ impl DockerSource {
             .get()
             .map(|listed| listed.get(registry).cloned().unwrap_or_default())
             .unwrap_or_default();
-        if let Some(file) = &self.file {
-            urls.extend(
-                file.auths
-                    .keys()
-                    .filter(|key| Registry::parse(key).as_ref() == Ok(registry))
-                    .cloned(),
-            );
-        }
+        urls.extend(self.auth_keys.get(registry).into_iter().flatten().cloned());
         urls.push(registry.docker_config_key());
-        let mut seen = Vec::new();
-        urls.retain(|url| {
-            let new = !seen.contains(url);
-            seen.push(url.clone());
-            new
-        });
+        let mut seen = std::collections::HashSet::new();
+        urls.retain(|url| seen.insert(url.clone()));
         urls
     }
 
@@ -201,10 +206,10 @@ impl DockerSource {
         // Go's random map order; we take keys in sorted order so the result is stable.
         let exact = registry.docker_config_key();
         let entry = file.auths.get(&exact).or_else(|| {
-            file.auths
-                .iter()
-                .find(|(key, _)| Registry::parse(key).as_ref() == Ok(registry))
-                .map(|(_, entry)| entry)
+            self.auth_keys
+                .get(registry)
+                .and_then(|keys| keys.first())
+                .and_then(|key| file.auths.get(key))
         });
         let Some(entry) = entry else {
             return Lookup::NotFound {

@@ -87,10 +87,15 @@ pub(crate) enum CredentialError {
         searched: Vec<String>,
     },
     #[error(
-        "no registry credentials found; searched:{}\nlog in with `docker login` or `podman login`, or pass --server, --username and --password-stdin",
-        bullet_list(searched)
+        "no registry credentials found; searched:{}{}\nlog in with `docker login` or `podman login`, or pass --server, --username and --password-stdin",
+        bullet_list(searched),
+        if skipped.is_empty() { String::new() } else { format!("\nskipped:{}", bullet_list(skipped)) }
     )]
-    NothingFound { searched: Vec<String> },
+    NothingFound {
+        searched: Vec<String>,
+        /// What was found but could not be used, and why: kept, as it is what to fix.
+        skipped: Vec<String>,
+    },
     #[error(
         "{registry}: {origin} holds only {kind}, which the kubelet cannot use for pulls; \
          create an access token or a robot account for the registry and pass it with \
@@ -351,15 +356,11 @@ fn load_sources(
 /// source with a usable credential. Logins the kubelet cannot use are skipped with a warning.
 fn everything_logged_in(sources: &[Box<dyn Source>]) -> Result<Resolution, CredentialError> {
     let mut warnings = Vec::new();
-    let mut registries = Vec::new();
+    // A set: a config of many thousand registries is read in linear time.
+    let mut registries = std::collections::BTreeSet::new();
     for source in sources {
-        for registry in source.registries(&mut warnings)? {
-            if !registries.contains(&registry) {
-                registries.push(registry);
-            }
-        }
+        registries.extend(source.registries(&mut warnings)?);
     }
-    registries.sort();
     let mut credentials = Vec::new();
     for registry in &registries {
         match find_first(sources, registry)? {
@@ -375,6 +376,7 @@ fn everything_logged_in(sources: &[Box<dyn Source>]) -> Result<Resolution, Crede
     if credentials.is_empty() {
         return Err(CredentialError::NothingFound {
             searched: sources.iter().flat_map(|s| s.places()).collect(),
+            skipped: warnings,
         });
     }
     Ok(Resolution {

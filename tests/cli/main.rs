@@ -1414,3 +1414,64 @@ fn an_exec_plugins_token_never_reaches_a_message() {
         assert!(stderr.contains(expected), "{stderr}");
     }
 }
+
+/// A config of 200,000 registries is read in linear time: `create` with every login takes
+/// seconds, where de-duplicating by scanning took minutes (a hang this test would not survive).
+/// And a config whose only key cannot be used says why instead of just "nothing found".
+#[test]
+fn many_registries_are_read_in_linear_time_and_skipped_keys_are_said() {
+    let env = TestEnv::new();
+    let auth = b64("u:p");
+    let auths: serde_json::Map<String, serde_json::Value> = (0..200_000)
+        .map(|i| {
+            (
+                format!("reg{i}.example.com"),
+                serde_json::json!({ "auth": auth }),
+            )
+        })
+        .collect();
+    env.docker_config(&serde_json::json!({ "auths": auths }).to_string());
+    let out = env
+        .cmd(&[
+            "create",
+            "x",
+            "--all-registries",
+            "--dry-run=client",
+            "-o",
+            "json",
+            "--namespaces",
+            "a,b",
+            "--quiet",
+        ])
+        // A hang is killed here, and a killed process fails the assertion.
+        .timeout(std::time::Duration::from_secs(180))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Several namespaces print a List, as kubectl does.
+    let first = printed.get("items").map_or(&printed, |items| &items[0]);
+    assert_eq!(
+        decoded_payload(&first)["auths"].as_object().unwrap().len(),
+        200_000
+    );
+
+    env.docker_config(&format!(
+        r#"{{"auths":{{"https://u:p@quay.io":{{"auth":"{auth}"}}}}}}"#
+    ));
+    let out = env
+        .cmd(&["create", "x", "--dry-run=client"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no registry credentials found") && stderr.contains("skipped:"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("u:p@"), "{stderr}");
+}
