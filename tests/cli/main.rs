@@ -1456,7 +1456,7 @@ fn many_registries_are_read_in_linear_time_and_skipped_keys_are_said() {
     // Several namespaces print a List, as kubectl does.
     let first = printed.get("items").map_or(&printed, |items| &items[0]);
     assert_eq!(
-        decoded_payload(&first)["auths"].as_object().unwrap().len(),
+        decoded_payload(first)["auths"].as_object().unwrap().len(),
         200_000
     );
 
