@@ -32,6 +32,9 @@ pub(crate) struct Connection {
     pub(crate) impersonate_groups: Vec<String>,
     /// `None` means no limit (`--request-timeout=0`).
     pub(crate) request_timeout: Option<Duration>,
+    /// A watch that runs until stopped (`sync --watch`): its reads may idle for minutes, and
+    /// one failed connection must not fail the rest of its life (docs/conventions.md).
+    pub(crate) long_running: bool,
 }
 
 pub(crate) use crate::rules::scope::{NamespaceScope, Scope};
@@ -535,6 +538,7 @@ impl Connection {
             impersonate_user: args.as_user.clone(),
             impersonate_groups: args.as_group.clone(),
             request_timeout: (!args.request_timeout.is_zero()).then_some(args.request_timeout),
+            long_running: false,
         };
         Ok((connection, selection))
     }

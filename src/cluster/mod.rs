@@ -20,10 +20,14 @@ pub(crate) mod inventory;
 pub(crate) mod proxy;
 pub(crate) mod retry;
 pub(crate) mod secrets;
+mod unreachable;
 pub(crate) mod writes;
 
 /// How long connecting (TCP and TLS) to the API server may take without --request-timeout.
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a request waits for the server to say anything (each read, headers first): the
+/// API server's own default request timeout, past which it answers 504 itself.
+const FIRST_BYTE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// From this many namespaces on, one cluster-wide read replaces one read per namespace.
 pub(crate) const CLUSTER_WIDE_THRESHOLD: usize = 5;
@@ -199,9 +203,15 @@ pub(crate) async fn connect(
             config.reset_reader_on_write = true;
         }
         // kubectl's transport gives the TCP connect and the TLS handshake 10 s each; the
-        // connector here does both, so one 10 s bound. Reads keep kube's long default, which
-        // watches need.
-        None => config.connect_timeout = Some(CONNECT_TIMEOUT),
+        // connector here does both, so one 10 s bound.
+        None => {
+            config.connect_timeout = Some(CONNECT_TIMEOUT);
+            // A server that completes TLS and then says nothing is given up on after the
+            // API server's own request limit; a watch keeps kube's long reads.
+            if !connection.long_running {
+                config.read_timeout = Some(FIRST_BYTE_TIMEOUT);
+            }
+        }
     }
     // As messages show it: a password in the URL is masked, as kubectl masks it.
     let server = redact_userinfo(config.cluster_url.to_string().trim_end_matches('/'));
@@ -212,7 +222,7 @@ pub(crate) async fn connect(
         &proxy::ProxyEnv::from_process(),
     )?;
     let proxy_address = proxy.as_ref().map(|proxy| proxy.address.to_string());
-    let client = client(config, proxy)?;
+    let client = client(config, proxy, !connection.long_running)?;
     Ok(Cluster {
         client,
         server,
@@ -276,7 +286,11 @@ fn kubeconfig_proxy_url(kubeconfig: &Kubeconfig, connection: &Connection) -> Opt
 /// kube's default client stack over our own connector: through the chosen proxy, and with
 /// TCP_NODELAY. kube's own connector leaves Nagle on, so the first request on every
 /// connection waits ~40 ms for a delayed ACK; Go's net/http, and so kubectl, sets TCP_NODELAY.
-fn client(config: Config, proxy: Option<proxy::Proxy>) -> Result<Client, ClusterError> {
+fn client(
+    config: Config,
+    proxy: Option<proxy::Proxy>,
+    fail_fast: bool,
+) -> Result<Client, ClusterError> {
     use hyper_util::client::legacy::connect::HttpConnector;
     use hyper_util::client::legacy::connect::proxy::{SocksV5, Tunnel};
     use kube::client::ConfigExt;
@@ -285,7 +299,7 @@ fn client(config: Config, proxy: Option<proxy::Proxy>) -> Result<Client, Cluster
     tcp.enforce_http(false);
     tcp.set_nodelay(true);
     let Some(proxy) = proxy else {
-        return client_over(config, tcp);
+        return client_over(config, tcp, fail_fast);
     };
     let basic_auth = proxy.credentials.as_ref().and_then(|(user, password)| {
         use base64::Engine as _;
@@ -301,7 +315,7 @@ fn client(config: Config, proxy: Option<proxy::Proxy>) -> Result<Client, Cluster
     match proxy.protocol {
         proxy::ProxyProtocol::Http => {
             let connector = with_auth(Tunnel::new(proxy.address, tcp), basic_auth);
-            client_over(config, connector)
+            client_over(config, connector, fail_fast)
         }
         proxy::ProxyProtocol::Https => {
             // Go dials an https proxy with the transport's TLS settings; so does this.
@@ -309,7 +323,7 @@ fn client(config: Config, proxy: Option<proxy::Proxy>) -> Result<Client, Cluster
                 .rustls_https_connector_with_connector(tcp)
                 .map_err(ClusterError::Client)?;
             let connector = with_auth(Tunnel::new(proxy.address, tls), basic_auth);
-            client_over(config, connector)
+            client_over(config, connector, fail_fast)
         }
         proxy::ProxyProtocol::Socks5 => {
             let connector = match proxy.credentials {
@@ -318,14 +332,14 @@ fn client(config: Config, proxy: Option<proxy::Proxy>) -> Result<Client, Cluster
                 }
                 None => SocksV5::new(proxy.address, tcp),
             };
-            client_over(config, connector)
+            client_over(config, connector, fail_fast)
         }
     }
 }
 
 /// TLS, kube's timeouts, base URI, retries on 429/503/504, auth and impersonation headers,
 /// over `connector`.
-fn client_over<C>(config: Config, connector: C) -> Result<Client, ClusterError>
+fn client_over<C>(config: Config, connector: C, fail_fast: bool) -> Result<Client, ClusterError>
 where
     C: tower::Service<http::Uri> + Clone + Send + Sync + 'static,
     C::Response: hyper::rt::Read
@@ -357,6 +371,7 @@ where
         .layer(RetryLayer::new(RetryPolicy::server_retry()))
         .option_layer(config.auth_layer().map_err(ClusterError::Client)?)
         .layer(config.extra_headers_layer().map_err(ClusterError::Client)?)
+        .option_layer(fail_fast.then(unreachable::Layer::default))
         .map_err(tower::BoxError::from)
         .service(hyper);
     Ok(Client::new(service, config.default_namespace))

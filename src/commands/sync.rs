@@ -35,6 +35,10 @@ pub(crate) async fn watch(
     connection: Connection,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
+    let connection = Connection {
+        long_running: true,
+        ..connection
+    };
     let cluster = cluster::connect(&connection, printer).await?;
     crate::controller::run(settings, watch, explicit, cluster).await
 }

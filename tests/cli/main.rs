@@ -1475,3 +1475,135 @@ fn many_registries_are_read_in_linear_time_and_skipped_keys_are_said() {
     );
     assert!(!stderr.contains("u:p@"), "{stderr}");
 }
+
+/// A server that accepts connections and never answers: one command fails within one bound
+/// (the 10 s connect, TLS included), not one bound per request: `list` reads ten kinds, and
+/// ten waits one after another took 100 s (a hang this test would not survive).
+#[test]
+fn one_dead_server_costs_one_bound() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let env = TestEnv::new();
+    let kubeconfig = env.write(
+        "kubeconfig",
+        &format!(
+            "apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{port}'}}}}]\n\
+             users: [{{name: u, user: {{token: abc}}}}]\ncontexts: [{{name: ctx, context: {{cluster: c, user: u}}}}]\n\
+             current-context: ctx\n"
+        ),
+    );
+    let out = env
+        .cmd(&[
+            "list",
+            "-n",
+            "team-a",
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+        ])
+        // A hang is killed here, and a killed process has no exit code.
+        .timeout(std::time::Duration::from_secs(45))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "cannot reach the Kubernetes API server at https://127.0.0.1:{port}"
+        )),
+        "{stderr}"
+    );
+}
+
+/// A server that completes TLS and then says nothing: a request gives up after the bound on
+/// the first response byte (60 s, the API server's own request limit), as kubectl gives up,
+/// instead of waiting minutes (docs/conventions.md). Takes that minute.
+#[test]
+fn a_server_silent_after_tls_is_given_up_on() {
+    let env = TestEnv::new();
+    let dir = env.home();
+    let generated = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
+        .args(["-days", "1", "-keyout"])
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    assert!(generated.status.success(), "{generated:?}");
+    let server = "import socket, ssl, sys\n\
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n\
+        ctx.load_cert_chain(sys.argv[1], sys.argv[2])\n\
+        s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n\
+        print(s.getsockname()[1], flush=True)\n\
+        held = []\n\
+        while True:\n\
+        \x20   c, _ = s.accept()\n\
+        \x20   try:\n\
+        \x20       held.append(ctx.wrap_socket(c, server_side=True))\n\
+        \x20   except OSError:\n\
+        \x20       pass\n";
+    let mut child = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(server)
+        .arg(dir.join("cert.pem"))
+        .arg(dir.join("key.pem"))
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let port = line.trim().to_string();
+    let kubeconfig = env.write(
+        "kubeconfig",
+        &format!(
+            "apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{port}', insecure-skip-tls-verify: true}}}}]\n\
+             users: [{{name: u, user: {{token: abc}}}}]\ncontexts: [{{name: ctx, context: {{cluster: c, user: u}}}}]\n\
+             current-context: ctx\n"
+        ),
+    );
+    let out = env
+        .cmd(&[
+            "show",
+            "x",
+            "-n",
+            "team-a",
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+        ])
+        // A hang is killed here, and a killed process has no exit code.
+        .timeout(std::time::Duration::from_secs(110))
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "cannot reach the Kubernetes API server at https://127.0.0.1:{port}"
+        )),
+        "{stderr}"
+    );
+}
