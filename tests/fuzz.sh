@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 
 seconds=${1:-30}
 build_minutes=${FUZZ_BUILD_MINUTES:-20}
-targets=(image_reference local_config pull_secret www_authenticate glob)
+targets=(image_reference local_config pull_secret www_authenticate glob escaping)
 
 # shellcheck source=tests/env.sh
 source tests/env.sh

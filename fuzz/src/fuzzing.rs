@@ -138,3 +138,20 @@ fn reference_glob(pattern: &str, name: &str) -> bool {
     }
     matches[p.len()][n.len()]
 }
+
+/// The escaping of text from the cluster and kubeconfigs: no control, bidi or invisible
+/// formatting character survives (line ends only in whole messages), and text without any
+/// comes back unchanged.
+pub fn escaping(text: &str) {
+    use crate::rules::text::{escape_controls, escape_field, is_hidden};
+    let field = escape_field(text);
+    assert!(!field.chars().any(is_hidden), "{field:?}");
+    let message = escape_controls(text);
+    assert!(
+        !message.chars().any(|c| c != '\n' && is_hidden(c)),
+        "{message:?}"
+    );
+    if !text.chars().any(is_hidden) {
+        assert_eq!(field, text);
+    }
+}

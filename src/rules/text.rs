@@ -33,7 +33,7 @@ pub(crate) fn escape_field(text: &str) -> Cow<'_, str> {
 /// Characters a terminal obeys or hides rather than shows: controls, the bidi embeddings,
 /// overrides and isolates (U+202A-U+202E, U+2066-U+2069, U+061C, U+200E, U+200F), and the
 /// invisible formatting ones (zero-width spaces and joiners, word joiner, BOM).
-fn is_hidden(c: char) -> bool {
+pub(crate) fn is_hidden(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
