@@ -288,7 +288,7 @@ async fn write_definition(
     let api: Api<Secret> =
         Api::namespaced(cluster.client.clone(), &desired.owner.definition.namespace);
     let known = match &desired.definition_seen {
-        Some(secret) => Known::Present(Box::new(secret.clone())),
+        Some(secret) => secrets::known(secret),
         None => Known::Absent,
     };
     let write_options = WriteOptions {
@@ -357,7 +357,7 @@ async fn carry_out(
     match step {
         Step::Create | Step::Update => {
             let known = match copies.get(namespace) {
-                Some(secret) => Known::Present(Box::new(secret.clone())),
+                Some(secret) => secrets::known(secret),
                 None => Known::Absent,
             };
             let write_options = WriteOptions {

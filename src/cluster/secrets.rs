@@ -57,10 +57,30 @@ pub(crate) enum WriteError {
 }
 
 /// What we already know about the Secret in a namespace before writing.
+/// Set by a cache on a Secret it kept only in part ([`Known::Partial`]); never sent.
+pub(crate) const PARTIAL_MARK: &str = "kubectl-regcred.io/kept-in-part";
+
+/// What is known of the Secret a write replaces: `secret` as held, marked partial or not.
+pub(crate) fn known(secret: &Secret) -> Known {
+    let partial = secret
+        .metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(PARTIAL_MARK));
+    if partial {
+        Known::Partial(Box::new(secret.clone()))
+    } else {
+        Known::Present(Box::new(secret.clone()))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) enum Known {
     Absent,
     Present(Box<Secret>),
+    /// Present, but what was kept of it is not all of it (a cache that bounds what anyone's
+    /// Secret may cost): read it whole before writing, so nothing of others' is dropped.
+    Partial(Box<Secret>),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -94,7 +114,7 @@ pub(crate) async fn write(
     let Some(writer) = Writer::for_mode(options.mode, options.field_manager) else {
         let current = match known {
             Known::Absent => None,
-            Known::Present(secret) => Some(*secret),
+            Known::Present(secret) | Known::Partial(secret) => Some(*secret),
         };
         let wanted = desired(current.as_ref());
         return Ok(preview(&wanted, decide(&wanted, current, options.force)?));

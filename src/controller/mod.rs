@@ -31,6 +31,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::cluster::Cluster;
+use crate::cluster::secrets;
 use crate::credentials::{ExplicitLogin, ReadOnce};
 use crate::desired::{self, Basis, Copies, Found, LocalAnswers};
 use crate::error::ExitStatus;
@@ -930,10 +931,22 @@ fn keep_copy_bounded(secret: &mut Secret) {
     if size > MAX_CACHED_DATA {
         secret.data = None;
     }
+    // Annotations of up to 256 KiB are anyone's to write: past a bound, only ours are kept
+    // (what plans compare), and the copy is marked so that a write reads it whole first and
+    // drops nothing of others' (docs/controller.md).
+    if let Some(annotations) = secret.metadata.annotations.as_mut() {
+        let size: usize = annotations.iter().map(|(k, v)| k.len() + v.len()).sum();
+        if size > MAX_CACHED_ANNOTATIONS {
+            annotations.retain(|key, _| key.starts_with("kubectl-regcred/"));
+            annotations.insert(secrets::PARTIAL_MARK.to_string(), String::new());
+        }
+    }
 }
 
 /// Far above a pull Secret of many registries with long tokens (a few KiB).
 const MAX_CACHED_DATA: usize = 64 * 1024;
+/// Far above what our annotations and kubectl's take on a copy.
+const MAX_CACHED_ANNOTATIONS: usize = 16 * 1024;
 
 /// One source Secret (`--from-secret`): a change (by resourceVersion, so a relist of the
 /// same version is not one) makes its credentials read again.
@@ -1080,5 +1093,29 @@ mod tests {
         let mut large = secret(900 * 1024);
         keep_copy_bounded(&mut large);
         assert_eq!(large.data, None);
+    }
+
+    #[test]
+    fn large_annotations_are_kept_only_in_part_and_marked() {
+        let mut secret = Secret::default();
+        secret.metadata.annotations = Some(
+            [
+                (
+                    "kubectl-regcred/registries".to_string(),
+                    "quay.io".to_string(),
+                ),
+                ("team/notes".to_string(), "x".repeat(200 * 1024)),
+            ]
+            .into(),
+        );
+        keep_copy_bounded(&mut secret);
+        let kept = secret.metadata.annotations.clone().unwrap();
+        assert_eq!(kept.get("kubectl-regcred/registries").unwrap(), "quay.io");
+        assert!(!kept.contains_key("team/notes"));
+        // A write reads it whole first: nothing of others' is dropped.
+        assert!(matches!(
+            secrets::known(&secret),
+            secrets::Known::Partial(_)
+        ));
     }
 }

@@ -300,6 +300,10 @@ fn watch_gives_new_namespaces_their_copy_and_repairs_deletes_and_edits() {
     );
     assert_eq!(password_in(&e2e, &first, &name, "quay.io"), "pw-watch");
 
+    // Someone else's large annotation on the copy (the cache keeps it only in part) survives
+    // the repair below: the write reads the copy whole first.
+    let notes = format!("team/notes={}", "n".repeat(40 * 1024));
+    e2e.kubectl_ok(&["annotate", "secret", &name, "-n", &first, &notes]);
     // A copy edited by hand is restored.
     let edited = base64::engine::general_purpose::STANDARD
         .encode(r#"{"auths":{"quay.io":{"username":"robot","password":"hand-edit","auth":"cm9ib3Q6aGFuZC1lZGl0"}}}"#);
@@ -319,6 +323,15 @@ fn watch_gives_new_namespaces_their_copy_and_repairs_deletes_and_edits() {
         restored.is_some(),
         "the edit was never undone:\n{}",
         watcher.logs()
+    );
+    let kept =
+        e2e.get_json(&["secret", &name, "-n", &first])["metadata"]["annotations"]["team/notes"]
+            .as_str()
+            .map(str::len);
+    assert_eq!(
+        kept,
+        Some(40 * 1024),
+        "someone else's annotation was dropped"
     );
 
     // The counters moved, and Prometheus' parser reads them.
