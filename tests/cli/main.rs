@@ -1476,11 +1476,8 @@ fn many_registries_are_read_in_linear_time_and_skipped_keys_are_said() {
     assert!(!stderr.contains("u:p@"), "{stderr}");
 }
 
-/// A server that accepts connections and never answers: one command fails within one bound
-/// (the 10 s connect, TLS included), not one bound per request: `list` reads ten kinds, and
-/// ten waits one after another took 100 s (a hang this test would not survive).
-#[test]
-fn one_dead_server_costs_one_bound() {
+/// Listens on a port of its own, accepts every connection and never says a thing.
+fn silent_listener() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -1489,6 +1486,48 @@ fn one_dead_server_costs_one_bound() {
             held.push(stream);
         }
     });
+    port
+}
+
+/// A proxy that accepts connections and never answers costs one bound too, as a dead server
+/// does (a hang this test would not survive).
+#[test]
+fn one_silent_proxy_costs_one_bound() {
+    let proxy = silent_listener();
+    let env = TestEnv::new();
+    let kubeconfig = env.write(
+        "kubeconfig",
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://kube.example.com:6443'}}]\n\
+         users: [{name: u, user: {token: abc}}]\ncontexts: [{name: ctx, context: {cluster: c, user: u}}]\n\
+         current-context: ctx\n",
+    );
+    let out = env
+        .cmd(&[
+            "list",
+            "-n",
+            "team-a",
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+        ])
+        .env("HTTPS_PROXY", format!("http://127.0.0.1:{proxy}"))
+        // A hang is killed here, and a killed process has no exit code.
+        .timeout(std::time::Duration::from_secs(45))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("through the proxy http://127.0.0.1:{proxy}")),
+        "{stderr}"
+    );
+}
+
+/// A server that accepts connections and never answers: one command fails within one bound
+/// (the 10 s connect, TLS included), not one bound per request: `list` reads ten kinds, and
+/// ten waits one after another took 100 s (a hang this test would not survive).
+#[test]
+fn one_dead_server_costs_one_bound() {
+    let port = silent_listener();
     let env = TestEnv::new();
     let kubeconfig = env.write(
         "kubeconfig",
