@@ -287,17 +287,38 @@ async fn write_definition(
     }
     let api: Api<Secret> =
         Api::namespaced(cluster.client.clone(), &desired.owner.definition.namespace);
-    let known = match &desired.definition_seen {
+    let definition = desired.definition();
+    let written = write_one(
+        cluster,
+        &api,
+        definition,
+        desired.definition_seen.as_ref(),
+        false,
+        options,
+    );
+    written.await
+}
+
+/// Writes `wanted` over what was seen (or creates it), guarded as every write is, and says
+/// which verb it was.
+async fn write_one(
+    cluster: &Cluster,
+    api: &Api<Secret>,
+    wanted: Secret,
+    seen: Option<&Secret>,
+    force: bool,
+    options: &Options<'_>,
+) -> Result<Option<&'static str>, StepError> {
+    let known = match seen {
         Some(secret) => secrets::known(secret),
         None => Known::Absent,
     };
     let write_options = WriteOptions {
         mode: WriteMode::of(options.write),
-        force: false,
+        force,
         field_manager: &options.write.field_manager,
     };
-    let definition = desired.definition();
-    let (action, _) = secrets::write(&api, &|_| definition.clone(), known, write_options)
+    let (action, _) = secrets::write(api, &|_| wanted.clone(), known, write_options)
         .await
         .map_err(|e| match e {
             WriteError::Api(e) => StepError::Api(cluster.api_error(&e)),
@@ -356,23 +377,9 @@ async fn carry_out(
     };
     match step {
         Step::Create | Step::Update => {
-            let known = match copies.get(namespace) {
-                Some(secret) => secrets::known(secret),
-                None => Known::Absent,
-            };
-            let write_options = WriteOptions {
-                mode: WriteMode::of(options.write),
-                force: options.plan.force,
-                field_manager: &options.write.field_manager,
-            };
-            let (action, _) =
-                secrets::write(&api, &|_| desired.secret(namespace), known, write_options)
-                    .await
-                    .map_err(|e| match e {
-                        WriteError::Api(e) => StepError::Api(cluster.api_error(&e)),
-                        other => StepError::Write(other.to_string()),
-                    })?;
-            Ok(Some(action.verb()))
+            let wanted = desired.secret(namespace);
+            let seen = copies.get(namespace);
+            write_one(cluster, &api, wanted, seen, options.plan.force, options).await
         }
         Step::Prune => {
             let existing = &copies[namespace];

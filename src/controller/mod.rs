@@ -837,15 +837,48 @@ fn keep_scope_metadata(namespace: &mut PartialObjectMeta<Namespace>) {
     };
 }
 
-/// The copies: every Secret carrying our managed-by label (of one name, with `sync NAME`).
+/// The copies: every pull Secret carrying our managed-by label (of one name, with `sync
+/// NAME`). Only pull Secrets ever leave the cluster (README, "Guarantees"), even with our label.
 fn watch_copies(
     cluster: &Cluster,
     name: Option<&str>,
     triggers: mpsc::UnboundedSender<Trigger>,
 ) -> Store<Secret> {
     let api: Api<Secret> = Api::all(cluster.client.clone());
-    // Only pull Secrets ever leave the cluster (README, "Guarantees"), even with our label.
-    let mut fields = format!("type={DOCKERCONFIGJSON_TYPE}");
+    watch_ours(api, DOCKERCONFIGJSON_TYPE, name, "copies", triggers, |s| {
+        Some(Trigger::Copy {
+            name: s.metadata.name.clone()?,
+            namespace: s.metadata.namespace.clone()?,
+        })
+    })
+}
+
+/// The definitions in the definitions namespace (of one name, with `sync NAME`): only our
+/// label and type there define anything (docs/sync.md, "Trust").
+fn watch_definitions(
+    cluster: &Cluster,
+    namespace: &str,
+    name: Option<&str>,
+    triggers: mpsc::UnboundedSender<Trigger>,
+) -> Store<Secret> {
+    let api: Api<Secret> = Api::namespaced(cluster.client.clone(), namespace);
+    watch_ours(api, DEFINITION_TYPE, name, "definitions", triggers, |s| {
+        Some(Trigger::Definition(s.metadata.name.clone()?))
+    })
+}
+
+/// A reflector cache of the Secrets of `type_` with our label that `api` reaches (of one name,
+/// with `sync NAME`), each bounded in memory ([`keep_copy_bounded`]); every change becomes the
+/// trigger `to_trigger` makes of it.
+fn watch_ours(
+    api: Api<Secret>,
+    type_: &str,
+    name: Option<&str>,
+    what: &'static str,
+    triggers: mpsc::UnboundedSender<Trigger>,
+    to_trigger: fn(&Secret) -> Option<Trigger>,
+) -> Store<Secret> {
+    let mut fields = format!("type={type_}");
     if let Some(name) = name {
         fields.push_str(&format!(",metadata.name={name}"));
     }
@@ -862,52 +895,11 @@ fn watch_copies(
     );
     tokio::spawn(forward(
         stream,
-        "copies",
+        what,
         triggers,
-        |event| match event {
+        move |event| match event {
             watcher::Event::Apply(s) | watcher::Event::Delete(s) | watcher::Event::InitApply(s) => {
-                Some(Trigger::Copy {
-                    name: s.metadata.name.clone()?,
-                    namespace: s.metadata.namespace.clone()?,
-                })
-            }
-            _ => None,
-        },
-        true,
-    ));
-    reader
-}
-
-/// The definitions in the definitions namespace (of one name, with `sync NAME`): only our
-/// label and type there define anything (docs/sync.md, "Trust").
-fn watch_definitions(
-    cluster: &Cluster,
-    namespace: &str,
-    name: Option<&str>,
-    triggers: mpsc::UnboundedSender<Trigger>,
-) -> Store<Secret> {
-    let api: Api<Secret> = Api::namespaced(cluster.client.clone(), namespace);
-    let mut fields = format!("type={DEFINITION_TYPE}");
-    if let Some(name) = name {
-        fields.push_str(&format!(",metadata.name={name}"));
-    }
-    let config = watcher::Config::default()
-        .labels(&format!("{MANAGED_BY_LABEL}={MANAGER}"))
-        .fields(&fields);
-    let (reader, writer) = reflector::store();
-    let stream = reflector::reflector(
-        writer,
-        watcher::watcher(api, config)
-            .default_backoff()
-            .modify(keep_copy_bounded),
-    );
-    tokio::spawn(forward(
-        stream,
-        "definitions",
-        triggers,
-        |event| match event {
-            watcher::Event::Apply(s) | watcher::Event::Delete(s) | watcher::Event::InitApply(s) => {
-                Some(Trigger::Definition(s.metadata.name.clone()?))
+                to_trigger(s)
             }
             _ => None,
         },
