@@ -161,3 +161,12 @@ def wait_ready(proc, port, log_path, limit=60):
         if time.time() > deadline or proc.poll() is not None:
             sys.exit("the watcher never became ready:\n" + open(log_path).read())
         time.sleep(0.05)
+
+
+def rss_mib(pid):
+    """The resident memory of process `pid`, in MiB (VmRSS)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0

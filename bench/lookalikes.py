@@ -25,7 +25,7 @@ import tempfile
 import time
 import urllib.request
 
-from common import BINARY, cluster, ensure_namespaces, kubectl, wait_ready
+from common import BINARY, cluster, ensure_namespaces, kubectl, wait_ready, rss_mib
 
 LABEL = "bench-lookalike=yes"
 
@@ -33,14 +33,6 @@ LABEL = "bench-lookalike=yes"
 def metrics(port):
     body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
     return [line for line in body.splitlines() if line and not line.startswith("#")]
-
-
-def rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def connections(pid, server_port):

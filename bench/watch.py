@@ -26,7 +26,7 @@ import tempfile
 import time
 import urllib.request
 
-from common import BINARY, cluster, ensure_namespaces, kubectl, wait_ready, run
+from common import BINARY, cluster, ensure_namespaces, kubectl, wait_ready, run, rss_mib
 
 SECRET = "watchbench"
 LABEL = "bench-watch=yes"
@@ -45,14 +45,6 @@ def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def percentile(values, p):

@@ -1489,36 +1489,52 @@ fn silent_listener() -> u16 {
     port
 }
 
+/// A kubeconfig whose one cluster is `cluster` (a YAML flow map) and whose user has a token.
+fn kubeconfig_with_cluster(env: &TestEnv, cluster: &str) -> std::path::PathBuf {
+    env.write(
+        "kubeconfig",
+        &format!(
+            "apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {cluster}}}]\n\
+             users: [{{name: u, user: {{token: abc}}}}]\ncontexts: [{{name: ctx, context: {{cluster: c, user: u}}}}]\n\
+             current-context: ctx\n"
+        ),
+    )
+}
+
+/// Runs `cmd`, killed after `limit` seconds (a killed process has no exit code), and checks
+/// that it failed saying that it cannot reach the API server, with `expected` in its words.
+fn fails_unreachable(mut cmd: assert_cmd::Command, limit: u64, expected: &str) {
+    let out = cmd
+        .timeout(std::time::Duration::from_secs(limit))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot reach the Kubernetes API server") && stderr.contains(expected),
+        "{stderr}"
+    );
+}
+
 /// A proxy that accepts connections and never answers costs one bound too, as a dead server
 /// does (a hang this test would not survive).
 #[test]
 fn one_silent_proxy_costs_one_bound() {
     let proxy = silent_listener();
     let env = TestEnv::new();
-    let kubeconfig = env.write(
-        "kubeconfig",
-        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://kube.example.com:6443'}}]\n\
-         users: [{name: u, user: {token: abc}}]\ncontexts: [{name: ctx, context: {cluster: c, user: u}}]\n\
-         current-context: ctx\n",
-    );
-    let out = env
-        .cmd(&[
-            "list",
-            "-n",
-            "team-a",
-            "--kubeconfig",
-            kubeconfig.to_str().unwrap(),
-        ])
-        .env("HTTPS_PROXY", format!("http://127.0.0.1:{proxy}"))
-        // A hang is killed here, and a killed process has no exit code.
-        .timeout(std::time::Duration::from_secs(45))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains(&format!("through the proxy http://127.0.0.1:{proxy}")),
-        "{stderr}"
+    let kubeconfig = kubeconfig_with_cluster(&env, "{server: 'https://kube.example.com:6443'}");
+    let mut cmd = env.cmd(&[
+        "list",
+        "-n",
+        "team-a",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+    ]);
+    cmd.env("HTTPS_PROXY", format!("http://127.0.0.1:{proxy}"));
+    fails_unreachable(
+        cmd,
+        45,
+        &format!("through the proxy http://127.0.0.1:{proxy}"),
     );
 }
 
@@ -1529,34 +1545,16 @@ fn one_silent_proxy_costs_one_bound() {
 fn one_dead_server_costs_one_bound() {
     let port = silent_listener();
     let env = TestEnv::new();
-    let kubeconfig = env.write(
-        "kubeconfig",
-        &format!(
-            "apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{port}'}}}}]\n\
-             users: [{{name: u, user: {{token: abc}}}}]\ncontexts: [{{name: ctx, context: {{cluster: c, user: u}}}}]\n\
-             current-context: ctx\n"
-        ),
-    );
-    let out = env
-        .cmd(&[
-            "list",
-            "-n",
-            "team-a",
-            "--kubeconfig",
-            kubeconfig.to_str().unwrap(),
-        ])
-        // A hang is killed here, and a killed process has no exit code.
-        .timeout(std::time::Duration::from_secs(45))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains(&format!(
-            "cannot reach the Kubernetes API server at https://127.0.0.1:{port}"
-        )),
-        "{stderr}"
-    );
+    let kubeconfig =
+        kubeconfig_with_cluster(&env, &format!("{{server: 'https://127.0.0.1:{port}'}}"));
+    let cmd = env.cmd(&[
+        "list",
+        "-n",
+        "team-a",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+    ]);
+    fails_unreachable(cmd, 45, &format!("https://127.0.0.1:{port}"));
 }
 
 /// A server that completes TLS and then says nothing: a request gives up after the bound on
@@ -1614,35 +1612,19 @@ fn a_server_silent_after_tls_is_given_up_on() {
     )
     .unwrap();
     let port = line.trim().to_string();
-    let kubeconfig = env.write(
-        "kubeconfig",
-        &format!(
-            "apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{port}', insecure-skip-tls-verify: true}}}}]\n\
-             users: [{{name: u, user: {{token: abc}}}}]\ncontexts: [{{name: ctx, context: {{cluster: c, user: u}}}}]\n\
-             current-context: ctx\n"
-        ),
+    let kubeconfig = kubeconfig_with_cluster(
+        &env,
+        &format!("{{server: 'https://127.0.0.1:{port}', insecure-skip-tls-verify: true}}"),
     );
-    let out = env
-        .cmd(&[
-            "show",
-            "x",
-            "-n",
-            "team-a",
-            "--kubeconfig",
-            kubeconfig.to_str().unwrap(),
-        ])
-        // A hang is killed here, and a killed process has no exit code.
-        .timeout(std::time::Duration::from_secs(110))
-        .output()
-        .unwrap();
+    let cmd = env.cmd(&[
+        "show",
+        "x",
+        "-n",
+        "team-a",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+    ]);
+    fails_unreachable(cmd, 110, &format!("https://127.0.0.1:{port}"));
     let _ = child.kill();
     let _ = child.wait();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains(&format!(
-            "cannot reach the Kubernetes API server at https://127.0.0.1:{port}"
-        )),
-        "{stderr}"
-    );
 }

@@ -4,7 +4,7 @@
 use crate::harness::{E2e, text};
 
 /// A user whose only right is a Role on Secrets in `namespace`.
-fn tenant(e2e: &E2e, namespace: &str) -> String {
+pub(crate) fn tenant(e2e: &E2e, namespace: &str) -> String {
     let user = format!("tenant-{namespace}");
     e2e.kubectl_apply(&format!(
         "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\n\

@@ -902,16 +902,7 @@ fn look_alikes_steer_nothing_and_cost_nothing() {
     let e2e = E2e::new();
     let defs = e2e.namespace("defs");
     let (dev, a) = (e2e.namespace("team-dev"), e2e.namespace("team-a"));
-    let user = format!("tenant-{dev}");
-    e2e.kubectl_apply(&format!(
-        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\n\
-         metadata: {{name: secrets, namespace: {dev}}}\n\
-         rules:\n- {{apiGroups: [\"\"], resources: [secrets], verbs: [get, list, watch, create, update, patch, delete]}}\n\
-         ---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\n\
-         metadata: {{name: secrets, namespace: {dev}}}\n\
-         roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: secrets}}\n\
-         subjects:\n- {{apiGroup: rbac.authorization.k8s.io, kind: User, name: {user}}}\n"
-    ));
+    let user = crate::trust::tenant(&e2e, &dev);
     let name = unique("guarded");
     let label = format!("e2e-guard={}", unique("scope"));
     let first = e2e.namespace("guard");
