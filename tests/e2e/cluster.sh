@@ -331,10 +331,18 @@ ENV
 }
 
 down() {
-  local dir=$1 p
+  local dir=$1 p pid
   for p in controller-manager apiserver etcd; do
     if [[ -f $dir/$p.pid ]]; then
-      kill "$(cat "$dir/$p.pid")" 2>/dev/null || true
+      pid=$(cat "$dir/$p.pid")
+      kill "$pid" 2>/dev/null || true
+      # A bounded wait for a graceful exit (etcd stays up meanwhile), then SIGKILL: an API
+      # server left draining would outlive the run.
+      for _ in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+      done
+      kill -9 "$pid" 2>/dev/null || true
       rm -f "$dir/$p.pid"
     fi
   done
