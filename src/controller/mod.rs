@@ -198,6 +198,7 @@ pub(crate) async fn run(
         caches,
         tracked: BTreeMap::new(),
         unclaimed_logged: HashSet::new(),
+        caches_synced: false,
         watched_sources: HashMap::new(),
         workloads: HashMap::new(),
         triggers_tx,
@@ -223,6 +224,8 @@ struct Controller {
     tracked: BTreeMap<String, Tracked>,
     /// The Secrets with our label no definition claims, as last counted (each logged once).
     unclaimed_logged: HashSet<(String, String)>,
+    /// Every startup watch has listed.
+    caches_synced: bool,
     /// A watch per source Secret some credential reads, released when none does.
     watched_sources: HashMap<(String, String), AbortOnDrop>,
     /// The latest version of every workload auto-attach watches.
@@ -258,6 +261,8 @@ impl Controller {
                         if syncing.is_empty() {
                             self.state.set_caches_synced();
                             tracing::info!("caches synced");
+                            self.caches_synced = true;
+                            self.count_unclaimed();
                             self.warn_if_nothing_to_keep();
                         }
                     } else {
@@ -300,7 +305,10 @@ impl Controller {
                 if self.tracked.contains_key(&name) {
                     self.schedule(Work::Credential(name), now);
                 }
-                self.count_unclaimed();
+                // Once listed: counting on every event of the first list would cost its square.
+                if self.caches_synced {
+                    self.count_unclaimed();
+                }
                 // A new copy may be what a workload there was waiting for.
                 if self.watch.auto_attach.is_some() {
                     for key in self.workloads.keys().filter(|k| k.namespace == namespace) {
@@ -322,7 +330,10 @@ impl Controller {
                     tracked.reload |= read_again;
                     self.schedule(Work::Credential(name), now);
                 }
-                self.count_unclaimed();
+                // Once listed: counting on every event of the first list would cost its square.
+                if self.caches_synced {
+                    self.count_unclaimed();
+                }
             }
             Trigger::Namespace(namespace) => {
                 for (name, tracked) in &self.tracked {
