@@ -11,13 +11,13 @@ use kube::{Client, Config};
 use crate::credentials::local_file;
 use crate::fanout;
 use crate::printer::Printer;
+use crate::rules::proxy;
 use crate::rules::scope::{NamespaceScope, Scope};
 use crate::rules::text::redact_userinfo;
 use crate::settings::Connection;
 
 pub(crate) mod fetch;
 pub(crate) mod inventory;
-pub(crate) mod proxy;
 pub(crate) mod retry;
 pub(crate) mod secrets;
 mod unreachable;
@@ -219,7 +219,7 @@ pub(crate) async fn connect(
     let proxy = proxy::choose(
         &config.cluster_url,
         kubeconfig_proxy_url(&kubeconfig_copy, connection).as_deref(),
-        &proxy::ProxyEnv::from_process(),
+        &proxy::ProxyEnv::from_lookup(|name| std::env::var(name).ok()),
     )?;
     let proxy_address = proxy.as_ref().map(|proxy| proxy.address.to_string());
     let client = client(config, proxy, !connection.long_running)?;

@@ -25,7 +25,7 @@ pub(crate) fn probe(image: &ImageRef, timeout: Duration) -> Anonymous {
     };
     let mut last_error = String::new();
     for base in transport.bases(api_host(&image.domain)) {
-        match probe_at(&transport.agent, &base, image) {
+        match probe_at(&transport, &base, image) {
             Ok(answer) => return answer,
             Err(e) => last_error = e.to_string(),
         }
@@ -36,12 +36,9 @@ pub(crate) fn probe(image: &ImageRef, timeout: Duration) -> Anonymous {
 /// A probe request that got no answer.
 #[derive(Debug, thiserror::Error)]
 enum ProbeError {
-    #[error("{url}: {source}")]
-    Request {
-        url: String,
-        #[source]
-        source: ureq::Error,
-    },
+    /// The request failed: the URL, the proxy it went through, and why.
+    #[error("{0}")]
+    Request(String),
     #[error("the Bearer challenge has no realm")]
     NoRealm,
     #[error("the token realm {0:?} is not https; not asked")]
@@ -49,21 +46,21 @@ enum ProbeError {
 }
 
 impl ProbeError {
-    fn request(url: &str) -> impl FnOnce(ureq::Error) -> Self + '_ {
-        move |source| Self::Request {
-            url: url.to_string(),
-            source,
-        }
+    fn request<'a>(
+        transport: &'a Transport,
+        url: &'a str,
+    ) -> impl FnOnce(ureq::Error) -> Self + 'a {
+        move |error| Self::Request(transport.failure(url, &error))
     }
 }
 
-fn probe_at(agent: &ureq::Agent, base: &str, image: &ImageRef) -> Result<Anonymous, ProbeError> {
+fn probe_at(transport: &Transport, base: &str, image: &ImageRef) -> Result<Anonymous, ProbeError> {
     let manifest = format!("{base}/v2/{}/manifests/{}", image.path, reference(image));
-    let first = agent
+    let first = transport
         .head(&manifest)
         .header("Accept", MANIFEST_TYPES)
         .call()
-        .map_err(ProbeError::request(base))?;
+        .map_err(ProbeError::request(transport, base))?;
     let token = match first.status().as_u16() {
         200 => return Ok(Anonymous::Allowed),
         401 => {
@@ -76,7 +73,7 @@ fn probe_at(agent: &ureq::Agent, base: &str, image: &ImageRef) -> Result<Anonymo
                     image.domain
                 )));
             };
-            anonymous_token(agent, &bearer, image)?
+            anonymous_token(transport, &bearer, image)?
         }
         403 => return Ok(Anonymous::Refused("403 Forbidden".into())),
         404 => return Ok(Anonymous::Unknown("the manifest was not found".into())),
@@ -92,12 +89,12 @@ fn probe_at(agent: &ureq::Agent, base: &str, image: &ImageRef) -> Result<Anonymo
             "its token service refused an anonymous token".into(),
         ));
     };
-    let second = agent
+    let second = transport
         .head(&manifest)
         .header("Accept", MANIFEST_TYPES)
         .header("Authorization", &format!("Bearer {token}"))
         .call()
-        .map_err(ProbeError::request(base))?;
+        .map_err(ProbeError::request(transport, base))?;
     Ok(match second.status().as_u16() {
         200 => Anonymous::Allowed,
         status @ (401 | 403) => Anonymous::Refused(format!("{status} with an anonymous token")),
@@ -117,7 +114,7 @@ pub(super) fn reference(image: &ImageRef) -> String {
 
 /// Asks the token service for an anonymous pull token. `Ok(None)`: refused.
 fn anonymous_token(
-    agent: &ureq::Agent,
+    transport: &Transport,
     params: &[(String, String)],
     image: &ImageRef,
 ) -> Result<Option<String>, ProbeError> {
@@ -125,13 +122,15 @@ fn anonymous_token(
     if !realm_allowed(realm, api_host(&image.domain), false) {
         return Err(ProbeError::RealmRefused(realm.to_string()));
     }
-    let mut request = agent
+    let mut request = transport
         .get(realm)
         .query("scope", format!("repository:{}:pull", image.path));
     if let Some(service) = param(params, "service") {
         request = request.query("service", service);
     }
-    let mut response = request.call().map_err(ProbeError::request(realm))?;
+    let mut response = request
+        .call()
+        .map_err(ProbeError::request(transport, realm))?;
     if response.status().as_u16() != 200 {
         return Ok(None);
     }

@@ -99,10 +99,9 @@ enum PingFailure {
 fn ping(transport: &Transport, base: &str) -> Result<Authorization, PingFailure> {
     let url = format!("{base}/v2/");
     let response = transport
-        .agent
         .get(&url)
         .call()
-        .map_err(|error| classify(&url, error))?;
+        .map_err(|error| classify(transport, &url, error))?;
     let status = response.status().as_u16();
     match status {
         200 => Ok(Authorization::None),
@@ -137,7 +136,7 @@ fn ping(transport: &Transport, base: &str) -> Result<Authorization, PingFailure>
 
 /// A failed request as a verdict. Certificate problems are `TLS`; other TLS failures on an
 /// https attempt may mean the server speaks plain http.
-fn classify(url: &str, error: ureq::Error) -> PingFailure {
+fn classify(transport: &Transport, url: &str, error: ureq::Error) -> PingFailure {
     match tls_error(&error) {
         Some(rustls::Error::InvalidCertificate(reason)) => PingFailure::Final(Outcome::new(
             Verdict::Tls,
@@ -147,7 +146,7 @@ fn classify(url: &str, error: ureq::Error) -> PingFailure {
             Verdict::Tls,
             format!("{url}: the TLS handshake failed: {other}"),
         )),
-        None => PingFailure::Final(unreachable(url, &error)),
+        None => PingFailure::Final(unreachable(transport, url, &error)),
     }
 }
 
@@ -161,8 +160,8 @@ fn tls_error(error: &ureq::Error) -> Option<&rustls::Error> {
     }
 }
 
-fn unreachable(url: &str, error: &ureq::Error) -> Outcome {
-    Outcome::new(Verdict::Unreachable, format!("{url}: {error}"))
+fn unreachable(transport: &Transport, url: &str, error: &ureq::Error) -> Outcome {
+    Outcome::new(Verdict::Unreachable, transport.failure(url, error))
 }
 
 fn verify_at(
@@ -227,13 +226,8 @@ fn verify_at(
         }
     };
     let url = format!("{base}/v2/");
-    let outcome = match transport
-        .agent
-        .get(&url)
-        .header("Authorization", &header)
-        .call()
-    {
-        Err(error) => unreachable(&url, &error),
+    let outcome = match transport.get(&url).header("Authorization", &header).call() {
+        Err(error) => unreachable(transport, &url, &error),
         Ok(mut response) => match response.status().as_u16() {
             200 => match image {
                 Some(image) => pull(transport, base, image, Some(&header)).unwrap_or_else(|| {
@@ -279,7 +273,6 @@ fn token(
     image: Option<&ImageRef>,
 ) -> Result<String, Outcome> {
     let mut request = transport
-        .agent
         .get(realm)
         .query("account", login.username)
         .header("Authorization", basic);
@@ -292,7 +285,7 @@ fn token(
     let realm_host = url_host(realm);
     let mut response = request
         .call()
-        .map_err(|error| unreachable(realm_host, &error))?;
+        .map_err(|error| unreachable(transport, realm_host, &error))?;
     let status = response.status().as_u16();
     let body = body_text(&mut response);
     match status {
@@ -326,9 +319,9 @@ fn pull(
     let url = format!("{base}/v2/{}/manifests/{}", image.path, reference(image));
     let request = |head: bool| {
         let mut request = if head {
-            transport.agent.head(&url)
+            transport.head(&url)
         } else {
-            transport.agent.get(&url)
+            transport.get(&url)
         }
         .header("Accept", MANIFEST_TYPES);
         if let Some(authorization) = authorization {
@@ -338,7 +331,7 @@ fn pull(
     };
     let response = match request(true) {
         Ok(response) => response,
-        Err(error) => return Some(unreachable(&url, &error)),
+        Err(error) => return Some(unreachable(transport, &url, &error)),
     };
     let status = response.status().as_u16();
     // A HEAD answer has no body; a 404 is asked again to tell "denied" from "unknown".

@@ -14,6 +14,7 @@ use std::time::Duration;
 pub(crate) use anonymous::{Anonymous, probe};
 pub(crate) use login::{LoginCheck, Outcome, verify_all};
 
+use crate::rules::proxy::{self, ProxyEnv, ProxyError, ProxyProtocol};
 use crate::rules::registry::Registry;
 use crate::rules::verdict::parse_challenge;
 
@@ -49,13 +50,91 @@ impl TransportSettings {
 pub(crate) enum TransportError {
     #[error("reading --ca-file {path}: {reason}")]
     CaFile { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Proxy(#[from] ProxyError),
+    #[error("the proxy in {origin} cannot be used")]
+    UnusableProxy { origin: &'static str },
 }
 
 /// A configured client. Built once per command, before any request.
 #[derive(Debug, Clone)]
 pub(crate) struct Transport {
-    agent: ureq::Agent,
+    /// For requests that take no proxy.
+    direct: ureq::Agent,
     plain_http: bool,
+    /// The environment's proxies, applied per request as the API client applies them
+    /// (docs/verify.md).
+    proxies: Proxies,
+}
+
+/// `HTTPS_PROXY` and `HTTP_PROXY`, parsed once, each with its own client (so connections
+/// are reused), and `NO_PROXY`.
+#[derive(Debug, Clone)]
+struct Proxies {
+    https: Option<Route>,
+    http: Option<Route>,
+    no_proxy: String,
+}
+
+/// A client that goes through one proxy.
+#[derive(Debug, Clone)]
+struct Route {
+    agent: ureq::Agent,
+    /// The proxy's address, without credentials.
+    shown: String,
+}
+
+impl Proxies {
+    fn from_env(
+        env: &ProxyEnv,
+        agent_through: impl Fn(ureq::Proxy) -> ureq::Agent,
+    ) -> Result<Self, TransportError> {
+        let route = |url: &Option<String>, origin: &'static str| {
+            url.as_deref()
+                .map(|url| {
+                    let chosen = proxy::parse(url, origin)?;
+                    let proxy = to_ureq(&chosen).ok_or(TransportError::UnusableProxy { origin })?;
+                    Ok::<_, TransportError>(Route {
+                        agent: agent_through(proxy),
+                        shown: chosen.address.to_string().trim_end_matches('/').to_string(),
+                    })
+                })
+                .transpose()
+        };
+        Ok(Self {
+            https: route(&env.https_proxy, "HTTPS_PROXY")?,
+            http: route(&env.http_proxy, "HTTP_PROXY")?,
+            no_proxy: env.no_proxy.clone().unwrap_or_default(),
+        })
+    }
+
+    /// The route for `url`, by Go's rules: by the URL's scheme, none for loopback hosts or
+    /// what `NO_PROXY` names.
+    fn for_url(&self, url: &str) -> Option<&Route> {
+        let uri: http::Uri = url.parse().ok()?;
+        let route = match uri.scheme_str() {
+            Some("http") => self.http.as_ref(),
+            _ => self.https.as_ref(),
+        }?;
+        proxy::uses_proxy(&uri, &self.no_proxy).then_some(route)
+    }
+}
+
+/// A parsed proxy as ureq's.
+fn to_ureq(chosen: &proxy::Proxy) -> Option<ureq::Proxy> {
+    let protocol = match chosen.protocol {
+        ProxyProtocol::Http => ureq::ProxyProtocol::Http,
+        ProxyProtocol::Https => ureq::ProxyProtocol::Https,
+        // Go lets a socks5 proxy resolve host names, for socks5 as for socks5h.
+        ProxyProtocol::Socks5 => ureq::ProxyProtocol::Socks5h,
+    };
+    let mut builder = ureq::Proxy::builder(protocol)
+        .host(chosen.address.host()?)
+        .port(chosen.address.port_u16()?);
+    if let Some((user, password)) = &chosen.credentials {
+        builder = builder.username(user).password(password);
+    }
+    builder.build().ok()
 }
 
 impl Transport {
@@ -65,19 +144,53 @@ impl Transport {
         if let Some(path) = &settings.ca_file {
             tls = tls.root_certs(roots_with(path)?);
         }
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(settings.timeout))
-            .http_status_as_error(false)
-            // A redirect could lead anywhere, plain http included, and must never carry
-            // credentials to another host: it is an answer, not a path.
-            .max_redirects(0)
-            .tls_config(tls.build())
-            .build()
-            .into();
+        let tls = tls.build();
+        let agent = |proxy: Option<ureq::Proxy>| -> ureq::Agent {
+            ureq::Agent::config_builder()
+                // Never ureq's own reading of the environment, which differs from Go's
+                // (ALL_PROXY; socks only with a feature): `Proxies` chooses.
+                .proxy(proxy)
+                .timeout_global(Some(settings.timeout))
+                .http_status_as_error(false)
+                // A redirect could lead anywhere, plain http included, and must never carry
+                // credentials to another host: it is an answer, not a path.
+                .max_redirects(0)
+                .tls_config(tls.clone())
+                .build()
+                .into()
+        };
+        let env = ProxyEnv::from_lookup(|name| std::env::var(name).ok());
         Ok(Self {
-            agent,
+            proxies: Proxies::from_env(&env, |proxy| agent(Some(proxy)))?,
+            direct: agent(None),
             plain_http: settings.plain_http,
         })
+    }
+
+    /// A `GET` of `url`, through the proxy the environment names for it.
+    fn get(&self, url: &str) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
+        self.agent_for(url).get(url)
+    }
+
+    /// A `HEAD` of `url`, through the proxy the environment names for it.
+    fn head(&self, url: &str) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
+        self.agent_for(url).head(url)
+    }
+
+    fn agent_for(&self, url: &str) -> &ureq::Agent {
+        self.proxies
+            .for_url(url)
+            .map_or(&self.direct, |route| &route.agent)
+    }
+
+    /// Why a request to `url` failed, naming the proxy it went through (never its password).
+    fn failure(&self, url: &str, error: &ureq::Error) -> String {
+        let via = self
+            .proxies
+            .for_url(url)
+            .map(|route| format!(" (through the proxy {})", route.shown))
+            .unwrap_or_default();
+        format!("{url}{via}: {error}")
     }
 
     /// The base URLs to try for a registry host, in order: https first; plain http only
@@ -235,6 +348,69 @@ mod tests {
         assert!(!is_local("quay.io"));
         assert!(!is_local("127.evil.com"));
         assert!(!is_local("localhost.evil.com:5000"));
+    }
+
+    fn proxies(https: &str, http: &str, no_proxy: &str) -> Result<Proxies, TransportError> {
+        let some = |value: &str| (!value.is_empty()).then(|| value.to_string());
+        Proxies::from_env(
+            &ProxyEnv {
+                https_proxy: some(https),
+                http_proxy: some(http),
+                no_proxy: some(no_proxy),
+            },
+            |proxy| {
+                ureq::Agent::config_builder()
+                    .proxy(Some(proxy))
+                    .build()
+                    .into()
+            },
+        )
+    }
+
+    fn proxied(proxies: &Proxies, url: &str) -> Option<String> {
+        proxies.for_url(url).map(|route| route.shown.clone())
+    }
+
+    #[test]
+    fn registries_use_the_environments_proxy_by_gos_rules() {
+        let env = proxies(
+            "socks5://u:pw@sock:1080",
+            "http://plain:3128",
+            "internal.lan",
+        )
+        .unwrap();
+        assert_eq!(
+            proxied(&env, "https://quay.io/v2/").as_deref(),
+            Some("socks5://sock:1080")
+        );
+        let socks = env.for_url("https://quay.io/v2/").unwrap();
+        let socks = socks.agent.config().proxy().unwrap();
+        assert_eq!(socks.protocol(), ureq::ProxyProtocol::Socks5h);
+        assert_eq!(
+            proxied(&env, "http://reg.lan:5000/v2/").as_deref(),
+            Some("http://plain:3128")
+        );
+        // Loopback never goes through a proxy, as with Go; NO_PROXY is honoured.
+        assert_eq!(proxied(&env, "https://127.0.0.1:5000/v2/"), None);
+        assert_eq!(proxied(&env, "http://localhost:5000/v2/"), None);
+        assert_eq!(proxied(&env, "https://[::1]:5000/v2/"), None);
+        assert_eq!(proxied(&env, "https://reg.internal.lan/v2/"), None);
+        let none = proxies("", "", "").unwrap();
+        assert_eq!(proxied(&none, "https://quay.io/v2/"), None);
+    }
+
+    #[test]
+    fn proxies_that_cannot_be_used_fail_before_any_request_without_quoting_them() {
+        for (https, http, origin) in [
+            ("ftp://u:S3CRET@p", "", "HTTPS_PROXY"),
+            ("", "gopher://u:S3CRET@p", "HTTP_PROXY"),
+        ] {
+            let error = proxies(https, http, "").unwrap_err().to_string();
+            assert!(
+                error.contains(origin) && !error.contains("S3CRET"),
+                "{error}"
+            );
+        }
     }
 
     #[test]

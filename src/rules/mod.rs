@@ -16,6 +16,7 @@ pub(crate) mod json;
 pub(crate) mod kinds;
 pub(crate) mod kubelet;
 pub(crate) mod names;
+pub(crate) mod proxy;
 pub(crate) mod pullsecret;
 pub(crate) mod registry;
 pub(crate) mod scope;

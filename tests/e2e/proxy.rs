@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::Output;
 
-use crate::harness::{E2e, HttpProxy, text};
+use crate::harness::{E2e, HttpProxy, Registry, free_port, text};
 
 /// A copy of the test kubeconfig in the test's HOME, with `kubectl config set` edits to the
 /// cluster entry.
@@ -209,4 +209,84 @@ fn proxy_credentials_are_sent_and_never_shown() {
         "{stderr}"
     );
     assert!(!stderr.contains("S3CRET"), "{stderr}");
+}
+
+/// `verify HOST --plain-http` as robot, with `env` added to the test environment.
+fn verify_via(e2e: &E2e, host: &str, env: &[(&str, &str)]) -> Output {
+    e2e.regcred(&[
+        "verify",
+        host,
+        "--plain-http",
+        "-u",
+        "robot",
+        "--password-stdin",
+        "--timeout",
+        "5s",
+    ])
+    .envs(env.iter().copied())
+    .write_stdin("s3cret")
+    .output()
+    .unwrap()
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn registry_probes_take_the_proxy_the_api_client_would() {
+    let e2e = E2e::new();
+    let registry = Registry::start(Some(("robot", "s3cret")));
+    let proxy = HttpProxy::start(Some(("proxyuser", "S3CRET-proxy")));
+    let proxy_url = proxy
+        .url
+        .replace("http://", "http://proxyuser:S3CRET-proxy@");
+    let port = registry.host.rsplit(':').next().unwrap();
+    // 0.0.0.0 reaches the loopback registry, but is not loopback to Go: it is proxied.
+    let routed = format!("0.0.0.0:{port}");
+
+    let out = verify_via(&e2e, &routed, &[("HTTP_PROXY", &proxy_url)]);
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("VALID"), "{}", text(&out.stdout));
+    let tunnels = proxy.tunnels();
+    assert!(
+        !tunnels.is_empty() && tunnels.iter().all(|tunnel| *tunnel == routed),
+        "every request tunnelled to the registry: {tunnels:?}"
+    );
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!all.contains("S3CRET") && !all.contains("s3cret"), "{all}");
+
+    // NO_PROXY and loopback registries go direct, as with Go and kubectl.
+    for (host, no_proxy) in [(routed.as_str(), "0.0.0.0"), (registry.host.as_str(), "")] {
+        proxy.clear();
+        let out = verify_via(
+            &e2e,
+            host,
+            &[("HTTP_PROXY", &proxy_url), ("NO_PROXY", no_proxy)],
+        );
+        assert!(out.status.success(), "{host}: {}", text(&out.stdout));
+        assert!(proxy.tunnels().is_empty(), "{host}: {:?}", proxy.tunnels());
+    }
+
+    // A socks5 proxy is used, not skipped: nothing listens there, so the registry is not
+    // reached, and the verdict names the proxy.
+    let dead_socks = format!("socks5://127.0.0.1:{}", free_port());
+    let out = verify_via(&e2e, &routed, &[("HTTP_PROXY", &dead_socks)]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let table = text(&out.stdout);
+    assert!(
+        table.contains("UNREACHABLE") && table.contains(&format!("through the proxy {dead_socks}")),
+        "{table}"
+    );
+
+    // A scheme neither Go nor we support is refused before any request, never bypassed.
+    for variable in ["HTTP_PROXY", "HTTPS_PROXY"] {
+        let out = verify_via(&e2e, &routed, &[(variable, "ftp://u:S3CRET-ftp@proxy")]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.starts_with("error: ")
+                && stderr.contains(variable)
+                && stderr.contains("\"ftp\""),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("S3CRET") && !text(&out.stdout).contains("VALID"));
+    }
 }

@@ -1,6 +1,7 @@
-//! Which proxy, if any, carries the connection to the API server: the kubeconfig's
+//! Which proxy, if any, carries a connection: for the API server the kubeconfig's
 //! `proxy-url`, else `HTTPS_PROXY`/`HTTP_PROXY` minus `NO_PROXY`, by the rules of client-go and
-//! Go's `net/http` (docs/semantics.md §9). Pure: the environment is passed in.
+//! Go's `net/http` (docs/semantics.md §9); registry probes follow the same environment rules.
+//! The environment is passed in.
 
 use std::net::IpAddr;
 
@@ -15,11 +16,12 @@ pub(crate) struct ProxyEnv {
 }
 
 impl ProxyEnv {
-    pub(crate) fn from_process() -> Self {
+    /// The variables as `lookup` gives them (the process environment, for the callers).
+    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
         let any = |names: [&str; 2]| {
             names
                 .iter()
-                .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
+                .find_map(|name| lookup(name).filter(|value| !value.is_empty()))
         };
         ProxyEnv {
             https_proxy: any(["HTTPS_PROXY", "https_proxy"]),
@@ -88,7 +90,7 @@ pub(crate) fn choose(
 
 /// Go's `useProxy`: never for `localhost` or a loopback IP, and not for a host `NO_PROXY`
 /// names.
-fn uses_proxy(server: &Uri, no_proxy: &str) -> bool {
+pub(crate) fn uses_proxy(server: &Uri, no_proxy: &str) -> bool {
     let Some(host) = server.host() else {
         return false;
     };
@@ -175,7 +177,7 @@ fn in_network(ip: IpAddr, network: IpAddr, bits: u8) -> bool {
 }
 
 /// Go's `parseProxy`: a value without a scheme is an http proxy.
-fn parse(url: &str, origin: &'static str) -> Result<Proxy, ProxyError> {
+pub(crate) fn parse(url: &str, origin: &'static str) -> Result<Proxy, ProxyError> {
     let url = url.trim();
     let with_scheme = if url.contains("://") {
         url.to_string()
