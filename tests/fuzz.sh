@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 
 seconds=${1:-30}
 build_minutes=${FUZZ_BUILD_MINUTES:-20}
-targets=(image_reference local_config pull_secret www_authenticate glob escaping)
+targets=(image_reference local_config pull_secret www_authenticate glob escaping kubeconfig)
 
 # shellcheck source=tests/env.sh
 source tests/env.sh
@@ -39,6 +39,7 @@ for target in "${targets[@]}"; do
     timeout 5m cargo "+$FUZZ_TOOLCHAIN" fuzz run "${opts[@]}" "$target" "$regressions" -- -runs=0
   fi
   echo "fuzz: $target: ${seconds}s"
-  timeout "$((seconds + 60))s" cargo "+$FUZZ_TOOLCHAIN" fuzz run "${opts[@]}" "$target" "corpus/$target" -- \
+  # The kept inputs seed the run too; new ones go to the first directory, the corpus.
+  timeout "$((seconds + 60))s" cargo "+$FUZZ_TOOLCHAIN" fuzz run "${opts[@]}" "$target" "corpus/$target" "$regressions" -- \
     -max_total_time="$seconds" -rss_limit_mb=2048
 done

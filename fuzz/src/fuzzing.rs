@@ -155,3 +155,119 @@ pub fn escaping(text: &str) {
         assert_eq!(field, text);
     }
 }
+
+/// kube's `ExecCredential`, which kube does not export: the same fields, read by the same
+/// parser (`serde_saphyr`, as kube's `parse_exec_credentials`).
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct ExecCredential {
+    kind: Option<String>,
+    #[serde(rename = "apiVersion")]
+    api_version: Option<String>,
+    spec: Option<ExecCredentialSpec>,
+    status: Option<ExecCredentialStatus>,
+}
+
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct ExecCredentialSpec {
+    interactive: Option<bool>,
+    cluster: Option<serde_json::Value>,
+}
+
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct ExecCredentialStatus {
+    #[serde(rename = "expirationTimestamp")]
+    expiration_timestamp: Option<String>,
+    token: Option<String>,
+    #[serde(rename = "clientCertificateData")]
+    client_certificate_data: Option<String>,
+    #[serde(rename = "clientKeyData")]
+    client_key_data: Option<String>,
+}
+
+/// A message that is one line with nothing hidden in it.
+fn assert_one_clean_line(message: &str) {
+    use crate::rules::text::is_hidden;
+    assert!(!message.chars().any(is_hidden), "{message:?}");
+}
+
+/// A kubeconfig, then after a NUL byte an exec credential plugin's reply, as our client setup
+/// reads them (src/cluster/kubeconfig.rs): every message is one clean line that quotes no
+/// value of the input; the files kube would read are found without a panic; a server URL is
+/// shown without its password, and a bad proxy URL is refused without it.
+pub fn kubeconfig(data: &[u8]) {
+    use crate::kubeconfig::{Selection, client_error, failure, files_read};
+    use kube::config::Kubeconfig;
+    let (config, reply) = match data.iter().position(|byte| *byte == 0) {
+        Some(at) => (&data[..at], &data[at + 1..]),
+        None => (data, &[][..]),
+    };
+    let config = String::from_utf8_lossy(config);
+    let read = |text: &str| Kubeconfig::from_yaml(text).err().map(|e| failure(&e));
+    match Kubeconfig::from_yaml(&config) {
+        Err(error) => {
+            assert_one_clean_line(&failure(&error));
+            assert_no_value_quoted(&config, read);
+        }
+        Ok(parsed) => {
+            let _ = files_read(&parsed, &Selection::default());
+            for named in &parsed.contexts {
+                assert_one_clean_line(&crate::rules::text::escape_field(&named.name));
+            }
+            for cluster in parsed.clusters.iter().filter_map(|named| named.cluster.as_ref()) {
+                if let Some(server) = &cluster.server {
+                    assert_password_hidden(server);
+                }
+                if let Some(proxy) = &cluster.proxy_url
+                    && let Err(error) = crate::rules::proxy::parse(proxy, "proxy-url")
+                {
+                    assert_password_not_in(proxy, &error.to_string());
+                }
+            }
+        }
+    }
+    let parse_reply = |text: &[u8]| {
+        serde_saphyr::from_slice::<ExecCredential>(text)
+            .err()
+            .map(|error| {
+                client_error(&kube::Error::Auth(kube::client::AuthError::AuthExecParse(
+                    Box::new(error),
+                )))
+            })
+    };
+    if let Some(message) = parse_reply(reply) {
+        assert_one_clean_line(&message);
+        assert_no_value_quoted(&String::from_utf8_lossy(reply), |text| {
+            parse_reply(text.as_bytes())
+        });
+    }
+}
+
+/// The password of a URL's userinfo (`scheme://user:password@host`), if it has one.
+fn url_password(url: &str) -> Option<&str> {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let (userinfo, _) = authority.rsplit_once('@')?;
+    let (_, password) = userinfo.split_once(':')?;
+    Some(password).filter(|password| !password.is_empty())
+}
+
+/// How a URL is shown (`redact_userinfo`) has no password but `***`.
+fn assert_password_hidden(url: &str) {
+    let shown = crate::rules::text::redact_userinfo(url);
+    assert!(
+        url_password(&shown).is_none_or(|password| password == "***"),
+        "{shown:?} shows the password of {url:?}"
+    );
+}
+
+fn assert_password_not_in(url: &str, shown: &str) {
+    if let Some(password) = url_password(url) {
+        assert!(
+            !shown.contains(&format!(":{password}@")),
+            "{shown:?} shows the password of {url:?}"
+        );
+    }
+}

@@ -1,5 +1,5 @@
 //! What the fuzz targets reach, compiled from the main crate's own sources: its pure rules and
-//! its local credential parsers, without the cluster, HTTP and keychain stacks it also depends
+//! its local credential parsers, and what the client setup takes from a kubeconfig, without the cluster, HTTP and keychain stacks it also depends
 //! on, so that a cold fuzz build compiles a fraction of the crates (tests/fuzz.sh,
 //! docs/testing.md). `cargo fuzz` sets cfg(fuzzing), which leaves the keychain out.
 
@@ -9,6 +9,8 @@
 
 #[path = "../../src/credentials/mod.rs"]
 mod credentials;
+#[path = "../../src/cluster/kubeconfig.rs"]
+mod kubeconfig;
 #[path = "../../src/rules/mod.rs"]
 mod rules;
 

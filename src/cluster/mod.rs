@@ -5,7 +5,7 @@ use std::error::Error as _;
 
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ListParams};
-use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
+use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
 use crate::credentials::local_file;
@@ -15,9 +15,11 @@ use crate::rules::proxy;
 use crate::rules::scope::{NamespaceScope, Scope};
 use crate::rules::text::redact_userinfo;
 use crate::settings::Connection;
+use kubeconfig::{FileKind, Selection, client_error};
 
 pub(crate) mod fetch;
 pub(crate) mod inventory;
+pub(crate) mod kubeconfig;
 pub(crate) mod retry;
 pub(crate) mod secrets;
 mod unreachable;
@@ -42,18 +44,9 @@ pub(crate) struct ApiError {
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ClusterError {
-    #[error("{what}: {source}")]
-    Kubeconfig {
-        what: String,
-        source: KubeconfigError,
-    },
-    /// A kubeconfig that is not valid YAML (or not a kubeconfig), by position only: the YAML
-    /// library's message shows the surrounding lines, and they hold tokens and keys.
-    #[error("{what}: it is not a valid kubeconfig{}", position.map(|(l, c)| format!(" (line {l}, column {c})")).unwrap_or_default())]
-    KubeconfigSyntax {
-        what: String,
-        position: Option<(u64, u64)>,
-    },
+    /// Why a kubeconfig could not be used, by [`kubeconfig::failure`]: never its YAML.
+    #[error("{what}: {reason}")]
+    Kubeconfig { what: String, reason: String },
     /// No `#[source]`: kube's own message may quote an exec plugin's token ([`client_error`]).
     #[error("creating the Kubernetes client: {}", client_error(.0))]
     Client(kube::Error),
@@ -108,12 +101,9 @@ pub(crate) fn read_kubeconfig(connection: &Connection) -> Result<Kubeconfig, Clu
         Some(path) => format!("loading kubeconfig {}", path.display()),
         None => "loading kubeconfig ($KUBECONFIG or ~/.kube/config)".to_string(),
     };
-    result.map_err(|source| match source {
-        KubeconfigError::Parse(error) => ClusterError::KubeconfigSyntax {
-            what,
-            position: error.location().map(|at| (at.line(), at.column())),
-        },
-        source => ClusterError::Kubeconfig { what, source },
+    result.map_err(|error| ClusterError::Kubeconfig {
+        what,
+        reason: kubeconfig::failure(&error),
     })
 }
 
@@ -176,19 +166,24 @@ pub(crate) async fn connect(
         (config, Kubeconfig::default())
     } else {
         let kubeconfig = read_kubeconfig(connection)?;
+        // kube reads these itself (a tokenFile on every request): never a FIFO, a device or
+        // a huge file.
+        for (kind, path) in kubeconfig::files_read(&kubeconfig, &selection(connection)) {
+            let limit = match kind {
+                FileKind::Certificate => local_file::MAX_CONFIG_FILE,
+                FileKind::Token => local_file::MAX_TOKEN_FILE,
+            };
+            local_file::check_regular(&path, limit)?;
+        }
         let kubeconfig_copy = kubeconfig.clone();
         let config = Config::from_custom_kubeconfig(kubeconfig, &options(connection))
             .await
-            .map_err(|source| ClusterError::Kubeconfig {
+            .map_err(|error| ClusterError::Kubeconfig {
                 what: "using kubeconfig".to_string(),
-                source,
+                reason: kubeconfig::failure(&error),
             })?;
         (config, kubeconfig_copy)
     };
-    // kube reads a user's tokenFile on every request: never a FIFO, a device or a huge file.
-    if let Some(token_file) = &config.auth_info.token_file {
-        local_file::check_regular(std::path::Path::new(token_file), local_file::MAX_TOKEN_FILE)?;
-    }
     if let Some(user) = &connection.impersonate_user {
         config.auth_info.impersonate = Some(user.clone());
     }
@@ -262,25 +257,16 @@ pub(crate) async fn connect_in(
 
 /// The `proxy-url` of the cluster entry the connection flags select.
 fn kubeconfig_proxy_url(kubeconfig: &Kubeconfig, connection: &Connection) -> Option<String> {
-    let context_name = connection
-        .context
-        .as_ref()
-        .or(kubeconfig.current_context.as_ref());
-    let cluster_name = connection.cluster.clone().or_else(|| {
-        kubeconfig
-            .contexts
-            .iter()
-            .find(|c| Some(&c.name) == context_name)
-            .and_then(|c| Some(c.context.as_ref()?.cluster.clone()))
-    })?;
-    kubeconfig
-        .clusters
-        .iter()
-        .find(|c| c.name == cluster_name)?
-        .cluster
-        .as_ref()?
-        .proxy_url
-        .clone()
+    selection(connection).cluster(kubeconfig)?.proxy_url.clone()
+}
+
+/// The kubeconfig entries the connection flags select.
+fn selection(connection: &Connection) -> Selection<'_> {
+    Selection {
+        context: connection.context.as_deref(),
+        cluster: connection.cluster.as_deref(),
+        user: connection.user.as_deref(),
+    }
 }
 
 /// kube's default client stack over our own connector: through the chosen proxy, and with
@@ -486,32 +472,6 @@ impl Cluster {
     {
         let progress = self.printer.progress(items.len(), what);
         fanout::run(items, concurrency, progress, task).await
-    }
-}
-
-/// A client error as it may be shown. An exec credential plugin's failure or bad reply is
-/// told by kind and position only: kube's own message quotes the plugin's output, which holds
-/// its token (docs/conventions.md).
-fn client_error(error: &kube::Error) -> String {
-    use kube::client::AuthError;
-    let kube::Error::Auth(auth) = error else {
-        return error.to_string();
-    };
-    match auth {
-        AuthError::AuthExecParse(parse) => format!(
-            "the exec credential plugin's reply is not a valid ExecCredential{}; its text is not \
-             shown, as it holds a token",
-            parse
-                .location()
-                .map(|at| format!(" (line {}, column {})", at.line(), at.column()))
-                .unwrap_or_default()
-        ),
-        AuthError::AuthExecRun { out, .. } => format!(
-            "the exec credential plugin of the kubeconfig's user failed ({}); its output is not \
-             shown, as it may hold a token (run the plugin by hand to read it)",
-            out.status
-        ),
-        other => format!("auth error: {other}"),
     }
 }
 

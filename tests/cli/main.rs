@@ -1318,6 +1318,25 @@ fn local_inputs_that_are_not_files_are_refused_at_once() {
             token_fifo.display()
         ),
     );
+    // kube reads certificate files itself: a CA that is /dev/zero, a client key that is a FIFO.
+    let key_fifo = fifo("key-fifo");
+    let with_files = |name: &str, ca: &str, key: &str| {
+        env.write(
+            name,
+            &format!(
+                "apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:1', certificate-authority: '{ca}'}}}}]\n\
+                 users: [{{name: u, user: {{client-certificate-data: eA==, client-key: '{key}'}}}}]\ncontexts: [{{name: ctx, context: {{cluster: c, user: u}}}}]\n\
+                 current-context: ctx\n"
+            ),
+        )
+    };
+    let regular = env.write("ca.pem", "not used");
+    let zero_ca = with_files("zero-ca", "/dev/zero", regular.to_str().unwrap());
+    let fifo_key = with_files(
+        "fifo-key",
+        regular.to_str().unwrap(),
+        key_fifo.to_str().unwrap(),
+    );
     // (arguments, environment, what stderr says)
     type Case<'a> = (Vec<String>, Vec<(&'a str, String)>, String);
     let cases: Vec<Case> = vec![
@@ -1352,6 +1371,24 @@ fn local_inputs_that_are_not_files_are_refused_at_once() {
             vec![],
             format!("{}: not a regular file (a FIFO)", token_fifo.display()),
         ),
+        (
+            vec![
+                "list".into(),
+                "--kubeconfig".into(),
+                zero_ca.display().to_string(),
+            ],
+            vec![],
+            "/dev/zero: not a regular file (a character device)".to_string(),
+        ),
+        (
+            vec![
+                "list".into(),
+                "--kubeconfig".into(),
+                fifo_key.display().to_string(),
+            ],
+            vec![],
+            format!("{}: not a regular file (a FIFO)", key_fifo.display()),
+        ),
     ];
     for (args, vars, expected) in cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -1364,6 +1401,43 @@ fn local_inputs_that_are_not_files_are_refused_at_once() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
         assert!(stderr.contains(&expected), "{args:?}: {stderr}");
+    }
+}
+
+/// Names from a kubeconfig in an error (a missing context or cluster) cannot forge a line of
+/// their own, nor hide text behind bidi controls.
+#[test]
+fn kubeconfig_names_in_errors_forge_no_line() {
+    let env = TestEnv::new();
+    for (name, yaml) in [
+        (
+            "missing-context",
+            "apiVersion: v1\nkind: Config\ncurrent-context: \"nope\\nerror: forged \\u202e\"\nclusters: []\ncontexts: []\nusers: []\n",
+        ),
+        (
+            "missing-cluster",
+            "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: []\ncontexts: [{name: c, context: {cluster: \"x\\nerror: forged\", user: u}}]\nusers: []\n",
+        ),
+    ] {
+        let kubeconfig = env.write(name, yaml);
+        let out = env
+            .cmd(&[
+                "list",
+                "-n",
+                "x",
+                "--kubeconfig",
+                kubeconfig.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{name}: {stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(r"\u{a}error: forged"),
+            "{name}: {stderr}"
+        );
+        assert!(!stderr.contains('\u{202e}'), "{name}: {stderr}");
     }
 }
 

@@ -1,0 +1,227 @@
+//! What our client setup takes from a kubeconfig before kube does, and what it says when a
+//! kubeconfig or its exec credential plugin fails: the entries the connection flags select,
+//! the files kube will read for them (checked first, docs/conventions.md "Guarantees"), and
+//! messages that quote neither tokens nor forged lines. Reached by the `kubeconfig` fuzz
+//! target (tests/fuzz.sh).
+
+use std::path::PathBuf;
+
+use kube::config::{AuthInfo, Cluster, Kubeconfig, KubeconfigError};
+
+use crate::rules::text::escape_field;
+
+/// The kubeconfig entries `--context`, `--cluster` and `--user` choose, as kubectl chooses:
+/// a flag wins, else the context's own, and the context is `--context` or `current-context`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Selection<'a> {
+    pub(crate) context: Option<&'a str>,
+    pub(crate) cluster: Option<&'a str>,
+    pub(crate) user: Option<&'a str>,
+}
+
+impl Selection<'_> {
+    fn context<'k>(&self, kubeconfig: &'k Kubeconfig) -> Option<&'k kube::config::Context> {
+        let name = self.context.or(kubeconfig.current_context.as_deref())?;
+        kubeconfig
+            .contexts
+            .iter()
+            .find(|named| named.name == name)?
+            .context
+            .as_ref()
+    }
+
+    pub(crate) fn cluster<'k>(&self, kubeconfig: &'k Kubeconfig) -> Option<&'k Cluster> {
+        let context = self.context(kubeconfig);
+        let name = self
+            .cluster
+            .or_else(|| context.map(|context| context.cluster.as_str()))?;
+        kubeconfig
+            .clusters
+            .iter()
+            .find(|named| named.name == name)?
+            .cluster
+            .as_ref()
+    }
+
+    pub(crate) fn user<'k>(&self, kubeconfig: &'k Kubeconfig) -> Option<&'k AuthInfo> {
+        let context = self.context(kubeconfig);
+        let name = self
+            .user
+            .or_else(|| context.and_then(|context| context.user.as_deref()))?;
+        kubeconfig
+            .auth_infos
+            .iter()
+            .find(|named| named.name == name)?
+            .auth_info
+            .as_ref()
+    }
+}
+
+/// What kind of file a kubeconfig names, for its size limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FileKind {
+    /// `certificate-authority`, `client-certificate`, `client-key`: PEM.
+    Certificate,
+    /// `tokenFile`.
+    Token,
+}
+
+/// The files kube reads for the selected cluster and user: they are checked before kube
+/// opens them, since kube reads a FIFO until it is written and `/dev/zero` until memory ends.
+pub(crate) fn files_read(
+    kubeconfig: &Kubeconfig,
+    selection: &Selection<'_>,
+) -> Vec<(FileKind, PathBuf)> {
+    let mut files = Vec::new();
+    if let Some(cluster) = selection.cluster(kubeconfig) {
+        files.extend(
+            cluster
+                .certificate_authority
+                .iter()
+                .map(|path| (FileKind::Certificate, PathBuf::from(path))),
+        );
+    }
+    if let Some(user) = selection.user(kubeconfig) {
+        for path in [&user.client_certificate, &user.client_key]
+            .into_iter()
+            .flatten()
+        {
+            files.push((FileKind::Certificate, PathBuf::from(path)));
+        }
+        files.extend(
+            user.token_file
+                .iter()
+                .map(|path| (FileKind::Token, PathBuf::from(path))),
+        );
+    }
+    files
+}
+
+/// Why a kubeconfig could not be used, in one line. Invalid YAML is told by position only:
+/// the YAML library's message shows the surrounding lines, and they hold tokens and keys.
+/// Other messages may carry names from the file, so their line ends are escaped.
+pub(crate) fn failure(error: &KubeconfigError) -> String {
+    match error {
+        KubeconfigError::Parse(parse) => format!(
+            "it is not a valid kubeconfig{}",
+            parse
+                .location()
+                .map(|at| format!(" (line {}, column {})", at.line(), at.column()))
+                .unwrap_or_default()
+        ),
+        other => escape_field(&other.to_string()).into_owned(),
+    }
+}
+
+/// A client error as it may be shown. An exec credential plugin's failure or bad reply is
+/// told by kind and position only: kube's own message quotes the plugin's output, which holds
+/// its token (docs/conventions.md).
+pub(crate) fn client_error(error: &kube::Error) -> String {
+    use kube::client::AuthError;
+    let kube::Error::Auth(auth) = error else {
+        return escape_field(&error.to_string()).into_owned();
+    };
+    match auth {
+        AuthError::AuthExecParse(parse) => format!(
+            "the exec credential plugin's reply is not a valid ExecCredential{}; its text is not \
+             shown, as it holds a token",
+            parse
+                .location()
+                .map(|at| format!(" (line {}, column {})", at.line(), at.column()))
+                .unwrap_or_default()
+        ),
+        AuthError::AuthExecRun { out, .. } => format!(
+            "the exec credential plugin of the kubeconfig's user failed ({}); its output is not \
+             shown, as it may hold a token (run the plugin by hand to read it)",
+            out.status
+        ),
+        other => format!("auth error: {}", escape_field(&other.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kubeconfig(yaml: &str) -> Kubeconfig {
+        Kubeconfig::from_yaml(yaml).unwrap()
+    }
+
+    const TWO_CONTEXTS: &str = r#"
+apiVersion: v1
+kind: Config
+current-context: a
+clusters:
+- {name: ca, cluster: {server: "https://a:1", certificate-authority: /ca-a.pem}}
+- {name: cb, cluster: {server: "https://b:1", certificate-authority: /ca-b.pem}}
+contexts:
+- {name: a, context: {cluster: ca, user: ua}}
+- {name: b, context: {cluster: cb, user: ub}}
+users:
+- {name: ua, user: {client-certificate: /a.crt, client-key: /a.key}}
+- {name: ub, user: {tokenFile: /b.token}}
+"#;
+
+    #[test]
+    fn only_the_files_of_the_selected_entries_are_checked() {
+        let config = kubeconfig(TWO_CONTEXTS);
+        let files = |selection: Selection<'_>| {
+            files_read(&config, &selection)
+                .into_iter()
+                .map(|(kind, path)| format!("{kind:?} {}", path.display()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            files(Selection::default()),
+            [
+                "Certificate /ca-a.pem",
+                "Certificate /a.crt",
+                "Certificate /a.key"
+            ]
+        );
+        assert_eq!(
+            files(Selection {
+                context: Some("b"),
+                ..Default::default()
+            }),
+            ["Certificate /ca-b.pem", "Token /b.token"]
+        );
+        // Flags override the context's own entries, as with kubectl.
+        assert_eq!(
+            files(Selection {
+                context: Some("b"),
+                cluster: Some("ca"),
+                user: Some("ua"),
+            }),
+            [
+                "Certificate /ca-a.pem",
+                "Certificate /a.crt",
+                "Certificate /a.key"
+            ]
+        );
+        assert!(
+            files(Selection {
+                context: Some("missing"),
+                ..Default::default()
+            })
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn failures_quote_no_yaml_and_forge_no_line() {
+        let error =
+            Kubeconfig::from_yaml("users:\n- name: u\n  user: {token: S3CRET\n").unwrap_err();
+        let message = failure(&error);
+        assert!(
+            message.starts_with("it is not a valid kubeconfig"),
+            "{message}"
+        );
+        assert!(!message.contains("S3CRET"), "{message}");
+        let error = KubeconfigError::LoadContext("x\nerror: forged".into());
+        assert_eq!(
+            failure(&error),
+            r"failed to load current context: x\u{a}error: forged"
+        );
+    }
+}
