@@ -147,20 +147,21 @@ mod tests {
         Kubeconfig::from_yaml(yaml).unwrap()
     }
 
+    // Indented as a whole, which YAML allows.
     const TWO_CONTEXTS: &str = r#"
-apiVersion: v1
-kind: Config
-current-context: a
-clusters:
-- {name: ca, cluster: {server: "https://a:1", certificate-authority: /ca-a.pem}}
-- {name: cb, cluster: {server: "https://b:1", certificate-authority: /ca-b.pem}}
-contexts:
-- {name: a, context: {cluster: ca, user: ua}}
-- {name: b, context: {cluster: cb, user: ub}}
-users:
-- {name: ua, user: {client-certificate: /a.crt, client-key: /a.key}}
-- {name: ub, user: {tokenFile: /b.token}}
-"#;
+        apiVersion: v1
+        kind: Config
+        current-context: a
+        clusters:
+        - {name: ca, cluster: {server: "https://a:1", certificate-authority: /ca-a.pem}}
+        - {name: cb, cluster: {server: "https://b:1", certificate-authority: /ca-b.pem}}
+        contexts:
+        - {name: a, context: {cluster: ca, user: ua}}
+        - {name: b, context: {cluster: cb, user: ub}}
+        users:
+        - {name: ua, user: {client-certificate: /a.crt, client-key: /a.key}}
+        - {name: ub, user: {tokenFile: /b.token}}
+    "#;
 
     #[test]
     fn only_the_files_of_the_selected_entries_are_checked() {
