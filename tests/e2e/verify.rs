@@ -196,6 +196,14 @@ fn token_auth_proves_pull_rights_that_a_login_alone_does_not() {
             !printed.contains(password),
             "{name}: the password was printed"
         );
+        // The realm is on another host (port) than the registry: the verdict names it.
+        if expected != "EXPIRED" {
+            let service = rows[0]["tokenService"].as_str().unwrap_or_default();
+            assert!(
+                service.starts_with("127.0.0.1:") && service != registry.host,
+                "{name}: {rows:?}"
+            );
+        }
     }
     // A login-only check cannot see that `other` may pull nothing: the server grants it an
     // empty scope rather than an error, as the spec says it must.
