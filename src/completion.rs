@@ -13,7 +13,6 @@ use kube::api::{Api, DynamicObject, ListParams};
 
 use crate::cli::Cli;
 use crate::cluster::{self, fetch};
-use crate::printer::Printer;
 use crate::rules::contexts::ContextSelection;
 use crate::rules::kinds::{ALL_KINDS, Kind};
 use crate::rules::pullsecret::is_listed_type;
@@ -337,7 +336,7 @@ where
 {
     let attempt = async {
         // Completion must print nothing but candidates: no progress bar.
-        let cluster = cluster::connect(&context.connection, &Printer::capture(true))
+        let cluster = cluster::connect(&context.connection, &crate::fanout::NoProgress::shared())
             .await
             .ok()?;
         let ns = context

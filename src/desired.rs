@@ -4,6 +4,8 @@
 //! again on every refresh. Nothing a copy says about itself is ever followed ("Trust").
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use k8s_openapi::api::core::v1::Secret;
@@ -11,7 +13,7 @@ use kube::api::{Api, ListParams};
 
 use crate::cluster::{Cluster, ClusterError};
 use crate::credentials::{ExplicitLogin, LocalEnv, ReadOnce};
-use crate::printer::Printer;
+use crate::notices::Notices;
 use crate::reconcile::{self, Desired};
 use crate::rules::credential::{Credential, Origin, RecordedOrigin, SourceKind};
 use crate::rules::kubelet;
@@ -20,11 +22,32 @@ use crate::rules::pullsecret::{
     recorded_sources, recorded_usernames,
 };
 use crate::rules::registry::Registry;
-use crate::rules::scope::{NamespaceScope, RecordedScope, Scope};
+use crate::rules::scope::{Exclusions, NamespaceScope, RecordedScope, Scope};
 use crate::rules::trust::{
     self, DEFINITION_TYPE, DefinitionRef, Owner, SourceNamedBy, Standing, Unmanaged,
 };
-use crate::settings::SyncSettings;
+
+/// What `sync` was told about the credentials it keeps, beyond their names: where to look
+/// and what may change (docs/sync.md). Built by the settings layer.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    /// Scope flags, when given: they replace the recorded scope (never `-n` alone).
+    pub(crate) scope: Option<NamespaceScope>,
+    /// `-n NS`: where `sync NAME` looks for a Secret made for one namespace.
+    pub(crate) look_in: Option<String>,
+    /// `--exclude-namespaces`, when given: it replaces the recorded exclusions.
+    pub(crate) exclude: Option<Exclusions>,
+    /// `--server`: which registries a login given again is for.
+    pub(crate) servers: Vec<Registry>,
+    pub(crate) docker_config: Option<PathBuf>,
+    pub(crate) helper_timeout: Duration,
+    /// `--allow-removal`: drop registries whose source no longer holds them.
+    pub(crate) allow_removal: bool,
+    /// `--allow-identity-change`: write a re-read login of another account.
+    pub(crate) allow_identity_change: bool,
+    /// Where definitions live: only they are followed (docs/sync.md, "Trust").
+    pub(crate) definitions_namespace: String,
+}
 
 /// Every Secret named like the credential, by namespace.
 pub(crate) type Copies = BTreeMap<String, Secret>;
@@ -77,20 +100,20 @@ pub(crate) struct Unclaimed {
 /// Secret of that name in the namespace given with `-n` (or the context's).
 pub(crate) async fn find_named(
     cluster: &Cluster,
-    settings: &SyncSettings,
+    options: &Options,
     name: &str,
-    printer: &Printer,
+    notices: &Notices,
 ) -> anyhow::Result<Found> {
-    let definitions_namespace = &settings.definitions_namespace;
+    let definitions_namespace = &options.definitions_namespace;
     let definition = read_definition(cluster, definitions_namespace, name).await?;
-    let scope = settings.scope.as_ref();
+    let scope = options.scope.as_ref();
     // `-n NS` names the namespace to look in: a Secret made for NS is the one meant, even
     // when a definition of the same name exists (strangers share names).
-    let namespace = match &settings.look_in {
+    let namespace = match &options.look_in {
         Some(namespace) => namespace.clone(),
         None => cluster.default_namespace.clone(),
     };
-    let here = match (&settings.look_in, &definition, scope) {
+    let here = match (&options.look_in, &definition, scope) {
         (Some(_), _, None) | (None, None, None) => {
             reconcile::copies_in(cluster, name, std::slice::from_ref(&namespace)).await?
         }
@@ -110,14 +133,14 @@ pub(crate) async fn find_named(
         return Ok(Found {
             name: name.to_string(),
             basis: Basis::Definition(Box::new(definition)),
-            copies: copies_readable(cluster, name, scope, printer).await?,
+            copies: copies_readable(cluster, name, scope, notices).await?,
         });
     }
     if scope.is_some() {
         return Ok(Found {
             name: name.to_string(),
             basis: Basis::Adopted,
-            copies: copies_readable(cluster, name, scope, printer).await?,
+            copies: copies_readable(cluster, name, scope, notices).await?,
         });
     }
     let copies = here;
@@ -151,10 +174,10 @@ pub(crate) async fn find_named(
 /// Secrets with our label no definition claims, to report (never to follow).
 pub(crate) async fn find_defined(
     cluster: &Cluster,
-    settings: &SyncSettings,
-    printer: &Printer,
+    options: &Options,
+    notices: &Notices,
 ) -> anyhow::Result<(Vec<Found>, Unclaimed)> {
-    let definitions_namespace = &settings.definitions_namespace;
+    let definitions_namespace = &options.definitions_namespace;
     let definitions = list_definitions(cluster, definitions_namespace).await?;
     let references: BTreeSet<DefinitionRef> = definitions
         .iter()
@@ -164,7 +187,7 @@ pub(crate) async fn find_defined(
     let mut found = Vec::new();
     for definition in definitions {
         let name = definition.metadata.name.clone().unwrap_or_default();
-        let copies = copies_readable(cluster, &name, settings.scope.as_ref(), printer).await?;
+        let copies = copies_readable(cluster, &name, options.scope.as_ref(), notices).await?;
         found.push(Found {
             name,
             basis: Basis::Definition(Box::new(definition)),
@@ -186,7 +209,7 @@ pub(crate) async fn find_defined(
                 }
             }
         }
-        Err(error) => printer.note(format!(
+        Err(error) => notices.note(format!(
             "could not look for Secrets with our label that no definition claims ({error})"
         )),
     }
@@ -245,7 +268,7 @@ pub(crate) async fn copies_readable(
     cluster: &Cluster,
     name: &str,
     scope: Option<&NamespaceScope>,
-    printer: &Printer,
+    notices: &Notices,
 ) -> Result<Copies, ClusterError> {
     let everywhere = reconcile::copies_everywhere(cluster, name).await;
     let forbidden =
@@ -256,7 +279,7 @@ pub(crate) async fn copies_readable(
         Some(NamespaceScope::Context) | None => vec![cluster.default_namespace.clone()],
         Some(_) => return everywhere,
     };
-    printer.note(format!(
+    notices.note(format!(
         "may not list Secrets in all namespaces: looking for {name} in {} only",
         namespaces.join(", ")
     ));
@@ -299,26 +322,26 @@ pub(crate) struct LocalAnswers<'a> {
 /// again from where they came from.
 pub(crate) async fn desired(
     cluster: &Cluster,
-    settings: &SyncSettings,
+    options: &Options,
     local: LocalAnswers<'_>,
     found: &Found,
-    printer: &Printer,
+    notices: &Notices,
 ) -> anyhow::Result<Desired> {
     let name = found.name.as_str();
-    let definitions_namespace = settings.definitions_namespace.as_str();
-    let given = settings.scope.as_ref().map(|namespaces| Scope {
+    let definitions_namespace = options.definitions_namespace.as_str();
+    let given = options.scope.as_ref().map(|namespaces| Scope {
         namespaces: namespaces.clone(),
         exclude: Default::default(),
         skip_system: true,
     });
     let (owner, mut scope, definition_seen) = match &found.basis {
         Basis::Definition(definition) => {
-            let holder = [(&settings.definitions_namespace, &**definition)];
+            let holder = [(&options.definitions_namespace, &**definition)];
             let scope = match given {
                 Some(scope) => scope,
                 None => the_recorded_scope(name, &holder)?.scope()?,
             };
-            let owner = Owner::defined(definitions_namespace, name, settings.scope.is_some());
+            let owner = Owner::defined(definitions_namespace, name, options.scope.is_some());
             (owner, scope, Some((**definition).clone()))
         }
         // A standalone Secret's scope is its own namespace, whatever it records.
@@ -337,7 +360,7 @@ pub(crate) async fn desired(
             None,
         ),
     };
-    if let Some(exclude) = &settings.exclude {
+    if let Some(exclude) = &options.exclude {
         scope.exclude = exclude.clone();
     }
     let recorded = scope.record(&cluster.default_namespace);
@@ -356,7 +379,7 @@ pub(crate) async fn desired(
         &definition_as_pull,
     ) {
         (Basis::Definition(_), Some(definition)) => (
-            vec![(&settings.definitions_namespace, definition)],
+            vec![(&options.definitions_namespace, definition)],
             SourceNamedBy::Operator,
             Vec::new(),
         ),
@@ -382,7 +405,7 @@ pub(crate) async fn desired(
                     "it has no definition in namespace {definitions_namespace}, and no Secret of ours in the scope given to adopt; create it (kubectl regcred create {name} ...)"
                 );
             }
-            printer.note(format!(
+            notices.note(format!(
                     "adopting {name}: its definition {definitions_namespace}/{name} records what its Secrets in {} agree on",
                     holders
                         .iter()
@@ -404,7 +427,7 @@ pub(crate) async fn desired(
         keep_explicit: !matches!(found.basis, Basis::Adopted),
     };
     let credentials = read_again(
-        cluster, settings, local, reference, &holders, sources, printer,
+        cluster, options, local, reference, &holders, sources, notices,
     )
     .await?;
     Ok(Desired {
@@ -559,12 +582,12 @@ fn reference_copy<'a>(
 /// Each registry of the reference copy, read again from the source it records.
 async fn read_again(
     cluster: &Cluster,
-    settings: &SyncSettings,
+    options: &Options,
     local_answers: LocalAnswers<'_>,
     reference: &Secret,
     ours: &[(&String, &Secret)],
     source_secrets: Sources<'_>,
-    printer: &Printer,
+    notices: &Notices,
 ) -> anyhow::Result<Vec<Credential>> {
     let keys: Vec<String> = reference
         .metadata
@@ -595,12 +618,12 @@ async fn read_again(
                 None
             }
             Some(RecordedOrigin::Local(SourceKind::Explicit)) => Some(explicit_again(
-                settings,
+                options,
                 local_answers.explicit,
                 source_secrets.keep_explicit.then_some(ours),
                 &key,
                 &registry,
-                printer,
+                notices,
             )?),
             Some(RecordedOrigin::Local(kind)) => {
                 local.push((registry.clone(), kind));
@@ -629,8 +652,8 @@ async fn read_again(
     }
     let reread = local_answers.reads.reread(
         &local,
-        settings.docker_config.as_deref(),
-        settings.helper_timeout,
+        options.docker_config.as_deref(),
+        options.helper_timeout,
         &LocalEnv::from_process(),
     );
     for (registry, found) in reread {
@@ -644,23 +667,23 @@ async fn read_again(
         }
     }
     if !problems.is_empty() {
-        if !settings.allow_removal {
+        if !options.allow_removal {
             bail!(
                 "its credentials cannot all be read again:\n  - {}\n(--allow-removal drops registries whose source no longer holds them)",
                 problems.join("\n  - ")
             );
         }
         for problem in &problems {
-            printer.warning(format!("dropping {problem}"));
+            notices.warning(format!("dropping {problem}"));
         }
     }
-    refuse_identity_change(settings, reference, &slots)?;
+    refuse_identity_change(options, reference, &slots)?;
     let credentials: Vec<Credential> = slots.into_iter().filter_map(|(_, c)| c).collect();
     if credentials.is_empty() {
         bail!("no registry is left to write");
     }
     for credential in &credentials {
-        printer.status(format!(
+        notices.status(format!(
             "using {} from {}",
             credential.registry, credential.origin
         ));
@@ -673,7 +696,7 @@ async fn read_again(
 /// swap whose account the cluster pulls with, unless `--allow-identity-change` (docs/sync.md).
 /// Usernames are not secret; the copies record them.
 fn refuse_identity_change(
-    settings: &SyncSettings,
+    options: &Options,
     reference: &Secret,
     slots: &[(Registry, Option<Credential>)],
 ) -> anyhow::Result<()> {
@@ -698,7 +721,7 @@ fn refuse_identity_change(
             })
         })
         .collect();
-    if changed.is_empty() || settings.allow_identity_change {
+    if changed.is_empty() || options.allow_identity_change {
         return Ok(());
     }
     bail!(
@@ -712,15 +735,15 @@ fn refuse_identity_change(
 /// Explicit credentials cannot be read again: the new ones if given, else the login every
 /// copy holds. Copies that disagree are an error: one edited copy must not spread.
 fn explicit_again(
-    settings: &SyncSettings,
+    options: &Options,
     explicit: Option<&ExplicitLogin>,
     ours: Option<&[(&String, &Secret)]>,
     key: &str,
     registry: &Registry,
-    printer: &Printer,
+    notices: &Notices,
 ) -> anyhow::Result<Credential> {
     if let Some(login) = explicit
-        && (settings.servers.is_empty() || settings.servers.contains(registry))
+        && (options.servers.is_empty() || options.servers.contains(registry))
     {
         return Ok(Credential {
             registry: registry.clone(),
@@ -768,7 +791,7 @@ fn explicit_again(
         );
     }
     let login = login.clone();
-    printer.note(format!(
+    notices.note(format!(
         "{registry}: explicit credentials cannot be read again; kept as they are (give --username and --password-stdin to change them)"
     ));
     Ok(Credential {

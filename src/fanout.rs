@@ -1,11 +1,35 @@
 //! Bounded-concurrency fan-out: one task per namespace (or object), at most N in flight,
-//! advancing a progress bar (the printer decides whether it shows), results returned in
-//! input order.
+//! advancing a progress bar, results returned in input order. Whether a bar shows is not
+//! this layer's choice: it asks a [`Progress`] reporter, which the commands' printer
+//! implements (a bar on a terminal) and the controller does not need.
 
 use std::future::Future;
 
 use futures::StreamExt;
 use indicatif::ProgressBar;
+
+/// Where a fan-out reports its progress.
+pub(crate) trait Progress: Send + Sync {
+    /// A bar for `len` items of `what`; a hidden one when nothing should be drawn.
+    fn bar(&self, len: usize, what: &str) -> ProgressBar;
+}
+
+/// No progress shown: the controller, completion, and tests.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct NoProgress;
+
+impl NoProgress {
+    /// A reporter that shows nothing, as lower layers take one.
+    pub(crate) fn shared() -> std::sync::Arc<dyn Progress> {
+        std::sync::Arc::new(Self)
+    }
+}
+
+impl Progress for NoProgress {
+    fn bar(&self, _len: usize, _what: &str) -> ProgressBar {
+        ProgressBar::hidden()
+    }
+}
 
 pub(crate) async fn run<T, R, F, Fut>(
     items: Vec<T>,

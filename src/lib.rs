@@ -20,6 +20,7 @@ mod fanout;
 mod fleet;
 #[cfg(test)]
 mod kubelet_oracle;
+mod notices;
 mod output;
 mod printer;
 mod probe;
@@ -44,7 +45,7 @@ use fleet::Targets;
 use printer::Printer;
 use settings::{
     Action, AttachSettings, CheckSettings, CreateSettings, DeleteSettings, DetachSettings,
-    ListSettings, LoginSettings, ManifestsSettings, ShowSettings, SyncSettings, VerifyLogins,
+    ListSettings, LoginSettings, ManifestsOptions, ShowSettings, SyncSettings, VerifyLogins,
     VerifySettings,
 };
 
@@ -209,7 +210,7 @@ async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
         }
         Command::Controller(ControllerCommand::Manifests(args)) => {
             targets.one("controller manifests only prints, for any cluster")?;
-            let settings = ManifestsSettings::from_args(&args, namespace)?;
+            let settings = ManifestsOptions::from_args(&args, namespace)?;
             commands::controller::manifests(&settings, printer)
         }
         Command::Controller(ControllerCommand::Status(args)) => {

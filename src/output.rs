@@ -9,10 +9,11 @@ use std::io::Write;
 
 use serde_json::Value;
 
+use crate::cluster::writes::WriteMode;
 use crate::printer::Printer;
+pub(crate) use crate::report::OutputFormat;
 pub(crate) use crate::report::Tally;
 use crate::rules::text::escape_field;
-use crate::settings::{DryRun, OutputFormat, WriteSettings};
 
 /// kubectl's `kind.group/name` spelling (`secret/x`, `deployment.apps/web`).
 pub(crate) fn object_ref(object: &Value) -> String {
@@ -36,7 +37,7 @@ pub(crate) fn action_line(
     object_ref: &str,
     action: &str,
     namespace: Option<&str>,
-    dry_run: DryRun,
+    dry_run: WriteMode,
 ) -> String {
     let mut line = format!("{object_ref} {action}");
     if let Some(ns) = namespace {
@@ -44,9 +45,9 @@ pub(crate) fn action_line(
         line.push_str(ns);
     }
     match dry_run {
-        DryRun::None => {}
-        DryRun::Client => line.push_str(" (dry run)"),
-        DryRun::Server => line.push_str(" (server dry run)"),
+        WriteMode::Persist => {}
+        WriteMode::ClientDryRun => line.push_str(" (dry run)"),
+        WriteMode::ServerDryRun => line.push_str(" (server dry run)"),
     }
     line
 }
@@ -72,12 +73,12 @@ pub(crate) struct ResultRow<E> {
 /// involved), or with `-o` the objects; errors on stderr. Returns the tally for a summary.
 pub(crate) fn print_results<E: Display>(
     rows: Vec<ResultRow<E>>,
-    write: &WriteSettings,
+    (mode, format): (WriteMode, Option<OutputFormat>),
     several_namespaces: bool,
     printer: &Printer,
 ) -> anyhow::Result<Tally> {
     // Objects print exactly; kubectl-style lines go through the escaping writer.
-    let mut out = match write.output {
+    let mut out = match format {
         Some(_) => printer.out(),
         None => printer.human_out(),
     };
@@ -87,13 +88,12 @@ pub(crate) fn print_results<E: Display>(
         match row.outcome {
             Ok(written) => {
                 tally.add(&written.tally);
-                match (write.output, written.object) {
+                match (format, written.object) {
                     (Some(_), Some(object)) => objects.push(object),
                     (Some(_), None) => {}
                     (None, _) => {
                         let namespace = several_namespaces.then_some(row.namespace.as_str());
-                        let line =
-                            action_line(&row.reference, &written.verb, namespace, write.dry_run);
+                        let line = action_line(&row.reference, &written.verb, namespace, mode);
                         writeln!(out, "{line}")?;
                     }
                 }
@@ -106,7 +106,7 @@ pub(crate) fn print_results<E: Display>(
     }
     out.flush()?;
     drop(out);
-    if let Some(format) = write.output
+    if let Some(format) = format
         && !objects.is_empty()
     {
         emit_objects(printer, format, objects)?;
@@ -342,11 +342,16 @@ mod tests {
     #[test]
     fn action_lines() {
         assert_eq!(
-            action_line("secret/x", "created", None, DryRun::None),
+            action_line("secret/x", "created", None, WriteMode::Persist),
             "secret/x created"
         );
         assert_eq!(
-            action_line("secret/x", "unchanged", Some("team-a"), DryRun::Server),
+            action_line(
+                "secret/x",
+                "unchanged",
+                Some("team-a"),
+                WriteMode::ServerDryRun
+            ),
             "secret/x unchanged in namespace team-a (server dry run)"
         );
     }

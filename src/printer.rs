@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+pub(crate) use crate::notices::Notice;
 use crate::report::Gathered;
 use crate::rules::text::{escape_controls, escape_field};
 
@@ -40,6 +41,8 @@ pub(crate) struct ContextScope {
 #[derive(Debug, Clone)]
 enum Streams {
     Terminal,
+    /// Only tests capture; the commands print, the lower layers return notices.
+    #[cfg_attr(not(test), allow(dead_code))]
     Captured(Arc<Mutex<Captured>>),
 }
 
@@ -48,13 +51,6 @@ enum Streams {
 pub(crate) struct Captured {
     pub(crate) stdout: String,
     pub(crate) stderr: String,
-}
-
-/// A message on stderr, kept until the command prints it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Notice {
-    Warning(String),
-    Note(String),
 }
 
 impl Printer {
@@ -72,6 +68,7 @@ impl Printer {
     }
 
     /// A printer that writes into memory, for tests; read it back with [`Printer::captured`].
+    #[cfg(test)]
     pub(crate) fn capture(quiet: bool) -> Self {
         Self {
             quiet,
@@ -182,6 +179,14 @@ impl Printer {
         match notice {
             Notice::Warning(text) => self.warning(text),
             Notice::Note(text) => self.note(text),
+            Notice::Status(text) => self.status(text),
+        }
+    }
+
+    /// Prints what a lower layer gathered, in order.
+    pub(crate) fn notices(&self, notices: &crate::notices::Notices) {
+        for notice in notices.take() {
+            self.notice(&notice);
         }
     }
 
@@ -193,7 +198,7 @@ impl Printer {
     }
 
     /// A progress bar for `len` items, drawn only on a terminal and for long runs.
-    pub(crate) fn progress(&self, len: usize, what: &str) -> ProgressBar {
+    fn progress(&self, len: usize, what: &str) -> ProgressBar {
         if !self.progress || len < PROGRESS_THRESHOLD {
             return ProgressBar::hidden();
         }
@@ -322,6 +327,19 @@ impl Write for CaptureWriter<'_> {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+impl Printer {
+    /// This printer as the progress reporter lower layers take.
+    pub(crate) fn reporter(&self) -> std::sync::Arc<dyn crate::fanout::Progress> {
+        std::sync::Arc::new(self.clone())
+    }
+}
+
+impl crate::fanout::Progress for Printer {
+    fn bar(&self, len: usize, what: &str) -> ProgressBar {
+        self.progress(len, what)
     }
 }
 

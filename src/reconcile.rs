@@ -9,8 +9,8 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams};
 
 use crate::cluster::inventory::{self, Wants};
-use crate::cluster::secrets::{self, Known, WriteError, WriteOptions};
-use crate::cluster::writes::{WriteMode, Writer};
+use crate::cluster::secrets::{self, Known, SecretWrite, WriteError};
+use crate::cluster::writes::{WriteMode, WriteOptions, Writer};
 use crate::cluster::{ApiError, Cluster, ClusterError};
 use crate::references::{self, Change, Plan};
 use crate::rules::credential::{Credential, Origin};
@@ -21,7 +21,6 @@ use crate::rules::registry::Registry;
 use crate::rules::scope::{NamespaceScope, RecordedScope, Scope};
 use crate::rules::sync::{self, InScope, Observed, PlanOptions, Step};
 use crate::rules::trust::{self, Owner, SourceNamedBy, SourceRefusal};
-use crate::settings::{DryRun, WriteSettings};
 
 /// What one credential should be, and where.
 pub(crate) struct Desired {
@@ -74,7 +73,7 @@ pub(crate) struct Options<'a> {
     pub(crate) plan: PlanOptions,
     /// `--check`: plan only, never write.
     pub(crate) check: bool,
-    pub(crate) write: &'a WriteSettings,
+    pub(crate) write: &'a WriteOptions,
 }
 
 /// What happened in one namespace.
@@ -225,7 +224,7 @@ pub(crate) async fn reconcile(
     let definition = desired
         .definition_step()
         .map(|step| (desired.owner.definition.namespace.clone(), step));
-    if options.check || options.write.dry_run == DryRun::Client {
+    if options.check || options.write.mode == WriteMode::ClientDryRun {
         return Ok(definition
             .into_iter()
             .chain(steps)
@@ -313,8 +312,8 @@ async fn write_one(
         Some(secret) => secrets::known(secret),
         None => Known::Absent,
     };
-    let write_options = WriteOptions {
-        mode: WriteMode::of(options.write),
+    let write_options = SecretWrite {
+        mode: options.write.mode,
         force,
         field_manager: &options.write.field_manager,
     };
@@ -371,7 +370,7 @@ async fn carry_out(
     options: &Options<'_>,
 ) -> Result<Option<&'static str>, StepError> {
     let api: Api<Secret> = Api::namespaced(cluster.client.clone(), namespace);
-    let Some(writer) = Writer::for_settings(options.write) else {
+    let Some(writer) = Writer::for_options(options.write) else {
         // A client dry run sends nothing (reconcile returns the plan before this).
         return Ok(planned_verb(step));
     };
@@ -420,7 +419,7 @@ pub(crate) async fn detach_everywhere(
     cluster: &Cluster,
     secret: &str,
     namespace: &str,
-    write: &WriteSettings,
+    write: &WriteOptions,
 ) -> Result<Detached, StepError> {
     let targets: Vec<Target> = ALL_KINDS
         .into_iter()

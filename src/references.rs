@@ -5,23 +5,20 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use anyhow::Context;
 use kube::api::{DynamicObject, Patch, TypeMeta};
 use kube::discovery::ApiResource;
 use serde_json::Value;
 
 use crate::cluster::fetch::{self, Query};
 use crate::cluster::inventory::{self, Wants};
+use crate::cluster::writes::WriteOptions;
 use crate::cluster::writes::{self, Write, Writer};
-use crate::cluster::{self, ApiError, Cluster};
-use crate::error::ExitStatus;
-use crate::output::{self, ResultRow, Written};
-use crate::printer::{Notice, Printer};
+use crate::cluster::{ApiError, Cluster};
+use crate::notices::Notice;
 use crate::rules::admission::{self, Pickup};
 use crate::rules::image::ImageRef;
 use crate::rules::kinds::{self, Kind, Target};
 use crate::rules::kubelet::{self, DOCKERCFG_TYPE, DOCKERCONFIGJSON_TYPE, Keyring};
-use crate::settings::{Connection, Scope, WriteSettings};
 
 /// The change to make on each target.
 #[derive(Debug, Clone)]
@@ -46,7 +43,7 @@ pub(crate) struct Plan<'a> {
     /// Named targets missing in a namespace are errors when the user named the namespaces,
     /// and skipped under `-A` or a selector.
     pub(crate) missing_is_error: bool,
-    pub(crate) write: &'a WriteSettings,
+    pub(crate) write: &'a WriteOptions,
 }
 
 /// What was done to one object.
@@ -151,34 +148,6 @@ struct WorkItem {
     kind: Kind,
     resource: ApiResource,
     object: DynamicObject,
-}
-
-/// What `attach` and `detach` ask for, before the namespaces are known.
-pub(crate) struct Request<'a> {
-    pub(crate) change: Change,
-    pub(crate) targets: &'a [Target],
-    pub(crate) labels: Option<&'a str>,
-    pub(crate) scope: &'a Scope,
-    pub(crate) write: &'a WriteSettings,
-}
-
-/// Connects, applies the request in every namespace of its scope, and reports.
-pub(crate) async fn run(
-    request: Request<'_>,
-    connection: &Connection,
-    printer: &Printer,
-) -> anyhow::Result<ExitStatus> {
-    let (cluster, namespaces) = cluster::connect_in(connection, request.scope, printer).await?;
-    let plan = Plan {
-        change: request.change,
-        targets: request.targets,
-        labels: request.labels,
-        namespaces: &namespaces,
-        missing_is_error: request.scope.names_namespaces(),
-        write: request.write,
-    };
-    let outcome = apply(&cluster, &plan).await;
-    report(outcome, request.write, namespaces.len() > 1, printer)
 }
 
 /// Runs the plan across every namespace and target.
@@ -526,7 +495,7 @@ async fn change_object(
     if kind == Kind::Job {
         return Err(ObjectError::JobTemplateImmutable(context));
     }
-    let Some(writer) = Writer::for_settings(plan.write) else {
+    let Some(writer) = Writer::for_options(plan.write) else {
         // A client dry run: the object as the change would leave it.
         let preview = kinds::with_pull_secrets(kind, &current, &change.wanted);
         return Ok(applied(change.done, preview));
@@ -701,7 +670,7 @@ async fn restart_all(
     plan: &Plan<'_>,
     rollouts: Vec<Rollout>,
 ) -> Vec<ObjectResult> {
-    let writer = Writer::for_settings(plan.write);
+    let writer = Writer::for_options(plan.write);
     let restarted = cluster
         .fan_out(
             rollouts,
@@ -738,115 +707,4 @@ async fn restart_all(
         )
         .await;
     restarted.into_iter().map(|(_, result)| result).collect()
-}
-
-/// Prints the lines (or objects), notices and a summary; exit 1 if anything failed.
-pub(crate) fn report(
-    outcome: Outcome,
-    write: &WriteSettings,
-    several_namespaces: bool,
-    printer: &Printer,
-) -> anyhow::Result<ExitStatus> {
-    let rows = outcome
-        .results
-        .into_iter()
-        .map(|result| ResultRow {
-            subject: result.reference.clone(),
-            namespace: result.namespace,
-            reference: result.reference,
-            outcome: result.outcome.map(|applied| Written {
-                tally: applied.done.to_string(),
-                verb: applied.to_string(),
-                object: applied.object,
-            }),
-        })
-        .collect();
-    let tally = output::print_results(rows, write, several_namespaces, printer)
-        .context("printing the objects")?;
-    for notice in &outcome.notices {
-        printer.notice(notice);
-    }
-    if tally.total() == 0 {
-        printer.status("no matching objects found");
-    }
-    output::emit_summary(printer, "objects", &tally, tally.total() > 1);
-    Ok(tally.exit_status())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::settings::DryRun;
-
-    fn write_settings(output: Option<crate::settings::OutputFormat>) -> WriteSettings {
-        WriteSettings {
-            dry_run: DryRun::None,
-            output,
-            concurrency: 1,
-            field_manager: "test".into(),
-        }
-    }
-
-    fn outcome() -> Outcome {
-        Outcome {
-            results: vec![
-                ObjectResult {
-                    namespace: "team-a".into(),
-                    reference: "deployment.apps/web".into(),
-                    outcome: Ok(Applied {
-                        done: Done::Attached,
-                        auto_names: vec!["quay".into(), "ghcr".into()],
-                        object: Some(serde_json::json!({"kind": "Deployment"})),
-                    }),
-                },
-                ObjectResult {
-                    namespace: "team-b".into(),
-                    reference: "deployment.apps/web".into(),
-                    outcome: Err(ObjectError::NotFound {
-                        reference: "deployment.apps/web".into(),
-                        namespace: "team-b".into(),
-                    }),
-                },
-            ],
-            notices: vec![Notice::Note("rerun with --restart".into())],
-        }
-    }
-
-    /// The report, printed without the binary: lines on stdout, errors, notes and the
-    /// summary on stderr, exit 1 because one object failed.
-    #[test]
-    fn report_prints_lines_errors_notes_and_a_summary() {
-        let printer = Printer::capture(false);
-        let status = report(outcome(), &write_settings(None), true, &printer).unwrap();
-        assert_eq!(status, ExitStatus::Failure);
-        let captured = printer.captured();
-        assert_eq!(
-            captured.stdout,
-            "deployment.apps/web attached quay,ghcr in namespace team-a\n"
-        );
-        assert_eq!(
-            captured.stderr,
-            "error: deployment.apps/web: deployment.apps/web not found in namespace team-b\n\
-             note: rerun with --restart\n\
-             2 objects: 1 attached, 1 failed\n"
-        );
-    }
-
-    #[test]
-    fn quiet_report_keeps_results_and_errors() {
-        let printer = Printer::capture(true);
-        let json = Some(crate::settings::OutputFormat::Json);
-        report(outcome(), &write_settings(json), true, &printer).unwrap();
-        let captured = printer.captured();
-        assert_eq!(
-            serde_json::from_str::<Value>(&captured.stdout).unwrap(),
-            serde_json::json!({"kind": "Deployment"})
-        );
-        assert!(
-            captured.stderr.starts_with("error: "),
-            "{}",
-            captured.stderr
-        );
-        assert_eq!(captured.stderr.lines().count(), 1, "{}", captured.stderr);
-    }
 }

@@ -5,7 +5,13 @@
 
 use serde_json::Value;
 
-use crate::settings::OutputFormat;
+/// `-o json|yaml|name`: how a command prints the objects it wrote or read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OutputFormat {
+    Json,
+    Yaml,
+    Name,
+}
 
 /// Counts of outcomes by verb (`created`, `attached`, ...) plus failures, for the summary line
 /// a multi-object command prints on stderr.

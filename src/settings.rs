@@ -21,41 +21,20 @@ use crate::rules::registry::Registry;
 use crate::rules::scope::{Exclusions, project_selector};
 use crate::rules::sync::PlanOptions;
 
-/// Which cluster, as whom; kubectl's connection flags.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Connection {
-    pub(crate) kubeconfig: Option<PathBuf>,
-    pub(crate) context: Option<String>,
-    pub(crate) cluster: Option<String>,
-    pub(crate) user: Option<String>,
-    pub(crate) impersonate_user: Option<String>,
-    pub(crate) impersonate_groups: Vec<String>,
-    /// `None` means no limit (`--request-timeout=0`).
-    pub(crate) request_timeout: Option<Duration>,
-    /// A watch that runs until stopped (`sync --watch`): its reads may idle for minutes, and
-    /// one failed connection must not fail the rest of its life (docs/conventions.md).
-    pub(crate) long_running: bool,
-}
-
+pub(crate) use crate::cluster::Connection;
 pub(crate) use crate::rules::scope::{NamespaceScope, Scope};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum DryRun {
-    None,
-    Client,
-    Server,
-}
+pub(crate) use crate::cluster::writes::{WriteMode, WriteOptions};
+pub(crate) use crate::controller::manifests::ManifestsOptions;
+pub(crate) use crate::controller::{AutoAttach, LeaseOptions, WatchOptions};
+pub(crate) use crate::desired::Options as DesiredOptions;
+pub(crate) use crate::report::OutputFormat;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum OutputFormat {
-    Json,
-    Yaml,
-    Name,
-}
-
+/// `--dry-run`, `-o`, `--concurrency` and the field manager: what the write pipelines take
+/// ([`WriteSettings::options`]) plus how the command prints.
 #[derive(Debug, Clone)]
 pub(crate) struct WriteSettings {
-    pub(crate) dry_run: DryRun,
+    pub(crate) mode: WriteMode,
     pub(crate) output: Option<OutputFormat>,
     pub(crate) concurrency: usize,
     pub(crate) field_manager: String,
@@ -97,48 +76,15 @@ pub(crate) struct CreateSettings {
 pub(crate) struct SyncSettings {
     /// `None`: every credential we manage.
     pub(crate) name: Option<String>,
-    /// Scope flags, when given: they replace the recorded scope (never `-n` alone).
-    pub(crate) scope: Option<NamespaceScope>,
-    /// `-n NS`: where `sync NAME` looks for a Secret made for one namespace.
-    pub(crate) look_in: Option<String>,
-    /// `--exclude-namespaces`, when given: it replaces the recorded exclusions.
-    pub(crate) exclude: Option<Exclusions>,
     /// `--username` again, for explicit credentials, with `--server` naming which.
     pub(crate) explicit: Option<ExplicitSettings>,
-    pub(crate) servers: Vec<Registry>,
-    pub(crate) docker_config: Option<PathBuf>,
-    pub(crate) helper_timeout: Duration,
     pub(crate) plan: PlanOptions,
     pub(crate) check: bool,
-    pub(crate) allow_removal: bool,
-    /// `--allow-identity-change`: write a re-read login of another account.
-    pub(crate) allow_identity_change: bool,
-    /// Where definitions live: only they are followed (docs/sync.md, "Trust").
-    pub(crate) definitions_namespace: String,
+    /// What each credential should hold and where (the `desired` layer's options).
+    pub(crate) desired: DesiredOptions,
     pub(crate) write: WriteSettings,
     /// `--watch`: keep reconciling.
-    pub(crate) watch: Option<WatchSettings>,
-}
-
-/// How `sync --watch` runs (docs/controller.md).
-#[derive(Debug, Clone)]
-pub(crate) struct WatchSettings {
-    /// `None`: at 70% of a known lifetime only.
-    pub(crate) refresh: Option<Duration>,
-    pub(crate) resync: Duration,
-    pub(crate) auto_attach: Option<AutoAttach>,
-    /// Health, and metrics unless `metrics_listen` is given.
-    pub(crate) listen: Option<std::net::SocketAddr>,
-    pub(crate) metrics_listen: Option<std::net::SocketAddr>,
-    pub(crate) json_logs: bool,
-    pub(crate) lease: Option<LeaseSettings>,
-}
-
-/// What `--auto-attach` attaches to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AutoAttach {
-    Workloads,
-    WorkloadsAndServiceAccounts,
+    pub(crate) watch: Option<WatchOptions>,
 }
 
 impl From<AutoAttachArg> for AutoAttach {
@@ -150,16 +96,7 @@ impl From<AutoAttachArg> for AutoAttach {
     }
 }
 
-/// `--leader-elect`: which Lease, and for how long it holds.
-#[derive(Debug, Clone)]
-pub(crate) struct LeaseSettings {
-    /// `None`: the Pod's namespace in a cluster, else the context's.
-    pub(crate) namespace: Option<String>,
-    pub(crate) name: String,
-    pub(crate) duration: Duration,
-}
-
-impl WatchSettings {
+impl WatchOptions {
     fn from_args(args: &WatchArgs, write: &WriteArgs) -> Result<Option<Self>, UsageError> {
         if !args.watch {
             return Ok(None);
@@ -193,7 +130,7 @@ impl WatchSettings {
             listen: args.listen,
             metrics_listen: args.metrics_listen,
             json_logs: args.log_format == LogFormatArg::Json,
-            lease: args.leader_elect.then(|| LeaseSettings {
+            lease: args.leader_elect.then(|| LeaseOptions {
                 namespace: args.lease_namespace.clone(),
                 name: args.lease_name.clone(),
                 duration: args.lease_duration,
@@ -202,20 +139,10 @@ impl WatchSettings {
     }
 }
 
-/// What `controller manifests` prints.
-#[derive(Debug, Clone)]
-pub(crate) struct ManifestsSettings {
-    pub(crate) namespace: String,
-    pub(crate) image: String,
-    pub(crate) auto_attach: Option<AutoAttach>,
-    pub(crate) refresh: Option<String>,
-    pub(crate) replicas: u16,
-}
-
 /// The namespace `controller` subcommands work in unless `-n` says otherwise.
 pub(crate) const CONTROLLER_NAMESPACE: &str = "regcred-system";
 
-impl ManifestsSettings {
+impl ManifestsOptions {
     pub(crate) fn from_args(
         args: &ManifestsArgs,
         namespace: Option<&str>,
@@ -623,10 +550,10 @@ fn namespace_scope(
 impl WriteSettings {
     pub(crate) fn from_args(args: &WriteArgs) -> Self {
         Self {
-            dry_run: match args.dry_run {
-                DryRunArg::None => DryRun::None,
-                DryRunArg::Client => DryRun::Client,
-                DryRunArg::Server => DryRun::Server,
+            mode: match args.dry_run {
+                DryRunArg::None => WriteMode::Persist,
+                DryRunArg::Client => WriteMode::ClientDryRun,
+                DryRunArg::Server => WriteMode::ServerDryRun,
             },
             output: args.output.map(|o| match o {
                 OutputArg::Json => OutputFormat::Json,
@@ -744,29 +671,31 @@ impl SyncSettings {
         }
         Ok(Self {
             name: args.name.clone(),
-            scope: scope_given
-                .then(|| namespace_scope(namespace, &args.scope))
-                .transpose()?,
-            look_in: namespace.map(str::to_string),
-            exclude: (!args.scope.exclude_namespaces.is_empty())
-                .then(|| Exclusions::new(&args.scope.exclude_namespaces))
-                .transpose()
-                .map_err(|e| UsageError(e.to_string()))?,
             explicit: ExplicitSettings::from_args(&args.explicit)?,
-            servers,
-            docker_config: args.lookup.docker_config.clone(),
-            helper_timeout: args.lookup.helper_timeout,
             plan: PlanOptions {
                 prune: args.prune,
                 detach: args.detach,
                 force: args.force,
             },
             check: args.check,
-            allow_removal: args.allow_removal,
-            allow_identity_change: args.allow_identity_change,
-            definitions_namespace: definitions_namespace(&args.definitions)?,
+            desired: DesiredOptions {
+                scope: scope_given
+                    .then(|| namespace_scope(namespace, &args.scope))
+                    .transpose()?,
+                look_in: namespace.map(str::to_string),
+                exclude: (!args.scope.exclude_namespaces.is_empty())
+                    .then(|| Exclusions::new(&args.scope.exclude_namespaces))
+                    .transpose()
+                    .map_err(|e| UsageError(e.to_string()))?,
+                servers,
+                docker_config: args.lookup.docker_config.clone(),
+                helper_timeout: args.lookup.helper_timeout,
+                allow_removal: args.allow_removal,
+                allow_identity_change: args.allow_identity_change,
+                definitions_namespace: definitions_namespace(&args.definitions)?,
+            },
             write: WriteSettings::from_args(&args.write),
-            watch: WatchSettings::from_args(&args.watch, &args.write)?,
+            watch: WatchOptions::from_args(&args.watch, &args.write)?,
         })
     }
 }
@@ -999,7 +928,16 @@ fn targets_in_words(targets: &[Target]) -> String {
 
 impl WriteSettings {
     fn writes(&self) -> bool {
-        self.dry_run == DryRun::None
+        self.mode == WriteMode::Persist
+    }
+
+    /// What the lower layers need to write.
+    pub(crate) fn options(&self) -> WriteOptions {
+        WriteOptions {
+            mode: self.mode,
+            concurrency: self.concurrency,
+            field_manager: self.field_manager.clone(),
+        }
     }
 }
 

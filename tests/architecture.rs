@@ -108,6 +108,63 @@ fn rules_import_no_io_module_and_do_no_io() {
     );
 }
 
+/// The face: the command line, the settings made from it, and everything that prints.
+const FACE: [&str; 8] = [
+    "cli",
+    "commands",
+    "completion",
+    "fleet",
+    "output",
+    "printer",
+    "report",
+    "settings",
+];
+
+/// The layers below the commands (docs/architecture.md): each owns its option types and
+/// returns what it has to say as values (`notices`), so none may reach the face.
+const BELOW_COMMANDS: [&str; 10] = [
+    "cluster",
+    "controller",
+    "credentials",
+    "desired",
+    "fanout",
+    "notices",
+    "probe",
+    "reconcile",
+    "references",
+    "rules",
+];
+
+#[test]
+fn nothing_below_the_commands_imports_settings_or_prints() {
+    let mut violations = Vec::new();
+    for file in source_files(&src()) {
+        let module = module_of(&file);
+        // The crate root wires everything; `error` is the exit codes; the oracle is a test.
+        let roots = ["lib", "main", "error", "kubelet_oracle"];
+        if !BELOW_COMMANDS.contains(&module.as_str()) {
+            if !FACE.contains(&module.as_str()) && !roots.contains(&module.as_str()) {
+                violations.push(format!(
+                    "{module}: a new top-level module: place it in a layer"
+                ));
+            }
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).expect("readable source");
+        for imported in imported_modules(&text) {
+            if FACE.contains(&imported.as_str()) {
+                violations.push(format!("{} imports crate::{imported}", file.display()));
+            }
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "the layers below the commands take their own options and return notices \
+         (docs/architecture.md):\n{}",
+        violations.join("\n")
+    );
+}
+
 #[test]
 fn top_level_modules_form_no_cycle() {
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();

@@ -10,11 +10,10 @@ use kube::{Client, Config};
 
 use crate::credentials::local_file;
 use crate::fanout;
-use crate::printer::Printer;
+use crate::notices::Notices;
 use crate::rules::proxy;
 use crate::rules::scope::{NamespaceScope, Scope};
 use crate::rules::text::redact_userinfo;
-use crate::settings::Connection;
 use kubeconfig::{FileKind, Selection, client_error};
 
 pub(crate) mod fetch;
@@ -65,6 +64,23 @@ pub(crate) enum ClusterError {
     NoNamespaceMatches(String),
 }
 
+/// Which cluster, as whom: the client options kubectl's connection flags give (the
+/// settings layer fills it in).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Connection {
+    pub(crate) kubeconfig: Option<std::path::PathBuf>,
+    pub(crate) context: Option<String>,
+    pub(crate) cluster: Option<String>,
+    pub(crate) user: Option<String>,
+    pub(crate) impersonate_user: Option<String>,
+    pub(crate) impersonate_groups: Vec<String>,
+    /// `None` means no limit (`--request-timeout=0`).
+    pub(crate) request_timeout: Option<std::time::Duration>,
+    /// A watch that runs until stopped (`sync --watch`): its reads may idle for minutes, and
+    /// one failed connection must not fail the rest of its life (docs/conventions.md).
+    pub(crate) long_running: bool,
+}
+
 /// A namespace as listed: its name and whether it is being deleted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ListedNamespace {
@@ -82,8 +98,8 @@ pub(crate) struct Cluster {
     proxy: Option<String>,
     /// Whether the server serves `batch/v1` CronJobs, discovered once per command.
     cronjob_v1: std::sync::Arc<tokio::sync::OnceCell<bool>>,
-    /// Where progress of long fan-outs is drawn.
-    printer: Printer,
+    /// Where long fan-outs report their progress (a bar on the commands' terminal).
+    progress: std::sync::Arc<dyn fanout::Progress>,
 }
 
 /// The kubeconfig `--kubeconfig` names, or kubectl's default one.
@@ -158,7 +174,7 @@ pub(crate) fn context_namespace(connection: &Connection) -> String {
 
 pub(crate) async fn connect(
     connection: &Connection,
-    printer: &Printer,
+    progress: &std::sync::Arc<dyn fanout::Progress>,
 ) -> Result<Cluster, ClusterError> {
     let (mut config, kubeconfig_copy) = if runs_in_cluster(connection) {
         let config =
@@ -224,7 +240,7 @@ pub(crate) async fn connect(
         default_namespace,
         proxy: proxy_address,
         cronjob_v1: Default::default(),
-        printer: printer.clone(),
+        progress: progress.clone(),
     })
 }
 
@@ -248,10 +264,11 @@ fn runs_in_cluster(connection: &Connection) -> bool {
 pub(crate) async fn connect_in(
     connection: &Connection,
     scope: &Scope,
-    printer: &Printer,
+    progress: &std::sync::Arc<dyn fanout::Progress>,
+    notices: &Notices,
 ) -> Result<(Cluster, Vec<String>), ClusterError> {
-    let cluster = connect(connection, printer).await?;
-    let namespaces = cluster.namespaces(scope).await?;
+    let cluster = connect(connection, progress).await?;
+    let namespaces = cluster.namespaces(scope, notices).await?;
     Ok((cluster, namespaces))
 }
 
@@ -380,7 +397,11 @@ impl Cluster {
 
     /// The namespaces a scope names, minus its exclusions. `-A` and selectors leave out
     /// namespaces being deleted, where nothing can be created.
-    pub(crate) async fn namespaces(&self, scope: &Scope) -> Result<Vec<String>, ClusterError> {
+    pub(crate) async fn namespaces(
+        &self,
+        scope: &Scope,
+        notices: &Notices,
+    ) -> Result<Vec<String>, ClusterError> {
         let listed = match &scope.namespaces {
             NamespaceScope::Context => vec![self.default_namespace.clone()],
             NamespaceScope::Named(names) => names.clone(),
@@ -390,7 +411,7 @@ impl Cluster {
                     if !ns.terminating {
                         live.push(ns.name);
                     } else if scope.admits(&ns.name) {
-                        self.printer.note(format!(
+                        notices.note(format!(
                             "skipping namespace {}: it is being deleted",
                             ns.name
                         ));
@@ -470,7 +491,7 @@ impl Cluster {
         F: Fn(T) -> Fut,
         Fut: std::future::Future<Output = R>,
     {
-        let progress = self.printer.progress(items.len(), what);
+        let progress = self.progress.bar(items.len(), what);
         fanout::run(items, concurrency, progress, task).await
     }
 }

@@ -83,8 +83,9 @@ pub(crate) enum Known {
     Partial(Box<Secret>),
 }
 
+/// How to write one pull Secret.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct WriteOptions<'a> {
+pub(crate) struct SecretWrite<'a> {
     pub(crate) mode: WriteMode,
     pub(crate) force: bool,
     pub(crate) field_manager: &'a str,
@@ -109,7 +110,7 @@ pub(crate) async fn write(
     api: &Api<Secret>,
     desired: &(dyn Fn(Option<&Secret>) -> Secret + Sync),
     known: Known,
-    options: WriteOptions<'_>,
+    options: SecretWrite<'_>,
 ) -> Result<(Action, Secret), WriteError> {
     let Some(writer) = Writer::for_mode(options.mode, options.field_manager) else {
         let current = match known {

@@ -12,7 +12,6 @@ use super::Cluster;
 use super::fetch::kind_resource;
 use super::retry::{Backoff, retry_on_conflict};
 use crate::rules::kinds::{self, Kind};
-use crate::settings::{DryRun, WriteSettings};
 
 /// How a command's writes reach the API server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,21 +34,18 @@ pub(crate) struct Writer<'a> {
     field_manager: &'a str,
 }
 
-impl WriteMode {
-    /// The mode `--dry-run` asked for.
-    pub(crate) fn of(write: &WriteSettings) -> Self {
-        match write.dry_run {
-            DryRun::None => Self::Persist,
-            DryRun::Server => Self::ServerDryRun,
-            DryRun::Client => Self::ClientDryRun,
-        }
-    }
+/// How a pipeline writes: in which mode, how many objects at once, as which field manager.
+#[derive(Debug, Clone)]
+pub(crate) struct WriteOptions {
+    pub(crate) mode: WriteMode,
+    pub(crate) concurrency: usize,
+    pub(crate) field_manager: String,
 }
 
 impl<'a> Writer<'a> {
-    /// Leave to send a command's writes: `None` in a client dry run, which previews instead.
-    pub(crate) fn for_settings(write: &'a WriteSettings) -> Option<Self> {
-        Self::for_mode(WriteMode::of(write), &write.field_manager)
+    /// Leave to send a pipeline's writes: `None` in a client dry run, which previews instead.
+    pub(crate) fn for_options(write: &'a WriteOptions) -> Option<Self> {
+        Self::for_mode(write.mode, &write.field_manager)
     }
 
     /// `None` for a client dry run: the caller previews instead.

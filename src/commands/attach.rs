@@ -2,9 +2,10 @@
 //! existing entry, or with `--auto`, every Secret of the namespace that matches the images.
 //! The pipeline itself lives in `references`.
 
+use super::changes::ChangeRequest;
 use crate::error::ExitStatus;
 use crate::printer::Printer;
-use crate::references::{self, Change, Request};
+use crate::references::Change;
 use crate::settings::{AttachSettings, Connection};
 
 pub(crate) async fn run(
@@ -18,12 +19,12 @@ pub(crate) async fn run(
         allow_missing: settings.allow_missing,
         restart: settings.restart,
     };
-    let request = Request {
+    let request = ChangeRequest {
         change,
         targets: &settings.targets,
         labels: settings.labels.as_deref(),
         scope: &settings.scope,
         write: &settings.write,
     };
-    references::run(request, &connection, printer).await
+    super::changes::run_request(request, &connection, printer).await
 }

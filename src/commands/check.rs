@@ -8,7 +8,6 @@ use k8s_openapi::jiff::Timestamp;
 use serde::Serialize;
 
 use crate::cluster::inventory::{self, NamespaceInventory, Object, Wants};
-use crate::cluster::{self};
 use crate::error::ExitStatus;
 use crate::output::{self, Tally};
 use crate::printer::Printer;
@@ -99,7 +98,7 @@ pub(crate) async fn run(
     connection: Connection,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let (cluster, namespaces) = cluster::connect_in(&connection, &settings.scope, printer).await?;
+    let (cluster, namespaces) = super::connect_in(&connection, &settings.scope, printer).await?;
     let inventory = inventory::gather(&cluster, &namespaces, Wants::ALL, 8).await;
     super::warn_unreadable(&inventory, printer);
     // Not one namespace could be read: nothing was checked, so this could not run (which a

@@ -8,16 +8,15 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
 
-use crate::cluster::{self};
 use crate::controller::manifests;
 use crate::controller::state::{STATUS_ANNOTATION, StatusRecord};
 use crate::error::ExitStatus;
 use crate::output::{self, human_age};
 use crate::printer::Printer;
-use crate::settings::{Connection, ManifestsSettings, OutputFormat};
+use crate::settings::{Connection, ManifestsOptions, OutputFormat};
 
 pub(crate) fn manifests(
-    settings: &ManifestsSettings,
+    settings: &ManifestsOptions,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     let mut out = printer.out();
@@ -33,7 +32,7 @@ pub(crate) async fn status(
     connection: Connection,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let cluster = cluster::connect(&connection, printer).await?;
+    let cluster = super::connect(&connection, printer).await?;
     let api: Api<Lease> = Api::namespaced(cluster.client.clone(), namespace);
     let lease = api.get_opt(lease_name).await.map_err(|e| {
         anyhow::anyhow!(

@@ -8,7 +8,7 @@ use kube::api::Api;
 use super::Withheld;
 use crate::cluster::fetch::{self, Query};
 use crate::cluster::inventory::{self, Wants};
-use crate::cluster::secrets::{self, Known, WriteError, WriteOptions};
+use crate::cluster::secrets::{self, Known, SecretWrite, WriteError};
 use crate::cluster::writes::{self, WriteMode, Writer};
 use crate::cluster::{self, ApiError, Cluster};
 use crate::credentials::Credential;
@@ -24,7 +24,7 @@ use crate::rules::pullsecret::{
 use crate::rules::scope::{RecordedScope, Scope};
 use crate::rules::text::shell_quote;
 use crate::rules::trust::{Owner, SourceNamedBy};
-use crate::settings::{Connection, CreateSettings, DryRun, NamespaceScope, WriteSettings};
+use crate::settings::{Connection, CreateSettings, NamespaceScope, WriteSettings};
 
 /// Why the Secret could not be written in one namespace.
 #[derive(Debug, thiserror::Error)]
@@ -264,7 +264,7 @@ pub(crate) async fn run(
 /// exists when it can, to print the verb the real run would (docs/dry-run.md), and previews
 /// offline when there is no cluster to ask.
 fn previews_offline(settings: &CreateSettings) -> bool {
-    settings.write.dry_run == DryRun::Client
+    settings.write.mode == WriteMode::ClientDryRun
         && settings.scope.names_namespaces()
         && settings.from_secret.is_none()
 }
@@ -291,7 +291,7 @@ async fn target_namespaces(
         };
         // No kubeconfig, or one that names no usable cluster: nothing to read.
         let cluster = match cluster::read_kubeconfig(connection) {
-            Ok(_) => match cluster::connect(connection, printer).await {
+            Ok(_) => match super::connect(connection, printer).await {
                 Ok(cluster) => Some(cluster),
                 Err(error) => {
                     printer.warning(format!(
@@ -304,8 +304,7 @@ async fn target_namespaces(
         };
         (cluster, namespaces)
     } else {
-        let (cluster, namespaces) =
-            cluster::connect_in(connection, &settings.scope, printer).await?;
+        let (cluster, namespaces) = super::connect_in(connection, &settings.scope, printer).await?;
         (Some(cluster), namespaces)
     };
     if namespaces.is_empty() {
@@ -398,7 +397,7 @@ async fn write_definition(
             &format!("definition secret/{name}"),
             verb,
             Some(namespace),
-            settings.write.dry_run,
+            settings.write.mode,
         ));
     };
     let exists = match ensure_namespace(cluster, namespace, &settings.write, printer).await {
@@ -435,8 +434,8 @@ async fn write_definition(
             Some(secret) => Known::Present(Box::new(secret)),
             None => Known::Absent,
         };
-        let options = WriteOptions {
-            mode: WriteMode::of(&settings.write),
+        let options = SecretWrite {
+            mode: settings.write.mode,
             force: false,
             field_manager: &settings.write.field_manager,
         };
@@ -476,7 +475,7 @@ async fn ensure_namespace(
     printer: &Printer,
 ) -> anyhow::Result<Option<bool>> {
     use k8s_openapi::api::core::v1::Namespace;
-    let dry_run = write.dry_run;
+    let dry_run = write.mode;
     let api: Api<Namespace> = Api::all(cluster.client.clone());
     match api.get_opt(namespace).await {
         Ok(Some(_)) => return Ok(Some(true)),
@@ -484,7 +483,7 @@ async fn ensure_namespace(
         Err(e) if is_forbidden(&e) => return Ok(Some(true)),
         Err(e) => anyhow::bail!("reading namespace {namespace}: {}", cluster.api_error(&e)),
     }
-    if let Some(writer) = Writer::for_settings(write) {
+    if let Some(writer) = Writer::for_mode(write.mode, &write.field_manager) {
         match writes::create_namespace(cluster, namespace, writer).await {
             Ok(()) => {}
             Err(e) if is_forbidden(&e) => return Ok(None),
@@ -503,7 +502,7 @@ async fn ensure_namespace(
         None,
         dry_run,
     ));
-    Ok(Some(dry_run == DryRun::None))
+    Ok(Some(dry_run == WriteMode::Persist))
 }
 
 /// A client-side dry run: the Secrets as they would be created.
@@ -540,22 +539,23 @@ async fn attach_all(
     several_namespaces: bool,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
+    let write = settings.write.options();
     let plan = Plan {
         change: Change::Attach {
             secret: Some(settings.name.clone()),
             auto: false,
             // In a dry run the Secret was not stored, so it cannot be found yet.
-            allow_missing: settings.write.dry_run != DryRun::None,
+            allow_missing: settings.write.mode != WriteMode::Persist,
             restart: false,
         },
         targets: &settings.attach,
         labels: None,
         namespaces: written,
         missing_is_error: settings.scope.names_namespaces(),
-        write: &settings.write,
+        write: &write,
     };
     let outcome = references::apply(cluster, &plan).await;
-    references::report(outcome, &settings.write, several_namespaces, printer)
+    super::changes::report(outcome, &settings.write, several_namespaces, printer)
 }
 
 /// `--username` with its password, read now (stdin or a prompt), for `servers`.
@@ -582,8 +582,8 @@ async fn write_all(
             (ns, known)
         })
         .collect();
-    let options = WriteOptions {
-        mode: WriteMode::of(&settings.write),
+    let options = SecretWrite {
+        mode: settings.write.mode,
         force: settings.force,
         field_manager: &settings.write.field_manager,
     };
@@ -695,7 +695,7 @@ fn report(
                 ));
             }
             if !outcome.dropped.is_empty() {
-                let dry = if settings.write.dry_run == DryRun::None {
+                let dry = if settings.write.mode == WriteMode::Persist {
                     "no longer holds"
                 } else {
                     "would no longer hold"
@@ -722,7 +722,12 @@ fn report(
             outcome,
         });
     }
-    let tally = output::print_results(rows, &settings.write, several, printer)?;
+    let tally = output::print_results(
+        rows,
+        (settings.write.mode, settings.write.output),
+        several,
+        printer,
+    )?;
     output::emit_summary(printer, "namespaces", &tally, several);
     Ok(tally.exit_status())
 }

@@ -4,10 +4,10 @@
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 
+use crate::cluster::Cluster;
 use crate::cluster::fetch::{self, Query};
 use crate::cluster::secrets;
 use crate::cluster::writes::Writer;
-use crate::cluster::{self, Cluster};
 use crate::error::ExitStatus;
 use crate::output::{self, ResultRow, Written};
 use crate::printer::Printer;
@@ -26,7 +26,7 @@ pub(crate) async fn run(
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     let (cluster, mut namespaces) =
-        cluster::connect_in(&connection, &settings.scope, printer).await?;
+        super::connect_in(&connection, &settings.scope, printer).await?;
     // The definitions namespace holds definitions, not copies (docs/sync.md, "Trust").
     let definitions_namespace = &settings.definitions_namespace;
     namespaces.retain(|ns| ns != definitions_namespace);
@@ -65,7 +65,12 @@ pub(crate) async fn run(
         .into_iter()
         .chain(results.into_iter().flat_map(|(_, rows)| rows))
         .collect();
-    let tally = output::print_results(rows, &settings.write, several, printer)?;
+    let tally = output::print_results(
+        rows,
+        (settings.write.mode, settings.write.output),
+        several,
+        printer,
+    )?;
     output::emit_summary(printer, "objects", &tally, several);
     Ok(tally.exit_status())
 }
@@ -94,7 +99,7 @@ async fn definition(
         ));
         return Vec::new();
     }
-    let deleted = match Writer::for_settings(&settings.write) {
+    let deleted = match Writer::for_mode(settings.write.mode, &settings.write.field_manager) {
         None => Ok(()),
         Some(writer) => secrets::delete_exactly(&api, &definition, writer)
             .await
@@ -146,7 +151,9 @@ async fn delete_in(
     }
     let mut rows = Vec::new();
     if !settings.keep_references {
-        match reconcile::detach_everywhere(cluster, name, namespace, &settings.write).await {
+        match reconcile::detach_everywhere(cluster, name, namespace, &settings.write.options())
+            .await
+        {
             Ok(detached) => {
                 if !detached.unreadable.is_empty() {
                     warnings.lock().unwrap_or_else(|e| e.into_inner()).push(format!(
@@ -167,7 +174,7 @@ async fn delete_in(
             }
         }
     }
-    let deleted = match Writer::for_settings(&settings.write) {
+    let deleted = match Writer::for_mode(settings.write.mode, &settings.write.field_manager) {
         // A client dry run deletes nothing.
         None => Ok(()),
         Some(writer) => {

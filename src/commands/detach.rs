@@ -1,9 +1,10 @@
 //! `detach`: remove one pull Secret from pod templates (`$patch: delete` by name) and
 //! ServiceAccounts (read-modify-write), leaving every other entry alone.
 
+use super::changes::ChangeRequest;
 use crate::error::ExitStatus;
 use crate::printer::Printer;
-use crate::references::{self, Change, Request};
+use crate::references::Change;
 use crate::settings::{Connection, DetachSettings};
 
 pub(crate) async fn run(
@@ -11,7 +12,7 @@ pub(crate) async fn run(
     connection: Connection,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let request = Request {
+    let request = ChangeRequest {
         change: Change::Detach {
             secret: settings.secret.clone(),
         },
@@ -20,5 +21,5 @@ pub(crate) async fn run(
         scope: &settings.scope,
         write: &settings.write,
     };
-    references::run(request, &connection, printer).await
+    super::changes::run_request(request, &connection, printer).await
 }

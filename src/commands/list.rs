@@ -5,7 +5,6 @@ use std::collections::BTreeSet;
 use std::io::Write;
 
 use crate::cluster::inventory::{self, Wants};
-use crate::cluster::{self};
 use crate::desired;
 use crate::error::ExitStatus;
 use crate::output::{self, human_age};
@@ -19,7 +18,7 @@ pub(crate) async fn run(
     connection: Connection,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let (cluster, namespaces) = cluster::connect_in(&connection, &settings.scope, printer).await?;
+    let (cluster, namespaces) = super::connect_in(&connection, &settings.scope, printer).await?;
     let inventory = inventory::gather(&cluster, &namespaces, Wants::SECRETS_AND_USERS, 8).await;
     super::warn_unreadable(&inventory, printer);
     // Which of our Secrets a definition claims; a reader who may not read the definitions

@@ -1,6 +1,7 @@
 //! One module per subcommand; each holds orchestration only and sees plain settings.
 
 pub(crate) mod attach;
+mod changes;
 pub(crate) mod check;
 pub(crate) mod controller;
 pub(crate) mod create;
@@ -20,6 +21,27 @@ use crate::probe::{self, LoginCheck, Transport, TransportSettings};
 use crate::rules::registry::Registry;
 use crate::rules::verdict::Verdict;
 use crate::settings::{ExplicitSettings, LocalLookup};
+
+/// Connects for a command: long fan-outs draw their progress with `printer`.
+pub(crate) async fn connect(
+    connection: &crate::settings::Connection,
+    printer: &Printer,
+) -> Result<crate::cluster::Cluster, crate::cluster::ClusterError> {
+    crate::cluster::connect(connection, &printer.reporter()).await
+}
+
+/// Connects and lists the namespaces `scope` names, saying which it skips.
+pub(crate) async fn connect_in(
+    connection: &crate::settings::Connection,
+    scope: &crate::settings::Scope,
+    printer: &Printer,
+) -> Result<(crate::cluster::Cluster, Vec<String>), crate::cluster::ClusterError> {
+    let notices = crate::notices::Notices::default();
+    let connected =
+        crate::cluster::connect_in(connection, scope, &printer.reporter(), &notices).await;
+    printer.notices(&notices);
+    connected
+}
 
 /// Says which resources could not be read in which namespace (a Role that does not cover
 /// them): what the command reports leaves them out, and the reader must know.

@@ -25,7 +25,7 @@ pub(crate) async fn run(
     connection: Connection,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let cluster = cluster::connect(&connection, printer).await?;
+    let cluster = super::connect(&connection, printer).await?;
     let ns = settings
         .namespace
         .clone()

@@ -6,15 +6,15 @@ use std::collections::BTreeMap;
 use anyhow::bail;
 
 use super::explicit_login;
-use crate::cluster;
 use crate::credentials::ExplicitLogin;
-use crate::desired::{self, Found, LocalAnswers, Unclaimed};
+use crate::desired::{self, LocalAnswers, Unclaimed};
 use crate::error::ExitStatus;
+use crate::notices::Notices;
 use crate::output::{self, ResultRow, Written};
 use crate::printer::Printer;
 use crate::reconcile::{self, StepResult};
 use crate::rules::sync::Step;
-use crate::settings::{Connection, OutputFormat, SyncSettings, WatchSettings};
+use crate::settings::{Connection, OutputFormat, SyncSettings, WatchOptions};
 
 /// The password, if given again: read once, before any request, for every context.
 pub(crate) fn explicit_again(
@@ -22,7 +22,11 @@ pub(crate) fn explicit_again(
     printer: &Printer,
 ) -> anyhow::Result<Option<ExplicitLogin>> {
     match &settings.explicit {
-        Some(explicit) => Ok(Some(explicit_login(explicit, &settings.servers, printer)?)),
+        Some(explicit) => Ok(Some(explicit_login(
+            explicit,
+            &settings.desired.servers,
+            printer,
+        )?)),
         None => Ok(None),
     }
 }
@@ -30,7 +34,7 @@ pub(crate) fn explicit_again(
 /// `sync --watch`: runs until stopped, in one context.
 pub(crate) async fn watch(
     settings: SyncSettings,
-    watch: WatchSettings,
+    watch: WatchOptions,
     explicit: Option<ExplicitLogin>,
     connection: Connection,
     printer: &Printer,
@@ -39,8 +43,15 @@ pub(crate) async fn watch(
         long_running: true,
         ..connection
     };
-    let cluster = cluster::connect(&connection, printer).await?;
-    crate::controller::run(settings, watch, explicit, cluster).await
+    let cluster = super::connect(&connection, printer).await?;
+    let options = crate::controller::Options {
+        write: settings.write.options(),
+        name: settings.name,
+        desired: settings.desired,
+        plan: settings.plan,
+        watch,
+    };
+    crate::controller::run(options, explicit, cluster).await
 }
 
 /// One reconcile of every credential in scope, in the context `connection` names.
@@ -50,25 +61,34 @@ pub(crate) async fn run(
     connection: Connection,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let cluster = cluster::connect(&connection, printer).await?;
-    let credentials: Vec<Found> = match &settings.name {
-        Some(name) => vec![desired::find_named(&cluster, settings, name, printer).await?],
-        None => {
-            let (found, unclaimed) = desired::find_defined(&cluster, settings, printer).await?;
-            report_unclaimed(settings, &unclaimed, found.is_empty(), printer)?;
-            found
-        }
+    let cluster = super::connect(&connection, printer).await?;
+    let notices = Notices::default();
+    let found = match &settings.name {
+        Some(name) => desired::find_named(&cluster, &settings.desired, name, &notices)
+            .await
+            .map(|found| (vec![found], None)),
+        None => desired::find_defined(&cluster, &settings.desired, &notices)
+            .await
+            .map(|(found, unclaimed)| (found, Some(unclaimed))),
     };
+    printer.notices(&notices);
+    let (credentials, unclaimed) = found?;
+    if let Some(unclaimed) = unclaimed {
+        report_unclaimed(settings, &unclaimed, credentials.is_empty(), printer)?;
+    }
+    let write = settings.write.options();
     let options = reconcile::Options {
         plan: settings.plan,
         check: settings.check,
-        write: &settings.write,
+        write: &write,
     };
     let mut results: Vec<(String, StepResult)> = Vec::new();
     let mut failed = false;
     for found in &credentials {
         let (name, subject) = (&found.name, found.subject());
-        let desired = match desired::desired(&cluster, settings, local, found, printer).await {
+        let desired = desired::desired(&cluster, &settings.desired, local, found, &notices).await;
+        printer.notices(&notices);
+        let desired = match desired {
             Ok(desired) => desired,
             Err(error) => {
                 printer.error(format!("{subject}: {error:#}"));
@@ -104,7 +124,7 @@ fn report_unclaimed(
     nothing_defined: bool,
     printer: &Printer,
 ) -> anyhow::Result<()> {
-    let definitions_namespace = &settings.definitions_namespace;
+    let definitions_namespace = &settings.desired.definitions_namespace;
     // One line per name and reason, however many namespaces hold such a Secret.
     let mut grouped: BTreeMap<(&str, String), Vec<&str>> = BTreeMap::new();
     for (namespace, name, why) in &unclaimed.unmanaged {
@@ -186,7 +206,7 @@ fn report(
     let several = results.len() > 1;
     let mut rows = Vec::new();
     for (name, result) in results {
-        let reference = if result.namespace == settings.definitions_namespace {
+        let reference = if result.namespace == settings.desired.definitions_namespace {
             format!("definition secret/{name}")
         } else {
             format!("secret/{name}")
@@ -212,7 +232,12 @@ fn report(
             outcome,
         });
     }
-    let tally = output::print_results(rows, &settings.write, several, printer)?;
+    let tally = output::print_results(
+        rows,
+        (settings.write.mode, settings.write.output),
+        several,
+        printer,
+    )?;
     output::emit_summary(printer, "secrets", &tally, several);
     Ok(tally.exit_status())
 }

@@ -7,7 +7,6 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
 
-use crate::cluster;
 use crate::error::ExitStatus;
 use crate::output;
 use crate::printer::Printer;
@@ -185,7 +184,7 @@ async fn secret_logins(
     connection: &Connection,
     printer: &Printer,
 ) -> anyhow::Result<Vec<FoundLogin>> {
-    let cluster = cluster::connect(connection, printer).await?;
+    let cluster = super::connect(connection, printer).await?;
     let namespace = namespace.map_or_else(|| cluster.default_namespace.clone(), str::to_string);
     let api: Api<Secret> = Api::namespaced(cluster.client.clone(), &namespace);
     let secret = api

@@ -25,7 +25,13 @@ use crate::cluster::writes::{Writer, patch_object, update_service_account};
 use crate::references::{Candidate, auto_names};
 use crate::rules::kinds::{self, Kind};
 use crate::rules::kubelet;
-use crate::settings::{AutoAttach, WriteSettings};
+
+/// What `--auto-attach` attaches to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AutoAttach {
+    Workloads,
+    WorkloadsAndServiceAccounts,
+}
 
 /// Set to `"false"` on a workload or ServiceAccount to keep auto-attach away from it.
 pub(crate) const OPT_OUT_ANNOTATION: &str = "kubectl-regcred/auto-attach";
@@ -136,7 +142,7 @@ pub(crate) async fn attach(
     key: &WorkloadKey,
     object: &Value,
     managed: &[Arc<Secret>],
-    write: &WriteSettings,
+    field_manager: &str,
 ) -> &'static str {
     let annotations = &object["metadata"]["annotations"];
     if annotations[OPT_OUT_ANNOTATION].as_str() == Some("false") {
@@ -176,7 +182,7 @@ pub(crate) async fn attach(
     let seen: HashSet<String> = recorded.iter().cloned().collect();
     recorded.extend(missing.iter().filter(|n| !seen.contains(*n)).cloned());
     let record = json!({"metadata": {"annotations": {ATTACHED_ANNOTATION: recorded.join(",")}}});
-    let writer = Writer::persist(&write.field_manager);
+    let writer = Writer::persist(field_manager);
     let reference = key.kind.reference(&key.name);
     let written = if key.kind == Kind::ServiceAccount {
         // An atomic list: a guarded read-modify-write (docs/semantics.md §6), then the record.

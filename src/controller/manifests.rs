@@ -4,14 +4,24 @@
 
 use std::fmt::Write as _;
 
-use crate::settings::{AutoAttach, ManifestsSettings};
+use super::attach::AutoAttach;
+
+/// What `controller manifests` prints.
+#[derive(Debug, Clone)]
+pub(crate) struct ManifestsOptions {
+    pub(crate) namespace: String,
+    pub(crate) image: String,
+    pub(crate) auto_attach: Option<AutoAttach>,
+    pub(crate) refresh: Option<String>,
+    pub(crate) replicas: u16,
+}
 
 /// The port `/healthz` and `/readyz` are served on, for the kubelet's probes.
 const PORT: u16 = 8080;
 /// `/metrics` names credentials: served on the Pod's loopback only (docs/controller.md).
 const METRICS: &str = "127.0.0.1:9090";
 
-pub(crate) fn render(settings: &ManifestsSettings) -> String {
+pub(crate) fn render(settings: &ManifestsOptions) -> String {
     let ns = &settings.namespace;
     let mut args = vec![
         "sync".to_string(),

@@ -32,20 +32,58 @@ use tokio::time::Instant;
 
 use crate::cluster::Cluster;
 use crate::cluster::secrets;
+use crate::cluster::writes::WriteOptions;
 use crate::credentials::{ExplicitLogin, ReadOnce};
 use crate::desired::{self, Basis, Copies, Found, LocalAnswers};
 use crate::error::ExitStatus;
-use crate::printer::Printer;
+use crate::notices::{Notice, Notices};
 use crate::reconcile::{self, Desired};
 use crate::rules::credential::Origin;
 use crate::rules::expiry::expiry_of;
 use crate::rules::kubelet::DOCKERCONFIGJSON_TYPE;
 use crate::rules::pullsecret::{MANAGED_BY_LABEL, MANAGER, is_up_to_date};
 use crate::rules::scope::{NamespaceScope, Scope};
+use crate::rules::sync::PlanOptions;
 use crate::rules::sync::{InScope, Step};
 use crate::rules::trust::{self, DEFINITION_TYPE, DefinitionRef, Owner, Standing};
-use crate::settings::{SyncSettings, WatchSettings};
+pub(crate) use attach::AutoAttach;
 use state::State;
+
+/// What the watch loop and the controller were told: which credentials, how to keep them
+/// (the `desired` layer's options, the plan, the writes) and how to run. Built by the
+/// settings layer.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    /// `None`: every credential with a definition.
+    pub(crate) name: Option<String>,
+    pub(crate) desired: desired::Options,
+    pub(crate) plan: PlanOptions,
+    pub(crate) write: WriteOptions,
+    pub(crate) watch: WatchOptions,
+}
+
+/// How `sync --watch` runs (docs/controller.md).
+#[derive(Debug, Clone)]
+pub(crate) struct WatchOptions {
+    /// `None`: at 70% of a known lifetime only.
+    pub(crate) refresh: Option<Duration>,
+    pub(crate) resync: Duration,
+    pub(crate) auto_attach: Option<AutoAttach>,
+    /// Health, and metrics unless `metrics_listen` is given.
+    pub(crate) listen: Option<std::net::SocketAddr>,
+    pub(crate) metrics_listen: Option<std::net::SocketAddr>,
+    pub(crate) json_logs: bool,
+    pub(crate) lease: Option<LeaseOptions>,
+}
+
+/// `--leader-elect`: which Lease, and for how long it holds.
+#[derive(Debug, Clone)]
+pub(crate) struct LeaseOptions {
+    /// `None`: the Pod's namespace in a cluster, else the context's.
+    pub(crate) namespace: Option<String>,
+    pub(crate) name: String,
+    pub(crate) duration: Duration,
+}
 
 /// A refresh comes at this share of a login's known lifetime (docs/controller.md).
 const REFRESH_AT_LIFETIME: f64 = 0.7;
@@ -111,23 +149,23 @@ struct Caches {
 }
 
 pub(crate) async fn run(
-    settings: SyncSettings,
-    watch_settings: WatchSettings,
+    options: Options,
     explicit: Option<ExplicitLogin>,
     cluster: Cluster,
 ) -> anyhow::Result<ExitStatus> {
-    init_logging(watch_settings.json_logs);
+    let watch_options = options.watch.clone();
+    init_logging(watch_options.json_logs);
     let state = Arc::new(State::default());
     let listeners = [
         (
-            watch_settings.listen,
+            watch_options.listen,
             http::Endpoints {
                 health: true,
-                metrics: watch_settings.metrics_listen.is_none(),
+                metrics: watch_options.metrics_listen.is_none(),
             },
         ),
         (
-            watch_settings.metrics_listen,
+            watch_options.metrics_listen,
             http::Endpoints {
                 health: false,
                 metrics: true,
@@ -144,8 +182,8 @@ pub(crate) async fn run(
     let (stop_tx, stop) = watch::channel(false);
     tokio::spawn(signals(stop_tx));
 
-    let (leader_tx, leader) = watch::channel(watch_settings.lease.is_none());
-    let lease_task = match &watch_settings.lease {
+    let (leader_tx, leader) = watch::channel(watch_options.lease.is_none());
+    let lease_task = match &watch_options.lease {
         None => {
             state.set_leader(true);
             None
@@ -176,23 +214,23 @@ pub(crate) async fn run(
         namespaces,
         _namespaces_watch: namespaces_watch,
         selected: HashMap::new(),
-        copies: watch_copies(&cluster, settings.name.as_deref(), triggers_tx.clone()),
+        copies: watch_copies(&cluster, options.name.as_deref(), triggers_tx.clone()),
         definitions: watch_definitions(
             &cluster,
-            &settings.definitions_namespace,
-            settings.name.as_deref(),
+            &options.desired.definitions_namespace,
+            options.name.as_deref(),
             triggers_tx.clone(),
         ),
     };
-    tracing::info!(namespace = %settings.definitions_namespace, "following the definitions in this namespace only");
+    tracing::info!(namespace = %options.desired.definitions_namespace, "following the definitions in this namespace only");
     let mut startup_watches = HashSet::from(["namespaces", "copies", "definitions"]);
-    if let Some(what) = watch_settings.auto_attach {
+    if let Some(what) = watch_options.auto_attach {
         startup_watches.extend(attach::watch(&cluster, what, triggers_tx.clone()).await);
     }
     let mut controller = Controller {
         cluster,
-        settings,
-        watch: watch_settings,
+        watch: watch_options,
+        options,
         explicit,
         state,
         caches,
@@ -216,8 +254,8 @@ pub(crate) async fn run(
 
 struct Controller {
     cluster: Cluster,
-    settings: SyncSettings,
-    watch: WatchSettings,
+    options: Options,
+    watch: WatchOptions,
     explicit: Option<ExplicitLogin>,
     state: Arc<State>,
     caches: Caches,
@@ -317,7 +355,7 @@ impl Controller {
                 }
             }
             Trigger::Definition(name) => {
-                if self.settings.name.as_ref().is_none_or(|n| *n == name) {
+                if self.options.name.as_ref().is_none_or(|n| *n == name) {
                     let definition = self.definition(&name);
                     let tracked = self.tracked.entry(name.clone()).or_default();
                     // Our own write of the definition changes nothing that was read.
@@ -410,7 +448,7 @@ impl Controller {
                     &key,
                     &object,
                     &candidates,
-                    &self.settings.write,
+                    &self.options.write.field_manager,
                 )
                 .await;
                 self.state.attach(result);
@@ -430,32 +468,32 @@ impl Controller {
 
     /// `sync NAME --watch` of a name with no definition would idle silently: say why.
     fn warn_if_nothing_to_keep(&self) {
-        if let Some(name) = &self.settings.name
+        if let Some(name) = &self.options.name
             && self.definition(name).is_none()
         {
             tracing::warn!(
                 credential = %name,
                 "no definition {}/{name}: nothing to keep until one is created (a Secret made for one namespace is kept by `kubectl regcred sync {name} -n NAMESPACE`, run once)",
-                self.settings.definitions_namespace
+                self.options.desired.definitions_namespace
             );
         }
     }
 
     fn owner(&self, name: &str) -> Owner {
-        Owner::defined(&self.settings.definitions_namespace, name, false)
+        Owner::defined(&self.options.desired.definitions_namespace, name, false)
     }
 
     /// The definition of `name`, as the cache holds it.
     fn definition(&self, name: &str) -> Option<Arc<Secret>> {
         self.caches
             .definitions
-            .get(&ObjectRef::new(name).within(&self.settings.definitions_namespace))
+            .get(&ObjectRef::new(name).within(&self.options.desired.definitions_namespace))
     }
 
     /// Counts, for one gauge, the Secrets with our label that no kept definition claims
     /// (standalone ones and look-alikes), and logs each new one once.
     fn count_unclaimed(&mut self) {
-        let definitions_namespace = &self.settings.definitions_namespace;
+        let definitions_namespace = &self.options.desired.definitions_namespace;
         let kept: BTreeSet<DefinitionRef> = self
             .tracked
             .keys()
@@ -528,9 +566,9 @@ impl Controller {
             return;
         };
         let options = reconcile::Options {
-            plan: self.settings.plan,
+            plan: self.options.plan,
             check: false,
-            write: &self.settings.write,
+            write: &self.options.write,
         };
         let expires = desired
             .credentials
@@ -540,7 +578,7 @@ impl Controller {
         let outcome =
             reconcile::reconcile(&self.cluster, desired, &copies, &in_scope, &options).await;
         let (result, writes, copies_now) =
-            summarize(name, outcome, &self.settings.definitions_namespace);
+            summarize(name, outcome, &self.options.desired.definitions_namespace);
         let tracked = self.tracked.get_mut(name).expect("tracked above");
         tracked.failures = if result.is_ok() {
             0
@@ -595,14 +633,16 @@ impl Controller {
     /// Reads the credential's sources again. A failure keeps what was read before: a
     /// refresh never blanks the copies.
     async fn load(&mut self, name: &str, found: &Found) {
-        let quiet = Printer::capture(true);
+        let notices = Notices::default();
         // A fresh read every time: a refresh must ask the sources again.
         let reads = ReadOnce::default();
         let local = LocalAnswers {
             explicit: self.explicit.as_ref(),
             reads: &reads,
         };
-        let result = desired::desired(&self.cluster, &self.settings, local, found, &quiet).await;
+        let result =
+            desired::desired(&self.cluster, &self.options.desired, local, found, &notices).await;
+        log_notices(name, &notices);
         let tracked = self.tracked.get_mut(name).expect("tracked by the caller");
         tracked.reload = false;
         match result {
@@ -1076,6 +1116,19 @@ fn init_logging(json: bool) {
             .with_ansi(std::io::stderr().is_terminal())
             .try_init()
     };
+}
+
+/// What reading a credential had to say, in the log: a warning (a registry dropped under
+/// `--allow-removal`) at warn level, the rest at info.
+fn log_notices(name: &str, notices: &Notices) {
+    for notice in notices.take() {
+        match notice {
+            Notice::Warning(message) => tracing::warn!(credential = name, "{message}"),
+            Notice::Note(message) | Notice::Status(message) => {
+                tracing::info!(credential = name, "{message}");
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1019,3 +1019,97 @@ fn look_alikes_steer_nothing_and_cost_nothing() {
     assert!(back.is_some(), "{:?}", watcher.metrics());
     assert!(e2e.secret_exists(&first, &name));
 }
+
+/// `upstream` in `ns` as a pull Secret holding a login for each of `registries`.
+fn apply_upstream(e2e: &E2e, ns: &str, registries: &[&str]) {
+    let auths: serde_json::Map<String, Value> = registries
+        .iter()
+        .map(|registry| {
+            let auth =
+                base64::engine::general_purpose::STANDARD.encode(format!("bot:pw-{registry}"));
+            (registry.to_string(), serde_json::json!({ "auth": auth }))
+        })
+        .collect();
+    let payload = serde_json::json!({ "auths": auths }).to_string();
+    let literal = format!("--from-literal=.dockerconfigjson={payload}");
+    let manifest = e2e.kubectl(&[
+        "create",
+        "secret",
+        "generic",
+        "upstream",
+        "-n",
+        ns,
+        "--type=kubernetes.io/dockerconfigjson",
+        &literal,
+        "--dry-run=client",
+        "-o",
+        "yaml",
+    ]);
+    let applied = e2e.kubectl_stdin(&["apply", "-f", "-"], &manifest.stdout);
+    assert!(applied.status.success(), "{}", text(&applied.stderr));
+}
+
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn allow_removal_says_what_it_drops_in_sync_and_in_the_watch_log() {
+    let e2e = E2e::new();
+    let source_ns = e2e.namespace("removal-src");
+    let a = e2e.namespace("removal");
+    let b = e2e.namespace("removal");
+    apply_upstream(&e2e, &source_ns, &["ghcr.io", "quay.io"]);
+    let name = unique("removal");
+    let source = format!("{source_ns}/upstream");
+    e2e.regcred_ok(&[
+        "create",
+        &name,
+        "--from-secret",
+        &source,
+        "--namespaces",
+        &format!("{a},{b}"),
+    ]);
+    apply_upstream(&e2e, &source_ns, &["ghcr.io"]);
+
+    // Without --allow-removal nothing is dropped; with it, sync says what it drops.
+    let out = e2e.run(&["sync", &name]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--allow-removal"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = e2e.run(&["sync", &name, "--allow-removal", "--dry-run=client"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("warning: dropping ") && stderr.contains("quay.io"),
+        "{stderr}"
+    );
+    for ns in [&a, &b] {
+        assert!(
+            e2e.payload(ns, &name)["auths"].get("quay.io").is_some(),
+            "a dry run wrote"
+        );
+    }
+
+    // The watch loop drops it too, and its log says so (it was lost to a discarded printer).
+    let watcher = Watcher::start(&e2e, &[&name, "--allow-removal"]);
+    for ns in [&a, &b] {
+        let dropped = wait_until(Duration::from_secs(20), || {
+            e2e.payload(ns, &name)["auths"].get("quay.io").is_none()
+        });
+        assert!(dropped.is_some(), "{ns}:\n{}", watcher.logs());
+        assert!(e2e.payload(ns, &name)["auths"].get("ghcr.io").is_some());
+    }
+    let (status, _, logs) = watcher.terminate();
+    assert!(status.success(), "{logs}");
+    assert!(
+        logs.lines().any(|line| line.contains("WARN")
+            && line.contains("dropping")
+            && line.contains("quay.io")),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains("pw-ghcr.io") && !logs.contains("pw-quay.io"),
+        "{logs}"
+    );
+}
