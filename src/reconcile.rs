@@ -565,3 +565,263 @@ pub(crate) async fn source_secret_credentials(
     }
     Ok(credentials)
 }
+
+/// The requests a reconcile sends, against a mocked API service (`cluster::mock`): which
+/// writes, in which order, in each write mode. The real control plane is tests/e2e's.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::mock::{self, Call, Recorded};
+    use crate::rules::credential::Password;
+    use crate::rules::scope::Exclusions;
+    use http::StatusCode;
+    use serde_json::Value;
+
+    const DEFINITIONS: &str = "regcred-system";
+
+    /// `regcred`, one quay.io login, defined in regcred-system for team-a.
+    fn desired(password: &str) -> Desired {
+        let owner = Owner::defined(DEFINITIONS, "regcred", false);
+        let mut desired = Desired {
+            name: "regcred".into(),
+            credentials: vec![Credential {
+                registry: Registry::parse("quay.io").unwrap(),
+                username: "robot".into(),
+                password: Password::from(password.to_string()),
+                email: None,
+                origin: Origin::Explicit,
+            }],
+            scope: Scope {
+                namespaces: NamespaceScope::Named(vec!["team-a".into()]),
+                exclude: Exclusions::default(),
+                skip_system: true,
+            },
+            recorded: RecordedScope {
+                namespaces: vec!["team-a".into()],
+                all: false,
+                selector: None,
+                exclude: Vec::new(),
+            },
+            owner,
+            definition_seen: None,
+        };
+        // The definition exists and is up to date: only copies are at stake.
+        desired.definition_seen = Some(as_stored(desired.definition(), "7"));
+        desired
+    }
+
+    fn as_stored(secret: Secret, resource_version: &str) -> Secret {
+        let value = mock::stored(&serde_json::to_value(secret).unwrap(), resource_version);
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn in_scope() -> Vec<InScope> {
+        vec![InScope {
+            name: "team-a".into(),
+            terminating: false,
+        }]
+    }
+
+    async fn run(
+        copies: &[(&str, Secret)],
+        mode: WriteMode,
+        prune: bool,
+        answer: impl Fn(&Call, &[Call]) -> (StatusCode, Value) + Send + Sync + 'static,
+    ) -> (Vec<(String, Option<&'static str>)>, Recorded) {
+        let (cluster, recorded) = mock::cluster(answer);
+        let copies: BTreeMap<String, Secret> = copies
+            .iter()
+            .map(|(ns, secret)| (ns.to_string(), secret.clone()))
+            .collect();
+        let write = WriteOptions {
+            mode,
+            concurrency: 2,
+            field_manager: "kubectl-regcred".into(),
+        };
+        let options = Options {
+            plan: PlanOptions {
+                prune,
+                detach: false,
+                force: false,
+            },
+            check: false,
+            write: &write,
+        };
+        let results = reconcile(&cluster, &desired("pw"), &copies, &in_scope(), &options)
+            .await
+            .unwrap();
+        let verbs = results
+            .into_iter()
+            .map(|result| (result.namespace, result.outcome.unwrap()))
+            .collect();
+        (verbs, recorded)
+    }
+
+    fn answer_default(call: &Call, _: &[Call]) -> (StatusCode, Value) {
+        mock::default_answer(call)
+    }
+
+    const COPY: &str = "/api/v1/namespaces/team-a/secrets";
+
+    #[tokio::test]
+    async fn a_missing_copy_is_created_with_one_post() {
+        let (verbs, recorded) = run(&[], WriteMode::Persist, false, answer_default).await;
+        assert_eq!(
+            verbs,
+            [
+                (DEFINITIONS.to_string(), Some("unchanged")),
+                ("team-a".to_string(), Some("created"))
+            ]
+        );
+        assert_eq!(
+            recorded.writes(),
+            [format!("POST {COPY}?&fieldManager=kubectl-regcred")]
+        );
+        let sent = &recorded.calls()[0].body;
+        assert_eq!(sent["type"], "kubernetes.io/dockerconfigjson");
+        assert_eq!(
+            sent["metadata"]["annotations"]["kubectl-regcred/definition"],
+            "regcred-system/regcred"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_up_to_date_copy_costs_no_request() {
+        let copy = as_stored(desired("pw").secret("team-a"), "3");
+        let (verbs, recorded) = run(
+            &[("team-a", copy)],
+            WriteMode::Persist,
+            false,
+            answer_default,
+        )
+        .await;
+        assert_eq!(verbs[1], ("team-a".to_string(), Some("unchanged")));
+        assert!(recorded.calls().is_empty(), "{:?}", recorded.calls());
+    }
+
+    #[tokio::test]
+    async fn a_stale_copy_is_replaced_guarded_by_its_resource_version() {
+        let stale = as_stored(desired("old").secret("team-a"), "3");
+        let (verbs, recorded) = run(
+            &[("team-a", stale)],
+            WriteMode::Persist,
+            false,
+            answer_default,
+        )
+        .await;
+        assert_eq!(verbs[1], ("team-a".to_string(), Some("configured")));
+        assert_eq!(
+            recorded.writes(),
+            [format!("PUT {COPY}/regcred?&fieldManager=kubectl-regcred")]
+        );
+        assert_eq!(recorded.calls()[0].body["metadata"]["resourceVersion"], "3");
+    }
+
+    #[tokio::test]
+    async fn a_conflict_is_read_again_and_retried() {
+        let stale = as_stored(desired("old").secret("team-a"), "3");
+        let current =
+            serde_json::to_value(as_stored(desired("other").secret("team-a"), "4")).unwrap();
+        let (verbs, recorded) = run(
+            &[("team-a", stale)],
+            WriteMode::Persist,
+            false,
+            move |call, before| match (call.method.as_str(), before.len()) {
+                ("PUT", 0) => (
+                    StatusCode::CONFLICT,
+                    mock::status(409, "Conflict", "changed"),
+                ),
+                ("GET", _) => (StatusCode::OK, current.clone()),
+                _ => mock::default_answer(call),
+            },
+        )
+        .await;
+        assert_eq!(verbs[1], ("team-a".to_string(), Some("configured")));
+        let lines: Vec<String> = recorded.calls().iter().map(Call::line).collect();
+        assert_eq!(
+            lines,
+            [
+                format!("PUT {COPY}/regcred?&fieldManager=kubectl-regcred"),
+                format!("GET {COPY}/regcred"),
+                format!("PUT {COPY}/regcred?&fieldManager=kubectl-regcred"),
+            ]
+        );
+        // The retry is guarded by what it read, not by what it first believed.
+        assert_eq!(recorded.calls()[2].body["metadata"]["resourceVersion"], "4");
+    }
+
+    #[tokio::test]
+    async fn a_copy_outside_the_scope_is_pruned_exactly() {
+        let up_to_date = as_stored(desired("pw").secret("team-a"), "3");
+        let outside = as_stored(desired("pw").secret("team-b"), "5");
+        let (verbs, recorded) = run(
+            &[("team-a", up_to_date), ("team-b", outside)],
+            WriteMode::Persist,
+            true,
+            answer_default,
+        )
+        .await;
+        assert!(
+            verbs.contains(&("team-b".to_string(), Some("pruned"))),
+            "{verbs:?}"
+        );
+        assert_eq!(
+            recorded.writes(),
+            ["DELETE /api/v1/namespaces/team-b/secrets/regcred?"]
+        );
+        let delete = recorded.calls().into_iter().find(Call::is_write).unwrap();
+        assert_eq!(delete.body["preconditions"]["resourceVersion"], "5");
+        assert_eq!(delete.body["preconditions"]["uid"], "uid-1");
+    }
+
+    /// The bug this project once shipped: a client dry run wrote. It must send no write
+    /// however much there is to do, and still say what it would do.
+    #[tokio::test]
+    async fn a_client_dry_run_sends_no_write() {
+        let stale = as_stored(desired("old").secret("team-a"), "3");
+        let outside = as_stored(desired("pw").secret("team-b"), "5");
+        let (verbs, recorded) = run(
+            &[("team-a", stale), ("team-b", outside)],
+            WriteMode::ClientDryRun,
+            true,
+            answer_default,
+        )
+        .await;
+        assert!(recorded.writes().is_empty(), "{:?}", recorded.writes());
+        assert!(
+            verbs.contains(&("team-a".to_string(), Some("configured"))),
+            "{verbs:?}"
+        );
+        assert!(
+            verbs.contains(&("team-b".to_string(), Some("pruned"))),
+            "{verbs:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_server_dry_run_sends_every_write_with_dry_run_all() {
+        let stale = as_stored(desired("old").secret("team-a"), "3");
+        let outside = as_stored(desired("pw").secret("team-b"), "5");
+        let (_, recorded) = run(
+            &[("team-a", stale), ("team-b", outside)],
+            WriteMode::ServerDryRun,
+            true,
+            answer_default,
+        )
+        .await;
+        let writes: Vec<Call> = recorded
+            .calls()
+            .into_iter()
+            .filter(Call::is_write)
+            .collect();
+        assert_eq!(writes.len(), 2, "{writes:?}");
+        // A delete carries it in its DeleteOptions body, the others in the query.
+        for write in &writes {
+            assert!(
+                write.uri.contains("dryRun=All")
+                    || write.body["dryRun"] == serde_json::json!(["All"]),
+                "{write:?}"
+            );
+        }
+    }
+}

@@ -19,6 +19,8 @@ use kubeconfig::{FileKind, Selection, client_error};
 pub(crate) mod fetch;
 pub(crate) mod inventory;
 pub(crate) mod kubeconfig;
+#[cfg(test)]
+pub(crate) mod mock;
 pub(crate) mod retry;
 pub(crate) mod secrets;
 mod unreachable;
@@ -381,6 +383,19 @@ where
 }
 
 impl Cluster {
+    /// A cluster over `client` alone, for tests against a mocked API service ([`mock`]).
+    #[cfg(test)]
+    pub(crate) fn for_tests(client: Client) -> Self {
+        Cluster {
+            client,
+            server: "https://mock.invalid".into(),
+            default_namespace: "default".into(),
+            proxy: None,
+            cronjob_v1: Default::default(),
+            progress: fanout::NoProgress::shared(),
+        }
+    }
+
     /// CronJob is `batch/v1` from Kubernetes 1.21; older servers only have `batch/v1beta1`.
     pub(crate) async fn serves_cronjob_v1(&self) -> bool {
         *self
