@@ -15,6 +15,7 @@ use crate::cluster::{Cluster, ClusterError};
 use crate::credentials::{ExplicitLogin, LocalEnv, ReadOnce};
 use crate::notices::Notices;
 use crate::reconcile::{self, Desired};
+use crate::rules::copies::{self, Disagreement};
 use crate::rules::credential::{Credential, Origin, RecordedOrigin, SourceKind};
 use crate::rules::kubelet;
 use crate::rules::pullsecret::{
@@ -556,27 +557,12 @@ fn reference_copy<'a>(
     name: &str,
     ours: &[(&String, &'a Secret)],
 ) -> anyhow::Result<Option<&'a Secret>> {
-    let record = |secret: &Secret| {
-        let annotations = secret.metadata.annotations.clone().unwrap_or_default();
-        (
-            annotations.get(REGISTRIES_ANNOTATION).cloned(),
-            recorded_sources(secret),
-            recorded_usernames(secret),
-        )
-    };
-    let Some((first_namespace, first)) = ours.first() else {
-        return Ok(None);
-    };
-    if let Some((namespace, _)) = ours
-        .iter()
-        .find(|(_, other)| record(other) != record(first))
-    {
-        bail!(
-            "its copies in namespaces {first_namespace} and {namespace} record different registries, \
+    copies::agreed_record(ours).map_err(|Disagreement { first, other }| {
+        anyhow::anyhow!(
+            "its copies in namespaces {first} and {other} record different registries, \
              sources or usernames; recreate it (kubectl regcred create {name} ... --force) so that they agree"
-        );
-    }
-    Ok(Some(first))
+        )
+    })
 }
 
 /// Each registry of the reference copy, read again from the source it records.
@@ -617,7 +603,7 @@ async fn read_again(
                 ));
                 None
             }
-            Some(RecordedOrigin::Local(SourceKind::Explicit)) => Some(explicit_again(
+            Some(RecordedOrigin::Local(SourceKind::Explicit)) => Some(kept_explicit_login(
                 options,
                 local_answers.explicit,
                 source_secrets.keep_explicit.then_some(ours),
@@ -734,7 +720,7 @@ fn refuse_identity_change(
 
 /// Explicit credentials cannot be read again: the new ones if given, else the login every
 /// copy holds. Copies that disagree are an error: one edited copy must not spread.
-fn explicit_again(
+fn kept_explicit_login(
     options: &Options,
     explicit: Option<&ExplicitLogin>,
     ours: Option<&[(&String, &Secret)]>,
@@ -770,26 +756,18 @@ fn explicit_again(
                 .find(|login| login.raw == key)
         })
         .collect();
-    let same = |a: &kubelet::SecretLogin, b: &kubelet::SecretLogin| {
-        a.username == b.username && a.password.expose() == b.password.expose()
-    };
-    let (login, votes) = held
-        .iter()
-        .map(|login| {
-            (
-                login,
-                held.iter().filter(|other| same(login, other)).count(),
-            )
-        })
-        .max_by_key(|(_, votes)| *votes)
-        .with_context(|| format!("{registry}: no copy holds a login for it"))?;
+    if held.is_empty() {
+        bail!("{registry}: no copy holds a login for it");
+    }
     // Only a login most copies hold is kept: one copy edited by hand is repaired, never spread.
-    if votes * 2 <= held.len() {
+    let Some(login) = copies::majority(&held, |a, b| {
+        a.username == b.username && a.password.expose() == b.password.expose()
+    }) else {
         bail!(
             "{registry}: its copies hold different explicit credentials and none is held by most \
              of them; give them again with --server {registry} --username USER --password-stdin"
         );
-    }
+    };
     let login = login.clone();
     notices.note(format!(
         "{registry}: explicit credentials cannot be read again; kept as they are (give --username and --password-stdin to change them)"

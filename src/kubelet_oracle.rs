@@ -714,8 +714,7 @@ fn disagreement(case: &Case, full: &Value, pool: &Value) -> Option<String> {
     expected.dedup();
     let candidates = auto_pool(case);
     let spec = json!({"containers": [{"name": "c", "image": case.image}]});
-    let mut notes = Vec::new();
-    let mut chosen = crate::references::auto_names(&spec, &candidates, "test", &mut notes);
+    let mut chosen = crate::rules::attach::auto_names(&spec, &candidates).names;
     chosen.sort();
     // Entries without a tag (null) are credentials too; they name no Secret here, so only
     // require that every tagged Secret is chosen and nothing outside the kubelet's answer.
@@ -734,13 +733,13 @@ fn disagreement(case: &Case, full: &Value, pool: &Value) -> Option<String> {
 }
 
 /// The Secrets `attach --auto` may choose from: pull types that parse.
-fn auto_pool(case: &Case) -> Vec<crate::references::Candidate> {
+fn auto_pool(case: &Case) -> Vec<crate::rules::attach::Candidate> {
     case.secrets
         .iter()
         .filter_map(|s| {
             kubelet::parse_secret(&s.secret())
                 .ok()
-                .map(|keys| crate::references::Candidate {
+                .map(|keys| crate::rules::attach::Candidate {
                     name: s.name.clone(),
                     keys,
                 })

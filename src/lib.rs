@@ -188,7 +188,7 @@ async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
         }
         Command::Sync(args) => {
             let settings = SyncSettings::from_args(&args, namespace)?;
-            let explicit = commands::sync::explicit_again(&settings, printer)?;
+            let explicit = commands::sync::login_given_again(&settings, printer)?;
             if let Some(watch) = settings.watch.clone() {
                 let connection = targets.one(
                     "sync --watch runs in one context: run one per cluster (docs/controller.md)",

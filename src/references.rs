@@ -16,9 +16,9 @@ use crate::cluster::writes::{self, Write, Writer};
 use crate::cluster::{ApiError, Cluster};
 use crate::notices::Notice;
 use crate::rules::admission::{self, Pickup};
-use crate::rules::image::ImageRef;
+use crate::rules::attach::{self, Candidate};
 use crate::rules::kinds::{self, Kind, Target};
-use crate::rules::kubelet::{self, DOCKERCFG_TYPE, DOCKERCONFIGJSON_TYPE, Keyring};
+use crate::rules::kubelet::{self, DOCKERCFG_TYPE, DOCKERCONFIGJSON_TYPE};
 
 /// The change to make on each target.
 #[derive(Debug, Clone)]
@@ -131,12 +131,6 @@ pub(crate) struct ObjectResult {
 pub(crate) struct Outcome {
     pub(crate) results: Vec<ObjectResult>,
     pub(crate) notices: Vec<Notice>,
-}
-
-/// A pull Secret that can be attached, with the kubelet's keys for `--auto`.
-pub(crate) struct Candidate {
-    pub(crate) name: String,
-    pub(crate) keys: Vec<kubelet::KeyEntry>,
 }
 
 /// Per namespace: the Secrets that may be attached, or why none can.
@@ -390,46 +384,6 @@ async fn candidate_secrets(
     by_namespace
 }
 
-/// Names `--auto` attaches for a pod spec: the owners of every key the kubelet would use for
-/// any of its images, over all candidates together (the kubelet merges a pod's Secrets into
-/// one keyring). Images nothing matches are noted.
-pub(crate) fn auto_names(
-    spec: &Value,
-    candidates: &[Candidate],
-    context: &str,
-    notices: &mut Vec<Notice>,
-) -> Vec<String> {
-    let keyring = Keyring::new(
-        candidates
-            .iter()
-            .map(|c| (c.name.as_str(), c.keys.as_slice())),
-    );
-    let mut names = Vec::new();
-    for image in kinds::images(spec) {
-        let parsed = match ImageRef::parse(&image) {
-            Ok(parsed) => parsed,
-            Err(e) => {
-                notices.push(Notice::Warning(format!("{context}: {e}")));
-                continue;
-            }
-        };
-        let found = keyring.lookup(&parsed);
-        if found.is_empty() {
-            notices.push(Notice::Warning(format!(
-                "{context}: no pull Secret matches image {image} ({}); fine if it is public",
-                parsed.repository()
-            )));
-        }
-        for candidate in candidates {
-            if found.iter().any(|c| c.secret == candidate.name) && !names.contains(&candidate.name)
-            {
-                names.push(candidate.name.clone());
-            }
-        }
-    }
-    names
-}
-
 /// The list an object should end with, and what that change is called.
 struct Wanted {
     existing: Vec<String>,
@@ -450,7 +404,14 @@ fn wanted_names(
     match &plan.change {
         Change::Attach { secret, auto, .. } => {
             let added = if *auto {
-                auto_names(holder, candidates, context, notices)
+                let choice = attach::auto_names(holder, candidates);
+                notices.extend(
+                    choice
+                        .unmatched
+                        .iter()
+                        .map(|why| Notice::Warning(format!("{context}: {why}"))),
+                );
+                choice.names
             } else {
                 secret.iter().cloned().collect()
             };

@@ -37,11 +37,11 @@ pub(crate) async fn run_request(
         write: &write,
     };
     let outcome = apply(&cluster, &plan).await;
-    report(outcome, request.write, namespaces.len() > 1, printer)
+    print_changes(outcome, request.write, namespaces.len() > 1, printer)
 }
 
 /// Prints the lines (or objects), notices and a summary; exit 1 if anything failed.
-pub(crate) fn report(
+pub(crate) fn print_changes(
     outcome: Outcome,
     write: &WriteSettings,
     several_namespaces: bool,
@@ -125,7 +125,7 @@ mod tests {
     #[test]
     fn report_prints_lines_errors_notes_and_a_summary() {
         let printer = Printer::capture(false);
-        let status = report(outcome(), &write_settings(None), true, &printer).unwrap();
+        let status = print_changes(outcome(), &write_settings(None), true, &printer).unwrap();
         assert_eq!(status, ExitStatus::Failure);
         let captured = printer.captured();
         assert_eq!(
@@ -144,7 +144,7 @@ mod tests {
     fn quiet_report_keeps_results_and_errors() {
         let printer = Printer::capture(true);
         let json = Some(crate::settings::OutputFormat::Json);
-        report(outcome(), &write_settings(json), true, &printer).unwrap();
+        print_changes(outcome(), &write_settings(json), true, &printer).unwrap();
         let captured = printer.captured();
         assert_eq!(
             serde_json::from_str::<Value>(&captured.stdout).unwrap(),

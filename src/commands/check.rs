@@ -22,7 +22,7 @@ use crate::rules::kubelet;
 use crate::rules::pullsecret::{is_managed, rancher_project, recorded_sources};
 use crate::rules::text::shell_quote;
 use crate::rules::trust;
-use crate::rules::verdict::Verdict as RegistryVerdict;
+use crate::rules::verdict::RegistryVerdict;
 use crate::settings::{CheckSettings, Connection};
 
 #[derive(Debug, Serialize)]
@@ -134,7 +134,7 @@ pub(crate) async fn run(
             })
             .collect();
         for object in objects {
-            let mut report = report(ns, found, object, &states);
+            let mut report = object_report(ns, found, object, &states);
             report.rancher_managed = rancher
                 .iter()
                 .filter(|(name, _)| report.pull_secrets.contains(name))
@@ -264,7 +264,7 @@ fn pull_events(found: &NamespaceInventory, pods: &[&Object]) -> Vec<EventLine> {
         .collect()
 }
 
-fn report(
+fn object_report(
     ns: &str,
     found: &NamespaceInventory,
     object: &Object,

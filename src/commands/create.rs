@@ -248,7 +248,7 @@ pub(crate) async fn run(
         .iter()
         .map(|c| c.registry.secret_key())
         .collect();
-    let status = report(settings, results, &written_keys, several, printer)?;
+    let status = print_results_and_kept(settings, results, &written_keys, several, printer)?;
     let (Some(cluster), false) = (&cluster, settings.attach.is_empty()) else {
         return Ok(status);
     };
@@ -555,7 +555,7 @@ async fn attach_all(
         write: &write,
     };
     let outcome = references::apply(cluster, &plan).await;
-    super::changes::report(outcome, &settings.write, several_namespaces, printer)
+    super::changes::print_changes(outcome, &settings.write, several_namespaces, printer)
 }
 
 /// `--username` with its password, read now (stdin or a prompt), for `servers`.
@@ -663,7 +663,7 @@ async fn name_users_of_failed_replacements(cluster: &Cluster, results: &mut [Nam
 }
 
 /// Prints each namespace's line (or object), what each existing Secret kept, and a summary.
-fn report(
+fn print_results_and_kept(
     settings: &CreateSettings,
     results: Vec<NamespaceResult>,
     written_keys: &[String],

@@ -19,7 +19,7 @@ use crate::credentials::{self, Credential, ExplicitLogin, LocalEnv, Request};
 use crate::printer::Printer;
 use crate::probe::{self, LoginCheck, Transport, TransportSettings};
 use crate::rules::registry::Registry;
-use crate::rules::verdict::Verdict;
+use crate::rules::verdict::RegistryVerdict;
 use crate::settings::{ExplicitSettings, LocalLookup};
 
 /// Connects for a command: long fan-outs draw their progress with `printer`.
@@ -133,7 +133,7 @@ pub(crate) async fn verify_before_writing(
     let outcomes = probe::verify_all(&transport, checks, k8s_openapi::jiff::Timestamp::now()).await;
     let mut refused = Vec::new();
     for (credential, outcome) in credentials.iter().zip(outcomes) {
-        if outcome.verdict == Verdict::Valid {
+        if outcome.verdict == RegistryVerdict::Valid {
             printer.status(format!(
                 "verified {}: {}",
                 credential.registry, outcome.reason

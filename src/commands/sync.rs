@@ -17,7 +17,7 @@ use crate::rules::sync::Step;
 use crate::settings::{Connection, OutputFormat, SyncSettings, WatchOptions};
 
 /// The password, if given again: read once, before any request, for every context.
-pub(crate) fn explicit_again(
+pub(crate) fn login_given_again(
     settings: &SyncSettings,
     printer: &Printer,
 ) -> anyhow::Result<Option<ExplicitLogin>> {
@@ -112,7 +112,7 @@ pub(crate) async fn run(
             }
         }
     }
-    let status = report(settings, results, printer)?;
+    let status = print_plan_or_results(settings, results, printer)?;
     Ok(if failed { ExitStatus::Failure } else { status })
 }
 
@@ -171,7 +171,7 @@ fn report_unclaimed(
 }
 
 /// Prints the plan (`--check`, `-o`) or the results, and decides the exit status.
-fn report(
+fn print_plan_or_results(
     settings: &SyncSettings,
     results: Vec<(String, StepResult)>,
     printer: &Printer,

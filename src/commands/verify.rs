@@ -10,11 +10,11 @@ use kube::api::Api;
 use crate::error::ExitStatus;
 use crate::output;
 use crate::printer::Printer;
-use crate::probe::{self, LoginCheck, Outcome, Transport};
+use crate::probe::{self, LoginCheck, LoginOutcome, Transport};
 use crate::rules::credential::Password;
 use crate::rules::image::ImageRef;
 use crate::rules::kubelet::{self, KeyEntry, Keyring};
-use crate::rules::verdict::Verdict;
+use crate::rules::verdict::RegistryVerdict;
 use crate::settings::{Connection, OutputFormat, VerifyLogins, VerifySettings};
 
 /// A login to verify and where it came from. The password is never printed.
@@ -49,7 +49,7 @@ struct Row {
     source: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     image: Option<String>,
-    verdict: Verdict,
+    verdict: RegistryVerdict,
     reason: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     token_service: Option<String>,
@@ -103,7 +103,7 @@ pub(crate) async fn run(
         .map(|((login, image), outcome)| row(login, image.map(|i| i.to_string()), outcome))
         .collect();
     print(&rows, settings.output, !settings.images.is_empty(), printer)?;
-    let all_valid = rows.iter().all(|r| r.verdict == Verdict::Valid);
+    let all_valid = rows.iter().all(|r| r.verdict == RegistryVerdict::Valid);
     Ok(if all_valid && unmatched.is_empty() {
         ExitStatus::Success
     } else {
@@ -165,7 +165,7 @@ pub(crate) fn pair<'a>(
     (pairs, unmatched)
 }
 
-fn row(login: &FoundLogin, image: Option<String>, outcome: Outcome) -> Row {
+fn row(login: &FoundLogin, image: Option<String>, outcome: LoginOutcome) -> Row {
     Row {
         registry: login.key.clone(),
         username: login.username.clone(),

@@ -22,7 +22,7 @@ use super::{Trigger, forward};
 use crate::cluster::Cluster;
 use crate::cluster::fetch::{self, kind_resource};
 use crate::cluster::writes::{Writer, patch_object, update_service_account};
-use crate::references::{Candidate, auto_names};
+use crate::rules::attach::{Candidate, auto_names};
 use crate::rules::kinds::{self, Kind};
 use crate::rules::kubelet;
 
@@ -163,10 +163,9 @@ pub(crate) async fn attach(
     let wanted: Vec<String> = if key.kind == Kind::ServiceAccount {
         candidates.iter().map(|c| c.name.clone()).collect()
     } else {
-        let context = key.kind.reference(&key.name);
-        // Notices (images nothing matches) are for interactive `attach --auto`; a
-        // controller would repeat them on every event.
-        auto_names(holder, &candidates, &context, &mut Vec::new())
+        // Images nothing matches are said by interactive `attach --auto`; a controller
+        // would repeat them on every event.
+        auto_names(holder, &candidates).names
     };
     let missing = kinds::added_names(&kinds::pull_secret_names(holder), &wanted);
     if missing.is_empty() {

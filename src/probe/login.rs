@@ -12,7 +12,7 @@ use super::{
 };
 use crate::rules::expiry::expiry_of;
 use crate::rules::image::ImageRef;
-use crate::rules::verdict::{self, Verdict};
+use crate::rules::verdict::{self, RegistryVerdict};
 
 /// The login to check. Never printed: only the registry and the username are.
 #[derive(Clone, Copy)]
@@ -36,16 +36,16 @@ impl std::fmt::Debug for Login<'_> {
 
 /// What the registry said.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Outcome {
-    pub(crate) verdict: Verdict,
+pub(crate) struct LoginOutcome {
+    pub(crate) verdict: RegistryVerdict,
     /// Why, in words; never a secret.
     pub(crate) reason: String,
     /// The token service's host when it is not the registry's (Docker Hub's auth.docker.io).
     pub(crate) token_service: Option<String>,
 }
 
-impl Outcome {
-    fn new(verdict: Verdict, reason: impl Into<String>) -> Self {
+impl LoginOutcome {
+    fn new(verdict: RegistryVerdict, reason: impl Into<String>) -> Self {
         Self {
             verdict,
             reason: reason.into(),
@@ -71,12 +71,15 @@ pub(crate) fn verify(
     login: &Login<'_>,
     image: Option<&ImageRef>,
     now: Timestamp,
-) -> Outcome {
+) -> LoginOutcome {
     if let Some(expiry) = expiry_of(login.password).filter(|expiry| *expiry <= now) {
-        return Outcome::new(Verdict::Expired, format!("the token expired at {expiry}"));
+        return LoginOutcome::new(
+            RegistryVerdict::Expired,
+            format!("the token expired at {expiry}"),
+        );
     }
     let host = api_host(login.domain);
-    let mut last = Outcome::new(Verdict::Unreachable, format!("{host}: not tried"));
+    let mut last = LoginOutcome::new(RegistryVerdict::Unreachable, format!("{host}: not tried"));
     for base in transport.bases(host) {
         match ping(transport, &base) {
             Ok(authorization) => {
@@ -91,8 +94,8 @@ pub(crate) fn verify(
 
 enum PingFailure {
     /// The https attempt met something that is not TLS; a loopback registry may speak http.
-    TryPlainHttp(Outcome),
-    Final(Outcome),
+    TryPlainHttp(LoginOutcome),
+    Final(LoginOutcome),
 }
 
 /// `GET /v2/` without credentials.
@@ -113,8 +116,8 @@ fn ping(transport: &Transport, base: &str) -> Result<Authorization, PingFailure>
                         realm: realm.to_string(),
                         service: param(params, "service").map(str::to_string),
                     }),
-                    None => Err(PingFailure::Final(Outcome::new(
-                        Verdict::NotARegistry,
+                    None => Err(PingFailure::Final(LoginOutcome::new(
+                        RegistryVerdict::NotARegistry,
                         format!("{url}: its Bearer challenge names no token service (realm)"),
                     ))),
                 };
@@ -122,13 +125,13 @@ fn ping(transport: &Transport, base: &str) -> Result<Authorization, PingFailure>
             if challenges.iter().any(|(scheme, _)| scheme == "basic") {
                 return Ok(Authorization::Basic);
             }
-            Err(PingFailure::Final(Outcome::new(
-                Verdict::NotARegistry,
+            Err(PingFailure::Final(LoginOutcome::new(
+                RegistryVerdict::NotARegistry,
                 format!("{url} answered 401 without a Basic or Bearer challenge"),
             )))
         }
-        _ => Err(PingFailure::Final(Outcome::new(
-            Verdict::NotARegistry,
+        _ => Err(PingFailure::Final(LoginOutcome::new(
+            RegistryVerdict::NotARegistry,
             format!("{url} answered {status}, not the registry v2 API"),
         ))),
     }
@@ -138,12 +141,12 @@ fn ping(transport: &Transport, base: &str) -> Result<Authorization, PingFailure>
 /// https attempt may mean the server speaks plain http.
 fn classify(transport: &Transport, url: &str, error: ureq::Error) -> PingFailure {
     match tls_error(&error) {
-        Some(rustls::Error::InvalidCertificate(reason)) => PingFailure::Final(Outcome::new(
-            Verdict::Tls,
+        Some(rustls::Error::InvalidCertificate(reason)) => PingFailure::Final(LoginOutcome::new(
+            RegistryVerdict::Tls,
             format!("{url}: the certificate is not trusted: {reason:?}"),
         )),
-        Some(other) => PingFailure::TryPlainHttp(Outcome::new(
-            Verdict::Tls,
+        Some(other) => PingFailure::TryPlainHttp(LoginOutcome::new(
+            RegistryVerdict::Tls,
             format!("{url}: the TLS handshake failed: {other}"),
         )),
         None => PingFailure::Final(unreachable(transport, url, &error)),
@@ -160,8 +163,8 @@ fn tls_error(error: &ureq::Error) -> Option<&rustls::Error> {
     }
 }
 
-fn unreachable(transport: &Transport, url: &str, error: &ureq::Error) -> Outcome {
-    Outcome::new(Verdict::Unreachable, transport.failure(url, error))
+fn unreachable(transport: &Transport, url: &str, error: &ureq::Error) -> LoginOutcome {
+    LoginOutcome::new(RegistryVerdict::Unreachable, transport.failure(url, error))
 }
 
 fn verify_at(
@@ -171,7 +174,7 @@ fn verify_at(
     login: &Login<'_>,
     image: Option<&ImageRef>,
     authorization: Authorization,
-) -> Outcome {
+) -> LoginOutcome {
     let basic = format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD
@@ -179,7 +182,10 @@ fn verify_at(
     );
     let (header, token_service) = match authorization {
         Authorization::None => {
-            let open = Outcome::new(Verdict::Valid, "the registry is open: it asks for no login");
+            let open = LoginOutcome::new(
+                RegistryVerdict::Valid,
+                "the registry is open: it asks for no login",
+            );
             return match image {
                 Some(image) => pull(transport, base, image, None).unwrap_or(open),
                 None => open,
@@ -188,8 +194,8 @@ fn verify_at(
         Authorization::Basic => (basic, None),
         Authorization::Bearer { realm, service } => {
             if !realm_allowed(&realm, host, transport.plain_http) {
-                return Outcome::new(
-                    Verdict::NotARegistry,
+                return LoginOutcome::new(
+                    RegistryVerdict::NotARegistry,
                     format!(
                         "its token service {} is plain http; credentials not sent there",
                         url_host(&realm)
@@ -203,10 +209,10 @@ fn verify_at(
                     if let Some(image) = image
                         && verdict::grants_pull(&token, &image.path) == Some(false)
                     {
-                        return Outcome {
+                        return LoginOutcome {
                             token_service,
-                            ..Outcome::new(
-                                Verdict::NoPullAccess,
+                            ..LoginOutcome::new(
+                                RegistryVerdict::NoPullAccess,
                                 format!(
                                     "the token service granted {} no pull on {}",
                                     login.username, image.path
@@ -217,7 +223,7 @@ fn verify_at(
                     (format!("Bearer {token}"), token_service)
                 }
                 Err(outcome) => {
-                    return Outcome {
+                    return LoginOutcome {
                         token_service,
                         ..outcome
                     };
@@ -231,33 +237,39 @@ fn verify_at(
         Ok(mut response) => match response.status().as_u16() {
             200 => match image {
                 Some(image) => pull(transport, base, image, Some(&header)).unwrap_or_else(|| {
-                    Outcome::new(Verdict::Valid, format!("{} may pull it", login.username))
+                    LoginOutcome::new(
+                        RegistryVerdict::Valid,
+                        format!("{} may pull it", login.username),
+                    )
                 }),
-                None => Outcome::new(Verdict::Valid, format!("{} is logged in", login.username)),
+                None => LoginOutcome::new(
+                    RegistryVerdict::Valid,
+                    format!("{} is logged in", login.username),
+                ),
             },
             status @ (401 | 403) => refused(status, &body_text(&mut response), "the registry"),
-            status => Outcome::new(
-                Verdict::NotARegistry,
+            status => LoginOutcome::new(
+                RegistryVerdict::NotARegistry,
                 format!("{url} answered {status} to the login"),
             ),
         },
     };
-    Outcome {
+    LoginOutcome {
         token_service,
         ..outcome
     }
 }
 
 /// A refusal of the credentials: `EXPIRED` when the answer says so.
-fn refused(status: u16, body: &str, by: &str) -> Outcome {
+fn refused(status: u16, body: &str, by: &str) -> LoginOutcome {
     if verdict::says_expired(body) {
-        Outcome::new(
-            Verdict::Expired,
+        LoginOutcome::new(
+            RegistryVerdict::Expired,
             format!("{by} answered {status}: the token expired"),
         )
     } else {
-        Outcome::new(
-            Verdict::BadCredentials,
+        LoginOutcome::new(
+            RegistryVerdict::BadCredentials,
             format!("{by} refused the credentials ({status})"),
         )
     }
@@ -271,7 +283,7 @@ fn token(
     login: &Login<'_>,
     basic: &str,
     image: Option<&ImageRef>,
-) -> Result<String, Outcome> {
+) -> Result<String, LoginOutcome> {
     let mut request = transport
         .get(realm)
         .query("account", login.username)
@@ -290,8 +302,8 @@ fn token(
     let body = body_text(&mut response);
     match status {
         200 => token_of(&body).ok_or_else(|| {
-            Outcome::new(
-                Verdict::NotARegistry,
+            LoginOutcome::new(
+                RegistryVerdict::NotARegistry,
                 format!("the token service {realm_host} answered without a token"),
             )
         }),
@@ -301,8 +313,8 @@ fn token(
             &body,
             &format!("the token service {realm_host}"),
         )),
-        _ => Err(Outcome::new(
-            Verdict::Unreachable,
+        _ => Err(LoginOutcome::new(
+            RegistryVerdict::Unreachable,
             format!("the token service {realm_host} answered {status}"),
         )),
     }
@@ -315,7 +327,7 @@ fn pull(
     base: &str,
     image: &ImageRef,
     authorization: Option<&str>,
-) -> Option<Outcome> {
+) -> Option<LoginOutcome> {
     let url = format!("{base}/v2/{}/manifests/{}", image.path, reference(image));
     let request = |head: bool| {
         let mut request = if head {
@@ -346,13 +358,13 @@ fn pull(
     let verdict = verdict::manifest_verdict(status, &codes);
     let named = format!("{}/{}:{}", image.domain, image.path, reference(image));
     Some(match verdict {
-        Verdict::Valid => return None,
-        Verdict::NoPullAccess => Outcome::new(
+        RegistryVerdict::Valid => return None,
+        RegistryVerdict::NoPullAccess => LoginOutcome::new(
             verdict,
             format!("{named}: the manifest request was refused ({status})"),
         ),
-        Verdict::NotFound => Outcome::new(verdict, format!("{named} does not exist")),
-        _ => Outcome::new(verdict, format!("{url} answered {status}")),
+        RegistryVerdict::NotFound => LoginOutcome::new(verdict, format!("{named} does not exist")),
+        _ => LoginOutcome::new(verdict, format!("{url} answered {status}")),
     })
 }
 
@@ -370,7 +382,7 @@ pub(crate) async fn verify_all(
     transport: &Transport,
     checks: Vec<LoginCheck>,
     now: Timestamp,
-) -> Vec<Outcome> {
+) -> Vec<LoginOutcome> {
     use futures::StreamExt;
     // Registries are few; more at once would only look like an attack to them.
     const CONCURRENCY: usize = 8;
@@ -388,7 +400,10 @@ pub(crate) async fn verify_all(
                 })
                 .await
                 .unwrap_or_else(|e| {
-                    Outcome::new(Verdict::Unreachable, format!("the check failed: {e}"))
+                    LoginOutcome::new(
+                        RegistryVerdict::Unreachable,
+                        format!("the check failed: {e}"),
+                    )
                 })
             }
         })

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub(crate) use anonymous::{Anonymous, probe};
-pub(crate) use login::{LoginCheck, Outcome, verify_all};
+pub(crate) use login::{LoginCheck, LoginOutcome, verify_all};
 
 use crate::rules::proxy::{self, ProxyEnv, ProxyError, ProxyProtocol};
 use crate::rules::registry::Registry;

@@ -12,7 +12,7 @@ use k8s_openapi::jiff::Timestamp;
 use super::admission::{self, PullSecretSource};
 use super::expiry::{self, Freshness};
 use super::image::ImageRef;
-use super::kubelet::{Credential, KeyEntry, Keyring, SecretProblem};
+use super::kubelet::{KeyEntry, Keyring, KeyringCredential, SecretProblem};
 use super::text::shell_quote;
 
 /// What the kubelet would find for one Secret that exists (a missing one has no state).
@@ -277,13 +277,13 @@ pub(crate) fn diagnose(image: &str, inputs: &PodInputs<'_>) -> Verdict {
 
 /// OK when the kubelet has a usable credential for the image. The kubelet tries each in
 /// order; usable means a username or a password. One that is not expired is enough.
-fn credential_verdict(found: &[Credential<'_>], now: Timestamp) -> Option<Verdict> {
+fn credential_verdict(found: &[KeyringCredential<'_>], now: Timestamp) -> Option<Verdict> {
     let first = found.first()?;
-    let usable: Vec<&Credential<'_>> = found
+    let usable: Vec<&KeyringCredential<'_>> = found
         .iter()
         .filter(|c| !c.entry.username.is_empty() || c.entry.has_password)
         .collect();
-    let freshness = |c: &Credential<'_>| {
+    let freshness = |c: &KeyringCredential<'_>| {
         c.entry
             .expires
             .map(|at| (expiry::freshness(at, now), at.to_string()))

@@ -509,12 +509,12 @@ fn is_default_registry_match(repository: &str) -> bool {
 /// credentials in Secret order.
 pub(crate) struct Keyring<'a> {
     index: Vec<&'a str>,
-    creds: BTreeMap<&'a str, Vec<Credential<'a>>>,
+    creds: BTreeMap<&'a str, Vec<KeyringCredential<'a>>>,
 }
 
 /// One credential the kubelet would try: the Secret it came from and its entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Credential<'a> {
+pub(crate) struct KeyringCredential<'a> {
     pub(crate) secret: &'a str,
     pub(crate) entry: &'a KeyEntry,
 }
@@ -522,13 +522,13 @@ pub(crate) struct Credential<'a> {
 impl<'a> Keyring<'a> {
     /// Secrets in the Pod's order, each with its parsed keys.
     pub(crate) fn new(secrets: impl IntoIterator<Item = (&'a str, &'a [KeyEntry])>) -> Self {
-        let mut creds: BTreeMap<&str, Vec<Credential>> = BTreeMap::new();
+        let mut creds: BTreeMap<&str, Vec<KeyringCredential>> = BTreeMap::new();
         for (secret, entries) in secrets {
             for entry in entries {
                 creds
                     .entry(entry.key.as_str())
                     .or_default()
-                    .push(Credential { secret, entry });
+                    .push(KeyringCredential { secret, entry });
             }
         }
         let index = creds.keys().rev().copied().collect();
@@ -537,9 +537,9 @@ impl<'a> Keyring<'a> {
 
     /// `Lookup`: the credentials of every key that matches the image, most specific key
     /// first; only if none matched and the image is on Docker Hub, those of `index.docker.io`.
-    pub(crate) fn lookup(&self, image: &ImageRef) -> Vec<Credential<'a>> {
+    pub(crate) fn lookup(&self, image: &ImageRef) -> Vec<KeyringCredential<'a>> {
         let target = image.repository();
-        let matched: Vec<Credential> = self
+        let matched: Vec<KeyringCredential> = self
             .index
             .iter()
             .filter(|key| key_matches(key, &target))

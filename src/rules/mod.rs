@@ -7,7 +7,9 @@
 //! `credentials` or `probe`; `tests/architecture.rs` fails when something does.
 
 pub(crate) mod admission;
+pub(crate) mod attach;
 pub(crate) mod contexts;
+pub(crate) mod copies;
 pub(crate) mod credential;
 pub(crate) mod diagnosis;
 pub(crate) mod expiry;

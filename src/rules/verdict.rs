@@ -6,7 +6,7 @@ use base64::Engine;
 /// One login's verdict, per registry or per image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "SCREAMING-KEBAB-CASE")]
-pub(crate) enum Verdict {
+pub(crate) enum RegistryVerdict {
     /// The credentials are accepted (and, with an image, its manifest is served).
     Valid,
     /// The registry or its token service refused the credentials.
@@ -25,7 +25,7 @@ pub(crate) enum Verdict {
     NotARegistry,
 }
 
-impl Verdict {
+impl RegistryVerdict {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Valid => "VALID",
@@ -70,7 +70,7 @@ impl Verdict {
     }
 }
 
-impl std::fmt::Display for Verdict {
+impl std::fmt::Display for RegistryVerdict {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -122,17 +122,17 @@ pub(crate) fn says_expired(body: &str) -> bool {
 }
 
 /// The verdict for a manifest request made with accepted credentials.
-pub(crate) fn manifest_verdict(status: u16, codes: &[String]) -> Verdict {
+pub(crate) fn manifest_verdict(status: u16, codes: &[String]) -> RegistryVerdict {
     let denied = codes
         .iter()
         .any(|c| c == "DENIED" || c == "UNAUTHORIZED" || c == "FORBIDDEN");
     match status {
-        200..=299 => Verdict::Valid,
-        401 | 403 => Verdict::NoPullAccess,
+        200..=299 => RegistryVerdict::Valid,
+        401 | 403 => RegistryVerdict::NoPullAccess,
         // Quay and others answer 404 for a repository you may not see.
-        404 if denied => Verdict::NoPullAccess,
-        404 => Verdict::NotFound,
-        _ => Verdict::NotARegistry,
+        404 if denied => RegistryVerdict::NoPullAccess,
+        404 => RegistryVerdict::NotFound,
+        _ => RegistryVerdict::NotARegistry,
     }
 }
 
@@ -227,35 +227,41 @@ mod tests {
     #[test]
     fn manifest_answers_map_to_verdicts() {
         let codes = |body: &str| error_codes(body);
-        assert_eq!(manifest_verdict(200, &[]), Verdict::Valid);
-        assert_eq!(manifest_verdict(401, &[]), Verdict::NoPullAccess);
-        assert_eq!(manifest_verdict(403, &[]), Verdict::NoPullAccess);
+        assert_eq!(manifest_verdict(200, &[]), RegistryVerdict::Valid);
+        assert_eq!(manifest_verdict(401, &[]), RegistryVerdict::NoPullAccess);
+        assert_eq!(manifest_verdict(403, &[]), RegistryVerdict::NoPullAccess);
         assert_eq!(
             manifest_verdict(
                 404,
                 &codes(r#"{"errors":[{"code":"DENIED","message":"x"}]}"#)
             ),
-            Verdict::NoPullAccess
+            RegistryVerdict::NoPullAccess
         );
         assert_eq!(
             manifest_verdict(404, &codes(r#"{"errors":[{"code":"MANIFEST_UNKNOWN"}]}"#)),
-            Verdict::NotFound
+            RegistryVerdict::NotFound
         );
-        assert_eq!(manifest_verdict(404, &codes("not json")), Verdict::NotFound);
-        assert_eq!(manifest_verdict(500, &[]), Verdict::NotARegistry);
+        assert_eq!(
+            manifest_verdict(404, &codes("not json")),
+            RegistryVerdict::NotFound
+        );
+        assert_eq!(manifest_verdict(500, &[]), RegistryVerdict::NotARegistry);
     }
 
     #[test]
     fn verdicts_print_as_the_docs_spell_them() {
-        assert_eq!(Verdict::BadCredentials.to_string(), "BAD-CREDENTIALS");
         assert_eq!(
-            serde_json::to_value(Verdict::NoPullAccess).unwrap(),
+            RegistryVerdict::BadCredentials.to_string(),
+            "BAD-CREDENTIALS"
+        );
+        assert_eq!(
+            serde_json::to_value(RegistryVerdict::NoPullAccess).unwrap(),
             "NO-PULL-ACCESS"
         );
-        assert_eq!(serde_json::to_value(Verdict::Tls).unwrap(), "TLS");
+        assert_eq!(serde_json::to_value(RegistryVerdict::Tls).unwrap(), "TLS");
         assert!(says_expired(
             r#"{"error":"invalid_grant","error_description":"Token Expired"}"#
         ));
-        assert!(Verdict::Valid.fix().is_none());
+        assert!(RegistryVerdict::Valid.fix().is_none());
     }
 }
