@@ -20,6 +20,7 @@ mod fanout;
 mod fleet;
 #[cfg(test)]
 mod kubelet_oracle;
+mod local_file;
 mod notices;
 mod output;
 mod printer;

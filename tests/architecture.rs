@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Top-level modules `rules` must never import.
-const IO_MODULES: [&str; 12] = [
+const IO_MODULES: [&str; 13] = [
     "cli",
     "cluster",
     "commands",
@@ -14,6 +14,7 @@ const IO_MODULES: [&str; 12] = [
     "credentials",
     "error",
     "fanout",
+    "local_file",
     "output",
     "printer",
     "probe",
@@ -122,12 +123,13 @@ const FACE: [&str; 8] = [
 
 /// The layers below the commands (docs/architecture.md): each owns its option types and
 /// returns what it has to say as values (`notices`), so none may reach the face.
-const BELOW_COMMANDS: [&str; 10] = [
+const BELOW_COMMANDS: [&str; 11] = [
     "cluster",
     "controller",
     "credentials",
     "desired",
     "fanout",
+    "local_file",
     "notices",
     "probe",
     "reconcile",
@@ -162,6 +164,121 @@ fn nothing_below_the_commands_imports_settings_or_prints() {
         "the layers below the commands take their own options and return notices \
          (docs/architecture.md):\n{}",
         violations.join("\n")
+    );
+}
+
+/// Which top-level module may import which: the arrows docs/architecture.md draws, as a
+/// table. A new arrow is a design decision: add it here and to the drawing together.
+const ARROWS: [(&str, &[&str]); 22] = [
+    // The face: flags, settings, where commands run, the commands, and what prints.
+    ("cli", &["rules"]),
+    (
+        "settings",
+        &[
+            "cli",
+            "cluster",
+            "controller",
+            "credentials",
+            "desired",
+            "error",
+            "probe",
+            "report",
+            "rules",
+        ],
+    ),
+    (
+        "fleet",
+        &[
+            "cli", "cluster", "error", "fanout", "output", "printer", "report", "settings",
+        ],
+    ),
+    (
+        "completion",
+        &["cli", "cluster", "fanout", "rules", "settings"],
+    ),
+    (
+        "commands",
+        &[
+            "cli",
+            "cluster",
+            "controller",
+            "credentials",
+            "desired",
+            "error",
+            "notices",
+            "output",
+            "printer",
+            "probe",
+            "reconcile",
+            "references",
+            "rules",
+            "settings",
+        ],
+    ),
+    ("output", &["cluster", "printer", "report", "rules"]),
+    ("printer", &["fanout", "notices", "report", "rules"]),
+    ("report", &["error"]),
+    ("error", &["credentials"]),
+    // Below the commands: each takes its own options and returns notices.
+    (
+        "controller",
+        &[
+            "cluster",
+            "credentials",
+            "desired",
+            "error",
+            "notices",
+            "reconcile",
+            "rules",
+        ],
+    ),
+    (
+        "desired",
+        &["cluster", "credentials", "notices", "reconcile", "rules"],
+    ),
+    ("reconcile", &["cluster", "references", "rules"]),
+    ("references", &["cluster", "notices", "rules"]),
+    ("cluster", &["fanout", "local_file", "notices", "rules"]),
+    ("credentials", &["local_file", "rules"]),
+    ("probe", &["rules"]),
+    ("fanout", &[]),
+    ("notices", &[]),
+    ("local_file", &[]),
+    ("rules", &[]),
+    // The crate root wires everything; the oracle is a test of the rules.
+    (
+        "lib",
+        &["cli", "commands", "error", "fleet", "printer", "settings"],
+    ),
+    ("kubelet_oracle", &["rules"]),
+];
+
+#[test]
+fn imports_follow_the_documented_arrows() {
+    let mut violations = BTreeSet::new();
+    for file in source_files(&src()) {
+        let module = module_of(&file);
+        if module == "main" {
+            continue;
+        }
+        let Some((_, allowed)) = ARROWS.iter().find(|(name, _)| *name == module) else {
+            violations.insert(format!("{module}: not in the table of arrows"));
+            continue;
+        };
+        let text = std::fs::read_to_string(&file).expect("readable source");
+        for imported in imported_modules(&text) {
+            if imported != module && !allowed.contains(&imported.as_str()) {
+                violations.insert(format!(
+                    "{} imports crate::{imported}: {module} -> {imported} is not an arrow",
+                    file.display()
+                ));
+            }
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "docs/architecture.md draws the allowed imports:\n{}",
+        violations.into_iter().collect::<Vec<_>>().join("\n")
     );
 }
 

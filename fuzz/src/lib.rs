@@ -11,6 +11,8 @@
 mod credentials;
 #[path = "../../src/cluster/kubeconfig.rs"]
 mod kubeconfig;
+#[path = "../../src/local_file.rs"]
+mod local_file;
 #[path = "../../src/rules/mod.rs"]
 mod rules;
 

@@ -8,8 +8,8 @@ use kube::api::{Api, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
-use crate::credentials::local_file;
 use crate::fanout;
+use crate::local_file;
 use crate::notices::Notices;
 use crate::rules::proxy;
 use crate::rules::scope::{NamespaceScope, Scope};

@@ -83,7 +83,7 @@ impl DockerSource {
         let text = read_optional(&path)?;
         if text.is_none() && override_path.is_some() {
             return Err(CredentialError::LocalFile(
-                super::local_file::LocalFileError::Io {
+                crate::local_file::LocalFileError::Io {
                     path,
                     source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
                 },

@@ -10,7 +10,6 @@ pub(crate) mod helper;
 // The fuzz build (tests/fuzz.sh) compiles these sources without the keychain's D-Bus stack.
 #[cfg(not(fuzzing))]
 pub(crate) mod keychain;
-pub(crate) mod local_file;
 pub(crate) mod podman;
 
 use std::collections::BTreeMap;
@@ -27,6 +26,7 @@ pub(crate) use helper::HelperError;
 pub(crate) use keychain::{KeychainError, KeychainSource};
 pub(crate) use podman::PodmanSource;
 
+use crate::local_file;
 use crate::rules::json::JsonFault;
 use crate::rules::registry::{InvalidRegistry, Registry};
 
