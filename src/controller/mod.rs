@@ -587,8 +587,16 @@ impl Controller {
         };
         let failures = tracked.failures;
         let refresh_at = tracked.refresh_at;
-        self.state
-            .reconciled(name, result, &writes, copies_now, expires);
+        self.state.reconciled(
+            name,
+            result
+                .as_ref()
+                .map_err(|e| e as &dyn std::error::Error)
+                .copied(),
+            &writes,
+            copies_now,
+            expires,
+        );
         if failures > 0 {
             self.retry_later(name, failures);
         } else {
@@ -692,6 +700,7 @@ impl Controller {
             }
             Err(error) => {
                 let message = format!("{error:#}");
+                self.state.refreshed(name, Err(&message));
                 if tracked.desired.is_some() {
                     tracing::warn!(credential = name, error = %message, "reading the credentials again failed; the copies keep the logins read before");
                     // Try again soon rather than at the next scheduled refresh.
@@ -700,10 +709,18 @@ impl Controller {
                     tracing::error!(credential = name, error = %message, "cannot read the credentials");
                     tracked.failures += 1;
                 }
-                self.state.refreshed(name, Err(message));
             }
         }
     }
+}
+
+/// Why one reconcile of a credential failed, for the status record and the retry.
+#[derive(Debug, thiserror::Error)]
+enum ReconcileFailure {
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
+    #[error("{}", .0.iter().map(|(namespace, error)| format!("namespace {namespace}: {error}")).collect::<Vec<_>>().join("; "))]
+    Writes(Vec<(String, reconcile::StepError)>),
 }
 
 /// Logs each step with a write or an error; returns the overall result, the writes by verb,
@@ -712,22 +729,22 @@ fn summarize(
     name: &str,
     outcome: Result<Vec<reconcile::StepResult>, crate::cluster::ClusterError>,
     definitions_namespace: &str,
-) -> (Result<(), String>, Vec<&'static str>, u64) {
+) -> (Result<(), ReconcileFailure>, Vec<&'static str>, u64) {
     let steps = match outcome {
         Ok(steps) => steps,
         Err(error) => {
             tracing::error!(credential = name, %error, "reconcile failed");
-            return (Err(error.to_string()), Vec::new(), 0);
+            return (Err(error.into()), Vec::new(), 0);
         }
     };
     let mut writes = Vec::new();
     let mut errors = Vec::new();
     let mut copies = 0;
-    for step in &steps {
-        match (&step.step, &step.outcome) {
+    for step in steps {
+        match (&step.step, step.outcome) {
             (_, Err(error)) => {
                 tracing::warn!(credential = name, namespace = %step.namespace, %error, "write failed");
-                errors.push(format!("namespace {}: {error}", step.namespace));
+                errors.push((step.namespace, error));
             }
             (Step::Conflict { reason } | Step::Skip { reason }, Ok(_)) => {
                 tracing::warn!(credential = name, namespace = %step.namespace, reason = %reason, "not written");
@@ -744,7 +761,7 @@ fn summarize(
                 }
                 if let Some(verb @ ("created" | "configured" | "pruned")) = verb {
                     tracing::info!(credential = name, namespace = %step.namespace, "secret/{name} {verb}");
-                    writes.push(*verb);
+                    writes.push(verb);
                 }
             }
         }
@@ -752,7 +769,7 @@ fn summarize(
     let result = if errors.is_empty() {
         Ok(())
     } else {
-        Err(errors.join("; "))
+        Err(ReconcileFailure::Writes(errors))
     };
     (result, writes, copies)
 }

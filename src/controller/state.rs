@@ -98,7 +98,7 @@ impl State {
     pub(crate) fn reconciled(
         &self,
         credential: &str,
-        outcome: Result<(), String>,
+        outcome: Result<(), &dyn std::error::Error>,
         writes: &[&'static str],
         copies: u64,
         expires: Option<Timestamp>,
@@ -131,7 +131,7 @@ impl State {
                     status.consecutive_failures = 0;
                 }
                 Err(error) => {
-                    status.result = error;
+                    status.result = error.to_string();
                     status.consecutive_failures += 1;
                     s.record.errors += 1;
                 }
@@ -140,7 +140,7 @@ impl State {
     }
 
     /// A read of `credential`'s sources: `Err` keeps the old logins.
-    pub(crate) fn refreshed(&self, credential: &str, outcome: Result<(), String>) {
+    pub(crate) fn refreshed(&self, credential: &str, outcome: Result<(), &dyn std::fmt::Display>) {
         let now = Timestamp::now();
         self.with(|s| {
             let status = s
@@ -157,7 +157,7 @@ impl State {
                     *s.refresh_failures
                         .entry(credential.to_string())
                         .or_default() += 1;
-                    status.refresh_error = Some(error);
+                    status.refresh_error = Some(error.to_string());
                 }
             }
         });
@@ -327,7 +327,8 @@ mod tests {
     fn counters_move_and_labels_are_escaped() {
         let state = State::default();
         state.reconciled("a\"b", Ok(()), &["created", "created"], 2, None);
-        state.reconciled("a\"b", Err("boom".into()), &[], 2, None);
+        let boom = std::io::Error::other("boom");
+        state.reconciled("a\"b", Err(&boom), &[], 2, None);
         let text = state.metrics(Timestamp::now());
         assert!(
             text.contains("regcred_reconciles_total{credential=\"a\\\"b\",result=\"success\"} 1")

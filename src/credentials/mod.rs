@@ -14,6 +14,7 @@ pub(crate) mod podman;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) use crate::rules::credential::{
@@ -294,11 +295,15 @@ pub(crate) fn reread(
         .collect()
 }
 
+/// One registry read again: its login, or why not (shared by every context that asks).
+pub(crate) type Reread = Result<Credential, Arc<CredentialError>>;
+
 /// Re-reads shared by the contexts of one `sync` run: each registry is read from its source
 /// (a credential helper, the keychain) once, however many clusters hold copies of it.
 #[derive(Debug, Default)]
 pub(crate) struct ReadOnce {
-    reads: std::sync::Mutex<BTreeMap<(Registry, SourceKind), Result<Credential, String>>>,
+    /// Errors are shared, not copied into text: each context's report names the same one.
+    reads: std::sync::Mutex<BTreeMap<(Registry, SourceKind), Reread>>,
 }
 
 impl ReadOnce {
@@ -309,7 +314,7 @@ impl ReadOnce {
         docker_config: Option<&Path>,
         helper_timeout: Duration,
         env: &LocalEnv,
-    ) -> Vec<(Registry, Result<Credential, String>)> {
+    ) -> Vec<(Registry, Reread)> {
         let mut reads = self.reads.lock().expect("reads lock");
         let missing: Vec<(Registry, SourceKind)> = wanted
             .iter()
@@ -318,7 +323,7 @@ impl ReadOnce {
             .collect();
         let found = reread(&missing, docker_config, helper_timeout, env);
         for (key, (_, result)) in missing.into_iter().zip(found) {
-            reads.insert(key, result.map_err(|e| e.to_string()));
+            reads.insert(key, result.map_err(Arc::new));
         }
         wanted
             .iter()
