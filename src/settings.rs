@@ -1004,3 +1004,113 @@ impl Action for SyncSettings {
         (self.write.writes() && !self.check).then_some(action)
     }
 }
+
+/// The translation from flags to settings, checked without running a command: what each
+/// flag becomes, and which combinations are usage errors before anything is read or sent.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn cli(argv: &[&str]) -> Cli {
+        let mut full = vec!["kubectl-regcred"];
+        full.extend_from_slice(argv);
+        Cli::try_parse_from(full).expect("the flags parse")
+    }
+
+    fn sync(argv: &[&str]) -> Result<SyncSettings, UsageError> {
+        let cli = cli(argv);
+        let Command::Sync(args) = &cli.command else {
+            panic!("not sync");
+        };
+        SyncSettings::from_args(args, cli.kube.namespace.as_deref())
+    }
+
+    fn create(argv: &[&str]) -> Result<CreateSettings, UsageError> {
+        let cli = cli(argv);
+        let Command::Create(args) = &cli.command else {
+            panic!("not create");
+        };
+        CreateSettings::from_args(args, cli.kube.namespace.as_deref())
+    }
+
+    fn usage(result: Result<impl std::fmt::Debug, UsageError>) -> String {
+        result.expect_err("a usage error").0
+    }
+
+    #[test]
+    fn sync_with_n_looks_there_and_never_rescopes() {
+        let settings = sync(&["sync", "regcred", "-n", "team-a"]).unwrap();
+        assert_eq!(settings.desired.look_in.as_deref(), Some("team-a"));
+        assert!(settings.desired.scope.is_none());
+        let settings = sync(&["sync", "regcred", "--namespaces", "a,b"]).unwrap();
+        assert!(matches!(
+            settings.desired.scope,
+            Some(NamespaceScope::Named(ref names)) if names == &["a", "b"]
+        ));
+        assert_eq!(settings.desired.definitions_namespace, CONTROLLER_NAMESPACE);
+    }
+
+    #[test]
+    fn sync_refuses_what_it_cannot_do_before_reading_anything() {
+        assert!(usage(sync(&["sync", "regcred", "--force"])).contains("--force takes over"));
+        assert!(usage(sync(&["sync", "--watch", "-o", "json"])).contains("--watch writes"));
+        assert!(usage(sync(&["sync", "--watch", "--resync", "0s"])).contains("--resync"));
+        assert!(
+            usage(sync(&[
+                "sync",
+                "--watch",
+                "--leader-elect",
+                "--lease-name",
+                "Not_A_Name"
+            ]))
+            .contains("--lease-name")
+        );
+        assert!(usage(sync(&["sync", "Bad_Name"])).contains("Bad_Name"));
+    }
+
+    #[test]
+    fn dry_run_becomes_the_write_layers_mode() {
+        for (flag, mode) in [
+            ("--dry-run=none", WriteMode::Persist),
+            ("--dry-run=client", WriteMode::ClientDryRun),
+            ("--dry-run=server", WriteMode::ServerDryRun),
+        ] {
+            let settings = sync(&["sync", "regcred", flag]).unwrap();
+            assert_eq!(settings.write.mode, mode, "{flag}");
+            assert_eq!(settings.write.options().mode, mode, "{flag}");
+        }
+    }
+
+    #[test]
+    fn create_checks_names_and_scopes() {
+        assert!(usage(create(&["create", "Bad_Name", "--server", "quay.io"])).contains("Bad_Name"));
+        let settings =
+            create(&["create", "regcred", "--server", "quay.io", "-n", "team-a"]).unwrap();
+        assert!(matches!(
+            settings.scope.namespaces,
+            NamespaceScope::Named(ref names) if names == &["team-a"]
+        ));
+    }
+
+    /// What a typical `sync --watch` becomes, whole, as uv's `show_settings` tests do: a
+    /// change in the translation shows up in review.
+    #[test]
+    fn a_watch_command_in_full() {
+        let settings = sync(&[
+            "sync",
+            "regcred",
+            "--namespaces",
+            "a,b",
+            "--prune",
+            "--watch",
+            "--refresh",
+            "1h",
+            "--auto-attach=workloads",
+            "--leader-elect",
+        ])
+        .unwrap();
+        insta::assert_debug_snapshot!(settings);
+    }
+}
