@@ -21,8 +21,13 @@ use crate::rules::registry::Registry;
 use crate::rules::scope::{Exclusions, project_selector};
 use crate::rules::sync::PlanOptions;
 
+mod registry;
+mod sync;
+
 pub(crate) use crate::cluster::Connection;
 pub(crate) use crate::rules::scope::{NamespaceScope, Scope};
+pub(crate) use registry::transport_settings;
+use registry::unique_registries;
 
 pub(crate) use crate::cluster::writes::{WriteMode, WriteOptions};
 pub(crate) use crate::controller::manifests::ManifestsOptions;
@@ -87,84 +92,8 @@ pub(crate) struct SyncSettings {
     pub(crate) watch: Option<WatchOptions>,
 }
 
-impl From<AutoAttachArg> for AutoAttach {
-    fn from(arg: AutoAttachArg) -> Self {
-        match arg {
-            AutoAttachArg::Workloads => Self::Workloads,
-            AutoAttachArg::Serviceaccounts => Self::WorkloadsAndServiceAccounts,
-        }
-    }
-}
-
-impl WatchOptions {
-    fn from_args(args: &WatchArgs, write: &WriteArgs) -> Result<Option<Self>, UsageError> {
-        if !args.watch {
-            return Ok(None);
-        }
-        if write.output.is_some() || write.dry_run != DryRunArg::None {
-            return Err(UsageError(
-                "--watch writes as it goes: use `sync --check` (or --dry-run) without --watch to see a plan".into(),
-            ));
-        }
-        if args.resync < Duration::from_secs(1) {
-            return Err(UsageError("--resync must be at least 1s".into()));
-        }
-        if args.refresh.is_some_and(|d| d < Duration::from_secs(1)) {
-            return Err(UsageError("--refresh must be at least 1s".into()));
-        }
-        if args.lease_duration < Duration::from_secs(3) {
-            return Err(UsageError("--lease-duration must be at least 3s".into()));
-        }
-        if let Some(namespace) = &args.lease_namespace {
-            names::check_label(namespace).map_err(|why| {
-                UsageError(format!("invalid --lease-namespace {namespace:?}: {why}"))
-            })?;
-        }
-        names::check_subdomain(&args.lease_name).map_err(|why| {
-            UsageError(format!("invalid --lease-name {:?}: {why}", args.lease_name))
-        })?;
-        Ok(Some(Self {
-            refresh: args.refresh,
-            resync: args.resync,
-            auto_attach: args.auto_attach.map(AutoAttach::from),
-            listen: args.listen,
-            metrics_listen: args.metrics_listen,
-            json_logs: args.log_format == LogFormatArg::Json,
-            lease: args.leader_elect.then(|| LeaseOptions {
-                namespace: args.lease_namespace.clone(),
-                name: args.lease_name.clone(),
-                duration: args.lease_duration,
-            }),
-        }))
-    }
-}
-
 /// The namespace `controller` subcommands work in unless `-n` says otherwise.
 pub(crate) const CONTROLLER_NAMESPACE: &str = "regcred-system";
-
-impl ManifestsOptions {
-    pub(crate) fn from_args(
-        args: &ManifestsArgs,
-        namespace: Option<&str>,
-    ) -> Result<Self, UsageError> {
-        let namespace = namespace.unwrap_or(CONTROLLER_NAMESPACE);
-        names::check_label(namespace)
-            .map_err(|why| UsageError(format!("invalid namespace {namespace:?}: {why}")))?;
-        if let Some(refresh) = &args.refresh {
-            crate::cli::parse_duration(refresh).map_err(|e| UsageError(e.to_string()))?;
-        }
-        if args.image.trim().is_empty() || args.image.chars().any(char::is_whitespace) {
-            return Err(UsageError(format!("invalid --image {:?}", args.image)));
-        }
-        Ok(Self {
-            namespace: namespace.to_string(),
-            image: args.image.clone(),
-            auto_attach: args.auto_attach.map(AutoAttach::from),
-            refresh: args.refresh.clone(),
-            replicas: args.replicas,
-        })
-    }
-}
 
 /// What `delete` removes, and where.
 #[derive(Debug, Clone)]
@@ -245,21 +174,6 @@ pub(crate) struct LoginSettings {
     pub(crate) verify: Option<TransportSettings>,
 }
 
-impl LoginSettings {
-    pub(crate) fn from_args(args: &LoginArgs) -> Result<Self, UsageError> {
-        let password = password_input(&args.username, args.password.as_ref(), args.password_stdin)?;
-        Ok(Self {
-            server: registry(&args.server)?,
-            username: args.username.clone(),
-            password,
-            verify: (!args.no_verify)
-                .then(|| transport_settings(&args.registry))
-                .transpose()?,
-        })
-    }
-}
-
-/// A `--username` checked, and where its password comes from (`create` and `login`).
 fn password_input(
     username: &str,
     password: Option<&Password>,
@@ -644,62 +558,6 @@ impl SecretRef {
     }
 }
 
-impl SyncSettings {
-    pub(crate) fn from_args(args: &SyncArgs, namespace: Option<&str>) -> Result<Self, UsageError> {
-        if let Some(name) = &args.name {
-            check_secret_name(name)?;
-        }
-        // `-n NS` alone says where to look, as in kubectl: a Secret made for NS, or the
-        // credential whose copy is there. It never re-scopes a definition; the scope flags do
-        // (docs/sync.md, "Trust").
-        let scope_given = !args.scope.namespaces.is_empty()
-            || args.scope.all_namespaces
-            || args.scope.namespace_selector.is_some()
-            || args.scope.project.is_some();
-        let mut servers = Vec::new();
-        for server in &args.explicit.servers {
-            servers.push(registry(server)?);
-        }
-        // A recorded scope is what a copy says about itself; taking over somebody else's
-        // Secret needs the operator's own word (docs/sync.md, "Trust").
-        if args.force && !scope_given {
-            return Err(UsageError(
-                "--force takes over Secrets only in namespaces given on the command line: add \
-                 --namespaces, -A, --namespace-selector or --project"
-                    .into(),
-            ));
-        }
-        Ok(Self {
-            name: args.name.clone(),
-            explicit: ExplicitSettings::from_args(&args.explicit)?,
-            plan: PlanOptions {
-                prune: args.prune,
-                detach: args.detach,
-                force: args.force,
-            },
-            check: args.check,
-            desired: DesiredOptions {
-                scope: scope_given
-                    .then(|| namespace_scope(namespace, &args.scope))
-                    .transpose()?,
-                look_in: namespace.map(str::to_string),
-                exclude: (!args.scope.exclude_namespaces.is_empty())
-                    .then(|| Exclusions::new(&args.scope.exclude_namespaces))
-                    .transpose()
-                    .map_err(|e| UsageError(e.to_string()))?,
-                servers,
-                docker_config: args.lookup.docker_config.clone(),
-                helper_timeout: args.lookup.helper_timeout,
-                allow_removal: args.allow_removal,
-                allow_identity_change: args.allow_identity_change,
-                definitions_namespace: definitions_namespace(&args.definitions)?,
-            },
-            write: WriteSettings::from_args(&args.write),
-            watch: WatchOptions::from_args(&args.watch, &args.write)?,
-        })
-    }
-}
-
 impl DeleteSettings {
     pub(crate) fn from_args(
         args: &DeleteArgs,
@@ -769,109 +627,6 @@ pub(crate) enum VerifyLogins {
         name: String,
         namespace: Option<String>,
     },
-}
-
-impl VerifySettings {
-    pub(crate) fn from_args(
-        args: &VerifyArgs,
-        namespace: Option<&str>,
-    ) -> Result<Self, UsageError> {
-        let images = args
-            .images
-            .iter()
-            .map(|image| {
-                ImageRef::parse(image)
-                    .map_err(|e| UsageError(format!("invalid --image {image:?}: {e}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let (secrets, registries): (Vec<&String>, Vec<&String>) = args
-            .targets
-            .iter()
-            .partition(|target| target.starts_with("secret/") || target.starts_with("secrets/"));
-        let logins = match (secrets.as_slice(), registries.is_empty()) {
-            ([], _) => {
-                let mut servers = unique_registries(registries.into_iter())?;
-                // With images but no registry: the images' registries.
-                if servers.is_empty() {
-                    servers = unique_registries(images.iter().map(|image| &image.domain))?;
-                }
-                let explicit = match &args.username {
-                    None => None,
-                    Some(username) => {
-                        if servers.len() != 1 {
-                            return Err(UsageError(
-                                "--username verifies one registry: name exactly one".into(),
-                            ));
-                        }
-                        Some(ExplicitSettings {
-                            username: username.clone(),
-                            email: None,
-                            password: password_input(username, None, args.password_stdin)?,
-                        })
-                    }
-                };
-                VerifyLogins::Local(LocalLookup {
-                    servers,
-                    explicit,
-                    from: source_kinds(&args.from),
-                    docker_config: args.lookup.docker_config.clone(),
-                    helper_timeout: args.lookup.helper_timeout,
-                })
-            }
-            ([secret], true) => {
-                if args.username.is_some() || !args.from.is_empty() {
-                    return Err(UsageError(
-                        "secret/NAME verifies the Secret's own logins: drop --username and --from"
-                            .into(),
-                    ));
-                }
-                let name = secret.split_once('/').map_or("", |(_, name)| name);
-                check_secret_name(name)?;
-                VerifyLogins::Secret {
-                    name: name.to_string(),
-                    namespace: namespace.map(str::to_string),
-                }
-            }
-            _ => {
-                return Err(UsageError(
-                    "verify takes registries or one secret/NAME, not both".into(),
-                ));
-            }
-        };
-        Ok(Self {
-            logins,
-            images,
-            transport: transport_settings(&args.registry)?,
-            output: structured(args.output),
-        })
-    }
-}
-
-/// `--timeout`, `--ca-file`, `--insecure-skip-tls-verify`, `--plain-http`.
-pub(crate) fn transport_settings(args: &RegistryArgs) -> Result<TransportSettings, UsageError> {
-    if args.timeout.is_zero() {
-        return Err(UsageError("--timeout must be more than 0".into()));
-    }
-    Ok(TransportSettings {
-        timeout: args.timeout,
-        ca_file: args.ca_file.clone(),
-        insecure_skip_tls_verify: args.insecure_skip_tls_verify,
-        plain_http: args.plain_http,
-    })
-}
-
-/// Registries as given, parsed, each once, in their first order.
-fn unique_registries<'a>(
-    servers: impl Iterator<Item = &'a String>,
-) -> Result<Vec<Registry>, UsageError> {
-    let mut unique = Vec::new();
-    for server in servers {
-        let registry = registry(server)?;
-        if !unique.contains(&registry) {
-            unique.push(registry);
-        }
-    }
-    Ok(unique)
 }
 
 /// `--from` as sorted, distinct source kinds.
