@@ -1,8 +1,9 @@
 //! kubectl-regcred: local registry credentials → image pull Secrets in one, several or all
 //! namespaces, written the way the kubelet reads them.
 //!
-//! `main.rs` only calls [`main`]; flags live in [`cli`], become plain [`settings`], and each
-//! subcommand in [`commands`] orchestrates the library modules.
+//! `main.rs` only calls [`main`]; flags live in `cli`, become plain `settings`, and each
+//! subcommand in `commands` orchestrates the library modules. The one public module is
+//! [`rules`]: Kubernetes', docker's and podman's rules as pure functions.
 
 #![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
@@ -18,8 +19,6 @@ mod desired;
 mod error;
 mod fanout;
 mod fleet;
-#[cfg(test)]
-mod kubelet_oracle;
 mod local_file;
 mod notices;
 mod output;
@@ -28,7 +27,7 @@ mod probe;
 mod reconcile;
 mod references;
 mod report;
-mod rules;
+pub mod rules;
 mod settings;
 
 use std::ffi::OsString;

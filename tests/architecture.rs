@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Top-level modules `rules` must never import.
-const IO_MODULES: [&str; 13] = [
+const IO_MODULES: [&str; 12] = [
     "cli",
     "cluster",
     "commands",
@@ -19,7 +19,6 @@ const IO_MODULES: [&str; 13] = [
     "printer",
     "probe",
     "settings",
-    "kubelet_oracle",
 ];
 
 /// Paths that mean I/O, a terminal, the clock or the command line.
@@ -143,7 +142,7 @@ fn nothing_below_the_commands_imports_settings_or_prints() {
     for file in source_files(&src()) {
         let module = module_of(&file);
         // The crate root wires everything; `error` is the exit codes; the oracle is a test.
-        let roots = ["lib", "main", "error", "kubelet_oracle"];
+        let roots = ["lib", "main", "error"];
         if !BELOW_COMMANDS.contains(&module.as_str()) {
             if !FACE.contains(&module.as_str()) && !roots.contains(&module.as_str()) {
                 violations.push(format!(
@@ -169,7 +168,7 @@ fn nothing_below_the_commands_imports_settings_or_prints() {
 
 /// Which top-level module may import which: the arrows docs/architecture.md draws, as a
 /// table. A new arrow is a design decision: add it here and to the drawing together.
-const ARROWS: [(&str, &[&str]); 22] = [
+const ARROWS: [(&str, &[&str]); 21] = [
     // The face: flags, settings, where commands run, the commands, and what prints.
     ("cli", &["rules"]),
     (
@@ -245,12 +244,11 @@ const ARROWS: [(&str, &[&str]); 22] = [
     ("notices", &[]),
     ("local_file", &[]),
     ("rules", &[]),
-    // The crate root wires everything; the oracle is a test of the rules.
+    // The crate root wires everything.
     (
         "lib",
         &["cli", "commands", "error", "fleet", "printer", "settings"],
     ),
-    ("kubelet_oracle", &["rules"]),
 ];
 
 #[test]
@@ -287,14 +285,14 @@ fn top_level_modules_form_no_cycle() {
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for file in source_files(&src()) {
         let module = module_of(&file);
-        // The crate root wires everything together; the oracle is a test.
-        if module == "lib" || module == "main" || module == "kubelet_oracle" {
+        // The crate root wires everything together.
+        if module == "lib" || module == "main" {
             continue;
         }
         let text = std::fs::read_to_string(&file).expect("readable source");
         let imports: Vec<String> = imported_modules(&text)
             .into_iter()
-            .filter(|m| *m != module && m != "kubelet_oracle")
+            .filter(|m| *m != module)
             .collect();
         graph.entry(module).or_default().extend(imports);
     }

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 /// Where the pull secrets a pod uses come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub(crate) enum PullSecretSource {
+pub enum PullSecretSource {
     #[serde(rename = "pod spec")]
     PodSpec,
     #[serde(rename = "serviceaccount")]
@@ -26,13 +26,13 @@ impl fmt::Display for PullSecretSource {
 }
 
 /// Whether a pod spec takes its ServiceAccount's pull secrets when a Pod is created from it.
-pub(crate) fn takes_account_secrets(own: &[String]) -> bool {
+pub fn takes_account_secrets(own: &[String]) -> bool {
     own.is_empty()
 }
 
 /// The pull secrets the kubelet uses for a pod. A Pod has been admitted, so its own list is
 /// final. A template's future Pods get its own list, or the account's when it has none.
-pub(crate) fn effective_pull_secrets(
+pub fn effective_pull_secrets(
     own: &[String],
     is_pod: bool,
     account: Option<&[String]>,
@@ -49,7 +49,7 @@ pub(crate) fn effective_pull_secrets(
 
 /// How a pod template whose ServiceAccount just gained `secret` picks it up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Pickup {
+pub enum Pickup {
     /// Its new Pods take the account's list: a rollout brings the Secret to running pods.
     OnNewPods,
     /// It lists the Secret itself already.
@@ -58,7 +58,7 @@ pub(crate) enum Pickup {
     Never,
 }
 
-pub(crate) fn template_pickup(own: &[String], secret: &str) -> Pickup {
+pub fn template_pickup(own: &[String], secret: &str) -> Pickup {
     if takes_account_secrets(own) {
         Pickup::OnNewPods
     } else if own.iter().any(|name| name == secret) {

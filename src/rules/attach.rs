@@ -10,21 +10,21 @@ use super::kinds;
 use super::kubelet::{KeyEntry, Keyring};
 
 /// A pull Secret that can be attached, with the kubelet's keys for it.
-pub(crate) struct Candidate {
-    pub(crate) name: String,
-    pub(crate) keys: Vec<KeyEntry>,
+pub struct Candidate {
+    pub name: String,
+    pub keys: Vec<KeyEntry>,
 }
 
 /// The Secrets to attach, in the candidates' order, and why some images found none.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct AutoChoice {
-    pub(crate) names: Vec<String>,
+pub struct AutoChoice {
+    pub names: Vec<String>,
     /// An image that does not parse, or that no candidate's key matches (fine if public).
-    pub(crate) unmatched: Vec<String>,
+    pub unmatched: Vec<String>,
 }
 
 /// The choice for the pod spec `spec` (its containers, init and ephemeral containers).
-pub(crate) fn auto_names(spec: &Value, candidates: &[Candidate]) -> AutoChoice {
+pub fn auto_names(spec: &Value, candidates: &[Candidate]) -> AutoChoice {
     let keyring = Keyring::new(
         candidates
             .iter()

@@ -6,7 +6,7 @@ use regex::Regex;
 
 /// One `--context` entry.
 #[derive(Debug, Clone)]
-pub(crate) enum Pattern {
+pub enum Pattern {
     Exact(String),
     Regex(Regex),
 }
@@ -31,14 +31,14 @@ impl std::fmt::Display for Pattern {
 
 /// What the flags ask for, before the kubeconfig is read.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct ContextSelection {
-    pub(crate) all: bool,
-    pub(crate) include: Vec<Pattern>,
-    pub(crate) exclude: Vec<Pattern>,
+pub struct ContextSelection {
+    pub all: bool,
+    pub include: Vec<Pattern>,
+    pub exclude: Vec<Pattern>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum SelectionError {
+pub enum SelectionError {
     #[error("invalid --context {entry:?}: {reason}")]
     Invalid { entry: String, reason: String },
     #[error("--context {pattern} matches no context; the kubeconfig has: {}", available.join(", "))]
@@ -52,7 +52,7 @@ pub(crate) enum SelectionError {
 
 impl ContextSelection {
     /// Parses `--context` values (each a comma list) and `--all-contexts`.
-    pub(crate) fn parse(values: &[String], all: bool) -> Result<Self, SelectionError> {
+    pub fn parse(values: &[String], all: bool) -> Result<Self, SelectionError> {
         let mut selection = Self {
             all,
             ..Self::default()
@@ -86,7 +86,7 @@ impl ContextSelection {
     }
 
     /// A single plain `--context NAME`: today's behaviour, no fan-out.
-    pub(crate) fn single(&self) -> Option<&str> {
+    pub fn single(&self) -> Option<&str> {
         match (self.all, self.include.as_slice(), self.exclude.is_empty()) {
             (false, [Pattern::Exact(name)], true) => Some(name),
             _ => None,
@@ -94,14 +94,14 @@ impl ContextSelection {
     }
 
     /// Whether several contexts may be meant (anything but nothing or one plain name).
-    pub(crate) fn is_multi(&self) -> bool {
+    pub fn is_multi(&self) -> bool {
         self.single().is_none()
             && (self.all || !self.include.is_empty() || !self.exclude.is_empty())
     }
 
     /// The selected contexts, in the kubeconfig's order. Every include must match something,
     /// and the result must not be empty; the errors list what is available.
-    pub(crate) fn select(&self, available: &[String]) -> Result<Vec<String>, SelectionError> {
+    pub fn select(&self, available: &[String]) -> Result<Vec<String>, SelectionError> {
         for pattern in &self.include {
             if !available.iter().any(|context| pattern.matches(context)) {
                 return Err(SelectionError::NoMatch {

@@ -8,14 +8,14 @@ use super::pullsecret::{REGISTRIES_ANNOTATION, recorded_sources, recorded_userna
 
 /// Two copies that record different registries, sources or usernames.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Disagreement {
-    pub(crate) first: String,
-    pub(crate) other: String,
+pub struct Disagreement {
+    pub first: String,
+    pub other: String,
 }
 
 /// The copy whose record every copy shares (the first), or the first two namespaces whose
 /// records differ. `None` when there is no copy.
-pub(crate) fn agreed_record<'a>(
+pub fn agreed_record<'a>(
     copies: &[(&String, &'a Secret)],
 ) -> Result<Option<&'a Secret>, Disagreement> {
     let record = |secret: &Secret| {
@@ -49,7 +49,7 @@ pub(crate) fn agreed_record<'a>(
 /// The value more than half of `held` share by `same`, if one does: what most copies hold
 /// is kept, and a minority (a copy edited by hand) is repaired, never spread. `None` when
 /// there is nothing, or no strict majority.
-pub(crate) fn majority<T>(held: &[T], same: impl Fn(&T, &T) -> bool) -> Option<&T> {
+pub fn majority<T>(held: &[T], same: impl Fn(&T, &T) -> bool) -> Option<&T> {
     let (value, votes) = held
         .iter()
         .map(|value| {

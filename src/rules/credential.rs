@@ -8,22 +8,22 @@ use std::path::PathBuf;
 use crate::rules::registry::Registry;
 
 /// The keychain service our logins are stored under.
-pub(crate) const KEYCHAIN_SERVICE: &str = "kubectl-regcred";
+pub const KEYCHAIN_SERVICE: &str = "kubectl-regcred";
 
 /// A password or token. Its `Debug` never shows the value, so it cannot leak into logs, and
 /// its memory is zeroed when it is dropped. It (de)serializes as the plain string.
 #[derive(Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
-pub(crate) struct Password(String);
+pub struct Password(String);
 
 impl Password {
-    pub(crate) fn new(value: String) -> Self {
+    pub fn new(value: String) -> Self {
         Self(value)
     }
-    pub(crate) fn expose(&self) -> &str {
+    pub fn expose(&self) -> &str {
         &self.0
     }
-    pub(crate) fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 }
@@ -48,7 +48,7 @@ impl fmt::Debug for Password {
 
 /// The places `--from` can restrict lookups to, in lookup order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum SourceKind {
+pub enum SourceKind {
     Explicit,
     Keychain,
     Docker,
@@ -58,7 +58,7 @@ pub(crate) enum SourceKind {
 /// Where one credential came from. `Display` is for the user's terminal (it names files);
 /// [`Origin::summary`] is for annotations (no paths, never a secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Origin {
+pub enum Origin {
     Explicit,
     Keychain,
     DockerAuthConfigEnv,
@@ -86,7 +86,7 @@ pub(crate) enum Origin {
 
 /// Which docker config setting chose a credential helper.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum HelperSetting {
+pub enum HelperSetting {
     CredHelpers,
     CredsStore,
     /// docker's `DetectDefaultStore`, used when the config names no store at all.
@@ -104,7 +104,7 @@ impl fmt::Display for HelperSetting {
 }
 
 impl Origin {
-    pub(crate) fn summary(&self) -> String {
+    pub fn summary(&self) -> String {
         match self {
             Self::Explicit => "explicit".into(),
             Self::Keychain => "keychain".into(),
@@ -120,7 +120,7 @@ impl Origin {
     }
 
     /// Where `sync` reads a credential again, from the summary a copy records.
-    pub(crate) fn reread_from(summary: &str) -> Option<RecordedOrigin> {
+    pub fn reread_from(summary: &str) -> Option<RecordedOrigin> {
         if let Some(secret) = summary.strip_prefix("secret ") {
             let (namespace, name) = secret.split_once('/')?;
             return Some(RecordedOrigin::SourceSecret {
@@ -141,7 +141,7 @@ impl Origin {
 
 /// Where a recorded credential came from, as `sync` needs to know it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum RecordedOrigin {
+pub enum RecordedOrigin {
     Local(SourceKind),
     SourceSecret { namespace: String, name: String },
 }
@@ -171,17 +171,17 @@ impl fmt::Display for Origin {
 
 /// A username and password the kubelet can use for one registry.
 #[derive(Debug, Clone)]
-pub(crate) struct Credential {
-    pub(crate) registry: Registry,
-    pub(crate) username: String,
-    pub(crate) password: Password,
-    pub(crate) email: Option<String>,
-    pub(crate) origin: Origin,
+pub struct Credential {
+    pub registry: Registry,
+    pub username: String,
+    pub password: Password,
+    pub email: Option<String>,
+    pub origin: Origin,
 }
 
 /// A stored login the kubelet cannot use (it reads only username, password and auth).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TokenKind {
+pub enum TokenKind {
     IdentityToken,
     RegistryToken,
 }

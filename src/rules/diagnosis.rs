@@ -17,7 +17,7 @@ use super::text::shell_quote;
 
 /// What the kubelet would find for one Secret that exists (a missing one has no state).
 #[derive(Debug, Clone)]
-pub(crate) enum SecretState {
+pub enum SecretState {
     /// Not a pull Secret type, or no data key: the kubelet silently ignores it.
     Ignored(String),
     /// Unparseable: the kubelet fails every pull of the pod.
@@ -26,7 +26,7 @@ pub(crate) enum SecretState {
 }
 
 impl SecretState {
-    pub(crate) fn from_parse(result: Result<Vec<KeyEntry>, SecretProblem>) -> Self {
+    pub fn from_parse(result: Result<Vec<KeyEntry>, SecretProblem>) -> Self {
         match result {
             Ok(keys) => Self::Keys(keys),
             Err(SecretProblem::Malformed(reason)) => Self::Malformed(reason),
@@ -38,7 +38,7 @@ impl SecretState {
 /// The verdict for one image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "verdict", rename_all = "SCREAMING-KEBAB-CASE")]
-pub(crate) enum Verdict {
+pub enum Verdict {
     Ok {
         secret: String,
         key: String,
@@ -109,7 +109,7 @@ pub(crate) enum Verdict {
 }
 
 impl Verdict {
-    pub(crate) fn label(&self) -> &'static str {
+    pub fn label(&self) -> &'static str {
         match self {
             Self::Ok { .. } => "OK",
             Self::Anonymous => "ANONYMOUS",
@@ -130,14 +130,14 @@ impl Verdict {
     }
 
     /// OK, ANONYMOUS and EXPIRING do not fail `check`.
-    pub(crate) fn is_problem(&self) -> bool {
+    pub fn is_problem(&self) -> bool {
         !matches!(
             self,
             Self::Ok { .. } | Self::Anonymous | Self::Expiring { .. }
         )
     }
 
-    pub(crate) fn detail(&self) -> String {
+    pub fn detail(&self) -> String {
         match self {
             Self::Ok { secret, key } => format!("secret {secret} (key {key})"),
             Self::Anonymous => "no credential matches; fine if the image is public".into(),
@@ -200,26 +200,26 @@ impl fmt::Display for Verdict {
 }
 
 /// Everything the kubelet (and admission) would use for one pod spec.
-pub(crate) struct PodInputs<'a> {
+pub struct PodInputs<'a> {
     /// The spec's own `imagePullSecrets`.
-    pub(crate) own: &'a [String],
+    pub own: &'a [String],
     /// A Pod (admission already ran) rather than a template (admission runs at creation).
-    pub(crate) is_pod: bool,
+    pub is_pod: bool,
     /// The ServiceAccount's `imagePullSecrets`, if the account exists.
-    pub(crate) service_account: Option<&'a [String]>,
+    pub service_account: Option<&'a [String]>,
     /// Every Secret by name in the namespace that could matter, with its state.
-    pub(crate) secrets: &'a BTreeMap<String, SecretState>,
+    pub secrets: &'a BTreeMap<String, SecretState>,
     /// Images whose pull Events show an authorization failure.
-    pub(crate) auth_failures: &'a [String],
+    pub auth_failures: &'a [String],
     /// Images a `--probe` found refusing anonymous pulls, with the registry's answer.
-    pub(crate) probe_refusals: &'a BTreeMap<String, String>,
+    pub probe_refusals: &'a BTreeMap<String, String>,
     /// The time expiries are judged at.
-    pub(crate) now: Timestamp,
+    pub now: Timestamp,
 }
 
 impl PodInputs<'_> {
     /// The pull secrets the kubelet would use, and where they come from.
-    pub(crate) fn effective(&self) -> (Vec<String>, PullSecretSource) {
+    pub fn effective(&self) -> (Vec<String>, PullSecretSource) {
         admission::effective_pull_secrets(self.own, self.is_pod, self.service_account)
     }
 }
@@ -249,7 +249,7 @@ fn matching_secrets(
 }
 
 /// The verdict for one image of a pod spec.
-pub(crate) fn diagnose(image: &str, inputs: &PodInputs<'_>) -> Verdict {
+pub fn diagnose(image: &str, inputs: &PodInputs<'_>) -> Verdict {
     let parsed = match ImageRef::parse(image) {
         Ok(parsed) => parsed,
         Err(e) => {
@@ -382,7 +382,7 @@ fn account_verdict(parsed: &ImageRef, inputs: &PodInputs<'_>) -> Option<Verdict>
 }
 
 /// Whether a pull-failure Event message is an authorization failure for `image`.
-pub(crate) fn is_auth_failure(message: &str, image: &str) -> bool {
+pub fn is_auth_failure(message: &str, image: &str) -> bool {
     let lower = message.to_ascii_lowercase();
     message.contains(image)
         && [
@@ -406,11 +406,11 @@ pub(crate) fn is_auth_failure(message: &str, image: &str) -> bool {
 /// it). A placeholder such as USER never appears in a command.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct Fix {
+pub struct Fix {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) command: Option<String>,
+    pub command: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) advice: Option<String>,
+    pub advice: Option<String>,
 }
 
 impl Fix {
@@ -436,7 +436,7 @@ impl Fix {
     }
 
     /// More advice, after what is there.
-    pub(crate) fn then(mut self, more: &str) -> Self {
+    pub fn then(mut self, more: &str) -> Self {
         self.advice = Some(match self.advice {
             Some(advice) => format!("{advice}; {more}"),
             None => more.to_string(),
@@ -447,7 +447,7 @@ impl Fix {
 
 /// Where a copy's login for one registry came from, which decides how to renew it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum LoginSource {
+pub enum LoginSource {
     /// Ours, from a source `sync` reads again (docker, podman, the keychain, a Secret).
     Rereadable,
     /// Ours, from `--username`: only given again can it change.
@@ -459,11 +459,7 @@ pub(crate) enum LoginSource {
 /// The fix for a login that expired or that the registry refused, in a Secret of ours:
 /// `sync NAME`, which keeps the copies' recorded scope (never `-n NS`, which would narrow it),
 /// with the new token given again when it was explicit. `None`: keep [`fix`]'s.
-pub(crate) fn renewal_fix(
-    verdict: &Verdict,
-    source: &LoginSource,
-    sync_flags: &str,
-) -> Option<Fix> {
+pub fn renewal_fix(verdict: &Verdict, source: &LoginSource, sync_flags: &str) -> Option<Fix> {
     let (Verdict::Expired { secret, key, .. }
     | Verdict::Expiring { secret, key, .. }
     | Verdict::BadCredentials { secret, key, .. }) = verdict
@@ -491,7 +487,7 @@ pub(crate) fn renewal_fix(
 /// `fix` with the connection flags of the run (`--context 'c2'`, `--kubeconfig …`), after
 /// each `kubectl regcred` and each other `kubectl` in it, so that a pasted fix acts on the
 /// cluster that was checked, not on the current context.
-pub(crate) fn with_connection_flags(fix: &str, flags: &[String]) -> String {
+pub fn with_connection_flags(fix: &str, flags: &[String]) -> String {
     if flags.is_empty() {
         return fix.to_string();
     }
@@ -516,7 +512,7 @@ pub(crate) fn with_connection_flags(fix: &str, flags: &[String]) -> String {
 
 /// Whether `verdict`'s fix attaches a Secret to its target (which a bare Pod only gets when it
 /// is recreated).
-pub(crate) fn fix_changes_the_target(verdict: &Verdict) -> bool {
+pub fn fix_changes_the_target(verdict: &Verdict) -> bool {
     matches!(
         verdict,
         Verdict::Anonymous
@@ -527,7 +523,7 @@ pub(crate) fn fix_changes_the_target(verdict: &Verdict) -> bool {
 }
 
 /// The fix for a verdict; `target` is `kind/name` as kubectl spells it.
-pub(crate) fn fix(verdict: &Verdict, image: &str, target: &str, namespace: &str) -> Option<Fix> {
+pub fn fix(verdict: &Verdict, image: &str, target: &str, namespace: &str) -> Option<Fix> {
     // Every value comes from the cluster: quoted, so a pasted fix runs only what it says.
     let host = ImageRef::parse(image)
         .map(|i| i.domain)
@@ -599,7 +595,7 @@ pub(crate) fn fix(verdict: &Verdict, image: &str, target: &str, namespace: &str)
 /// How a Secret a ServiceAccount lists looks to the kubelet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING-KEBAB-CASE")]
-pub(crate) enum SecretStatus {
+pub enum SecretStatus {
     Ok,
     SecretMissing,
     SecretMalformed,
@@ -607,7 +603,7 @@ pub(crate) enum SecretStatus {
 }
 
 impl SecretStatus {
-    pub(crate) fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             Self::Ok => "OK",
             Self::SecretMissing => "SECRET-MISSING",
@@ -625,14 +621,14 @@ impl fmt::Display for SecretStatus {
 
 /// The verdict on one Secret a ServiceAccount lists, with a fix when it is not OK.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SecretHealth {
-    pub(crate) status: SecretStatus,
-    pub(crate) detail: String,
-    pub(crate) fix: Option<Fix>,
+pub struct SecretHealth {
+    pub status: SecretStatus,
+    pub detail: String,
+    pub fix: Option<Fix>,
 }
 
 /// What the kubelet makes of the Secret `name` (in `state`) that `account` lists.
-pub(crate) fn secret_health(
+pub fn secret_health(
     name: &str,
     state: Option<&SecretState>,
     account: &str,

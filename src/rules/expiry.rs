@@ -6,10 +6,10 @@ use base64::Engine;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
 /// How close to its expiry a credential counts as `EXPIRING`.
-pub(crate) const EXPIRING_WITHIN: SignedDuration = SignedDuration::from_hours(1);
+pub const EXPIRING_WITHIN: SignedDuration = SignedDuration::from_hours(1);
 
 /// The expiry the password carries, if it carries one.
-pub(crate) fn expiry_of(password: &str) -> Option<Timestamp> {
+pub fn expiry_of(password: &str) -> Option<Timestamp> {
     ecr_expiry(password).or_else(|| jwt_expiry(password))
 }
 
@@ -47,13 +47,13 @@ fn seconds(value: &serde_json::Value) -> Option<Timestamp> {
 
 /// Where a credential stands at `now`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Freshness {
+pub enum Freshness {
     Valid,
     Expiring,
     Expired,
 }
 
-pub(crate) fn freshness(expires: Timestamp, now: Timestamp) -> Freshness {
+pub fn freshness(expires: Timestamp, now: Timestamp) -> Freshness {
     if expires <= now {
         Freshness::Expired
     } else if expires.duration_since(now) <= EXPIRING_WITHIN {

@@ -6,18 +6,18 @@ use std::fmt;
 /// A parsed image reference. `domain` is canonical (`index.docker.io` becomes `docker.io`) and
 /// `path` carries Docker Hub's `library/` prefix for single-component names.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ImageRef {
-    pub(crate) domain: String,
-    pub(crate) path: String,
-    pub(crate) tag: Option<String>,
-    pub(crate) digest: Option<String>,
+pub struct ImageRef {
+    pub domain: String,
+    pub path: String,
+    pub tag: Option<String>,
+    pub digest: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid image reference {image:?}: {reason}")]
-pub(crate) struct InvalidImage {
-    pub(crate) image: String,
-    pub(crate) reason: String,
+pub struct InvalidImage {
+    pub image: String,
+    pub reason: String,
 }
 
 const MAX_PATH_LEN: usize = 255;
@@ -25,7 +25,7 @@ const MAX_PATH_LEN: usize = 255;
 impl ImageRef {
     /// `ParseNormalizedNamed` of distribution/reference v0.6.0, as the kubelet calls it
     /// (`parsers.ParseImageName`): `nginx` → `docker.io/library/nginx`.
-    pub(crate) fn parse(image: &str) -> Result<Self, InvalidImage> {
+    pub fn parse(image: &str) -> Result<Self, InvalidImage> {
         let invalid = |reason: &str| InvalidImage {
             image: image.to_string(),
             reason: reason.to_string(),
@@ -80,7 +80,7 @@ impl ImageRef {
     }
 
     /// What the kubelet looks up in its keyring: `domain/path`, no tag or digest.
-    pub(crate) fn repository(&self) -> String {
+    pub fn repository(&self) -> String {
         if self.domain.is_empty() {
             self.path.clone()
         } else {
@@ -160,7 +160,7 @@ fn match_reference(full: &str) -> Option<(&str, Option<&str>, Option<&str>)> {
 
 /// `domainAndPort`: a domain name of `[a-zA-Z0-9-]` labels (no edge hyphens) or a bracketed
 /// `[hex and colons]`, then an optional `:digits` port of any length.
-pub(crate) fn is_domain_and_port(text: &str) -> bool {
+pub fn is_domain_and_port(text: &str) -> bool {
     let host_end = if text.starts_with('[') {
         match text.find(']') {
             Some(end)
@@ -197,7 +197,7 @@ pub(crate) fn is_domain_and_port(text: &str) -> bool {
 }
 
 /// `remoteName`: path components of `[a-z0-9]+` joined by `.`, `_`, `__` or runs of `-`.
-pub(crate) fn is_remote_name(path: &str) -> bool {
+pub fn is_remote_name(path: &str) -> bool {
     path.split('/').all(|component| {
         let bytes = component.as_bytes();
         if bytes.is_empty() || !is_alnum(bytes[0]) || !is_alnum(bytes[bytes.len() - 1]) {

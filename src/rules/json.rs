@@ -7,7 +7,7 @@ use std::fmt;
 
 /// Why a JSON document did not decode: the kind of fault and where, never the text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct JsonFault {
+pub struct JsonFault {
     kind: &'static str,
     /// 1-based; 0 when serde_json knows no position.
     line: usize,
@@ -15,7 +15,7 @@ pub(crate) struct JsonFault {
 }
 
 impl JsonFault {
-    pub(crate) fn of(error: &serde_json::Error) -> Self {
+    pub fn of(error: &serde_json::Error) -> Self {
         use serde_json::error::Category;
         let kind = match error.classify() {
             Category::Io => "could not be read",

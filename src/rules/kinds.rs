@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 /// Kinds `attach`, `detach` and `check` understand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) enum Kind {
+pub enum Kind {
     Deployment,
     StatefulSet,
     DaemonSet,
@@ -19,7 +19,7 @@ pub(crate) enum Kind {
 
 /// Every kind, in the order help and completion list them: workloads with pod templates
 /// first.
-pub(crate) const ALL_KINDS: [Kind; 8] = [
+pub const ALL_KINDS: [Kind; 8] = [
     Kind::Deployment,
     Kind::StatefulSet,
     Kind::DaemonSet,
@@ -31,11 +31,11 @@ pub(crate) const ALL_KINDS: [Kind; 8] = [
 ];
 
 /// Workload kinds whose pod template can be patched, in a stable order.
-pub(crate) const TEMPLATE_KINDS: &[Kind] = ALL_KINDS.as_slice().split_at(6).0;
+pub const TEMPLATE_KINDS: &[Kind] = ALL_KINDS.as_slice().split_at(6).0;
 
 impl Kind {
     /// kubectl's spellings: singular, plural, short name, optionally with the group.
-    pub(crate) fn parse(text: &str) -> Option<Self> {
+    pub fn parse(text: &str) -> Option<Self> {
         let lower = text.to_ascii_lowercase();
         let (name, group) = match lower.split_once('.') {
             Some((name, group)) => (name.to_string(), Some(group.to_string())),
@@ -51,7 +51,7 @@ impl Kind {
         }
     }
 
-    pub(crate) fn group(self) -> &'static str {
+    pub fn group(self) -> &'static str {
         match self {
             Self::Deployment | Self::StatefulSet | Self::DaemonSet | Self::ReplicaSet => "apps",
             Self::Job | Self::CronJob => "batch",
@@ -59,7 +59,7 @@ impl Kind {
         }
     }
 
-    pub(crate) fn kind_name(self) -> &'static str {
+    pub fn kind_name(self) -> &'static str {
         match self {
             Self::Deployment => "Deployment",
             Self::StatefulSet => "StatefulSet",
@@ -76,23 +76,23 @@ impl Kind {
     /// `controller` and API group `group` follows a workload of one of the `handled` kinds:
     /// a Deployment rewrites its ReplicaSets' templates, a CronJob stamps out its Jobs, so
     /// writing to the owned object is undone or refused. Its owner is changed instead.
-    pub(crate) fn follows_handled_owner(group: &str, controller: &str, handled: &[Kind]) -> bool {
+    pub fn follows_handled_owner(group: &str, controller: &str, handled: &[Kind]) -> bool {
         handled
             .iter()
             .any(|kind| kind.kind_name() == controller && kind.group() == group)
     }
 
     /// `deployment`: the lowercase singular kubectl accepts and shows in commands.
-    pub(crate) fn singular(self) -> String {
+    pub fn singular(self) -> String {
         self.kind_name().to_ascii_lowercase()
     }
 
-    pub(crate) fn plural(self) -> String {
+    pub fn plural(self) -> String {
         format!("{}s", self.singular())
     }
 
     /// kubectl's short name, where the kind has one.
-    pub(crate) fn short_name(self) -> Option<&'static str> {
+    pub fn short_name(self) -> Option<&'static str> {
         match self {
             Self::Deployment => Some("deploy"),
             Self::StatefulSet => Some("sts"),
@@ -106,7 +106,7 @@ impl Kind {
     }
 
     /// `deployment.apps`, `serviceaccount`: kubectl's prefix in `kind/name` output.
-    pub(crate) fn display(self) -> String {
+    pub fn display(self) -> String {
         match self.group() {
             "" => self.singular(),
             group => format!("{}.{group}", self.singular()),
@@ -114,17 +114,17 @@ impl Kind {
     }
 
     /// `deployment.apps/web`: how kubectl names an object in its output.
-    pub(crate) fn reference(self, name: &str) -> String {
+    pub fn reference(self, name: &str) -> String {
         format!("{}/{name}", self.display())
     }
 
     /// `deployment/web`: how a user types the object in a command.
-    pub(crate) fn command_reference(self, name: &str) -> String {
+    pub fn command_reference(self, name: &str) -> String {
         format!("{}/{name}", self.singular())
     }
 
     /// Where the pod spec sits in the object.
-    pub(crate) fn pod_spec_path(self) -> &'static [&'static str] {
+    pub fn pod_spec_path(self) -> &'static [&'static str] {
         match self {
             Self::Pod => &["spec"],
             Self::CronJob => &["spec", "jobTemplate", "spec", "template", "spec"],
@@ -134,21 +134,21 @@ impl Kind {
     }
 
     /// Kinds whose pods a rollout restart replaces, like `kubectl rollout restart`.
-    pub(crate) fn restartable(self) -> bool {
+    pub fn restartable(self) -> bool {
         matches!(self, Self::Deployment | Self::StatefulSet | Self::DaemonSet)
     }
 }
 
 /// A `kind/name` reference, or every object of a kind (`--all KIND`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Target {
-    pub(crate) kind: Kind,
-    pub(crate) name: Option<String>,
+pub struct Target {
+    pub kind: Kind,
+    pub name: Option<String>,
 }
 
 /// Why a `KIND/NAME` argument was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum TargetError {
+pub enum TargetError {
     #[error("{0:?} is not KIND/NAME (e.g. deployment/web, sa/default)")]
     NoSlash(String),
     #[error("{0:?} is not KIND/NAME")]
@@ -170,7 +170,7 @@ impl std::fmt::Display for Target {
 }
 
 impl Target {
-    pub(crate) fn parse(text: &str) -> Result<Self, TargetError> {
+    pub fn parse(text: &str) -> Result<Self, TargetError> {
         let (kind, name) = text
             .split_once('/')
             .ok_or_else(|| TargetError::NoSlash(text.to_string()))?;
@@ -185,13 +185,13 @@ impl Target {
     }
 
     /// `deployment.apps/web`, or `deployment.apps/*` for every object of the kind.
-    pub(crate) fn reference(&self) -> String {
+    pub fn reference(&self) -> String {
         self.kind.reference(self.name.as_deref().unwrap_or("*"))
     }
 }
 
 /// The pod spec inside an object, if it has one.
-pub(crate) fn pod_spec(kind: Kind, object: &Value) -> Option<&Value> {
+pub fn pod_spec(kind: Kind, object: &Value) -> Option<&Value> {
     let path = kind.pod_spec_path();
     if path.is_empty() {
         return None;
@@ -200,7 +200,7 @@ pub(crate) fn pod_spec(kind: Kind, object: &Value) -> Option<&Value> {
 }
 
 /// What holds `imagePullSecrets`: the pod spec, or a ServiceAccount itself.
-pub(crate) fn pull_secret_holder(kind: Kind, object: &Value) -> Option<&Value> {
+pub fn pull_secret_holder(kind: Kind, object: &Value) -> Option<&Value> {
     match kind {
         Kind::ServiceAccount => Some(object),
         kind => pod_spec(kind, object),
@@ -208,7 +208,7 @@ pub(crate) fn pull_secret_holder(kind: Kind, object: &Value) -> Option<&Value> {
 }
 
 /// Names in a pod spec's (or ServiceAccount's) `imagePullSecrets`, in order.
-pub(crate) fn pull_secret_names(holder: &Value) -> Vec<String> {
+pub fn pull_secret_names(holder: &Value) -> Vec<String> {
     holder["imagePullSecrets"]
         .as_array()
         .map(|list| {
@@ -220,7 +220,7 @@ pub(crate) fn pull_secret_names(holder: &Value) -> Vec<String> {
 }
 
 /// Every image of a pod spec: containers, init containers and ephemeral containers.
-pub(crate) fn images(spec: &Value) -> Vec<String> {
+pub fn images(spec: &Value) -> Vec<String> {
     ["initContainers", "containers", "ephemeralContainers"]
         .iter()
         .flat_map(|field| spec[field].as_array().into_iter().flatten())
@@ -229,7 +229,7 @@ pub(crate) fn images(spec: &Value) -> Vec<String> {
 }
 
 /// The ServiceAccount a pod spec runs under (admission fills in `default`).
-pub(crate) fn service_account(spec: &Value) -> String {
+pub fn service_account(spec: &Value) -> String {
     spec["serviceAccountName"]
         .as_str()
         .or_else(|| spec["serviceAccount"].as_str())
@@ -239,7 +239,7 @@ pub(crate) fn service_account(spec: &Value) -> String {
 }
 
 /// `existing` plus `added`, keeping the existing order and appending only what is new.
-pub(crate) fn with_names(existing: &[String], added: &[String]) -> Vec<String> {
+pub fn with_names(existing: &[String], added: &[String]) -> Vec<String> {
     let mut names = existing.to_vec();
     for name in added {
         if !names.contains(name) {
@@ -250,12 +250,12 @@ pub(crate) fn with_names(existing: &[String], added: &[String]) -> Vec<String> {
 }
 
 /// `existing` without `removed`, order kept.
-pub(crate) fn without_name(existing: &[String], removed: &str) -> Vec<String> {
+pub fn without_name(existing: &[String], removed: &str) -> Vec<String> {
     existing.iter().filter(|n| *n != removed).cloned().collect()
 }
 
 /// Names in `wanted` that `existing` lacks, in `wanted`'s order.
-pub(crate) fn added_names(existing: &[String], wanted: &[String]) -> Vec<String> {
+pub fn added_names(existing: &[String], wanted: &[String]) -> Vec<String> {
     wanted
         .iter()
         .filter(|n| !existing.contains(n))
@@ -277,7 +277,7 @@ fn nest(path: &[&str], leaf: Value) -> Value {
 /// The strategic merge patch that adds `added` to a pod template. `imagePullSecrets` in a
 /// PodSpec merges by `name`, so existing entries are kept; `$setElementOrder` keeps the
 /// existing order and puts the new names last.
-pub(crate) fn attach_patch(kind: Kind, existing: &[String], added: &[String]) -> Value {
+pub fn attach_patch(kind: Kind, existing: &[String], added: &[String]) -> Value {
     let order = with_names(existing, added);
     let new = added_names(existing, added);
     nest(
@@ -287,7 +287,7 @@ pub(crate) fn attach_patch(kind: Kind, existing: &[String], added: &[String]) ->
 }
 
 /// The strategic merge patch that removes one entry: `$patch: delete` by merge key.
-pub(crate) fn detach_patch(kind: Kind, name: &str) -> Value {
+pub fn detach_patch(kind: Kind, name: &str) -> Value {
     nest(
         kind.pod_spec_path(),
         json!({ "imagePullSecrets": [{ "$patch": "delete", "name": name }] }),
@@ -296,7 +296,7 @@ pub(crate) fn detach_patch(kind: Kind, name: &str) -> Value {
 
 /// Sets a holder's `imagePullSecrets` to `names`, removing the field when there are none
 /// (what the API server stores for an empty list).
-pub(crate) fn set_pull_secret_names(holder: &mut Value, names: &[String]) {
+pub fn set_pull_secret_names(holder: &mut Value, names: &[String]) {
     if names.is_empty() {
         if let Some(map) = holder.as_object_mut() {
             map.remove("imagePullSecrets");
@@ -308,7 +308,7 @@ pub(crate) fn set_pull_secret_names(holder: &mut Value, names: &[String]) {
 
 /// `object` with its pod template's (or ServiceAccount's) `imagePullSecrets` set to `names`,
 /// for client-side dry runs.
-pub(crate) fn with_pull_secrets(kind: Kind, object: &Value, names: &[String]) -> Value {
+pub fn with_pull_secrets(kind: Kind, object: &Value, names: &[String]) -> Value {
     let mut object = object.clone();
     let holder = kind
         .pod_spec_path()

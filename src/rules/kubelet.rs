@@ -17,25 +17,25 @@ use super::image::ImageRef;
 use super::json::JsonFault;
 
 /// The Secret types the kubelet reads pull credentials from, and the data key of each.
-pub(crate) const DOCKERCONFIGJSON_TYPE: &str = "kubernetes.io/dockerconfigjson";
-pub(crate) const DOCKERCONFIGJSON_KEY: &str = ".dockerconfigjson";
-pub(crate) const DOCKERCFG_TYPE: &str = "kubernetes.io/dockercfg";
+pub const DOCKERCONFIGJSON_TYPE: &str = "kubernetes.io/dockerconfigjson";
+pub const DOCKERCONFIGJSON_KEY: &str = ".dockerconfigjson";
+pub const DOCKERCFG_TYPE: &str = "kubernetes.io/dockercfg";
 
 /// One usable key of a pull Secret, as the kubelet keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct KeyEntry {
+pub struct KeyEntry {
     /// The key as written in the Secret.
-    pub(crate) raw: String,
+    pub raw: String,
     /// The kubelet's normalized key: `host[/path]`, scheme and `/v1/`-`/v2/` prefix dropped.
-    pub(crate) key: String,
-    pub(crate) username: String,
-    pub(crate) has_password: bool,
+    pub key: String,
+    pub username: String,
+    pub has_password: bool,
     /// When the password stops working, if it says (rules::expiry; not the kubelet's concern).
-    pub(crate) expires: Option<k8s_openapi::jiff::Timestamp>,
+    pub expires: Option<k8s_openapi::jiff::Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum SecretProblem {
+pub enum SecretProblem {
     #[error("type is {0}, not kubernetes.io/dockerconfigjson or kubernetes.io/dockercfg")]
     WrongType(String),
     #[error("it has no {0} key")]
@@ -47,7 +47,7 @@ pub(crate) enum SecretProblem {
 
 /// Parses a pull Secret the way the kubelet does (`secretsToTrackedDockerConfigs`). Any
 /// `Malformed` breaks all pulls for the pod; the other problems make the kubelet skip it.
-pub(crate) fn parse_secret(secret: &Secret) -> Result<Vec<KeyEntry>, SecretProblem> {
+pub fn parse_secret(secret: &Secret) -> Result<Vec<KeyEntry>, SecretProblem> {
     let kind = secret.type_.as_deref().unwrap_or("Opaque");
     let data = |key: &'static str| {
         secret
@@ -90,15 +90,15 @@ pub(crate) fn parse_secret(secret: &Secret) -> Result<Vec<KeyEntry>, SecretProbl
 /// One login of a pull Secret, password included: what `sync` copies from a source Secret or
 /// keeps from an earlier copy.
 #[derive(Debug, Clone)]
-pub(crate) struct SecretLogin {
+pub struct SecretLogin {
     /// The key as written in the Secret.
-    pub(crate) raw: String,
-    pub(crate) username: String,
-    pub(crate) password: super::credential::Password,
+    pub raw: String,
+    pub username: String,
+    pub password: super::credential::Password,
 }
 
 /// The logins of a pull Secret, parsed as [`parse_secret`] parses it.
-pub(crate) fn secret_logins(secret: &Secret) -> Result<Vec<SecretLogin>, SecretProblem> {
+pub fn secret_logins(secret: &Secret) -> Result<Vec<SecretLogin>, SecretProblem> {
     parse_secret(secret)?;
     let kind = secret.type_.as_deref().unwrap_or_default();
     let (key, shape) = match kind {
@@ -424,7 +424,7 @@ fn go_lossy_utf8(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
 /// `http://`, parse it as Go's `url.Parse` would (None where that fails: the kubelet skips
 /// the key), drop a leading `/v1/` or `/v2/`, and keep `host + path` unless the path is
 /// empty or `/`.
-pub(crate) fn normalize_key(raw: &str) -> Option<String> {
+pub fn normalize_key(raw: &str) -> Option<String> {
     let url = if raw.starts_with("https://") || raw.starts_with("http://") {
         raw.to_string()
     } else {
@@ -445,7 +445,7 @@ pub(crate) fn normalize_key(raw: &str) -> Option<String> {
 
 /// The registry (`host[:port]`) a key's requests go to, with the kubelet's Docker Hub key
 /// (`index.docker.io`) as `docker.io`, whose API lives elsewhere (docs/semantics.md §8).
-pub(crate) fn key_registry(raw: &str) -> Option<String> {
+pub fn key_registry(raw: &str) -> Option<String> {
     let key = normalize_key(raw)?;
     let host = key.split('/').next().unwrap_or_default();
     Some(if host == "index.docker.io" {
@@ -458,7 +458,7 @@ pub(crate) fn key_registry(raw: &str) -> Option<String> {
 /// `URLsMatchStr(glob, target)`: both parsed as `https://` + the value; equal ports, the
 /// same number of host labels, each label matched by `filepath.Match` (so `*` stays within
 /// one label), and the target path starting with the key path as a raw string prefix.
-pub(crate) fn key_matches(glob: &str, target: &str) -> bool {
+pub fn key_matches(glob: &str, target: &str) -> bool {
     let (Some((glob_host, glob_path)), Some((target_host, target_path))) = (
         go_url::parse(&format!("https://{glob}")),
         go_url::parse(&format!("https://{target}")),
@@ -487,7 +487,7 @@ fn split_url(host: &str) -> (Vec<&str>, &str) {
 /// `\` escapes. A malformed pattern matches nothing. This is Go's chunk algorithm: each
 /// star tries each start for the chunk after it once, so the work is at most
 /// O(len(pattern) × len(name)) however many stars there are, with no backtracking blow-up.
-pub(crate) fn glob_match(pattern: &str, name: &str) -> bool {
+pub fn glob_match(pattern: &str, name: &str) -> bool {
     go_glob::matches(pattern.as_bytes(), name.as_bytes()).unwrap_or(false)
 }
 
@@ -507,21 +507,21 @@ fn is_default_registry_match(repository: &str) -> bool {
 /// The kubelet's keyring over a Pod's pull Secrets (`BasicDockerKeyring`): every key of
 /// every Secret in one index, de-duplicated and reverse-sorted, each key with its
 /// credentials in Secret order.
-pub(crate) struct Keyring<'a> {
+pub struct Keyring<'a> {
     index: Vec<&'a str>,
     creds: BTreeMap<&'a str, Vec<KeyringCredential<'a>>>,
 }
 
 /// One credential the kubelet would try: the Secret it came from and its entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct KeyringCredential<'a> {
-    pub(crate) secret: &'a str,
-    pub(crate) entry: &'a KeyEntry,
+pub struct KeyringCredential<'a> {
+    pub secret: &'a str,
+    pub entry: &'a KeyEntry,
 }
 
 impl<'a> Keyring<'a> {
     /// Secrets in the Pod's order, each with its parsed keys.
-    pub(crate) fn new(secrets: impl IntoIterator<Item = (&'a str, &'a [KeyEntry])>) -> Self {
+    pub fn new(secrets: impl IntoIterator<Item = (&'a str, &'a [KeyEntry])>) -> Self {
         let mut creds: BTreeMap<&str, Vec<KeyringCredential>> = BTreeMap::new();
         for (secret, entries) in secrets {
             for entry in entries {
@@ -537,7 +537,7 @@ impl<'a> Keyring<'a> {
 
     /// `Lookup`: the credentials of every key that matches the image, most specific key
     /// first; only if none matched and the image is on Docker Hub, those of `index.docker.io`.
-    pub(crate) fn lookup(&self, image: &ImageRef) -> Vec<KeyringCredential<'a>> {
+    pub fn lookup(&self, image: &ImageRef) -> Vec<KeyringCredential<'a>> {
         let target = image.repository();
         let matched: Vec<KeyringCredential> = self
             .index
@@ -560,7 +560,7 @@ impl<'a> Keyring<'a> {
 mod go_url {
     /// `url.Parse(s)` for an `http(s)://` URL: the (unescaped) host and path, or None where
     /// Go returns an error.
-    pub(crate) fn parse(s: &str) -> Option<(String, String)> {
+    pub(super) fn parse(s: &str) -> Option<(String, String)> {
         let (s, fragment) = s.split_once('#').unwrap_or((s, ""));
         if s.bytes().any(|b| b < b' ' || b == 0x7f) {
             return None;
@@ -701,7 +701,7 @@ mod go_url {
     }
 
     /// `net.SplitHostPort`.
-    pub(crate) fn split_host_port(hostport: &str) -> Option<(&str, &str)> {
+    pub(super) fn split_host_port(hostport: &str) -> Option<(&str, &str)> {
         let last_colon = hostport.rfind(':')?;
         let (host, after_host) = if hostport.starts_with('[') {
             let end = hostport.find(']')?;
@@ -726,7 +726,7 @@ mod go_url {
 
 /// Go's `path/filepath.Match` on Unix (Separator `/`), ported step for step.
 mod go_glob {
-    pub(crate) struct BadPattern;
+    pub(super) struct BadPattern;
 
     /// One UTF-8 rune as Go's `utf8.DecodeRuneInString` decodes it: invalid → (U+FFFD, 1).
     fn decode_rune(s: &[u8]) -> (char, usize) {
@@ -747,7 +747,7 @@ mod go_glob {
         }
     }
 
-    pub(crate) fn matches(mut pattern: &[u8], mut name: &[u8]) -> Result<bool, BadPattern> {
+    pub(super) fn matches(mut pattern: &[u8], mut name: &[u8]) -> Result<bool, BadPattern> {
         'pattern: while !pattern.is_empty() {
             let (star, chunk, rest) = scan_chunk(pattern);
             pattern = rest;

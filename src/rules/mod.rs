@@ -3,26 +3,30 @@
 //! payload and our policy for it, kinds and their patches, ServiceAccount admission, and the
 //! diagnosis built on all of them. docs/semantics.md says where each rule comes from.
 //!
-//! Nothing here may import `cluster`, `commands`, `cli`, `settings`, `printer`, `output`,
-//! `credentials` or `probe`; `tests/architecture.rs` fails when something does.
+//! This is the library's public API, `regcred::rules`: the kubelet oracle
+//! (`tests/kubelet_oracle.rs`) tests it from outside the crate, as any user of the library
+//! would. Everything else in the crate is private to it.
+//!
+//! Nothing here imports another module of ours; `tests/architecture.rs` fails when something
+//! does, or when something here does I/O.
 
-pub(crate) mod admission;
-pub(crate) mod attach;
-pub(crate) mod contexts;
-pub(crate) mod copies;
-pub(crate) mod credential;
-pub(crate) mod diagnosis;
-pub(crate) mod expiry;
-pub(crate) mod image;
-pub(crate) mod json;
-pub(crate) mod kinds;
-pub(crate) mod kubelet;
-pub(crate) mod names;
-pub(crate) mod proxy;
-pub(crate) mod pullsecret;
-pub(crate) mod registry;
-pub(crate) mod scope;
-pub(crate) mod sync;
-pub(crate) mod text;
-pub(crate) mod trust;
-pub(crate) mod verdict;
+pub mod admission;
+pub mod attach;
+pub mod contexts;
+pub mod copies;
+pub mod credential;
+pub mod diagnosis;
+pub mod expiry;
+pub mod image;
+pub mod json;
+pub mod kinds;
+pub mod kubelet;
+pub mod names;
+pub mod proxy;
+pub mod pullsecret;
+pub mod registry;
+pub mod scope;
+pub mod sync;
+pub mod text;
+pub mod trust;
+pub mod verdict;

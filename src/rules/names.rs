@@ -3,7 +3,7 @@
 
 /// Why a name is not a valid object name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum NameError {
+pub enum NameError {
     #[error("must be 1 to {0} characters long")]
     Length(usize),
     #[error(
@@ -18,7 +18,7 @@ pub(crate) enum NameError {
 
 /// DNS-1123 subdomain: what Secret names must be (at most 253 characters of lowercase
 /// alphanumerics, '-' and '.', starting and ending alphanumeric).
-pub(crate) fn check_subdomain(name: &str) -> Result<(), NameError> {
+pub fn check_subdomain(name: &str) -> Result<(), NameError> {
     if name.is_empty() || name.len() > 253 {
         return Err(NameError::Length(253));
     }
@@ -31,7 +31,7 @@ pub(crate) fn check_subdomain(name: &str) -> Result<(), NameError> {
 
 /// DNS-1123 label: what namespace names must be (at most 63 characters of lowercase
 /// alphanumerics and '-', starting and ending alphanumeric).
-pub(crate) fn check_label(name: &str) -> Result<(), NameError> {
+pub fn check_label(name: &str) -> Result<(), NameError> {
     if name.is_empty() || name.len() > 63 {
         return Err(NameError::Length(63));
     }

@@ -9,15 +9,15 @@ use http::Uri;
 
 /// The proxy variables of the environment, upper case first as Go reads them.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct ProxyEnv {
-    pub(crate) https_proxy: Option<String>,
-    pub(crate) http_proxy: Option<String>,
-    pub(crate) no_proxy: Option<String>,
+pub struct ProxyEnv {
+    pub https_proxy: Option<String>,
+    pub http_proxy: Option<String>,
+    pub no_proxy: Option<String>,
 }
 
 impl ProxyEnv {
     /// The variables as `lookup` gives them (the process environment, for the callers).
-    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
         let any = |names: [&str; 2]| {
             names
                 .iter()
@@ -33,16 +33,16 @@ impl ProxyEnv {
 
 /// A proxy to connect through.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Proxy {
-    pub(crate) protocol: ProxyProtocol,
+pub struct Proxy {
+    pub protocol: ProxyProtocol,
     /// `scheme://host:port`, without credentials.
-    pub(crate) address: Uri,
+    pub address: Uri,
     /// `user:password` from the URL, percent-decoded.
-    pub(crate) credentials: Option<(String, String)>,
+    pub credentials: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ProxyProtocol {
+pub enum ProxyProtocol {
     /// HTTP CONNECT to a proxy reached over plain TCP.
     Http,
     /// HTTP CONNECT to a proxy reached over TLS.
@@ -53,7 +53,7 @@ pub(crate) enum ProxyProtocol {
 
 /// A proxy setting that cannot be used. The URL is never quoted: it may hold a password.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum ProxyError {
+pub enum ProxyError {
     #[error("the proxy in {origin} is not a valid URL")]
     Invalid { origin: &'static str },
     #[error(
@@ -67,7 +67,7 @@ pub(crate) enum ProxyError {
 
 /// The proxy for `server`. A kubeconfig `proxy-url` applies to every request, as in
 /// client-go; otherwise the environment applies as Go's `http.ProxyFromEnvironment` does.
-pub(crate) fn choose(
+pub fn choose(
     server: &Uri,
     kubeconfig_proxy: Option<&str>,
     env: &ProxyEnv,
@@ -90,7 +90,7 @@ pub(crate) fn choose(
 
 /// Go's `useProxy`: never for `localhost` or a loopback IP, and not for a host `NO_PROXY`
 /// names.
-pub(crate) fn uses_proxy(server: &Uri, no_proxy: &str) -> bool {
+pub fn uses_proxy(server: &Uri, no_proxy: &str) -> bool {
     let Some(host) = server.host() else {
         return false;
     };
@@ -177,7 +177,7 @@ fn in_network(ip: IpAddr, network: IpAddr, bits: u8) -> bool {
 }
 
 /// Go's `parseProxy`: a value without a scheme is an http proxy.
-pub(crate) fn parse(url: &str, origin: &'static str) -> Result<Proxy, ProxyError> {
+pub fn parse(url: &str, origin: &'static str) -> Result<Proxy, ProxyError> {
     let url = url.trim();
     let with_scheme = if url.contains("://") {
         url.to_string()

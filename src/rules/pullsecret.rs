@@ -12,24 +12,24 @@ use serde::Serialize;
 
 use super::credential::Credential;
 use super::expiry;
-pub(crate) use super::kubelet::{DOCKERCFG_TYPE, DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE};
+pub use super::kubelet::{DOCKERCFG_TYPE, DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE};
 use super::scope::RecordedScope;
 use k8s_openapi::jiff::Timestamp;
-pub(crate) const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
-pub(crate) const MANAGER: &str = "kubectl-regcred";
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+pub const MANAGER: &str = "kubectl-regcred";
 /// Comma-separated registry keys the Secret holds.
-pub(crate) const REGISTRIES_ANNOTATION: &str = "kubectl-regcred/registries";
+pub const REGISTRIES_ANNOTATION: &str = "kubectl-regcred/registries";
 /// JSON map registry → where its credential came from (no paths, no secrets).
-pub(crate) const SOURCES_ANNOTATION: &str = "kubectl-regcred/sources";
+pub const SOURCES_ANNOTATION: &str = "kubectl-regcred/sources";
 /// The scope the copies were made for ([`RecordedScope`], JSON).
-pub(crate) const SCOPE_ANNOTATION: &str = "kubectl-regcred/scope";
+pub const SCOPE_ANNOTATION: &str = "kubectl-regcred/scope";
 /// JSON map registry → when its password expires (RFC 3339), where that can be read.
-pub(crate) const EXPIRES_ANNOTATION: &str = "kubectl-regcred/expires-at";
+pub const EXPIRES_ANNOTATION: &str = "kubectl-regcred/expires-at";
 /// JSON map registry → the username of its login (not a secret): whose account each registry
 /// pulls with, which `sync` keeps (docs/sync.md).
-pub(crate) const USERNAMES_ANNOTATION: &str = "kubectl-regcred/usernames";
+pub const USERNAMES_ANNOTATION: &str = "kubectl-regcred/usernames";
 /// On a copy: `NAMESPACE/NAME` of the definition it is a copy of (docs/sync.md, "Trust").
-pub(crate) const DEFINITION_ANNOTATION: &str = "kubectl-regcred/definition";
+pub const DEFINITION_ANNOTATION: &str = "kubectl-regcred/definition";
 /// Every annotation we own on a copy; an update removes those the new copy no longer has.
 const OUR_ANNOTATIONS: [&str; 6] = [
     DEFINITION_ANNOTATION,
@@ -41,8 +41,8 @@ const OUR_ANNOTATIONS: [&str; 6] = [
 ];
 /// Rancher's copies of a project-scoped registry credential carry this annotation ("true")
 /// and the label [`RANCHER_COPY_LABEL`] naming the project; Rancher reverts edits to them.
-pub(crate) const RANCHER_COPY_ANNOTATION: &str = "management.cattle.io/project-scoped-secret-copy";
-pub(crate) const RANCHER_COPY_LABEL: &str = "management.cattle.io/project-scoped-secret";
+pub const RANCHER_COPY_ANNOTATION: &str = "management.cattle.io/project-scoped-secret-copy";
+pub const RANCHER_COPY_LABEL: &str = "management.cattle.io/project-scoped-secret";
 
 /// kubectl's `DockerConfigEntry`: field order username, password, email, auth; email omitted
 /// when empty.
@@ -62,7 +62,7 @@ struct DockerConfigJson<'a> {
 
 /// The `.dockerconfigjson` bytes. `auth` is StdEncoding (padded) of `user:pass`, which every
 /// kubelet version decodes (docs/semantics.md §4).
-pub(crate) fn render_dockerconfigjson(credentials: &[Credential]) -> Vec<u8> {
+pub fn render_dockerconfigjson(credentials: &[Credential]) -> Vec<u8> {
     let auths = credentials
         .iter()
         .map(|c| {
@@ -85,7 +85,7 @@ pub(crate) fn render_dockerconfigjson(credentials: &[Credential]) -> Vec<u8> {
 
 /// The Secret we want in one namespace. `namespace` is `None` when kubectl would leave it out
 /// (client-side dry run without an explicit namespace). `scope` is recorded when given.
-pub(crate) fn build_secret(
+pub fn build_secret(
     name: &str,
     namespace: Option<&str>,
     credentials: &[Credential],
@@ -153,7 +153,7 @@ pub(crate) fn build_secret(
 /// The registry keys `existing` holds, as written, that `written` will not hold: what a write
 /// replacing it drops (`--force` over somebody else's pull Secret, or `--replace`), so that
 /// the output can say so. Empty when `existing` is no readable pull Secret.
-pub(crate) fn dropped_registries(existing: &Secret, written: &Secret) -> Vec<String> {
+pub fn dropped_registries(existing: &Secret, written: &Secret) -> Vec<String> {
     let keys = |secret: &Secret| -> Vec<String> {
         super::kubelet::parse_secret(secret)
             .map(|entries| entries.into_iter().map(|entry| entry.raw).collect())
@@ -172,7 +172,7 @@ pub(crate) fn dropped_registries(existing: &Secret, written: &Secret) -> Vec<Str
 /// `desired` plus those registries, entries and records as they were, so that adding one
 /// registry never drops another (docs/create.md; `--replace` skips this). Anything that is not
 /// a readable pull Secret of ours gives `desired` unchanged.
-pub(crate) fn keeping_other_registries(existing: &Secret, desired: Secret) -> Secret {
+pub fn keeping_other_registries(existing: &Secret, desired: Secret) -> Secret {
     let auths = |s: &Secret| -> Option<serde_json::Map<String, serde_json::Value>> {
         let bytes = s.data.as_ref()?.get(DOCKERCONFIGJSON_KEY)?;
         let payload: serde_json::Value = serde_json::from_slice(&bytes.0).ok()?;
@@ -238,7 +238,7 @@ pub(crate) fn keeping_other_registries(existing: &Secret, desired: Secret) -> Se
 }
 
 /// The registry keys a Secret of ours records holding.
-pub(crate) fn recorded_registries(secret: &Secret) -> Vec<String> {
+pub fn recorded_registries(secret: &Secret) -> Vec<String> {
     annotation(secret, REGISTRIES_ANNOTATION)
         .map(|list| {
             list.split(',')
@@ -249,13 +249,13 @@ pub(crate) fn recorded_registries(secret: &Secret) -> Vec<String> {
         .unwrap_or_default()
 }
 
-pub(crate) fn is_managed(secret: &Secret) -> bool {
+pub fn is_managed(secret: &Secret) -> bool {
     label(secret, MANAGED_BY_LABEL) == Some(MANAGER)
 }
 
 /// Why a Secret is not ours to write, prune or delete, if it is not: only pull Secrets that
 /// carry our label are. Our label on a Secret of another type is somebody else's doing.
-pub(crate) fn not_ours(existing: &Secret) -> Option<String> {
+pub fn not_ours(existing: &Secret) -> Option<String> {
     const NOT_MANAGED: &str = "is not managed by kubectl-regcred";
     let managed = is_managed(existing);
     if is_pull_secret_type(existing) {
@@ -274,14 +274,14 @@ pub(crate) fn not_ours(existing: &Secret) -> Option<String> {
 }
 
 /// The Rancher project whose registry credential this Secret is a copy of, if Rancher made it.
-pub(crate) fn rancher_project(secret: &Secret) -> Option<&str> {
+pub fn rancher_project(secret: &Secret) -> Option<&str> {
     (annotation(secret, RANCHER_COPY_ANNOTATION) == Some("true"))
         .then(|| label(secret, RANCHER_COPY_LABEL).unwrap_or("unknown"))
 }
 
 /// The scope recorded on a copy: `None` when it records none, `Some(Err)` when the record is
 /// unreadable.
-pub(crate) fn recorded_scope(
+pub fn recorded_scope(
     secret: &Secret,
 ) -> Option<Result<RecordedScope, super::scope::InvalidRecordedScope>> {
     annotation(secret, SCOPE_ANNOTATION).map(RecordedScope::parse)
@@ -289,18 +289,18 @@ pub(crate) fn recorded_scope(
 
 /// Registry key → the username recorded for it; `None` on a copy made before usernames were
 /// recorded.
-pub(crate) fn recorded_usernames(secret: &Secret) -> Option<BTreeMap<String, String>> {
+pub fn recorded_usernames(secret: &Secret) -> Option<BTreeMap<String, String>> {
     annotation(secret, USERNAMES_ANNOTATION).and_then(|json| serde_json::from_str(json).ok())
 }
 
 /// Registry key → recorded origin summary, from our sources annotation.
-pub(crate) fn recorded_sources(secret: &Secret) -> BTreeMap<String, String> {
+pub fn recorded_sources(secret: &Secret) -> BTreeMap<String, String> {
     annotation(secret, SOURCES_ANNOTATION)
         .and_then(|json| serde_json::from_str(json).ok())
         .unwrap_or_default()
 }
 
-pub(crate) fn is_pull_secret_type(secret: &Secret) -> bool {
+pub fn is_pull_secret_type(secret: &Secret) -> bool {
     matches!(secret.type_.as_deref(), Some(DOCKERCONFIGJSON_TYPE))
 }
 
@@ -324,7 +324,7 @@ fn annotation<'a>(secret: &'a Secret, key: &str) -> Option<&'a str> {
 
 /// True when `existing` already holds what `desired` would write: the same type, our label and
 /// annotations, and the same `.dockerconfigjson` as JSON (key order and spacing do not count).
-pub(crate) fn is_up_to_date(existing: &Secret, desired: &Secret) -> bool {
+pub fn is_up_to_date(existing: &Secret, desired: &Secret) -> bool {
     let payload = |s: &Secret| -> Option<serde_json::Value> {
         let bytes = s.data.as_ref()?.get(DOCKERCONFIGJSON_KEY)?;
         serde_json::from_slice(&bytes.0).ok()
@@ -342,7 +342,7 @@ pub(crate) fn is_up_to_date(existing: &Secret, desired: &Secret) -> bool {
 
 /// `desired` applied onto `existing`: other writers' labels and annotations are kept, ours and
 /// the data are replaced, and `resourceVersion` stays as the optimistic-concurrency guard.
-pub(crate) fn updated(existing: &Secret, desired: &Secret) -> Secret {
+pub fn updated(existing: &Secret, desired: &Secret) -> Secret {
     let mut secret = existing.clone();
     let merge = |target: &mut Option<BTreeMap<String, String>>,
                  ours: &Option<BTreeMap<String, String>>| {
@@ -367,45 +367,45 @@ pub(crate) fn updated(existing: &Secret, desired: &Secret) -> Secret {
 /// so no printer can leak one.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct SecretSummary {
-    pub(crate) namespace: String,
-    pub(crate) name: String,
+pub struct SecretSummary {
+    pub namespace: String,
+    pub name: String,
     #[serde(rename = "type")]
-    pub(crate) type_: String,
-    pub(crate) registries: Vec<RegistryEntry>,
+    pub type_: String,
+    pub registries: Vec<RegistryEntry>,
     /// Why the kubelet cannot parse it, if it cannot.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) malformed: Option<String>,
-    pub(crate) managed: bool,
+    pub malformed: Option<String>,
+    pub managed: bool,
     /// Why it carries our label but no definition claims it (docs/sync.md, "Trust").
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) unmanaged: Option<String>,
+    pub unmanaged: Option<String>,
     /// The Rancher project whose credential this is a copy of, when Rancher made it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) rancher_project: Option<String>,
+    pub rancher_project: Option<String>,
     /// Registry key → where its credential came from (our annotation).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub(crate) sources: BTreeMap<String, String>,
-    pub(crate) used_by: Vec<String>,
+    pub sources: BTreeMap<String, String>,
+    pub used_by: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) created: Option<String>,
+    pub created: Option<String>,
     #[serde(skip)]
-    pub(crate) age_seconds: Option<i64>,
+    pub age_seconds: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct RegistryEntry {
-    pub(crate) server: String,
-    pub(crate) username: String,
+pub struct RegistryEntry {
+    pub server: String,
+    pub username: String,
     /// Whether a password is set (never the password).
-    pub(crate) has_password: bool,
+    pub has_password: bool,
     /// When the password expires (RFC 3339), where the password says (rules::expiry).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) expires: Option<String>,
+    pub expires: Option<String>,
 }
 
-pub(crate) fn is_listed_type(secret: &Secret) -> bool {
+pub fn is_listed_type(secret: &Secret) -> bool {
     matches!(
         secret.type_.as_deref(),
         Some(DOCKERCONFIGJSON_TYPE | DOCKERCFG_TYPE)
@@ -415,7 +415,7 @@ pub(crate) fn is_listed_type(secret: &Secret) -> bool {
 impl SecretSummary {
     /// Who keeps it: `yes` (us), `rancher`, `no`, or `unmanaged` (our label, but no
     /// definition claims it: a look-alike, or a copy written before definitions).
-    pub(crate) fn manager(&self) -> &'static str {
+    pub fn manager(&self) -> &'static str {
         match (self.managed, &self.rancher_project, &self.unmanaged) {
             (_, Some(_), _) => "rancher",
             (true, None, Some(_)) => "unmanaged",
@@ -425,7 +425,7 @@ impl SecretSummary {
     }
 
     /// The earliest expiry of its registries, if any says.
-    pub(crate) fn earliest_expiry(&self) -> Option<&str> {
+    pub fn earliest_expiry(&self) -> Option<&str> {
         // RFC 3339 in UTC sorts as time does.
         self.registries
             .iter()
@@ -434,7 +434,7 @@ impl SecretSummary {
     }
 
     /// The summary of `secret` as of `now` (its age).
-    pub(crate) fn new(secret: &Secret, used_by: Vec<String>, now: Timestamp) -> Self {
+    pub fn new(secret: &Secret, used_by: Vec<String>, now: Timestamp) -> Self {
         let (registries, malformed) = match super::kubelet::parse_secret(secret) {
             Ok(keys) => (
                 keys.into_iter()

@@ -8,7 +8,7 @@ use super::image::{is_domain_and_port, is_remote_name};
 
 /// The key `kubectl create secret docker-registry` writes for Docker Hub. The kubelet reaches it
 /// through its Docker Hub fallback (docs/semantics.md §4), and `docker login` stores Hub logins under it.
-pub(crate) const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
+pub const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
 
 /// Hosts that all mean Docker Hub (docs/semantics.md §1, §3).
 const DOCKER_HUB_HOSTS: [&str; 3] = ["docker.io", "index.docker.io", "registry-1.docker.io"];
@@ -19,22 +19,22 @@ const DOCKER_HUB_HOSTS: [&str; 3] = ["docker.io", "index.docker.io", "registry-1
 /// Canonical form: lowercase `host[:port]` plus an optional `/path`, no scheme, no trailing
 /// slash, no `/v1` or `/v2` API prefix. Docker Hub is always `docker.io`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) struct Registry {
+pub struct Registry {
     host: String,
     path: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("invalid registry server {:?}: {reason}", redact_userinfo(input))]
-pub(crate) struct InvalidRegistry {
-    pub(crate) input: String,
-    pub(crate) reason: &'static str,
+pub struct InvalidRegistry {
+    pub input: String,
+    pub reason: &'static str,
 }
 
 impl Registry {
     /// Parses a server the way docker, podman and the kubelet all accept one:
     /// `quay.io`, `https://quay.io/`, `reg:5000`, `https://index.docker.io/v1/`, `quay.io/team`.
-    pub(crate) fn parse(input: &str) -> Result<Self, InvalidRegistry> {
+    pub fn parse(input: &str) -> Result<Self, InvalidRegistry> {
         let invalid = |reason| InvalidRegistry {
             input: input.to_string(),
             reason,
@@ -86,25 +86,25 @@ impl Registry {
         })
     }
 
-    pub(crate) fn docker_hub() -> Self {
+    pub fn docker_hub() -> Self {
         Self {
             host: "docker.io".to_string(),
             path: None,
         }
     }
 
-    pub(crate) fn is_docker_hub(&self) -> bool {
+    pub fn is_docker_hub(&self) -> bool {
         self.host == "docker.io"
     }
 
     /// `host[:port]`, without any repository path.
-    pub(crate) fn host(&self) -> &str {
+    pub fn host(&self) -> &str {
         &self.host
     }
 
     /// The key to write into a pull Secret's `auths`. Docker Hub gets kubectl's default key,
     /// never `registry-1.docker.io`, which the kubelet does not match (docs/semantics.md §4).
-    pub(crate) fn secret_key(&self) -> String {
+    pub fn secret_key(&self) -> String {
         match (&self.path, self.is_docker_hub()) {
             (None, true) => DOCKER_HUB_KEY.to_string(),
             _ => self.to_string(),
@@ -112,7 +112,7 @@ impl Registry {
     }
 
     /// The key docker's `getAuthConfigKey` uses for stores and helpers (docs/semantics.md §1).
-    pub(crate) fn docker_config_key(&self) -> String {
+    pub fn docker_config_key(&self) -> String {
         if self.is_docker_hub() {
             DOCKER_HUB_KEY.to_string()
         } else {

@@ -5,13 +5,13 @@ use serde::{Deserialize, Serialize};
 
 /// The namespaces Kubernetes itself runs in. Writing commands leave them out of `-A` and
 /// namespace selectors unless they are named, as Rancher leaves them out of projects.
-pub(crate) const SYSTEM_NAMESPACES: [&str; 3] = ["kube-system", "kube-public", "kube-node-lease"];
+pub const SYSTEM_NAMESPACES: [&str; 3] = ["kube-system", "kube-public", "kube-node-lease"];
 
 /// The label Rancher puts on every namespace of a project (value: the project ID).
-pub(crate) const RANCHER_PROJECT_LABEL: &str = "field.cattle.io/projectId";
+pub const RANCHER_PROJECT_LABEL: &str = "field.cattle.io/projectId";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum NamespaceScope {
+pub enum NamespaceScope {
     /// The context's namespace (kubectl's default), `default` if it names none.
     Context,
     /// `-n NS` or `--namespaces a,b`.
@@ -24,21 +24,21 @@ pub(crate) enum NamespaceScope {
 
 impl NamespaceScope {
     /// Whether the user named the namespaces (kubectl then writes them into printed objects).
-    pub(crate) fn is_explicit(&self) -> bool {
+    pub fn is_explicit(&self) -> bool {
         !matches!(self, Self::Context)
     }
 
     /// Whether the namespaces are named (by the context, `-n` or `--namespaces`) rather than
     /// chosen by `-A` or a selector. A named target missing from a named namespace is an
     /// error; one missing from a selected namespace is just not there.
-    pub(crate) fn names_namespaces(&self) -> bool {
+    pub fn names_namespaces(&self) -> bool {
         matches!(self, Self::Context | Self::Named(_))
     }
 }
 
 /// `--exclude-namespaces`: names or regular expressions, each matching a whole name.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Exclusions {
+pub struct Exclusions {
     patterns: Vec<String>,
     compiled: Vec<regex::Regex>,
 }
@@ -54,13 +54,13 @@ impl Eq for Exclusions {}
 /// An `--exclude-namespaces` entry that is not a regular expression.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid --exclude-namespaces entry {pattern:?}: {reason}")]
-pub(crate) struct InvalidExclusion {
+pub struct InvalidExclusion {
     pattern: String,
     reason: String,
 }
 
 impl Exclusions {
-    pub(crate) fn new(patterns: &[String]) -> Result<Self, InvalidExclusion> {
+    pub fn new(patterns: &[String]) -> Result<Self, InvalidExclusion> {
         let mut unique: Vec<String> = Vec::new();
         for pattern in patterns.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
             if !unique.iter().any(|p| p == pattern) {
@@ -82,22 +82,22 @@ impl Exclusions {
         })
     }
 
-    pub(crate) fn excludes(&self, namespace: &str) -> bool {
+    pub fn excludes(&self, namespace: &str) -> bool {
         self.compiled.iter().any(|re| re.is_match(namespace))
     }
 
-    pub(crate) fn patterns(&self) -> &[String] {
+    pub fn patterns(&self) -> &[String] {
         &self.patterns
     }
 }
 
 /// A command's namespaces: which, minus exclusions, and whether the system namespaces count.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Scope {
-    pub(crate) namespaces: NamespaceScope,
-    pub(crate) exclude: Exclusions,
+pub struct Scope {
+    pub namespaces: NamespaceScope,
+    pub exclude: Exclusions,
     /// Whether `-A` and selectors leave out [`SYSTEM_NAMESPACES`] (writing commands).
-    pub(crate) skip_system: bool,
+    pub skip_system: bool,
 }
 
 /// In words, for a confirmation prompt: `all namespaces except kube-.*`.
@@ -120,16 +120,16 @@ impl std::fmt::Display for Scope {
 }
 
 impl Scope {
-    pub(crate) fn is_explicit(&self) -> bool {
+    pub fn is_explicit(&self) -> bool {
         self.namespaces.is_explicit()
     }
 
-    pub(crate) fn names_namespaces(&self) -> bool {
+    pub fn names_namespaces(&self) -> bool {
         self.namespaces.names_namespaces()
     }
 
     /// Whether the scope is one namespace: the context's, or a single one named.
-    pub(crate) fn is_single_namespace(&self) -> bool {
+    pub fn is_single_namespace(&self) -> bool {
         match &self.namespaces {
             NamespaceScope::Context => true,
             NamespaceScope::Named(names) => names.len() == 1,
@@ -139,7 +139,7 @@ impl Scope {
 
     /// Whether a namespace the server listed for this scope belongs in it. Named namespaces
     /// are in scope even when they are system ones; exclusions always apply.
-    pub(crate) fn admits(&self, namespace: &str) -> bool {
+    pub fn admits(&self, namespace: &str) -> bool {
         if self.exclude.excludes(namespace) {
             return false;
         }
@@ -152,7 +152,7 @@ impl Scope {
     }
 
     /// What a copy records, with the context's namespace resolved.
-    pub(crate) fn record(&self, context_namespace: &str) -> RecordedScope {
+    pub fn record(&self, context_namespace: &str) -> RecordedScope {
         let (namespaces, all, selector) = match &self.namespaces {
             NamespaceScope::Context => (vec![context_namespace.to_string()], false, None),
             NamespaceScope::Named(names) => (names.clone(), false, None),
@@ -172,24 +172,24 @@ impl Scope {
 /// `exclude`. JSON, so that no name or selector can be misread.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct RecordedScope {
+pub struct RecordedScope {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub(crate) namespaces: Vec<String>,
+    pub namespaces: Vec<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub(crate) all: bool,
+    pub all: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) selector: Option<String>,
+    pub selector: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub(crate) exclude: Vec<String>,
+    pub exclude: Vec<String>,
 }
 
 /// A scope annotation that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("its scope annotation is not valid: {0}")]
-pub(crate) struct InvalidRecordedScope(String);
+pub struct InvalidRecordedScope(String);
 
 impl RecordedScope {
-    pub(crate) fn parse(text: &str) -> Result<Self, InvalidRecordedScope> {
+    pub fn parse(text: &str) -> Result<Self, InvalidRecordedScope> {
         let recorded: Self = serde_json::from_str(text)
             .map_err(|e| InvalidRecordedScope(super::json::JsonFault::of(&e).to_string()))?;
         let kinds = usize::from(!recorded.namespaces.is_empty())
@@ -203,12 +203,12 @@ impl RecordedScope {
         Ok(recorded)
     }
 
-    pub(crate) fn to_annotation(&self) -> String {
+    pub fn to_annotation(&self) -> String {
         serde_json::to_string(self).expect("strings serialize")
     }
 
     /// The scope to work in again, as a writing command's.
-    pub(crate) fn scope(&self) -> Result<Scope, InvalidRecordedScope> {
+    pub fn scope(&self) -> Result<Scope, InvalidRecordedScope> {
         let namespaces = if self.all {
             NamespaceScope::All
         } else if let Some(selector) = &self.selector {
@@ -243,7 +243,7 @@ impl std::fmt::Display for RecordedScope {
 }
 
 /// `--project ID`: Rancher's project label as a namespace selector.
-pub(crate) fn project_selector(project: &str) -> String {
+pub fn project_selector(project: &str) -> String {
     format!("{RANCHER_PROJECT_LABEL}={project}")
 }
 

@@ -12,15 +12,15 @@ use super::trust::Owner;
 
 /// A namespace the scope names, as listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct InScope {
-    pub(crate) name: String,
-    pub(crate) terminating: bool,
+pub struct InScope {
+    pub name: String,
+    pub terminating: bool,
 }
 
 /// What to do in one namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "action", rename_all = "camelCase")]
-pub(crate) enum Step {
+pub enum Step {
     Create,
     Update,
     Unchanged,
@@ -44,7 +44,7 @@ pub(crate) enum Step {
 
 impl Step {
     /// Whether this step means the cluster differs from the credential (`sync --check`).
-    pub(crate) fn is_drift(&self) -> bool {
+    pub fn is_drift(&self) -> bool {
         matches!(
             self,
             Self::Create
@@ -56,7 +56,7 @@ impl Step {
     }
 
     /// The word for the plan: `create`, `prune`, ...
-    pub(crate) fn word(&self) -> &'static str {
+    pub fn word(&self) -> &'static str {
         match self {
             Self::Create => "create",
             Self::Update => "update",
@@ -71,28 +71,28 @@ impl Step {
 }
 
 /// What the planner needs to know about the cluster.
-pub(crate) struct Observed<'a> {
-    pub(crate) in_scope: &'a [InScope],
+pub struct Observed<'a> {
+    pub in_scope: &'a [InScope],
     /// Every Secret with the credential's name, by namespace, in scope or not.
-    pub(crate) copies: &'a BTreeMap<String, Secret>,
+    pub copies: &'a BTreeMap<String, Secret>,
     /// Namespace → the workloads and ServiceAccounts that reference the name there; only
     /// needed for copies that may be pruned.
-    pub(crate) users: &'a BTreeMap<String, Vec<String>>,
+    pub users: &'a BTreeMap<String, Vec<String>>,
     /// Whose copies these are: only they are updated or pruned (docs/sync.md, "Trust").
-    pub(crate) owner: &'a Owner,
+    pub owner: &'a Owner,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct PlanOptions {
-    pub(crate) prune: bool,
+pub struct PlanOptions {
+    pub prune: bool,
     /// `--detach`: prune copies even when referenced (the references are removed first).
-    pub(crate) detach: bool,
+    pub detach: bool,
     /// `--force`: take over same-named Secrets that are not ours (never Rancher's).
-    pub(crate) force: bool,
+    pub force: bool,
 }
 
 /// The plan, namespace by namespace (in scope first, in order, then the others by name).
-pub(crate) fn plan(
+pub fn plan(
     observed: &Observed<'_>,
     desired: impl Fn(&str) -> Secret,
     options: PlanOptions,
@@ -145,7 +145,7 @@ fn conflict(existing: &Secret, owner: &Owner, force: bool) -> Option<String> {
 }
 
 /// The namespaces whose copies a prune would consider: the owner's, outside the scope.
-pub(crate) fn prune_candidates(
+pub fn prune_candidates(
     in_scope: &[InScope],
     copies: &BTreeMap<String, Secret>,
     owner: &Owner,

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 /// A word a POSIX shell reads back as exactly `word`: unchanged when it holds only characters
 /// no shell treats specially, else in single quotes (a `'` inside becomes `'\''`).
-pub(crate) fn shell_quote(word: &str) -> Cow<'_, str> {
+pub fn shell_quote(word: &str) -> Cow<'_, str> {
     let plain = |c: char| c.is_ascii_alphanumeric() || "._/:@%+=,-".contains(c);
     if !word.is_empty() && word.chars().all(plain) {
         return Cow::Borrowed(word);
@@ -19,21 +19,21 @@ pub(crate) fn shell_quote(word: &str) -> Cow<'_, str> {
 /// instead of obeying it (or reordering what follows). For whole messages, which may span
 /// lines; a single field from the cluster or a kubeconfig goes through [`escape_field`].
 /// Human output only; JSON and YAML stay exact.
-pub(crate) fn escape_controls(text: &str) -> Cow<'_, str> {
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
     escape_where(text, |c| c != '\n' && is_hidden(c))
 }
 
 /// One field (a name, a username, an annotation value, a table cell) from the cluster or a
 /// kubeconfig, escaped as [`escape_controls`] escapes, line ends included: a field never
 /// starts a line of its own, so it cannot forge one (`\nerror: ...`).
-pub(crate) fn escape_field(text: &str) -> Cow<'_, str> {
+pub fn escape_field(text: &str) -> Cow<'_, str> {
     escape_where(text, is_hidden)
 }
 
 /// Characters a terminal obeys or hides rather than shows: controls, the bidi embeddings,
 /// overrides and isolates (U+202A-U+202E, U+2066-U+2069, U+061C, U+200E, U+200F), and the
 /// invisible formatting ones (zero-width spaces and joiners, word joiner, BOM).
-pub(crate) fn is_hidden(c: char) -> bool {
+pub fn is_hidden(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
@@ -64,7 +64,7 @@ fn escape_where(text: &str, escapes: impl Fn(char) -> bool) -> Cow<'_, str> {
 /// A URL as messages show it: the password in its userinfo masked, as kubectl shows a server
 /// (`https://user:***@host/x`), and a userinfo with no password (often a token) masked
 /// whole (`https://***@host/x`).
-pub(crate) fn redact_userinfo(url: &str) -> String {
+pub fn redact_userinfo(url: &str) -> String {
     let (scheme, rest) = match url.find("://") {
         Some(at) => url.split_at(at + 3),
         None => ("", url),

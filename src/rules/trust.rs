@@ -15,24 +15,24 @@ use super::pullsecret::{is_managed, is_pull_secret_type, rancher_project, record
 use super::scope::{Exclusions, InvalidExclusion};
 
 /// The type of a definition Secret: no kubelet or tool reads it as a pull Secret.
-pub(crate) const DEFINITION_TYPE: &str = "kubectl-regcred.io/definition";
-pub(crate) use super::pullsecret::DEFINITION_ANNOTATION;
+pub const DEFINITION_TYPE: &str = "kubectl-regcred.io/definition";
+pub use super::pullsecret::DEFINITION_ANNOTATION;
 /// On a source Secret: the namespaces it may be copied into, as names or whole-name regular
 /// expressions (`team-a,ci-.*`), as kubernetes-reflector's allowed-namespaces annotation.
-pub(crate) const COPY_TO_ANNOTATION: &str = "kubectl-regcred/copy-to";
+pub const COPY_TO_ANNOTATION: &str = "kubectl-regcred/copy-to";
 /// Where definitions live unless the operator names another namespace; the controller's
 /// manifests install it there too.
-pub(crate) const DEFAULT_DEFINITIONS_NAMESPACE: &str = "regcred-system";
+pub const DEFAULT_DEFINITIONS_NAMESPACE: &str = "regcred-system";
 
 /// Where a definition lives.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) struct DefinitionRef {
-    pub(crate) namespace: String,
-    pub(crate) name: String,
+pub struct DefinitionRef {
+    pub namespace: String,
+    pub name: String,
 }
 
 impl DefinitionRef {
-    pub(crate) fn new(namespace: &str, name: &str) -> Self {
+    pub fn new(namespace: &str, name: &str) -> Self {
         Self {
             namespace: namespace.to_string(),
             name: name.to_string(),
@@ -40,7 +40,7 @@ impl DefinitionRef {
     }
 
     /// `NAMESPACE/NAME`, as a copy records it; anything else is no reference.
-    pub(crate) fn parse(text: &str) -> Option<Self> {
+    pub fn parse(text: &str) -> Option<Self> {
         let (namespace, name) = text.split_once('/')?;
         let valid = |part: &str| {
             !part.is_empty()
@@ -53,7 +53,7 @@ impl DefinitionRef {
     }
 
     /// What a copy records: `NAMESPACE/NAME`.
-    pub(crate) fn annotation(&self) -> String {
+    pub fn annotation(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
     }
 }
@@ -67,7 +67,7 @@ impl std::fmt::Display for DefinitionRef {
 /// What a Secret that carries our label is, judged only by what the operator controls: where
 /// it lives, its type, and whether a definition it names exists.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Standing {
+pub enum Standing {
     /// A definition: our label, [`DEFINITION_TYPE`], in the definitions namespace.
     Definition,
     /// A copy of a definition that exists.
@@ -84,7 +84,7 @@ pub(crate) enum Standing {
 
 /// Why a Secret with our label is not ours to act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Unmanaged {
+pub enum Unmanaged {
     /// Not a pull-secret type: we never write one, so it is someone else's.
     NotAPullSecret,
     /// A definition's type outside the definitions namespace.
@@ -118,7 +118,7 @@ impl std::fmt::Display for Unmanaged {
 
 /// What a Secret with our label is, given the definitions that exist (docs/sync.md, "Trust").
 /// Secrets without our label, and Rancher's copies, are not ours at all: `None`.
-pub(crate) fn standing(
+pub fn standing(
     secret: &Secret,
     definitions_namespace: &str,
     definitions: &BTreeSet<DefinitionRef>,
@@ -184,17 +184,17 @@ fn records_only_itself(secret: &Secret, namespace: &str) -> bool {
 /// Whose Secrets one plan keeps (docs/sync.md, "Trust"): a definition's copies, or a
 /// standalone Secret itself. Everything else of the same name is somebody else's.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Owner {
-    pub(crate) definition: DefinitionRef,
+pub struct Owner {
+    pub definition: DefinitionRef,
     /// The definition is the one pull Secret at `definition` (`create NAME -n NS`).
-    pub(crate) standalone: bool,
+    pub standalone: bool,
     /// The operator named the scope on the command line: our pull Secrets of the name that
     /// refer to no definition are adopted there. Never from a recorded scope.
-    pub(crate) adopt: bool,
+    pub adopt: bool,
 }
 
 impl Owner {
-    pub(crate) fn standalone(namespace: &str, name: &str) -> Self {
+    pub fn standalone(namespace: &str, name: &str) -> Self {
         Self {
             definition: DefinitionRef::new(namespace, name),
             standalone: true,
@@ -202,7 +202,7 @@ impl Owner {
         }
     }
 
-    pub(crate) fn defined(definitions_namespace: &str, name: &str, adopt: bool) -> Self {
+    pub fn defined(definitions_namespace: &str, name: &str, adopt: bool) -> Self {
         Self {
             definition: DefinitionRef::new(definitions_namespace, name),
             standalone: false,
@@ -211,7 +211,7 @@ impl Owner {
     }
 
     /// Whether `secret` is this credential's own: what a plan may update, prune or delete.
-    pub(crate) fn owns(&self, secret: &Secret) -> bool {
+    pub fn owns(&self, secret: &Secret) -> bool {
         let namespace = secret.metadata.namespace.as_deref().unwrap_or_default();
         if secret.metadata.name.as_deref() != Some(self.definition.name.as_str())
             || !is_ours_in_kind(secret)
@@ -228,7 +228,7 @@ impl Owner {
 
     /// Whether `secret` is one of our pull Secrets that no definition claims, which the
     /// operator's scope adopts.
-    pub(crate) fn adopts(&self, secret: &Secret) -> bool {
+    pub fn adopts(&self, secret: &Secret) -> bool {
         self.adopt
             && !self.standalone
             && secret.metadata.name.as_deref() == Some(self.definition.name.as_str())
@@ -237,7 +237,7 @@ impl Owner {
     }
 
     /// Why a same-named Secret that is ours in kind is not this credential's.
-    pub(crate) fn stranger(&self, secret: &Secret) -> Option<String> {
+    pub fn stranger(&self, secret: &Secret) -> Option<String> {
         if !is_ours_in_kind(secret) || self.owns(secret) || self.adopts(secret) {
             return None;
         }
@@ -257,7 +257,7 @@ impl Owner {
     }
 
     /// The copy for one namespace: `built` with the reference back to the definition.
-    pub(crate) fn copy(&self, mut built: Secret) -> Secret {
+    pub fn copy(&self, mut built: Secret) -> Secret {
         if !self.standalone {
             built
                 .metadata
@@ -273,7 +273,7 @@ impl Owner {
 
     /// The copy of `definition` (as written) for one namespace: its logins and records, the
     /// pull-Secret type, and the reference back.
-    pub(crate) fn copy_in(&self, definition: &Secret, namespace: &str) -> Secret {
+    pub fn copy_in(&self, definition: &Secret, namespace: &str) -> Secret {
         let mut copy = definition.clone();
         copy.type_ = Some(super::pullsecret::DOCKERCONFIGJSON_TYPE.to_string());
         copy.metadata.namespace = Some(namespace.to_string());
@@ -282,7 +282,7 @@ impl Owner {
 
     /// The definition itself: `built` (logins and records) with the definition's type and
     /// place. No kubelet reads it as a pull Secret.
-    pub(crate) fn definition_secret(&self, mut built: Secret) -> Secret {
+    pub fn definition_secret(&self, mut built: Secret) -> Secret {
         built.metadata.namespace = Some(self.definition.namespace.clone());
         built.type_ = Some(DEFINITION_TYPE.to_string());
         built
@@ -306,7 +306,7 @@ fn reference_of(secret: &Secret) -> Option<String> {
 /// What `sync NAME` needs, after the name, to find the credential `secret` belongs to: `-n NS`
 /// for a standalone Secret (sync looks in the context's namespace otherwise), and the
 /// definitions namespace for a copy of a definition kept somewhere other than the default.
-pub(crate) fn sync_flags(secret: &Secret) -> String {
+pub fn sync_flags(secret: &Secret) -> String {
     let namespace = secret.metadata.namespace.as_deref().unwrap_or_default();
     match reference_of(secret).and_then(|text| DefinitionRef::parse(&text)) {
         Some(reference) if reference.namespace == DEFAULT_DEFINITIONS_NAMESPACE => String::new(),
@@ -319,14 +319,14 @@ pub(crate) fn sync_flags(secret: &Secret) -> String {
 }
 
 /// Whether a definition Secret is one: our label and type, in the definitions namespace.
-pub(crate) fn is_definition(secret: &Secret, definitions_namespace: &str) -> bool {
+pub fn is_definition(secret: &Secret, definitions_namespace: &str) -> bool {
     is_managed(secret)
         && secret.type_.as_deref() == Some(DEFINITION_TYPE)
         && secret.metadata.namespace.as_deref() == Some(definitions_namespace)
 }
 
 /// A pull Secret of ours that records a scope of its own namespace only, and no definition.
-pub(crate) fn is_standalone(namespace: &str, secret: &Secret) -> bool {
+pub fn is_standalone(namespace: &str, secret: &Secret) -> bool {
     is_managed(secret)
         && is_pull_secret_type(secret)
         && rancher_project(secret).is_none()
@@ -345,7 +345,7 @@ fn has_reference(secret: &Secret) -> bool {
 
 /// Who gave the source Secret that a credential copies from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SourceNamedBy {
+pub enum SourceNamedBy {
     /// The operator: `--from-secret` on the command line, or a definition's record, which
     /// only operators can write.
     Operator,
@@ -355,7 +355,7 @@ pub(crate) enum SourceNamedBy {
 
 /// Why a source Secret may not be read for a copy.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum SourceRefusal {
+pub enum SourceRefusal {
     #[error(
         "the source Secret {secret} does not permit copies into namespace {target} (its {COPY_TO_ANNOTATION} annotation must name it)"
     )]
@@ -367,7 +367,7 @@ pub(crate) enum SourceRefusal {
 /// Whether the source Secret may be copied into each of `targets`. A source named by the
 /// operator may; otherwise one in the target's own namespace may, and one elsewhere only if
 /// its [`COPY_TO_ANNOTATION`] admits the target (the source permits; a copy never asks).
-pub(crate) fn source_permits(
+pub fn source_permits(
     source: &Secret,
     named_by: SourceNamedBy,
     targets: &[String],

@@ -6,7 +6,7 @@ use base64::Engine;
 /// One login's verdict, per registry or per image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "SCREAMING-KEBAB-CASE")]
-pub(crate) enum RegistryVerdict {
+pub enum RegistryVerdict {
     /// The credentials are accepted (and, with an image, its manifest is served).
     Valid,
     /// The registry or its token service refused the credentials.
@@ -26,7 +26,7 @@ pub(crate) enum RegistryVerdict {
 }
 
 impl RegistryVerdict {
-    pub(crate) fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Valid => "VALID",
             Self::BadCredentials => "BAD-CREDENTIALS",
@@ -41,7 +41,7 @@ impl RegistryVerdict {
 
     /// What to do about it when the failure came from `login` itself, which "log in again"
     /// would only send the user back to.
-    pub(crate) fn fix_when_logging_in(self) -> Option<&'static str> {
+    pub fn fix_when_logging_in(self) -> Option<&'static str> {
         match self {
             Self::BadCredentials => Some("check the username and the password or token given"),
             Self::Expired => Some("get a new token and log in with it"),
@@ -50,7 +50,7 @@ impl RegistryVerdict {
     }
 
     /// What to do about it, for the human output.
-    pub(crate) fn fix(self) -> Option<&'static str> {
+    pub fn fix(self) -> Option<&'static str> {
         match self {
             Self::Valid => None,
             Self::BadCredentials => {
@@ -81,7 +81,7 @@ impl std::fmt::Display for RegistryVerdict {
 /// opaque token): then only the manifest request can tell. A token server must grant less
 /// rather than fail when the user holds only part of a scope (docs/semantics.md §8), so a
 /// token alone proves nothing about pull rights.
-pub(crate) fn grants_pull(token: &str, repository: &str) -> Option<bool> {
+pub fn grants_pull(token: &str, repository: &str) -> Option<bool> {
     let mut parts = token.split('.');
     let (_header, payload) = (parts.next()?, parts.next()?);
     parts.next()?;
@@ -100,7 +100,7 @@ pub(crate) fn grants_pull(token: &str, repository: &str) -> Option<bool> {
 }
 
 /// The `errors[].code` values of a registry error body (distribution's error format).
-pub(crate) fn error_codes(body: &str) -> Vec<String> {
+pub fn error_codes(body: &str) -> Vec<String> {
     let Ok(value) = serde_json::from_str::<serde_json::Value>(body) else {
         return Vec::new();
     };
@@ -117,12 +117,12 @@ pub(crate) fn error_codes(body: &str) -> Vec<String> {
 
 /// Whether a refusal says the token expired (registries word it in the message or the
 /// OAuth `error_description`, never with a code of its own).
-pub(crate) fn says_expired(body: &str) -> bool {
+pub fn says_expired(body: &str) -> bool {
     body.to_ascii_lowercase().contains("expired")
 }
 
 /// The verdict for a manifest request made with accepted credentials.
-pub(crate) fn manifest_verdict(status: u16, codes: &[String]) -> RegistryVerdict {
+pub fn manifest_verdict(status: u16, codes: &[String]) -> RegistryVerdict {
     let denied = codes
         .iter()
         .any(|c| c == "DENIED" || c == "UNAUTHORIZED" || c == "FORBIDDEN");
@@ -138,7 +138,7 @@ pub(crate) fn manifest_verdict(status: u16, codes: &[String]) -> RegistryVerdict
 
 /// One `WWW-Authenticate` challenge (RFC 2617 style): the lower-cased scheme and its
 /// parameters, names lower-cased, values unquoted with `\` escapes.
-pub(crate) fn parse_challenge(header: &str) -> Option<(String, Vec<(String, String)>)> {
+pub fn parse_challenge(header: &str) -> Option<(String, Vec<(String, String)>)> {
     let header = header.trim();
     let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
     if scheme.is_empty() {

@@ -20,7 +20,7 @@ ORACLE_CASES=${REGCRED_ORACLE_CASES:-20000}
 tests/e2e/cluster.sh check
 
 REGCRED_KUBELET_ORACLE=$(tests/e2e/cluster.sh tool kubelet-oracle) REGCRED_ORACLE_CASES=$ORACLE_CASES \
-  cargo test --lib kubelet_oracle -- --ignored --nocapture
+  cargo test --test kubelet_oracle -- --ignored --nocapture
 REGCRED_KREW=$(tests/e2e/cluster.sh tool krew)
 # shellcheck source=tests/env.sh
 source tests/env.sh

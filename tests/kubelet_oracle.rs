@@ -10,7 +10,7 @@
 //!
 //! A disagreement prints the seed and the smallest case that still disagrees.
 //! Run by `tests/e2e/run.sh`; by hand:
-//! `REGCRED_KUBELET_ORACLE=$(tests/e2e/cluster.sh tool kubelet-oracle) cargo test --lib kubelet_oracle -- --ignored`
+//! `REGCRED_KUBELET_ORACLE=$(tests/e2e/cluster.sh tool kubelet-oracle) cargo test --test kubelet_oracle -- --ignored`
 //! with `REGCRED_ORACLE_CASES` (default 20000) and `REGCRED_ORACLE_SEED` (default fixed).
 
 // A test harness: its report goes to the test output, not through the printer.
@@ -25,10 +25,10 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use serde_json::{Value, json};
 
-use crate::rules::diagnosis::{PodInputs, SecretState, Verdict, diagnose};
-use crate::rules::image::ImageRef;
-use crate::rules::kubelet::{self, KeyEntry, Keyring};
-use crate::rules::pullsecret::{DOCKERCFG_TYPE, DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE};
+use regcred::rules::diagnosis::{PodInputs, SecretState, Verdict, diagnose};
+use regcred::rules::image::ImageRef;
+use regcred::rules::kubelet::{self, KeyEntry, Keyring};
+use regcred::rules::pullsecret::{DOCKERCFG_TYPE, DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE};
 
 /// splitmix64: small, seedable and the same on every platform.
 struct Rng(u64);
@@ -714,7 +714,7 @@ fn disagreement(case: &Case, full: &Value, pool: &Value) -> Option<String> {
     expected.dedup();
     let candidates = auto_pool(case);
     let spec = json!({"containers": [{"name": "c", "image": case.image}]});
-    let mut chosen = crate::rules::attach::auto_names(&spec, &candidates).names;
+    let mut chosen = regcred::rules::attach::auto_names(&spec, &candidates).names;
     chosen.sort();
     // Entries without a tag (null) are credentials too; they name no Secret here, so only
     // require that every tagged Secret is chosen and nothing outside the kubelet's answer.
@@ -733,13 +733,13 @@ fn disagreement(case: &Case, full: &Value, pool: &Value) -> Option<String> {
 }
 
 /// The Secrets `attach --auto` may choose from: pull types that parse.
-fn auto_pool(case: &Case) -> Vec<crate::rules::attach::Candidate> {
+fn auto_pool(case: &Case) -> Vec<regcred::rules::attach::Candidate> {
     case.secrets
         .iter()
         .filter_map(|s| {
             kubelet::parse_secret(&s.secret())
                 .ok()
-                .map(|keys| crate::rules::attach::Candidate {
+                .map(|keys| regcred::rules::attach::Candidate {
                     name: s.name.clone(),
                     keys,
                 })
