@@ -722,12 +722,5 @@ fn print_results_and_kept(
             outcome,
         });
     }
-    let tally = output::print_results(
-        rows,
-        (settings.write.mode, settings.write.output),
-        several,
-        printer,
-    )?;
-    output::emit_summary(printer, "namespaces", &tally, several);
-    Ok(tally.exit_status())
+    super::print_rows(rows, &settings.write, "namespaces", several, printer)
 }

@@ -9,7 +9,7 @@ use crate::cluster::fetch::{self, Query};
 use crate::cluster::secrets;
 use crate::cluster::writes::Writer;
 use crate::error::ExitStatus;
-use crate::output::{self, ResultRow, Written};
+use crate::output::{ResultRow, Written};
 use crate::printer::Printer;
 use crate::reconcile;
 use crate::rules::pullsecret::{not_ours, rancher_project};
@@ -65,14 +65,7 @@ pub(crate) async fn run(
         .into_iter()
         .chain(results.into_iter().flat_map(|(_, rows)| rows))
         .collect();
-    let tally = output::print_results(
-        rows,
-        (settings.write.mode, settings.write.output),
-        several,
-        printer,
-    )?;
-    output::emit_summary(printer, "objects", &tally, several);
-    Ok(tally.exit_status())
+    super::print_rows(rows, &settings.write, "objects", several, printer)
 }
 
 /// The credential's definition: `-A` deletes it first, so that no controller writes the

@@ -22,6 +22,20 @@ use crate::rules::registry::Registry;
 use crate::rules::verdict::RegistryVerdict;
 use crate::settings::{ExplicitSettings, LocalLookup};
 
+/// Prints the result rows (lines, or objects with `-o`) and the summary counting `what`;
+/// exit 1 when any row failed.
+pub(crate) fn print_rows<E: std::fmt::Display>(
+    rows: Vec<crate::output::ResultRow<E>>,
+    write: &crate::settings::WriteSettings,
+    what: &str,
+    several: bool,
+    printer: &Printer,
+) -> anyhow::Result<crate::error::ExitStatus> {
+    let tally = crate::output::print_results(rows, (write.mode, write.output), several, printer)?;
+    crate::output::emit_summary(printer, what, &tally, several);
+    Ok(tally.exit_status())
+}
+
 /// Connects for a command: long fan-outs draw their progress with `printer`.
 pub(crate) async fn connect(
     connection: &crate::settings::Connection,

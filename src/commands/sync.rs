@@ -232,14 +232,7 @@ fn print_plan_or_results(
             outcome,
         });
     }
-    let tally = output::print_results(
-        rows,
-        (settings.write.mode, settings.write.output),
-        several,
-        printer,
-    )?;
-    output::emit_summary(printer, "secrets", &tally, several);
-    Ok(tally.exit_status())
+    super::print_rows(rows, &settings.write, "secrets", several, printer)
 }
 
 /// What a step means, for the DETAIL column and messages.
