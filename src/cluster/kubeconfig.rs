@@ -71,27 +71,30 @@ pub(crate) enum FileKind {
 pub(crate) fn files_read(
     kubeconfig: &Kubeconfig,
     selection: &Selection<'_>,
-) -> Vec<(FileKind, PathBuf)> {
+) -> Vec<(FileKind, &'static str, PathBuf)> {
     let mut files = Vec::new();
     if let Some(cluster) = selection.cluster(kubeconfig) {
-        files.extend(
-            cluster
-                .certificate_authority
-                .iter()
-                .map(|path| (FileKind::Certificate, PathBuf::from(path))),
-        );
+        files.extend(cluster.certificate_authority.iter().map(|path| {
+            (
+                FileKind::Certificate,
+                "certificate-authority",
+                PathBuf::from(path),
+            )
+        }));
     }
     if let Some(user) = selection.user(kubeconfig) {
-        for path in [&user.client_certificate, &user.client_key]
-            .into_iter()
-            .flatten()
-        {
-            files.push((FileKind::Certificate, PathBuf::from(path)));
+        for (field, path) in [
+            ("client-certificate", &user.client_certificate),
+            ("client-key", &user.client_key),
+        ] {
+            if let Some(path) = path {
+                files.push((FileKind::Certificate, field, PathBuf::from(path)));
+            }
         }
         files.extend(
             user.token_file
                 .iter()
-                .map(|path| (FileKind::Token, PathBuf::from(path))),
+                .map(|path| (FileKind::Token, "tokenFile", PathBuf::from(path))),
         );
     }
     files
@@ -169,15 +172,15 @@ mod tests {
         let files = |selection: Selection<'_>| {
             files_read(&config, &selection)
                 .into_iter()
-                .map(|(kind, path)| format!("{kind:?} {}", path.display()))
+                .map(|(kind, field, path)| format!("{kind:?} {field} {}", path.display()))
                 .collect::<Vec<_>>()
         };
         assert_eq!(
             files(Selection::default()),
             [
-                "Certificate /ca-a.pem",
-                "Certificate /a.crt",
-                "Certificate /a.key"
+                "Certificate certificate-authority /ca-a.pem",
+                "Certificate client-certificate /a.crt",
+                "Certificate client-key /a.key"
             ]
         );
         assert_eq!(
@@ -185,7 +188,10 @@ mod tests {
                 context: Some("b"),
                 ..Default::default()
             }),
-            ["Certificate /ca-b.pem", "Token /b.token"]
+            [
+                "Certificate certificate-authority /ca-b.pem",
+                "Token tokenFile /b.token"
+            ]
         );
         // Flags override the context's own entries, as with kubectl.
         assert_eq!(
@@ -195,9 +201,9 @@ mod tests {
                 user: Some("ua"),
             }),
             [
-                "Certificate /ca-a.pem",
-                "Certificate /a.crt",
-                "Certificate /a.key"
+                "Certificate certificate-authority /ca-a.pem",
+                "Certificate client-certificate /a.crt",
+                "Certificate client-key /a.key"
             ]
         );
         assert!(

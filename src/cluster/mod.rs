@@ -55,6 +55,12 @@ pub(crate) enum ClusterError {
     Proxy(#[from] proxy::ProxyError),
     #[error("reading {0}")]
     LocalFile(#[from] local_file::LocalFileError),
+    /// A file the kubeconfig names for its cluster or user, refused before kube reads it.
+    #[error("reading the kubeconfig's {field} {source}")]
+    KubeconfigFile {
+        field: &'static str,
+        source: local_file::LocalFileError,
+    },
     #[error("{context}: {source}")]
     Api {
         context: &'static str,
@@ -186,12 +192,13 @@ pub(crate) async fn connect(
         let kubeconfig = read_kubeconfig(connection)?;
         // kube reads these itself (a tokenFile on every request): never a FIFO, a device or
         // a huge file.
-        for (kind, path) in kubeconfig::files_read(&kubeconfig, &selection(connection)) {
+        for (kind, field, path) in kubeconfig::files_read(&kubeconfig, &selection(connection)) {
             let limit = match kind {
                 FileKind::Certificate => local_file::MAX_CONFIG_FILE,
                 FileKind::Token => local_file::MAX_TOKEN_FILE,
             };
-            local_file::check_regular(&path, limit)?;
+            local_file::check_regular(&path, limit)
+                .map_err(|source| ClusterError::KubeconfigFile { field, source })?;
         }
         let kubeconfig_copy = kubeconfig.clone();
         let config = Config::from_custom_kubeconfig(kubeconfig, &options(connection))

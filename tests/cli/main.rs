@@ -1369,7 +1369,10 @@ fn local_inputs_that_are_not_files_are_refused_at_once() {
                 with_token.display().to_string(),
             ],
             vec![],
-            format!("{}: not a regular file (a FIFO)", token_fifo.display()),
+            format!(
+                "the kubeconfig's tokenFile {}: not a regular file (a FIFO)",
+                token_fifo.display()
+            ),
         ),
         (
             vec![
@@ -1378,7 +1381,8 @@ fn local_inputs_that_are_not_files_are_refused_at_once() {
                 zero_ca.display().to_string(),
             ],
             vec![],
-            "/dev/zero: not a regular file (a character device)".to_string(),
+            "the kubeconfig's certificate-authority /dev/zero: not a regular file (a character device)"
+                .to_string(),
         ),
         (
             vec![
@@ -1387,7 +1391,10 @@ fn local_inputs_that_are_not_files_are_refused_at_once() {
                 fifo_key.display().to_string(),
             ],
             vec![],
-            format!("{}: not a regular file (a FIFO)", key_fifo.display()),
+            format!(
+                "the kubeconfig's client-key {}: not a regular file (a FIFO)",
+                key_fifo.display()
+            ),
         ),
     ];
     for (args, vars, expected) in cases {
