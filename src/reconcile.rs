@@ -89,10 +89,22 @@ pub(crate) struct StepResult {
 pub(crate) enum StepError {
     #[error(transparent)]
     Api(#[from] ApiError),
-    #[error("{0}")]
-    Write(String),
+    /// A write refused before or after it was sent: not ours, Rancher's, too many conflicts.
+    #[error(transparent)]
+    Write(WriteError),
     #[error("detaching it first failed: {0}")]
-    Detach(String),
+    Detach(DetachError),
+}
+
+/// Why a copy could not be detached from its users before a prune.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DetachError {
+    /// Kinds the reader may not list: one of them could still reference the copy.
+    #[error("may not list {} (forbidden), which could still reference it", .0.join(", "))]
+    Unreadable(Vec<String>),
+    /// Objects whose reference could not be removed, each with why.
+    #[error("{}", .0.iter().map(|(object, why)| format!("{object}: {why}")).collect::<Vec<_>>().join("; "))]
+    Failed(Vec<(String, references::ObjectError)>),
 }
 
 /// Every Secret named `name`, by namespace. Only pull Secrets are read whole; a same-named
@@ -321,7 +333,7 @@ async fn write_one(
         .await
         .map_err(|e| match e {
             WriteError::Api(e) => StepError::Api(cluster.api_error(&e)),
-            other => StepError::Write(other.to_string()),
+            other => StepError::Write(other),
         })?;
     Ok(Some(action.verb()))
 }
@@ -387,9 +399,8 @@ async fn carry_out(
                     detach_everywhere(cluster, &desired.name, namespace, options.write).await?;
                 // A prune must know every user is gone; a kind it may not read could hold one.
                 if !detached.unreadable.is_empty() {
-                    return Err(StepError::Detach(format!(
-                        "may not list {} (forbidden), which could still reference it",
-                        detached.unreadable.join(", ")
+                    return Err(StepError::Detach(DetachError::Unreadable(
+                        detached.unreadable,
                     )));
                 }
             }
@@ -440,11 +451,16 @@ pub(crate) async fn detach_everywhere(
     let outcome = references::apply(cluster, &plan).await;
     let mut unreadable = Vec::new();
     let mut failures = Vec::new();
-    for result in &outcome.results {
-        match &result.outcome {
-            Ok(_) => {}
+    let mut changed = Vec::new();
+    for result in outcome.results {
+        match result.outcome {
+            Ok(ref applied) => {
+                if applied.done != references::Done::Unchanged {
+                    changed.push(result);
+                }
+            }
             // `kind/*` is a list of that kind; forbidden means a Role that does not cover it.
-            Err(references::ObjectError::Api(e))
+            Err(references::ObjectError::Api(ref e))
                 if e.status == Some(403) && result.reference.ends_with("/*") =>
             {
                 // `statefulset.apps/*` → `statefulsets.apps`, as kubectl names resources.
@@ -454,19 +470,12 @@ pub(crate) async fn detach_everywhere(
                     None => format!("{display}s"),
                 });
             }
-            Err(e) => failures.push(format!("{}: {e}", result.reference)),
+            Err(e) => failures.push((result.reference, e)),
         }
     }
     if !failures.is_empty() {
-        return Err(StepError::Detach(failures.join("; ")));
+        return Err(StepError::Detach(DetachError::Failed(failures)));
     }
-    let changed = outcome
-        .results
-        .into_iter()
-        .filter(
-            |r| matches!(&r.outcome, Ok(applied) if applied.done != references::Done::Unchanged),
-        )
-        .collect();
     Ok(Detached {
         changed,
         unreadable,
