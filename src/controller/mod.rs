@@ -791,3 +791,210 @@ fn in_scope(caches: &Caches, scope: &Scope, cluster: &Cluster) -> Option<Vec<InS
     found.sort_by(|a, b| a.name.cmp(&b.name));
     Some(found)
 }
+
+/// What each trigger schedules, without watches or a cluster: the loop's decisions alone,
+/// over a mocked API service that no decision may call.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::mock;
+    use crate::rules::credential::{Credential, Password};
+    use crate::rules::registry::Registry;
+    use crate::rules::scope::{Exclusions, RecordedScope};
+    use futures::channel::mpsc::UnboundedReceiver;
+
+    /// A loop over a mocked API server, and where its scheduled work arrives. Every test ends
+    /// with [`decided_alone`]: deciding sends nothing to the API server.
+    fn controller(only: Option<&str>) -> (Controller, Scheduled) {
+        let (cluster, recorded) = mock::cluster(|call, _| mock::default_answer(call));
+        let (namespaces, _) = reflector::store();
+        let (copies, _) = reflector::store();
+        let (definitions, _) = reflector::store();
+        let (schedule, scheduled) = queue::unbounded();
+        let options = Options {
+            name: only.map(str::to_string),
+            desired: desired::Options {
+                scope: None,
+                look_in: None,
+                exclude: None,
+                servers: Vec::new(),
+                docker_config: None,
+                helper_timeout: Duration::from_secs(1),
+                allow_removal: false,
+                allow_identity_change: false,
+                definitions_namespace: "regcred-system".into(),
+            },
+            plan: PlanOptions {
+                prune: false,
+                detach: false,
+                force: false,
+            },
+            write: WriteOptions {
+                mode: crate::cluster::writes::WriteMode::Persist,
+                concurrency: 1,
+                field_manager: "test".into(),
+            },
+            watch: WatchOptions {
+                refresh: None,
+                resync: Duration::from_secs(600),
+                auto_attach: None,
+                listen: None,
+                metrics_listen: None,
+                json_logs: false,
+                lease: None,
+            },
+        };
+        let controller = Controller {
+            cluster,
+            watch: options.watch.clone(),
+            options,
+            explicit: None,
+            state: Arc::new(State::default()),
+            caches: Caches {
+                namespaces,
+                _namespaces_watch: AbortOnDrop(tokio::spawn(async {}).abort_handle()),
+                selected: HashMap::new(),
+                copies,
+                definitions,
+            },
+            tracked: BTreeMap::new(),
+            unclaimed_logged: HashSet::new(),
+            caches_synced: false,
+            watched_sources: HashMap::new(),
+            workloads: HashMap::new(),
+            triggers_tx: mpsc::unbounded_channel().0,
+            schedule: Some(schedule),
+        };
+        (controller, Scheduled(scheduled, recorded))
+    }
+
+    struct Scheduled(UnboundedReceiver<ScheduleRequest<Work>>, mock::Recorded);
+
+    fn decided_alone(scheduled: &Scheduled) {
+        assert!(scheduled.1.calls().is_empty(), "{:?}", scheduled.1.calls());
+    }
+
+    /// A credential the loop keeps, read, for the namespaces `scope` names.
+    fn read(scope: NamespaceScope, sources: &[(&str, &str)]) -> Tracked {
+        Tracked {
+            desired: Some(Desired {
+                name: "regcred".into(),
+                credentials: vec![Credential {
+                    registry: Registry::parse("quay.io").unwrap(),
+                    username: "robot".into(),
+                    password: Password::from("pw".to_string()),
+                    email: None,
+                    origin: Origin::Explicit,
+                }],
+                scope: Scope {
+                    namespaces: scope,
+                    exclude: Exclusions::default(),
+                    skip_system: true,
+                },
+                recorded: RecordedScope {
+                    namespaces: Vec::new(),
+                    all: true,
+                    selector: None,
+                    exclude: Vec::new(),
+                },
+                owner: Owner::defined("regcred-system", "regcred", false),
+                definition_seen: None,
+            }),
+            sources: sources
+                .iter()
+                .map(|(ns, name)| (ns.to_string(), name.to_string()))
+                .collect(),
+            ..Tracked::default()
+        }
+    }
+
+    /// What has been scheduled so far.
+    fn scheduled(receiver: &mut Scheduled) -> Vec<Work> {
+        std::iter::from_fn(|| receiver.0.try_recv().ok())
+            .map(|request| request.message)
+            .collect()
+    }
+
+    fn credential(name: &str) -> Work {
+        Work::Credential(name.to_string())
+    }
+
+    #[tokio::test]
+    async fn a_copy_event_schedules_only_a_credential_the_loop_keeps() {
+        let (mut controller, mut receiver) = controller(None);
+        controller.on_trigger(Trigger::Copy {
+            name: "look-alike".into(),
+            namespace: "team-a".into(),
+        });
+        assert!(scheduled(&mut receiver).is_empty());
+        controller
+            .tracked
+            .insert("regcred".into(), Tracked::default());
+        controller.on_trigger(Trigger::Copy {
+            name: "regcred".into(),
+            namespace: "team-a".into(),
+        });
+        assert_eq!(scheduled(&mut receiver), [credential("regcred")]);
+        decided_alone(&receiver);
+    }
+
+    #[tokio::test]
+    async fn a_definition_event_starts_keeping_it_unless_another_name_was_asked_for() {
+        let (mut controller, mut receiver) = controller(Some("regcred"));
+        controller.on_trigger(Trigger::Definition("other".into()));
+        assert!(scheduled(&mut receiver).is_empty());
+        assert!(!controller.tracked.contains_key("other"));
+        controller.on_trigger(Trigger::Definition("regcred".into()));
+        assert_eq!(scheduled(&mut receiver), [credential("regcred")]);
+        assert!(
+            controller.tracked["regcred"].reload,
+            "a new definition is read"
+        );
+        decided_alone(&receiver);
+    }
+
+    #[tokio::test]
+    async fn a_source_event_reads_again_only_the_credentials_that_read_it() {
+        let (mut controller, mut receiver) = controller(None);
+        let all = NamespaceScope::All;
+        controller
+            .tracked
+            .insert("from-src".into(), read(all.clone(), &[("src", "upstream")]));
+        controller
+            .tracked
+            .insert("other".into(), read(all, &[("src", "another")]));
+        controller.on_trigger(Trigger::Source {
+            namespace: "src".into(),
+            name: "upstream".into(),
+        });
+        assert_eq!(scheduled(&mut receiver), [credential("from-src")]);
+        assert!(controller.tracked["from-src"].reload);
+        assert!(!controller.tracked["other"].reload);
+        decided_alone(&receiver);
+    }
+
+    #[tokio::test]
+    async fn a_namespace_event_schedules_the_credentials_whose_scope_admits_it() {
+        let (mut controller, mut receiver) = controller(None);
+        let named = |names: &[&str]| {
+            NamespaceScope::Named(names.iter().map(|name| name.to_string()).collect())
+        };
+        controller
+            .tracked
+            .insert("a-only".into(), read(named(&["team-a"]), &[]));
+        controller
+            .tracked
+            .insert("b-only".into(), read(named(&["team-b"]), &[]));
+        // Not read yet and failing: its backoff retries it, not every namespace event.
+        controller.tracked.insert(
+            "failing".into(),
+            Tracked {
+                failures: 2,
+                ..Tracked::default()
+            },
+        );
+        controller.on_trigger(Trigger::Namespace("team-a".into()));
+        assert_eq!(scheduled(&mut receiver), [credential("a-only")]);
+        decided_alone(&receiver);
+    }
+}

@@ -216,7 +216,7 @@ pub(super) fn watch_source(
 }
 
 /// A spawned watch that stops, closing its connection, when this is dropped.
-pub(super) struct AbortOnDrop(tokio::task::AbortHandle);
+pub(super) struct AbortOnDrop(pub(super) tokio::task::AbortHandle);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
