@@ -186,28 +186,7 @@ async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 })
                 .await
         }
-        Command::Sync(args) => {
-            let settings = SyncSettings::from_args(&args, namespace)?;
-            let explicit = commands::sync::login_given_again(&settings, printer)?;
-            if let Some(watch) = settings.watch.clone() {
-                let connection = targets.one(
-                    "sync --watch runs in one context: run one per cluster (docs/controller.md)",
-                )?;
-                return commands::sync::watch(settings, watch, explicit, connection, printer).await;
-            }
-            targets.confirm_writes(settings.action(), printer)?;
-            let reads = ReadOnce::default();
-            let local = LocalAnswers {
-                explicit: explicit.as_ref(),
-                reads: &reads,
-            };
-            let settings = &settings;
-            targets
-                .run(printer, |connection, printer| async move {
-                    commands::sync::run(settings, local, connection, &printer).await
-                })
-                .await
-        }
+        Command::Sync(args) => run_sync(&args, targets, namespace, printer).await,
         Command::Controller(ControllerCommand::Manifests(args)) => {
             targets.one("controller manifests only prints, for any cluster")?;
             let settings = ManifestsOptions::from_args(&args, namespace)?;
@@ -267,20 +246,7 @@ async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 })
                 .await
         }
-        Command::Verify(args) => {
-            let settings = VerifySettings::from_args(&args, namespace)?;
-            if matches!(settings.logins, VerifyLogins::Local(_)) {
-                let connection = targets
-                    .one("verify checks this machine's logins; only `verify secret/NAME` runs in several contexts")?;
-                return commands::verify::run(&settings, connection, printer).await;
-            }
-            let settings = &settings;
-            targets
-                .run(printer, |connection, printer| async move {
-                    commands::verify::run(settings, connection, &printer).await
-                })
-                .await
-        }
+        Command::Verify(args) => run_verify(&args, targets, namespace, printer).await,
         Command::Login(args) => {
             targets.one(ON_THIS_MACHINE)?;
             commands::login::login(LoginSettings::from_args(&args)?, printer).await
@@ -294,37 +260,98 @@ async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
             commands::login::logins(settings::structured_output(args.output), printer)
         }
         Command::CredentialHelper(args) => Ok(serve_helper(&args.action, printer)),
-        Command::Completion(args) => {
-            let mut command = Cli::command();
-            let mut out = printer.out();
-            clap_complete::generate(args.shell, &mut command, "kubectl-regcred", &mut out);
-            out.flush()?;
-            Ok(ExitStatus::Success)
-        }
-        Command::Version => {
-            let mut out = printer.out();
-            writeln!(
-                out,
-                "kubectl-regcred {} (commit {}, {})",
-                env!("CARGO_PKG_VERSION"),
-                env!("REGCRED_GIT_COMMIT"),
-                env!("REGCRED_TARGET")
-            )?;
-            out.flush()?;
-            Ok(ExitStatus::Success)
-        }
-        Command::GenerateMan(args) => {
-            let mut out = printer.human_out();
-            for page in commands::manpages::write_all(&args.dir)? {
-                writeln!(out, "{}", page.display())?;
-            }
-            out.flush()?;
-            Ok(ExitStatus::Success)
-        }
+        Command::Completion(args) => print_completion_script(args.shell, printer),
+        Command::Version => print_version(printer),
+        Command::GenerateMan(args) => print_man_pages(&args.dir, printer),
         // Handled in `main` before clap parses; reachable only through odd spellings.
         Command::Complete(args) => {
             print_completions(&completion::complete(&args.words).await, printer)?;
             Ok(ExitStatus::Success)
         }
     }
+}
+
+/// `sync`: once in each context, or `--watch` in one.
+async fn run_sync(
+    args: &cli::SyncArgs,
+    targets: Targets,
+    namespace: Option<&str>,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    let settings = SyncSettings::from_args(args, namespace)?;
+    let explicit = commands::sync::login_given_again(&settings, printer)?;
+    if let Some(watch) = settings.watch.clone() {
+        let connection = targets
+            .one("sync --watch runs in one context: run one per cluster (docs/controller.md)")?;
+        return commands::sync::watch(settings, watch, explicit, connection, printer).await;
+    }
+    targets.confirm_writes(settings.action(), printer)?;
+    let reads = ReadOnce::default();
+    let local = LocalAnswers {
+        explicit: explicit.as_ref(),
+        reads: &reads,
+    };
+    let settings = &settings;
+    targets
+        .run(printer, |connection, printer| async move {
+            commands::sync::run(settings, local, connection, &printer).await
+        })
+        .await
+}
+
+/// `verify`: this machine's logins once, or `verify secret/NAME` in each context.
+async fn run_verify(
+    args: &cli::VerifyArgs,
+    targets: Targets,
+    namespace: Option<&str>,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    let settings = VerifySettings::from_args(args, namespace)?;
+    if matches!(settings.logins, VerifyLogins::Local(_)) {
+        let connection = targets
+            .one("verify checks this machine's logins; only `verify secret/NAME` runs in several contexts")?;
+        return commands::verify::run(&settings, connection, printer).await;
+    }
+    let settings = &settings;
+    targets
+        .run(printer, |connection, printer| async move {
+            commands::verify::run(settings, connection, &printer).await
+        })
+        .await
+}
+
+/// `completion SHELL`: the shell's completion script.
+fn print_completion_script(
+    shell: clap_complete::Shell,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    let mut command = Cli::command();
+    let mut out = printer.out();
+    clap_complete::generate(shell, &mut command, "kubectl-regcred", &mut out);
+    out.flush()?;
+    Ok(ExitStatus::Success)
+}
+
+/// `version`: the version, commit and target it was built for.
+fn print_version(printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let mut out = printer.out();
+    writeln!(
+        out,
+        "kubectl-regcred {} (commit {}, {})",
+        env!("CARGO_PKG_VERSION"),
+        env!("REGCRED_GIT_COMMIT"),
+        env!("REGCRED_TARGET")
+    )?;
+    out.flush()?;
+    Ok(ExitStatus::Success)
+}
+
+/// `generate-man DIR`: writes the man pages and names each.
+fn print_man_pages(dir: &Path, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let mut out = printer.human_out();
+    for page in commands::manpages::write_all(dir)? {
+        writeln!(out, "{}", page.display())?;
+    }
+    out.flush()?;
+    Ok(ExitStatus::Success)
 }
