@@ -19,7 +19,7 @@ use crate::rules::copies::{self, Disagreement};
 use crate::rules::credential::{Credential, Origin, RecordedOrigin, SourceKind};
 use crate::rules::kubelet;
 use crate::rules::pullsecret::{
-    DOCKERCONFIGJSON_TYPE, MANAGED_BY_LABEL, MANAGER, REGISTRIES_ANNOTATION, recorded_scope,
+    DOCKERCONFIGJSON_TYPE, MANAGED_BY_LABEL, MANAGER, recorded_registries, recorded_scope,
     recorded_sources, recorded_usernames,
 };
 use crate::rules::registry::Registry;
@@ -575,18 +575,7 @@ async fn read_again(
     source_secrets: Sources<'_>,
     notices: &Notices,
 ) -> anyhow::Result<Vec<Credential>> {
-    let keys: Vec<String> = reference
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(REGISTRIES_ANNOTATION))
-        .map(|list| {
-            list.split(',')
-                .filter(|k| !k.is_empty())
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default();
+    let keys = recorded_registries(reference);
     let sources = recorded_sources(reference);
     let mut slots: Vec<(Registry, Option<Credential>)> = Vec::new();
     let mut local: Vec<(Registry, SourceKind)> = Vec::new();
@@ -652,17 +641,7 @@ async fn read_again(
             Err(error) => problems.push(format!("{registry}: {error}")),
         }
     }
-    if !problems.is_empty() {
-        if !options.allow_removal {
-            bail!(
-                "its credentials cannot all be read again:\n  - {}\n(--allow-removal drops registries whose source no longer holds them)",
-                problems.join("\n  - ")
-            );
-        }
-        for problem in &problems {
-            notices.warning(format!("dropping {problem}"));
-        }
-    }
+    drop_or_refuse(options, &problems, notices)?;
     refuse_identity_change(options, reference, &slots)?;
     let credentials: Vec<Credential> = slots.into_iter().filter_map(|(_, c)| c).collect();
     if credentials.is_empty() {
@@ -675,6 +654,24 @@ async fn read_again(
         ));
     }
     Ok(credentials)
+}
+
+/// Registries whose source no longer holds them stop the sync, unless `--allow-removal`,
+/// which drops each and says so.
+fn drop_or_refuse(options: &Options, problems: &[String], notices: &Notices) -> anyhow::Result<()> {
+    if problems.is_empty() {
+        return Ok(());
+    }
+    if !options.allow_removal {
+        bail!(
+            "its credentials cannot all be read again:\n  - {}\n(--allow-removal drops registries whose source no longer holds them)",
+            problems.join("\n  - ")
+        );
+    }
+    for problem in problems {
+        notices.warning(format!("dropping {problem}"));
+    }
+    Ok(())
 }
 
 /// Re-reading a source is for rotation: the same account with a new password or token. A
