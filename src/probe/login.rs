@@ -193,35 +193,18 @@ fn verify_at(
         }
         Authorization::Basic => (basic, None),
         Authorization::Bearer { realm, service } => {
-            if !realm_allowed(&realm, host, transport.plain_http) {
-                return LoginOutcome::new(
-                    RegistryVerdict::NotARegistry,
-                    format!(
-                        "its token service {} is plain http; credentials not sent there",
-                        url_host(&realm)
-                    ),
-                );
-            }
             let realm_host = url_host(&realm).to_string();
             let token_service = (realm_host != host).then_some(realm_host);
-            match token(transport, &realm, service.as_deref(), login, &basic, image) {
-                Ok(token) => {
-                    if let Some(image) = image
-                        && verdict::grants_pull(&token, &image.path) == Some(false)
-                    {
-                        return LoginOutcome {
-                            token_service,
-                            ..LoginOutcome::new(
-                                RegistryVerdict::NoPullAccess,
-                                format!(
-                                    "the token service granted {} no pull on {}",
-                                    login.username, image.path
-                                ),
-                            )
-                        };
-                    }
-                    (format!("Bearer {token}"), token_service)
-                }
+            match bearer(
+                transport,
+                &realm,
+                service.as_deref(),
+                host,
+                login,
+                &basic,
+                image,
+            ) {
+                Ok(header) => (header, token_service),
                 Err(outcome) => {
                     return LoginOutcome {
                         token_service,
@@ -258,6 +241,42 @@ fn verify_at(
         token_service,
         ..outcome
     }
+}
+
+/// The `Bearer` header from the realm's token, or the verdict that stops here: a realm over
+/// plain http is never sent credentials, and a token granting no pull on the image is
+/// `NO-PULL-ACCESS` (docs/verify.md).
+fn bearer(
+    transport: &Transport,
+    realm: &str,
+    service: Option<&str>,
+    host: &str,
+    login: &Login<'_>,
+    basic: &str,
+    image: Option<&ImageRef>,
+) -> Result<String, LoginOutcome> {
+    if !realm_allowed(realm, host, transport.plain_http) {
+        return Err(LoginOutcome::new(
+            RegistryVerdict::NotARegistry,
+            format!(
+                "its token service {} is plain http; credentials not sent there",
+                url_host(realm)
+            ),
+        ));
+    }
+    let token = token(transport, realm, service, login, basic, image)?;
+    if let Some(image) = image
+        && verdict::grants_pull(&token, &image.path) == Some(false)
+    {
+        return Err(LoginOutcome::new(
+            RegistryVerdict::NoPullAccess,
+            format!(
+                "the token service granted {} no pull on {}",
+                login.username, image.path
+            ),
+        ));
+    }
+    Ok(format!("Bearer {token}"))
 }
 
 /// A refusal of the credentials: `EXPIRED` when the answer says so.
