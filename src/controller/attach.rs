@@ -5,7 +5,6 @@
 //! costs no request and no rollout. Nothing is ever removed; what we added is recorded in
 //! the [`ATTACHED_ANNOTATION`], and `kubectl-regcred/auto-attach: "false"` opts out.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
@@ -151,6 +150,30 @@ pub(crate) async fn attach(
     let Some(holder) = kinds::pull_secret_holder(key.kind, object) else {
         return "skipped";
     };
+    let missing = missing_names(key.kind, holder, managed);
+    if missing.is_empty() {
+        return "unchanged";
+    }
+    let record = json!({"metadata": {"annotations": {
+        ATTACHED_ANNOTATION: recorded_with(annotations[ATTACHED_ANNOTATION].as_str(), &missing)
+    }}});
+    let writer = Writer::persist(field_manager);
+    let reference = key.kind.reference(&key.name);
+    match write_attachment(cluster, key, holder, &missing, record, writer).await {
+        Ok(()) => {
+            tracing::info!(namespace = %key.namespace, object = %reference, secrets = ?missing, "attached");
+            "attached"
+        }
+        Err(error) => {
+            tracing::warn!(namespace = %key.namespace, object = %reference, secrets = ?missing, error = %cluster.describe(&error), "auto-attach failed");
+            "error"
+        }
+    }
+}
+
+/// The managed Secrets `holder` needs and lacks: for a ServiceAccount all of them, for a pod
+/// template those whose keys the kubelet would use for its images.
+fn missing_names(kind: Kind, holder: &Value, managed: &[Arc<Secret>]) -> Vec<String> {
     let candidates: Vec<Candidate> = managed
         .iter()
         .filter_map(|secret| {
@@ -160,56 +183,66 @@ pub(crate) async fn attach(
             })
         })
         .collect();
-    let wanted: Vec<String> = if key.kind == Kind::ServiceAccount {
+    let wanted: Vec<String> = if kind == Kind::ServiceAccount {
         candidates.iter().map(|c| c.name.clone()).collect()
     } else {
         // Images nothing matches are said by interactive `attach --auto`; a controller
         // would repeat them on every event.
         auto_names(holder, &candidates).names
     };
-    let missing = kinds::added_names(&kinds::pull_secret_names(holder), &wanted);
-    if missing.is_empty() {
-        return "unchanged";
-    }
-    let mut recorded: Vec<String> = annotations[ATTACHED_ANNOTATION]
-        .as_str()
+    kinds::added_names(&kinds::pull_secret_names(holder), &wanted)
+}
+
+/// The record of what auto-attach added, `recorded` (comma-separated) plus `added`, in order.
+fn recorded_with(recorded: Option<&str>, added: &[String]) -> String {
+    let mut names: Vec<String> = recorded
         .unwrap_or_default()
         .split(',')
         .filter(|n| !n.is_empty())
         .map(String::from)
         .collect();
-    let seen: HashSet<String> = recorded.iter().cloned().collect();
-    recorded.extend(missing.iter().filter(|n| !seen.contains(*n)).cloned());
-    let record = json!({"metadata": {"annotations": {ATTACHED_ANNOTATION: recorded.join(",")}}});
-    let writer = Writer::persist(field_manager);
-    let reference = key.kind.reference(&key.name);
-    let written = if key.kind == Kind::ServiceAccount {
+    for name in added {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    names.join(",")
+}
+
+/// Adds `missing` to the object with its record: for a ServiceAccount a guarded
+/// read-modify-write then the record, for a pod template one strategic merge patch.
+async fn write_attachment(
+    cluster: &Cluster,
+    key: &WorkloadKey,
+    holder: &Value,
+    missing: &[String],
+    record: Value,
+    writer: Writer<'_>,
+) -> Result<(), kube::Error> {
+    if key.kind == Kind::ServiceAccount {
         // An atomic list: a guarded read-modify-write (docs/semantics.md §6), then the record.
-        let added = missing.clone();
-        match update_service_account(
+        let added = missing.to_vec();
+        update_service_account(
             cluster,
             &key.namespace,
             &key.name,
             move |existing| kinds::with_names(existing, &added),
             writer,
         )
+        .await?;
+        patch_object(
+            cluster,
+            &kind_resource(Kind::ServiceAccount, "v1"),
+            &key.namespace,
+            &key.name,
+            &Patch::Merge(&record),
+            writer,
+        )
         .await
-        {
-            Ok(_) => patch_object(
-                cluster,
-                &kind_resource(Kind::ServiceAccount, "v1"),
-                &key.namespace,
-                &key.name,
-                &Patch::Merge(&record),
-                writer,
-            )
-            .await
-            .map(|_| ()),
-            Err(error) => Err(error),
-        }
+        .map(|_| ())
     } else {
         // One strategic merge patch: the list merges by name, and the record rides along.
-        let mut patch = kinds::attach_patch(key.kind, &kinds::pull_secret_names(holder), &missing);
+        let mut patch = kinds::attach_patch(key.kind, &kinds::pull_secret_names(holder), missing);
         merge(&mut patch, record);
         let resource = fetch::resource(cluster, key.kind).await;
         patch_object(
@@ -222,16 +255,6 @@ pub(crate) async fn attach(
         )
         .await
         .map(|_| ())
-    };
-    match written {
-        Ok(()) => {
-            tracing::info!(namespace = %key.namespace, object = %reference, secrets = ?missing, "attached");
-            "attached"
-        }
-        Err(error) => {
-            tracing::warn!(namespace = %key.namespace, object = %reference, secrets = ?missing, error = %cluster.describe(&error), "auto-attach failed");
-            "error"
-        }
     }
 }
 
@@ -244,5 +267,18 @@ fn merge(into: &mut Value, from: Value) {
             }
         }
         (into, from) => *into = from,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_record_keeps_what_was_added_before_once_in_order() {
+        let added = ["quay".to_string(), "ghcr".to_string()];
+        assert_eq!(recorded_with(None, &added), "quay,ghcr");
+        assert_eq!(recorded_with(Some(""), &added), "quay,ghcr");
+        assert_eq!(recorded_with(Some("old,quay"), &added), "old,quay,ghcr");
     }
 }
