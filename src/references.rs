@@ -313,7 +313,6 @@ async fn candidate_secrets(
     else {
         return BTreeMap::new();
     };
-    let named = secret.as_deref();
     let concurrency = plan.write.concurrency;
     // By name, any type (a wrong one is reported); for --auto, only the pull Secret types.
     let fetched = match secret.as_deref() {
@@ -327,61 +326,85 @@ async fn candidate_secrets(
         }
         None => fetch::fetch_pull_secrets(cluster, plan.namespaces, concurrency).await,
     };
-    let mut by_namespace = BTreeMap::new();
-    for (namespace, found) in fetched {
-        let result = found.map_err(ObjectError::from).and_then(|objects| {
-            let mut candidates = Vec::new();
-            for secret in objects.iter().filter_map(fetch::as_secret) {
-                let name = secret.metadata.name.clone().unwrap_or_default();
-                let type_ = secret.type_.clone().unwrap_or_else(|| "Opaque".into());
-                if type_ != DOCKERCONFIGJSON_TYPE && type_ != DOCKERCFG_TYPE {
-                    if named.is_some() {
-                        return Err(ObjectError::NotAPullSecret { name, type_ });
-                    }
-                    continue;
-                }
-                match kubelet::parse_secret(&secret) {
-                    Ok(keys) => candidates.push(Candidate { name, keys }),
-                    Err(problem) if *auto => outcome.notices.push(Notice::Warning(format!(
-                        "namespace {namespace}: skipping secret {name:?}: {problem}"
-                    ))),
-                    // By name: referencing it would break every pull of the pod, so only
-                    // with --allow-missing, and then with a warning.
-                    Err(problem) if *allow_missing => {
-                        outcome.notices.push(Notice::Warning(format!(
-                            "namespace {namespace}: secret {name:?} is malformed (SECRET-MALFORMED), attaching it anyway: {problem}"
-                        )));
-                        candidates.push(Candidate {
-                            name,
-                            keys: Vec::new(),
-                        });
-                    }
-                    Err(problem) => {
-                        return Err(ObjectError::SecretMalformed {
-                            name,
-                            reason: problem.to_string(),
-                        });
-                    }
-                }
+    let want = PoolRequest {
+        named: secret.as_deref(),
+        auto: *auto,
+        allow_missing: *allow_missing,
+    };
+    fetched
+        .into_iter()
+        .map(|(namespace, found)| {
+            let result = found.map_err(ObjectError::from).and_then(|objects| {
+                candidates_in(&namespace, &objects, &want, &mut outcome.notices)
+            });
+            (namespace, result)
+        })
+        .collect()
+}
+
+/// What `attach` asked for, as the candidate pool reads it.
+struct PoolRequest<'a> {
+    /// `attach SECRET`: that one, of any type (a wrong type is an error).
+    named: Option<&'a str>,
+    auto: bool,
+    allow_missing: bool,
+}
+
+/// The pull Secrets of one namespace that may be attached, or why none can.
+fn candidates_in(
+    namespace: &str,
+    objects: &[DynamicObject],
+    want: &PoolRequest<'_>,
+    notices: &mut Vec<Notice>,
+) -> Result<Vec<Candidate>, ObjectError> {
+    let mut candidates = Vec::new();
+    for secret in objects.iter().filter_map(fetch::as_secret) {
+        let name = secret.metadata.name.clone().unwrap_or_default();
+        let type_ = secret.type_.clone().unwrap_or_else(|| "Opaque".into());
+        if type_ != DOCKERCONFIGJSON_TYPE && type_ != DOCKERCFG_TYPE {
+            if want.named.is_some() {
+                return Err(ObjectError::NotAPullSecret { name, type_ });
             }
-            match (named, candidates.is_empty()) {
-                (Some(name), true) if *allow_missing => candidates.push(Candidate {
-                    name: name.to_string(),
+            continue;
+        }
+        match kubelet::parse_secret(&secret) {
+            Ok(keys) => candidates.push(Candidate { name, keys }),
+            Err(problem) if want.auto => notices.push(Notice::Warning(format!(
+                "namespace {namespace}: skipping secret {name:?}: {problem}"
+            ))),
+            // By name: referencing it would break every pull of the pod, so only
+            // with --allow-missing, and then with a warning.
+            Err(problem) if want.allow_missing => {
+                notices.push(Notice::Warning(format!(
+                    "namespace {namespace}: secret {name:?} is malformed (SECRET-MALFORMED), attaching it anyway: {problem}"
+                )));
+                candidates.push(Candidate {
+                    name,
                     keys: Vec::new(),
-                }),
-                (Some(name), true) => {
-                    return Err(ObjectError::SecretMissing {
-                        name: name.to_string(),
-                        namespace: namespace.clone(),
-                    });
-                }
-                _ => {}
+                });
             }
-            Ok(candidates)
-        });
-        by_namespace.insert(namespace, result);
+            Err(problem) => {
+                return Err(ObjectError::SecretMalformed {
+                    name,
+                    reason: problem.to_string(),
+                });
+            }
+        }
     }
-    by_namespace
+    match (want.named, candidates.is_empty()) {
+        (Some(name), true) if want.allow_missing => candidates.push(Candidate {
+            name: name.to_string(),
+            keys: Vec::new(),
+        }),
+        (Some(name), true) => {
+            return Err(ObjectError::SecretMissing {
+                name: name.to_string(),
+                namespace: namespace.to_string(),
+            });
+        }
+        _ => {}
+    }
+    Ok(candidates)
 }
 
 /// The list an object should end with, and what that change is called.
