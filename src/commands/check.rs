@@ -575,6 +575,45 @@ async fn reprobe(reports: &mut [ObjectReport], timeout: std::time::Duration) {
     }
 }
 
+/// What the registry's answer about a matched credential makes of an image's verdict: a
+/// refusal is the verdict; a yes, or no answer at all, is a note (`probe:`) that leaves the
+/// verdict as it was, since this machine's view of the registry is not the node's.
+fn probed_verdict(
+    answer: RegistryVerdict,
+    secret: String,
+    key: String,
+    reason: String,
+) -> Result<Verdict, String> {
+    Ok(match answer {
+        RegistryVerdict::Valid => return Err(format!("the registry accepts it: {reason}")),
+        RegistryVerdict::BadCredentials => Verdict::BadCredentials {
+            secret,
+            key,
+            reason,
+        },
+        RegistryVerdict::NoPullAccess => Verdict::NoPullAccess {
+            secret,
+            key,
+            reason,
+        },
+        RegistryVerdict::NotFound => Verdict::NotFound {
+            secret,
+            key,
+            reason,
+        },
+        RegistryVerdict::Expired => Verdict::Expired {
+            secret,
+            key,
+            at: format!("an unknown time ({reason})"),
+        },
+        other => {
+            return Err(format!(
+                "could not verify the credential: {other}: {reason}"
+            ));
+        }
+    })
+}
+
 /// `--probe`, for images a credential matches: ask the registry with that credential
 /// whether it may pull the image (docs/verify.md), and turn a refusal into BAD-CREDENTIALS,
 /// NO-PULL-ACCESS, EXPIRED or NOT-FOUND. A registry this machine cannot reach says nothing
@@ -622,36 +661,11 @@ async fn verify_matched(
                 continue;
             };
             let (_, secret, key, _) = id;
-            let reason = outcome.reason.clone();
-            let verdict = match outcome.verdict {
-                RegistryVerdict::Valid => {
-                    image.probe = Some(format!("the registry accepts it: {reason}"));
-                    continue;
-                }
-                RegistryVerdict::BadCredentials => Verdict::BadCredentials {
-                    secret,
-                    key,
-                    reason,
-                },
-                RegistryVerdict::NoPullAccess => Verdict::NoPullAccess {
-                    secret,
-                    key,
-                    reason,
-                },
-                RegistryVerdict::NotFound => Verdict::NotFound {
-                    secret,
-                    key,
-                    reason,
-                },
-                RegistryVerdict::Expired => Verdict::Expired {
-                    secret,
-                    key,
-                    at: format!("an unknown time ({reason})"),
-                },
-                other => {
-                    image.probe = Some(format!(
-                        "could not verify the credential: {other}: {reason}"
-                    ));
+            let verdict = match probed_verdict(outcome.verdict, secret, key, outcome.reason.clone())
+            {
+                Ok(verdict) => verdict,
+                Err(note) => {
+                    image.probe = Some(note);
                     continue;
                 }
             };
