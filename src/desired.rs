@@ -330,37 +330,7 @@ pub(crate) async fn desired(
 ) -> anyhow::Result<Desired> {
     let name = found.name.as_str();
     let definitions_namespace = options.definitions_namespace.as_str();
-    let given = options.scope.as_ref().map(|namespaces| Scope {
-        namespaces: namespaces.clone(),
-        exclude: Default::default(),
-        skip_system: true,
-    });
-    let (owner, mut scope, definition_seen) = match &found.basis {
-        Basis::Definition(definition) => {
-            let holder = [(&options.definitions_namespace, &**definition)];
-            let scope = match given {
-                Some(scope) => scope,
-                None => the_recorded_scope(name, &holder)?.scope()?,
-            };
-            let owner = Owner::defined(definitions_namespace, name, options.scope.is_some());
-            (owner, scope, Some((**definition).clone()))
-        }
-        // A standalone Secret's scope is its own namespace, whatever it records.
-        Basis::Standalone(namespace) => (
-            Owner::standalone(namespace, name),
-            Scope {
-                namespaces: NamespaceScope::Named(vec![namespace.clone()]),
-                exclude: Default::default(),
-                skip_system: true,
-            },
-            None,
-        ),
-        Basis::Adopted => (
-            Owner::defined(definitions_namespace, name, true),
-            given.context("adopting a credential takes a scope on the command line")?,
-            None,
-        ),
-    };
+    let (owner, mut scope, definition_seen) = owner_and_scope(found, options)?;
     if let Some(exclude) = &options.exclude {
         scope.exclude = exclude.clone();
     }
@@ -438,6 +408,47 @@ pub(crate) async fn desired(
         recorded,
         owner,
         definition_seen,
+    })
+}
+
+/// Whose copies these are, the scope they are kept in (the command line's, else the
+/// definition's record; a standalone Secret's own namespace), and the definition as read.
+fn owner_and_scope(
+    found: &Found,
+    options: &Options,
+) -> anyhow::Result<(Owner, Scope, Option<Secret>)> {
+    let name = found.name.as_str();
+    let definitions_namespace = options.definitions_namespace.as_str();
+    let given = options.scope.as_ref().map(|namespaces| Scope {
+        namespaces: namespaces.clone(),
+        exclude: Default::default(),
+        skip_system: true,
+    });
+    Ok(match &found.basis {
+        Basis::Definition(definition) => {
+            let holder = [(&options.definitions_namespace, &**definition)];
+            let scope = match given {
+                Some(scope) => scope,
+                None => the_recorded_scope(name, &holder)?.scope()?,
+            };
+            let owner = Owner::defined(definitions_namespace, name, options.scope.is_some());
+            (owner, scope, Some((**definition).clone()))
+        }
+        // A standalone Secret's scope is its own namespace, whatever it records.
+        Basis::Standalone(namespace) => (
+            Owner::standalone(namespace, name),
+            Scope {
+                namespaces: NamespaceScope::Named(vec![namespace.clone()]),
+                exclude: Default::default(),
+                skip_system: true,
+            },
+            None,
+        ),
+        Basis::Adopted => (
+            Owner::defined(definitions_namespace, name, true),
+            given.context("adopting a credential takes a scope on the command line")?,
+            None,
+        ),
     })
 }
 
