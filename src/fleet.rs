@@ -16,6 +16,7 @@ use crate::fanout;
 use crate::output;
 use crate::printer::Printer;
 use crate::report::Gathered;
+use crate::rules::text::escape_field;
 use crate::settings::Connection;
 
 /// Where a command runs.
@@ -173,11 +174,11 @@ impl Fleet {
             .collect();
         let mut gathered = gathered.lock().expect("gathered lock");
         print_gathered(&mut gathered, &self.contexts, &outcomes, printer)?;
-        let named = |wanted: fn(&ContextOutcome) -> bool| -> Vec<&str> {
+        let named = |wanted: fn(&ContextOutcome) -> bool| -> Vec<String> {
             outcomes
                 .iter()
                 .filter(|(_, outcome)| wanted(outcome))
-                .map(|(context, _)| context.as_str())
+                .map(|(context, _)| escape_field(context).into_owned())
                 .collect()
         };
         let problems = named(|o| matches!(o, ContextOutcome::ReportedProblems));

@@ -188,7 +188,7 @@ const ARROWS: [(&str, &[&str]); 21] = [
     (
         "fleet",
         &[
-            "cli", "cluster", "error", "fanout", "output", "printer", "report", "settings",
+            "cli", "cluster", "error", "fanout", "output", "printer", "report", "rules", "settings",
         ],
     ),
     (

@@ -2,6 +2,7 @@
 //! with kubectl-foreach's conventions (docs/contexts.md): an exact name, a `/regex/`, or an
 //! exclusion (`^name`, `^/regex/`); comma lists, repeatable.
 
+use super::text::escape_field;
 use regex::Regex;
 
 /// One `--context` entry.
@@ -37,16 +38,32 @@ pub struct ContextSelection {
     pub exclude: Vec<Pattern>,
 }
 
+/// Context names from a kubeconfig, each on no line of its own (docs/conventions.md).
+fn names(available: &[String]) -> String {
+    available
+        .iter()
+        .map(|name| escape_field(name).into_owned())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SelectionError {
-    #[error("invalid --context {entry:?}: {reason}")]
+    #[error("invalid --context {}: {reason}", escape_field(&format!("{entry:?}")))]
     Invalid { entry: String, reason: String },
-    #[error("--context {pattern} matches no context; the kubeconfig has: {}", available.join(", "))]
+    #[error(
+        "--context {} matches no context; the kubeconfig has: {}",
+        escape_field(pattern),
+        names(available)
+    )]
     NoMatch {
         pattern: String,
         available: Vec<String>,
     },
-    #[error("--context selects no context; the kubeconfig has: {}", available.join(", "))]
+    #[error(
+        "--context selects no context; the kubeconfig has: {}",
+        names(available)
+    )]
     Empty { available: Vec<String> },
 }
 

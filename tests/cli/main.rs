@@ -1446,6 +1446,35 @@ fn kubeconfig_names_in_errors_forge_no_line() {
         );
         assert!(!stderr.contains('\u{202e}'), "{name}: {stderr}");
     }
+    // Context names listed when --context matches none, and in the summary of several.
+    let kubeconfig = env.write(
+        "forged-contexts",
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n\
+         contexts: [{name: \"ctx\\nerror: forged\", context: {cluster: c, user: u}}, {name: other, context: {cluster: c, user: u}}]\nusers: [{name: u, user: {token: x}}]\n",
+    );
+    let kubeconfig = kubeconfig.to_str().unwrap();
+    for args in [
+        vec!["list", "--kubeconfig", kubeconfig, "--context", "zzz"],
+        vec![
+            "list",
+            "--kubeconfig",
+            kubeconfig,
+            "--all-contexts",
+            "--request-timeout",
+            "2s",
+        ],
+    ] {
+        let out = env.cmd(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !stderr.lines().any(|line| line.starts_with("error: forged")),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            stderr.contains(r"ctx\u{a}error: forged"),
+            "{args:?}: {stderr}"
+        );
+    }
 }
 
 /// A kubeconfig `exec` plugin's bad reply or failure is told by position and kind, never
