@@ -98,6 +98,11 @@ pub(crate) async fn run(
     connection: Connection,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
+    if let Some(timeout) = settings.probe {
+        // A proxy setting the probes cannot use is an error before anything is read, as for
+        // `verify` (docs/verify.md): never a probe that quietly could not tell.
+        Transport::new(&TransportSettings::with_timeout(timeout))?;
+    }
     let (cluster, namespaces) = super::connect_in(&connection, &settings.scope, printer).await?;
     let inventory = inventory::gather(&cluster, &namespaces, Wants::ALL, 8).await;
     super::warn_unreadable(&inventory, printer);

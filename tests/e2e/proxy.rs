@@ -288,5 +288,18 @@ fn registry_probes_take_the_proxy_the_api_client_would() {
             "{stderr}"
         );
         assert!(!stderr.contains("S3CRET") && !text(&out.stdout).contains("VALID"));
+        // `check --probe` refuses it too, before reading anything.
+        let out = e2e
+            .regcred(&["check", "-n", "default", "--probe"])
+            .env(variable, "ftp://u:S3CRET-ftp@proxy")
+            .output()
+            .unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(variable),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("S3CRET"), "{stderr}");
     }
 }
