@@ -2,6 +2,7 @@
 //! command targets, and API errors phrased the way kubectl phrases them.
 
 use std::error::Error as _;
+use std::path::Path;
 
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ListParams};
@@ -66,6 +67,11 @@ pub(crate) enum ClusterError {
         context: &'static str,
         source: ApiError,
     },
+    #[error(
+        "the kubeconfig user's token (or its exec plugin's) holds a line end or another control \
+         character, which no HTTP header may; its text is not shown"
+    )]
+    InvalidToken,
     #[error("using the Pod's ServiceAccount (in-cluster configuration): {0}")]
     InCluster(String),
     #[error("no namespace matches the selector {0:?}")]
@@ -201,12 +207,33 @@ pub(crate) async fn connect(
                 .map_err(|source| ClusterError::KubeconfigFile { field, source })?;
         }
         let kubeconfig_copy = kubeconfig.clone();
-        let config = Config::from_custom_kubeconfig(kubeconfig, &options(connection))
+        let mut config = Config::from_custom_kubeconfig(kubeconfig, &options(connection))
             .await
             .map_err(|error| ClusterError::Kubeconfig {
                 what: "using kubeconfig".to_string(),
                 reason: kubeconfig::failure(&error),
             })?;
+        // client-go trims a tokenFile's whitespace (`echo $TOKEN > file` ends in a newline);
+        // kube sends it as it is, which no server accepts. A command reads it once, trimmed;
+        // a watch leaves it to kube, which reads it again as it rotates.
+        if !connection.long_running
+            && config.auth_info.token.is_none()
+            && let Some(file) = config.auth_info.token_file.take()
+        {
+            let path = Path::new(&file);
+            let text = local_file::read_regular_text(path, local_file::MAX_TOKEN_FILE)
+                .and_then(|text| {
+                    text.ok_or_else(|| local_file::LocalFileError::Io {
+                        path: path.to_path_buf(),
+                        source: std::io::ErrorKind::NotFound.into(),
+                    })
+                })
+                .map_err(|source| ClusterError::KubeconfigFile {
+                    field: "tokenFile",
+                    source,
+                })?;
+            config.auth_info.token = Some(text.trim().to_string().into());
+        }
         (config, kubeconfig_copy)
     };
     if let Some(user) = &connection.impersonate_user {
@@ -349,8 +376,6 @@ fn client(
     }
 }
 
-/// TLS, kube's timeouts, base URI, retries on 429/503/504, auth and impersonation headers,
-/// over `connector`.
 fn client_over<C>(config: Config, connector: C, fail_fast: bool) -> Result<Client, ClusterError>
 where
     C: tower::Service<http::Uri> + Clone + Send + Sync + 'static,
@@ -378,10 +403,21 @@ where
     timeouts.set_reset_reader_on_write(config.reset_reader_on_write);
     let hyper = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build(timeouts);
+    // kube's authentication layer for the kubeconfig's user runs its exec plugin, if any, and
+    // builds the `Authorization` header with an `expect`: a token with a line end or another
+    // control character (in the kubeconfig or from a plugin) would panic. It is an error
+    // here instead, and its text is never shown.
+    let previous_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.auth_layer()));
+    std::panic::set_hook(previous_hook);
+    let auth_layer = built
+        .map_err(|_| ClusterError::InvalidToken)?
+        .map_err(ClusterError::Client)?;
     let service = ServiceBuilder::new()
         .layer(config.base_uri_layer())
         .layer(RetryLayer::new(RetryPolicy::server_retry()))
-        .option_layer(config.auth_layer().map_err(ClusterError::Client)?)
+        .option_layer(auth_layer)
         .layer(config.extra_headers_layer().map_err(ClusterError::Client)?)
         .option_layer(fail_fast.then(unreachable::Layer::default))
         .map_err(tower::BoxError::from)

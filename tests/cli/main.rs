@@ -1738,3 +1738,35 @@ fn a_server_silent_after_tls_is_given_up_on() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// A token with a line end (in the kubeconfig, or from an exec plugin) cannot be a header:
+/// an error that does not show it, never a panic.
+#[test]
+fn a_token_that_is_no_header_is_an_error_not_a_crash() {
+    let env = TestEnv::new();
+    let kubeconfig = env.write(
+        "bad-token",
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n\
+         contexts: [{name: c, context: {cluster: c, user: u}}]\nusers: [{name: u, user: {token: \"S3CRET\\nTOKEN\"}}]\n",
+    );
+    let out = env
+        .cmd(&[
+            "list",
+            "-n",
+            "x",
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains("control"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("S3CRET") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+}
