@@ -43,6 +43,21 @@ impl Selection<'_> {
             .as_ref()
     }
 
+    /// The user the selection names (`--user`, else the context's), if it names one.
+    pub(crate) fn user_name<'k>(&'k self, kubeconfig: &'k Kubeconfig) -> Option<&'k str> {
+        self.user.or_else(|| {
+            self.context(kubeconfig)
+                .and_then(|context| context.user.as_deref())
+        })
+    }
+
+    /// A named user the kubeconfig does not have: kubectl refuses it rather than go on as
+    /// anonymous.
+    pub(crate) fn missing_user<'k>(&'k self, kubeconfig: &'k Kubeconfig) -> Option<&'k str> {
+        let name = self.user_name(kubeconfig).filter(|name| !name.is_empty())?;
+        (!kubeconfig.auth_infos.iter().any(|named| named.name == name)).then_some(name)
+    }
+
     pub(crate) fn user<'k>(&self, kubeconfig: &'k Kubeconfig) -> Option<&'k AuthInfo> {
         let context = self.context(kubeconfig);
         let name = self
@@ -213,6 +228,17 @@ mod tests {
             })
             .is_empty()
         );
+    }
+
+    #[test]
+    fn a_user_named_but_not_defined_is_missing_as_kubectl_says() {
+        let config = kubeconfig(TWO_CONTEXTS);
+        assert_eq!(Selection::default().missing_user(&config), None);
+        let nosuch = Selection {
+            user: Some("nosuch"),
+            ..Default::default()
+        };
+        assert_eq!(nosuch.missing_user(&config), Some("nosuch"));
     }
 
     #[test]

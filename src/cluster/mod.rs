@@ -14,7 +14,7 @@ use crate::local_file;
 use crate::notices::Notices;
 use crate::rules::proxy;
 use crate::rules::scope::{NamespaceScope, Scope};
-use crate::rules::text::redact_userinfo;
+use crate::rules::text::{escape_field, redact_userinfo};
 use kubeconfig::{FileKind, Selection, client_error};
 
 pub(crate) mod fetch;
@@ -196,6 +196,15 @@ pub(crate) async fn connect(
         (config, Kubeconfig::default())
     } else {
         let kubeconfig = read_kubeconfig(connection)?;
+        if let Some(user) = selection(connection).missing_user(&kubeconfig) {
+            return Err(ClusterError::Kubeconfig {
+                what: "using kubeconfig".to_string(),
+                reason: format!(
+                    "auth info {} does not exist",
+                    escape_field(&format!("{user:?}"))
+                ),
+            });
+        }
         // kube reads these itself (a tokenFile on every request): never a FIFO, a device or
         // a huge file.
         for (kind, field, path) in kubeconfig::files_read(&kubeconfig, &selection(connection)) {

@@ -1423,7 +1423,7 @@ fn kubeconfig_names_in_errors_forge_no_line() {
         ),
         (
             "missing-cluster",
-            "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: []\ncontexts: [{name: c, context: {cluster: \"x\\nerror: forged\", user: u}}]\nusers: []\n",
+            "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: []\ncontexts: [{name: c, context: {cluster: \"x\\nerror: forged\", user: u}}]\nusers: [{name: u, user: {token: x}}]\n",
         ),
     ] {
         let kubeconfig = env.write(name, yaml);
