@@ -1411,6 +1411,17 @@ fn local_inputs_that_are_not_files_are_refused_at_once() {
     }
 }
 
+/// `list -n x` with `kubeconfig`: its output and its stderr as text.
+fn list_with(env: &TestEnv, kubeconfig: &std::path::Path) -> (std::process::Output, String) {
+    let kubeconfig = kubeconfig.to_str().unwrap();
+    let out = env
+        .cmd(&["list", "-n", "x", "--kubeconfig", kubeconfig])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out, stderr)
+}
+
 /// Names from a kubeconfig in an error (a missing context or cluster) cannot forge a line of
 /// their own, nor hide text behind bidi controls.
 #[test]
@@ -1426,18 +1437,7 @@ fn kubeconfig_names_in_errors_forge_no_line() {
             "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: []\ncontexts: [{name: c, context: {cluster: \"x\\nerror: forged\", user: u}}]\nusers: [{name: u, user: {token: x}}]\n",
         ),
     ] {
-        let kubeconfig = env.write(name, yaml);
-        let out = env
-            .cmd(&[
-                "list",
-                "-n",
-                "x",
-                "--kubeconfig",
-                kubeconfig.to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let (out, stderr) = list_with(&env, &env.write(name, yaml));
         assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
         assert_eq!(stderr.lines().count(), 1, "{name}: {stderr}");
         assert!(
@@ -1749,17 +1749,7 @@ fn a_token_that_is_no_header_is_an_error_not_a_crash() {
         "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n\
          contexts: [{name: c, context: {cluster: c, user: u}}]\nusers: [{name: u, user: {token: \"S3CRET\\nTOKEN\"}}]\n",
     );
-    let out = env
-        .cmd(&[
-            "list",
-            "-n",
-            "x",
-            "--kubeconfig",
-            kubeconfig.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (out, stderr) = list_with(&env, &kubeconfig);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
         stderr.starts_with("error: ") && stderr.contains("control"),
