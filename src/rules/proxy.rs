@@ -196,6 +196,10 @@ pub fn parse(url: &str, origin: &'static str) -> Result<Proxy, ProxyError> {
     };
     let authority = uri.authority().ok_or(ProxyError::Invalid { origin })?;
     let (credentials, host_port) = match authority.as_str().rsplit_once('@') {
+        // Go's url.Parse refuses a bad escape ("%zz") rather than send it as written.
+        Some((userinfo, _)) if !escapes_are_valid(userinfo) => {
+            return Err(ProxyError::Invalid { origin });
+        }
         Some((userinfo, host_port)) => (Some(split_userinfo(userinfo)), host_port),
         None => (None, authority.as_str()),
     };
@@ -218,6 +222,17 @@ pub fn parse(url: &str, origin: &'static str) -> Result<Proxy, ProxyError> {
         protocol,
         address,
         credentials,
+    })
+}
+
+/// Every `%` starts an escape of two hex digits.
+fn escapes_are_valid(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.iter().enumerate().all(|(at, byte)| {
+        *byte != b'%'
+            || bytes
+                .get(at + 1..at + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
     })
 }
 
@@ -354,5 +369,10 @@ mod tests {
         assert!(matches!(error, ProxyError::UnsupportedScheme { .. }));
         let error = parse("http://user:S3CRET@pro xy", "HTTPS_PROXY").unwrap_err();
         assert!(!error.to_string().contains("S3CRET"), "{error}");
+        // A bad escape in the password is refused, as Go's url.Parse refuses it.
+        let error = parse("http://user:s3c%zzK@proxy:3128", "HTTPS_PROXY").unwrap_err();
+        assert!(matches!(error, ProxyError::Invalid { .. }), "{error}");
+        assert!(!error.to_string().contains("s3c"), "{error}");
+        assert!(parse("http://user:p%3Ass@proxy:3128", "HTTPS_PROXY").is_ok());
     }
 }
