@@ -20,7 +20,10 @@ pub(crate) struct Selection<'a> {
 }
 
 impl Selection<'_> {
-    fn context<'k>(&self, kubeconfig: &'k Kubeconfig) -> Option<&'k kube::config::Context> {
+    pub(crate) fn context<'k>(
+        &self,
+        kubeconfig: &'k Kubeconfig,
+    ) -> Option<&'k kube::config::Context> {
         let name = self.context.or(kubeconfig.current_context.as_deref())?;
         kubeconfig
             .contexts
@@ -58,11 +61,8 @@ impl Selection<'_> {
         (!kubeconfig.auth_infos.iter().any(|named| named.name == name)).then_some(name)
     }
 
-    pub(crate) fn user<'k>(&self, kubeconfig: &'k Kubeconfig) -> Option<&'k AuthInfo> {
-        let context = self.context(kubeconfig);
-        let name = self
-            .user
-            .or_else(|| context.and_then(|context| context.user.as_deref()))?;
+    pub(crate) fn user<'k>(&'k self, kubeconfig: &'k Kubeconfig) -> Option<&'k AuthInfo> {
+        let name = self.user_name(kubeconfig)?;
         kubeconfig
             .auth_infos
             .iter()

@@ -174,15 +174,9 @@ pub(crate) fn context_namespace(connection: &Connection) -> String {
     let Ok(config) = read_kubeconfig(connection) else {
         return "default".to_string();
     };
-    let context_name = connection
-        .context
-        .clone()
-        .or(config.current_context.clone());
-    config
-        .contexts
-        .iter()
-        .find(|c| Some(&c.name) == context_name.as_ref())
-        .and_then(|c| c.context.as_ref()?.namespace.clone())
+    selection(connection)
+        .context(&config)
+        .and_then(|context| context.namespace.clone())
         .unwrap_or_else(|| "default".to_string())
 }
 
