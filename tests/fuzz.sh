@@ -8,8 +8,8 @@
 # Bounded: the build may take FUZZ_BUILD_MINUTES (default 20), each run its seconds plus a
 # minute. The targets run without AddressSanitizer: the code they reach is safe Rust (src/lib.rs
 # forbids `unsafe`, checked here), where ASan finds nothing and slows every execution. The
-# fuzz crate compiles only the sources its targets reach (fuzz/src/lib.rs), and its build is
-# cached (tests/env.sh).
+# fuzz crate uses the public API, `regcred::rules`, without the `cli` feature (fuzz/Cargo.toml),
+# and its build is cached (tests/env.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -1,5 +1,5 @@
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    regcred::fuzzing::escaping(&String::from_utf8_lossy(data));
+    regcred_fuzz::escaping(&String::from_utf8_lossy(data));
 });

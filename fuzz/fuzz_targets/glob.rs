@@ -7,6 +7,6 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     };
     let (pattern, name) = text.split_once('\0').unwrap_or((text, ""));
     if pattern.len() <= 64 && name.len() <= 256 {
-        regcred::fuzzing::glob(pattern, name);
+        regcred_fuzz::glob(pattern, name);
     }
 });

@@ -2,6 +2,6 @@
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
-        regcred::fuzzing::image_reference(text);
+        regcred_fuzz::image_reference(text);
     }
 });

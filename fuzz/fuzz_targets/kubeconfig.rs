@@ -1,5 +1,5 @@
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    regcred::fuzzing::kubeconfig(data);
+    regcred_fuzz::kubeconfig(data);
 });

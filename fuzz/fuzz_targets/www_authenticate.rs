@@ -2,6 +2,6 @@
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
-        regcred::fuzzing::www_authenticate(text);
+        regcred_fuzz::www_authenticate(text);
     }
 });

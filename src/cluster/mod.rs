@@ -12,14 +12,13 @@ use kube::{Client, Config};
 use crate::fanout;
 use crate::local_file;
 use crate::notices::Notices;
+use crate::rules::kubeconfig::{self, FileKind, Selection, client_error};
 use crate::rules::proxy;
 use crate::rules::scope::{NamespaceScope, Scope};
 use crate::rules::text::{escape_field, redact_userinfo};
-use kubeconfig::{FileKind, Selection, client_error};
 
 pub(crate) mod fetch;
 pub(crate) mod inventory;
-pub(crate) mod kubeconfig;
 #[cfg(test)]
 pub(crate) mod mock;
 pub(crate) mod retry;

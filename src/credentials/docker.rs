@@ -6,53 +6,18 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use super::helper::{Helper, HelperCredential};
 use super::{
     CredentialError, HelperSetting, LocalEnv, Lookup, Origin, Password, Source, TokenKind,
-    decode_auth, keys_by_registry, read_optional,
+    keys_by_registry, read_optional,
 };
-use crate::rules::json::JsonFault;
+use crate::rules::auth_files::{DockerConfig, parse_docker_auth_config, parse_docker_config};
 use crate::rules::registry::Registry;
-
-/// The parts of `config.json` that hold credentials; a missing field is empty.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-struct ConfigFile {
-    auths: BTreeMap<String, AuthEntry>,
-    creds_store: String,
-    cred_helpers: BTreeMap<String, String>,
-}
-
-/// One `auths` entry. `email` was dropped by docker v29 and is ignored like any unknown field.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct AuthEntry {
-    auth: Password,
-    username: String,
-    password: Password,
-    identitytoken: Password,
-    registrytoken: Password,
-}
-
-/// `DOCKER_AUTH_CONFIG` allows only `auth` in each entry (docker uses DisallowUnknownFields).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EnvConfig {
-    auths: BTreeMap<String, EnvEntry>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EnvEntry {
-    auth: Password,
-}
 
 pub(crate) struct DockerSource {
     path: PathBuf,
     /// `None` when the file does not exist (not an error, as with docker).
-    file: Option<ConfigFile>,
+    file: Option<DockerConfig>,
     /// Decoded `DOCKER_AUTH_CONFIG` entries by registry.
     env_auths: BTreeMap<Registry, (String, Password)>,
     env_set: bool,
@@ -90,11 +55,11 @@ impl DockerSource {
             ));
         }
         let file = match text {
-            Some(text) => Some(parse_config(&text, &path.display().to_string())?),
+            Some(text) => Some(parse_docker_config(&text, &path.display().to_string())?),
             None => None,
         };
         let env_auths = match &env.docker_auth_config {
-            Some(json) => parse_env_config(json)?,
+            Some(json) => parse_docker_auth_config(json)?,
             None => BTreeMap::new(),
         };
         let names_nothing = file.as_ref().is_none_or(|f| {
@@ -198,7 +163,7 @@ impl DockerSource {
         })
     }
 
-    fn lookup_in_auths(&self, registry: &Registry, file: &ConfigFile) -> Lookup {
+    fn lookup_in_auths(&self, registry: &Registry, file: &DockerConfig) -> Lookup {
         let origin = Origin::DockerConfig {
             path: self.path.clone(),
         };
@@ -231,13 +196,7 @@ impl DockerSource {
                 kind: TokenKind::RegistryToken,
             };
         }
-        // A non-empty `auth` overrides username/password (validated when the file was read).
-        let (username, password) = if entry.auth.is_empty() {
-            (entry.username.clone(), entry.password.clone())
-        } else {
-            let (username, password) = decode_auth(entry.auth.expose()).expect("validated on load");
-            (username, Password::new(password))
-        };
+        let (username, password) = entry.login();
         if username.is_empty() {
             return Lookup::NotFound {
                 searched: vec![format!(
@@ -344,55 +303,6 @@ impl Source for DockerSource {
         }
         places
     }
-}
-
-/// The config parser alone, for fuzzing: the error, if any.
-#[cfg(fuzzing)]
-pub(crate) fn check_config(text: &str) -> Result<(), CredentialError> {
-    parse_config(text, "config.json").map(drop)
-}
-
-/// `DOCKER_AUTH_CONFIG`'s parser alone, for fuzzing.
-#[cfg(fuzzing)]
-pub(crate) fn check_env_config(text: &str) -> Result<(), CredentialError> {
-    parse_env_config(text).map(drop)
-}
-
-fn parse_config(text: &str, what: &str) -> Result<ConfigFile, CredentialError> {
-    let file: ConfigFile = serde_json::from_str(text).map_err(|e| CredentialError::Parse {
-        what: what.to_string(),
-        reason: JsonFault::of(&e),
-    })?;
-    // docker fails the whole load on one bad `auth` ("invalid auth configuration file").
-    for (key, entry) in &file.auths {
-        if !entry.auth.is_empty() {
-            decode_auth(entry.auth.expose()).map_err(|reason| CredentialError::InvalidAuth {
-                what: what.to_string(),
-                key: key.clone(),
-                reason,
-            })?;
-        }
-    }
-    Ok(file)
-}
-
-fn parse_env_config(json: &str) -> Result<BTreeMap<Registry, (String, Password)>, CredentialError> {
-    let what = "DOCKER_AUTH_CONFIG";
-    let config: EnvConfig = serde_json::from_str(json).map_err(|e| CredentialError::Parse {
-        what: what.to_string(),
-        reason: JsonFault::of(&e),
-    })?;
-    let mut auths = BTreeMap::new();
-    for (key, entry) in config.auths {
-        let (username, password) =
-            decode_auth(entry.auth.expose()).map_err(|reason| CredentialError::InvalidAuth {
-                what: what.to_string(),
-                key: key.clone(),
-                reason,
-            })?;
-        auths.insert(Registry::parse(&key)?, (username, Password::new(password)));
-    }
-    Ok(auths)
 }
 
 /// docker's `DetectDefaultStore`: the platform's helper, if its binary is on PATH.

@@ -7,8 +7,6 @@
 pub(crate) mod docker;
 mod explicit;
 pub(crate) mod helper;
-// The fuzz build (tests/fuzz.sh) compiles these sources without the keychain's D-Bus stack.
-#[cfg(not(fuzzing))]
 pub(crate) mod keychain;
 pub(crate) mod podman;
 
@@ -23,12 +21,11 @@ pub(crate) use crate::rules::credential::{
 pub(crate) use docker::DockerSource;
 pub(crate) use explicit::{ExplicitLogin, PasswordInput, read_password};
 pub(crate) use helper::HelperError;
-#[cfg(not(fuzzing))]
 pub(crate) use keychain::{KeychainError, KeychainSource};
 pub(crate) use podman::PodmanSource;
 
 use crate::local_file;
-use crate::rules::json::JsonFault;
+use crate::rules::auth_files::AuthFileError;
 use crate::rules::registry::{InvalidRegistry, Registry};
 
 /// One source's answer for one registry.
@@ -67,19 +64,12 @@ impl Lookup {
 pub(crate) enum CredentialError {
     #[error("reading {0}")]
     LocalFile(local_file::LocalFileError),
-    #[error("parsing {what}: {reason}")]
-    Parse { what: String, reason: JsonFault },
-    #[error("{what}: the entry for {key:?} has an invalid auth: {reason}")]
-    InvalidAuth {
-        what: String,
-        key: String,
-        reason: &'static str,
-    },
+    #[error(transparent)]
+    AuthFile(#[from] AuthFileError),
     #[error(transparent)]
     InvalidRegistry(#[from] InvalidRegistry),
     #[error(transparent)]
     Helper(#[from] HelperError),
-    #[cfg(not(fuzzing))]
     #[error(transparent)]
     Keychain(#[from] KeychainError),
     #[error("no credentials for {registry}; searched:{}", bullet_list(searched))]
@@ -338,7 +328,6 @@ fn load_sources(
     env: &LocalEnv,
 ) -> Result<Vec<Box<dyn Source>>, CredentialError> {
     let mut sources: Vec<Box<dyn Source>> = Vec::new();
-    #[cfg(not(fuzzing))]
     if request.wants(SourceKind::Keychain) {
         // Only an explicit `--from keychain` makes an unavailable keychain an error.
         let required = request.from.contains(&SourceKind::Keychain);
@@ -434,26 +423,6 @@ fn find_required(
     }
 }
 
-/// Decodes a docker `auth` field: standard base64 with padding, split at the first `:`
-/// (the password may contain `:`), NUL bytes trimmed from the password (docs/semantics.md §1).
-pub(crate) fn decode_auth(auth: &str) -> Result<(String, String), &'static str> {
-    use base64::Engine;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(auth.trim())
-        .map_err(|_| "it is not valid standard base64")?;
-    let text = String::from_utf8(bytes).map_err(|_| "it does not decode to UTF-8 text")?;
-    let (username, password) = text
-        .split_once(':')
-        .ok_or("the decoded value has no ':' between username and password")?;
-    if username.is_empty() {
-        return Err("the decoded username is empty");
-    }
-    Ok((
-        username.to_string(),
-        password.trim_matches('\0').to_string(),
-    ))
-}
-
 /// Reads a JSON file that may be missing. `Ok(None)` means there is no such file. Never
 /// blocks on a FIFO nor reads without end ([`local_file`]).
 fn read_optional(path: &std::path::Path) -> Result<Option<String>, CredentialError> {
@@ -481,11 +450,6 @@ fn keys_by_registry<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64::Engine;
-
-    fn b64(s: &str) -> String {
-        base64::engine::general_purpose::STANDARD.encode(s)
-    }
 
     #[test]
     fn debug_never_shows_a_login() {
@@ -498,32 +462,6 @@ mod tests {
             !shown.contains("UzNDUkVU") && shown.contains("<redacted>"),
             "{shown}"
         );
-    }
-
-    #[test]
-    fn auth_splits_at_the_first_colon() {
-        assert_eq!(
-            decode_auth(&b64("robot:pa:ss:word")).unwrap(),
-            ("robot".to_string(), "pa:ss:word".to_string())
-        );
-    }
-
-    #[test]
-    fn auth_trims_nul_bytes_from_the_password() {
-        assert_eq!(decode_auth(&b64("u:pw\0\0")).unwrap().1, "pw");
-    }
-
-    #[test]
-    fn auth_errors_are_specific() {
-        assert!(decode_auth("%%%").unwrap_err().contains("base64"));
-        assert!(decode_auth(&b64("nocolon")).unwrap_err().contains("':'"));
-        assert!(
-            decode_auth(&b64(":pw"))
-                .unwrap_err()
-                .contains("username is empty")
-        );
-        // Padding is required, as with Go's StdEncoding.
-        assert!(decode_auth(b64("u:pw").trim_end_matches('=')).is_err());
     }
 
     #[test]

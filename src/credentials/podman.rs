@@ -3,46 +3,19 @@
 //! `${XDG_CONFIG_HOME:-~/.config}/containers/auth.json`. Docker's own files, which podman
 //! also falls back to, are the docker source's job and are not read twice.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use super::helper::{Helper, HelperCredential};
 use super::{
-    CredentialError, LocalEnv, Lookup, Origin, Password, Source, TokenKind, decode_auth,
-    keys_by_registry, read_optional,
+    CredentialError, LocalEnv, Lookup, Origin, Source, TokenKind, keys_by_registry, read_optional,
 };
-use crate::rules::json::JsonFault;
+use crate::rules::auth_files::{PodmanAuths, PodmanEntry, parse_podman_auth_file};
 use crate::rules::registry::Registry;
-
-/// An auth file as containers/image reads it; a missing field is empty.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-struct AuthFile {
-    auths: BTreeMap<String, AuthEntry>,
-    cred_helpers: BTreeMap<String, String>,
-}
-
-/// containers/image reads only `auth` and `identitytoken`; `username`/`password` are ignored.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct AuthEntry {
-    auth: Password,
-    identitytoken: Password,
-}
-
-enum Entry {
-    Basic(String, Password),
-    IdentityToken,
-}
 
 struct LoadedFile {
     path: PathBuf,
-    /// Usable entries, keyed by the registry the key names.
-    entries: BTreeMap<Registry, Entry>,
-    cred_helpers: BTreeMap<String, String>,
+    auths: PodmanAuths,
 }
 
 pub(crate) struct PodmanSource {
@@ -124,74 +97,13 @@ fn search_order(env: &LocalEnv) -> Vec<Candidate> {
     order
 }
 
-/// The auth-file parser alone, for fuzzing: the error, if any.
-#[cfg(fuzzing)]
-pub(crate) fn check_auth_file(text: &str) -> Result<(), CredentialError> {
-    load_file(PathBuf::from("auth.json"), text, &mut Vec::new()).map(drop)
-}
-
 fn load_file(
     path: PathBuf,
     text: &str,
     warnings: &mut Vec<String>,
 ) -> Result<LoadedFile, CredentialError> {
-    let what = path.display().to_string();
-    let file: AuthFile = serde_json::from_str(text).map_err(|e| CredentialError::Parse {
-        what: what.clone(),
-        reason: JsonFault::of(&e),
-    })?;
-    let mut entries = BTreeMap::new();
-    for (key, entry) in &file.auths {
-        let registry = match Registry::parse(&normalize_auth_file_key(key)) {
-            Ok(registry) => registry,
-            Err(e) => {
-                warnings.push(format!("{what}: skipping key: {e}"));
-                continue;
-            }
-        };
-        let parsed = if !entry.identitytoken.is_empty() {
-            Entry::IdentityToken
-        } else if entry.auth.is_empty() {
-            continue; // `{}` marks a login held by a credential helper.
-        } else {
-            match decode_auth(entry.auth.expose()) {
-                Ok((username, password)) => Entry::Basic(username, Password::new(password)),
-                // containers/image: bad base64 is a hard error; a missing ':' only a warning.
-                Err(reason) if reason.contains("base64") || reason.contains("UTF-8") => {
-                    return Err(CredentialError::InvalidAuth {
-                        what: what.clone(),
-                        key: key.clone(),
-                        reason,
-                    });
-                }
-                Err(reason) => {
-                    warnings.push(format!("{what}: skipping the entry for {key:?}: {reason}"));
-                    continue;
-                }
-            }
-        };
-        // The exact key wins over a spelling that only normalizes to the same registry.
-        if !entries.contains_key(&registry) || key == &registry.to_string() {
-            entries.insert(registry, parsed);
-        }
-    }
-    Ok(LoadedFile {
-        path,
-        entries,
-        cred_helpers: file.cred_helpers,
-    })
-}
-
-/// containers/image `normalizeAuthFileKey`: strip the scheme, and only when there was one,
-/// drop the path too.
-fn normalize_auth_file_key(key: &str) -> String {
-    match key
-        .strip_prefix("https://")
-        .or_else(|| key.strip_prefix("http://"))
-    {
-        Some(rest) => rest.split('/').next().unwrap_or(rest).to_string(),
-        None => key.to_string(),
-    }
+    let auths = parse_podman_auth_file(text, &path.display().to_string(), warnings)?;
+    Ok(LoadedFile { path, auths })
 }
 
 impl Source for PodmanSource {
@@ -200,10 +112,10 @@ impl Source for PodmanSource {
         let mut unusable = None;
         for file in &self.files {
             // credHelpers are keyed by host only; when one is set the file's auths are not read.
-            let helper = file
-                .cred_helpers
-                .iter()
-                .find(|(key, _)| Registry::parse(key).is_ok_and(|r| r.host() == registry.host()));
+            let helper =
+                file.auths.cred_helpers.iter().find(|(key, _)| {
+                    Registry::parse(key).is_ok_and(|r| r.host() == registry.host())
+                });
             if let Some((_, name)) = helper {
                 let helper = Helper::new(name, self.helper_timeout);
                 let origin = Origin::PodmanHelper {
@@ -224,8 +136,8 @@ impl Source for PodmanSource {
             let origin = Origin::PodmanAuthFile {
                 path: file.path.clone(),
             };
-            match file.entries.get(registry) {
-                Some(Entry::Basic(username, password)) => {
+            match file.auths.entries.get(registry) {
+                Some(PodmanEntry::Basic(username, password)) => {
                     return Ok(Lookup::found(
                         registry,
                         username.clone(),
@@ -233,7 +145,7 @@ impl Source for PodmanSource {
                         origin,
                     ));
                 }
-                Some(Entry::IdentityToken) => {
+                Some(PodmanEntry::IdentityToken) => {
                     unusable.get_or_insert((origin, TokenKind::IdentityToken));
                 }
                 None => searched.push(format!(
@@ -263,10 +175,11 @@ impl Source for PodmanSource {
         warnings.extend(self.warnings.iter().cloned());
         let mut registries = Vec::new();
         for file in &self.files {
-            registries.extend(file.entries.keys().cloned());
+            registries.extend(file.auths.entries.keys().cloned());
             let what = file.path.display().to_string();
-            registries
-                .extend(keys_by_registry(file.cred_helpers.keys(), &what, warnings).into_keys());
+            registries.extend(
+                keys_by_registry(file.auths.cred_helpers.keys(), &what, warnings).into_keys(),
+            );
         }
         Ok(registries)
     }

@@ -12,6 +12,7 @@
 
 pub mod admission;
 pub mod attach;
+pub mod auth_files;
 pub mod contexts;
 pub mod copies;
 pub mod credential;
@@ -20,6 +21,7 @@ pub mod expiry;
 pub mod image;
 pub mod json;
 pub mod kinds;
+pub mod kubeconfig;
 pub mod kubelet;
 pub mod names;
 pub mod proxy;

@@ -3,27 +3,27 @@
 //! the files kube will read for them (checked first, docs/conventions.md "Guarantees"), and
 //! messages that quote neither tokens nor forged lines. Reached by the `kubeconfig` fuzz
 //! target (tests/fuzz.sh).
+//!
+//! kube's kubeconfig and error types are data here; reading files and running plugins stay
+//! in the cluster layer (`tests/architecture.rs` allows these types and nothing else of kube).
 
 use std::path::PathBuf;
 
 use kube::config::{AuthInfo, Cluster, Kubeconfig, KubeconfigError};
 
-use crate::rules::text::escape_field;
+use super::text::escape_field;
 
 /// The kubeconfig entries `--context`, `--cluster` and `--user` choose, as kubectl chooses:
 /// a flag wins, else the context's own, and the context is `--context` or `current-context`.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Selection<'a> {
-    pub(crate) context: Option<&'a str>,
-    pub(crate) cluster: Option<&'a str>,
-    pub(crate) user: Option<&'a str>,
+pub struct Selection<'a> {
+    pub context: Option<&'a str>,
+    pub cluster: Option<&'a str>,
+    pub user: Option<&'a str>,
 }
 
 impl Selection<'_> {
-    pub(crate) fn context<'k>(
-        &self,
-        kubeconfig: &'k Kubeconfig,
-    ) -> Option<&'k kube::config::Context> {
+    pub fn context<'k>(&self, kubeconfig: &'k Kubeconfig) -> Option<&'k kube::config::Context> {
         let name = self.context.or(kubeconfig.current_context.as_deref())?;
         kubeconfig
             .contexts
@@ -33,7 +33,7 @@ impl Selection<'_> {
             .as_ref()
     }
 
-    pub(crate) fn cluster<'k>(&self, kubeconfig: &'k Kubeconfig) -> Option<&'k Cluster> {
+    pub fn cluster<'k>(&self, kubeconfig: &'k Kubeconfig) -> Option<&'k Cluster> {
         let context = self.context(kubeconfig);
         let name = self
             .cluster
@@ -47,7 +47,7 @@ impl Selection<'_> {
     }
 
     /// The user the selection names (`--user`, else the context's), if it names one.
-    pub(crate) fn user_name<'k>(&'k self, kubeconfig: &'k Kubeconfig) -> Option<&'k str> {
+    pub fn user_name<'k>(&'k self, kubeconfig: &'k Kubeconfig) -> Option<&'k str> {
         self.user.or_else(|| {
             self.context(kubeconfig)
                 .and_then(|context| context.user.as_deref())
@@ -56,12 +56,12 @@ impl Selection<'_> {
 
     /// A named user the kubeconfig does not have: kubectl refuses it rather than go on as
     /// anonymous.
-    pub(crate) fn missing_user<'k>(&'k self, kubeconfig: &'k Kubeconfig) -> Option<&'k str> {
+    pub fn missing_user<'k>(&'k self, kubeconfig: &'k Kubeconfig) -> Option<&'k str> {
         let name = self.user_name(kubeconfig).filter(|name| !name.is_empty())?;
         (!kubeconfig.auth_infos.iter().any(|named| named.name == name)).then_some(name)
     }
 
-    pub(crate) fn user<'k>(&'k self, kubeconfig: &'k Kubeconfig) -> Option<&'k AuthInfo> {
+    pub fn user<'k>(&'k self, kubeconfig: &'k Kubeconfig) -> Option<&'k AuthInfo> {
         let name = self.user_name(kubeconfig)?;
         kubeconfig
             .auth_infos
@@ -74,7 +74,7 @@ impl Selection<'_> {
 
 /// What kind of file a kubeconfig names, for its size limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FileKind {
+pub enum FileKind {
     /// `certificate-authority`, `client-certificate`, `client-key`: PEM.
     Certificate,
     /// `tokenFile`.
@@ -83,7 +83,7 @@ pub(crate) enum FileKind {
 
 /// The files kube reads for the selected cluster and user: they are checked before kube
 /// opens them, since kube reads a FIFO until it is written and `/dev/zero` until memory ends.
-pub(crate) fn files_read(
+pub fn files_read(
     kubeconfig: &Kubeconfig,
     selection: &Selection<'_>,
 ) -> Vec<(FileKind, &'static str, PathBuf)> {
@@ -118,7 +118,7 @@ pub(crate) fn files_read(
 /// Why a kubeconfig could not be used, in one line. Invalid YAML is told by position only:
 /// the YAML library's message shows the surrounding lines, and they hold tokens and keys.
 /// Other messages may carry names from the file, so their line ends are escaped.
-pub(crate) fn failure(error: &KubeconfigError) -> String {
+pub fn failure(error: &KubeconfigError) -> String {
     match error {
         KubeconfigError::Parse(parse) => format!(
             "it is not a valid kubeconfig{}",
@@ -134,7 +134,7 @@ pub(crate) fn failure(error: &KubeconfigError) -> String {
 /// A client error as it may be shown. An exec credential plugin's failure or bad reply is
 /// told by kind and position only: kube's own message quotes the plugin's output, which holds
 /// its token (docs/conventions.md).
-pub(crate) fn client_error(error: &kube::Error) -> String {
+pub fn client_error(error: &kube::Error) -> String {
     use kube::client::AuthError;
     let kube::Error::Auth(auth) = error else {
         return escape_field(&error.to_string()).into_owned();
