@@ -1,9 +1,12 @@
 //! kubectl-regcred: local registry credentials → image pull Secrets in one, several or all
 //! namespaces, written the way the kubelet reads them.
 //!
-//! `main.rs` only calls [`main`]; flags live in `cli`, become plain `settings`, and each
-//! subcommand in `commands` orchestrates the library modules. The one public module is
-//! [`rules`]: Kubernetes', docker's and podman's rules as pure functions.
+//! As a library the crate is [`rules`]: Kubernetes', the kubelet's, docker's and podman's
+//! rules as pure functions and data, with no I/O. Build it alone with
+//! `default-features = false`; the `cli` feature (on by default) adds the tool itself, whose
+//! modules are private: `main.rs` calls `app::main`, flags live in `cli`, become plain
+//! `settings`, and each subcommand in `commands` orchestrates the layers below
+//! (docs/architecture.md).
 
 #![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]

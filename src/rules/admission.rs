@@ -58,6 +58,7 @@ pub enum Pickup {
     Never,
 }
 
+/// How a template that lists `own` pull Secrets picks up `secret` once its ServiceAccount lists it.
 pub fn template_pickup(own: &[String], secret: &str) -> Pickup {
     if takes_account_secrets(own) {
         Pickup::OnNewPods

@@ -47,6 +47,7 @@ fn names(available: &[String]) -> String {
         .join(", ")
 }
 
+/// Why `--context` or `--all-contexts` selects nothing usable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SelectionError {
     #[error("invalid --context {}: {reason}", escape_field(&format!("{entry:?}")))]

@@ -17,12 +17,15 @@ pub const KEYCHAIN_SERVICE: &str = "kubectl-regcred";
 pub struct Password(String);
 
 impl Password {
+    /// Wraps a secret value; it is zeroed when dropped and never shown by `Debug`.
     pub fn new(value: String) -> Self {
         Self(value)
     }
+    /// The secret value, for the one place that must send or store it.
     pub fn expose(&self) -> &str {
         &self.0
     }
+    /// Whether no value is set.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -104,6 +107,7 @@ impl fmt::Display for HelperSetting {
 }
 
 impl Origin {
+    /// Where the credential came from, in a few words, for tables and notes.
     pub fn summary(&self) -> String {
         match self {
             Self::Explicit => "explicit".into(),

@@ -26,6 +26,7 @@ pub enum SecretState {
 }
 
 impl SecretState {
+    /// The state of a Secret from what the kubelet's parser made of it.
     pub fn from_parse(result: Result<Vec<KeyEntry>, SecretProblem>) -> Self {
         match result {
             Ok(keys) => Self::Keys(keys),
@@ -109,6 +110,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// The verdict's short name, as printed in `check`'s table.
     pub fn label(&self) -> &'static str {
         match self {
             Self::Ok { .. } => "OK",
@@ -137,6 +139,7 @@ impl Verdict {
         )
     }
 
+    /// What the verdict means for this pod, in one sentence.
     pub fn detail(&self) -> String {
         match self {
             Self::Ok { secret, key } => format!("secret {secret} (key {key})"),
@@ -603,6 +606,7 @@ pub enum SecretStatus {
 }
 
 impl SecretStatus {
+    /// The status as printed (`OK`, `SECRET-MISSING`, ...).
     pub fn label(self) -> &'static str {
         match self {
             Self::Ok => "OK",

@@ -53,6 +53,7 @@ pub enum Freshness {
     Expired,
 }
 
+/// Where a credential that expires at `expires` stands at `now`.
 pub fn freshness(expires: Timestamp, now: Timestamp) -> Freshness {
     if expires <= now {
         Freshness::Expired

@@ -13,6 +13,7 @@ pub struct ImageRef {
     pub digest: Option<String>,
 }
 
+/// An image reference the kubelet could not pull by, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid image reference {image:?}: {reason}")]
 pub struct InvalidImage {

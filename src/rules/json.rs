@@ -15,6 +15,7 @@ pub struct JsonFault {
 }
 
 impl JsonFault {
+    /// The fault serde_json reports, without its message (which may quote the value).
     pub fn of(error: &serde_json::Error) -> Self {
         use serde_json::error::Category;
         let kind = match error.classify() {

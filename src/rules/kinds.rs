@@ -51,6 +51,7 @@ impl Kind {
         }
     }
 
+    /// The API group (`""` for the core group).
     pub fn group(self) -> &'static str {
         match self {
             Self::Deployment | Self::StatefulSet | Self::DaemonSet | Self::ReplicaSet => "apps",
@@ -59,6 +60,7 @@ impl Kind {
         }
     }
 
+    /// The kind as the API spells it (`Deployment`).
     pub fn kind_name(self) -> &'static str {
         match self {
             Self::Deployment => "Deployment",
@@ -87,6 +89,7 @@ impl Kind {
         self.kind_name().to_ascii_lowercase()
     }
 
+    /// The lower-case plural kubectl takes (`deployments`).
     pub fn plural(self) -> String {
         format!("{}s", self.singular())
     }
@@ -170,6 +173,7 @@ impl std::fmt::Display for Target {
 }
 
 impl Target {
+    /// `KIND/NAME` as kubectl takes it (`deploy/web`, `sa/default`).
     pub fn parse(text: &str) -> Result<Self, TargetError> {
         let (kind, name) = text
             .split_once('/')

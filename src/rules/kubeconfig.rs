@@ -23,6 +23,7 @@ pub struct Selection<'a> {
 }
 
 impl Selection<'_> {
+    /// The selected context: `--context`, else `current-context`.
     pub fn context<'k>(&self, kubeconfig: &'k Kubeconfig) -> Option<&'k kube::config::Context> {
         let name = self.context.or(kubeconfig.current_context.as_deref())?;
         kubeconfig
@@ -33,6 +34,7 @@ impl Selection<'_> {
             .as_ref()
     }
 
+    /// The selected cluster: `--cluster`, else the context's.
     pub fn cluster<'k>(&self, kubeconfig: &'k Kubeconfig) -> Option<&'k Cluster> {
         let context = self.context(kubeconfig);
         let name = self
@@ -61,6 +63,7 @@ impl Selection<'_> {
         (!kubeconfig.auth_infos.iter().any(|named| named.name == name)).then_some(name)
     }
 
+    /// The selected user's entry, if the kubeconfig defines it.
     pub fn user<'k>(&'k self, kubeconfig: &'k Kubeconfig) -> Option<&'k AuthInfo> {
         let name = self.user_name(kubeconfig)?;
         kubeconfig

@@ -18,7 +18,9 @@ use super::json::JsonFault;
 
 /// The Secret types the kubelet reads pull credentials from, and the data key of each.
 pub const DOCKERCONFIGJSON_TYPE: &str = "kubernetes.io/dockerconfigjson";
+/// The data key of a `kubernetes.io/dockerconfigjson` Secret.
 pub const DOCKERCONFIGJSON_KEY: &str = ".dockerconfigjson";
+/// The legacy type, whose data key is `.dockercfg` (no `auths` wrapper).
 pub const DOCKERCFG_TYPE: &str = "kubernetes.io/dockercfg";
 
 /// One usable key of a pull Secret, as the kubelet keeps it.
@@ -34,6 +36,7 @@ pub struct KeyEntry {
     pub expires: Option<k8s_openapi::jiff::Timestamp>,
 }
 
+/// Why the kubelet cannot use a pull Secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SecretProblem {
     #[error("type is {0}, not kubernetes.io/dockerconfigjson or kubernetes.io/dockercfg")]

@@ -41,6 +41,7 @@ pub struct Proxy {
     pub credentials: Option<(String, String)>,
 }
 
+/// How a proxy is spoken to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProxyProtocol {
     /// HTTP CONNECT to a proxy reached over plain TCP.

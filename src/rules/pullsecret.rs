@@ -15,7 +15,9 @@ use super::expiry;
 pub use super::kubelet::{DOCKERCFG_TYPE, DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE};
 use super::scope::RecordedScope;
 use k8s_openapi::jiff::Timestamp;
+/// The label that marks a Secret as written by a tool (a claim anyone can make: docs/sync.md, "Trust").
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+/// Our value of [`MANAGED_BY_LABEL`].
 pub const MANAGER: &str = "kubectl-regcred";
 /// Comma-separated registry keys the Secret holds.
 pub const REGISTRIES_ANNOTATION: &str = "kubectl-regcred/registries";
@@ -42,6 +44,7 @@ const OUR_ANNOTATIONS: [&str; 6] = [
 /// Rancher's copies of a project-scoped registry credential carry this annotation ("true")
 /// and the label [`RANCHER_COPY_LABEL`] naming the project; Rancher reverts edits to them.
 pub const RANCHER_COPY_ANNOTATION: &str = "management.cattle.io/project-scoped-secret-copy";
+/// The label Rancher puts on its copies of project-scoped Secrets; they are Rancher's to update.
 pub const RANCHER_COPY_LABEL: &str = "management.cattle.io/project-scoped-secret";
 
 /// kubectl's `DockerConfigEntry`: field order username, password, email, auth; email omitted
@@ -249,6 +252,7 @@ pub fn recorded_registries(secret: &Secret) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Whether the Secret carries our managed-by label (it says so; it proves nothing).
 pub fn is_managed(secret: &Secret) -> bool {
     label(secret, MANAGED_BY_LABEL) == Some(MANAGER)
 }
@@ -300,6 +304,7 @@ pub fn recorded_sources(secret: &Secret) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
+/// Whether the Secret has the type we write, `kubernetes.io/dockerconfigjson`.
 pub fn is_pull_secret_type(secret: &Secret) -> bool {
     matches!(secret.type_.as_deref(), Some(DOCKERCONFIGJSON_TYPE))
 }
@@ -393,6 +398,7 @@ pub struct SecretSummary {
     pub age_seconds: Option<i64>,
 }
 
+/// One registry of a pull Secret as `list` and `show` print it: never the password.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RegistryEntry {
@@ -405,6 +411,7 @@ pub struct RegistryEntry {
     pub expires: Option<String>,
 }
 
+/// Whether `list` shows the Secret: either type the kubelet reads.
 pub fn is_listed_type(secret: &Secret) -> bool {
     matches!(
         secret.type_.as_deref(),

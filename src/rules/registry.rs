@@ -24,6 +24,7 @@ pub struct Registry {
     path: Option<String>,
 }
 
+/// A registry server that cannot be used, and why (any password in it masked).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("invalid registry server {:?}: {reason}", redact_userinfo(input))]
 pub struct InvalidRegistry {
@@ -86,6 +87,7 @@ impl Registry {
         })
     }
 
+    /// Docker Hub, the registry of images named without a host.
     pub fn docker_hub() -> Self {
         Self {
             host: "docker.io".to_string(),
@@ -93,6 +95,7 @@ impl Registry {
         }
     }
 
+    /// Whether this is Docker Hub, under any of its spellings.
     pub fn is_docker_hub(&self) -> bool {
         self.host == "docker.io"
     }

@@ -10,6 +10,7 @@ pub const SYSTEM_NAMESPACES: [&str; 3] = ["kube-system", "kube-public", "kube-no
 /// The label Rancher puts on every namespace of a project (value: the project ID).
 pub const RANCHER_PROJECT_LABEL: &str = "field.cattle.io/projectId";
 
+/// Which namespaces a command acts in, as its flags said.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NamespaceScope {
     /// The context's namespace (kubectl's default), `default` if it names none.
@@ -60,6 +61,7 @@ pub struct InvalidExclusion {
 }
 
 impl Exclusions {
+    /// The `--exclude-namespaces` patterns, each compiled to match a whole name, without repeats.
     pub fn new(patterns: &[String]) -> Result<Self, InvalidExclusion> {
         let mut unique: Vec<String> = Vec::new();
         for pattern in patterns.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
@@ -82,10 +84,12 @@ impl Exclusions {
         })
     }
 
+    /// Whether a pattern matches the namespace.
     pub fn excludes(&self, namespace: &str) -> bool {
         self.compiled.iter().any(|re| re.is_match(namespace))
     }
 
+    /// The patterns as given, for the recorded scope.
     pub fn patterns(&self) -> &[String] {
         &self.patterns
     }
@@ -120,10 +124,12 @@ impl std::fmt::Display for Scope {
 }
 
 impl Scope {
+    /// [`NamespaceScope::is_explicit`] of its namespaces.
     pub fn is_explicit(&self) -> bool {
         self.namespaces.is_explicit()
     }
 
+    /// [`NamespaceScope::names_namespaces`] of its namespaces.
     pub fn names_namespaces(&self) -> bool {
         self.namespaces.names_namespaces()
     }
@@ -189,6 +195,7 @@ pub struct RecordedScope {
 pub struct InvalidRecordedScope(String);
 
 impl RecordedScope {
+    /// A scope annotation: exactly one of namespaces, all or selector.
     pub fn parse(text: &str) -> Result<Self, InvalidRecordedScope> {
         let recorded: Self = serde_json::from_str(text)
             .map_err(|e| InvalidRecordedScope(super::json::JsonFault::of(&e).to_string()))?;
@@ -203,6 +210,7 @@ impl RecordedScope {
         Ok(recorded)
     }
 
+    /// The scope as its annotation value.
     pub fn to_annotation(&self) -> String {
         serde_json::to_string(self).expect("strings serialize")
     }

@@ -82,6 +82,7 @@ pub struct Observed<'a> {
     pub owner: &'a Owner,
 }
 
+/// What a sync plan may do besides create and update.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PlanOptions {
     pub prune: bool,

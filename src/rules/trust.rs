@@ -32,6 +32,7 @@ pub struct DefinitionRef {
 }
 
 impl DefinitionRef {
+    /// The definition `namespace/name`.
     pub fn new(namespace: &str, name: &str) -> Self {
         Self {
             namespace: namespace.to_string(),
@@ -194,6 +195,7 @@ pub struct Owner {
 }
 
 impl Owner {
+    /// The owner of a Secret made by `create NAME -n NS`: that Secret is its own definition.
     pub fn standalone(namespace: &str, name: &str) -> Self {
         Self {
             definition: DefinitionRef::new(namespace, name),
@@ -202,6 +204,7 @@ impl Owner {
         }
     }
 
+    /// The owner of the copies of the definition `name` in `definitions_namespace`.
     pub fn defined(definitions_namespace: &str, name: &str, adopt: bool) -> Self {
         Self {
             definition: DefinitionRef::new(definitions_namespace, name),

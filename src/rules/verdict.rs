@@ -26,6 +26,7 @@ pub enum RegistryVerdict {
 }
 
 impl RegistryVerdict {
+    /// The verdict as printed and in `-o json`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Valid => "VALID",
