@@ -24,7 +24,7 @@ use crate::rules::pullsecret::{
 use crate::rules::scope::{RecordedScope, Scope};
 use crate::rules::text::shell_quote;
 use crate::rules::trust::{Owner, SourceNamedBy};
-use crate::settings::{Connection, CreateSettings, NamespaceScope, WriteSettings};
+use crate::settings::{Connection, CreateSettings, NamespaceScope, SecretRef, WriteSettings};
 
 /// Why the Secret could not be written in one namespace.
 #[derive(Debug, thiserror::Error)]
@@ -166,27 +166,7 @@ pub(crate) async fn run(
     let credentials = match (local, &cluster, &settings.from_secret) {
         (Some(local), _, _) => local.to_vec(),
         (None, Some(cluster), Some(source)) => {
-            let credentials = reconcile::source_secret_credentials(
-                cluster,
-                &source.namespace,
-                &source.name,
-                &settings.lookup.servers,
-                SourceNamedBy::Operator,
-                &[],
-            )
-            .await?;
-            for credential in &credentials {
-                printer.status(format!(
-                    "using {} from {}",
-                    credential.registry, credential.origin
-                ));
-            }
-            refuse_expired(settings, &credentials, printer)?;
-            if let Some(transport) = &settings.verify {
-                super::verify_before_writing(&credentials, transport, Withheld::Secret, printer)
-                    .await?;
-            }
-            credentials
+            read_source_secret(cluster, settings, source, printer).await?
         }
         _ => unreachable!("--from-secret always connects"),
     };
@@ -223,22 +203,8 @@ pub(crate) async fn run(
         standalone: owner.is_none() && !settings.scope.is_single_namespace(),
     };
     let several = namespaces.len() > 1;
-    let results: Vec<NamespaceResult> = match &cluster {
-        None => preview_all(settings, &template, namespaces),
-        Some(cluster) => {
-            let results = write_all(cluster, settings, &template, namespaces.clone()).await;
-            if previews_offline(settings) && results.iter().all(|(_, r)| is_unreachable(r)) {
-                // Like kubectl's, a client dry run of named namespaces works without a
-                // cluster; it just cannot tell `created` from `configured` or `unchanged`.
-                printer.warning(
-                    "could not reach the cluster to see what exists: showing the Secret as it would be created",
-                );
-                preview_all(settings, &template, namespaces)
-            } else {
-                results
-            }
-        }
-    };
+    let results =
+        write_or_preview(cluster.as_ref(), settings, &template, namespaces, printer).await;
     let written: Vec<String> = results
         .iter()
         .filter(|(_, result)| result.is_ok())
@@ -258,6 +224,58 @@ pub(crate) async fn run(
     } else {
         status
     })
+}
+
+/// `--from-secret`: the logins of a pull Secret the operator named, checked as local ones are.
+async fn read_source_secret(
+    cluster: &Cluster,
+    settings: &CreateSettings,
+    source: &SecretRef,
+    printer: &Printer,
+) -> anyhow::Result<Vec<Credential>> {
+    let credentials = reconcile::source_secret_credentials(
+        cluster,
+        &source.namespace,
+        &source.name,
+        &settings.lookup.servers,
+        SourceNamedBy::Operator,
+        &[],
+    )
+    .await?;
+    for credential in &credentials {
+        printer.status(format!(
+            "using {} from {}",
+            credential.registry, credential.origin
+        ));
+    }
+    refuse_expired(settings, &credentials, printer)?;
+    if let Some(transport) = &settings.verify {
+        super::verify_before_writing(&credentials, transport, Withheld::Secret, printer).await?;
+    }
+    Ok(credentials)
+}
+
+/// Writes every namespace's Secret, or shows it when there is no cluster to write to.
+async fn write_or_preview(
+    cluster: Option<&Cluster>,
+    settings: &CreateSettings,
+    template: &Template<'_>,
+    namespaces: Vec<String>,
+    printer: &Printer,
+) -> Vec<NamespaceResult> {
+    let Some(cluster) = cluster else {
+        return preview_all(settings, template, namespaces);
+    };
+    let results = write_all(cluster, settings, template, namespaces.clone()).await;
+    if previews_offline(settings) && results.iter().all(|(_, r)| is_unreachable(r)) {
+        // Like kubectl's, a client dry run of named namespaces works without a cluster; it
+        // just cannot tell `created` from `configured` or `unchanged`.
+        printer.warning(
+            "could not reach the cluster to see what exists: showing the Secret as it would be created",
+        );
+        return preview_all(settings, template, namespaces);
+    }
+    results
 }
 
 /// A client dry run of named namespaces needs no cluster, like kubectl's: it reads what

@@ -125,57 +125,12 @@ pub(crate) async fn run(
     let watch_options = options.watch.clone();
     init_logging(watch_options.json_logs);
     let state = Arc::new(State::default());
-    let listeners = [
-        (
-            watch_options.listen,
-            http::Endpoints {
-                health: true,
-                metrics: watch_options.metrics_listen.is_none(),
-            },
-        ),
-        (
-            watch_options.metrics_listen,
-            http::Endpoints {
-                health: false,
-                metrics: true,
-            },
-        ),
-    ];
-    for (address, endpoints) in listeners {
-        let Some(address) = address else { continue };
-        let bound = http::serve(address, endpoints, state.clone())
-            .await
-            .map_err(|e| anyhow::anyhow!("listening on {address}: {e}"))?;
-        tracing::info!(address = %bound, paths = %endpoints, "serving");
-    }
+    serve_endpoints(&watch_options, &state).await?;
     let (stop_tx, stop) = watch::channel(false);
     tokio::spawn(signals(stop_tx));
 
     let (leader_tx, leader) = watch::channel(watch_options.lease.is_none());
-    let lease_task = match &watch_options.lease {
-        None => {
-            state.set_leader(true);
-            None
-        }
-        Some(lease) => {
-            let namespace = lease
-                .namespace
-                .clone()
-                .unwrap_or_else(|| cluster.default_namespace.clone());
-            let elector = lease::Elector {
-                api: Api::namespaced(cluster.client.clone(), &namespace),
-                name: lease.name.clone(),
-                identity: lease::identity(),
-                duration: lease.duration,
-            };
-            tracing::info!(lease = %lease.name, %namespace, identity = %elector.identity, "electing a leader");
-            Some(tokio::spawn(elector.run(
-                leader_tx,
-                state.clone(),
-                stop.clone(),
-            )))
-        }
-    };
+    let lease_task = start_election(&watch_options, &cluster, &state, leader_tx, &stop);
 
     let (triggers_tx, triggers) = mpsc::unbounded_channel();
     let (namespaces, namespaces_watch) = watch_namespaces(&cluster, None, triggers_tx.clone());
@@ -306,101 +261,118 @@ impl Controller {
         let now = Instant::now();
         match trigger {
             Trigger::Synced(_) => {}
-            Trigger::Copy { name, namespace } => {
-                // A copy schedules only a credential its definition made us keep: a
-                // look-alike costs a cache entry and nothing more.
-                if self.tracked.contains_key(&name) {
-                    self.schedule(Work::Credential(name), now);
-                }
-                // Once listed: counting on every event of the first list would cost its square.
-                if self.caches_synced {
-                    self.count_unclaimed();
-                }
-                // A new copy may be what a workload there was waiting for.
-                if self.watch.auto_attach.is_some() {
-                    for key in self.workloads.keys().filter(|k| k.namespace == namespace) {
-                        self.schedule(Work::Attach(key.clone()), now);
-                    }
-                }
-            }
-            Trigger::Definition(name) => {
-                if self.options.name.as_ref().is_none_or(|n| *n == name) {
-                    let definition = self.definition(&name);
-                    let tracked = self.tracked.entry(name.clone()).or_default();
-                    // Our own write of the definition changes nothing that was read.
-                    let read_again = match (&tracked.desired, &definition) {
-                        (Some(desired), Some(definition)) => {
-                            !is_up_to_date(definition, &desired.definition())
-                        }
-                        _ => true,
-                    };
-                    tracked.reload |= read_again;
-                    self.schedule(Work::Credential(name), now);
-                }
-                // Once listed: counting on every event of the first list would cost its square.
-                if self.caches_synced {
-                    self.count_unclaimed();
-                }
-            }
-            Trigger::Namespace(namespace) => {
-                for (name, tracked) in &self.tracked {
-                    let touched = match &tracked.desired {
-                        Some(desired) => names_namespace(&desired.scope, &namespace, &self.cluster),
-                        // Not read yet: a namespace cannot fix what failed; its backoff retries.
-                        None => tracked.failures == 0,
-                    };
-                    if touched {
-                        self.schedule(Work::Credential(name.clone()), now);
-                    }
-                }
-            }
+            Trigger::Copy { name, namespace } => self.on_copy(name, &namespace, now),
+            Trigger::Definition(name) => self.on_definition(name, now),
+            Trigger::Namespace(namespace) => self.on_namespace(&namespace, now),
             Trigger::Selected {
                 selector,
                 namespace,
-            } => {
-                for (name, tracked) in &self.tracked {
-                    if let Some(desired) = &tracked.desired
-                        && desired.scope.namespaces == NamespaceScope::Selector(selector.clone())
-                        && desired.scope.admits(&namespace)
-                    {
-                        self.schedule(Work::Credential(name.clone()), now);
-                    }
+            } => self.on_selected(&selector, Some(&namespace), now),
+            Trigger::SelectorListed(selector) => self.on_selected(&selector, None, now),
+            Trigger::Source { namespace, name } => self.on_source((namespace, name), now),
+            Trigger::Workload(event) => match event.object {
+                Some(object) => {
+                    self.workloads.insert(event.key.clone(), object);
+                    self.schedule(Work::Attach(event.key), now);
                 }
+                None => {
+                    self.workloads.remove(&event.key);
+                }
+            },
+        }
+    }
+
+    fn on_copy(&mut self, name: String, namespace: &str, now: Instant) {
+        // A copy schedules only a credential its definition made us keep: a look-alike costs
+        // a cache entry and nothing more.
+        if self.tracked.contains_key(&name) {
+            self.schedule(Work::Credential(name), now);
+        }
+        // Once listed: counting on every event of the first list would cost its square.
+        if self.caches_synced {
+            self.count_unclaimed();
+        }
+        // A new copy may be what a workload there was waiting for.
+        if self.watch.auto_attach.is_some() {
+            let waiting: Vec<_> = self
+                .workloads
+                .keys()
+                .filter(|key| key.namespace == namespace)
+                .cloned()
+                .collect();
+            for key in waiting {
+                self.schedule(Work::Attach(key), now);
             }
-            Trigger::SelectorListed(selector) => {
-                for (name, tracked) in &self.tracked {
-                    if let Some(desired) = &tracked.desired
-                        && desired.scope.namespaces == NamespaceScope::Selector(selector.clone())
-                    {
-                        self.schedule(Work::Credential(name.clone()), now);
-                    }
+        }
+    }
+
+    fn on_definition(&mut self, name: String, now: Instant) {
+        if self.options.name.as_ref().is_none_or(|n| *n == name) {
+            let definition = self.definition(&name);
+            let tracked = self.tracked.entry(name.clone()).or_default();
+            // Our own write of the definition changes nothing that was read.
+            let read_again = match (&tracked.desired, &definition) {
+                (Some(desired), Some(definition)) => {
+                    !is_up_to_date(definition, &desired.definition())
                 }
+                _ => true,
+            };
+            tracked.reload |= read_again;
+            self.schedule(Work::Credential(name), now);
+        }
+        // Once listed: counting on every event of the first list would cost its square.
+        if self.caches_synced {
+            self.count_unclaimed();
+        }
+    }
+
+    fn on_namespace(&mut self, namespace: &str, now: Instant) {
+        let touched: Vec<String> = self
+            .tracked
+            .iter()
+            .filter(|(_, tracked)| match &tracked.desired {
+                Some(desired) => names_namespace(&desired.scope, namespace, &self.cluster),
+                // Not read yet: a namespace cannot fix what failed; its backoff retries.
+                None => tracked.failures == 0,
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in touched {
+            self.schedule(Work::Credential(name), now);
+        }
+    }
+
+    /// A namespace the selector now selects (or its first list, `None`): every credential
+    /// scoped by that selector (and admitting the namespace) is planned again.
+    fn on_selected(&mut self, selector: &str, namespace: Option<&str>, now: Instant) {
+        let scope = NamespaceScope::Selector(selector.to_string());
+        let touched: Vec<String> = self
+            .tracked
+            .iter()
+            .filter(|(_, tracked)| {
+                tracked.desired.as_ref().is_some_and(|desired| {
+                    desired.scope.namespaces == scope
+                        && namespace.is_none_or(|namespace| desired.scope.admits(namespace))
+                })
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in touched {
+            self.schedule(Work::Credential(name), now);
+        }
+    }
+
+    /// A Secret some credential was read from changed: those credentials are read again.
+    fn on_source(&mut self, source: (String, String), now: Instant) {
+        let mut touched = Vec::new();
+        for (credential, tracked) in &mut self.tracked {
+            if tracked.sources.contains(&source) {
+                tracked.reload = true;
+                touched.push(credential.clone());
             }
-            Trigger::Source { namespace, name } => {
-                let source = (namespace, name);
-                let mut touched = Vec::new();
-                for (credential, tracked) in &mut self.tracked {
-                    if tracked.sources.contains(&source) {
-                        tracked.reload = true;
-                        touched.push(credential.clone());
-                    }
-                }
-                for credential in touched {
-                    self.schedule(Work::Credential(credential), now);
-                }
-            }
-            Trigger::Workload(event) => {
-                let key = event.key.clone();
-                match event.object {
-                    Some(object) => {
-                        self.workloads.insert(key.clone(), object);
-                        self.schedule(Work::Attach(key), now);
-                    }
-                    None => {
-                        self.workloads.remove(&key);
-                    }
-                }
-            }
+        }
+        for credential in touched {
+            self.schedule(Work::Credential(credential), now);
         }
     }
 

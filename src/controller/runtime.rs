@@ -1,4 +1,5 @@
-//! The process around the loop: logging, and shutdown on SIGTERM or Ctrl-C.
+//! The process around the loop: logging, the health and metrics endpoints, the leader
+//! election, and shutdown on SIGTERM or Ctrl-C.
 
 use super::*;
 
@@ -54,4 +55,67 @@ pub(super) fn log_notices(name: &str, notices: &Notices) {
             }
         }
     }
+}
+
+/// Health on `--listen` (with metrics unless `--metrics-listen` is given), metrics on
+/// `--metrics-listen`.
+pub(super) async fn serve_endpoints(
+    options: &WatchOptions,
+    state: &Arc<State>,
+) -> anyhow::Result<()> {
+    let listeners = [
+        (
+            options.listen,
+            http::Endpoints {
+                health: true,
+                metrics: options.metrics_listen.is_none(),
+            },
+        ),
+        (
+            options.metrics_listen,
+            http::Endpoints {
+                health: false,
+                metrics: true,
+            },
+        ),
+    ];
+    for (address, endpoints) in listeners {
+        let Some(address) = address else { continue };
+        let bound = http::serve(address, endpoints, state.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("listening on {address}: {e}"))?;
+        tracing::info!(address = %bound, paths = %endpoints, "serving");
+    }
+    Ok(())
+}
+
+/// Without `--lease` this replica leads at once; with it, a task campaigns for the Lease
+/// and reports through `leader` until `stop`.
+pub(super) fn start_election(
+    options: &WatchOptions,
+    cluster: &Cluster,
+    state: &Arc<State>,
+    leader: watch::Sender<bool>,
+    stop: &watch::Receiver<bool>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let Some(lease) = &options.lease else {
+        state.set_leader(true);
+        return None;
+    };
+    let namespace = lease
+        .namespace
+        .clone()
+        .unwrap_or_else(|| cluster.default_namespace.clone());
+    let elector = lease::Elector {
+        api: Api::namespaced(cluster.client.clone(), &namespace),
+        name: lease.name.clone(),
+        identity: lease::identity(),
+        duration: lease.duration,
+    };
+    tracing::info!(lease = %lease.name, %namespace, identity = %elector.identity, "electing a leader");
+    Some(tokio::spawn(elector.run(
+        leader,
+        state.clone(),
+        stop.clone(),
+    )))
 }
