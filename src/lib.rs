@@ -12,47 +12,35 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 #![warn(unreachable_pub)]
 
-#[cfg(feature = "cli")]
-mod cli;
-#[cfg(feature = "cli")]
-mod cluster;
-#[cfg(feature = "cli")]
-mod commands;
-#[cfg(feature = "cli")]
-mod completion;
-#[cfg(feature = "cli")]
-mod controller;
-#[cfg(feature = "cli")]
-mod credentials;
-#[cfg(feature = "cli")]
-mod desired;
-#[cfg(feature = "cli")]
-mod error;
-#[cfg(feature = "cli")]
-mod fanout;
-#[cfg(feature = "cli")]
-mod fleet;
-#[cfg(feature = "cli")]
-mod local_file;
-#[cfg(feature = "cli")]
-mod notices;
-#[cfg(feature = "cli")]
-mod output;
-#[cfg(feature = "cli")]
-mod printer;
-#[cfg(feature = "cli")]
-mod probe;
-#[cfg(feature = "cli")]
-mod reconcile;
-#[cfg(feature = "cli")]
-mod references;
-#[cfg(feature = "cli")]
-mod report;
 pub mod rules;
-#[cfg(feature = "cli")]
-mod settings;
 
-#[cfg(feature = "cli")]
-mod app;
+/// Declares the tool's private modules, all behind the `cli` feature.
+macro_rules! tool_modules {
+    ($($module:ident),* $(,)?) => { $( #[cfg(feature = "cli")] mod $module; )* };
+}
+
+tool_modules!(
+    app,
+    cli,
+    cluster,
+    commands,
+    completion,
+    controller,
+    credentials,
+    desired,
+    error,
+    fanout,
+    fleet,
+    local_file,
+    notices,
+    output,
+    printer,
+    probe,
+    reconcile,
+    references,
+    report,
+    settings,
+);
+
 #[cfg(feature = "cli")]
 pub use app::main;
