@@ -130,7 +130,7 @@ pub(crate) async fn run(
     tokio::spawn(signals(stop_tx));
 
     let (leader_tx, leader) = watch::channel(watch_options.lease.is_none());
-    let lease_task = start_election(&watch_options, &cluster, &state, leader_tx, &stop);
+    let lease_task = start_election(&watch_options, &cluster, &state, &leader_tx, &stop);
 
     let (triggers_tx, triggers) = mpsc::unbounded_channel();
     let (namespaces, namespaces_watch) = watch_namespaces(&cluster, None, triggers_tx.clone());

@@ -90,12 +90,13 @@ pub(super) async fn serve_endpoints(
 }
 
 /// Without `--lease` this replica leads at once; with it, a task campaigns for the Lease
-/// and reports through `leader` until `stop`.
+/// and reports through `leader` until `stop`. The caller keeps `leader` alive: the loop
+/// stops when every sender is gone.
 pub(super) fn start_election(
     options: &WatchOptions,
     cluster: &Cluster,
     state: &Arc<State>,
-    leader: watch::Sender<bool>,
+    leader: &watch::Sender<bool>,
     stop: &watch::Receiver<bool>,
 ) -> Option<tokio::task::JoinHandle<()>> {
     let Some(lease) = &options.lease else {
@@ -114,7 +115,7 @@ pub(super) fn start_election(
     };
     tracing::info!(lease = %lease.name, %namespace, identity = %elector.identity, "electing a leader");
     Some(tokio::spawn(elector.run(
-        leader,
+        leader.clone(),
         state.clone(),
         stop.clone(),
     )))
