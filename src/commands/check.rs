@@ -416,6 +416,21 @@ fn fix_target(
     }
 }
 
+impl ImageReport {
+    /// A probe's verdict replaces the cluster's, and with it the detail and the fix line.
+    fn set_verdict(
+        &mut self,
+        verdict: Verdict,
+        command_target: &str,
+        recreate: Option<&str>,
+        ns: &str,
+    ) {
+        self.detail = verdict.detail();
+        self.fix = fix_line(&verdict, &self.image, command_target, recreate, ns);
+        self.verdict = verdict;
+    }
+}
+
 /// The fix for `verdict`, ending, for a bare Pod, with its recreation.
 fn fix_line(
     verdict: &Verdict,
@@ -564,17 +579,10 @@ async fn reprobe(reports: &mut [ObjectReport], timeout: std::time::Duration) {
                 Anonymous::Unknown(why) => format!("could not tell: {why}"),
             });
             if let Some(why) = refusals.get(&image.image) {
-                image.verdict = Verdict::NoCredential {
+                let verdict = Verdict::NoCredential {
                     evidence: format!("the registry refused an anonymous pull ({why})"),
                 };
-                image.detail = image.verdict.detail();
-                image.fix = fix_line(
-                    &image.verdict,
-                    &image.image,
-                    &report.command_target,
-                    report.recreate.as_deref(),
-                    &report.namespace,
-                );
+                image.set_verdict(verdict, &report.command_target, report.recreate.as_deref(), &report.namespace);
             }
         }
     }
@@ -674,15 +682,7 @@ async fn verify_matched(
                     continue;
                 }
             };
-            image.verdict = verdict;
-            image.detail = image.verdict.detail();
-            image.fix = fix_line(
-                &image.verdict,
-                &image.image,
-                &report.command_target,
-                report.recreate.as_deref(),
-                &report.namespace,
-            );
+            image.set_verdict(verdict, &report.command_target, report.recreate.as_deref(), &report.namespace);
         }
     }
 }
