@@ -64,13 +64,15 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let name = display_name(args.first());
-    let command = Cli::command().bin_name(name);
+    let command = cli::command(name);
     let cli = match command
+        .clone()
         .try_get_matches_from(args)
         .and_then(|matches| Cli::from_arg_matches(&matches))
     {
         Ok(cli) => cli,
         Err(e) => {
+            let e = cli::offer_only_visible(e, &command);
             let _ = e.print();
             return if e.use_stderr() {
                 ExitStatus::Usage
@@ -85,7 +87,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         .enable_all()
         .build()
         .expect("a tokio runtime starts");
-    match runtime.block_on(run(cli, &printer)) {
+    match runtime.block_on(run(cli, name, &printer)) {
         Ok(status) => status.into(),
         Err(e) if is_broken_pipe(&e) => ExitStatus::Success.into(),
         Err(e) => {
@@ -122,7 +124,8 @@ fn print_completions(
 /// Why `login`, `logout` and `logins` take no context selection.
 const ON_THIS_MACHINE: &str = "the keychain logins are on this machine, in no context";
 
-async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
+/// `name`: how the user typed us, for the help texts we print.
+async fn run(cli: Cli, name: &str, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let targets = Targets::from_args(&cli.kube)?;
     let namespace = cli.kube.namespace.as_deref();
     // Each command: settings validated once, local credentials read once, writes to several
@@ -236,6 +239,7 @@ async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
         Command::CredentialHelper(args) => Ok(serve_helper(&args.action, printer)),
         Command::Completion(args) => print_completion_script(args.shell, printer),
         Command::Version => print_version(printer),
+        Command::Options => print_global_options(name, printer),
         Command::GenerateMan(args) => print_man_pages(&args.dir, printer),
         // Handled in `main` before clap parses; reachable only through odd spellings.
         Command::Complete(args) => {
@@ -302,6 +306,14 @@ fn print_completion_script(
     let mut command = Cli::command();
     let mut out = printer.out();
     clap_complete::generate(shell, &mut command, "kubectl-regcred", &mut out);
+    out.flush()?;
+    Ok(ExitStatus::Success)
+}
+
+/// `options`: the flags every command takes.
+fn print_global_options(name: &str, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let mut out = printer.human_out();
+    write!(out, "{}", cli::global_options(name).render_help())?;
     out.flush()?;
     Ok(ExitStatus::Success)
 }

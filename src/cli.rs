@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::rules::credential::Password;
 
@@ -32,16 +32,16 @@ pub(crate) struct Cli {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Create or update an image pull Secret from local credentials
-    #[command(after_help = CREATE_EXAMPLES)]
+    #[command(after_help = CREATE_EXAMPLES_SHORT, after_long_help = CREATE_EXAMPLES)]
     Create(CreateArgs),
     /// Add a pull Secret to workloads and ServiceAccounts, keeping their other entries
-    #[command(after_help = ATTACH_EXAMPLES)]
+    #[command(after_help = ATTACH_EXAMPLES_SHORT, after_long_help = ATTACH_EXAMPLES)]
     Attach(AttachArgs),
     /// Remove a pull Secret from workloads and ServiceAccounts, and nothing else
     #[command(after_help = DETACH_EXAMPLES)]
     Detach(DetachArgs),
     /// Keep credentials true: re-read them, then fix every copy in the recorded scope
-    #[command(after_help = SYNC_EXAMPLES)]
+    #[command(after_help = SYNC_EXAMPLES_SHORT, after_long_help = SYNC_EXAMPLES)]
     Sync(SyncArgs),
     /// Run `sync --watch` inside the cluster: its manifests, and its status
     #[command(subcommand, after_help = CONTROLLER_EXAMPLES)]
@@ -80,6 +80,8 @@ pub(crate) enum Command {
     Completion(CompletionArgs),
     /// Print the version, git commit and target
     Version,
+    /// Print the flags every command takes: cluster connection, contexts, output
+    Options,
     /// kubectl's plugin completion protocol (run by kubectl_complete-regcred)
     #[command(name = "__complete", hide = true)]
     Complete(CompleteArgs),
@@ -97,6 +99,12 @@ Examples:
   kubectl regcred verify reg.example.com --ca-file ca.pem -o json
 Verdicts: VALID, BAD-CREDENTIALS, NO-PULL-ACCESS, EXPIRED, NOT-FOUND, UNREACHABLE, TLS,
 NOT-A-REGISTRY; the exit code is 1 unless every one is VALID.";
+
+const SYNC_EXAMPLES_SHORT: &str = "\
+Examples:
+  kubectl regcred sync regcred             # read again, fix every copy in the recorded scope
+  kubectl regcred sync --check             # read-only: the plan; exit 1 on drift
+  kubectl regcred sync --watch             # keep every managed credential true until Ctrl-C";
 
 const SYNC_EXAMPLES: &str = "\
 Examples:
@@ -142,6 +150,12 @@ Examples:
   kubectl regcred check pod/web-7d9c-abcde sa/builder
   kubectl regcred check deployment/web --probe -o json";
 
+const ATTACH_EXAMPLES_SHORT: &str = "\
+Examples:
+  kubectl regcred attach regcred deployment/web serviceaccount/default -n team-a
+  kubectl regcred attach --auto --all deployments -A     # the Secrets that match the images
+  kubectl regcred attach regcred sa/default --restart    # and roll out the pods that use it";
+
 const ATTACH_EXAMPLES: &str = "\
 Examples:
   kubectl regcred attach regcred deployment/web serviceaccount/default -n team-a
@@ -159,6 +173,13 @@ Examples:
   kubectl regcred detach regcred deployment/web sa/default
   kubectl regcred detach regcred --all deployments -A";
 
+const CREATE_EXAMPLES_SHORT: &str = "\
+Examples:
+  kubectl regcred create regcred                       # every registry you are logged in to
+  kubectl regcred create regcred --server quay.io -A   # one registry, every namespace
+  echo \"$TOKEN\" | kubectl regcred create regcred --server quay.io --username robot --password-stdin
+  kubectl regcred create regcred --dry-run=client -o yaml";
+
 const CREATE_EXAMPLES: &str = "\
 Examples:
   # every registry you are logged in to (docker login, podman login, credential helpers)
@@ -172,6 +193,95 @@ Examples:
   # preview, or validate on the server without writing
   kubectl regcred create regcred --dry-run=client -o yaml
   kubectl regcred create regcred --dry-run=server";
+
+/// The command line as clap parses it and `--help` shows it, under the name it was run as
+/// (`kubectl regcred` or `kubectl-regcred`). Like kubectl's, a command's help shows its
+/// description, its examples, its own flags and its usage; the flags every command takes
+/// are listed once, by `options` ([`global_options`]).
+pub(crate) fn command(name: &str) -> clap::Command {
+    let root_footer = format!(
+        "Use \"{name} <command> --help\" for more information about a given command.\n{}",
+        options_pointer(name)
+    );
+    let root_template =
+        format!("{{about-with-newline}}\n{{usage-heading}}\n  {{usage}}\n\n{{all-args}}\n\n{root_footer}");
+    let command = Cli::command()
+        .bin_name(name)
+        .help_template(root_template)
+        .mut_args(|arg| if arg.is_global_set() { arg.hide(true) } else { arg });
+    with_kubectl_layout(command, &options_pointer(name))
+}
+
+fn options_pointer(name: &str) -> String {
+    format!("Use \"{name} options\" for a list of global command-line options (applies to all commands).")
+}
+
+/// Every subcommand's help in kubectl's order: description, examples, flags, usage, and the
+/// pointer to `options`.
+fn with_kubectl_layout(command: clap::Command, footer: &str) -> clap::Command {
+    command.mut_subcommands(|sub| {
+        // `{after-help}` (the examples) starts with its own blank line.
+        let head = if sub.get_after_help().is_some() {
+            "{about}{after-help}\n\n"
+        } else {
+            "{about-with-newline}\n"
+        };
+        let template =
+            format!("{head}{{all-args}}\n\n{{usage-heading}}\n  {{usage}}\n\n{footer}");
+        with_kubectl_layout(sub.help_template(template), footer)
+    })
+}
+
+/// clap's "a similar subcommand exists" may name a hidden command (`get` suggested
+/// `generate-man`): only visible commands are offered.
+pub(crate) fn offer_only_visible(error: clap::Error, command: &clap::Command) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if error.kind() != ErrorKind::InvalidSubcommand {
+        return error;
+    }
+    let hidden: Vec<&str> = command
+        .get_subcommands()
+        .filter(|sub| sub.is_hide_set())
+        .map(|sub| sub.get_name())
+        .collect();
+    let mut offered = clap::Error::new(ErrorKind::InvalidSubcommand).with_cmd(command);
+    for (kind, value) in error.context() {
+        let value = match (kind, value) {
+            (ContextKind::SuggestedSubcommand, ContextValue::Strings(names)) => {
+                let visible: Vec<String> = names
+                    .iter()
+                    .filter(|name| !hidden.contains(&name.as_str()))
+                    .cloned()
+                    .collect();
+                if visible.is_empty() {
+                    continue;
+                }
+                ContextValue::Strings(visible)
+            }
+            // clap keeps an empty tip list, which would print as a blank line.
+            (ContextKind::Suggested, ContextValue::StyledStrs(tips)) if tips.is_empty() => continue,
+            (_, value) => value.clone(),
+        };
+        offered.insert(kind, value);
+    }
+    offered
+}
+
+/// `options`: the flags every command takes, as one help text.
+pub(crate) fn global_options(name: &str) -> clap::Command {
+    let root = Cli::command();
+    let globals = root
+        .get_arguments()
+        .filter(|arg| arg.is_global_set())
+        .map(|arg| arg.clone().global(false).hide(false));
+    clap::Command::new("options")
+        .bin_name(format!("{name} options"))
+        .about("The following options can be passed to any command:")
+        .max_term_width(100)
+        .disable_help_flag(true)
+        .help_template("{about-with-newline}\n{all-args}")
+        .args(globals)
+}
 
 /// kubectl's connection flags (`genericclioptions.ConfigFlags`); kubectl does not parse them
 /// for plugins, so we do.
@@ -238,27 +348,35 @@ pub(crate) struct CreateArgs {
     #[command(flatten)]
     pub(crate) definitions: DefinitionsArgs,
 
-    /// After creating, attach the Secret to this workload or ServiceAccount (repeatable)
+    /// Then attach it to this workload or ServiceAccount
+    ///
+    /// Repeatable; the same as `attach NAME KIND/NAME` after writing.
     #[arg(long = "attach", value_name = "KIND/NAME", help_heading = "Writing")]
     pub(crate) attach: Vec<String>,
 
-    /// Take over a same-named Secret that is not ours (recreating it if its type differs)
+    /// Take over a same-named Secret that is not ours
+    ///
+    /// A Secret of another type is deleted and created again.
     #[arg(long, help_heading = "Writing")]
     pub(crate) force: bool,
 
-    /// Drop the registries the Secret holds that this run does not write (by default they are kept)
+    /// Drop registries this run does not write
+    ///
+    /// By default the Secret keeps every registry it already holds.
     #[arg(long, help_heading = "Writing")]
     pub(crate) replace: bool,
 
     /// Without --server, copy every login found into several namespaces or contexts (refused otherwise)
-    #[arg(long, help_heading = "Writing")]
+    #[arg(hide_short_help = true, long, help_heading = "Writing")]
     pub(crate) all_registries: bool,
 
     /// Write a login whose token has already expired (refused otherwise)
-    #[arg(long, help_heading = "Writing")]
+    #[arg(hide_short_help = true, long, help_heading = "Writing")]
     pub(crate) allow_expired: bool,
 
-    /// Ask each registry first, and write nothing unless every login is VALID
+    /// Write nothing unless every login verifies
+    ///
+    /// Asks each registry first, as `verify` does.
     #[arg(long, help_heading = "Writing")]
     pub(crate) verify: bool,
 
@@ -271,7 +389,7 @@ pub(crate) struct CreateArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct SyncArgs {
-    /// The credential (a Secret name); default: every credential kubectl-regcred manages
+    /// The credential (a Secret name); default: every one we manage
     pub(crate) name: Option<String>,
 
     /// Explicit credentials cannot be read again: give them again to change them
@@ -291,7 +409,9 @@ pub(crate) struct SyncArgs {
     #[arg(long, help_heading = "Sync")]
     pub(crate) prune: bool,
 
-    /// With --prune: detach a copy from the workloads and ServiceAccounts that use it first
+    /// With --prune: detach each copy before deleting it
+    ///
+    /// From the workloads and ServiceAccounts that use it.
     #[arg(long, requires = "prune", help_heading = "Sync")]
     pub(crate) detach: bool,
 
@@ -300,15 +420,16 @@ pub(crate) struct SyncArgs {
     pub(crate) check: bool,
 
     /// Drop a registry that its source no longer holds, instead of failing
-    #[arg(long, help_heading = "Sync")]
+    #[arg(hide_short_help = true, long, help_heading = "Sync")]
     pub(crate) allow_removal: bool,
 
     /// Write a re-read login whose username differs from the one the copies hold
-    #[arg(long, help_heading = "Sync")]
+    #[arg(hide_short_help = true, long, help_heading = "Sync")]
     pub(crate) allow_identity_change: bool,
 
-    /// Take over same-named Secrets that are not ours, only in a scope given here (never
-    /// Rancher's copies)
+    /// Take over same-named Secrets that are not ours
+    ///
+    /// Only in a scope given on this command line, and never Rancher's copies.
     #[arg(long, help_heading = "Writing")]
     pub(crate) force: bool,
 
@@ -327,16 +448,19 @@ pub(crate) struct WatchArgs {
     #[arg(long, conflicts_with = "check")]
     pub(crate) watch: bool,
 
-    /// Read credentials again from their sources this often (default: at 70% of a known lifetime)
+    /// Read credentials again this often
+    ///
+    /// Default: at 70% of a known lifetime.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "watch")]
     pub(crate) refresh: Option<Duration>,
 
     /// Reconcile every credential from the watch caches this often, even without events
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration, requires = "watch")]
+    #[arg(hide_short_help = true, long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration, requires = "watch")]
     pub(crate) resync: Duration,
 
-    /// Attach matching managed Secrets to new or changed workloads (=serviceaccounts: also
-    /// every ServiceAccount)
+    /// Attach matching Secrets to new or changed workloads
+    ///
+    /// With =serviceaccounts, every ServiceAccount too.
     #[arg(
         long,
         value_enum,
@@ -349,16 +473,16 @@ pub(crate) struct WatchArgs {
     pub(crate) auto_attach: Option<AutoAttachArg>,
 
     /// Serve /healthz, /readyz and /metrics on this address (e.g. 0.0.0.0:8080)
-    #[arg(long, value_name = "ADDR", requires = "watch")]
+    #[arg(hide_short_help = true, long, value_name = "ADDR", requires = "watch")]
     pub(crate) listen: Option<std::net::SocketAddr>,
 
     /// Serve /metrics on this address instead (e.g. 127.0.0.1:9090): credential names stay
     /// off the address the kubelet probes
-    #[arg(long, value_name = "ADDR", requires = "watch")]
+    #[arg(hide_short_help = true, long, value_name = "ADDR", requires = "watch")]
     pub(crate) metrics_listen: Option<std::net::SocketAddr>,
 
     /// Log format
-    #[arg(
+    #[arg(hide_short_help = true, 
         long,
         value_enum,
         default_value = "text",
@@ -372,11 +496,11 @@ pub(crate) struct WatchArgs {
     pub(crate) leader_elect: bool,
 
     /// Namespace of the Lease (default: the Pod's or the context's namespace)
-    #[arg(long, value_name = "NAMESPACE", requires = "leader_elect")]
+    #[arg(hide_short_help = true, long, value_name = "NAMESPACE", requires = "leader_elect")]
     pub(crate) lease_namespace: Option<String>,
 
     /// Name of the Lease
-    #[arg(
+    #[arg(hide_short_help = true, 
         long,
         value_name = "NAME",
         default_value = "kubectl-regcred",
@@ -385,7 +509,7 @@ pub(crate) struct WatchArgs {
     pub(crate) lease_name: String,
 
     /// How long a Lease holds without renewal
-    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = parse_duration, requires = "leader_elect")]
+    #[arg(hide_short_help = true, long, value_name = "DURATION", default_value = "15s", value_parser = parse_duration, requires = "leader_elect")]
     pub(crate) lease_duration: Duration,
 }
 
@@ -435,11 +559,14 @@ pub(crate) struct CredentialArgs {
     pub(crate) explicit: ExplicitArgs,
 
     /// Only look in these sources (repeatable)
+    ///
+    /// By default: explicit flags, the keychain, docker, podman, in that order.
     #[arg(long = "from", value_enum, value_name = "SOURCE")]
     pub(crate) from: Vec<SourceArg>,
 
-    /// Copy the logins of this pull Secret in the cluster instead of local credentials;
-    /// `sync` reads it again
+    /// Copy the logins of this pull Secret instead
+    ///
+    /// A pull Secret in the cluster, read instead of local credentials; `sync` reads it again.
     #[arg(long, value_name = "NS/NAME", conflicts_with_all = ["username", "from", "docker_config"])]
     pub(crate) from_secret: Option<String>,
 
@@ -451,16 +578,20 @@ pub(crate) struct CredentialArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Credentials")]
 pub(crate) struct ExplicitArgs {
-    /// Registry to include (repeatable); default: every registry found
+    /// Registry to include (repeatable); default: all found
+    ///
+    /// Also spelled --docker-server, as kubectl spells it.
     #[arg(
         long = "server",
-        visible_alias = "docker-server",
+        alias = "docker-server",
         value_name = "SERVER"
     )]
     pub(crate) servers: Vec<String>,
 
-    /// Username for explicit credentials (then the password comes from stdin or a prompt)
-    #[arg(long, visible_alias = "docker-username", value_name = "USER")]
+    /// Username for explicit credentials
+    ///
+    /// The password then comes from stdin or a prompt. Also spelled --docker-username.
+    #[arg(long, alias = "docker-username", value_name = "USER")]
     pub(crate) username: Option<String>,
 
     /// Read the password from stdin
@@ -468,7 +599,7 @@ pub(crate) struct ExplicitArgs {
     pub(crate) password_stdin: bool,
 
     /// Password in argv, for kubectl compatibility (insecure: other users can see it)
-    #[arg(
+    #[arg(hide_short_help = true, 
         long,
         visible_alias = "docker-password",
         value_name = "PASSWORD",
@@ -479,7 +610,7 @@ pub(crate) struct ExplicitArgs {
     pub(crate) password: Option<Password>,
 
     /// Email for explicit credentials (written only if given)
-    #[arg(long, visible_alias = "docker-email", value_name = "EMAIL")]
+    #[arg(hide_short_help = true, long, visible_alias = "docker-email", value_name = "EMAIL")]
     pub(crate) email: Option<String>,
 }
 
@@ -488,35 +619,43 @@ pub(crate) struct ExplicitArgs {
 #[command(next_help_heading = "Credentials")]
 pub(crate) struct LookupArgs {
     /// Docker config file to read instead of $DOCKER_CONFIG/config.json or ~/.docker/config.json
-    #[arg(long, value_name = "PATH")]
+    #[arg(hide_short_help = true, long, value_name = "PATH")]
     pub(crate) docker_config: Option<PathBuf>,
 
     /// How long a credential helper may take to answer
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(hide_short_help = true, long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub(crate) helper_timeout: Duration,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct AttachArgs {
-    /// The Secret (optional with --auto), then KIND/NAME targets: deployment/web, sa/default,
-    /// sts/db, ds/agent, rs/x, cj/report, job/migrate
+    /// The Secret (optional with --auto), then targets
+    ///
+    /// Targets are KIND/NAME: deployment/web, sa/default, sts/db, ds/agent, rs/x, cj/report,
+    /// job/migrate.
     #[arg(value_name = "SECRET] [KIND/NAME")]
     pub(crate) args: Vec<String>,
 
-    /// Attach every pull Secret of the namespace that matches the images' registries, by the
-    /// kubelet's rules (with a SECRET, only that one is a candidate)
+    /// Attach the Secrets whose registries match the images
+    ///
+    /// Every pull Secret of the namespace is a candidate, matched by the kubelet's rules; with a
+    /// SECRET, only that one.
     #[arg(long, help_heading = "Attaching")]
     pub(crate) auto: bool,
 
     #[command(flatten)]
     pub(crate) selection: SelectionArgs,
 
-    /// Reference the Secret even where it does not exist (pulls then fail until it does)
+    /// Reference the Secret even where it does not exist
+    ///
+    /// Pulls then fail until it does.
     #[arg(long, help_heading = "Attaching")]
     pub(crate) allow_missing: bool,
 
-    /// After a ServiceAccount changes, roll out its Deployments, StatefulSets and DaemonSets
-    /// so their pods pick it up (like kubectl rollout restart)
+    /// Roll out the workloads of a changed ServiceAccount
+    ///
+    /// Its Deployments, StatefulSets and DaemonSets, so that their pods pick the Secret up (as
+    /// kubectl rollout restart does).
     #[arg(long, help_heading = "Attaching")]
     pub(crate) restart: bool,
 
@@ -560,7 +699,7 @@ pub(crate) struct LoginArgs {
     pub(crate) password_stdin: bool,
 
     /// Password in argv (insecure: other users can see it)
-    #[arg(
+    #[arg(hide_short_help = true, 
         short = 'p',
         long,
         value_name = "PASSWORD",
@@ -579,16 +718,22 @@ pub(crate) struct LoginArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct VerifyArgs {
+    /// Registries, or secret/NAME (default: every login)
+    ///
     /// Registries to verify (default: every one you are logged in to, or the images'), or
-    /// secret/NAME for the logins of a pull Secret in the cluster
+    /// secret/NAME for the logins of a pull Secret in the cluster.
     #[arg(value_name = "REGISTRY|secret/NAME")]
     pub(crate) targets: Vec<String>,
 
-    /// Also prove the login may pull this image: its token scope and manifest (repeatable)
+    /// Also prove the login may pull this image
+    ///
+    /// Its token scope and its manifest (repeatable).
     #[arg(long = "image", value_name = "IMAGE")]
     pub(crate) images: Vec<String>,
 
-    /// Verify this username instead of a stored login (password from stdin or a prompt)
+    /// Verify this username instead of a stored login
+    ///
+    /// The password comes from stdin or a prompt.
     #[arg(short = 'u', long, value_name = "USER", help_heading = "Credentials")]
     pub(crate) username: Option<String>,
 
@@ -597,6 +742,8 @@ pub(crate) struct VerifyArgs {
     pub(crate) password_stdin: bool,
 
     /// Only look in these sources (repeatable)
+    ///
+    /// By default: explicit flags, the keychain, docker, podman, in that order.
     #[arg(
         long = "from",
         value_enum,
@@ -627,19 +774,19 @@ pub(crate) struct VerifyArgs {
 #[command(next_help_heading = "Registry requests")]
 pub(crate) struct RegistryArgs {
     /// How long each request to a registry or token service may take
-    #[arg(long = "timeout", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(hide_short_help = true, long = "timeout", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub(crate) timeout: Duration,
 
     /// Also trust the CA certificates in this PEM file
-    #[arg(long, value_name = "PATH")]
+    #[arg(hide_short_help = true, long, value_name = "PATH")]
     pub(crate) ca_file: Option<PathBuf>,
 
     /// Do not check the registry's certificate (insecure)
-    #[arg(long)]
+    #[arg(hide_short_help = true, long)]
     pub(crate) insecure_skip_tls_verify: bool,
 
     /// Speak plain http to the registry (without it, only loopback registries get http)
-    #[arg(long)]
+    #[arg(hide_short_help = true, long)]
     pub(crate) plain_http: bool,
 }
 
@@ -771,18 +918,20 @@ pub(crate) struct ShowArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct CheckArgs {
-    /// KIND/NAME targets (workloads, pod/NAME, sa/NAME); default: every workload and
-    /// standalone Pod in the namespaces
+    /// Workloads, pod/NAME or sa/NAME; default: all
+    ///
+    /// KIND/NAME targets; by default every workload and standalone Pod in the namespaces.
     #[arg(value_name = "KIND/NAME")]
     pub(crate) targets: Vec<String>,
 
-    /// For images no credential matches, ask the registry whether it allows anonymous pulls
-    /// (the only network call to a registry this tool makes)
+    /// Ask registries whether unmatched images pull anonymously
+    ///
+    /// For images no credential matches: the only request to a registry `check` makes.
     #[arg(long)]
     pub(crate) probe: bool,
 
     /// How long a --probe may take per registry
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    #[arg(hide_short_help = true, long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub(crate) probe_timeout: Duration,
 
     /// Output format (default: text)
@@ -825,7 +974,7 @@ pub(crate) struct SelectionArgs {
 #[command(next_help_heading = "Namespaces")]
 pub(crate) struct DefinitionsArgs {
     /// The namespace holding the definitions of credentials shared by several namespaces
-    #[arg(long, value_name = "NS", default_value = "regcred-system")]
+    #[arg(hide_short_help = true, long, value_name = "NS", default_value = "regcred-system")]
     pub(crate) definitions_namespace: String,
 }
 
@@ -837,20 +986,24 @@ pub(crate) struct ScopeArgs {
     #[arg(long, value_delimiter = ',', value_name = "NS,...", conflicts_with_all = ["all_namespaces", "namespace_selector", "project"])]
     pub(crate) namespaces: Vec<String>,
 
-    /// Every namespace (writes skip kube-system, kube-public, kube-node-lease)
+    /// Every namespace
+    ///
+    /// Writes skip kube-system, kube-public and kube-node-lease.
     #[arg(short = 'A', long, conflicts_with_all = ["namespace_selector", "project"])]
     pub(crate) all_namespaces: bool,
 
-    /// Namespaces whose labels match this selector (e.g. team=payments)
+    /// Namespaces whose labels match (e.g. team=payments)
     #[arg(long, value_name = "SELECTOR", conflicts_with = "project")]
     pub(crate) namespace_selector: Option<String>,
 
-    /// A Rancher project's namespaces (label field.cattle.io/projectId=ID)
+    /// A Rancher project's namespaces
+    ///
+    /// Those labelled field.cattle.io/projectId=ID.
     #[arg(long, value_name = "ID")]
     pub(crate) project: Option<String>,
 
     /// Leave out these namespaces (names or whole-name regexes, comma-separated)
-    #[arg(long, value_delimiter = ',', value_name = "NS,...")]
+    #[arg(hide_short_help = true, long, value_delimiter = ',', value_name = "NS,...")]
     pub(crate) exclude_namespaces: Vec<String>,
 }
 
@@ -862,7 +1015,7 @@ pub(crate) struct WriteArgs {
     #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
     pub(crate) output: Option<OutputArg>,
 
-    /// Only print (client) or only validate on the server (server); nothing is written
+    /// Write nothing: print (client) or validate (server)
     #[arg(
         long,
         value_enum,
@@ -875,11 +1028,11 @@ pub(crate) struct WriteArgs {
     pub(crate) dry_run: DryRunArg,
 
     /// How many namespaces to work on at once
-    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(hide_short_help = true, long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub(crate) concurrency: u16,
 
     /// Name of the field manager recorded by the API server
-    #[arg(long, default_value = "kubectl-regcred", value_name = "NAME")]
+    #[arg(hide_short_help = true, long, default_value = "kubectl-regcred", value_name = "NAME")]
     pub(crate) field_manager: String,
 }
 
@@ -969,6 +1122,8 @@ mod tests {
     #[test]
     fn clap_definitions_are_consistent() {
         Cli::command().debug_assert();
+        command("kubectl regcred").debug_assert();
+        global_options("kubectl regcred").debug_assert();
     }
 
     /// A password given in argv is held as a `Password` from parsing on: no `Debug` of the

@@ -194,9 +194,12 @@ fn every_flag_in_the_docs_exists_in_the_cli() {
                     let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
                     args.push("--help");
                     let out = env.cmd(&args).output().unwrap();
-                    out.status
-                        .success()
-                        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+                    // The flags every command takes are listed by `options`.
+                    let global = env.cmd(&["options"]).output().unwrap();
+                    (out.status.success() && global.status.success()).then(|| {
+                        String::from_utf8_lossy(&out.stdout).into_owned()
+                            + &String::from_utf8_lossy(&global.stdout)
+                    })
                 });
                 let Some(help) = help else {
                     problems.push(format!(
@@ -207,7 +210,7 @@ fn every_flag_in_the_docs_exists_in_the_cli() {
                 };
                 for flag in flags {
                     checked += 1;
-                    let known = [" ", ",", "\n", "[", "]", "="]
+                    let known = [" ", ",", ".", "\n", "[", "]", "="]
                         .iter()
                         .any(|end| help.contains(&format!("{flag}{end}")));
                     if !known {

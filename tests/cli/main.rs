@@ -744,6 +744,103 @@ fn sync_and_delete_usage_errors_exit_2() {
     assert_usage_errors(&env, cases);
 }
 
+/// Every command's `-h` fits a screen, shows its examples before its flags, and points at
+/// `options` for the flags every command takes, which it leaves out (docs/conventions.md).
+#[test]
+fn every_commands_short_help_fits_a_screen_and_points_at_options() {
+    let env = TestEnv::new();
+    let commands: &[&[&str]] = &[
+        &["create"],
+        &["attach"],
+        &["detach"],
+        &["sync"],
+        &["controller"],
+        &["controller", "manifests"],
+        &["controller", "status"],
+        &["delete"],
+        &["list"],
+        &["show"],
+        &["check"],
+        &["verify"],
+        &["login"],
+        &["logout"],
+        &["logins"],
+        &["credential-helper"],
+        &["completion"],
+        &["version"],
+    ];
+    // As kubectl runs a plugin (by its full path), the name is `kubectl regcred`.
+    let pointer = "Use \"kubectl regcred options\" for a list of global command-line options";
+    for command in commands {
+        let mut args = command.to_vec();
+        args.push("-h");
+        let output = env.cmd(&args).output().unwrap();
+        assert!(output.status.success(), "{args:?}");
+        let help = String::from_utf8_lossy(&output.stdout);
+        let lines = help.lines().count();
+        assert!(lines <= 46, "{args:?}: {lines} lines:\n{help}");
+        assert!(
+            help.trim_end()
+                .ends_with(&format!("{pointer} (applies to all commands).")),
+            "{help}"
+        );
+        assert!(
+            !help.contains("--kubeconfig") && !help.contains("--request-timeout"),
+            "{help}"
+        );
+        if let (Some(examples), Some(flags)) = (help.find("Examples:"), help.find("Options:")) {
+            assert!(examples < flags, "{args:?}: examples come first:\n{help}");
+        }
+        insta::assert_snapshot!(format!("short_help_{}", command.join("_")), help);
+    }
+    let root = env.cmd(&["--help"]).output().unwrap();
+    assert!(root.status.success());
+    insta::assert_snapshot!("root_help", String::from_utf8_lossy(&root.stdout));
+}
+
+#[test]
+fn options_lists_the_flags_every_command_takes() {
+    let env = TestEnv::new();
+    let output = env.cmd(&["options"]).output().unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    for flag in [
+        "--kubeconfig",
+        "--context",
+        "--cluster",
+        "--user",
+        "--namespace",
+        "--as ",
+        "--as-group",
+        "--request-timeout",
+        "--all-contexts",
+        "--quiet",
+    ] {
+        assert!(text.contains(flag), "{flag}: {text}");
+    }
+    insta::assert_snapshot!("options", text);
+}
+
+/// clap suggested hidden commands for typos (`get` offered `generate-man`).
+#[test]
+fn typos_are_offered_only_visible_commands() {
+    let env = TestEnv::new();
+    let output = env.cmd(&["get"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("error: unrecognized subcommand 'get'\n\nUsage:"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("generate-man") && !stderr.contains("__complete"),
+        "{stderr}"
+    );
+    let output = env.cmd(&["optins"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("'options'"), "{stderr}");
+}
+
 #[test]
 fn sync_and_delete_help() {
     let env = TestEnv::new();
