@@ -118,8 +118,9 @@ Examples:
 
 const CONTROLLER_EXAMPLES: &str = "\
 Examples:
-  kubectl regcred controller manifests | kubectl apply -f -
-  kubectl regcred controller manifests --auto-attach --image registry.example/regcred:v1
+  scripts/image.sh registry.example/regcred:v1 --push   # from a checkout: build the image
+  kubectl regcred controller manifests --image registry.example/regcred:v1 | kubectl apply -f -
+  kubectl regcred controller manifests --image registry.example/regcred:v1 --auto-attach
   kubectl regcred controller status        # leader, last reconcile, errors, per credential";
 
 const DELETE_EXAMPLES: &str = "\
@@ -806,8 +807,11 @@ pub(crate) enum ControllerCommand {
 
 #[derive(Debug, Args)]
 pub(crate) struct ManifestsArgs {
-    /// The controller's image
-    #[arg(long, value_name = "IMAGE", default_value = concat!("ghcr.io/kubectl-regcred/kubectl-regcred:v", env!("CARGO_PKG_VERSION")))]
+    /// The controller's image, as scripts/image.sh builds and pushes it
+    ///
+    /// Required: no image is published yet, and a default that does not exist would only
+    /// fail later, as ImagePullBackOff.
+    #[arg(long, value_name = "IMAGE", required = true)]
     pub(crate) image: String,
 
     /// Also let it attach Secrets to workloads (and ServiceAccounts): adds that RBAC

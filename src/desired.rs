@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams};
 
+use crate::rules::text::first_few;
 use crate::cluster::{Cluster, ClusterError};
 use crate::credentials::{ExplicitLogin, LocalEnv, ReadOnce};
 use crate::notices::Notices;
@@ -522,8 +523,9 @@ async fn not_found(
         ));
     } else {
         message.push_str(&format!(
-            "; the credentials defined in namespace {definitions_namespace} are: {}",
-            defined.join(", ")
+            "; the credentials defined in namespace {definitions_namespace} are: {} (all of them: \
+             kubectl get secrets -n {definitions_namespace} --field-selector type={DEFINITION_TYPE})",
+            first_few(&defined, 10)
         ));
     }
     message

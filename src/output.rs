@@ -61,7 +61,7 @@ pub(crate) struct Written {
 }
 
 /// One object's result, or the error that names what failed (`subject`: the object or the
-/// namespace).
+/// namespace; empty when the error names them itself, as kubectl's "not found" does).
 pub(crate) struct ResultRow<E> {
     pub(crate) namespace: String,
     pub(crate) reference: String,
@@ -100,7 +100,10 @@ pub(crate) fn print_results<E: Display>(
             }
             Err(error) => {
                 tally.fail();
-                printer.error(format!("{}: {error}", row.subject));
+                printer.error(match row.subject.as_str() {
+                    "" => error.to_string(),
+                    subject => format!("{subject}: {error}"),
+                });
             }
         }
     }

@@ -9,6 +9,7 @@ use kube::api::{DynamicObject, Patch, TypeMeta};
 use kube::discovery::ApiResource;
 use serde_json::Value;
 
+use crate::rules::text::first_few;
 use crate::cluster::fetch::{self, Query};
 use crate::cluster::inventory::{self, Wants};
 use crate::cluster::writes::WriteOptions;
@@ -603,15 +604,10 @@ fn account_caveats(
         .map(|pod| pod.name.as_str())
         .collect();
     if !stale.is_empty() {
-        let more = if stale.len() > 5 {
-            format!(" and {} more", stale.len() - 5)
-        } else {
-            String::new()
-        };
         notices.push(Notice::Note(format!(
-            "namespace {ns}: {} existing pod(s) run under serviceaccount/{account} and keep their old pull secrets until they are recreated: {}{more}",
+            "namespace {ns}: {} existing pod(s) run under serviceaccount/{account} and keep their old pull secrets until they are recreated: {}",
             stale.len(),
-            stale.iter().take(5).copied().collect::<Vec<_>>().join(", ")
+            first_few(&stale, 5)
         )));
     }
     let mut rollouts = Vec::new();

@@ -3,6 +3,7 @@
 //! (docs/contexts.md): tables under a CONTEXT column, documents whose items carry a
 //! `context` field, and tallies that add up to the total.
 
+use crate::rules::text::counted;
 use serde_json::Value;
 
 /// `-o json|yaml|name`: how a command prints the objects it wrote or read.
@@ -76,7 +77,7 @@ impl Tally {
 
     /// `3 namespaces: 2 created, 1 failed`.
     pub(crate) fn summary(&self, noun: &str) -> String {
-        format!("{} {noun}: {}", self.total(), self.breakdown())
+        format!("{}: {}", counted(self.total(), noun), self.breakdown())
     }
 }
 

@@ -12,6 +12,7 @@ use crate::error::ExitStatus;
 use crate::output::{self, Tally};
 use crate::printer::Printer;
 use crate::probe::{self, Anonymous, LoginCheck, Transport, TransportSettings};
+use crate::rules::text::counted;
 use crate::rules::admission::PullSecretSource;
 use crate::rules::credential::{Origin, RecordedOrigin, SourceKind};
 use crate::rules::diagnosis::{self, PodInputs, SecretState, SecretStatus, Verdict};
@@ -175,7 +176,9 @@ pub(crate) async fn run(
         }
     }
     print_reports(&reports, settings.output, printer)?;
-    summary(&reports, printer);
+    // After an error or a forbidden read, "no workloads found" would say more than we know.
+    let partial = failed || !inventory.unreadable.is_empty();
+    summary(&reports, partial, printer);
     let problems = reports.iter().any(ObjectReport::problems);
     Ok(if problems || failed {
         ExitStatus::Failure
@@ -799,9 +802,11 @@ fn print_fix(out: &mut dyn Write, fix: Option<&Fix>) -> std::io::Result<()> {
     Ok(())
 }
 
-fn summary(reports: &[ObjectReport], printer: &Printer) {
+fn summary(reports: &[ObjectReport], partial: bool, printer: &Printer) {
     if reports.is_empty() {
-        printer.status("no workloads found");
+        if !partial {
+            printer.status("no workloads found");
+        }
         return;
     }
     // Labels in alphabetical order, as the summary has always listed them.
@@ -825,14 +830,18 @@ fn summary(reports: &[ObjectReport], printer: &Printer) {
             .flat_map(|r| r.secrets.iter().map(|s| s.status.label()))
             .collect(),
     );
-    let mut line = format!("{} objects: {} images", reports.len(), images.total());
+    let mut line = format!(
+        "{}: {}",
+        counted(reports.len(), "objects"),
+        counted(images.total(), "images")
+    );
     if images.total() > 0 {
         line.push_str(&format!(" ({})", images.breakdown()));
     }
     if secrets.total() > 0 {
         line.push_str(&format!(
-            ", {} ServiceAccount secrets ({})",
-            secrets.total(),
+            ", {} ({})",
+            counted(secrets.total(), "ServiceAccount secrets"),
             secrets.breakdown()
         ));
     }

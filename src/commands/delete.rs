@@ -117,11 +117,14 @@ async fn delete_in(
     let Some(existing) = existing else {
         // Named namespaces must hold it; under -A or a selector it is simply not there.
         return if settings.scope.names_namespaces() {
-            vec![failure(
-                namespace,
-                name,
-                format!("secret {name:?} not found in namespace {namespace}"),
-            )]
+            vec![ResultRow {
+                subject: String::new(),
+                ..failure(
+                    namespace,
+                    name,
+                    format!("secret {name:?} not found in namespace {namespace}"),
+                )
+            }]
         } else {
             Vec::new()
         };

@@ -180,13 +180,13 @@ fn registries_table(out: &mut impl Write, s: &SecretSummary) -> std::io::Result<
                 .sources
                 .get(&r.server)
                 .cloned()
-                .unwrap_or_else(|| "-".into());
+                .unwrap_or_else(|| "<unknown>".into());
             let password = match (r.has_password, r.username.is_empty()) {
                 (true, _) => MASK.to_string(),
                 (false, true) => "<none: no usable credential>".to_string(),
                 (false, false) => "<empty>".to_string(),
             };
-            let expires = r.expires.clone().unwrap_or_else(|| "-".into());
+            let expires = r.expires.clone().unwrap_or_else(|| "<unknown>".into());
             vec![
                 r.server.clone(),
                 or_none(&r.username),

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use anyhow::bail;
 
 use super::explicit_login;
+use crate::rules::text::first_few;
 use crate::credentials::ExplicitLogin;
 use crate::desired::{self, LocalAnswers, Unclaimed};
 use crate::error::ExitStatus;
@@ -134,15 +135,9 @@ fn report_unclaimed(
             .push(namespace.as_str());
     }
     for ((name, why), namespaces) in grouped {
-        const SHOWN: usize = 5;
         let place = match namespaces.as_slice() {
             [one] => format!("namespace {one}"),
-            few if few.len() <= SHOWN => format!("namespaces {}", few.join(", ")),
-            many => format!(
-                "namespaces {} and {} more",
-                many[..SHOWN].join(", "),
-                many.len() - SHOWN
-            ),
+            many => format!("namespaces {}", first_few(many, 5)),
         };
         printer.warning(format!("secret/{name} in {place} is not synced: {why}"));
     }

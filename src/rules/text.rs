@@ -80,6 +80,25 @@ pub fn redact_userinfo(url: &str) -> String {
     format!("{scheme}{shown}{}", &rest[at..])
 }
 
+/// `n` and a plural noun, singular when `n` is 1 (`1 object`, `2 objects`). Our nouns all take
+/// a plain `s`.
+pub fn counted(n: usize, plural: &str) -> String {
+    match (n, plural.strip_suffix('s')) {
+        (1, Some(singular)) => format!("1 {singular}"),
+        _ => format!("{n} {plural}"),
+    }
+}
+
+/// A list shown in one line: the first `shown` items joined by ", ", then "and N more", so a
+/// message stays readable however many there are.
+pub fn first_few<S: AsRef<str>>(items: &[S], shown: usize) -> String {
+    let listed: Vec<&str> = items.iter().take(shown).map(AsRef::as_ref).collect();
+    match items.len().saturating_sub(shown) {
+        0 => listed.join(", "),
+        more => format!("{} and {more} more", listed.join(", ")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +129,23 @@ mod tests {
             escape_controls("user\u{202e}gnp.exe\u{200b}"),
             r"user\u{202e}gnp.exe\u{200b}"
         );
+    }
+
+    #[test]
+    fn counts_agree_in_number() {
+        assert_eq!(counted(1, "objects"), "1 object");
+        assert_eq!(counted(0, "objects"), "0 objects");
+        assert_eq!(
+            counted(2, "ServiceAccount secrets"),
+            "2 ServiceAccount secrets"
+        );
+    }
+
+    #[test]
+    fn long_lists_are_cut_with_a_count() {
+        assert_eq!(first_few(&["a", "b"], 5), "a, b");
+        assert_eq!(first_few(&["a", "b", "c", "d"], 2), "a, b and 2 more");
+        assert_eq!(first_few::<&str>(&[], 2), "");
     }
 
     #[test]

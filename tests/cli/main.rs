@@ -1067,10 +1067,26 @@ fn a_broken_kubeconfig_is_reported_without_its_lines() {
     );
 }
 
+/// The image deploy/kubectl-regcred.yaml names: a placeholder that cannot be pulled (upper
+/// case is not a valid reference), so applying the file unchanged fails at once.
+const DEPLOY_IMAGE: &str = "REGISTRY/kubectl-regcred:v0.1.0";
+
+#[test]
+fn controller_manifests_need_an_image() {
+    let env = TestEnv::new();
+    let output = env.cmd(&["controller", "manifests"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--image <IMAGE>"), "{stderr}");
+}
+
 #[test]
 fn controller_manifests_are_what_deploy_holds() {
     let env = TestEnv::new();
-    let output = env.cmd(&["controller", "manifests"]).output().unwrap();
+    let output = env
+        .cmd(&["controller", "manifests", "--image", DEPLOY_IMAGE])
+        .output()
+        .unwrap();
     assert!(output.status.success());
     let committed = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubectl-regcred.yaml"),
@@ -1079,7 +1095,7 @@ fn controller_manifests_are_what_deploy_holds() {
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
         committed,
-        "regenerate: cargo run -q -- controller manifests > deploy/kubectl-regcred.yaml"
+        "regenerate: cargo run -q -- controller manifests --image {DEPLOY_IMAGE} > deploy/kubectl-regcred.yaml"
     );
     // Least privilege: no workload or ServiceAccount access unless auto-attach is on.
     for absent in ["deployments", "serviceaccounts]", "pods", "configmaps"] {
@@ -1159,11 +1175,11 @@ fn watch_flags_are_checked_before_anything_runs() {
                 "invalid value 'nowhere'",
             ),
             (
-                &["controller", "manifests", "--refresh", "soon"],
+                &["controller", "manifests", "--image", "r.example/x:1", "--refresh", "soon"],
                 "invalid duration",
             ),
             (
-                &["controller", "manifests", "-n", "Bad_NS"],
+                &["controller", "manifests", "--image", "r.example/x:1", "-n", "Bad_NS"],
                 "invalid namespace",
             ),
         ],
