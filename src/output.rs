@@ -208,12 +208,32 @@ pub(crate) fn print_objects(
     print_document(out, format, &document)
 }
 
+/// The document with every object's keys in byte order: kubectl prints objects as Go maps,
+/// which encoding/json and go-yaml write sorted, so `diff` against its output is empty.
+fn with_sorted_keys(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(key, value)| (key.clone(), with_sorted_keys(value)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(with_sorted_keys).collect()),
+        other => other.clone(),
+    }
+}
+
 /// One JSON or YAML document, formatted as kubectl formats its output.
 pub(crate) fn print_document(
     out: &mut impl Write,
     format: OutputFormat,
     document: &Value,
 ) -> std::io::Result<()> {
+    let document = &with_sorted_keys(document);
     match format {
         OutputFormat::Json => {
             // kubectl indents JSON by four spaces.
@@ -422,6 +442,39 @@ mod tests {
     }
 
     #[test]
+    fn documents_print_their_keys_in_kubectls_order() {
+        let object = serde_json::json!({
+            "type": "kubernetes.io/dockerconfigjson",
+            "kind": "Secret",
+            "metadata": {"uid": "u", "name": "n", "annotations": {"b": "1", "a": "2"}},
+            "apiVersion": "v1",
+            "items": [{"z": 1, "a": 2}],
+        });
+        let mut out = Vec::new();
+        print_document(&mut out, OutputFormat::Json, &object).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let expected = [
+            r#""apiVersion""#,
+            r#""items""#,
+            r#""a": 2"#,
+            r#""z""#,
+            r#""kind""#,
+            r#""metadata""#,
+            r#""annotations""#,
+            r#""a": "2""#,
+            r#""b""#,
+            r#""name""#,
+            r#""uid""#,
+            r#""type""#,
+        ];
+        let order: Vec<usize> = expected
+            .iter()
+            .map(|key| text.find(key).unwrap_or_else(|| panic!("{key} in {text}")))
+            .collect();
+        assert!(order.windows(2).all(|pair| pair[0] < pair[1]), "{text}");
+    }
+
+    #[test]
     fn yaml_keeps_long_strings_on_one_line_like_kubectl() {
         let long = "eyJ".repeat(60);
         let object =
@@ -430,7 +483,7 @@ mod tests {
         print_objects(&mut out, OutputFormat::Yaml, vec![object]).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            format!("apiVersion: v1\nkind: Secret\ndata:\n  .dockerconfigjson: {long}\n")
+            format!("apiVersion: v1\ndata:\n  .dockerconfigjson: {long}\nkind: Secret\n")
         );
     }
 

@@ -1175,11 +1175,25 @@ fn watch_flags_are_checked_before_anything_runs() {
                 "invalid value 'nowhere'",
             ),
             (
-                &["controller", "manifests", "--image", "r.example/x:1", "--refresh", "soon"],
+                &[
+                    "controller",
+                    "manifests",
+                    "--image",
+                    "r.example/x:1",
+                    "--refresh",
+                    "soon",
+                ],
                 "invalid duration",
             ),
             (
-                &["controller", "manifests", "--image", "r.example/x:1", "-n", "Bad_NS"],
+                &[
+                    "controller",
+                    "manifests",
+                    "--image",
+                    "r.example/x:1",
+                    "-n",
+                    "Bad_NS",
+                ],
                 "invalid namespace",
             ),
         ],

@@ -465,6 +465,43 @@ fn output_formats_from_the_server() {
     assert_eq!(text(&out.stdout), "secret/outcred\nsecret/outcred\n");
 }
 
+/// `-o json` of a Secret is kubectl's `get -o json` of the same Secret, byte for byte; `-o
+/// yaml` has its keys in kubectl's order (its quoting of some strings differs: docs/conventions.md).
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn json_and_yaml_match_kubectls_of_the_same_secret() {
+    let e2e = E2e::new();
+    let ns = e2e.namespace("kout");
+    let create = |format: &str| {
+        let out = e2e.create_explicit(
+            "outcred",
+            "quay.io",
+            "robot",
+            "pw",
+            &["-n", &ns, "-o", format],
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    create("name");
+    // Unchanged now: the object printed is the one stored, as kubectl reads it.
+    let ours = create("json");
+    let theirs = e2e.kubectl_ok(&["get", "secret", "outcred", "-n", &ns, "-o", "json"]);
+    assert_eq!(ours, theirs);
+    let keys = |yaml: &str| -> Vec<String> {
+        yaml.lines()
+            .filter_map(|line| line.split_once(':').map(|(key, _)| key.to_string()))
+            .collect()
+    };
+    let ours = create("yaml");
+    let theirs = e2e.kubectl_ok(&["get", "secret", "outcred", "-n", &ns, "-o", "yaml"]);
+    assert_eq!(
+        keys(&ours),
+        keys(&theirs),
+        "ours:\n{ours}\nkubectl's:\n{theirs}"
+    );
+}
+
 /// `--force` over a Secret of another type deletes it and creates ours. When an admission
 /// policy refuses ours, the old Secret is put back as it was, and the error says what failed,
 /// that the restore worked, and which workloads reference the Secret.
