@@ -210,7 +210,30 @@ pub(crate) fn command(name: &str) -> clap::Command {
         .bin_name(name)
         .help_template(root_template)
         .mut_args(|arg| if arg.is_global_set() { arg.hide(true) } else { arg });
-    with_kubectl_layout(command, &options_pointer(name))
+    with_kubectl_layout(with_help_flags(command), &options_pointer(name))
+}
+
+/// `-h` and `--help` print the summary that fits a screen, as kubectl users expect of both;
+/// `--help-all` prints every flag with its whole text and every example (clap's long help).
+fn with_help_flags(command: clap::Command) -> clap::Command {
+    use clap::{Arg, ArgAction};
+    command
+        .disable_help_flag(true)
+        .arg(
+            Arg::new("help")
+                .short('h')
+                .long("help")
+                .action(ArgAction::HelpShort)
+                .help_heading(None::<&str>)
+                .help("Print this help (every flag and example: --help-all)"),
+        )
+        .arg(
+            Arg::new("help-all")
+                .long("help-all")
+                .action(ArgAction::HelpLong)
+                .help_heading(None::<&str>)
+                .help("Print every flag with its whole description, and every example"),
+        )
 }
 
 fn options_pointer(name: &str) -> String {
@@ -229,7 +252,7 @@ fn with_kubectl_layout(command: clap::Command, footer: &str) -> clap::Command {
         };
         let template =
             format!("{head}{{all-args}}\n\n{{usage-heading}}\n  {{usage}}\n\n{footer}");
-        with_kubectl_layout(sub.help_template(template), footer)
+        with_kubectl_layout(with_help_flags(sub.help_template(template)), footer)
     })
 }
 
@@ -493,7 +516,7 @@ pub(crate) struct WatchArgs {
     pub(crate) log_format: LogFormatArg,
 
     /// Elect one writer among replicas with a coordination.k8s.io Lease
-    #[arg(long, requires = "watch")]
+    #[arg(hide_short_help = true, long, requires = "watch")]
     pub(crate) leader_elect: bool,
 
     /// Namespace of the Lease (default: the Pod's or the context's namespace)

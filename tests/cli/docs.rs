@@ -192,7 +192,7 @@ fn every_flag_in_the_docs_exists_in_the_cli() {
                 }
                 let help = helps.entry(path.clone()).or_insert_with(|| {
                     let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
-                    args.push("--help");
+                    args.push("--help-all");
                     let out = env.cmd(&args).output().unwrap();
                     // The flags every command takes are listed by `options`.
                     let global = env.cmd(&["options"]).output().unwrap();

@@ -14,7 +14,7 @@ use predicates::prelude::*;
 #[test]
 fn help_shows_every_create_flag() {
     let env = TestEnv::new();
-    let output = env.cmd(&["create", "--help"]).output().unwrap();
+    let output = env.cmd(&["create", "--help-all"]).output().unwrap();
     assert!(output.status.success());
     insta::assert_snapshot!("create_help", String::from_utf8_lossy(&output.stdout));
 }
@@ -777,6 +777,14 @@ fn every_commands_short_help_fits_a_screen_and_points_at_options() {
         let output = env.cmd(&args).output().unwrap();
         assert!(output.status.success(), "{args:?}");
         let help = String::from_utf8_lossy(&output.stdout);
+        args.pop();
+        args.push("--help");
+        let long_flag = env.cmd(&args).output().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&long_flag.stdout),
+            help,
+            "--help is -h"
+        );
         let lines = help.lines().count();
         assert!(lines <= 46, "{args:?}: {lines} lines:\n{help}");
         assert!(
@@ -845,7 +853,7 @@ fn typos_are_offered_only_visible_commands() {
 fn sync_and_delete_help() {
     let env = TestEnv::new();
     for command in ["sync", "delete"] {
-        let output = env.cmd(&[command, "--help"]).output().unwrap();
+        let output = env.cmd(&[command, "--help-all"]).output().unwrap();
         assert!(output.status.success());
         insta::assert_snapshot!(
             format!("{command}_help"),
@@ -857,7 +865,7 @@ fn sync_and_delete_help() {
 #[test]
 fn attach_help_lists_targets_and_examples() {
     let env = TestEnv::new();
-    let output = env.cmd(&["attach", "--help"]).output().unwrap();
+    let output = env.cmd(&["attach", "--help-all"]).output().unwrap();
     assert!(output.status.success());
     insta::assert_snapshot!("attach_help", String::from_utf8_lossy(&output.stdout));
 }
@@ -1222,7 +1230,7 @@ fn verify_usage_errors_exit_2() {
         (&["verify", "ftp://quay.io"], "invalid registry server"),
     ];
     assert_usage_errors(&env, cases);
-    let output = env.cmd(&["verify", "--help"]).output().unwrap();
+    let output = env.cmd(&["verify", "--help-all"]).output().unwrap();
     assert!(output.status.success());
     insta::assert_snapshot!("verify_help", String::from_utf8_lossy(&output.stdout));
 }
