@@ -73,6 +73,12 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let e = cli::offer_only_visible(e, &command);
+            // A command given without its subcommand shows its help, as kubectl does: on
+            // stdout, a success.
+            if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                let _ = write!(std::io::stdout(), "{}", e.render());
+                return ExitStatus::Success.into();
+            }
             let _ = e.print();
             return if e.use_stderr() {
                 ExitStatus::Usage

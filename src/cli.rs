@@ -93,10 +93,11 @@ pub(crate) enum Command {
 
 const VERIFY_EXAMPLES: &str = "\
 Examples:
-  kubectl regcred verify                                  # every registry you are logged in to
+  kubectl regcred verify                                      # every registry you are logged in to
   kubectl regcred verify quay.io --image quay.io/acme/web:1   # and may this login pull that image?
-  kubectl regcred verify secret/regcred -n team-a         # a pull Secret's logins, in the cluster
+  kubectl regcred verify secret/regcred -n team-a             # a pull Secret's logins, in the cluster
   kubectl regcred verify reg.example.com --ca-file ca.pem -o json
+
 Verdicts: VALID, BAD-CREDENTIALS, NO-PULL-ACCESS, EXPIRED, NOT-FOUND, UNREACHABLE, TLS,
 NOT-A-REGISTRY; the exit code is 1 unless every one is VALID.";
 
@@ -118,7 +119,6 @@ Examples:
 
 const CONTROLLER_EXAMPLES: &str = "\
 Examples:
-  scripts/image.sh registry.example/regcred:v1 --push   # from a checkout: build the image
   kubectl regcred controller manifests --image registry.example/regcred:v1 | kubectl apply -f -
   kubectl regcred controller manifests --image registry.example/regcred:v1 --auto-attach
   kubectl regcred controller status        # leader, last reconcile, errors, per credential";
@@ -147,7 +147,7 @@ Examples:
 const CHECK_EXAMPLES: &str = "\
 Examples:
   kubectl regcred check deployment/web       # why can (or can't) this workload pull?
-  kubectl regcred check -A                   # every workload in every namespace; exit 1 on any problem
+  kubectl regcred check -A                   # every workload; exit 1 on any problem
   kubectl regcred check pod/web-7d9c-abcde sa/builder
   kubectl regcred check deployment/web --probe -o json";
 

@@ -396,7 +396,7 @@ mod tests {
         );
         assert_eq!(
             captured.stderr,
-            "dev: 1 namespaces: 1 created\nprod: 2 namespaces: 1 created, 1 failed\n"
+            "dev: 1 namespace: 1 created\nprod: 2 namespaces: 1 created, 1 failed\n"
         );
     }
 }

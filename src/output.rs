@@ -128,7 +128,7 @@ pub(crate) fn emit_objects(
         (Some(scope), OutputFormat::Json | OutputFormat::Yaml) => {
             let mut gathered = scope.gathered.lock().expect("gathered lock");
             for object in objects {
-                gathered.add_document(&scope.name, format, object);
+                gathered.add_document(&scope.name, format, with_sorted_keys(&object));
             }
             Ok(())
         }
@@ -205,11 +205,12 @@ pub(crate) fn print_objects(
     } else {
         list(objects)
     };
-    print_document(out, format, &document)
+    print_document(out, format, &with_sorted_keys(&document))
 }
 
-/// The document with every object's keys in byte order: kubectl prints objects as Go maps,
-/// which encoding/json and go-yaml write sorted, so `diff` against its output is empty.
+/// An API object with its keys in byte order at every level: kubectl prints objects as Go
+/// maps, which encoding/json and go-yaml write sorted, so `diff` against its output is empty.
+/// Our own documents (plans, reports) keep the order they are built in.
 fn with_sorted_keys(value: &Value) -> Value {
     match value {
         Value::Object(map) => {
@@ -233,14 +234,18 @@ pub(crate) fn print_document(
     format: OutputFormat,
     document: &Value,
 ) -> std::io::Result<()> {
-    let document = &with_sorted_keys(document);
     match format {
         OutputFormat::Json => {
             // kubectl indents JSON by four spaces.
             let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
             let mut serializer = serde_json::Serializer::with_formatter(&mut *out, formatter);
-            serde::Serialize::serialize(document, &mut serializer)
-                .map_err(std::io::Error::other)?;
+            // A closed pipe stays a BrokenPipe, which the caller treats as the reader being done.
+            serde::Serialize::serialize(document, &mut serializer).map_err(|error| {
+                match error.io_error_kind() {
+                    Some(kind) => std::io::Error::from(kind),
+                    None => std::io::Error::other(error),
+                }
+            })?;
             writeln!(out)
         }
         OutputFormat::Yaml => {
@@ -441,6 +446,26 @@ mod tests {
         assert!(text.ends_with("\n"));
     }
 
+    /// A reader that went away (`| head -1`) is a BrokenPipe, however deep in the JSON
+    /// writer it was found, so the command ends quietly (it said `error: Broken pipe`).
+    #[test]
+    fn a_closed_pipe_stays_a_broken_pipe() {
+        struct Closed;
+        impl Write for Closed {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let document = json!({"items": vec![json!({"metadata": {"name": "x"}}); 1000]});
+        for format in [OutputFormat::Json, OutputFormat::Yaml] {
+            let error = print_document(&mut Closed, format, &document).unwrap_err();
+            assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe, "{format:?}");
+        }
+    }
+
     #[test]
     fn documents_print_their_keys_in_kubectls_order() {
         let object = serde_json::json!({
@@ -451,7 +476,7 @@ mod tests {
             "items": [{"z": 1, "a": 2}],
         });
         let mut out = Vec::new();
-        print_document(&mut out, OutputFormat::Json, &object).unwrap();
+        print_objects(&mut out, OutputFormat::Json, vec![object]).unwrap();
         let text = String::from_utf8(out).unwrap();
         let expected = [
             r#""apiVersion""#,

@@ -8,6 +8,7 @@ use anyhow::Context;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 
+use crate::rules::text::shell_quote;
 use crate::cluster::inventory::{self, Wants};
 use crate::cluster::{self};
 use crate::error::ExitStatus;
@@ -122,10 +123,12 @@ fn describe(
         (None, Some(Standing::ForeignCopy(definition))) => {
             format!("names the definition {definition}, another definitions namespace's")
         }
-        (None, Some(Standing::Standalone)) => {
-            "yes, made for this namespace only: its record is whoever wrote it; sync it only if you made it (kubectl regcred sync NAME -n NAMESPACE)"
-                .into()
-        }
+        (None, Some(Standing::Standalone)) => format!(
+            "yes, for this namespace only; anyone who may write here could have written it, so \
+             sync it only if you made it (kubectl regcred sync {} -n {})",
+            shell_quote(&s.name),
+            shell_quote(&s.namespace)
+        ),
         (None, Some(Standing::Unmanaged(why))) => {
             format!(
                 "no: it carries kubectl-regcred's label, but no definition claims it: {why}. Nothing it records is followed"

@@ -849,6 +849,22 @@ fn typos_are_offered_only_visible_commands() {
     assert!(stderr.contains("'options'"), "{stderr}");
 }
 
+/// As with kubectl, a command given without its subcommand prints its help on stdout and
+/// succeeds.
+#[test]
+fn a_bare_command_prints_its_help() {
+    let env = TestEnv::new();
+    for args in [&[][..], &["controller"][..]] {
+        let output = env.cmd(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{args:?}");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            stdout.contains("Usage:") && output.stderr.is_empty(),
+            "{stdout}"
+        );
+    }
+}
+
 #[test]
 fn sync_and_delete_help() {
     let env = TestEnv::new();
