@@ -615,7 +615,7 @@ pub(crate) struct ExplicitArgs {
     /// Username for explicit credentials
     ///
     /// The password then comes from stdin or a prompt. Also spelled --docker-username.
-    #[arg(long, alias = "docker-username", value_name = "USER")]
+    #[arg(short = 'u', long, alias = "docker-username", value_name = "USER")]
     pub(crate) username: Option<String>,
 
     /// Read the password from stdin
@@ -1015,7 +1015,7 @@ pub(crate) struct ScopeArgs {
 
     /// Every namespace
     ///
-    /// Writes skip kube-system, kube-public and kube-node-lease.
+    /// Commands that write skip kube-system, kube-public and kube-node-lease.
     #[arg(short = 'A', long, conflicts_with_all = ["namespace_selector", "project"])]
     pub(crate) all_namespaces: bool,
 

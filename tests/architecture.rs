@@ -244,7 +244,7 @@ const ARROWS: [(&str, &[&str]); 22] = [
     ),
     ("output", &["cluster", "printer", "report", "rules"]),
     ("printer", &["fanout", "notices", "report", "rules"]),
-    ("report", &["error"]),
+    ("report", &["error", "rules"]),
     ("error", &["credentials"]),
     // Below the commands: each takes its own options and returns notices.
     (
