@@ -32,22 +32,22 @@ pub(crate) struct Cli {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Create or update an image pull Secret from local credentials
-    #[command(after_help = CREATE_EXAMPLES_SHORT, after_long_help = CREATE_EXAMPLES)]
+    #[command(long_about = CREATE_ABOUT, after_help = CREATE_EXAMPLES_SHORT, after_long_help = CREATE_EXAMPLES)]
     Create(CreateArgs),
     /// Add a pull Secret to workloads and ServiceAccounts, keeping their other entries
-    #[command(after_help = ATTACH_EXAMPLES_SHORT, after_long_help = ATTACH_EXAMPLES)]
+    #[command(long_about = ATTACH_ABOUT, after_help = ATTACH_EXAMPLES_SHORT, after_long_help = ATTACH_EXAMPLES)]
     Attach(AttachArgs),
     /// Remove a pull Secret from workloads and ServiceAccounts, and nothing else
-    #[command(after_help = DETACH_EXAMPLES)]
+    #[command(long_about = DETACH_ABOUT, after_help = DETACH_EXAMPLES)]
     Detach(DetachArgs),
     /// Keep credentials true: re-read them, then fix every copy in the recorded scope
-    #[command(after_help = SYNC_EXAMPLES_SHORT, after_long_help = SYNC_EXAMPLES)]
+    #[command(long_about = SYNC_ABOUT, after_help = SYNC_EXAMPLES_SHORT, after_long_help = SYNC_EXAMPLES)]
     Sync(SyncArgs),
     /// Run `sync --watch` inside the cluster: its manifests, and its status
     #[command(subcommand, after_help = CONTROLLER_EXAMPLES)]
     Controller(ControllerCommand),
     /// Detach a pull Secret from every workload and ServiceAccount, then delete its copies
-    #[command(after_help = DELETE_EXAMPLES)]
+    #[command(long_about = DELETE_ABOUT, after_help = DELETE_EXAMPLES)]
     Delete(DeleteArgs),
     /// List pull Secrets with their registries and who uses them
     #[command(
@@ -60,10 +60,10 @@ pub(crate) enum Command {
     )]
     Show(ShowArgs),
     /// Explain whether each image of a workload can be pulled, and how to fix it if not
-    #[command(after_help = CHECK_EXAMPLES)]
+    #[command(long_about = CHECK_ABOUT, after_help = CHECK_EXAMPLES)]
     Check(CheckArgs),
     /// Ask registries whether logins work: local ones, or a pull Secret's (secret/NAME)
-    #[command(after_help = VERIFY_EXAMPLES)]
+    #[command(long_about = VERIFY_ABOUT, after_help = VERIFY_EXAMPLES)]
     Verify(VerifyArgs),
     /// Store a registry login in the OS keychain (no docker needed)
     #[command(after_help = LOGIN_EXAMPLES)]
@@ -90,6 +90,42 @@ pub(crate) enum Command {
     #[command(name = "generate-man", hide = true)]
     GenerateMan(GenerateManArgs),
 }
+
+// What each command does, for `--help-all` and the man pages' DESCRIPTION.
+const CREATE_ABOUT: &str = "\
+Create or update an image pull Secret from local credentials.
+
+Reads the logins of the selected registries (explicit flags, the OS keychain, docker's config and credential helpers, podman's auth files, in that order) and writes them into one kubernetes.io/dockerconfigjson Secret NAME in each selected namespace. An existing Secret keeps the registries this run does not write (--replace drops them); a Secret that is not ours is refused (--force takes it over). Running it again with the same credentials writes nothing. Nothing is written until every login and flag has been checked. Exit status: 0 when every namespace succeeded, 1 when any failed (the others still ran), 2 for a usage error.";
+
+const ATTACH_ABOUT: &str = "\
+Add a pull Secret to workloads and ServiceAccounts, keeping their other entries.
+
+Adds SECRET to the imagePullSecrets of each target (a workload's pod template, or a ServiceAccount) and keeps every entry already there, unlike `kubectl patch`, which replaces the list. With --auto, attaches the namespace's pull Secrets whose registries match the images, by the kubelet's rules. Running pods change only when they are recreated (--restart rolls out the workloads of a changed ServiceAccount). Exit status: 0 ok, 1 when any target failed (the others still ran), 2 for a usage error.";
+
+const DETACH_ABOUT: &str = "\
+Remove a pull Secret from workloads and ServiceAccounts, and nothing else.
+
+Removes SECRET from the imagePullSecrets of each target and keeps every other entry; the Secret itself stays. Exit status: 0 ok, 1 when any target failed, 2 for a usage error.";
+
+const SYNC_ABOUT: &str = "\
+Keep credentials true: re-read them, then fix every copy in the recorded scope.
+
+Reads each credential again from the source it was created from, and brings every copy in the scope its definition records up to date: missing copies are created, stale ones updated, and with --prune copies that left the scope are deleted. Only copies of definitions in the definitions namespace are touched; a Secret that merely looks like ours is left alone. --check prints the plan and exits 1 on drift, without writing; --watch keeps doing it until stopped. Exit status: 0 ok, 1 on any failure or drift with --check, 2 for a usage error.";
+
+const DELETE_ABOUT: &str = "\
+Detach a pull Secret from every workload and ServiceAccount, then delete its copies.
+
+In each namespace of the scope given on the command line, removes NAME from every imagePullSecrets that lists it (--keep-references leaves them), then deletes the Secret; Rancher's copies are refused. Exit status: 0 ok, 1 when any namespace failed, 2 for a usage error.";
+
+const CHECK_ABOUT: &str = "\
+Explain whether each image of a workload can be pulled, and how to fix it if not.
+
+For every image of each target (workloads, Pods, ServiceAccounts), finds the pull Secrets the kubelet would use, matches them to the image's registry as the kubelet does, and gives a verdict with a fix line that works when pasted. Reads only; --probe also asks registries whether unmatched images pull anonymously. Exit status: 0 when every image is OK (or anonymous), 1 when any has a problem or a namespace could not be read, 2 for a usage error.";
+
+const VERIFY_ABOUT: &str = "\
+Ask registries whether logins work: local ones, or a pull Secret's (secret/NAME).
+
+Logs in to each registry with the login we would write (or a pull Secret's) and reports a verdict; with --image, also proves the login may pull that image. Passwords are sent only to the registry they belong to. Exit status: 0 when every login is VALID, 1 otherwise, 2 for a usage error.";
 
 const VERIFY_EXAMPLES: &str = "\
 Examples:

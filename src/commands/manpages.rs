@@ -35,7 +35,9 @@ fn write_tree(
 ) -> anyhow::Result<()> {
     let path = dir.join(format!("{page}.1"));
     let titled = if command.get_name() == "options" {
-        cli::global_options("kubectl-regcred").about(command.get_about().cloned().unwrap_or_default())
+        cli::global_options("kubectl-regcred")
+            .about(command.get_about().cloned().unwrap_or_default())
+            .override_usage("kubectl-regcred <COMMAND> [OPTIONS]")
     } else {
         command.clone()
     }
@@ -66,7 +68,11 @@ fn render(command: clap::Command, see_options: bool) -> anyhow::Result<Vec<u8>> 
     let mut roff = Vec::new();
     man.render_title(&mut roff)?;
     man.render_name_section(&mut roff)?;
-    man.render_synopsis_section(&mut roff)?;
+    // clap's usage line (`kubectl-regcred sync [OPTIONS] [NAME]`): the page's OPTIONS list
+    // each flag, and kubectl-regcred-options(1) the global ones.
+    let usage = command.clone().render_usage().to_string();
+    let usage = usage.trim().trim_start_matches("Usage:").trim();
+    roff.extend_from_slice(format!(".SH SYNOPSIS\n{}", roff_line(usage)).as_bytes());
     man.render_description_section(&mut roff)?;
     if command.get_arguments().any(|arg| !arg.is_hide_set()) {
         man.render_options_section(&mut roff)?;
@@ -86,7 +92,9 @@ fn render(command: clap::Command, see_options: bool) -> anyhow::Result<Vec<u8>> 
         roff.extend_from_slice(b".fi\n");
     }
     if see_options {
-        roff.extend_from_slice(b".SH \"SEE ALSO\"\n\\fBkubectl-regcred-options\\fR(1): the flags every command takes\n");
+        roff.extend_from_slice(
+            b".SH \"SEE ALSO\"\n\\fBkubectl-regcred\\fR(1), \\fBkubectl-regcred-options\\fR(1): the flags every command takes\n",
+        );
     }
     if command.get_version().is_some() {
         man.render_version_section(&mut roff)?;

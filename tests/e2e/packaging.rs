@@ -201,7 +201,8 @@ fn install_sh_installs_and_uninstalls_exactly_its_files() {
     );
     let (_, stdout, _) = kubectl(&bin, &["regcred", "--help"]);
     assert!(
-        stdout.contains("Usage: kubectl regcred"),
+        stdout.contains("Usage:\n  kubectl regcred <COMMAND>")
+            && stdout.contains("Use \"kubectl regcred options\""),
         "plugin-mode usage: {stdout}"
     );
     let (ok, stdout, stderr) = kubectl(&bin, &["__complete", "regcred", ""]);
@@ -224,7 +225,10 @@ fn install_sh_installs_and_uninstalls_exactly_its_files() {
     let (_, stdout, _) = run(Command::new("sh")
         .args(["-c", "kubectl-regcred --help"])
         .env("PATH", &path));
-    assert!(stdout.contains("Usage: kubectl-regcred"), "{stdout}");
+    assert!(
+        stdout.contains("Usage:\n  kubectl-regcred <COMMAND>"),
+        "{stdout}"
+    );
 
     let (ok, stdout, stderr) =
         run(cargo_script("install.sh").args(["--uninstall", "--prefix", prefix.to_str().unwrap()]));
