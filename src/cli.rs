@@ -51,6 +51,7 @@ pub(crate) enum Command {
     Delete(DeleteArgs),
     /// List pull Secrets with their registries and who uses them
     #[command(
+        long_about = LIST_ABOUT,
         after_help = "Examples:\n  kubectl regcred list\n  kubectl regcred list -A -o wide\n  kubectl regcred list --managed -o json"
     )]
     List(ListArgs),
@@ -126,6 +127,15 @@ const VERIFY_ABOUT: &str = "\
 Ask registries whether logins work: local ones, or a pull Secret's (secret/NAME).
 
 Logs in to each registry with the login we would write (or a pull Secret's) and reports a verdict; with --image, also proves the login may pull that image. Passwords are sent only to the registry they belong to. Exit status: 0 when every login is VALID, 1 otherwise, 2 for a usage error.";
+
+const LIST_ABOUT: &str = "\
+List pull Secrets with their registries and who uses them.
+
+Reads only. MANAGED is `yes` for our Secrets that a definition keeps or that were made for their \
+namespace alone, `unmanaged` for Secrets with our label that no definition claims (never \
+followed or written; `show` says why), `rancher` for Rancher's copies of a project's \
+credential, and `no` for everything else. USED-BY counts the workloads and ServiceAccounts \
+that list the Secret. Passwords are never shown.";
 
 const VERIFY_EXAMPLES: &str = "\
 Examples:

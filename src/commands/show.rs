@@ -131,7 +131,7 @@ fn describe(
         ),
         (None, Some(Standing::Unmanaged(why))) => {
             format!(
-                "no: it carries kubectl-regcred's label, but no definition claims it: {why}. Nothing it records is followed"
+                "unmanaged: it carries kubectl-regcred's label, but no definition claims it: {why}. Nothing it records is followed"
             )
         }
         (None, _) if s.managed => "yes (app.kubernetes.io/managed-by=kubectl-regcred)".into(),
