@@ -177,18 +177,21 @@ async fn run(cli: Cli, name: &str, printer: &Printer) -> anyhow::Result<ExitStat
         }
         Command::Controller(ControllerCommand::Status(args)) => {
             let lease_namespace = namespace.unwrap_or(settings::CONTROLLER_NAMESPACE);
-            let output = settings::structured_output(args.output);
+            let output = settings::structured_output(args.output.as_ref())?;
             let lease_name = args.lease_name.as_str();
             targets
-                .run(printer, |connection, printer| async move {
-                    commands::controller::status(
-                        lease_namespace,
-                        lease_name,
-                        output,
-                        connection,
-                        &printer,
-                    )
-                    .await
+                .run(printer, |connection, printer| {
+                    let output = output.clone();
+                    async move {
+                        commands::controller::status(
+                            lease_namespace,
+                            lease_name,
+                            output,
+                            connection,
+                            &printer,
+                        )
+                        .await
+                    }
                 })
                 .await
         }
@@ -240,7 +243,7 @@ async fn run(cli: Cli, name: &str, printer: &Printer) -> anyhow::Result<ExitStat
         }
         Command::Logins(args) => {
             targets.one(ON_THIS_MACHINE)?;
-            commands::login::logins(settings::structured_output(args.output), printer)
+            commands::login::logins(settings::structured_output(args.output.as_ref())?, printer)
         }
         Command::CredentialHelper(args) => Ok(serve_helper(&args.action, printer)),
         Command::Completion(args) => print_completion_script(args.shell, printer),

@@ -828,15 +828,19 @@ pub(crate) struct VerifyArgs {
     #[command(flatten)]
     pub(crate) registry: RegistryArgs,
 
-    /// Output format (default: a table)
+    /// Output format: json, yaml, jsonpath=, custom-columns= (default: a table)
+    ///
+    /// jsonpath=TEMPLATE and custom-columns=SPEC take kubectl's syntax, e.g.
+    /// -o jsonpath='{.metadata.name}' or -o custom-columns=NAME:.metadata.name.
     #[arg(
         short = 'o',
         long,
-        value_enum,
         value_name = "FORMAT",
+        value_parser = OutputParser::<StructuredOutputArg>::new(),
+        hide_possible_values = true,
         help_heading = "Output"
     )]
-    pub(crate) output: Option<StructuredOutputArg>,
+    pub(crate) output: Option<Output<StructuredOutputArg>>,
 }
 
 /// How registries are reached (`verify`, `create --verify`, `login`).
@@ -909,16 +913,22 @@ pub(crate) struct ControllerStatusArgs {
     #[arg(long, value_name = "NAME", default_value = "kubectl-regcred")]
     pub(crate) lease_name: String,
 
-    /// Output format (default: a summary)
-    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
-    pub(crate) output: Option<StructuredOutputArg>,
+    /// Output format: json, yaml, jsonpath=, custom-columns= (default: a summary)
+    ///
+    /// jsonpath=TEMPLATE and custom-columns=SPEC take kubectl's syntax, e.g.
+    /// -o jsonpath='{.metadata.name}' or -o custom-columns=NAME:.metadata.name.
+    #[arg(short = 'o', long, value_name = "FORMAT", value_parser = OutputParser::<StructuredOutputArg>::new(), hide_possible_values = true)]
+    pub(crate) output: Option<Output<StructuredOutputArg>>,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct LoginsArgs {
-    /// Output format (default: a table)
-    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
-    pub(crate) output: Option<StructuredOutputArg>,
+    /// Output format: json, yaml, jsonpath=, custom-columns= (default: a table)
+    ///
+    /// jsonpath=TEMPLATE and custom-columns=SPEC take kubectl's syntax, e.g.
+    /// -o jsonpath='{.metadata.name}' or -o custom-columns=NAME:.metadata.name.
+    #[arg(short = 'o', long, value_name = "FORMAT", value_parser = OutputParser::<StructuredOutputArg>::new(), hide_possible_values = true)]
+    pub(crate) output: Option<Output<StructuredOutputArg>>,
 }
 
 #[derive(Debug, Args)]
@@ -954,9 +964,12 @@ pub(crate) struct CompleteArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct ListArgs {
-    /// Output format (default: a table)
-    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
-    pub(crate) output: Option<ListOutputArg>,
+    /// Output format: wide, json, yaml, name, jsonpath=, custom-columns=
+    ///
+    /// The default is a table. jsonpath=TEMPLATE and custom-columns=SPEC take kubectl's syntax, e.g.
+    /// -o jsonpath='{.metadata.name}' or -o custom-columns=NAME:.metadata.name.
+    #[arg(short = 'o', long, value_name = "FORMAT", value_parser = OutputParser::<ListOutputArg>::new(), hide_possible_values = true)]
+    pub(crate) output: Option<Output<ListOutputArg>>,
 
     /// Only Secrets managed by kubectl-regcred
     #[arg(long)]
@@ -978,15 +991,19 @@ pub(crate) struct ShowArgs {
     #[arg(long)]
     pub(crate) reveal: bool,
 
-    /// Output format (default: a description); never includes passwords
+    /// Output format: json, yaml, jsonpath=, custom-columns=; never includes passwords
+    ///
+    /// The default is a description. jsonpath=TEMPLATE and custom-columns=SPEC take
+    /// kubectl's syntax, e.g. -o jsonpath='{.users}'.
     #[arg(
         short = 'o',
         long,
-        value_enum,
         value_name = "FORMAT",
+        value_parser = OutputParser::<StructuredOutputArg>::new(),
+        hide_possible_values = true,
         conflicts_with = "reveal"
     )]
-    pub(crate) output: Option<StructuredOutputArg>,
+    pub(crate) output: Option<Output<StructuredOutputArg>>,
 }
 
 #[derive(Debug, Args)]
@@ -1007,9 +1024,13 @@ pub(crate) struct CheckArgs {
     #[arg(hide_short_help = true, long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub(crate) probe_timeout: Duration,
 
-    /// Output format (default: text)
-    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
-    pub(crate) output: Option<StructuredOutputArg>,
+    /// Output format: wide, name, json, yaml, jsonpath=, custom-columns= (default: text)
+    ///
+    /// wide is a table with a row per image; name lists the objects that will not pull (those
+    /// check exits 1 for). jsonpath=TEMPLATE and custom-columns=SPEC take kubectl's syntax and
+    /// read the json document, e.g. -o jsonpath='{.items[*].object}'.
+    #[arg(short = 'o', long, value_name = "FORMAT", value_parser = OutputParser::<CheckOutputArg>::new(), hide_possible_values = true)]
+    pub(crate) output: Option<Output<CheckOutputArg>>,
 
     #[command(flatten)]
     pub(crate) scope: ScopeArgs,
@@ -1027,6 +1048,87 @@ pub(crate) enum ListOutputArg {
 pub(crate) enum StructuredOutputArg {
     Json,
     Yaml,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum CheckOutputArg {
+    Wide,
+    Name,
+    Json,
+    Yaml,
+}
+
+/// `-o`: one of a command's format names, or kubectl's `jsonpath=TEMPLATE` or
+/// `custom-columns=SPEC` (the template is read when settings are made).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Output<F> {
+    Named(F),
+    JsonPath(String),
+    CustomColumns(String),
+}
+
+/// Parses `-o` into an [`Output`]; lists the names and the two template forms as its
+/// possible values, for help and completion.
+#[derive(Clone)]
+pub(crate) struct OutputParser<F>(std::marker::PhantomData<F>);
+
+impl<F> OutputParser<F> {
+    pub(crate) fn new() -> Self {
+        Self(std::marker::PhantomData)
+    }
+}
+
+impl<F: ValueEnum + Clone + Send + Sync + 'static> clap::builder::TypedValueParser
+    for OutputParser<F>
+{
+    type Value = Output<F>;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Self::Value, clap::Error> {
+        if let Some(text) = value.to_str() {
+            if let Some(template) = text.strip_prefix("jsonpath=") {
+                return Ok(Output::JsonPath(template.to_string()));
+            }
+            if let Some(spec) = text.strip_prefix("custom-columns=") {
+                return Ok(Output::CustomColumns(spec.to_string()));
+            }
+        }
+        clap::builder::EnumValueParser::<F>::new()
+            .parse_ref(cmd, arg, value)
+            .map(Output::Named)
+            .map_err(|_| {
+                // clap's own error, listing the template forms too.
+                use clap::error::{ContextKind, ContextValue, ErrorKind};
+                let mut error = clap::Error::new(ErrorKind::InvalidValue).with_cmd(cmd);
+                let arg = arg.map_or("--output <FORMAT>".to_string(), ToString::to_string);
+                let valid = self.possible_values().into_iter().flatten();
+                let valid = valid.map(|v| v.get_name().to_string()).collect();
+                let value = value.to_string_lossy().into_owned();
+                error.insert(ContextKind::InvalidArg, ContextValue::String(arg));
+                error.insert(ContextKind::InvalidValue, ContextValue::String(value));
+                error.insert(ContextKind::ValidValue, ContextValue::Strings(valid));
+                error
+            })
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        let named = F::value_variants()
+            .iter()
+            .filter_map(ValueEnum::to_possible_value);
+        // Completed as kubectl completes them: the prefix, for the user to go on typing.
+        let templates = [
+            ("jsonpath=", "jsonpath=TEMPLATE, e.g. jsonpath='{.metadata.name}'"),
+            ("custom-columns=", "custom-columns=SPEC, e.g. custom-columns=NAME:.metadata.name"),
+        ]
+        .map(|(name, help)| clap::builder::PossibleValue::new(name).help(help));
+        Some(Box::new(named.chain(templates)))
+    }
 }
 
 /// `--all KIND` and `-l`: targets chosen by kind and labels rather than by name.
@@ -1084,9 +1186,12 @@ pub(crate) struct ScopeArgs {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Writing")]
 pub(crate) struct WriteArgs {
-    /// Output format
-    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
-    pub(crate) output: Option<OutputArg>,
+    /// Output format: json, yaml, name, jsonpath=, custom-columns=
+    ///
+    /// jsonpath=TEMPLATE and custom-columns=SPEC take kubectl's syntax, e.g.
+    /// -o jsonpath='{.metadata.name}' or -o custom-columns=NAME:.metadata.name.
+    #[arg(short = 'o', long, value_name = "FORMAT", value_parser = OutputParser::<OutputArg>::new(), hide_possible_values = true)]
+    pub(crate) output: Option<Output<OutputArg>>,
 
     /// Write nothing: print (client) or validate (server)
     #[arg(

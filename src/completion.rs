@@ -399,7 +399,7 @@ mod tests {
         );
         assert_eq!(
             candidates(&["list", "-o", ""]).await.0,
-            ["wide", "json", "yaml", "name"]
+            ["wide", "json", "yaml", "name", "jsonpath=", "custom-columns="]
         );
         assert_eq!(candidates(&["completion", "f"]).await.0, ["fish"]);
         let (kinds, directive) = candidates(&["check", "dep"]).await;

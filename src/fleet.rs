@@ -271,7 +271,7 @@ fn print_gathered(
             .collect();
         document["contexts"] = Value::Array(ended);
         let mut out = printer.out();
-        output::print_document(&mut out, format, &document)?;
+        output::print_document(&mut out, &format, &document)?;
         out.flush()?;
     }
     Ok(())

@@ -88,7 +88,7 @@ pub(crate) fn print_results<E: Display>(
         match row.outcome {
             Ok(written) => {
                 tally.add(&written.tally);
-                match (format, written.object) {
+                match (&format, written.object) {
                     (Some(_), Some(object)) => objects.push(object),
                     (Some(_), None) => {}
                     (None, _) => {
@@ -124,18 +124,18 @@ pub(crate) fn emit_objects(
     format: OutputFormat,
     objects: Vec<Value>,
 ) -> std::io::Result<()> {
-    match (printer.context(), format) {
-        (Some(scope), OutputFormat::Json | OutputFormat::Yaml) => {
-            let mut gathered = scope.gathered.lock().expect("gathered lock");
-            for object in objects {
-                gathered.add_document(&scope.name, format, with_sorted_keys(&object));
-            }
-            Ok(())
-        }
-        (_, OutputFormat::Name) => {
+    match (printer.context(), &format) {
+        (_, OutputFormat::Name) | (None, OutputFormat::CustomColumns(_)) => {
             let mut out = printer.human_out();
             print_objects(&mut out, format, objects)?;
             out.flush()
+        }
+        (Some(scope), format) => {
+            let mut gathered = scope.gathered.lock().expect("gathered lock");
+            for object in objects {
+                gathered.add_document(&scope.name, format.clone(), with_sorted_keys(&object));
+            }
+            Ok(())
         }
         (None, _) => {
             let mut out = printer.out();
@@ -183,15 +183,18 @@ pub(crate) fn list(items: Vec<Value>) -> Value {
     serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}})
 }
 
-/// Prints objects in the requested format. `managedFields` are left out, as kubectl does.
+/// Prints objects in the requested format. `managedFields` are left out of JSON and YAML, as
+/// kubectl does (`--show-managed-fields=false`); templates see them, as kubectl's do.
 pub(crate) fn print_objects(
     out: &mut impl Write,
     format: OutputFormat,
     mut objects: Vec<Value>,
 ) -> std::io::Result<()> {
-    for object in &mut objects {
-        if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.remove("managedFields");
+    if matches!(format, OutputFormat::Json | OutputFormat::Yaml) {
+        for object in &mut objects {
+            if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.remove("managedFields");
+            }
         }
     }
     if format == OutputFormat::Name {
@@ -205,7 +208,7 @@ pub(crate) fn print_objects(
     } else {
         list(objects)
     };
-    print_document(out, format, &with_sorted_keys(&document))
+    print_document(out, &format, &with_sorted_keys(&document))
 }
 
 /// An API object with its keys in byte order at every level: kubectl prints objects as Go
@@ -231,7 +234,7 @@ fn with_sorted_keys(value: &Value) -> Value {
 /// One JSON or YAML document, formatted as kubectl formats its output.
 pub(crate) fn print_document(
     out: &mut impl Write,
-    format: OutputFormat,
+    format: &OutputFormat,
     document: &Value,
 ) -> std::io::Result<()> {
     match format {
@@ -259,6 +262,11 @@ pub(crate) fn print_document(
             }
             out.write_all(text.as_bytes())
         }
+        // kubectl ends a template's output with nothing it did not write.
+        OutputFormat::JsonPath(template) => out.write_all(template.render(document).as_bytes()),
+        OutputFormat::CustomColumns(columns) => {
+            print_table(out, &columns.headers(), &columns.rows(document))
+        }
         OutputFormat::Name => unreachable!("names are lines, not a document"),
     }
 }
@@ -280,7 +288,8 @@ pub(crate) fn print_table(
         })
         .collect();
     let rows = rows.as_slice();
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    // Go's tabwriter as kubectl sets it up: a column is at least 6 wide with its padding of 3.
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len().max(3)).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
             widths[i] = widths[i].max(cell.chars().count());
@@ -461,7 +470,7 @@ mod tests {
         }
         let document = json!({"items": vec![json!({"metadata": {"name": "x"}}); 1000]});
         for format in [OutputFormat::Json, OutputFormat::Yaml] {
-            let error = print_document(&mut Closed, format, &document).unwrap_err();
+            let error = print_document(&mut Closed, &format, &document).unwrap_err();
             assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe, "{format:?}");
         }
     }

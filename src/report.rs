@@ -3,15 +3,20 @@
 //! (docs/contexts.md): tables under a CONTEXT column, documents whose items carry a
 //! `context` field, and tallies that add up to the total.
 
+use crate::rules::jsonpath::{Columns, Template};
 use crate::rules::text::counted;
+use std::sync::Arc;
 use serde_json::Value;
 
-/// `-o json|yaml|name`: how a command prints the objects it wrote or read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `-o json|yaml|name|jsonpath=...|custom-columns=...`: how a command prints the objects it
+/// wrote or read.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum OutputFormat {
     Json,
     Yaml,
     Name,
+    JsonPath(Arc<Template>),
+    CustomColumns(Arc<Columns>),
 }
 
 /// Counts of outcomes by verb (`created`, `attached`, ...) plus failures, for the summary line
@@ -162,13 +167,13 @@ impl Gathered {
     }
 
     /// The gathered items in `contexts` order, with the key they came under (`items`, or
-    /// `steps`) and their format; `None` if no context printed a document (an empty one counts).(an empty one counts).
+    /// `steps`) and their format; `None` if no context printed a document (an empty one counts).
     pub(crate) fn items(
         &mut self,
         contexts: &[String],
     ) -> Option<(&'static str, OutputFormat, Vec<Value>)> {
         let position = |context: &str| contexts.iter().position(|c| c == context);
-        let (key, format) = self.document?;
+        let (key, format) = self.document.clone()?;
         let mut items = std::mem::take(&mut self.items);
         items.sort_by_key(|item| position(item["context"].as_str().unwrap_or("")));
         Some((key, format, items))

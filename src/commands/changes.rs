@@ -63,7 +63,7 @@ pub(crate) fn print_changes(
         .collect();
     let tally = output::print_results(
         rows,
-        (write.mode, write.output),
+        (write.mode, write.output.clone()),
         several_namespaces,
         printer,
     )

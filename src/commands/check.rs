@@ -24,7 +24,7 @@ use crate::rules::pullsecret::{is_managed, rancher_project, recorded_sources};
 use crate::rules::text::shell_quote;
 use crate::rules::trust;
 use crate::rules::verdict::RegistryVerdict;
-use crate::settings::{CheckSettings, Connection};
+use crate::settings::{CheckFormat, CheckSettings, Connection, OutputFormat};
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -175,7 +175,7 @@ pub(crate) async fn run(
             }
         }
     }
-    print_reports(&reports, settings.output, printer)?;
+    print_reports(&reports, &settings.format, printer)?;
     // After an error or a forbidden read, "no workloads found" would say more than we know.
     let partial = failed || !inventory.unreadable.is_empty();
     summary(&reports, partial, printer);
@@ -189,20 +189,55 @@ pub(crate) async fn run(
 
 fn print_reports(
     reports: &[ObjectReport],
-    format: Option<crate::settings::OutputFormat>,
+    format: &CheckFormat,
     printer: &Printer,
 ) -> anyhow::Result<()> {
-    if let Some(format) = format {
-        let document = serde_json::json!({ "items": reports });
-        output::emit_objects(printer, format, vec![document])?;
-        return Ok(());
+    match format {
+        CheckFormat::Text => {
+            let mut out = printer.human_out();
+            for report in reports {
+                print_text(&mut out, report)?;
+            }
+            out.flush()?;
+        }
+        CheckFormat::Wide => {
+            let headers = ["NAMESPACE", "OBJECT", "IMAGE", "VERDICT", "DETAIL"];
+            output::emit_table(printer, &headers, wide_rows(reports))?;
+        }
+        // The objects `check` exits 1 for, to pipe into another command.
+        CheckFormat::Structured(OutputFormat::Name) => {
+            let mut out = printer.human_out();
+            for report in reports.iter().filter(|r| r.problems()) {
+                writeln!(out, "{}", report.object)?;
+            }
+            out.flush()?;
+        }
+        CheckFormat::Structured(format) => {
+            let document = serde_json::json!({ "items": reports });
+            output::emit_objects(printer, format.clone(), vec![document])?;
+        }
     }
-    let mut out = printer.human_out();
-    for report in reports {
-        print_text(&mut out, report)?;
-    }
-    out.flush()?;
     Ok(())
+}
+
+/// `-o wide`: a row per image, and per Secret a ServiceAccount lists.
+fn wide_rows(reports: &[ObjectReport]) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for report in reports {
+        let row = |subject: &str, verdict: &str, detail: &str| {
+            [&report.namespace, &report.object, subject, verdict, detail]
+                .map(str::to_string)
+                .to_vec()
+        };
+        for image in &report.images {
+            rows.push(row(&image.image, image.verdict.label(), &image.detail));
+        }
+        for secret in &report.secrets {
+            let subject = format!("secret/{}", secret.secret);
+            rows.push(row(&subject, &secret.status.to_string(), &secret.detail));
+        }
+    }
+    rows
 }
 
 /// Every Secret of the namespace as the kubelet would see it.

@@ -59,7 +59,7 @@ pub(crate) async fn run(
         }
     }
     let all = matches!(settings.scope.namespaces, NamespaceScope::All) || namespaces.len() > 1;
-    match settings.format {
+    match &settings.format {
         ListFormat::Structured(OutputFormat::Name) => {
             let mut stdout = printer.human_out();
             for (_, summary) in &summaries {
@@ -68,6 +68,7 @@ pub(crate) async fn run(
             stdout.flush()?;
         }
         ListFormat::Structured(format) => {
+            let format = format.clone();
             let items: Vec<_> = summaries.iter().map(|(_, s)| s).collect();
             let document = serde_json::json!({ "items": items });
             output::emit_objects(printer, format, vec![document])?;

@@ -31,7 +31,7 @@ pub(crate) fn print_rows<E: std::fmt::Display>(
     several: bool,
     printer: &Printer,
 ) -> anyhow::Result<crate::error::ExitStatus> {
-    let tally = crate::output::print_results(rows, (write.mode, write.output), several, printer)?;
+    let tally = crate::output::print_results(rows, (write.mode, write.output.clone()), several, printer)?;
     crate::output::emit_summary(printer, what, &tally, several);
     Ok(tally.exit_status())
 }

@@ -38,7 +38,7 @@ pub(crate) async fn run(
         .map_err(|e| cluster.api_error(&e))?
         .with_context(|| format!("secret {:?} not found in namespace {ns}", settings.name))?;
     // --reveal prints the payload exactly, like `base64 --decode`; -o prints exact objects.
-    let mut stdout = match (settings.reveal, settings.output) {
+    let mut stdout = match (settings.reveal, &settings.output) {
         (false, None) => printer.human_out(),
         _ => printer.out(),
     };
@@ -58,9 +58,9 @@ pub(crate) async fn run(
     if let Some(Standing::Unmanaged(why)) = &standing {
         summary.unmanaged = Some(why.to_string());
     }
-    match settings.output {
+    match &settings.output {
         Some(format) => {
-            output::emit_objects(printer, format, vec![serde_json::to_value(&summary)?])?
+            output::emit_objects(printer, format.clone(), vec![serde_json::to_value(&summary)?])?
         }
         None => describe(&mut stdout, &summary, &secret, standing.as_ref())?,
     }

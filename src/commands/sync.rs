@@ -171,7 +171,7 @@ fn print_plan_or_results(
     results: Vec<(String, StepResult)>,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    if let Some(format) = settings.write.output {
+    if let Some(format) = settings.write.output.clone() {
         return print_plan(format, &results, settings.check, printer);
     }
     if settings.check {

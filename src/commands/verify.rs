@@ -102,7 +102,7 @@ pub(crate) async fn run(
         .zip(outcomes)
         .map(|((login, image), outcome)| row(login, image.map(|i| i.to_string()), outcome))
         .collect();
-    print(&rows, settings.output, !settings.images.is_empty(), printer)?;
+    print(&rows, settings.output.clone(), !settings.images.is_empty(), printer)?;
     let all_valid = rows.iter().all(|r| r.verdict == RegistryVerdict::Valid);
     Ok(if all_valid && unmatched.is_empty() {
         ExitStatus::Success

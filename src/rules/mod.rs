@@ -20,6 +20,7 @@ pub mod diagnosis;
 pub mod expiry;
 pub mod image;
 pub mod json;
+pub mod jsonpath;
 pub mod kinds;
 pub mod kubeconfig;
 pub mod kubelet;

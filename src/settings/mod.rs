@@ -2,19 +2,21 @@
 //! file is read or any request is made.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cli::{
     AttachArgs, AutoAttachArg, CheckArgs, CreateArgs, DefinitionsArgs, DeleteArgs, DetachArgs,
     DryRunArg, ExplicitArgs, KubeArgs, ListArgs, ListOutputArg, LogFormatArg, LoginArgs,
     LogoutArgs, ManifestsArgs, OutputArg, RegistryArgs, ScopeArgs, SelectionArgs, ShowArgs,
-    SourceArg, StructuredOutputArg, SyncArgs, VerifyArgs, WatchArgs, WriteArgs,
+    SourceArg, StructuredOutputArg, CheckOutputArg, Output, SyncArgs, VerifyArgs, WatchArgs, WriteArgs,
 };
 use crate::credentials::{Password, PasswordInput, SourceKind};
 use crate::error::UsageError;
 use crate::probe::TransportSettings;
 use crate::rules::contexts::ContextSelection;
 use crate::rules::image::ImageRef;
+use crate::rules::jsonpath::{Columns, Template};
 use crate::rules::kinds::{Kind, Target, TargetError};
 use crate::rules::names;
 use crate::rules::registry::Registry;
@@ -132,7 +134,7 @@ pub(crate) struct DetachSettings {
 }
 
 /// How `list` prints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ListFormat {
     Table,
     Wide,
@@ -156,12 +158,23 @@ pub(crate) struct ShowSettings {
     pub(crate) output: Option<OutputFormat>,
 }
 
+/// How `check` prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CheckFormat {
+    /// A paragraph per object, with its fixes.
+    Text,
+    /// A table, a row per image.
+    Wide,
+    /// The reports as a document; `Name` lists the objects that will not pull.
+    Structured(OutputFormat),
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct CheckSettings {
     /// Empty: every workload and standalone Pod in scope.
     pub(crate) targets: Vec<Target>,
     pub(crate) scope: Scope,
-    pub(crate) output: Option<OutputFormat>,
+    pub(crate) format: CheckFormat,
     pub(crate) probe: Option<Duration>,
 }
 
@@ -199,27 +212,57 @@ pub(crate) fn logout_server(args: &LogoutArgs) -> Result<Registry, UsageError> {
     registry(&args.server)
 }
 
-pub(crate) fn structured_output(output: Option<StructuredOutputArg>) -> Option<OutputFormat> {
+pub(crate) fn structured_output(
+    output: Option<&Output<StructuredOutputArg>>,
+) -> Result<Option<OutputFormat>, UsageError> {
     structured(output)
 }
 
-fn structured(output: Option<StructuredOutputArg>) -> Option<OutputFormat> {
-    output.map(|o| match o {
-        StructuredOutputArg::Json => OutputFormat::Json,
-        StructuredOutputArg::Yaml => OutputFormat::Yaml,
-    })
+fn structured(
+    output: Option<&Output<StructuredOutputArg>>,
+) -> Result<Option<OutputFormat>, UsageError> {
+    output
+        .map(|o| {
+            output_format(o, |named| match named {
+                StructuredOutputArg::Json => OutputFormat::Json,
+                StructuredOutputArg::Yaml => OutputFormat::Yaml,
+            })
+        })
+        .transpose()
+}
+
+/// A named format, or kubectl's `jsonpath=` or `custom-columns=` read now, before anything
+/// runs (docs/conventions.md, "jsonpath and custom-columns").
+fn output_format<F: Copy>(
+    output: &Output<F>,
+    named: impl FnOnce(F) -> OutputFormat,
+) -> Result<OutputFormat, UsageError> {
+    match output {
+        Output::Named(format) => Ok(named(*format)),
+        Output::JsonPath(template) if template.is_empty() => Err(UsageError(
+            "-o jsonpath= needs a template, e.g. -o jsonpath='{.metadata.name}'".into(),
+        )),
+        Output::JsonPath(template) => Template::parse(template)
+            .map(|t| OutputFormat::JsonPath(Arc::new(t)))
+            .map_err(|e| UsageError(e.to_string())),
+        Output::CustomColumns(spec) => Columns::parse(spec)
+            .map(|c| OutputFormat::CustomColumns(Arc::new(c)))
+            .map_err(|e| UsageError(e.to_string())),
+    }
 }
 
 impl ListSettings {
     pub(crate) fn from_args(args: &ListArgs, namespace: Option<&str>) -> Result<Self, UsageError> {
         Ok(Self {
             scope: Scope::from_args(namespace, &args.scope, Purpose::Read)?,
-            format: match args.output {
+            format: match &args.output {
                 None => ListFormat::Table,
-                Some(ListOutputArg::Wide) => ListFormat::Wide,
-                Some(ListOutputArg::Json) => ListFormat::Structured(OutputFormat::Json),
-                Some(ListOutputArg::Yaml) => ListFormat::Structured(OutputFormat::Yaml),
-                Some(ListOutputArg::Name) => ListFormat::Structured(OutputFormat::Name),
+                Some(Output::Named(ListOutputArg::Wide)) => ListFormat::Wide,
+                Some(output) => ListFormat::Structured(output_format(output, |named| match named {
+                    ListOutputArg::Json => OutputFormat::Json,
+                    ListOutputArg::Yaml => OutputFormat::Yaml,
+                    ListOutputArg::Name | ListOutputArg::Wide => OutputFormat::Name,
+                })?),
             },
             managed_only: args.managed,
             definitions_namespace: definitions_namespace(&args.definitions)?,
@@ -238,7 +281,7 @@ impl ShowSettings {
             name: args.name.clone(),
             namespace: namespace.map(str::to_string),
             reveal: args.reveal,
-            output: structured(args.output),
+            output: structured(args.output.as_ref())?,
         })
     }
 }
@@ -253,7 +296,15 @@ impl CheckSettings {
         Ok(Self {
             targets,
             scope: Scope::from_args(namespace, &args.scope, Purpose::Read)?,
-            output: structured(args.output),
+            format: match &args.output {
+                None => CheckFormat::Text,
+                Some(Output::Named(CheckOutputArg::Wide)) => CheckFormat::Wide,
+                Some(output) => CheckFormat::Structured(output_format(output, |named| match named {
+                    CheckOutputArg::Json => OutputFormat::Json,
+                    CheckOutputArg::Yaml => OutputFormat::Yaml,
+                    CheckOutputArg::Name | CheckOutputArg::Wide => OutputFormat::Name,
+                })?),
+            },
             probe: args.probe.then_some(args.probe_timeout),
         })
     }
@@ -338,7 +389,7 @@ impl AttachSettings {
             allow_missing: args.allow_missing,
             restart: args.restart,
             scope: Scope::from_args(namespace, &args.scope, Purpose::Write)?,
-            write: WriteSettings::from_args(&args.write),
+            write: WriteSettings::from_args(&args.write)?,
         })
     }
 }
@@ -360,7 +411,7 @@ impl DetachSettings {
             targets,
             labels,
             scope: Scope::from_args(namespace, &args.scope, Purpose::Write)?,
-            write: WriteSettings::from_args(&args.write),
+            write: WriteSettings::from_args(&args.write)?,
         })
     }
 }
@@ -462,21 +513,27 @@ fn namespace_scope(
 }
 
 impl WriteSettings {
-    pub(crate) fn from_args(args: &WriteArgs) -> Self {
-        Self {
+    pub(crate) fn from_args(args: &WriteArgs) -> Result<Self, UsageError> {
+        Ok(Self {
             mode: match args.dry_run {
                 DryRunArg::None => WriteMode::Persist,
                 DryRunArg::Client => WriteMode::ClientDryRun,
                 DryRunArg::Server => WriteMode::ServerDryRun,
             },
-            output: args.output.map(|o| match o {
-                OutputArg::Json => OutputFormat::Json,
-                OutputArg::Yaml => OutputFormat::Yaml,
-                OutputArg::Name => OutputFormat::Name,
-            }),
+            output: args
+                .output
+                .as_ref()
+                .map(|o| {
+                    output_format(o, |named| match named {
+                        OutputArg::Json => OutputFormat::Json,
+                        OutputArg::Yaml => OutputFormat::Yaml,
+                        OutputArg::Name => OutputFormat::Name,
+                    })
+                })
+                .transpose()?,
             concurrency: usize::from(args.concurrency),
             field_manager: args.field_manager.clone(),
-        }
+        })
     }
 }
 
@@ -518,7 +575,7 @@ impl CreateSettings {
                 .transpose()?,
             attach: attach_targets(&args.attach)?,
             definitions_namespace: definitions_namespace(&args.definitions)?,
-            write: WriteSettings::from_args(&args.write),
+            write: WriteSettings::from_args(&args.write)?,
         })
     }
 }
@@ -570,7 +627,7 @@ impl DeleteSettings {
             definitions_namespace: definitions_namespace(&args.definitions)?,
             keep_references: args.keep_references,
             force: args.force,
-            write: WriteSettings::from_args(&args.write),
+            write: WriteSettings::from_args(&args.write)?,
         })
     }
 }

@@ -88,7 +88,7 @@ impl VerifySettings {
             logins,
             images,
             transport: transport_settings(&args.registry)?,
-            output: structured(args.output),
+            output: structured(args.output.as_ref())?,
         })
     }
 }

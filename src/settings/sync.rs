@@ -129,7 +129,7 @@ impl SyncSettings {
                 allow_identity_change: args.allow_identity_change,
                 definitions_namespace: definitions_namespace(&args.definitions)?,
             },
-            write: WriteSettings::from_args(&args.write),
+            write: WriteSettings::from_args(&args.write)?,
             watch: WatchOptions::from_args(&args.watch, &args.write)?,
         })
     }

@@ -502,6 +502,83 @@ fn json_and_yaml_match_kubectls_of_the_same_secret() {
     );
 }
 
+/// `-o jsonpath=` and `-o custom-columns=` print what kubectl prints for the same expressions,
+/// of one object and of a List (docs/conventions.md, "jsonpath and custom-columns").
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn jsonpath_and_custom_columns_match_kubectls() {
+    let e2e = E2e::new();
+    let mut namespaces = [e2e.namespace("kjp"), e2e.namespace("kjp")];
+    namespaces.sort();
+    let both = namespaces.join(",");
+    let name = format!("jp-{}", namespaces[0]);
+    let ours = |scope: &[&str], format: String| {
+        let mut args = scope.to_vec();
+        args.extend(["-q", "-o", &format]);
+        let out = e2e.create_explicit(&name, "quay.io", "robot", "pw", &args);
+        assert!(out.status.success(), "{format}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    ours(&["--namespaces", &both], "name".into());
+    let one = ["get", "secret", &name, "-n", &namespaces[0]];
+    // The definition `create` keeps in regcred-system for a credential of several namespaces.
+    let selector = format!("metadata.name={name},metadata.namespace!=regcred-system");
+    let list = ["get", "secret", "-A", "--field-selector", &selector];
+    let templates = [
+        "{.metadata.name}",
+        "{.data.\\.dockerconfigjson}",
+        "{.metadata.labels}",
+        "{.metadata.annotations.kubectl-regcred/registries}",
+        "kind {.kind}{\"\\n\"}",
+        "{range .items[*]}{.metadata.namespace}{\"\\t\"}{.metadata.name}{\"\\n\"}{end}",
+        "{.items[*].metadata.namespace}",
+        "{.items[?(@.metadata.namespace==\"NS\")].metadata.uid}",
+        "{.items[-1:].metadata.namespace}",
+        "{..manager}",
+        "{range .metadata.managedFields[*]}{.manager}:{.operation}{end}",
+        "{$}",
+        "{.metadata['name','namespace']}",
+        "{.missing}",
+    ];
+    for template in templates {
+        let template = template.replace("NS", &namespaces[1]);
+        let format = format!("jsonpath={template}");
+        let (mut kubectl_one, mut kubectl_list) = (one.to_vec(), list.to_vec());
+        kubectl_one.extend(["-o", &format]);
+        kubectl_list.extend(["-o", &format]);
+        assert_eq!(
+            ours(&["-n", &namespaces[0]], format.clone()),
+            e2e.kubectl_ok(&kubectl_one),
+            "one object: {template}"
+        );
+        assert_eq!(
+            ours(&["--namespaces", &both], format.clone()),
+            e2e.kubectl_ok(&kubectl_list),
+            "a List: {template}"
+        );
+    }
+    for spec in [
+        "NAME:.metadata.name,NAMESPACE:.metadata.namespace,TYPE:.type",
+        "N:metadata.name,L:{.metadata.labels},M:.metadata.managedFields[*].manager,X:.nope",
+        "R:.metadata.annotations.kubectl-regcred/registries",
+    ] {
+        let format = format!("custom-columns={spec}");
+        let (mut kubectl_one, mut kubectl_list) = (one.to_vec(), list.to_vec());
+        kubectl_one.extend(["-o", &format]);
+        kubectl_list.extend(["-o", &format]);
+        assert_eq!(
+            ours(&["-n", &namespaces[0]], format.clone()),
+            e2e.kubectl_ok(&kubectl_one),
+            "one object: {spec}"
+        );
+        assert_eq!(
+            ours(&["--namespaces", &both], format.clone()),
+            e2e.kubectl_ok(&kubectl_list),
+            "a List: {spec}"
+        );
+    }
+}
+
 /// `--force` over a Secret of another type deletes it and creates ours. When an admission
 /// policy refuses ours, the old Secret is put back as it was, and the error says what failed,
 /// that the restore worked, and which workloads reference the Secret.
