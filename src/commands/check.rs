@@ -234,7 +234,7 @@ fn wide_rows(reports: &[ObjectReport]) -> Vec<Vec<String>> {
         }
         for secret in &report.secrets {
             let subject = format!("secret/{}", secret.secret);
-            rows.push(row(&subject, &secret.status.to_string(), &secret.detail));
+            rows.push(row(&subject, secret.status.label(), &secret.detail));
         }
     }
     rows
@@ -810,7 +810,9 @@ fn print_text(out: &mut impl Write, report: &ObjectReport) -> std::io::Result<()
         writeln!(
             out,
             "  {:<19} secret/{}   {}",
-            secret.status, secret.secret, secret.detail
+            secret.status.label(),
+            secret.secret,
+            secret.detail
         )?;
         print_fix(out, secret.fix.as_ref())?;
     }
@@ -881,4 +883,96 @@ fn summary(reports: &[ObjectReport], partial: bool, printer: &Printer) {
         ));
     }
     printer.status(line);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reports() -> Vec<ObjectReport> {
+        let image = |image: &str, verdict: Verdict, detail: &str, fix: Option<&str>| ImageReport {
+            image: image.into(),
+            verdict,
+            detail: detail.into(),
+            fix: fix.map(|command| Fix {
+                command: Some(command.into()),
+                advice: None,
+            }),
+            probe: None,
+        };
+        let web = ObjectReport {
+            namespace: "team-a".into(),
+            object: "deployment.apps/web".into(),
+            command_target: "deployment/web".into(),
+            recreate: None,
+            service_account: Some("default".into()),
+            pull_secrets: vec!["regcred".into()],
+            pull_secrets_from: PullSecretSource::ServiceAccount,
+            rancher_managed: BTreeMap::new(),
+            images: vec![
+                image(
+                    "quay.io/team/web:1",
+                    Verdict::Ok {
+                        secret: "regcred".into(),
+                        key: "quay.io".into(),
+                    },
+                    "regcred (quay.io)",
+                    None,
+                ),
+                image(
+                    "ghcr.io/team/sidecar:2",
+                    Verdict::NotAttached {
+                        secrets: vec!["ghcr".into()],
+                    },
+                    "ghcr would match but nothing references it",
+                    Some("kubectl regcred attach ghcr deployment/web -n team-a"),
+                ),
+            ],
+            secrets: Vec::new(),
+            events: vec![EventLine {
+                reason: "Failed".into(),
+                pod: "web-5d8c-x2".into(),
+                message: "Failed to pull image \"ghcr.io/team/sidecar:2\"".into(),
+                last_seen: None,
+            }],
+        };
+        let account = ObjectReport {
+            namespace: "team-b".into(),
+            object: "serviceaccount/builder".into(),
+            command_target: "serviceaccount/builder".into(),
+            recreate: None,
+            service_account: None,
+            pull_secrets: vec!["gone".into()],
+            pull_secrets_from: PullSecretSource::ServiceAccount,
+            rancher_managed: BTreeMap::new(),
+            images: Vec::new(),
+            secrets: vec![SecretReport {
+                secret: "gone".into(),
+                status: SecretStatus::SecretMissing,
+                detail: "not found in namespace team-b".into(),
+                fix: None,
+            }],
+            events: Vec::new(),
+        };
+        vec![web, account]
+    }
+
+    #[test]
+    fn check_text_and_wide_table() {
+        let mut text = Vec::new();
+        for report in &reports() {
+            print_text(&mut text, report).unwrap();
+        }
+        insta::assert_snapshot!("check_text", String::from_utf8(text).unwrap());
+        let headers = ["NAMESPACE", "OBJECT", "IMAGE", "VERDICT", "DETAIL"];
+        let mut wide = Vec::new();
+        output::print_table(&mut wide, &headers, &wide_rows(&reports())).unwrap();
+        insta::assert_snapshot!("check_wide", String::from_utf8(wide).unwrap());
+        let document = serde_json::json!({ "items": reports() });
+        for (format, name) in [(OutputFormat::Json, "check_json"), (OutputFormat::Yaml, "check_yaml")] {
+            let mut out = Vec::new();
+            output::print_document(&mut out, &format, &document).unwrap();
+            insta::assert_snapshot!(name, String::from_utf8(out).unwrap());
+        }
+    }
 }

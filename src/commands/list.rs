@@ -158,3 +158,67 @@ fn table(
         .collect();
     (headers, rows)
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::output::print_table;
+
+    /// A pull Secret created a week before `now()`, holding `docker_config`.
+    pub(crate) fn secret(
+        namespace: &str,
+        name: &str,
+        managed: bool,
+        docker_config: &str,
+    ) -> k8s_openapi::api::core::v1::Secret {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "creationTimestamp": "2026-12-01T00:00:00Z",
+                "labels": if managed { serde_json::json!({"app.kubernetes.io/managed-by": "kubectl-regcred"}) } else { serde_json::json!({}) },
+            },
+            "type": "kubernetes.io/dockerconfigjson",
+            "data": {".dockerconfigjson": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, docker_config)},
+        }))
+        .unwrap()
+    }
+
+    pub(crate) fn now() -> k8s_openapi::jiff::Timestamp {
+        "2026-12-08T00:00:00Z".parse().unwrap()
+    }
+
+    fn summary(namespace: &str, name: &str, managed: bool, docker_config: &str) -> SecretSummary {
+        let secret = secret(namespace, name, managed, docker_config);
+        SecretSummary::new(&secret, vec!["deployment/web".into()], now())
+    }
+
+    fn rendered(with_namespace: bool, wide: bool) -> String {
+        let summaries = vec![
+            ("team-a".to_string(), summary("team-a", "regcred", true, r#"{"auths":{"quay.io":{"auth":"cm9ib3Q6cHc="},"ghcr.io":{"username":"me","password":"x"}}}"#)),
+            ("team-b".to_string(), summary("team-b", "legacy", false, r#"{"auths":{}}"#)),
+        ];
+        let (headers, rows) = table(&summaries, with_namespace, wide);
+        let mut out = Vec::new();
+        print_table(&mut out, &headers, &rows).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn list_tables() {
+        insta::assert_snapshot!("list_table", rendered(false, false));
+        insta::assert_snapshot!("list_table_all_namespaces", rendered(true, false));
+        insta::assert_snapshot!("list_table_wide", rendered(true, true));
+    }
+
+    #[test]
+    fn list_documents() {
+        let items = vec![summary("team-a", "regcred", true, r#"{"auths":{"quay.io":{"auth":"cm9ib3Q6cHc="}}}"#)];
+        let document = serde_json::json!({ "items": items });
+        for (format, name) in [(OutputFormat::Json, "list_json"), (OutputFormat::Yaml, "list_yaml")] {
+            let mut out = Vec::new();
+            output::print_document(&mut out, &format, &document).unwrap();
+            insta::assert_snapshot!(name, String::from_utf8(out).unwrap());
+        }
+    }
+}

@@ -235,3 +235,23 @@ fn reveal(out: &mut impl Write, secret: &Secret, printer: &Printer) -> anyhow::R
     }
     Ok(ExitStatus::Success)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::list::tests::{now, secret};
+
+    #[test]
+    fn show_describes_a_secret() {
+        let secret = secret(
+            "team-a",
+            "regcred",
+            true,
+            r#"{"auths":{"quay.io":{"auth":"cm9ib3Q6cHc="},"ghcr.io":{"username":"me","password":"x"}}}"#,
+        );
+        let summary = SecretSummary::new(&secret, vec!["deployment/web".into()], now());
+        let mut out = Vec::new();
+        describe(&mut out, &summary, &secret, Some(&Standing::Standalone)).unwrap();
+        insta::assert_snapshot!("show_standalone", String::from_utf8(out).unwrap());
+    }
+}
