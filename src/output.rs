@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::cluster::writes::WriteMode;
 use crate::printer::Printer;
 pub(crate) use crate::report::OutputFormat;
+use crate::rules::yaml::{go_yaml_key_order, to_kubectl_yaml};
 pub(crate) use crate::report::Tally;
 use crate::rules::text::escape_field;
 
@@ -133,7 +134,7 @@ pub(crate) fn emit_objects(
         (Some(scope), format) => {
             let mut gathered = scope.gathered.lock().expect("gathered lock");
             for object in objects {
-                gathered.add_document(&scope.name, format.clone(), with_sorted_keys(&object));
+                gathered.add_document(&scope.name, format.clone(), with_sorted_keys(&object, format));
             }
             Ok(())
         }
@@ -208,25 +209,34 @@ pub(crate) fn print_objects(
     } else {
         list(objects)
     };
-    print_document(out, &format, &with_sorted_keys(&document))
+    print_document(out, &format, &with_sorted_keys(&document, &format))
 }
 
-/// An API object with its keys in byte order at every level: kubectl prints objects as Go
-/// maps, which encoding/json and go-yaml write sorted, so `diff` against its output is empty.
-/// Our own documents (plans, reports) keep the order they are built in.
-fn with_sorted_keys(value: &Value) -> Value {
+/// An API object with its keys sorted at every level as kubectl's output has them: it prints
+/// objects as Go maps, which encoding/json writes in byte order and go-yaml in its own
+/// (rules::yaml), so `diff` against its output is empty. Our own documents (plans, reports)
+/// keep the order they are built in.
+fn with_sorted_keys(value: &Value, format: &OutputFormat) -> Value {
     match value {
         Value::Object(map) => {
             let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
+            match format {
+                OutputFormat::Yaml => entries.sort_by(|a, b| go_yaml_key_order(a.0, b.0)),
+                _ => entries.sort_by(|a, b| a.0.cmp(b.0)),
+            }
             Value::Object(
                 entries
                     .into_iter()
-                    .map(|(key, value)| (key.clone(), with_sorted_keys(value)))
+                    .map(|(key, value)| (key.clone(), with_sorted_keys(value, format)))
                     .collect(),
             )
         }
-        Value::Array(items) => Value::Array(items.iter().map(with_sorted_keys).collect()),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|item| with_sorted_keys(item, format))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -251,17 +261,8 @@ pub(crate) fn print_document(
             })?;
             writeln!(out)
         }
-        OutputFormat::Yaml => {
-            // One line per string, as kubectl prints (no folded `>-` blocks for long base64).
-            let mut options = serde_saphyr::SerializerOptions::default();
-            options.prefer_block_scalars = false;
-            let mut text = serde_saphyr::to_string_with_options(document, options)
-                .map_err(std::io::Error::other)?;
-            if !text.ends_with('\n') {
-                text.push('\n');
-            }
-            out.write_all(text.as_bytes())
-        }
+        // go-yaml's output, as kubectl's (rules::yaml): keys sorted as go-yaml sorts them.
+        OutputFormat::Yaml => out.write_all(to_kubectl_yaml(document).as_bytes()),
         // kubectl ends a template's output with nothing it did not write.
         OutputFormat::JsonPath(template) => out.write_all(template.render(document).as_bytes()),
         OutputFormat::CustomColumns(columns) => {

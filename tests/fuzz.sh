@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 
 seconds=${1:-30}
 build_minutes=${FUZZ_BUILD_MINUTES:-20}
-targets=(image_reference local_config pull_secret www_authenticate glob escaping kubeconfig)
+targets=(image_reference local_config pull_secret www_authenticate glob escaping kubeconfig kubectl_output)
 
 # shellcheck source=tests/env.sh
 source tests/env.sh

@@ -280,3 +280,39 @@ fn assert_password_not_in(url: &str, shown: &str) {
         );
     }
 }
+
+/// `-o jsonpath=` and `-o yaml` (docs/conventions.md, "Output"): the input's first line is a
+/// template, the rest a JSON document. A template is refused or rendered, never a panic; the
+/// document's YAML reads back as the document (numbers compared by value: go-yaml writes
+/// 1.0 as 1, as kubectl does).
+pub fn kubectl_output(text: &str) {
+    let (template, document) = text.split_once('\n').unwrap_or((text, "{}"));
+    let Ok(document) = serde_json::from_str::<serde_json::Value>(document) else {
+        return;
+    };
+    if let Ok(template) = regcred::rules::jsonpath::Template::parse(template) {
+        let _ = template.render(&document);
+    }
+    if let Ok(columns) = regcred::rules::jsonpath::Columns::parse(template) {
+        let _ = columns.rows(&document);
+    }
+    let yaml = regcred::rules::yaml::to_kubectl_yaml(&document);
+    let read: serde_json::Value = serde_saphyr::from_str(&yaml)
+        .unwrap_or_else(|e| panic!("our YAML does not parse: {e}\n{yaml}"));
+    assert!(same_values(&document, &read), "{document}\nbecame\n{yaml}");
+}
+
+fn same_values(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_values(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same_values(v, w)))
+        }
+        _ => a == b,
+    }
+}

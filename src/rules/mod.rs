@@ -33,3 +33,4 @@ pub mod sync;
 pub mod text;
 pub mod trust;
 pub mod verdict;
+pub mod yaml;

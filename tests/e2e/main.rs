@@ -465,8 +465,8 @@ fn output_formats_from_the_server() {
     assert_eq!(text(&out.stdout), "secret/outcred\nsecret/outcred\n");
 }
 
-/// `-o json` of a Secret is kubectl's `get -o json` of the same Secret, byte for byte; `-o
-/// yaml` has its keys in kubectl's order (its quoting of some strings differs: docs/conventions.md).
+/// `-o json` and `-o yaml` of a Secret are kubectl's `get -o json|yaml` of the same Secret,
+/// byte for byte, with annotations that take each of go-yaml's styles (docs/conventions.md).
 #[test]
 #[ignore = "needs the real control plane: tests/e2e/run.sh"]
 fn json_and_yaml_match_kubectls_of_the_same_secret() {
@@ -484,22 +484,52 @@ fn json_and_yaml_match_kubectls_of_the_same_secret() {
         text(&out.stdout)
     };
     create("name");
-    // Unchanged now: the object printed is the one stored, as kubectl reads it.
-    let ours = create("json");
-    let theirs = e2e.kubectl_ok(&["get", "secret", "outcred", "-n", &ns, "-o", "json"]);
-    assert_eq!(ours, theirs);
-    let keys = |yaml: &str| -> Vec<String> {
-        yaml.lines()
-            .filter_map(|line| line.split_once(':').map(|(key, _)| key.to_string()))
-            .collect()
-    };
-    let ours = create("yaml");
-    let theirs = e2e.kubectl_ok(&["get", "secret", "outcred", "-n", &ns, "-o", "yaml"]);
-    assert_eq!(
-        keys(&ours),
-        keys(&theirs),
-        "ours:\n{ours}\nkubectl's:\n{theirs}"
+    let words = "word ".repeat(40);
+    let quoted_words = format!("{{\"k\": \"{}\"}}", "word ".repeat(30));
+    let labelled = format!("x: {}", "wordy ".repeat(30));
+    let long_json = format!(
+        "{{{}}}",
+        (0..12)
+            .map(|i| format!("\"k{i}\": \"vvvvvvvvvv\""))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
+    let tricky = [
+        ("a/empty", ""),
+        ("a/yes", "yes"),
+        ("a/y", "y"),
+        ("a/num", "0777"),
+        ("a/float", "1.5e3"),
+        ("a/date", "2026-12-01"),
+        ("a/colon", "a: b"),
+        ("a/quote", "it's"),
+        ("a/tab", "a\tb"),
+        ("a/lines", "one\ntwo"),
+        ("a/lines-end", "one\ntwo\n\n"),
+        ("a/long", words.as_str()),
+        ("a/longq", quoted_words.as_str()),
+        ("a/long2", labelled.as_str()),
+        ("a/json-long", long_json.as_str()),
+        ("a/emoji", "\u{1F600} \u{e9}"),
+        ("a/lead", " x"),
+        ("a/hash", "a #b"),
+        ("a/dq", "say \"hi\""),
+        ("a/bs", "C:\\dir"),
+        ("a/dash", "-"),
+        ("a/trailing", "trailing "),
+        ("a/nbsp", "a\u{a0}b"),
+        ("a/base60", "1:20"),
+    ];
+    let mut annotate = vec!["annotate", "secret", "outcred", "-n", &ns];
+    let pairs: Vec<String> = tricky.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    annotate.extend(pairs.iter().map(String::as_str));
+    e2e.kubectl_ok(&annotate);
+    // Unchanged now: the object printed is the one stored, as kubectl reads it.
+    for format in ["json", "yaml"] {
+        let ours = create(format);
+        let theirs = e2e.kubectl_ok(&["get", "secret", "outcred", "-n", &ns, "-o", format]);
+        assert_eq!(ours, theirs, "-o {format}");
+    }
 }
 
 /// `-o jsonpath=` and `-o custom-columns=` print what kubectl prints for the same expressions,
