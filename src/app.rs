@@ -65,6 +65,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     }
     let name = display_name(args.first());
     let command = cli::command(name);
+    let typed = lossy_strings(args.get(1..).unwrap_or_default());
     let cli = match command
         .clone()
         .try_get_matches_from(args)
@@ -75,14 +76,16 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
             let e = cli::offer_only_visible(e, &command);
             // A command given without its subcommand shows its help, as kubectl does: on
             // stdout, a success.
+            let text = cli::kubectl_wording(&e, &command, name, &typed);
             if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                let _ = write!(std::io::stdout(), "{}", e.render());
+                let _ = write!(std::io::stdout(), "{text}");
                 return ExitStatus::Success.into();
             }
-            let _ = e.print();
             return if e.use_stderr() {
+                let _ = write!(std::io::stderr(), "{text}");
                 ExitStatus::Usage
             } else {
+                let _ = write!(std::io::stdout(), "{text}");
                 ExitStatus::Success
             }
             .into();

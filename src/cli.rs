@@ -44,7 +44,7 @@ pub(crate) enum Command {
     #[command(long_about = SYNC_ABOUT, after_help = SYNC_EXAMPLES_SHORT, after_long_help = SYNC_EXAMPLES)]
     Sync(SyncArgs),
     /// Run `sync --watch` inside the cluster: its manifests, and its status
-    #[command(subcommand, after_help = CONTROLLER_EXAMPLES)]
+    #[command(subcommand, long_about = CONTROLLER_ABOUT, after_help = CONTROLLER_EXAMPLES)]
     Controller(ControllerCommand),
     /// Detach a pull Secret from every workload and ServiceAccount, then delete its copies
     #[command(long_about = DELETE_ABOUT, after_help = DELETE_EXAMPLES)]
@@ -57,6 +57,7 @@ pub(crate) enum Command {
     List(ListArgs),
     /// Show one pull Secret: registries, usernames (passwords masked), origin, users
     #[command(
+        long_about = SHOW_ABOUT,
         after_help = "Examples:\n  kubectl regcred show regcred -n team-a\n  kubectl regcred show regcred --reveal"
     )]
     Show(ShowArgs),
@@ -67,17 +68,20 @@ pub(crate) enum Command {
     #[command(long_about = VERIFY_ABOUT, after_help = VERIFY_EXAMPLES)]
     Verify(VerifyArgs),
     /// Store a registry login in the OS keychain (no docker needed)
-    #[command(after_help = LOGIN_EXAMPLES)]
+    #[command(long_about = LOGIN_ABOUT, after_help = LOGIN_EXAMPLES)]
     Login(LoginArgs),
     /// Remove a registry login from the OS keychain
+    #[command(long_about = LOGOUT_ABOUT)]
     Logout(LogoutArgs),
     /// List the registry logins held in the OS keychain (servers and usernames, no secrets)
+    #[command(long_about = LOGINS_ABOUT)]
     Logins(LoginsArgs),
     /// Serve the docker credential-helper protocol on the OS keychain (what
     /// docker-credential-regcred runs): store, get, erase, list or version
+    #[command(long_about = CREDENTIAL_HELPER_ABOUT)]
     CredentialHelper(CredentialHelperArgs),
     /// Print the shell completion script (bash, zsh, fish, powershell, elvish)
-    #[command(after_help = COMPLETION_EXAMPLES)]
+    #[command(long_about = COMPLETION_ABOUT, after_help = COMPLETION_EXAMPLES)]
     Completion(CompletionArgs),
     /// Print the version, git commit and target
     Version,
@@ -93,6 +97,50 @@ pub(crate) enum Command {
 }
 
 // What each command does, for `--help-all` and the man pages' DESCRIPTION.
+const SHOW_ABOUT: &str = "\
+Show one pull Secret: registries, usernames (passwords masked), origin, users.
+
+Reads the Secret NAME in the namespace and prints, per registry, the username, a masked password, when it expires (where the password says) and where it was read from; whether kubectl-regcred manages it and why; and the workloads and ServiceAccounts that list it. Changes nothing. -o json|yaml prints the same without passwords; --reveal prints the stored .dockerconfigjson exactly (passwords included, for piping). Exit status: 0 when the Secret was read, 1 when it is missing or unreadable, 2 for a usage error.";
+
+const LOGIN_ABOUT: &str = "\
+Store a registry login in the OS keychain (no docker needed).
+
+Checks the login against the registry first (--no-verify skips it; the password goes only to that registry), then stores the username and password in the OS keychain (Keychain on macOS, Credential Manager on Windows, the Secret Service on Linux), where create, sync and docker-credential-regcred find it. The password comes from --password-stdin or a prompt that does not echo; never put it on the command line. An existing login for the server is replaced. Exit status: 0 when stored, 1 when the registry refused it or the keychain failed, 2 for a usage error.";
+
+const LOGOUT_ABOUT: &str = "\
+Remove a registry login from the OS keychain.
+
+Deletes the login kubectl-regcred stored for SERVER; docker's and podman's own files are not touched, and pull Secrets already written keep their copy. Exit status: 0 when removed, 1 when there was none or the keychain failed, 2 for a usage error.";
+
+const LOGINS_ABOUT: &str = "\
+List the registry logins held in the OS keychain (servers and usernames, no secrets).
+
+Reads the logins kubectl-regcred stored with login (or docker stored through docker-credential-regcred) and prints their servers and usernames; passwords are never read out. Exit status: 0 ok, 1 when the keychain cannot be read.";
+
+const CREDENTIAL_HELPER_ABOUT: &str = "\
+Serve the docker credential-helper protocol on the OS keychain.
+
+What docker-credential-regcred runs, so that `docker login` stores into and `docker pull` reads from the same keychain entries as kubectl-regcred: store reads a JSON login on stdin, get prints the login for the server read on stdin, erase removes it, list prints servers and usernames, version prints the version. Errors go to stdout as docker expects, with exit status 1.";
+
+const COMPLETION_ABOUT: &str = "\
+Print the shell completion script (bash, zsh, fish, powershell, elvish).
+
+The script completes commands, flags and their values; under `kubectl regcred`, kubectl's own plugin completion uses kubectl_complete-regcred, which install.sh puts on PATH. Changes nothing.";
+
+const CONTROLLER_ABOUT: &str = "\
+Run `sync --watch` inside the cluster: its manifests, and its status.
+
+The controller keeps every credential its operator defined true, in the cluster, with no laptop involved: it runs `sync --watch` from a Deployment with one leader at a time (a Lease). `controller manifests` prints what runs it; `controller status` tells how it is doing.";
+
+const MANIFESTS_ABOUT: &str = "\
+Print the Namespace, RBAC and Deployment that run the controller.
+
+Prints YAML for `kubectl apply -f -`: a Namespace (-n, default regcred-system), a ServiceAccount bound to a ClusterRole that reads Namespaces and reads and writes Secrets (Kubernetes cannot narrow a rule to pull Secrets; docs/controller.md says what it can reach), with --auto-attach the rights to patch workloads (and ServiceAccounts), a Role to hold its Lease, and a Deployment of --image with --replicas replicas. Reads nothing from the cluster and changes nothing.";
+
+const STATUS_ABOUT: &str = "\
+Who leads, when it last reconciled, and each credential's state.
+
+Reads the controller's Lease, which also carries its status record (in the controller's namespace, -n), and prints the leader, the time of the last reconcile, and per credential its copies and errors. Changes nothing. Exit status: 0 when read, 1 when the controller's status cannot be read, 2 for a usage error.";
 const CREATE_ABOUT: &str = "\
 Create or update an image pull Secret from local credentials.
 
@@ -257,6 +305,49 @@ pub(crate) fn command(name: &str) -> clap::Command {
         .help_template(root_template)
         .mut_args(|arg| if arg.is_global_set() { arg.hide(true) } else { arg });
     with_kubectl_layout(with_help_flags(command), &options_pointer(name))
+}
+
+/// What clap's error or help `error` says, as kubectl words it: help without trailing spaces;
+/// an error that ends with `See 'kubectl regcred create --help' for usage.` (kubectl's
+/// wording) instead of clap's usage line and `For more information, try '--help'.`. `args`
+/// (without argv[0]) name the command the user was typing.
+pub(crate) fn kubectl_wording(error: &clap::Error, command: &clap::Command, name: &str, args: &[String]) -> String {
+    let rendered = error.render().to_string();
+    let help = error.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand;
+    if help || !error.use_stderr() {
+        return rendered.lines().map(str::trim_end).collect::<Vec<_>>().join("\n") + "\n";
+    }
+    let mut path = vec![name.to_string()];
+    let mut current = command;
+    for arg in args.iter().filter(|a| !a.starts_with('-')) {
+        if let Some(sub) = current.find_subcommand(arg) {
+            path.push(sub.get_name().to_string());
+            current = sub;
+        }
+    }
+    let mut lines: Vec<&str> = Vec::new();
+    let mut in_usage = false;
+    for line in rendered.lines() {
+        if line.starts_with("Usage:") {
+            in_usage = true;
+            continue;
+        }
+        if in_usage && !line.trim().is_empty() {
+            continue;
+        }
+        in_usage = false;
+        if line.starts_with("For more information, try") {
+            continue;
+        }
+        lines.push(line.trim_end());
+    }
+    while lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    let gap = if lines.len() > 1 { "\n" } else { "" };
+    let mut text = lines.join("\n");
+    text.push_str(&format!("\n{gap}See '{} --help' for usage.\n", path.join(" ")));
+    text
 }
 
 /// `-h` and `--help` print the summary that fits a screen, as kubectl users expect of both;
@@ -873,8 +964,10 @@ pub(crate) struct LogoutArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum ControllerCommand {
     /// Print the Namespace, RBAC and Deployment that run the controller (-n: its namespace)
+    #[command(long_about = MANIFESTS_ABOUT)]
     Manifests(ManifestsArgs),
     /// Who leads, when it last reconciled, and each credential's state (-n: its namespace)
+    #[command(long_about = STATUS_ABOUT)]
     Status(ControllerStatusArgs),
 }
 

@@ -836,8 +836,20 @@ fn typos_are_offered_only_visible_commands() {
     let output = env.cmd(&["get"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
+    // kubectl's wording: what is wrong, then where to read more; no usage line.
     assert!(
-        stderr.starts_with("error: unrecognized subcommand 'get'\n\nUsage:"),
+        stderr.starts_with("error: unrecognized subcommand 'get'\n")
+            && stderr.ends_with("\nSee 'kubectl regcred --help' for usage.\n")
+            && !stderr.contains("Usage:"),
+        "{stderr}"
+    );
+    let output = env
+        .cmd(&["create", "x", "--frm", "docker"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.ends_with("\n\nSee 'kubectl regcred create --help' for usage.\n"),
         "{stderr}"
     );
     assert!(
