@@ -214,8 +214,8 @@ pub(crate) fn print_objects(
 
 /// An API object with its keys sorted at every level as kubectl's output has them: it prints
 /// objects as Go maps, which encoding/json writes in byte order and go-yaml in its own
-/// (rules::yaml), so `diff` against its output is empty. Our own documents (plans, reports)
-/// keep the order they are built in.
+/// (rules::yaml), so `diff` against its output is empty. Our own documents (`list`'s and
+/// `check`'s reports, `sync`'s plan) are sorted the same way, as kubectl sorts everything.
 fn with_sorted_keys(value: &Value, format: &OutputFormat) -> Value {
     match value {
         Value::Object(map) => {

@@ -971,7 +971,7 @@ mod tests {
         let document = serde_json::json!({ "items": reports() });
         for (format, name) in [(OutputFormat::Json, "check_json"), (OutputFormat::Yaml, "check_yaml")] {
             let mut out = Vec::new();
-            output::print_document(&mut out, &format, &document).unwrap();
+            output::print_objects(&mut out, format, vec![document.clone()]).unwrap();
             insta::assert_snapshot!(name, String::from_utf8(out).unwrap());
         }
     }

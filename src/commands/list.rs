@@ -217,7 +217,7 @@ pub(crate) mod tests {
         let document = serde_json::json!({ "items": items });
         for (format, name) in [(OutputFormat::Json, "list_json"), (OutputFormat::Yaml, "list_yaml")] {
             let mut out = Vec::new();
-            output::print_document(&mut out, &format, &document).unwrap();
+            output::print_objects(&mut out, format, vec![document.clone()]).unwrap();
             insta::assert_snapshot!(name, String::from_utf8(out).unwrap());
         }
     }
