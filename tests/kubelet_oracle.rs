@@ -8,6 +8,10 @@
 //! - `check`'s verdict and key (`diagnose`), including `SECRET-MALFORMED` and `INVALID-IMAGE`,
 //! - `attach --auto`'s choice of Secrets over the namespace's pool.
 //!
+//! A second test builds Pods whose images sit in init, regular and ephemeral containers and in
+//! image volumes (KEP-4639), and checks that we list the images the kubelet pulls for the Pod
+//! (`rules::kinds::pod_images`) and judge each as above.
+//!
 //! A disagreement prints the seed and the smallest case that still disagrees.
 //! Run by `tests/e2e/run.sh`; by hand:
 //! `REGCRED_KUBELET_ORACLE=$(tests/e2e/cluster.sh tool kubelet-oracle) cargo test --test kubelet_oracle -- --ignored`
@@ -902,4 +906,114 @@ fn kubelet_oracle_agrees_with_our_rules() {
         );
     }
     eprintln!("kubelet oracle: {cases} cases agree");
+}
+
+// ---------------------------------------------------------------------------------------
+// Pods: every image the kubelet pulls for one, image volumes included
+
+/// A Pod spec with its images spread over containers and volumes, and the Secrets.
+struct PodCase {
+    spec: Value,
+    secrets: Vec<SecretGen>,
+}
+
+fn gen_pod(rng: &mut Rng) -> PodCase {
+    let images: Vec<String> = (0..1 + rng.below(4)).map(|_| gen_image(rng)).collect();
+    let mut spec = json!({"containers": [], "volumes": []});
+    for (i, image) in images.iter().enumerate() {
+        let place = match rng.below(10) {
+            0 => "initContainers",
+            1 => "ephemeralContainers",
+            2..=5 => "volumes",
+            _ => "containers",
+        };
+        let entry = if place == "volumes" {
+            json!({"name": format!("v{i}"), "image": {"reference": image, "pullPolicy": "IfNotPresent"}})
+        } else {
+            json!({"name": format!("c{i}"), "image": image})
+        };
+        match spec[place].as_array_mut() {
+            Some(list) => list.push(entry),
+            None => spec[place] = json!([entry]),
+        }
+    }
+    // Volumes that are not images, and image sources the API would refuse, in between.
+    let volumes = spec["volumes"].as_array_mut().unwrap();
+    if rng.chance(30) {
+        let at = rng.below(volumes.len() + 1);
+        volumes.insert(at, json!({"name": "scratch", "emptyDir": {}}));
+    }
+    if rng.chance(5) {
+        volumes.push(json!({"name": "unnamed", "image": {}}));
+    }
+    let count = rng.below(4);
+    let secrets = (0..count)
+        .map(|i| {
+            let aimed_at = rng.below(images.len());
+            gen_secret(rng, i, &images[aimed_at])
+        })
+        .collect();
+    PodCase { spec, secrets }
+}
+
+#[test]
+#[ignore = "needs the kubelet oracle built from k8s.io/kubernetes: tests/e2e/run.sh"]
+fn kubelet_oracle_pulls_a_pods_images_as_we_list_them() {
+    let cases: usize = std::env::var("REGCRED_ORACLE_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(5_000, |n: usize| n / 4);
+    let seed = 20_261_208;
+    let mut rng = Rng(seed);
+    let pods: Vec<PodCase> = (0..cases).map(|_| gen_pod(&mut rng)).collect();
+    let mut oracle = Oracle::start();
+    let requests: Vec<String> = pods
+        .iter()
+        .map(|pod| {
+            let secrets: Vec<Secret> = pod.secrets.iter().map(SecretGen::secret).collect();
+            json!({"pod": pod.spec, "secrets": secrets}).to_string()
+        })
+        .collect();
+    let answers = oracle.ask_many(requests);
+    let (mut volumes, mut images) = (0, 0);
+    for (pod, answer) in pods.iter().zip(&answers) {
+        let theirs: Vec<(String, Option<String>)> = answer["images"]
+            .as_array()
+            .unwrap_or_else(|| panic!("the oracle refused {}: {answer}", pod.spec))
+            .iter()
+            .map(|i| {
+                (
+                    i["image"].as_str().unwrap().to_string(),
+                    i["volume"].as_str().map(str::to_string),
+                )
+            })
+            .collect();
+        let ours: Vec<(String, Option<String>)> = regcred::rules::kinds::pod_images(&pod.spec)
+            .into_iter()
+            .map(|i| (i.image, i.volume))
+            .collect();
+        assert_eq!(ours, theirs, "the images of {}", pod.spec);
+        // Each image is judged as a case of its own, with the Pod's Secrets.
+        for entry in answer["images"].as_array().unwrap() {
+            images += 1;
+            volumes += usize::from(entry.get("volume").is_some());
+            let case = Case {
+                image: entry["image"].as_str().unwrap().to_string(),
+                secrets: pod.secrets.clone(),
+            };
+            let pool = oracle.ask(Oracle::request(&case.image, &pool_secrets(&case)));
+            if let Some(why) = disagreement(&case, entry, &pool) {
+                panic!(
+                    "seed {seed}: an image of the Pod {} disagrees:\n{}\n{why}",
+                    pod.spec,
+                    describe(&case)
+                );
+            }
+        }
+    }
+    eprintln!("kubelet oracle: {cases} Pods, {images} images ({volumes} in image volumes) agree");
+    assert!(
+        volumes * 4 >= images,
+        "too few image volumes: {volumes} of {images}"
+    );
 }

@@ -58,6 +58,9 @@ struct ObjectReport {
 #[serde(rename_all = "camelCase")]
 struct ImageReport {
     image: String,
+    /// The image volume that names it (KEP-4639), when a volume does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    volume: Option<String>,
     #[serde(flatten)]
     verdict: Verdict,
     detail: String,
@@ -65,6 +68,17 @@ struct ImageReport {
     fix: Option<Fix>,
     #[serde(skip_serializing_if = "Option::is_none")]
     probe: Option<String>,
+}
+
+impl ImageReport {
+    /// The image, and the image volume that names it (`volume/NAME`).
+    fn label(&self) -> String {
+        kinds::PodImage {
+            image: self.image.clone(),
+            volume: self.volume.clone(),
+        }
+        .label()
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -230,7 +244,7 @@ fn wide_rows(reports: &[ObjectReport]) -> Vec<Vec<String>> {
                 .to_vec()
         };
         for image in &report.images {
-            rows.push(row(&image.image, image.verdict.label(), &image.detail));
+            rows.push(row(&image.label(), image.verdict.label(), &image.detail));
         }
         for secret in &report.secrets {
             let subject = format!("secret/{}", secret.secret);
@@ -327,15 +341,15 @@ fn object_report(
         found.pods_of(object)
     };
     let events = pull_events(found, &pods);
-    let images = kinds::images(&spec);
+    let images = kinds::pod_images(&spec);
     let auth_failures: Vec<String> = images
         .iter()
+        .map(|found| found.image.clone())
         .filter(|image| {
             events
                 .iter()
                 .any(|e| diagnosis::is_auth_failure(&e.message, image))
         })
-        .cloned()
         .collect();
     let inputs = PodInputs {
         own: &own,
@@ -349,9 +363,9 @@ fn object_report(
     let (command_target, recreate) = fix_target(found, object, &account);
     let image_reports = images
         .iter()
-        .map(|image| {
+        .map(|found| {
             image_report(
-                image,
+                found,
                 object,
                 &pods,
                 &inputs,
@@ -492,7 +506,7 @@ fn fix_line(
 }
 
 fn image_report(
-    image: &str,
+    found: &kinds::PodImage,
     object: &Object,
     pods: &[&Object],
     inputs: &PodInputs<'_>,
@@ -500,6 +514,7 @@ fn image_report(
     recreate: Option<&str>,
     ns: &str,
 ) -> ImageReport {
+    let image = found.image.as_str();
     let mut verdict = diagnosis::diagnose(image, inputs);
     if let Verdict::PodPredatesSa { pods, .. } = &mut verdict {
         pods.push(object.name.clone());
@@ -514,6 +529,7 @@ fn image_report(
     let fix = fix_line(&verdict, image, command_target, recreate, ns);
     ImageReport {
         image: image.to_string(),
+        volume: found.volume.clone(),
         detail: verdict.detail(),
         verdict,
         fix,
@@ -787,7 +803,7 @@ fn print_text(out: &mut impl Write, report: &ObjectReport) -> std::io::Result<()
     let width = report
         .images
         .iter()
-        .map(|i| i.image.len())
+        .map(|i| i.label().chars().count())
         .max()
         .unwrap_or(0);
     for image in &report.images {
@@ -795,7 +811,7 @@ fn print_text(out: &mut impl Write, report: &ObjectReport) -> std::io::Result<()
             out,
             "  {:<19} {:<width$}   {}",
             image.verdict.label(),
-            image.image,
+            image.label(),
             image.detail
         )?;
         if let Some(probe) = &image.probe {
@@ -892,6 +908,7 @@ mod tests {
     fn reports() -> Vec<ObjectReport> {
         let image = |image: &str, verdict: Verdict, detail: &str, fix: Option<&str>| ImageReport {
             image: image.into(),
+            volume: None,
             verdict,
             detail: detail.into(),
             fix: fix.map(|command| Fix {
@@ -954,6 +971,17 @@ mod tests {
             }],
             events: Vec::new(),
         };
+        let mut web = web;
+        let mut models = image(
+            "ghcr.io/team/models:v2",
+            Verdict::NotAttached {
+                secrets: vec!["ghcr".into()],
+            },
+            "ghcr would match but nothing references it",
+            None,
+        );
+        models.volume = Some("models".into());
+        web.images.push(models);
         vec![web, account]
     }
 

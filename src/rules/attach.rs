@@ -23,7 +23,8 @@ pub struct AutoChoice {
     pub unmatched: Vec<String>,
 }
 
-/// The choice for the pod spec `spec` (its containers, init and ephemeral containers).
+/// The choice for the pod spec `spec`: every image it pulls, image volumes included
+/// (docs/semantics.md §11).
 pub fn auto_names(spec: &Value, candidates: &[Candidate]) -> AutoChoice {
     let keyring = Keyring::new(
         candidates
@@ -111,5 +112,19 @@ mod tests {
         assert_eq!(choice.names, ["quay", "ghcr"]);
         assert_eq!(choice.unmatched.len(), 1, "{:?}", choice.unmatched);
         assert!(choice.unmatched[0].contains("docker.io/library/nginx"));
+    }
+
+    /// The kubelet pulls image volumes with the Pod's pull Secrets (docs/semantics.md §11).
+    #[test]
+    fn an_image_volume_gets_the_secret_it_needs() {
+        let spec = serde_json::json!({
+            "containers": [{"name": "a", "image": "quay.io/team/app:1"}],
+            "volumes": [{"name": "models", "image": {"reference": "ghcr.io/org/models:v2"}}],
+        });
+        let candidates = [
+            candidate("quay", &["quay.io"]),
+            candidate("ghcr", &["ghcr.io"]),
+        ];
+        assert_eq!(auto_names(&spec, &candidates).names, ["quay", "ghcr"]);
     }
 }

@@ -223,13 +223,57 @@ pub fn pull_secret_names(holder: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Every image of a pod spec: containers, init containers and ephemeral containers.
-pub fn images(spec: &Value) -> Vec<String> {
-    ["initContainers", "containers", "ephemeralContainers"]
+/// An image a pod pulls, and the image volume that names it, if a volume does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodImage {
+    /// The image reference as written.
+    pub image: String,
+    /// `spec.volumes[].name` of an image volume (KEP-4639); `None` for a container's image.
+    pub volume: Option<String>,
+}
+
+impl PodImage {
+    /// `quay.io/a/b:1`, or `ghcr.io/m:v2 (volume/models)` for an image volume.
+    pub fn label(&self) -> String {
+        match &self.volume {
+            Some(volume) => format!("{} (volume/{volume})", self.image),
+            None => self.image.clone(),
+        }
+    }
+}
+
+/// Every image a pod spec makes the kubelet pull: those of its init containers, containers
+/// and ephemeral containers (the kubelet's `VisitContainers` order), then its image volumes'
+/// (`volumes[].image.reference`), which the kubelet pulls with the same pull Secrets
+/// (docs/semantics.md, "Image volumes").
+pub fn pod_images(spec: &Value) -> Vec<PodImage> {
+    let containers = ["initContainers", "containers", "ephemeralContainers"]
         .iter()
         .flat_map(|field| spec[field].as_array().into_iter().flatten())
-        .filter_map(|c| c["image"].as_str().map(str::to_string))
-        .collect()
+        .filter_map(|c| c["image"].as_str())
+        .map(|image| PodImage {
+            image: image.to_string(),
+            volume: None,
+        });
+    let volumes = spec["volumes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        // Any image source counts: the kubelet tries to pull even an empty reference.
+        .filter(|v| v["image"].is_object())
+        .map(|v| PodImage {
+            image: v["image"]["reference"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            volume: Some(v["name"].as_str().unwrap_or_default().to_string()),
+        });
+    containers.chain(volumes).collect()
+}
+
+/// Every image a pod spec pulls ([`pod_images`]), without where each comes from.
+pub fn images(spec: &Value) -> Vec<String> {
+    pod_images(spec).into_iter().map(|i| i.image).collect()
 }
 
 /// The ServiceAccount a pod spec runs under (admission fills in `default`).
@@ -413,6 +457,7 @@ mod tests {
             "containers":[{"image":"quay.io/a/b:1"},{"image":"nginx"}]}}}});
         let spec = pod_spec(Kind::Deployment, &deployment).unwrap();
         assert_eq!(images(spec), ["busybox", "quay.io/a/b:1", "nginx"]);
+
         assert_eq!(pull_secret_names(spec), ["x"]);
         assert_eq!(service_account(spec), "builder");
         assert_eq!(service_account(&json!({})), "default");
@@ -423,5 +468,21 @@ mod tests {
         );
         let cleared = with_pull_secrets(Kind::Deployment, &deployment, &[]);
         assert!(pod_spec(Kind::Deployment, &cleared).unwrap()["imagePullSecrets"].is_null());
+    }
+
+    #[test]
+    fn image_volumes_are_images_the_pod_pulls() {
+        let spec = json!({
+            "containers": [{"name": "app", "image": "quay.io/a/app:1"}],
+            "volumes": [
+                {"name": "data", "emptyDir": {}},
+                {"name": "models", "image": {"reference": "ghcr.io/m/models:v2", "pullPolicy": "IfNotPresent"}},
+            ],
+        });
+        let found = pod_images(&spec);
+        assert_eq!(images(&spec), ["quay.io/a/app:1", "ghcr.io/m/models:v2"]);
+        assert_eq!(found[1].volume.as_deref(), Some("models"));
+        assert_eq!(found[1].label(), "ghcr.io/m/models:v2 (volume/models)");
+        assert_eq!(found[0].label(), "quay.io/a/app:1");
     }
 }

@@ -707,3 +707,49 @@ fn every_printed_fix_works_when_pasted() {
         );
     }
 }
+
+/// An image volume (KEP-4639) is pulled with the Pod's pull Secrets like a container image:
+/// `check` judges it under its volume's name, `attach --auto` attaches what it needs, and a
+/// ServiceAccount's Secret reaches it (docs/check.md, "Image volumes").
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn image_volumes_are_checked_and_attached_like_containers() {
+    let e2e = E2e::new();
+    let ns = e2e.namespace("imgvol");
+    pull_secret(&e2e, &ns, "quay-cred", "quay.io", "pw");
+    pull_secret(&e2e, &ns, "ghcr-cred", "ghcr.io", "pw");
+    e2e.deployment(
+        &ns,
+        "web",
+        json!({
+            "containers": [{"name": "app", "image": "quay.io/team/app:1",
+                            "volumeMounts": [{"name": "models", "mountPath": "/models"}]}],
+            "volumes": [{"name": "models", "image": {"reference": "ghcr.io/team/models:v2"}}],
+        }),
+    );
+    let report = |e2e: &E2e| -> Value {
+        let out = e2e.run(&["check", "deployment/web", "-n", &ns, "-o", "json"]);
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out.stderr)))
+    };
+    let before = report(&e2e);
+    let images = before["items"][0]["images"].as_array().unwrap();
+    assert_eq!(images.len(), 2, "{before}");
+    assert_eq!(images[1]["image"], "ghcr.io/team/models:v2");
+    assert_eq!(images[1]["volume"], "models");
+    assert_eq!(images[1]["verdict"], "NOT-ATTACHED", "{before}");
+    let out = e2e.run(&["check", "deployment/web", "-n", &ns]);
+    assert!(
+        text(&out.stdout).contains("ghcr.io/team/models:v2 (volume/models)"),
+        "{}",
+        text(&out.stdout)
+    );
+    e2e.regcred_ok(&["attach", "--auto", "deployment/web", "-n", &ns]);
+    let after = report(&e2e);
+    let images = after["items"][0]["images"].as_array().unwrap();
+    assert_eq!(images[1]["verdict"], "OK", "{after}");
+    assert_eq!(images[1]["secret"], "ghcr-cred", "{after}");
+    assert_eq!(
+        e2e.get_json(&["deployment", "web", "-n", &ns])["spec"]["template"]["spec"]["imagePullSecrets"],
+        json!([{"name": "quay-cred"}, {"name": "ghcr-cred"}])
+    );
+}

@@ -155,7 +155,7 @@ build_oracle() {
   local work=$CACHE/oracle-$NEWEST
   [[ -f $work/go.mod ]] || kube_module "$NEWEST" "$work"
   sed -i 's|^module .*|module regcred.test/kubelet-oracle|' "$work/go.mod"
-  cp "$HERE/../kubelet-oracle/main.go" "$work/main.go"
+  cp "$HERE"/../kubelet-oracle/*.go "$work/"
   (cd "$work" && GOFLAGS=-mod=mod go build -trimpath -o "$work/bin/kubelet-oracle" .)
 }
 
@@ -173,8 +173,12 @@ check() {
     log "not built: ${missing[*]}; run tests/setup.sh (or tests/e2e/cluster.sh build)"
     exit 1
   fi
-  if ! cmp -s "$HERE/../kubelet-oracle/main.go" "$CACHE/oracle-$NEWEST/main.go"; then
-    log "tests/kubelet-oracle/main.go changed: rebuilding the oracle (offline)"
+  local source changed=""
+  for source in "$HERE"/../kubelet-oracle/*.go; do
+    cmp -s "$source" "$CACHE/oracle-$NEWEST/$(basename "$source")" || changed=yes
+  done
+  if [[ -n $changed ]]; then
+    log "tests/kubelet-oracle changed: rebuilding the oracle (offline)"
     GOPROXY=off build_oracle
   fi
 }

@@ -6,8 +6,10 @@
 //  2. secrets.MakeDockerKeyring over the Pod's pull Secrets;
 //  3. Lookup of the repository to pull.
 //
-// Input: one JSON object a line, {"image": "...", "secrets": [<v1.Secret>, ...]}.
-// Output: one JSON object a line, with exactly one of image_error, keyring_error or creds.
+// Input: one JSON object a line, {"image": "...", "secrets": [<v1.Secret>, ...]}, or
+// {"pod": <v1.PodSpec>, "secrets": [...]} for every image the Pod makes the kubelet pull.
+// Output: one JSON object a line, with exactly one of image_error, keyring_error or creds;
+// for a Pod, {"images": [{"image": ..., "volume": ..., and that answer}, ...]}.
 // The test suite (src/rules differential test) drives it; docs/semantics.md says why.
 package main
 
@@ -21,14 +23,73 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
+	podutil "k8s.io/kubernetes/pkg/api/v1/pod"
 	"k8s.io/kubernetes/pkg/credentialprovider"
 	"k8s.io/kubernetes/pkg/credentialprovider/secrets"
 	"k8s.io/kubernetes/pkg/util/parsers"
 )
 
 type request struct {
-	Image   string      `json:"image"`
-	Secrets []v1.Secret `json:"secrets"`
+	Image   string          `json:"image"`
+	Pod     json.RawMessage `json:"pod,omitempty"`
+	Secrets []v1.Secret     `json:"secrets"`
+}
+
+// podImage is an image a Pod pulls, and the image volume that names it, if one does.
+type podImage struct {
+	Image  string `json:"image"`
+	Volume string `json:"volume,omitempty"`
+}
+
+// imageVolumes lists a Pod's image volumes (KEP-4639). image_volumes.go sets it where the
+// API has them; the oracle built from Kubernetes 1.20, which has none, leaves it nil.
+var imageVolumes func(pod json.RawMessage) ([]podImage, error)
+
+type podAnswer struct {
+	Images []imageAnswer `json:"images"`
+	Error  *string       `json:"error,omitempty"`
+}
+
+type imageAnswer struct {
+	podImage
+	answer
+}
+
+// podImages lists what the kubelet pulls for a Pod, in its order: every container's image
+// (podutil.VisitContainers: init containers, containers, ephemeral containers), then the
+// image volumes'. Each is pulled with the Pod's pull Secrets (kuberuntime_manager.go,
+// SyncPod and getImageVolumes).
+func podImages(raw json.RawMessage) ([]podImage, error) {
+	var spec v1.PodSpec
+	if err := json.Unmarshal(raw, &spec); err != nil {
+		return nil, err
+	}
+	var found []podImage
+	podutil.VisitContainers(&spec, podutil.AllContainers, func(c *v1.Container, _ podutil.ContainerType) bool {
+		found = append(found, podImage{Image: c.Image})
+		return true
+	})
+	if imageVolumes != nil {
+		volumes, err := imageVolumes(raw)
+		if err != nil {
+			return nil, err
+		}
+		found = append(found, volumes...)
+	}
+	return found, nil
+}
+
+func decidePod(req request) podAnswer {
+	images, err := podImages(req.Pod)
+	if err != nil {
+		msg := err.Error()
+		return podAnswer{Error: &msg}
+	}
+	out := podAnswer{Images: []imageAnswer{}}
+	for _, image := range images {
+		out.Images = append(out.Images, imageAnswer{image, decide(request{Image: image.Image, Secrets: req.Secrets})})
+	}
+	return out
 }
 
 type credential struct {
@@ -82,7 +143,11 @@ func main() {
 			fmt.Fprintf(os.Stderr, "kubelet-oracle: bad request: %v\n", err)
 			os.Exit(2)
 		}
-		if err := enc.Encode(decide(req)); err != nil {
+		var reply interface{} = decide(req)
+		if req.Pod != nil {
+			reply = decidePod(req)
+		}
+		if err := enc.Encode(reply); err != nil {
 			fmt.Fprintf(os.Stderr, "kubelet-oracle: %v\n", err)
 			os.Exit(1)
 		}
