@@ -68,6 +68,10 @@ struct ImageReport {
     fix: Option<Fix>,
     #[serde(skip_serializing_if = "Option::is_none")]
     probe: Option<String>,
+    /// The target's Pods that run now with this image: from a node's cache, so a failing
+    /// credential fails their next pull, not this one.
+    #[serde(skip)]
+    running: Vec<String>,
 }
 
 impl ImageReport {
@@ -166,6 +170,16 @@ pub(crate) async fn run(
     if let Some(timeout) = settings.probe {
         reprobe(&mut reports, timeout).await;
         verify_matched(&mut reports, &inventory, timeout).await;
+    }
+    // Pods that run an image whose credential no longer works run from a cache.
+    for report in &mut reports {
+        for image in &mut report.images {
+            let verdict = diagnosis::on_cached_image(image.verdict.clone(), &image.running);
+            if verdict != image.verdict {
+                let ns = report.namespace.clone();
+                image.set_verdict(verdict, &report.command_target, report.recreate.as_deref(), &ns);
+            }
+        }
     }
     for report in &mut reports {
         let Some(found) = inventory.namespaces.get(&report.namespace) else {
@@ -396,7 +410,7 @@ fn object_report(
 fn login_source(found: &NamespaceInventory, verdict: &Verdict) -> (LoginSource, String) {
     let (Verdict::Expired { secret, key, .. }
     | Verdict::Expiring { secret, key, .. }
-    | Verdict::BadCredentials { secret, key, .. }) = verdict
+    | Verdict::BadCredentials { secret, key, .. }) = verdict.cause()
     else {
         return (LoginSource::Unrecorded, String::new());
     };
@@ -527,6 +541,12 @@ fn image_report(
         verdict = stale;
     }
     let fix = fix_line(&verdict, image, command_target, recreate, ns);
+    let running = pods
+        .iter()
+        .filter(|pod| pod.value["status"]["phase"] == "Running")
+        .filter(|pod| kinds::images(&pod.value["spec"]).iter().any(|i| i == image))
+        .map(|pod| pod.name.clone())
+        .collect();
     ImageReport {
         image: image.to_string(),
         volume: found.volume.clone(),
@@ -534,6 +554,7 @@ fn image_report(
         verdict,
         fix,
         probe: None,
+        running,
     }
 }
 
@@ -916,6 +937,7 @@ mod tests {
                 advice: None,
             }),
             probe: None,
+            running: Vec::new(),
         };
         let web = ObjectReport {
             namespace: "team-a".into(),

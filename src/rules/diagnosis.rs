@@ -107,6 +107,15 @@ pub enum Verdict {
         key: String,
         reason: String,
     },
+    /// Pods run the image from a node's cache, but the credential that matches it no longer
+    /// works (`because`: EXPIRED, BAD-CREDENTIALS or NO-PULL-ACCESS). With the kubelet's
+    /// pull-credential verification (KEP-2535) a new Pod, a restart on another node, or any
+    /// pull under `AlwaysVerify` needs a credential that works now: the next pull fails
+    /// (docs/check.md, "Running now, failing on the next pull").
+    NextPullFails {
+        pods: Vec<String>,
+        because: Box<Verdict>,
+    },
 }
 
 impl Verdict {
@@ -127,6 +136,7 @@ impl Verdict {
             Self::Expiring { .. } => "EXPIRING",
             Self::BadCredentials { .. } => "BAD-CREDENTIALS",
             Self::NoPullAccess { .. } => "NO-PULL-ACCESS",
+            Self::NextPullFails { .. } => "NEXT-PULL-FAILS",
             Self::NotFound { .. } => "NOT-FOUND",
         }
     }
@@ -192,7 +202,37 @@ impl Verdict {
                 key,
                 reason,
             } => format!("secret {secret} (key {key}): {reason}"),
+            Self::NextPullFails { pods, because } => format!(
+                "running from a cached image (pod(s) {}), but the next pull will fail: {}: {}",
+                pods.join(", "),
+                because.label(),
+                because.detail()
+            ),
         }
+    }
+
+    /// The verdict a fix is built for: a cached image's failing credential, or itself.
+    pub fn cause(&self) -> &Verdict {
+        match self {
+            Self::NextPullFails { because, .. } => because,
+            other => other,
+        }
+    }
+}
+
+/// `verdict` for an image that `running` Pods run now: a credential that no longer works
+/// becomes [`Verdict::NextPullFails`], since those Pods run from a node's cache.
+pub fn on_cached_image(verdict: Verdict, running: &[String]) -> Verdict {
+    match verdict {
+        Verdict::Expired { .. } | Verdict::BadCredentials { .. } | Verdict::NoPullAccess { .. }
+            if !running.is_empty() =>
+        {
+            Verdict::NextPullFails {
+                pods: running.to_vec(),
+                because: Box::new(verdict),
+            }
+        }
+        other => other,
     }
 }
 
@@ -465,7 +505,7 @@ pub enum LoginSource {
 pub fn renewal_fix(verdict: &Verdict, source: &LoginSource, sync_flags: &str) -> Option<Fix> {
     let (Verdict::Expired { secret, key, .. }
     | Verdict::Expiring { secret, key, .. }
-    | Verdict::BadCredentials { secret, key, .. }) = verdict
+    | Verdict::BadCredentials { secret, key, .. }) = verdict.cause()
     else {
         return None;
     };
@@ -536,8 +576,9 @@ pub fn fix(verdict: &Verdict, image: &str, target: &str, namespace: &str) -> Opt
     let first = |secrets: &[String]| shell_quote(&secrets[0]).into_owned();
     let relogin =
         format!("first log in again (docker login {server}, or kubectl regcred login {server})");
-    Some(match verdict {
-        Verdict::Ok { .. } => return None,
+    Some(match verdict.cause() {
+        // `cause` has unwrapped it.
+        Verdict::Ok { .. } | Verdict::NextPullFails { .. } => return None,
         Verdict::Anonymous => Fix::both(
             "only if the image is private",
             format!(
@@ -999,5 +1040,32 @@ mod tests {
             )
             .is_none()
         );
+    }
+
+    #[test]
+    fn a_failing_credential_of_a_running_image_fails_the_next_pull() {
+        let refused = Verdict::BadCredentials {
+            secret: "regcred".into(),
+            key: "quay.io".into(),
+            reason: "401".into(),
+        };
+        let running = vec!["web-1".to_string()];
+        let verdict = on_cached_image(refused.clone(), &running);
+        assert_eq!(verdict.label(), "NEXT-PULL-FAILS");
+        assert!(verdict.is_problem());
+        assert_eq!(verdict.cause(), &refused);
+        assert!(verdict.detail().contains("web-1"), "{}", verdict.detail());
+        // Its fix is the credential's.
+        assert_eq!(
+            fix(&verdict, "quay.io/a:1", "deployment/web", "ns"),
+            fix(&refused, "quay.io/a:1", "deployment/web", "ns")
+        );
+        // Nothing runs it, or the credential is fine: the verdict stays.
+        assert_eq!(on_cached_image(refused.clone(), &[]), refused);
+        let ok = Verdict::Ok {
+            secret: "regcred".into(),
+            key: "quay.io".into(),
+        };
+        assert_eq!(on_cached_image(ok.clone(), &running), ok);
     }
 }

@@ -304,3 +304,86 @@ fn check_probe_asks_the_registry_with_the_referenced_credentials() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["items"][0]["images"][0]["verdict"], "OK", "{report}");
 }
+
+/// A Pod running from a node's cache whose Secret's password was rotated at the registry:
+/// `check --probe` says NEXT-PULL-FAILS (the running Pod is fine, its next pull is not), and
+/// rotating the Secret in place (same uid, so the kubelet's pull records stay valid) makes
+/// it OK (docs/check.md, "Running now, failing on the next pull").
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn a_running_pod_whose_credential_was_rotated_away_fails_its_next_pull() {
+    let e2e = E2e::new();
+    // The registry's password is the new one; the Secret still holds the old.
+    let registry = Registry::start(Some(("robot", "new-password")));
+    let image = format!("{}/team/app:1", registry.host);
+    registry.push(&e2e, &image, "robot", "new-password");
+    let ns = e2e.namespace("nextpull");
+    let out = e2e.create_explicit(
+        "regcred",
+        &registry.host,
+        "robot",
+        "old-password",
+        &["-n", &ns],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let uid = e2e.get_json(&["secret", "regcred", "-n", &ns])["metadata"]["uid"].clone();
+    e2e.deployment(
+        &ns,
+        "web",
+        serde_json::json!({
+            "imagePullSecrets": [{"name": "regcred"}],
+            "containers": [{"name": "app", "image": image}],
+        }),
+    );
+    // The test cluster has no nodes: the Pod is made Running through its status, as a
+    // kubelet would report it after pulling with the old password.
+    let pod = e2e.wait_for_pod(&ns, "web");
+    e2e.kubectl_ok(&[
+        "patch",
+        "pod",
+        &pod,
+        "-n",
+        &ns,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"phase":"Running"}}"#,
+    ]);
+    let check = |extra: &[&str]| {
+        let mut args = vec!["check", "deployment/web", "-n", &ns, "--probe"];
+        args.extend_from_slice(extra);
+        e2e.run(&args)
+    };
+    let out = check(&["-o", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let found = &report["items"][0]["images"][0];
+    assert_eq!(found["verdict"], "NEXT-PULL-FAILS", "{report}");
+    assert_eq!(found["because"]["verdict"], "BAD-CREDENTIALS", "{report}");
+    assert_eq!(found["pods"], serde_json::json!([pod]), "{report}");
+    let printed = text(&check(&[]).stdout);
+    assert!(
+        printed.contains("NEXT-PULL-FAILS")
+            && printed.contains("the next pull will fail")
+            && printed.contains("fix:"),
+        "{printed}"
+    );
+    assert!(!printed.contains("old-password"), "{printed}");
+    // Rotated in place: the same Secret (uid) with the new password.
+    let out = e2e.create_explicit(
+        "regcred",
+        &registry.host,
+        "robot",
+        "new-password",
+        &["-n", &ns],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        e2e.get_json(&["secret", "regcred", "-n", &ns])["metadata"]["uid"],
+        uid
+    );
+    let out = check(&["-o", "json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["items"][0]["images"][0]["verdict"], "OK", "{report}");
+    assert_eq!(out.status.code(), Some(0), "{report}");
+}
