@@ -633,6 +633,17 @@ pub(crate) struct WatchArgs {
     )]
     pub(crate) auto_attach: Option<AutoAttachArg>,
 
+    /// Delete Pods stuck on a pull that a new Pod would pull, so their owners remake them
+    ///
+    /// A Pod in ErrImagePull or ImagePullBackOff that a workload owns, whose ServiceAccount or
+    /// template now has the Secret it lacks: never a bare Pod (docs/controller.md).
+    #[arg(hide_short_help = true, long, requires = "watch")]
+    pub(crate) heal: bool,
+
+    /// At most this many Pods deleted by --heal a minute
+    #[arg(hide_short_help = true, long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000), requires = "heal")]
+    pub(crate) heal_limit: u32,
+
     /// Serve /healthz, /readyz and /metrics on this address (e.g. 0.0.0.0:8080)
     #[arg(hide_short_help = true, long, value_name = "ADDR", requires = "watch")]
     pub(crate) listen: Option<std::net::SocketAddr>,
@@ -998,6 +1009,10 @@ pub(crate) struct ManifestsArgs {
     /// Replicas (one leads; the others wait)
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=10))]
     pub(crate) replicas: u16,
+
+    /// Also delete Pods stuck on a pull that a new Pod would pull (sync --heal): adds that RBAC
+    #[arg(long)]
+    pub(crate) heal: bool,
 }
 
 #[derive(Debug, Args)]

@@ -106,6 +106,27 @@ impl<'a> Writer<'a> {
     }
 }
 
+/// Deletes the Pod `namespace/name` whose uid is `uid`, and no other (`--heal`: its owner
+/// makes it again). A Pod already gone, or replaced under the same name, is `Ok(false)`.
+pub(crate) async fn delete_pod(
+    cluster: &Cluster,
+    namespace: &str,
+    name: &str,
+    uid: &str,
+    writer: Writer<'_>,
+) -> Result<bool, kube::Error> {
+    let api: Api<k8s_openapi::api::core::v1::Pod> =
+        Api::namespaced(cluster.client.clone(), namespace);
+    match api
+        .delete(name, &writer.delete_exactly(Some(uid.to_string()), None))
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
 /// Patches one object: a strategic merge patch for a pod template (docs/semantics.md §6), a
 /// JSON merge patch for metadata (the controller's record of what it attached).
 pub(crate) async fn patch_object(

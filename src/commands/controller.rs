@@ -68,6 +68,17 @@ pub(crate) async fn status(
             writeln!(out)?;
             print_credentials(&mut out, &record, now)?;
         }
+        if !record.healed.is_empty() {
+            writeln!(out, "\nHealed Pods (--heal; newest last):")?;
+            let rows: Vec<Vec<String>> = record
+                .healed
+                .iter()
+                .map(|h| {
+                    vec![h.pod.clone(), h.owner.clone(), h.image.clone(), h.secret.clone(), h.at.clone()]
+                })
+                .collect();
+            output::print_table(&mut out, &["POD", "OWNER", "IMAGE", "SECRET", "AT"], &rows)?;
+        }
         out.flush()?;
     }
     Ok(if healthy {

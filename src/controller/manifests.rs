@@ -14,6 +14,8 @@ pub(crate) struct ManifestsOptions {
     pub(crate) auto_attach: Option<AutoAttach>,
     pub(crate) refresh: Option<String>,
     pub(crate) replicas: u16,
+    /// `--heal`: delete stuck Pods a new Pod would heal (docs/controller.md).
+    pub(crate) heal: bool,
 }
 
 /// The port `/healthz` and `/readyz` are served on, for the kubelet's probes.
@@ -43,6 +45,9 @@ pub(crate) fn render(settings: &ManifestsOptions) -> String {
         }
         None => {}
     }
+    if settings.heal {
+        args.push("--heal".into());
+    }
     let args: String = args
         .iter()
         .map(|arg| format!("            - {arg}\n"))
@@ -66,6 +71,25 @@ pub(crate) fn render(settings: &ManifestsOptions) -> String {
             "  - apiGroups: [\"\"]
     resources: [serviceaccounts]
     verbs: [get, list, watch, update, patch]
+",
+        );
+    }
+    if settings.heal {
+        // `--heal`: watch pending Pods and delete the stuck ones; read what would remake
+        // them (their owners' templates) and their ServiceAccounts.
+        attach_rules.push_str(
+            "  - apiGroups: [\"\"]
+    resources: [pods]
+    verbs: [get, list, watch, delete]
+  - apiGroups: [\"\"]
+    resources: [serviceaccounts]
+    verbs: [get]
+  - apiGroups: [apps]
+    resources: [replicasets, statefulsets, daemonsets]
+    verbs: [get]
+  - apiGroups: [batch]
+    resources: [jobs]
+    verbs: [get]
 ",
         );
     }

@@ -9,6 +9,7 @@
 //! replica holding the Lease ([`lease`]) writes, and the others keep warm caches.
 
 mod attach;
+mod heal;
 pub(crate) mod http;
 pub(crate) mod lease;
 pub(crate) mod manifests;
@@ -80,6 +81,8 @@ pub(crate) struct WatchOptions {
     pub(crate) metrics_listen: Option<std::net::SocketAddr>,
     pub(crate) json_logs: bool,
     pub(crate) lease: Option<LeaseOptions>,
+    /// `--heal`: at most this many Pods deleted a minute (docs/controller.md).
+    pub(crate) heal: Option<u32>,
 }
 
 /// `--leader-elect`: which Lease, and for how long it holds.
@@ -90,6 +93,10 @@ pub(crate) struct LeaseOptions {
     pub(crate) name: String,
     pub(crate) duration: Duration,
 }
+
+/// A stuck Pod with no cure yet is looked at again this often, in case one came without an
+/// event we watch (a Secret added to its ServiceAccount).
+const HEAL_RECHECK: Duration = Duration::from_secs(30);
 
 /// In-flight work gets this long after SIGTERM; the whole exit stays under 5 s.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
@@ -151,6 +158,10 @@ pub(crate) async fn run(
     if let Some(what) = watch_options.auto_attach {
         startup_watches.extend(attach::watch(&cluster, what, triggers_tx.clone()).await);
     }
+    let heal_limit = watch_options.heal;
+    if heal_limit.is_some() {
+        startup_watches.insert(heal::watch(&cluster, triggers_tx.clone()));
+    }
     let mut controller = Controller {
         cluster,
         watch: watch_options,
@@ -163,6 +174,8 @@ pub(crate) async fn run(
         caches_synced: false,
         watched_sources: HashMap::new(),
         workloads: HashMap::new(),
+        stuck_pods: HashMap::new(),
+        limiter: heal_limit.map(heal::Limiter::new),
         triggers_tx,
         schedule: None,
     };
@@ -192,6 +205,9 @@ struct Controller {
     watched_sources: HashMap<(String, String), AbortOnDrop>,
     /// The latest version of every workload auto-attach watches.
     workloads: HashMap<attach::WorkloadKey, serde_json::Value>,
+    /// `--heal`: the pending Pods that wait on a failed pull, as last seen.
+    stuck_pods: HashMap<heal::PodKey, serde_json::Value>,
+    limiter: Option<heal::Limiter>,
     triggers_tx: mpsc::UnboundedSender<Trigger>,
     schedule: Option<queue::UnboundedSender<ScheduleRequest<Work>>>,
 }
@@ -270,6 +286,15 @@ impl Controller {
             } => self.on_selected(&selector, Some(&namespace), now),
             Trigger::SelectorListed(selector) => self.on_selected(&selector, None, now),
             Trigger::Source { namespace, name } => self.on_source((namespace, name), now),
+            Trigger::Pod(event) => match event.object {
+                Some(pod) if !crate::rules::heal::stuck_pulls(&pod).is_empty() => {
+                    self.stuck_pods.insert(event.key.clone(), pod);
+                    self.schedule(Work::Heal(event.key), now);
+                }
+                _ => {
+                    self.stuck_pods.remove(&event.key);
+                }
+            },
             Trigger::Workload(event) => match event.object {
                 Some(object) => {
                     self.workloads.insert(event.key.clone(), object);
@@ -291,6 +316,16 @@ impl Controller {
         // Once listed: counting on every event of the first list would cost its square.
         if self.caches_synced {
             self.count_unclaimed();
+        }
+        // A new copy may be what a stuck Pod there was waiting for.
+        let stuck: Vec<_> = self
+            .stuck_pods
+            .keys()
+            .filter(|key| key.namespace == namespace)
+            .cloned()
+            .collect();
+        for key in stuck {
+            self.schedule(Work::Heal(key), now);
         }
         // A new copy may be what a workload there was waiting for.
         if self.watch.auto_attach.is_some() {
@@ -393,6 +428,49 @@ impl Controller {
                 )
                 .await;
                 self.state.attach(result);
+            }
+            Work::Heal(key) => self.heal(key).await,
+        }
+    }
+
+    /// `--heal` of one stuck Pod: deleted, left, or tried again later.
+    async fn heal(&mut self, key: heal::PodKey) {
+        let ours: Vec<String> = self
+            .managed_in(&key.namespace)
+            .iter()
+            .filter_map(|secret| secret.metadata.name.clone())
+            .collect();
+        let (Some(pod), Some(limiter)) = (self.stuck_pods.get(&key).cloned(), self.limiter.as_mut())
+        else {
+            return;
+        };
+        let field_manager = self.options.write.field_manager.as_str();
+        let outcome = heal::heal(&self.cluster, &pod, &ours, limiter, field_manager).await;
+        let pod_name = format!("{}/{}", key.namespace, key.name);
+        match outcome {
+            heal::Outcome::Healed(remedy) => {
+                let owner = heal::owner_of(&pod);
+                tracing::info!(
+                    pod = %pod_name, %owner, image = %remedy.image, secret = %remedy.secret,
+                    "healed: deleted a Pod stuck on a pull; its owner makes it again, with the Secret it lacked"
+                );
+                self.state.healed(&pod_name, &owner, &remedy.image, &remedy.secret);
+                self.stuck_pods.remove(&key);
+            }
+            heal::Outcome::Skipped(why) => {
+                tracing::debug!(pod = %pod_name, why, "not healed");
+                // The cure may come later (a Secret attached to its ServiceAccount).
+                self.schedule(Work::Heal(key), Instant::now() + HEAL_RECHECK);
+            }
+            heal::Outcome::Limited(at) => {
+                self.state.heal_result("limited");
+                tracing::info!(pod = %pod_name, "healing waits: --heal-limit reached for this minute");
+                self.schedule(Work::Heal(key), at);
+            }
+            heal::Outcome::Failed(error) => {
+                self.state.heal_result("error");
+                tracing::warn!(pod = %pod_name, %error, "could not heal");
+                self.schedule(Work::Heal(key), Instant::now() + HEAL_RECHECK);
             }
         }
     }
@@ -814,6 +892,7 @@ mod tests {
                 metrics_listen: None,
                 json_logs: false,
                 lease: None,
+                heal: None,
             },
         };
         let controller = Controller {
@@ -834,6 +913,8 @@ mod tests {
             caches_synced: false,
             watched_sources: HashMap::new(),
             workloads: HashMap::new(),
+            stuck_pods: HashMap::new(),
+            limiter: None,
             triggers_tx: mpsc::unbounded_channel().0,
             schedule: Some(schedule),
         };

@@ -38,7 +38,27 @@ pub(crate) struct StatusRecord {
     pub(crate) writes: u64,
     #[serde(default)]
     pub(crate) errors: u64,
+    /// `--heal`: the latest Pods deleted so their owners make them again, newest last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) healed: Vec<HealedPod>,
 }
+
+/// A Pod `--heal` deleted.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct HealedPod {
+    /// `namespace/name`.
+    pub(crate) pod: String,
+    /// `replicaset/web-5d8c`: what makes it again.
+    pub(crate) owner: String,
+    pub(crate) image: String,
+    /// The Secret the new Pod gets for the image.
+    pub(crate) secret: String,
+    pub(crate) at: String,
+}
+
+/// How many healed Pods the status record keeps.
+const HEALED_KEPT: usize = 20;
 
 pub(crate) const STATUS_ANNOTATION: &str = "kubectl-regcred/status";
 
@@ -52,6 +72,7 @@ struct Inner {
     refresh_failures: BTreeMap<String, u64>,
     writes: BTreeMap<&'static str, u64>,
     attaches: BTreeMap<&'static str, u64>,
+    heals: BTreeMap<&'static str, u64>,
     expiry: BTreeMap<String, Timestamp>,
     /// Secrets with our label that no definition this loop follows claims.
     unclaimed: u64,
@@ -174,6 +195,27 @@ impl State {
         });
     }
 
+    /// A Pod `--heal` deleted.
+    pub(crate) fn healed(&self, pod: &str, owner: &str, image: &str, secret: &str) {
+        self.with(|s| {
+            *s.heals.entry("healed").or_default() += 1;
+            s.record.healed.push(HealedPod {
+                pod: pod.into(),
+                owner: owner.into(),
+                image: image.into(),
+                secret: secret.into(),
+                at: Timestamp::now().to_string(),
+            });
+            let extra = s.record.healed.len().saturating_sub(HEALED_KEPT);
+            s.record.healed.drain(..extra);
+        });
+    }
+
+    /// A `--heal` attempt that deleted nothing: `limited` or `error`.
+    pub(crate) fn heal_result(&self, result: &'static str) {
+        self.with(|s| *s.heals.entry(result).or_default() += 1);
+    }
+
     /// One auto-attach decision: `attached`, `unchanged`, `skipped` or `error`.
     pub(crate) fn attach(&self, result: &'static str) {
         self.with(|s| *s.attaches.entry(result).or_default() += 1);
@@ -250,6 +292,15 @@ impl State {
                 "counter",
                 "Auto-attach decisions on workloads and ServiceAccounts, by result.",
                 s.attaches
+                    .iter()
+                    .map(|(result, n)| (labels(&[("result", result)]), *n as f64))
+                    .collect(),
+            );
+            family(
+                "regcred_heal_total",
+                "counter",
+                "--heal: Pods deleted so their owners make them again (healed), and attempts that waited for --heal-limit (limited) or failed (error).",
+                s.heals
                     .iter()
                     .map(|(result, n)| (labels(&[("result", result)]), *n as f64))
                     .collect(),
@@ -339,6 +390,24 @@ mod tests {
         let record = state.record();
         assert_eq!(record.credentials["a\"b"].consecutive_failures, 1);
         assert_eq!(record.credentials["a\"b"].result, "boom");
+    }
+
+    #[test]
+    fn healed_pods_are_counted_and_the_record_keeps_the_latest() {
+        let state = State::default();
+        for i in 0..25 {
+            state.healed(&format!("ns/web-{i}"), "replicaset/web-1", "quay.io/a:1", "regcred");
+        }
+        state.heal_result("limited");
+        let text = state.metrics(Timestamp::now());
+        assert!(text.contains("regcred_heal_total{result=\"healed\"} 25"), "{text}");
+        assert!(text.contains("regcred_heal_total{result=\"limited\"} 1"), "{text}");
+        let record = state.record();
+        assert_eq!(record.healed.len(), HEALED_KEPT);
+        assert_eq!(record.healed.last().unwrap().pod, "ns/web-24");
+        // The record round-trips through the Lease annotation `controller status` reads.
+        let text = serde_json::to_string(&record).unwrap();
+        assert_eq!(serde_json::from_str::<StatusRecord>(&text).unwrap(), record);
     }
 
     #[test]

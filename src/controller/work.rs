@@ -34,6 +34,8 @@ pub(super) enum Trigger {
         name: String,
     },
     Workload(attach::WorkloadEvent),
+    /// `--heal`: a pending Pod changed or went.
+    Pod(heal::PodEvent),
 }
 
 /// What the scheduler hands back, deduplicated.
@@ -41,6 +43,7 @@ pub(super) enum Trigger {
 pub(super) enum Work {
     Credential(String),
     Attach(attach::WorkloadKey),
+    Heal(heal::PodKey),
 }
 
 /// When to read the credential's sources again: `--refresh`, or 70% into the remaining

@@ -18,6 +18,7 @@ pub mod copies;
 pub mod credential;
 pub mod diagnosis;
 pub mod expiry;
+pub mod heal;
 pub mod image;
 pub mod json;
 pub mod jsonpath;

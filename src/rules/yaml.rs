@@ -624,27 +624,26 @@ mod tests {
             "dash": "-",
             "emoji": "\u{1F600}",
         })));
-        assert_eq!(
-            yaml,
-            r#"colon: 'a: b'
-dash: '-'
-date: "2026-12-01T00:00:00Z"
-emoji: "\U0001F600"
-empty: ""
-json: '{"a":1}'
-lines: |-
-  one
-  two
-lines-end: |
-  one
-  two
-number: "0777"
-plain: kubernetes.io/dockerconfigjson
-quote: it's
-tab: "a\tb"
-"yes": "yes"
-"#
-        );
+        let expected = [
+            r#"colon: 'a: b'"#,
+            r#"dash: '-'"#,
+            r#"date: "2026-12-01T00:00:00Z""#,
+            r#"emoji: "\U0001F600""#,
+            r#"empty: """#,
+            r#"json: '{"a":1}'"#,
+            r#"lines: |-"#,
+            r#"  one"#,
+            r#"  two"#,
+            r#"lines-end: |"#,
+            r#"  one"#,
+            r#"  two"#,
+            r#"number: "0777""#,
+            r#"plain: kubernetes.io/dockerconfigjson"#,
+            r#"quote: it's"#,
+            r#"tab: "a\tb""#,
+            r#""yes": "yes""#,
+        ];
+        assert_eq!(yaml, expected.map(|line| format!("{line}\n")).concat());
     }
 
     #[test]

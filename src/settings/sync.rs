@@ -46,6 +46,7 @@ impl WatchOptions {
             listen: args.listen,
             metrics_listen: args.metrics_listen,
             json_logs: args.log_format == LogFormatArg::Json,
+            heal: args.heal.then_some(args.heal_limit),
             lease: args.leader_elect.then(|| LeaseOptions {
                 namespace: args.lease_namespace.clone(),
                 name: args.lease_name.clone(),
@@ -75,6 +76,7 @@ impl ManifestsOptions {
             auto_attach: args.auto_attach.map(AutoAttach::from),
             refresh: args.refresh.clone(),
             replicas: args.replicas,
+            heal: args.heal,
         })
     }
 }

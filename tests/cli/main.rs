@@ -1156,6 +1156,7 @@ fn controller_manifests_are_what_deploy_holds() {
             "--auto-attach=serviceaccounts",
             "--refresh",
             "30m",
+            "--heal",
             "--image",
             "registry.example/regcred:v9",
         ])
@@ -1169,6 +1170,9 @@ fn controller_manifests_are_what_deploy_holds() {
         "resources: [serviceaccounts]",
         "- --auto-attach=serviceaccounts",
         "- --refresh=30m",
+        "- --heal",
+        "resources: [pods]\n    verbs: [get, list, watch, delete]",
+        "resources: [replicasets, statefulsets, daemonsets]\n    verbs: [get]",
         "image: registry.example/regcred:v9",
     ] {
         assert!(text.contains(present), "{present}\n{text}");
@@ -1196,6 +1200,9 @@ fn watch_flags_are_checked_before_anything_runs() {
                 "--resync must be at least 1s",
             ),
             (&["sync", "--watch", "--lease-name", "x"], "--leader-elect"),
+            (&["sync", "--heal"], "--watch"),
+            (&["sync", "--watch", "--heal-limit", "3"], "--heal"),
+            (&["sync", "--watch", "--heal", "--heal-limit", "0"], "0"),
             (
                 &[
                     "sync",

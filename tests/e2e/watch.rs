@@ -1113,3 +1113,146 @@ fn allow_removal_says_what_it_drops_in_sync_and_in_the_watch_log() {
         "{logs}"
     );
 }
+
+/// `--heal`: Pods admitted before their ServiceAccount got the Secret, stuck in
+/// ImagePullBackOff (set through the status subresource: the test cluster has no nodes), are
+/// deleted at most `--heal-limit` a minute, and their owners make new ones with the Secret.
+/// A bare Pod in the same state is never deleted (docs/controller.md, "Pods that heal").
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn heal_deletes_exactly_the_stuck_pods_a_new_pod_would_cure() {
+    let e2e = E2e::new();
+    let ns = e2e.namespace("heal");
+    let registry = format!("heal-{}.e2e.example.com", std::process::id());
+    let image = format!("{registry}/team/app:1");
+    // A credential the operator defined (for two namespaces, so a definition keeps it): the
+    // watch heals only with Secrets it keeps.
+    let name = unique("healcred");
+    let both = format!("{ns},{}", e2e.namespace("heal"));
+    let out = e2e.create_explicit(&name, &registry, "robot", "pw", &["--namespaces", &both]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // A Secret made here by hand matches too, but it is nobody's definition: no cure.
+    let out = e2e.create_explicit("local", &registry, "robot", "pw", &["-n", &ns]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let spec = serde_json::json!({"containers": [{"name": "app", "image": image}]});
+    let owned = ["stuck-a", "stuck-b", "stuck-c"];
+    for name in owned {
+        e2e.deployment(&ns, name, spec.clone());
+    }
+    e2e.kubectl_apply(
+        &serde_json::json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "bare", "namespace": ns}, "spec": spec})
+        .to_string(),
+    );
+    // Elsewhere, a stuck Pod whose ServiceAccount got only a hand-made Secret: not ours to act on.
+    let elsewhere = e2e.namespace("heal");
+    let out = e2e.create_explicit("local", &registry, "robot", "pw", &["-n", &elsewhere]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    e2e.deployment(&elsewhere, "foreign", spec.clone());
+    let foreign = e2e.wait_for_pod(&elsewhere, "foreign");
+    e2e.regcred_ok(&[
+        "attach",
+        "local",
+        "serviceaccount/default",
+        "-n",
+        &elsewhere,
+    ]);
+    let stuck_pods: Vec<String> = owned.iter().map(|app| e2e.wait_for_pod(&ns, app)).collect();
+    // Made before the ServiceAccount got the Secret: none of them lists it.
+    e2e.regcred_ok(&["attach", &name, "serviceaccount/default", "-n", &ns]);
+    let waiting = serde_json::json!({"status": {"phase": "Pending", "containerStatuses": [{
+        "name": "app", "image": image, "imageID": "", "ready": false, "restartCount": 0,
+        "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image"}}}]}})
+    .to_string();
+    e2e.kubectl_ok(&[
+        "patch",
+        "pod",
+        &foreign,
+        "-n",
+        &elsewhere,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &waiting,
+    ]);
+    for pod in stuck_pods.iter().map(String::as_str).chain(["bare"]) {
+        e2e.kubectl_ok(&[
+            "patch",
+            "pod",
+            pod,
+            "-n",
+            &ns,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            &waiting,
+        ]);
+    }
+    let exists = |pod: &str| {
+        e2e.kubectl(&["get", "pod", pod, "-n", &ns])
+            .status
+            .success()
+    };
+    let watcher = Watcher::start(&e2e, &["--heal", "--heal-limit", "2"]);
+    let two_healed = wait_until(Duration::from_secs(20), || {
+        stuck_pods.iter().filter(|pod| !exists(pod)).count() == 2
+    });
+    assert!(
+        two_healed.is_some(),
+        "two stuck Pods were not deleted:\n{}",
+        watcher.logs()
+    );
+    // The limit holds the third for the rest of the minute; the bare Pod is never touched.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        stuck_pods.iter().filter(|pod| !exists(pod)).count(),
+        2,
+        "{}",
+        watcher.logs()
+    );
+    assert!(
+        exists("bare"),
+        "the bare Pod was deleted:\n{}",
+        watcher.logs()
+    );
+    let foreign_left = e2e
+        .kubectl(&["get", "pod", &foreign, "-n", &elsewhere])
+        .status
+        .success();
+    assert!(
+        foreign_left,
+        "a Pod cured only by a hand-made Secret was deleted"
+    );
+    // Their owners made new Pods, admitted with the ServiceAccount's Secret.
+    for (app, old) in owned
+        .iter()
+        .zip(&stuck_pods)
+        .filter(|(_, old)| !exists(old))
+    {
+        let remade = wait_until(Duration::from_secs(20), || {
+            let pods = e2e.get_json(&["pods", "-n", &ns, "-l", &format!("app={app}")]);
+            pods["items"].as_array().is_some_and(|items| {
+                items.iter().any(|p| {
+                    p["metadata"]["name"].as_str() != Some(old.as_str())
+                        && p["spec"]["imagePullSecrets"] == serde_json::json!([{"name": name}])
+                })
+            })
+        });
+        assert!(remade.is_some(), "{app} was not made again with the Secret");
+    }
+    let metrics = watcher.metrics();
+    assert_eq!(
+        metrics[r#"regcred_heal_total{result="healed"}"#], 2.0,
+        "{metrics:?}"
+    );
+    assert!(
+        metrics[r#"regcred_heal_total{result="limited"}"#] >= 1.0,
+        "{metrics:?}"
+    );
+    let logs = watcher.logs();
+    assert_eq!(logs.matches("healed: deleted a Pod").count(), 2, "{logs}");
+    let (status, _, _) = watcher.terminate();
+    assert!(status.success());
+    // Its stuck Pod would use up the limit of the next run's watch on this cluster.
+    e2e.kubectl_ok(&["delete", "namespace", &ns, &elsewhere, "--wait=false"]);
+}
