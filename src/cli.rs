@@ -640,6 +640,12 @@ pub(crate) struct WatchArgs {
     #[arg(hide_short_help = true, long, requires = "watch")]
     pub(crate) heal: bool,
 
+    /// With --auto-attach: the nodes' kubelet credential provider config (file or directory)
+    ///
+    /// Images a node credential provider serves get no Secret (docs/controller.md).
+    #[arg(hide_short_help = true, long, value_name = "FILE", requires = "auto_attach")]
+    pub(crate) credential_provider_config: Option<PathBuf>,
+
     /// At most this many Pods deleted by --heal a minute
     #[arg(hide_short_help = true, long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000), requires = "heal")]
     pub(crate) heal_limit: u32,
@@ -830,6 +836,14 @@ pub(crate) struct AttachArgs {
     /// kubectl rollout restart does).
     #[arg(long, help_heading = "Attaching")]
     pub(crate) restart: bool,
+
+    /// With --auto: the nodes' kubelet credential provider config (a file or directory)
+    ///
+    /// Images a node credential provider serves get no Secret: the kubelet gets their
+    /// credentials from the provider (docs/attach.md). Providers that require ServiceAccount
+    /// annotations do not count, since a pod template cannot show them.
+    #[arg(hide_short_help = true, long, value_name = "FILE", requires = "auto", help_heading = "Attaching")]
+    pub(crate) credential_provider_config: Option<PathBuf>,
 
     #[command(flatten)]
     pub(crate) scope: ScopeArgs,
@@ -1127,6 +1141,15 @@ pub(crate) struct CheckArgs {
     /// For images no credential matches: the only request to a registry `check` makes.
     #[arg(long)]
     pub(crate) probe: bool,
+
+    /// The nodes' kubelet credential provider config (a file or directory)
+    ///
+    /// The kubelet's own CredentialProviderConfig (kubelet.config.k8s.io/v1), as its
+    /// --image-credential-provider-config takes it: check tells which provider the kubelet asks
+    /// for each image no pull Secret serves, and whether the ServiceAccount carries the
+    /// annotations a token provider requires.
+    #[arg(hide_short_help = true, long, value_name = "FILE")]
+    pub(crate) credential_provider_config: Option<PathBuf>,
 
     /// How long a --probe may take per registry
     #[arg(hide_short_help = true, long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]

@@ -19,6 +19,7 @@ use crate::notices::Notice;
 use crate::rules::admission::{self, Pickup};
 use crate::rules::attach::{self, Candidate};
 use crate::rules::kinds::{self, Kind, Target};
+use crate::rules::providers::{self, Provider};
 use crate::rules::kubelet::{self, DOCKERCFG_TYPE, DOCKERCONFIGJSON_TYPE};
 
 /// The change to make on each target.
@@ -29,6 +30,8 @@ pub(crate) enum Change {
         auto: bool,
         allow_missing: bool,
         restart: bool,
+        /// `--credential-provider-config`: images these serve get no Secret from `--auto`.
+        providers: Vec<Provider>,
     },
     Detach {
         secret: String,
@@ -426,15 +429,27 @@ fn wanted_names(
 ) -> Wanted {
     let existing = kinds::pull_secret_names(holder);
     match &plan.change {
-        Change::Attach { secret, auto, .. } => {
+        Change::Attach {
+            secret,
+            auto,
+            providers,
+            ..
+        } => {
             let added = if *auto {
-                let choice = attach::auto_names(holder, candidates);
+                let choice = attach::auto_names_except(holder, candidates, |image| {
+                    providers::covering(providers, image).map(|p| p.name.clone())
+                });
                 notices.extend(
                     choice
                         .unmatched
                         .iter()
                         .map(|why| Notice::Warning(format!("{context}: {why}"))),
                 );
+                notices.extend(choice.left_to_providers.iter().map(|(image, provider)| {
+                    Notice::Note(format!(
+                        "{context}: {image} is left to the node credential provider {provider}"
+                    ))
+                }));
                 choice.names
             } else {
                 secret.iter().cloned().collect()

@@ -13,11 +13,17 @@ pub(crate) async fn run(
     connection: Connection,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
+    // The node's providers, read and validated before anything is (docs/attach.md).
+    let providers = match &settings.provider_config {
+        Some(path) => crate::credentials::providers::load(path)?,
+        None => Vec::new(),
+    };
     let change = Change::Attach {
         secret: settings.secret.clone(),
         auto: settings.auto,
         allow_missing: settings.allow_missing,
         restart: settings.restart,
+        providers,
     };
     let request = ChangeRequest {
         change,

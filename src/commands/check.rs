@@ -16,7 +16,8 @@ use crate::rules::text::counted;
 use crate::rules::admission::PullSecretSource;
 use crate::rules::credential::{Origin, RecordedOrigin, SourceKind};
 use crate::rules::diagnosis::{self, PodInputs, SecretState, SecretStatus, Verdict};
-use crate::rules::diagnosis::{Fix, LoginSource};
+use crate::rules::diagnosis::{Fix, LoginSource, ProviderMatch};
+use crate::rules::providers::{self, Provider};
 use crate::rules::image::ImageRef;
 use crate::rules::kinds::{self, Kind};
 use crate::rules::kubelet;
@@ -117,6 +118,11 @@ pub(crate) async fn run(
     connection: Connection,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
+    // The node's providers, read and validated before the cluster is (docs/check.md).
+    let providers = match &settings.provider_config {
+        Some(path) => crate::credentials::providers::load(path)?,
+        None => Vec::new(),
+    };
     if let Some(timeout) = settings.probe {
         // A proxy setting the probes cannot use is an error before anything is read, as for
         // `verify` (docs/verify.md): never a probe that quietly could not tell.
@@ -159,6 +165,7 @@ pub(crate) async fn run(
             .collect();
         for object in objects {
             let mut report = object_report(ns, found, object, &states);
+            with_node_providers(&mut report, found, &providers);
             report.rancher_managed = rancher
                 .iter()
                 .filter(|(name, _)| report.pull_secrets.contains(name))
@@ -402,6 +409,44 @@ fn object_report(
         images: image_reports,
         secrets: Vec::new(),
         events,
+    }
+}
+
+/// `--credential-provider-config`: images no pull Secret serves that a node provider matches
+/// (docs/semantics.md §12), judged with the Pod's ServiceAccount's annotations.
+fn with_node_providers(report: &mut ObjectReport, found: &NamespaceInventory, providers: &[Provider]) {
+    let Some(account) = report.service_account.clone() else {
+        return;
+    };
+    if providers.is_empty() {
+        return;
+    }
+    let annotations: Option<BTreeMap<String, String>> = found.service_account(&account).map(|sa| {
+        sa.value["metadata"]["annotations"]
+            .as_object()
+            .map(|map| {
+                map.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    });
+    for image in &mut report.images {
+        let Ok(parsed) = ImageRef::parse(&image.image) else {
+            continue;
+        };
+        let matched: Vec<ProviderMatch> = providers::matching(providers, &parsed)
+            .into_iter()
+            .map(|provider| ProviderMatch {
+                name: provider.name.clone(),
+                missing_annotations: providers::missing_annotations(provider, annotations.as_ref()),
+            })
+            .collect();
+        let verdict = diagnosis::with_providers(image.verdict.clone(), &matched, &account);
+        if verdict != image.verdict {
+            let ns = report.namespace.clone();
+            image.set_verdict(verdict, &report.command_target, report.recreate.as_deref(), &ns);
+        }
     }
 }
 

@@ -565,6 +565,7 @@ async fn attach_all(
             // In a dry run the Secret was not stored, so it cannot be found yet.
             allow_missing: settings.write.mode != WriteMode::Persist,
             restart: false,
+            providers: Vec::new(),
         },
         targets: &settings.attach,
         labels: None,

@@ -21,7 +21,8 @@ use super::{Trigger, forward};
 use crate::cluster::Cluster;
 use crate::cluster::fetch::{self, kind_resource};
 use crate::cluster::writes::{Writer, patch_object, update_service_account};
-use crate::rules::attach::{Candidate, auto_names};
+use crate::rules::attach::{Candidate, auto_names_except};
+use crate::rules::providers::{self, Provider};
 use crate::rules::kinds::{self, Kind};
 use crate::rules::kubelet;
 
@@ -141,6 +142,7 @@ pub(crate) async fn attach(
     key: &WorkloadKey,
     object: &Value,
     managed: &[Arc<Secret>],
+    providers: &[Provider],
     field_manager: &str,
 ) -> &'static str {
     let annotations = &object["metadata"]["annotations"];
@@ -150,7 +152,7 @@ pub(crate) async fn attach(
     let Some(holder) = kinds::pull_secret_holder(key.kind, object) else {
         return "skipped";
     };
-    let missing = missing_names(key.kind, holder, managed);
+    let missing = missing_names(key.kind, holder, managed, providers);
     if missing.is_empty() {
         return "unchanged";
     }
@@ -173,7 +175,12 @@ pub(crate) async fn attach(
 
 /// The managed Secrets `holder` needs and lacks: for a ServiceAccount all of them, for a pod
 /// template those whose keys the kubelet would use for its images.
-fn missing_names(kind: Kind, holder: &Value, managed: &[Arc<Secret>]) -> Vec<String> {
+fn missing_names(
+    kind: Kind,
+    holder: &Value,
+    managed: &[Arc<Secret>],
+    providers: &[Provider],
+) -> Vec<String> {
     let candidates: Vec<Candidate> = managed
         .iter()
         .filter_map(|secret| {
@@ -188,7 +195,11 @@ fn missing_names(kind: Kind, holder: &Value, managed: &[Arc<Secret>]) -> Vec<Str
     } else {
         // Images nothing matches are said by interactive `attach --auto`; a controller
         // would repeat them on every event.
-        auto_names(holder, &candidates).names
+        // Images a node provider serves need no Secret (`--credential-provider-config`).
+        auto_names_except(holder, &candidates, |image| {
+            providers::covering(providers, image).map(|p| p.name.clone())
+        })
+        .names
     };
     kinds::added_names(&kinds::pull_secret_names(holder), &wanted)
 }

@@ -83,6 +83,8 @@ pub(crate) struct WatchOptions {
     pub(crate) lease: Option<LeaseOptions>,
     /// `--heal`: at most this many Pods deleted a minute (docs/controller.md).
     pub(crate) heal: Option<u32>,
+    /// `--credential-provider-config` for `--auto-attach`.
+    pub(crate) provider_config: Option<std::path::PathBuf>,
 }
 
 /// `--leader-elect`: which Lease, and for how long it holds.
@@ -130,6 +132,11 @@ pub(crate) async fn run(
     cluster: Cluster,
 ) -> anyhow::Result<ExitStatus> {
     let watch_options = options.watch.clone();
+    // The node's providers, read and validated before anything runs (docs/controller.md).
+    let providers = match &watch_options.provider_config {
+        Some(path) => crate::credentials::providers::load(path)?,
+        None => Vec::new(),
+    };
     init_logging(watch_options.json_logs);
     let state = Arc::new(State::default());
     serve_endpoints(&watch_options, &state).await?;
@@ -175,6 +182,7 @@ pub(crate) async fn run(
         watched_sources: HashMap::new(),
         workloads: HashMap::new(),
         stuck_pods: HashMap::new(),
+        providers,
         limiter: heal_limit.map(heal::Limiter::new),
         triggers_tx,
         schedule: None,
@@ -205,6 +213,8 @@ struct Controller {
     watched_sources: HashMap<(String, String), AbortOnDrop>,
     /// The latest version of every workload auto-attach watches.
     workloads: HashMap<attach::WorkloadKey, serde_json::Value>,
+    /// `--credential-provider-config`: images these serve get no Secret from auto-attach.
+    providers: Vec<crate::rules::providers::Provider>,
     /// `--heal`: the pending Pods that wait on a failed pull, as last seen.
     stuck_pods: HashMap<heal::PodKey, serde_json::Value>,
     limiter: Option<heal::Limiter>,
@@ -424,6 +434,7 @@ impl Controller {
                     &key,
                     &object,
                     &candidates,
+                    &self.providers,
                     &self.options.write.field_manager,
                 )
                 .await;
@@ -893,6 +904,7 @@ mod tests {
                 json_logs: false,
                 lease: None,
                 heal: None,
+                provider_config: None,
             },
         };
         let controller = Controller {
@@ -914,6 +926,7 @@ mod tests {
             watched_sources: HashMap::new(),
             workloads: HashMap::new(),
             stuck_pods: HashMap::new(),
+            providers: Vec::new(),
             limiter: None,
             triggers_tx: mpsc::unbounded_channel().0,
             schedule: Some(schedule),

@@ -9,6 +9,7 @@ mod explicit;
 pub(crate) mod helper;
 pub(crate) mod keychain;
 pub(crate) mod podman;
+pub(crate) mod providers;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -21,11 +21,23 @@ pub struct AutoChoice {
     pub names: Vec<String>,
     /// An image that does not parse, or that no candidate's key matches (fine if public).
     pub unmatched: Vec<String>,
+    /// Images left to a node credential provider, with its name (docs/attach.md).
+    pub left_to_providers: Vec<(String, String)>,
 }
 
 /// The choice for the pod spec `spec`: every image it pulls, image volumes included
 /// (docs/semantics.md §11).
 pub fn auto_names(spec: &Value, candidates: &[Candidate]) -> AutoChoice {
+    auto_names_except(spec, candidates, |_| None)
+}
+
+/// [`auto_names`], leaving out the images `provider_for` names a node credential provider
+/// for (`--credential-provider-config`): the kubelet gets those without a pull Secret.
+pub fn auto_names_except(
+    spec: &Value,
+    candidates: &[Candidate],
+    provider_for: impl Fn(&ImageRef) -> Option<String>,
+) -> AutoChoice {
     let keyring = Keyring::new(
         candidates
             .iter()
@@ -40,6 +52,10 @@ pub fn auto_names(spec: &Value, candidates: &[Candidate]) -> AutoChoice {
                 continue;
             }
         };
+        if let Some(provider) = provider_for(&parsed) {
+            choice.left_to_providers.push((image, provider));
+            continue;
+        }
         let found = keyring.lookup(&parsed);
         if found.is_empty() {
             choice.unmatched.push(format!(
@@ -112,6 +128,34 @@ mod tests {
         assert_eq!(choice.names, ["quay", "ghcr"]);
         assert_eq!(choice.unmatched.len(), 1, "{:?}", choice.unmatched);
         assert!(choice.unmatched[0].contains("docker.io/library/nginx"));
+    }
+
+    #[test]
+    fn images_a_provider_serves_are_left_to_it() {
+        let spec = serde_json::json!({
+            "containers": [
+                {"name": "a", "image": "quay.io/team/app:1"},
+                {"name": "b", "image": "123.dkr.ecr.eu-west-1.amazonaws.com/team/b:1"},
+            ],
+        });
+        let candidates = [
+            candidate("quay", &["quay.io"]),
+            candidate("ecr", &["*.dkr.ecr.*.amazonaws.com"]),
+        ];
+        let choice = auto_names_except(&spec, &candidates, |image| {
+            image
+                .domain
+                .contains(".ecr.")
+                .then(|| "ecr-credential-provider".to_string())
+        });
+        assert_eq!(choice.names, ["quay"]);
+        assert_eq!(
+            choice.left_to_providers,
+            [(
+                "123.dkr.ecr.eu-west-1.amazonaws.com/team/b:1".to_string(),
+                "ecr-credential-provider".to_string()
+            )]
+        );
     }
 
     /// The kubelet pulls image volumes with the Pod's pull Secrets (docs/semantics.md §11).

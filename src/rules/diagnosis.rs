@@ -116,6 +116,63 @@ pub enum Verdict {
         pods: Vec<String>,
         because: Box<Verdict>,
     },
+    /// No pull Secret of the Pod gives a credential, but the node's credential providers
+    /// (`--credential-provider-config`) match the image: the kubelet asks them, after the
+    /// Pod's Secrets (docs/check.md, "Node credential providers").
+    NodeProvider {
+        providers: Vec<String>,
+    },
+    /// A provider in ServiceAccount-token mode matches, but the Pod's ServiceAccount lacks an
+    /// annotation it requires: the kubelet does not call the plugin, and the pull has no
+    /// credential.
+    SaNotAnnotated {
+        provider: String,
+        #[serde(rename = "serviceAccount")]
+        service_account: String,
+        keys: Vec<String>,
+    },
+}
+
+/// A node credential provider that matches an image, as `check` sees it for one Pod.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderMatch {
+    /// The provider's name.
+    pub name: String,
+    /// Required ServiceAccount annotations the Pod's ServiceAccount lacks.
+    pub missing_annotations: Vec<String>,
+}
+
+/// `verdict` when the node's providers `matched` the image (in the kubelet's order): a
+/// verdict that found no Secret credential becomes [`Verdict::NodeProvider`], or
+/// [`Verdict::SaNotAnnotated`] when every matching provider is one the kubelet would
+/// not call for want of an annotation. A Secret that matches keeps its verdict: the kubelet
+/// tries the Pod's Secrets first.
+pub fn with_providers(
+    verdict: Verdict,
+    matched: &[ProviderMatch],
+    service_account: &str,
+) -> Verdict {
+    let no_secret_credential = matches!(
+        verdict,
+        Verdict::Anonymous | Verdict::NoCredential { .. } | Verdict::NotAttached { .. }
+    );
+    if matched.is_empty() || !no_secret_credential {
+        return verdict;
+    }
+    let called: Vec<String> = matched
+        .iter()
+        .filter(|m| m.missing_annotations.is_empty())
+        .map(|m| m.name.clone())
+        .collect();
+    if !called.is_empty() {
+        return Verdict::NodeProvider { providers: called };
+    }
+    let first = &matched[0];
+    Verdict::SaNotAnnotated {
+        provider: first.name.clone(),
+        service_account: service_account.to_string(),
+        keys: first.missing_annotations.clone(),
+    }
 }
 
 impl Verdict {
@@ -137,6 +194,8 @@ impl Verdict {
             Self::BadCredentials { .. } => "BAD-CREDENTIALS",
             Self::NoPullAccess { .. } => "NO-PULL-ACCESS",
             Self::NextPullFails { .. } => "NEXT-PULL-FAILS",
+            Self::NodeProvider { .. } => "NODE-PROVIDER",
+            Self::SaNotAnnotated { .. } => "SA-NOT-ANNOTATED",
             Self::NotFound { .. } => "NOT-FOUND",
         }
     }
@@ -145,7 +204,7 @@ impl Verdict {
     pub fn is_problem(&self) -> bool {
         !matches!(
             self,
-            Self::Ok { .. } | Self::Anonymous | Self::Expiring { .. }
+            Self::Ok { .. } | Self::Anonymous | Self::Expiring { .. } | Self::NodeProvider { .. }
         )
     }
 
@@ -202,6 +261,18 @@ impl Verdict {
                 key,
                 reason,
             } => format!("secret {secret} (key {key}): {reason}"),
+            Self::NodeProvider { providers } => format!(
+                "no pull Secret matches; the node's credential provider {} is asked for it",
+                providers.join(", ")
+            ),
+            Self::SaNotAnnotated {
+                provider,
+                service_account,
+                keys,
+            } => format!(
+                "the node's credential provider {provider} needs serviceaccount {service_account} to carry {}; without it the kubelet does not call the plugin",
+                keys.join(", ")
+            ),
             Self::NextPullFails { pods, because } => format!(
                 "running from a cached image (pod(s) {}), but the next pull will fail: {}: {}",
                 pods.join(", "),
@@ -578,7 +649,18 @@ pub fn fix(verdict: &Verdict, image: &str, target: &str, namespace: &str) -> Opt
         format!("first log in again (docker login {server}, or kubectl regcred login {server})");
     Some(match verdict.cause() {
         // `cause` has unwrapped it.
-        Verdict::Ok { .. } | Verdict::NextPullFails { .. } => return None,
+        Verdict::Ok { .. } | Verdict::NextPullFails { .. } | Verdict::NodeProvider { .. } => {
+            return None;
+        }
+        Verdict::SaNotAnnotated {
+            service_account,
+            keys,
+            ..
+        } => Fix::advice(format!(
+            "annotate the ServiceAccount as your cloud's workload identity expects: kubectl annotate serviceaccount {} {}=VALUE -n {namespace}",
+            shell_quote(service_account),
+            keys[0]
+        )),
         Verdict::Anonymous => Fix::both(
             "only if the image is private",
             format!(
@@ -1067,5 +1149,56 @@ mod tests {
             key: "quay.io".into(),
         };
         assert_eq!(on_cached_image(ok.clone(), &running), ok);
+    }
+
+    #[test]
+    fn node_providers_serve_what_no_secret_does() {
+        let provider = |name: &str, missing: &[&str]| ProviderMatch {
+            name: name.into(),
+            missing_annotations: missing.iter().map(|k| k.to_string()).collect(),
+        };
+        let ok = Verdict::Ok {
+            secret: "regcred".into(),
+            key: "quay.io".into(),
+        };
+        // A Secret that matches is tried first: its verdict stands.
+        assert_eq!(
+            with_providers(ok.clone(), &[provider("ecr", &[])], "default"),
+            ok
+        );
+        let verdict = with_providers(Verdict::Anonymous, &[provider("ecr", &[])], "default");
+        assert_eq!(verdict.label(), "NODE-PROVIDER");
+        assert!(!verdict.is_problem());
+        // A token provider the kubelet would not call: the pull has nothing.
+        let verdict = with_providers(
+            Verdict::Anonymous,
+            &[provider("acr", &["azure.workload.identity/client-id"])],
+            "builder",
+        );
+        assert_eq!(verdict.label(), "SA-NOT-ANNOTATED");
+        assert!(verdict.is_problem());
+        let advice = fix(&verdict, "team.azurecr.io/app:1", "deployment/web", "ns")
+            .and_then(|f| f.advice)
+            .unwrap();
+        assert!(
+            advice.contains("kubectl annotate serviceaccount builder azure.workload.identity/client-id=VALUE -n ns"),
+            "{advice}"
+        );
+        // One provider called is enough.
+        let verdict = with_providers(
+            Verdict::Anonymous,
+            &[provider("acr", &["k"]), provider("other", &[])],
+            "default",
+        );
+        assert_eq!(
+            verdict,
+            Verdict::NodeProvider {
+                providers: vec!["other".into()]
+            }
+        );
+        assert_eq!(
+            with_providers(Verdict::Anonymous, &[], "default"),
+            Verdict::Anonymous
+        );
     }
 }

@@ -446,6 +446,12 @@ pub fn normalize_key(raw: &str) -> Option<String> {
     })
 }
 
+/// `ParseSchemelessURL`: whether Go's `url.Parse` takes `https://` + `text` (a provider's
+/// `matchImages` entry must).
+pub fn parses_as_schemeless_url(text: &str) -> bool {
+    go_url::parse(&format!("https://{text}")).is_some()
+}
+
 /// The registry (`host[:port]`) a key's requests go to, with the kubelet's Docker Hub key
 /// (`index.docker.io`) as `docker.io`, whose API lives elsewhere (docs/semantics.md §8).
 pub fn key_registry(raw: &str) -> Option<String> {

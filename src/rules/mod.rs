@@ -26,6 +26,7 @@ pub mod kinds;
 pub mod kubeconfig;
 pub mod kubelet;
 pub mod names;
+pub mod providers;
 pub mod proxy;
 pub mod pullsecret;
 pub mod registry;

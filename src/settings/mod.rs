@@ -120,6 +120,9 @@ pub(crate) struct AttachSettings {
     pub(crate) auto: bool,
     pub(crate) allow_missing: bool,
     pub(crate) restart: bool,
+    /// `--credential-provider-config` with `--auto`: images the node's providers serve get no
+    /// Secret.
+    pub(crate) provider_config: Option<PathBuf>,
     pub(crate) scope: Scope,
     pub(crate) write: WriteSettings,
 }
@@ -176,6 +179,8 @@ pub(crate) struct CheckSettings {
     pub(crate) scope: Scope,
     pub(crate) format: CheckFormat,
     pub(crate) probe: Option<Duration>,
+    /// The kubelet's `CredentialProviderConfig` (a file or directory), as the node has it.
+    pub(crate) provider_config: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -306,6 +311,7 @@ impl CheckSettings {
                 })?),
             },
             probe: args.probe.then_some(args.probe_timeout),
+            provider_config: args.credential_provider_config.clone(),
         })
     }
 }
@@ -388,6 +394,7 @@ impl AttachSettings {
             auto: args.auto,
             allow_missing: args.allow_missing,
             restart: args.restart,
+            provider_config: args.credential_provider_config.clone(),
             scope: Scope::from_args(namespace, &args.scope, Purpose::Write)?,
             write: WriteSettings::from_args(&args.write)?,
         })

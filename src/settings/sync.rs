@@ -47,6 +47,7 @@ impl WatchOptions {
             metrics_listen: args.metrics_listen,
             json_logs: args.log_format == LogFormatArg::Json,
             heal: args.heal.then_some(args.heal_limit),
+            provider_config: args.credential_provider_config.clone(),
             lease: args.leader_elect.then(|| LeaseOptions {
                 namespace: args.lease_namespace.clone(),
                 name: args.lease_name.clone(),

@@ -753,3 +753,141 @@ fn image_volumes_are_checked_and_attached_like_containers() {
         json!([{"name": "quay-cred"}, {"name": "ghcr-cred"}])
     );
 }
+
+/// `--credential-provider-config`: the node's providers serve what no pull Secret does, and a
+/// token provider needs its ServiceAccount annotations (docs/check.md, "Node credential
+/// providers").
+#[test]
+#[ignore = "needs the real control plane: tests/e2e/run.sh"]
+fn node_credential_providers_and_their_serviceaccount_annotations() {
+    let e2e = E2e::new();
+    let ns = e2e.namespace("providers");
+    let config = e2e.home.path().join("credential-providers.yaml");
+    std::fs::write(
+        &config,
+        r#"apiVersion: kubelet.config.k8s.io/v1
+kind: CredentialProviderConfig
+providers:
+  - name: ecr-credential-provider
+    matchImages: ["*.dkr.ecr.*.amazonaws.com"]
+    defaultCacheDuration: 12h
+    apiVersion: credentialprovider.kubelet.k8s.io/v1
+  - name: acr-credential-provider
+    matchImages: ["*.azurecr.io"]
+    defaultCacheDuration: 10m
+    apiVersion: credentialprovider.kubelet.k8s.io/v1
+    tokenAttributes:
+      serviceAccountTokenAudience: api://AzureADTokenExchange
+      cacheType: ServiceAccount
+      requireServiceAccount: true
+      requiredServiceAccountAnnotationKeys: [azure.workload.identity/client-id]
+"#,
+    )
+    .unwrap();
+    let config = config.to_string_lossy().into_owned();
+    e2e.kubectl_ok(&["create", "serviceaccount", "builder", "-n", &ns]);
+    e2e.deployment(
+        &ns,
+        "ecr",
+        json!({"containers": container("123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/app:1")}),
+    );
+    e2e.deployment(
+        &ns,
+        "acr",
+        json!({"serviceAccountName": "builder", "containers": container("team.azurecr.io/app:1")}),
+    );
+    let with_config = ["--credential-provider-config", config.as_str()];
+    let (code, ecr) = verdict(&e2e, &ns, "deployment/ecr", &with_config);
+    assert_eq!(
+        (code, ecr["verdict"].as_str()),
+        (0, Some("NODE-PROVIDER")),
+        "{ecr}"
+    );
+    assert_eq!(ecr["providers"], json!(["ecr-credential-provider"]));
+    // Without the config, the same image has no credential at all.
+    let (_, plain) = verdict(&e2e, &ns, "deployment/ecr", &[]);
+    assert_eq!(plain["verdict"], "ANONYMOUS", "{plain}");
+    let (code, acr) = verdict(&e2e, &ns, "deployment/acr", &with_config);
+    assert_eq!(
+        (code, acr["verdict"].as_str()),
+        (1, Some("SA-NOT-ANNOTATED")),
+        "{acr}"
+    );
+    assert_eq!(acr["keys"], json!(["azure.workload.identity/client-id"]));
+    let advice = acr["fix"]["advice"].as_str().unwrap().to_string();
+    assert!(
+        advice.contains(&format!(
+            "kubectl annotate serviceaccount builder azure.workload.identity/client-id=VALUE -n {ns}"
+        )),
+        "{advice}"
+    );
+    // Annotated as the advice says (with a real value): the plugin is called.
+    e2e.kubectl_ok(&[
+        "annotate",
+        "serviceaccount",
+        "builder",
+        "-n",
+        &ns,
+        "azure.workload.identity/client-id=00000000-0000-0000-0000-000000000000",
+    ]);
+    let (code, acr) = verdict(&e2e, &ns, "deployment/acr", &with_config);
+    assert_eq!(
+        (code, acr["verdict"].as_str()),
+        (0, Some("NODE-PROVIDER")),
+        "{acr}"
+    );
+    // attach --auto leaves to the provider what it serves, and attaches the rest.
+    pull_secret(&e2e, &ns, "quay-cred", "quay.io", "pw");
+    pull_secret(
+        &e2e,
+        &ns,
+        "ecr-cred",
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+        "pw",
+    );
+    e2e.deployment(
+        &ns,
+        "mixed",
+        json!({"containers": [
+            {"name": "a", "image": "quay.io/team/a:1"},
+            {"name": "b", "image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/b:1"},
+        ]}),
+    );
+    let out = e2e.run(&[
+        "attach",
+        "--auto",
+        "deployment/mixed",
+        "-n",
+        &ns,
+        "--credential-provider-config",
+        &config,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr)
+            .contains("is left to the node credential provider ecr-credential-provider"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        e2e.get_json(&["deployment", "mixed", "-n", &ns])["spec"]["template"]["spec"]["imagePullSecrets"],
+        json!([{"name": "quay-cred"}])
+    );
+    // A config the kubelet would refuse: an error naming the file, before anything is read.
+    let broken = e2e.home.path().join("broken.yaml");
+    std::fs::write(
+        &broken,
+        "apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\nproviders:\n  - name: x\n    matchImages: ['a.io']\n",
+    )
+    .unwrap();
+    let broken = broken.to_string_lossy().into_owned();
+    let out = e2e.run(&["check", "-n", &ns, "--credential-provider-config", &broken]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with("error: ")
+            && stderr.contains("broken.yaml")
+            && stderr.contains("apiVersion is required"),
+        "{stderr}"
+    );
+}
