@@ -8,6 +8,11 @@
 //! - `check`'s verdict and key (`diagnose`), including `SECRET-MALFORMED` and `INVALID-IMAGE`,
 //! - `attach --auto`'s choice of Secrets over the namespace's pool.
 //!
+//! A third test writes random `CredentialProviderConfig`s (KEP-2133, KEP-4412): the oracle
+//! loads each with the kubelet's own loader, runs its plugins, and looks the image up through
+//! the Pod's Secrets and the providers; our reading of the config must accept and refuse the
+//! same ones, and call the same providers in the same order (`rules::providers`).
+//!
 //! A second test builds Pods whose images sit in init, regular and ephemeral containers and in
 //! image volumes (KEP-4639), and checks that we list the images the kubelet pulls for the Pod
 //! (`rules::kinds::pod_images`) and judge each as above.
@@ -1016,4 +1021,253 @@ fn kubelet_oracle_pulls_a_pods_images_as_we_list_them() {
         volumes * 4 >= images,
         "too few image volumes: {volumes} of {images}"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Node credential providers: the kubelet's config loader and plugin keyring
+
+struct ProviderCase {
+    config: Value,
+    names: Vec<String>,
+    image: String,
+    secrets: Vec<SecretGen>,
+    account: Option<BTreeMap<String, String>>,
+}
+
+const ANNOTATION_KEYS: [&str; 3] = ["a.example.com/role", "b.example.com/id", "c.io/x"];
+
+/// One provider, each field right most of the time and wrong (or missing) now and then, so
+/// that most configs load and the kubelet's refusals are all reached too.
+fn gen_provider(rng: &mut Rng, name: &str, image: &str) -> Value {
+    let mut provider = json!({"name": name});
+    let api_version = match rng.below(60) {
+        0 => None,
+        1 => Some("credentialprovider.kubelet.k8s.io/v2"),
+        2..=3 => Some("credentialprovider.kubelet.k8s.io/v1beta1"),
+        _ => Some("credentialprovider.kubelet.k8s.io/v1"),
+    };
+    if let Some(version) = api_version {
+        provider["apiVersion"] = json!(version);
+    }
+    let globs: Vec<String> = if rng.chance(2) {
+        Vec::new()
+    } else {
+        (0..1 + rng.below(2)).map(|_| gen_key(rng, image)).collect()
+    };
+    provider["matchImages"] = json!(globs);
+    let duration = match rng.below(60) {
+        0 => None,
+        1 => Some("-1s"),
+        2 => Some("12"),
+        _ => Some(rng.pick(&["12h", "10m", "0s", "1h30m"])),
+    };
+    if let Some(duration) = duration {
+        provider["defaultCacheDuration"] = json!(duration);
+    }
+    if rng.chance(40) {
+        let mut token = json!({"serviceAccountTokenAudience": "audience"});
+        if rng.chance(3) {
+            token["serviceAccountTokenAudience"] = json!("");
+        }
+        token["cacheType"] = json!(if rng.chance(3) {
+            "Pod"
+        } else {
+            rng.pick(&["ServiceAccount", "Token"])
+        });
+        let require = !rng.chance(20);
+        if !rng.chance(3) {
+            token["requireServiceAccount"] = json!(require);
+        }
+        let chance = if require { 40 } else { 3 };
+        let required: Vec<&str> = ANNOTATION_KEYS
+            .iter()
+            .copied()
+            .filter(|_| rng.chance(chance))
+            .collect();
+        if !required.is_empty() {
+            token["requiredServiceAccountAnnotationKeys"] = json!(required);
+        }
+        let optional: Vec<&str> = ANNOTATION_KEYS
+            .iter()
+            .copied()
+            .filter(|key| !required.contains(key) && rng.chance(20))
+            .collect();
+        if !optional.is_empty() {
+            token["optionalServiceAccountAnnotationKeys"] = json!(optional);
+        }
+        provider["tokenAttributes"] = token;
+    }
+    if rng.chance(1) {
+        provider["unknownField"] = json!(true);
+    }
+    provider
+}
+
+fn gen_provider_case(rng: &mut Rng) -> ProviderCase {
+    let image = gen_image(rng);
+    let pool = ["alpha", "beta", "gamma"];
+    let mut names: Vec<String> = Vec::new();
+    let mut providers = Vec::new();
+    let count = if rng.chance(60) { 1 } else { 2 + rng.below(2) };
+    for _ in 0..count {
+        let name = if rng.chance(3) && !names.is_empty() {
+            names[0].clone()
+        } else {
+            rng.pick(&pool).to_string()
+        };
+        providers.push(gen_provider(rng, &name, &image));
+        names.push(name);
+    }
+    let config_version = match rng.below(60) {
+        0 => "kubelet.config.k8s.io/v2",
+        1..=2 => "kubelet.config.k8s.io/v1beta1",
+        _ => "kubelet.config.k8s.io/v1",
+    };
+    let config = json!({
+        "apiVersion": config_version,
+        "kind": "CredentialProviderConfig",
+        "providers": providers,
+    });
+    let secrets = (0..rng.below(3))
+        .map(|i| gen_secret(rng, i, &image))
+        .collect();
+    let account = (!rng.chance(15)).then(|| {
+        ANNOTATION_KEYS
+            .iter()
+            .filter(|_| rng.chance(60))
+            .map(|key| (key.to_string(), "value".to_string()))
+            .collect()
+    });
+    names.sort();
+    names.dedup();
+    ProviderCase {
+        config,
+        names,
+        image,
+        secrets,
+        account,
+    }
+}
+
+fn provider_request(case: &ProviderCase) -> String {
+    let secrets: Vec<Secret> = case.secrets.iter().map(SecretGen::secret).collect();
+    let account = case
+        .account
+        .as_ref()
+        .map(|annotations| json!({"name": "builder", "annotations": annotations}));
+    let mut inner = json!({"config": case.config.to_string(), "binaries": case.names,
+                           "image": case.image, "secrets": secrets});
+    if let Some(account) = account {
+        inner["service_account"] = account;
+    }
+    json!({"providers_case": inner, "secrets": []}).to_string()
+}
+
+/// Why we differ from the kubelet on a provider case, or None.
+fn provider_disagreement(case: &ProviderCase, answer: &Value) -> Option<String> {
+    use regcred::rules::providers;
+    if let Some(error) = answer.get("oracle_error") {
+        return Some(format!("the oracle failed: {error}"));
+    }
+    let ours = providers::parse_config(&case.config.to_string())
+        .and_then(|config| providers::merge(vec![config]));
+    let providers = match (ours, answer.get("config_error")) {
+        (Err(_), Some(_)) => return None,
+        (Ok(_), Some(error)) => {
+            return Some(format!(
+                "the kubelet refuses the config ({error}); we accept it"
+            ));
+        }
+        (Err(ours), None) => {
+            return Some(format!(
+                "we refuse the config ({ours}); the kubelet accepts it"
+            ));
+        }
+        (Ok(providers), None) => providers,
+    };
+    let Ok(image) = ImageRef::parse(&case.image) else {
+        return answer
+            .get("image_error")
+            .is_none()
+            .then(|| "we cannot parse the image; the kubelet can".to_string());
+    };
+    let theirs = oracle_creds(answer)?;
+    // The Pod's Secrets first (judged as the first test does), then each provider called.
+    let case_secrets = Case {
+        image: case.image.clone(),
+        secrets: case.secrets.clone(),
+    };
+    let parsed: Vec<(String, Vec<KeyEntry>)> = case
+        .secrets
+        .iter()
+        .filter_map(|s| Some((s.name.clone(), kubelet::parse_secret(&s.secret()).ok()?)))
+        .collect();
+    // One malformed Secret breaks the whole keyring (keyring_error): the first test covers it.
+    if answer.get("keyring_error").is_some() {
+        return None;
+    }
+    let keyring = Keyring::new(parsed.iter().map(|(n, k)| (n.as_str(), k.as_slice())));
+    let mut groups = our_groups(&keyring, &image, &case_secrets);
+    // Each provider called answers for the repository (the test plugin's `auth` key), and
+    // that key is looked up again in a keyring of its own (`plugins.go`, `Lookup`).
+    let repository = image.repository();
+    let answer_matches = kubelet::normalize_key(&repository)
+        .is_some_and(|key| kubelet::key_matches(&key, &repository));
+    for provider in providers::matching(&providers, &image) {
+        if providers::calls(provider, case.account.as_ref()) && answer_matches {
+            groups.push(vec![(
+                String::new(),
+                format!("provider:{}", provider.name),
+                true,
+            )]);
+        }
+    }
+    (!same_up_to_group_order(&groups, &theirs))
+        .then(|| format!("credentials differ:\n  ours:   {groups:?}\n  kubelet: {theirs:?}"))
+}
+
+#[test]
+#[ignore = "needs the kubelet oracle built from k8s.io/kubernetes: tests/e2e/run.sh"]
+fn kubelet_oracle_loads_and_calls_credential_providers_as_we_read_them() {
+    let cases: usize = std::env::var("REGCRED_ORACLE_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(1_000, |n: usize| n / 20);
+    let seed = 20_261_209;
+    let mut rng = Rng(seed);
+    let generated: Vec<ProviderCase> = (0..cases).map(|_| gen_provider_case(&mut rng)).collect();
+    let mut oracle = Oracle::start();
+    let answers = oracle.ask_many(generated.iter().map(provider_request).collect());
+    let mut outcomes: BTreeMap<&str, usize> = BTreeMap::new();
+    for (case, answer) in generated.iter().zip(&answers) {
+        if let Some(why) = provider_disagreement(case, answer) {
+            panic!(
+                "seed {seed}: a provider case disagrees with the kubelet:\nconfig {}\nimage {:?}, serviceaccount {:?}\n{why}",
+                serde_json::to_string_pretty(&case.config).unwrap(),
+                case.image,
+                case.account
+            );
+        }
+        let outcome = if answer.get("config_error").is_some() {
+            "config refused"
+        } else if answer["creds"].as_array().is_some_and(|c| {
+            c.iter().any(|c| {
+                c["username"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with("provider:"))
+            })
+        }) {
+            "a provider called"
+        } else {
+            "no provider called"
+        };
+        *outcomes.entry(outcome).or_default() += 1;
+    }
+    eprintln!("kubelet oracle: {cases} provider configs agree: {outcomes:?}");
+    for outcome in ["config refused", "a provider called", "no provider called"] {
+        assert!(
+            outcomes.get(outcome).copied().unwrap_or(0) * 20 >= cases,
+            "fewer than 5% of the provider cases end in {outcome:?}: {outcomes:?}"
+        );
+    }
 }

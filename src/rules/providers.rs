@@ -120,6 +120,19 @@ pub fn parse_config(text: &str) -> Result<CredentialProviderConfig, ProviderConf
             CONFIG_API_VERSIONS.join(", ")
         )));
     }
+    // Only the v1 schema has `tokenAttributes`: in the older ones it is an unknown field,
+    // which the strict decoder refuses.
+    if config.api_version != "kubelet.config.k8s.io/v1"
+        && config
+            .providers
+            .iter()
+            .any(|p| p.token_attributes.is_some())
+    {
+        return Err(ProviderConfigError::Decode(format!(
+            "unknown field providers[].tokenAttributes in {} (it is in kubelet.config.k8s.io/v1 only)",
+            config.api_version
+        )));
+    }
     if config.kind != "CredentialProviderConfig" {
         return Err(ProviderConfigError::Decode(format!(
             "kind {:?} is not CredentialProviderConfig",
@@ -295,6 +308,19 @@ pub fn covering<'a>(providers: &'a [Provider], image: &ImageRef) -> Option<&'a P
             .as_ref()
             .is_none_or(|t| t.required_service_account_annotation_keys.is_empty())
     })
+}
+
+/// Whether the kubelet calls `provider` for a Pod whose ServiceAccount carries
+/// `annotations` (`None`: the Pod names no ServiceAccount): a provider without
+/// `tokenAttributes` always; in ServiceAccount-token mode, a Pod without a ServiceAccount
+/// only when `requireServiceAccount` is false, and one with a ServiceAccount only when it
+/// carries every required annotation (`plugin.go`, `provide`).
+pub fn calls(provider: &Provider, annotations: Option<&BTreeMap<String, String>>) -> bool {
+    match (&provider.token_attributes, annotations) {
+        (None, _) => true,
+        (Some(token), None) => token.require_service_account == Some(false),
+        (Some(_), Some(_)) => missing_annotations(provider, annotations).is_empty(),
+    }
 }
 
 /// Why the kubelet would not call `provider` for a Pod running as a ServiceAccount with

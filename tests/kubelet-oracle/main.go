@@ -30,9 +30,10 @@ import (
 )
 
 type request struct {
-	Image   string          `json:"image"`
-	Pod     json.RawMessage `json:"pod,omitempty"`
-	Secrets []v1.Secret     `json:"secrets"`
+	Image    string          `json:"image"`
+	Pod      json.RawMessage `json:"pod,omitempty"`
+	Provider json.RawMessage `json:"providers_case,omitempty"`
+	Secrets  []v1.Secret     `json:"secrets"`
 }
 
 // podImage is an image a Pod pulls, and the image volume that names it, if one does.
@@ -40,6 +41,14 @@ type podImage struct {
 	Image  string `json:"image"`
 	Volume string `json:"volume,omitempty"`
 }
+
+// modes are other ways to run this binary (argv[1]), and providerCase answers a request
+// about node credential providers; providers.go fills both in where the kubelet has
+// ServiceAccount-token providers, and the oracle built from 1.20 leaves them empty.
+var (
+	modes        = map[string]func(){}
+	providerCase func(raw json.RawMessage) interface{}
+)
 
 // imageVolumes lists a Pod's image volumes (KEP-4639). image_volumes.go sets it where the
 // API has them; the oracle built from Kubernetes 1.20, which has none, leaves it nil.
@@ -132,6 +141,12 @@ func main() {
 	_ = flags.Set("alsologtostderr", "false")
 	_ = flags.Set("stderrthreshold", "FATAL")
 	klog.SetOutput(io.Discard)
+	if len(os.Args) > 1 {
+		if mode, ok := modes[os.Args[1]]; ok {
+			mode()
+			return
+		}
+	}
 
 	in := bufio.NewScanner(os.Stdin)
 	in.Buffer(make([]byte, 1<<20), 64<<20)
@@ -143,9 +158,17 @@ func main() {
 			fmt.Fprintf(os.Stderr, "kubelet-oracle: bad request: %v\n", err)
 			os.Exit(2)
 		}
-		var reply interface{} = decide(req)
-		if req.Pod != nil {
+		var reply interface{}
+		switch {
+		case req.Provider != nil && providerCase != nil:
+			reply = providerCase(req.Provider)
+		case req.Provider != nil:
+			msg := "this oracle has no credential providers"
+			reply = answer{ImageError: &msg}
+		case req.Pod != nil:
 			reply = decidePod(req)
+		default:
+			reply = decide(req)
 		}
 		if err := enc.Encode(reply); err != nil {
 			fmt.Fprintf(os.Stderr, "kubelet-oracle: %v\n", err)
