@@ -179,7 +179,10 @@ check() {
   done
   if [[ -n $changed ]]; then
     log "tests/kubelet-oracle changed: rebuilding the oracle (offline)"
-    GOPROXY=off build_oracle
+    GOPROXY=off build_oracle || {
+      log "the changed oracle needs Go modules that are not in the module cache: run tests/e2e/cluster.sh build (it uses the Go module proxy)"
+      exit 1
+    }
   fi
 }
 
