@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::cluster::writes::WriteMode;
 use crate::printer::Printer;
 pub(crate) use crate::report::OutputFormat;
+use crate::rules::json;
 use crate::rules::yaml::{go_yaml_key_order, to_kubectl_yaml};
 pub(crate) use crate::report::Tally;
 use crate::rules::text::escape_field;
@@ -217,28 +218,11 @@ pub(crate) fn print_objects(
 /// (rules::yaml), so `diff` against its output is empty. Our own documents (`list`'s and
 /// `check`'s reports, `sync`'s plan) are sorted the same way, as kubectl sorts everything.
 fn with_sorted_keys(value: &Value, format: &OutputFormat) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            match format {
-                OutputFormat::Yaml => entries.sort_by(|a, b| go_yaml_key_order(a.0, b.0)),
-                _ => entries.sort_by(|a, b| a.0.cmp(b.0)),
-            }
-            Value::Object(
-                entries
-                    .into_iter()
-                    .map(|(key, value)| (key.clone(), with_sorted_keys(value, format)))
-                    .collect(),
-            )
-        }
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|item| with_sorted_keys(item, format))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
+    let order = match format {
+        OutputFormat::Yaml => go_yaml_key_order,
+        _ => json::byte_order,
+    };
+    json::with_sorted_keys(value, order)
 }
 
 /// One JSON or YAML document, formatted as kubectl formats its output.

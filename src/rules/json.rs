@@ -1,9 +1,39 @@
-//! The one place a JSON parse error becomes a message. serde_json's own messages quote the
+//! JSON as Go writes it and reads it. Objects with their keys sorted, as Go prints maps
+//! ([`with_sorted_keys`]). And the one place a JSON parse error becomes a message. serde_json's own messages quote the
 //! offending value (`invalid type: string "S3CRET", expected ...`), and the value may be a
 //! password or token, so every parser of credentials reports only the kind of fault and its
 //! position.
 
+use std::cmp::Ordering;
 use std::fmt;
+
+use serde_json::Value;
+
+/// `value` with every object's keys sorted by `order`, at every level: Go's encoders write
+/// maps sorted (encoding/json by bytes, go-yaml by its own order).
+pub fn with_sorted_keys(value: &Value, order: fn(&str, &str) -> Ordering) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| order(a.0, b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(key, value)| (key.clone(), with_sorted_keys(value, order)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| with_sorted_keys(v, order)).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// Byte order, as encoding/json sorts map keys.
+pub fn byte_order(a: &str, b: &str) -> Ordering {
+    a.cmp(b)
+}
 
 /// Why a JSON document did not decode: the kind of fault and where, never the text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,6 +10,8 @@
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
+use super::json::{byte_order, with_sorted_keys};
+
 /// A template or column spec kubectl would not accept.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
@@ -146,30 +148,13 @@ fn text_of(value: &Value) -> String {
 /// Go's `json.Marshal`: compact, keys sorted (Go maps), and `<`, `>`, `&`, U+2028 and U+2029
 /// escaped. Those characters can only occur inside strings, so replacing them is safe.
 fn go_json(value: &Value) -> String {
-    serde_json::to_string(&sorted(value))
+    serde_json::to_string(&with_sorted_keys(value, byte_order))
         .expect("a Value serializes")
         .replace('<', "\\u003c")
         .replace('>', "\\u003e")
         .replace('&', "\\u0026")
         .replace('\u{2028}', "\\u2028")
         .replace('\u{2029}', "\\u2029")
-}
-
-fn sorted(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            Value::Object(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| (k.clone(), sorted(v)))
-                    .collect(),
-            )
-        }
-        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
-        other => other.clone(),
-    }
 }
 
 enum Piece {

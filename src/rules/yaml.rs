@@ -591,20 +591,7 @@ mod tests {
     use serde_json::json;
 
     fn sorted(value: &Value) -> Value {
-        match value {
-            Value::Object(map) => {
-                let mut entries: Vec<_> = map.iter().collect();
-                entries.sort_by(|a, b| go_yaml_key_order(a.0, b.0));
-                Value::Object(
-                    entries
-                        .into_iter()
-                        .map(|(k, v)| (k.clone(), sorted(v)))
-                        .collect(),
-                )
-            }
-            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
-            other => other.clone(),
-        }
+        crate::rules::json::with_sorted_keys(value, go_yaml_key_order)
     }
 
     #[test]

@@ -570,42 +570,34 @@ fn jsonpath_and_custom_columns_match_kubectls() {
         "{.metadata['name','namespace']}",
         "{.missing}",
     ];
-    for template in templates {
-        let template = template.replace("NS", &namespaces[1]);
-        let format = format!("jsonpath={template}");
+    // Ours of one object and of a List, against kubectl's `get` of the same.
+    let same_as_kubectl = |format: String| {
         let (mut kubectl_one, mut kubectl_list) = (one.to_vec(), list.to_vec());
         kubectl_one.extend(["-o", &format]);
         kubectl_list.extend(["-o", &format]);
         assert_eq!(
             ours(&["-n", &namespaces[0]], format.clone()),
             e2e.kubectl_ok(&kubectl_one),
-            "one object: {template}"
+            "one object: {format}"
         );
         assert_eq!(
             ours(&["--namespaces", &both], format.clone()),
             e2e.kubectl_ok(&kubectl_list),
-            "a List: {template}"
+            "a List: {format}"
         );
+    };
+    for template in templates {
+        same_as_kubectl(format!(
+            "jsonpath={}",
+            template.replace("NS", &namespaces[1])
+        ));
     }
     for spec in [
         "NAME:.metadata.name,NAMESPACE:.metadata.namespace,TYPE:.type",
         "N:metadata.name,L:{.metadata.labels},M:.metadata.managedFields[*].manager,X:.nope",
         "R:.metadata.annotations.kubectl-regcred/registries",
     ] {
-        let format = format!("custom-columns={spec}");
-        let (mut kubectl_one, mut kubectl_list) = (one.to_vec(), list.to_vec());
-        kubectl_one.extend(["-o", &format]);
-        kubectl_list.extend(["-o", &format]);
-        assert_eq!(
-            ours(&["-n", &namespaces[0]], format.clone()),
-            e2e.kubectl_ok(&kubectl_one),
-            "one object: {spec}"
-        );
-        assert_eq!(
-            ours(&["--namespaces", &both], format.clone()),
-            e2e.kubectl_ok(&kubectl_list),
-            "a List: {spec}"
-        );
+        same_as_kubectl(format!("custom-columns={spec}"));
     }
 }
 
