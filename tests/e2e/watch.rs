@@ -1193,7 +1193,21 @@ fn heal_deletes_exactly_the_stuck_pods_a_new_pod_would_cure() {
             .status
             .success()
     };
-    let watcher = Watcher::start(&e2e, &["--heal", "--heal-limit", "2"]);
+    // Elected, so that the leader's status record (on its Lease) lists what it healed.
+    let lease_name = unique("heal-lease");
+    let watcher = Watcher::start(
+        &e2e,
+        &[
+            "--heal",
+            "--heal-limit",
+            "2",
+            "--leader-elect",
+            "--lease-namespace",
+            &ns,
+            "--lease-name",
+            &lease_name,
+        ],
+    );
     let two_healed = wait_until(Duration::from_secs(20), || {
         stuck_pods.iter().filter(|pod| !exists(pod)).count() == 2
     });
@@ -1251,6 +1265,31 @@ fn heal_deletes_exactly_the_stuck_pods_a_new_pod_would_cure() {
     );
     let logs = watcher.logs();
     assert_eq!(logs.matches("healed: deleted a Pod").count(), 2, "{logs}");
+    // `controller status` shows them, once the leader has renewed with its record.
+    let status_args = [
+        "controller",
+        "status",
+        "-n",
+        &ns,
+        "--lease-name",
+        &lease_name,
+    ];
+    let listed = wait_until(Duration::from_secs(10), || {
+        let out = e2e.run(&status_args);
+        text(&out.stdout).matches(&format!("{ns}/stuck-")).count() == 2
+    });
+    let out = e2e.run(&status_args);
+    assert!(
+        listed.is_some(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("Healed Pods"),
+        "{}",
+        text(&out.stdout)
+    );
     let (status, _, _) = watcher.terminate();
     assert!(status.success());
     // Its stuck Pod would use up the limit of the next run's watch on this cluster.
