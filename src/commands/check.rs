@@ -69,10 +69,10 @@ struct ImageReport {
     fix: Option<Fix>,
     #[serde(skip_serializing_if = "Option::is_none")]
     probe: Option<String>,
-    /// The target's Pods that run now with this image: from a node's cache, so a failing
-    /// credential fails their next pull, not this one.
+    /// The target's Pods that run now with this image, with the pull Secrets each lists:
+    /// from a node's cache, so a failing credential fails their next pull, not this one.
     #[serde(skip)]
-    running: Vec<String>,
+    running: Vec<(String, Vec<String>)>,
 }
 
 impl ImageReport {
@@ -181,7 +181,20 @@ pub(crate) async fn run(
     // Pods that run an image whose credential no longer works run from a cache.
     for report in &mut reports {
         for image in &mut report.images {
-            let verdict = diagnosis::on_cached_image(image.verdict.clone(), &image.running);
+            // Only Pods that pull with the failing Secret (an older ReplicaSet's may not).
+            let failing = match &image.verdict {
+                Verdict::Expired { secret, .. }
+                | Verdict::BadCredentials { secret, .. }
+                | Verdict::NoPullAccess { secret, .. } => Some(secret),
+                _ => None,
+            };
+            let running: Vec<String> = image
+                .running
+                .iter()
+                .filter(|(_, secrets)| failing.is_some_and(|s| secrets.contains(s)))
+                .map(|(pod, _)| pod.clone())
+                .collect();
+            let verdict = diagnosis::on_cached_image(image.verdict.clone(), &running);
             if verdict != image.verdict {
                 let ns = report.namespace.clone();
                 image.set_verdict(verdict, &report.command_target, report.recreate.as_deref(), &ns);
@@ -590,7 +603,7 @@ fn image_report(
         .iter()
         .filter(|pod| pod.value["status"]["phase"] == "Running")
         .filter(|pod| kinds::images(&pod.value["spec"]).iter().any(|i| i == image))
-        .map(|pod| pod.name.clone())
+        .map(|pod| (pod.name.clone(), pod.pull_secrets()))
         .collect();
     ImageReport {
         image: image.to_string(),

@@ -103,8 +103,10 @@ async fn read_lease(
     })?;
     let Some(lease) = lease else {
         bail!(
-            "lease {namespace}/{lease_name} not found: no controller runs there with --leader-elect \
-             (install it with `kubectl regcred controller manifests -n {namespace} | kubectl apply -f -`)"
+            "lease {namespace}/{lease_name} not found: no controller runs there with --leader-elect. \
+             A `sync --watch --leader-elect` in a terminal keeps its Lease in its --lease-namespace \
+             (by default the context's namespace): pass that namespace with -n. To install the \
+             controller here, see docs/controller.md (controller manifests --image YOUR-IMAGE -n {namespace})"
         );
     };
     let record = match lease

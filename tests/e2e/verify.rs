@@ -369,6 +369,49 @@ fn a_running_pod_whose_credential_was_rotated_away_fails_its_next_pull() {
         "{printed}"
     );
     assert!(!printed.contains("old-password"), "{printed}");
+    // A Pod made before its template named the Secret runs without it: its cached image says
+    // nothing about this Secret, so the template's verdict stays BAD-CREDENTIALS.
+    e2e.deployment(
+        &ns,
+        "older",
+        serde_json::json!({"containers": [{"name": "app", "image": image}]}),
+    );
+    let older = e2e.wait_for_pod(&ns, "older");
+    e2e.kubectl_ok(&[
+        "patch",
+        "pod",
+        &older,
+        "-n",
+        &ns,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"phase":"Running"}}"#,
+    ]);
+    e2e.kubectl_ok(&[
+        "patch",
+        "deployment",
+        "older",
+        "-n",
+        &ns,
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"template":{"spec":{"imagePullSecrets":[{"name":"regcred"}]}}}}"#,
+    ]);
+    let out = e2e.run(&[
+        "check",
+        "deployment/older",
+        "-n",
+        &ns,
+        "--probe",
+        "-o",
+        "json",
+    ]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["items"][0]["images"][0]["verdict"], "BAD-CREDENTIALS",
+        "{report}"
+    );
     // Rotated in place: the same Secret (uid) with the new password.
     let out = e2e.create_explicit(
         "regcred",
