@@ -283,6 +283,7 @@ mod tests {
 
     use super::*;
     use crate::output::{Tally, emit_objects, emit_summary, emit_table};
+    use crate::cluster::writes::WriteMode;
     use crate::settings::OutputFormat;
 
     fn contexts() -> Vec<String> {
@@ -380,7 +381,7 @@ mod tests {
             if context == "prod" {
                 tally.fail();
             }
-            emit_summary(&scoped, "namespaces", &tally, true);
+            emit_summary(&scoped, "namespaces", &tally, true, WriteMode::Persist);
         }
         let mut gathered = gathered.lock().unwrap();
         assert_eq!(

@@ -46,12 +46,17 @@ pub(crate) fn action_line(
         line.push_str(" in namespace ");
         line.push_str(ns);
     }
-    match dry_run {
-        WriteMode::Persist => {}
-        WriteMode::ClientDryRun => line.push_str(" (dry run)"),
-        WriteMode::ServerDryRun => line.push_str(" (server dry run)"),
-    }
+    line.push_str(dry_run_mark(dry_run));
     line
+}
+
+/// What a line or summary says of a dry run, as kubectl marks its lines.
+fn dry_run_mark(mode: WriteMode) -> &'static str {
+    match mode {
+        WriteMode::Persist => "",
+        WriteMode::ClientDryRun => " (dry run)",
+        WriteMode::ServerDryRun => " (server dry run)",
+    }
 }
 
 /// One write's result, ready to print: `verb` goes on the line (`attached quay-cred`), `tally`
@@ -168,15 +173,21 @@ pub(crate) fn emit_table(
     }
 }
 
-/// The `3 namespaces: 2 created, 1 failed` line when `print` (several objects), and in a run
-/// across contexts the tally kept for the total.
-pub(crate) fn emit_summary(printer: &Printer, noun: &str, tally: &Tally, print: bool) {
+/// The `3 namespaces: 2 created, 1 failed` line when `print` (several objects), marked as
+/// its lines are in a dry run, and in a run across contexts the tally kept for the total.
+pub(crate) fn emit_summary(
+    printer: &Printer,
+    noun: &str,
+    tally: &Tally,
+    print: bool,
+    mode: WriteMode,
+) {
     if print {
-        printer.status(tally.summary(noun));
+        printer.status(format!("{}{}", tally.summary(noun), dry_run_mark(mode)));
     }
     if let Some(scope) = printer.context() {
         let mut gathered = scope.gathered.lock().expect("gathered lock");
-        gathered.add_tally(noun, tally);
+        gathered.add_tally(noun, tally, dry_run_mark(mode));
     }
 }
 

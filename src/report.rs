@@ -96,7 +96,8 @@ pub(crate) struct Gathered {
     /// format, once any context printed one (even an empty one).
     document: Option<(&'static str, OutputFormat)>,
     items: Vec<Value>,
-    tallies: Vec<(String, Tally)>,
+    /// Each noun's tally, and what its summary says of a dry run (` (dry run)`).
+    tallies: Vec<(String, Tally, &'static str)>,
 }
 
 impl Gathered {
@@ -136,10 +137,12 @@ impl Gathered {
             .extend(items.into_iter().map(|item| with_context(context, item)));
     }
 
-    pub(crate) fn add_tally(&mut self, noun: &str, tally: &Tally) {
-        match self.tallies.iter_mut().find(|(n, _)| n == noun) {
-            Some((_, total)) => total.merge(tally),
-            None => self.tallies.push((noun.to_string(), tally.clone())),
+    pub(crate) fn add_tally(&mut self, noun: &str, tally: &Tally, dry_run_mark: &'static str) {
+        match self.tallies.iter_mut().find(|(n, _, _)| n == noun) {
+            Some((_, total, _)) => total.merge(tally),
+            None => self
+                .tallies
+                .push((noun.to_string(), tally.clone(), dry_run_mark)),
         }
     }
 
@@ -147,8 +150,8 @@ impl Gathered {
     pub(crate) fn total_summaries(&self) -> Vec<String> {
         self.tallies
             .iter()
-            .filter(|(_, tally)| tally.total() > 0)
-            .map(|(noun, tally)| tally.summary(noun))
+            .filter(|(_, tally, _)| tally.total() > 0)
+            .map(|(noun, tally, mark)| format!("{}{mark}", tally.summary(noun)))
             .collect()
     }
 

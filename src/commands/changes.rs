@@ -74,7 +74,7 @@ pub(crate) fn print_changes(
     if tally.total() == 0 {
         printer.status("no matching objects found");
     }
-    output::emit_summary(printer, "objects", &tally, tally.total() > 1);
+    output::emit_summary(printer, "objects", &tally, tally.total() > 1, write.mode);
     Ok(tally.exit_status())
 }
 

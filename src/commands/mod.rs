@@ -32,7 +32,7 @@ pub(crate) fn print_rows<E: std::fmt::Display>(
     printer: &Printer,
 ) -> anyhow::Result<crate::error::ExitStatus> {
     let tally = crate::output::print_results(rows, (write.mode, write.output.clone()), several, printer)?;
-    crate::output::emit_summary(printer, what, &tally, several);
+    crate::output::emit_summary(printer, what, &tally, several, write.mode);
     Ok(tally.exit_status())
 }
 

@@ -334,6 +334,17 @@ fn dry_runs_never_write() {
                     text(&out.stderr)
                 );
             }
+            // A summary line says it was a dry run, as each line does.
+            let mark = if mode == "client" {
+                " (dry run)"
+            } else {
+                " (server dry run)"
+            };
+            for line in text(&out.stderr).lines() {
+                let summary = line.starts_with(|c: char| c.is_ascii_digit())
+                    && (line.contains(" namespaces: ") || line.contains(" objects: "));
+                assert!(!summary || line.ends_with(mark), "{args:?}: {line}");
+            }
         }
         if mode == "client" {
             assert_eq!(
