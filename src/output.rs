@@ -15,7 +15,7 @@ pub(crate) use crate::report::OutputFormat;
 use crate::rules::json;
 use crate::rules::yaml::{go_yaml_key_order, to_kubectl_yaml};
 pub(crate) use crate::report::Tally;
-use crate::rules::text::escape_field;
+use crate::rules::text::{escape_controls, escape_field};
 
 /// kubectl's `kind.group/name` spelling (`secret/x`, `deployment.apps/web`).
 pub(crate) fn object_ref(object: &Value) -> String {
@@ -144,6 +144,15 @@ pub(crate) fn emit_objects(
             }
             Ok(())
         }
+        // On a terminal, values from the cluster are shown escaped, never obeyed; piped,
+        // they stay exact, as kubectl prints them (docs/conventions.md).
+        (None, OutputFormat::JsonPath(template)) if printer.stdout_is_terminal() => {
+            let document = document_of(&format, objects);
+            let shown = template.render_with(&document, |v| escape_controls(v).into_owned());
+            let mut out = printer.out();
+            out.write_all(shown.as_bytes())?;
+            out.flush()
+        }
         (None, _) => {
             let mut out = printer.out();
             print_objects(&mut out, format, objects)?;
@@ -201,8 +210,21 @@ pub(crate) fn list(items: Vec<Value>) -> Value {
 pub(crate) fn print_objects(
     out: &mut impl Write,
     format: OutputFormat,
-    mut objects: Vec<Value>,
+    objects: Vec<Value>,
 ) -> std::io::Result<()> {
+    if format == OutputFormat::Name {
+        for object in &objects {
+            writeln!(out, "{}", object_ref(object))?;
+        }
+        return Ok(());
+    }
+    let document = document_of(&format, objects);
+    print_document(out, &format, &document)
+}
+
+/// The document `objects` print as: one object alone, several as kubectl's `List`, keys
+/// sorted as kubectl's output has them, and without `managedFields` in JSON and YAML.
+fn document_of(format: &OutputFormat, mut objects: Vec<Value>) -> Value {
     if matches!(format, OutputFormat::Json | OutputFormat::Yaml) {
         for object in &mut objects {
             if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -210,18 +232,12 @@ pub(crate) fn print_objects(
             }
         }
     }
-    if format == OutputFormat::Name {
-        for object in &objects {
-            writeln!(out, "{}", object_ref(object))?;
-        }
-        return Ok(());
-    }
     let document = if objects.len() == 1 {
         objects.pop().expect("one object")
     } else {
         list(objects)
     };
-    print_document(out, &format, &with_sorted_keys(&document, &format))
+    with_sorted_keys(&document, format)
 }
 
 /// An API object with its keys sorted at every level as kubectl's output has them: it prints

@@ -106,8 +106,15 @@ impl Template {
     /// compact JSON. A key that is missing prints nothing (kubectl's
     /// `--allow-missing-template-keys`, on by default).
     pub fn render(&self, document: &Value) -> String {
+        self.render_with(document, |value| value.to_string())
+    }
+
+    /// [`Template::render`] with every value found passed through `shown` (the template's
+    /// own text is not): for a terminal, values from the cluster are escaped, while a
+    /// template's `{"\t"}` stays a tab.
+    pub fn render_with(&self, document: &Value, shown: impl Fn(&str) -> String) -> String {
         let mut out = String::new();
-        render_nodes(&self.nodes, document, &mut out);
+        render_nodes(&self.nodes, document, &shown, &mut out);
         out
     }
 
@@ -117,18 +124,22 @@ impl Template {
     }
 }
 
-fn render_nodes(nodes: &[Node], current: &Value, out: &mut String) {
+fn render_nodes(nodes: &[Node], current: &Value, shown: &dyn Fn(&str) -> String, out: &mut String) {
     for node in nodes {
         match node {
             Node::Text(text) => out.push_str(text),
             Node::Query(path) => {
-                let texts: Vec<String> =
-                    path.query(current).all().into_iter().map(text_of).collect();
+                let texts: Vec<String> = path
+                    .query(current)
+                    .all()
+                    .into_iter()
+                    .map(|value| shown(&text_of(value)))
+                    .collect();
                 out.push_str(&texts.join(" "));
             }
             Node::Range(path, body) => {
                 for item in path.query(current).all() {
-                    render_nodes(body, item, out);
+                    render_nodes(body, item, shown, out);
                 }
             }
         }
@@ -601,6 +612,14 @@ mod tests {
         );
         assert_eq!(render(".metadata.name", &secret()), ".metadata.name");
         assert_eq!(render("{.items[-1:].metadata.name}", &list()), "other");
+    }
+
+    #[test]
+    fn values_can_be_escaped_and_the_templates_text_cannot() {
+        let document = json!({"a": "x\u{1b}[31my"});
+        let template = Template::parse(r#"{.a}{"\t"}"#).unwrap();
+        let shown = template.render_with(&document, |v| v.replace('\u{1b}', "\\u{1b}"));
+        assert_eq!(shown, "x\\u{1b}[31my\t");
     }
 
     #[test]
